@@ -1,0 +1,223 @@
+//! Typed events derived from a change of an order. Automation rules (自動化設定)
+//! trigger on these; they are also written to the order's event log.
+
+use crate::masters::Masters;
+use crate::order::Order;
+use crate::status::{PaymentStatus, ShipmentStatus, ShippingListState};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OrderEvent {
+    /// 受注作成
+    Created,
+    /// 対応状況が X になった
+    HandlingStatusBecame { name: String },
+    /// 決済状況が X になった
+    PaymentStatusBecame { status: PaymentStatus },
+    /// 支払方法が X になった
+    PaymentMethodBecame { name: String },
+    /// 配送業者が X になった
+    CarrierBecame { name: String },
+    /// 配送伝票番号が登録された
+    TrackingNumberSet { tracking_number: String },
+    /// 発送状況が X になった
+    ShipmentStatusBecame { status: ShipmentStatus },
+    /// 発送完了日が登録された
+    ShippedAtSet { date: String },
+    /// 配送完了日が登録された
+    DeliveredAtSet { date: String },
+    /// 出荷リストが出力済になった
+    ShippingListExported,
+}
+
+impl OrderEvent {
+    /// Japanese description, for 履歴 and the automation UI.
+    pub fn describe(&self) -> String {
+        match self {
+            OrderEvent::Created => "受注作成".into(),
+            OrderEvent::HandlingStatusBecame { name } => format!("対応状況が「{name}」になった"),
+            OrderEvent::PaymentStatusBecame { status } => {
+                format!("決済状況が「{}」になった", status.label())
+            }
+            OrderEvent::PaymentMethodBecame { name } => format!("支払方法が「{name}」になった"),
+            OrderEvent::CarrierBecame { name } => format!("配送業者が「{name}」になった"),
+            OrderEvent::TrackingNumberSet { .. } => "配送伝票番号が登録された".into(),
+            OrderEvent::ShipmentStatusBecame { status } => {
+                format!("発送状況が「{}」になった", status.label())
+            }
+            OrderEvent::ShippedAtSet { .. } => "発送完了日が登録された".into(),
+            OrderEvent::DeliveredAtSet { .. } => "配送完了日が登録された".into(),
+            OrderEvent::ShippingListExported => "出荷リストが出力済になった".into(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OrderEvent::Created => "created",
+            OrderEvent::HandlingStatusBecame { .. } => "handling_status_became",
+            OrderEvent::PaymentStatusBecame { .. } => "payment_status_became",
+            OrderEvent::PaymentMethodBecame { .. } => "payment_method_became",
+            OrderEvent::CarrierBecame { .. } => "carrier_became",
+            OrderEvent::TrackingNumberSet { .. } => "tracking_number_set",
+            OrderEvent::ShipmentStatusBecame { .. } => "shipment_status_became",
+            OrderEvent::ShippedAtSet { .. } => "shipped_at_set",
+            OrderEvent::DeliveredAtSet { .. } => "delivered_at_set",
+            OrderEvent::ShippingListExported => "shipping_list_exported",
+        }
+    }
+}
+
+/// Events of a change from `before` (None: the order is new) to `after`.
+/// "Set" events fire when a value appears or changes to another non-empty value,
+/// never when it is cleared.
+pub fn derive_events(before: Option<&Order>, after: &Order, m: &Masters) -> Vec<OrderEvent> {
+    let Some(b) = before else {
+        return vec![OrderEvent::Created];
+    };
+    let mut events = Vec::new();
+    if b.handling_status_id != after.handling_status_id {
+        if let Some(s) = m.handling_status(after.handling_status_id) {
+            events.push(OrderEvent::HandlingStatusBecame {
+                name: s.name.clone(),
+            });
+        }
+    }
+    if b.payment_status != after.payment_status {
+        events.push(OrderEvent::PaymentStatusBecame {
+            status: after.payment_status,
+        });
+    }
+    if b.payment_method_id != after.payment_method_id {
+        if let Some(pm) = after.payment_method_id.and_then(|id| m.payment_method(id)) {
+            events.push(OrderEvent::PaymentMethodBecame {
+                name: pm.name.clone(),
+            });
+        }
+    }
+    if b.carrier_id != after.carrier_id {
+        if let Some(c) = after.carrier_id.and_then(|id| m.carrier(id)) {
+            events.push(OrderEvent::CarrierBecame {
+                name: c.name.clone(),
+            });
+        }
+    }
+    if b.tracking_number != after.tracking_number {
+        if let Some(t) = &after.tracking_number {
+            events.push(OrderEvent::TrackingNumberSet {
+                tracking_number: t.clone(),
+            });
+        }
+    }
+    if b.shipment_status != after.shipment_status {
+        events.push(OrderEvent::ShipmentStatusBecame {
+            status: after.shipment_status,
+        });
+    }
+    if b.shipped_at != after.shipped_at {
+        if let Some(d) = after.shipped_at {
+            events.push(OrderEvent::ShippedAtSet {
+                date: d.to_string(),
+            });
+        }
+    }
+    if b.delivered_at != after.delivered_at {
+        if let Some(d) = after.delivered_at {
+            events.push(OrderEvent::DeliveredAtSet {
+                date: d.to_string(),
+            });
+        }
+    }
+    if b.shipping_list_state != after.shipping_list_state
+        && after.shipping_list_state == ShippingListState::Exported
+    {
+        events.push(OrderEvent::ShippingListExported);
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::tests::{masters, new_order, products};
+    use crate::order::{OrderContext, build_order};
+    use crate::patch::{OrderPatch, apply_patch};
+    use crate::status::RoundingMode;
+
+    #[test]
+    fn events_of_a_shipping_change() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let before =
+            build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        assert_eq!(derive_events(None, &before, &m), [OrderEvent::Created]);
+        let patch = OrderPatch {
+            tracking_number: Some(Some("123".into())),
+            shipment_status: Some("発送済".into()),
+            payment_status: Some("売上完了".into()),
+            shipping_list_state: Some("出力済".into()),
+            delivered_at: Some(Some("2026-11-26".into())),
+            ..Default::default()
+        };
+        let after = apply_patch(&before, &patch, &ctx, "2026-11-25".parse().unwrap()).unwrap();
+        let kinds: Vec<_> = derive_events(Some(&before), &after, &m)
+            .iter()
+            .map(OrderEvent::kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "payment_status_became",
+                "tracking_number_set",
+                "shipment_status_became",
+                "shipped_at_set",
+                "delivered_at_set",
+                "shipping_list_exported"
+            ]
+        );
+    }
+
+    #[test]
+    fn clearing_fires_nothing() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let mut before =
+            build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        before.tracking_number = Some("1".into());
+        before.carrier_id = Some(1);
+        let after = apply_patch(
+            &before,
+            &OrderPatch {
+                tracking_number: Some(None),
+                carrier: Some(None),
+                ..Default::default()
+            },
+            &ctx,
+            "2026-11-25".parse().unwrap(),
+        )
+        .unwrap();
+        assert!(derive_events(Some(&before), &after, &m).is_empty());
+    }
+
+    #[test]
+    fn events_serialise_with_a_kind_tag() {
+        let e = OrderEvent::PaymentStatusBecame {
+            status: PaymentStatus::CreditCheckError,
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"payment_status_became","status":"credit_check_error"}"#
+        );
+        assert_eq!(serde_json::from_str::<OrderEvent>(&json).unwrap(), e);
+        assert_eq!(e.describe(), "決済状況が「与信審査エラー」になった");
+    }
+}

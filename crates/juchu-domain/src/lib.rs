@@ -1,0 +1,20 @@
+//! Pure domain logic of juchu (受注): no I/O, no async, no clock.
+//!
+//! Everything here is deterministic and unit-tested; the store and the web
+//! layer call into it and stay thin.
+
+pub mod access;
+pub mod automation;
+pub mod customer;
+pub mod error;
+pub mod event;
+pub mod masters;
+pub mod normalize;
+pub mod order;
+pub mod patch;
+pub mod pricing;
+pub mod status;
+pub mod text;
+pub mod time;
+
+pub use error::{FieldError, FieldErrors};

@@ -1,0 +1,134 @@
+//! Fixed status vocabularies. Handling statuses (対応状況) are shop data and live in
+//! [`crate::masters`]; the ones here are fixed by the domain.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! labelled_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $code:literal, $label:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            /// Stable identifier stored in the database and used by the API.
+            pub fn code(self) -> &'static str { match self { $($name::$variant => $code,)+ } }
+            /// Japanese label shown in the UI and accepted by the API.
+            pub fn label(self) -> &'static str { match self { $($name::$variant => $label,)+ } }
+            pub fn from_code(s: &str) -> Option<Self> { match s { $($code => Some($name::$variant),)+ _ => None } }
+            /// Accepts the code or the Japanese label.
+            pub fn parse(s: &str) -> Option<Self> {
+                let s = s.trim();
+                Self::from_code(s).or_else(|| Self::ALL.iter().copied().find(|v| v.label() == s))
+            }
+        }
+    };
+}
+
+labelled_enum! {
+    /// 決済状況: where the payment stands. Its transition rules arrive with the payment
+    /// gateways; until then every change is recorded but none is refused.
+    PaymentStatus {
+        /// Nothing has happened yet.
+        Unpaid => "unpaid", "未決済";
+        /// Credit check requested, answer pending (NP後払い).
+        CreditCheckPending => "credit_check_pending", "与信審査中";
+        CreditCheckApproved => "credit_check_approved", "与信審査完了";
+        CreditCheckError => "credit_check_error", "与信審査エラー";
+        /// Card authorised (仮売上).
+        Authorized => "authorized", "仮売上完了";
+        AuthorizationFailed => "authorization_failed", "仮売上失敗";
+        /// Deferred-payment registration refused.
+        RegistrationFailed => "registration_failed", "取引登録失敗";
+        /// Bank transfer / convenience store: waiting for the money.
+        AwaitingPayment => "awaiting_payment", "入金待ち";
+        Paid => "paid", "入金済み";
+        /// Captured (売上).
+        Captured => "captured", "売上完了";
+        Cancelled => "cancelled", "取消完了";
+    }
+}
+
+labelled_enum! {
+    /// 出荷リスト: whether the order was exported on a shipping list.
+    ShippingListState {
+        NotExported => "not_exported", "未出力";
+        Exported => "exported", "出力済";
+    }
+}
+
+labelled_enum! {
+    /// 発送状況.
+    ShipmentStatus {
+        NotShipped => "not_shipped", "未発送";
+        /// Ship later (e.g. a dated delivery).
+        Instructed => "instructed", "発送指示";
+        Shipped => "shipped", "発送済";
+    }
+}
+
+labelled_enum! {
+    /// 税率: Japan's standard and reduced consumption tax rates.
+    TaxRate {
+        Standard => "10", "10%";
+        /// 軽減税率 (food, newspapers).
+        Reduced => "8", "8%（軽減税率）";
+    }
+}
+
+impl TaxRate {
+    pub fn percent(self) -> i64 {
+        match self {
+            TaxRate::Standard => 10,
+            TaxRate::Reduced => 8,
+        }
+    }
+    pub fn from_percent(p: i64) -> Option<Self> {
+        match p {
+            10 => Some(TaxRate::Standard),
+            8 => Some(TaxRate::Reduced),
+            _ => None,
+        }
+    }
+}
+
+labelled_enum! {
+    /// 端数処理: how the per-rate consumption tax is rounded.
+    RoundingMode {
+        Floor => "floor", "切り捨て";
+        HalfUp => "half_up", "四捨五入";
+        Ceil => "ceil", "切り上げ";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_accepts_code_and_label() {
+        assert_eq!(
+            PaymentStatus::parse("captured"),
+            Some(PaymentStatus::Captured)
+        );
+        assert_eq!(
+            PaymentStatus::parse("売上完了"),
+            Some(PaymentStatus::Captured)
+        );
+        assert_eq!(PaymentStatus::parse("売上"), None);
+        assert_eq!(
+            ShipmentStatus::parse("発送済"),
+            Some(ShipmentStatus::Shipped)
+        );
+        for s in PaymentStatus::ALL {
+            assert_eq!(PaymentStatus::from_code(s.code()), Some(*s));
+        }
+    }
+
+    #[test]
+    fn tax_rates() {
+        assert_eq!(TaxRate::from_percent(8), Some(TaxRate::Reduced));
+        assert_eq!(TaxRate::from_percent(5), None);
+    }
+}
