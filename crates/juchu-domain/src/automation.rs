@@ -6,7 +6,10 @@
 //! rules are considered in position order, a rule fires at most once per
 //! originating change, and a chain of rule-caused changes stops at [`MAX_CHAIN`].
 
-use crate::event::OrderEvent;
+use crate::event::{OrderEvent, derive_events};
+use crate::order::{Order, OrderContext};
+use crate::patch::{FieldChange, OrderPatch, apply_patch, diff};
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 /// How many rounds of rule-caused changes one originating change may cause.
@@ -80,10 +83,111 @@ pub fn plan(events: &[OrderEvent], rules: &[Rule], fired: &mut Vec<i64>) -> Vec<
     out
 }
 
+impl Action {
+    pub fn to_patch(&self) -> OrderPatch {
+        match self {
+            Action::SetHandlingStatus { name } => OrderPatch::handling_status(name.clone()),
+        }
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            Action::SetHandlingStatus { name } => format!("対応状況を「{name}」に変更"),
+        }
+    }
+}
+
+/// What one firing did.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub firing: Firing,
+    /// 1 for rules fired by the originating change, 2 for rules fired by those, …
+    pub depth: usize,
+    /// Empty when the action changed nothing (e.g. the status already was X).
+    pub changes: Vec<FieldChange>,
+    pub events: Vec<OrderEvent>,
+    /// Set when the action could not be applied (e.g. the status X was deleted).
+    pub error: Option<String>,
+}
+
+/// The result of running the rules on a change.
+#[derive(Debug, Clone)]
+pub struct Cascade {
+    pub order: Order,
+    pub steps: Vec<Step>,
+    /// True when rules were still firing after [`MAX_CHAIN`] rounds; the rest was
+    /// not applied and this is logged on the order.
+    pub limit_reached: bool,
+}
+
+/// Runs the rules on the events of a change, applying each action as a further
+/// change of `order`, round by round, until nothing fires or the chain limit.
+pub fn cascade(
+    order: Order,
+    events: &[OrderEvent],
+    rules: &[Rule],
+    ctx: &OrderContext<'_>,
+    today: Date,
+) -> Cascade {
+    let mut order = order;
+    let mut steps = Vec::new();
+    let mut fired = Vec::new();
+    let mut current: Vec<OrderEvent> = events.to_vec();
+    for depth in 1..=MAX_CHAIN + 1 {
+        let firings = plan(&current, rules, &mut fired);
+        if firings.is_empty() {
+            return Cascade {
+                order,
+                steps,
+                limit_reached: false,
+            };
+        }
+        if depth > MAX_CHAIN {
+            return Cascade {
+                order,
+                steps,
+                limit_reached: true,
+            };
+        }
+        let mut next_events = Vec::new();
+        for firing in firings {
+            match apply_patch(&order, &firing.action.to_patch(), ctx, today) {
+                Ok(next) => {
+                    let changes = diff(&order, &next, ctx.masters);
+                    let evs = derive_events(Some(&order), &next, ctx.masters);
+                    next_events.extend(evs.iter().cloned());
+                    order = next;
+                    steps.push(Step {
+                        firing,
+                        depth,
+                        changes,
+                        events: evs,
+                        error: None,
+                    });
+                }
+                Err(e) => steps.push(Step {
+                    firing,
+                    depth,
+                    changes: vec![],
+                    events: vec![],
+                    error: Some(e.to_string()),
+                }),
+            }
+        }
+        current = next_events;
+    }
+    Cascade {
+        order,
+        steps,
+        limit_reached: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::PaymentStatus;
+    use crate::order::build_order;
+    use crate::order::tests::{masters, new_order, products};
+    use crate::status::{PaymentStatus, RoundingMode};
 
     fn rule(id: i64, position: i64, trigger: Trigger, status: &str) -> Rule {
         Rule {
@@ -189,5 +293,113 @@ mod tests {
         );
         let s = serde_json::to_string(&r.trigger).unwrap();
         assert_eq!(serde_json::from_str::<Trigger>(&s).unwrap(), r.trigger);
+    }
+
+    #[test]
+    fn cascade_applies_chains_and_stops_cycles() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let order =
+            build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        let today: Date = "2026-11-24".parse().unwrap();
+        let became = |n: &str| Trigger::Exact {
+            event: OrderEvent::HandlingStatusBecame { name: n.into() },
+        };
+        // tracking set -> 発送完了 -> 完了; and a cycle 完了 -> 保留 -> 完了 that must stop.
+        let rules = vec![
+            rule(
+                1,
+                1,
+                Trigger::EventKind {
+                    event: "tracking_number_set".into(),
+                },
+                "発送完了",
+            ),
+            rule(2, 2, became("発送完了"), "完了"),
+            rule(3, 3, became("完了"), "保留"),
+            rule(4, 4, became("保留"), "完了"),
+        ];
+        let ev = [OrderEvent::TrackingNumberSet {
+            tracking_number: "1".into(),
+        }];
+        let c = cascade(order.clone(), &ev, &rules, &ctx, today);
+        let ids: Vec<_> = c
+            .steps
+            .iter()
+            .map(|s| (s.firing.rule_id, s.depth))
+            .collect();
+        assert_eq!(ids, [(1, 1), (2, 2), (3, 3), (4, 4)]);
+        assert!(!c.limit_reached, "each rule fires once, so the cycle ends");
+        assert_eq!(
+            m.handling_status(c.order.handling_status_id).unwrap().name,
+            "完了"
+        );
+
+        // An action that fails is recorded, not applied.
+        let broken = vec![rule(
+            9,
+            1,
+            Trigger::EventKind {
+                event: "tracking_number_set".into(),
+            },
+            "消えた状況",
+        )];
+        let c = cascade(order, &ev, &broken, &ctx, today);
+        assert!(c.steps[0].error.is_some());
+    }
+
+    #[test]
+    fn chain_limit_is_reported() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let order =
+            build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        let names = [
+            "新規受付",
+            "処理中",
+            "保留",
+            "発送準備中",
+            "発送完了",
+            "配送完了",
+            "決済NG",
+            "キャンセル",
+            "返品",
+            "完了",
+        ];
+        let mut rules = vec![rule(
+            100,
+            0,
+            Trigger::EventKind {
+                event: "created".into(),
+            },
+            names[0],
+        )];
+        for (i, w) in names.windows(2).enumerate() {
+            rules.push(rule(
+                i as i64 + 1,
+                i as i64 + 1,
+                Trigger::Exact {
+                    event: OrderEvent::HandlingStatusBecame { name: w[0].into() },
+                },
+                w[1],
+            ));
+        }
+        let c = cascade(
+            order,
+            &[OrderEvent::Created],
+            &rules,
+            &ctx,
+            "2026-11-24".parse().unwrap(),
+        );
+        assert!(c.limit_reached);
+        assert_eq!(c.steps.len(), MAX_CHAIN);
     }
 }

@@ -311,7 +311,10 @@ pub fn build_order(
         id: 0,
         order_number: input.order_number.unwrap_or_default(),
         customer_id: input.customer_id,
-        ordered_at: input.ordered_at.unwrap_or(now),
+        ordered_at: input
+            .ordered_at
+            .map(|t| Timestamp::from_second(t.as_second()).unwrap_or(t))
+            .unwrap_or(now),
         billing,
         shipping,
         items,

@@ -1,1 +1,22 @@
+//! Storage for juchu on SQLite (embedded default) and PostgreSQL (production).
+//!
+//! One set of runtime SQL runs on both stores through `sqlx::Any` with `$n`
+//! placeholders; the few dialect-specific pieces (transaction start, row locks, id
+//! allocation) are named functions on [`Backend`]. Compile-time checked queries
+//! cannot check one query against two databases, so the whole store suite runs on
+//! both stores instead.
 
+pub mod customers;
+pub mod db;
+pub mod error;
+pub mod masters;
+pub mod orders;
+pub mod pipeline;
+pub mod search;
+pub mod staff;
+pub mod testing;
+
+pub use db::{Backend, Store, StoreConfig};
+pub use error::StoreError;
+pub use pipeline::Actor;
+pub use search::{OrderPage, OrderQuery};

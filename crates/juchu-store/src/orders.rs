@@ -1,0 +1,491 @@
+//! Order rows: mapping between [`Order`] and the `orders`, `order_items` and
+//! `order_label_links` tables, and reading history. Writing happens only through
+//! [`crate::pipeline`].
+
+use crate::StoreError;
+use crate::db::{
+    Arg, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with,
+    values_placeholders,
+};
+use jiff::civil::Date;
+use juchu_domain::customer::Address;
+use juchu_domain::normalize::{email_key, name_key, phone_key, tracking_key};
+use juchu_domain::order::{Order, OrderItem};
+use juchu_domain::pricing::Totals;
+use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState, TaxRate};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use std::collections::HashMap;
+
+/// Every column written from an [`Order`], in bind order (after `id`).
+pub(crate) const WRITE_COLUMNS: &[&str] = &[
+    "order_number",
+    "customer_id",
+    "ordered_at",
+    "billing_family_name",
+    "billing_given_name",
+    "billing_family_kana",
+    "billing_given_kana",
+    "billing_postal_code",
+    "billing_prefecture",
+    "billing_address1",
+    "billing_address2",
+    "billing_phone",
+    "billing_email",
+    "shipping_family_name",
+    "shipping_given_name",
+    "shipping_family_kana",
+    "shipping_given_kana",
+    "shipping_postal_code",
+    "shipping_prefecture",
+    "shipping_address1",
+    "shipping_address2",
+    "shipping_phone",
+    "shipping_email",
+    "items_standard",
+    "items_reduced",
+    "shipping_fee",
+    "payment_fee",
+    "discount",
+    "taxable_standard",
+    "taxable_reduced",
+    "tax_standard",
+    "tax_reduced",
+    "points_used",
+    "points_granted",
+    "total",
+    "payment_method_id",
+    "carrier_id",
+    "handling_status_id",
+    "payment_status",
+    "shipping_list_state",
+    "shipping_list_exported_on",
+    "shipment_status",
+    "tracking_number",
+    "tracking_key",
+    "scheduled_ship_date",
+    "scheduled_delivery_date",
+    "shipped_at",
+    "delivered_at",
+    "paid_at",
+    "delivery_time_slot",
+    "memo",
+    "needs_attention",
+    "needs_attention_reason",
+    "billing_name_key",
+    "billing_kana_key",
+    "billing_phone_key",
+    "billing_email_key",
+    "version",
+    "updated_at",
+];
+
+fn date_arg(d: Option<Date>) -> Arg {
+    Arg::Text(d.map(|d| d.to_string()))
+}
+
+fn address_args(a: &Address, out: &mut Vec<Arg>) {
+    for v in [
+        &a.family_name,
+        &a.given_name,
+        &a.family_kana,
+        &a.given_kana,
+        &a.postal_code,
+        &a.prefecture,
+        &a.address1,
+        &a.address2,
+        &a.phone,
+        &a.email,
+    ] {
+        out.push(v.trim().into());
+    }
+}
+
+/// Bind values for [`WRITE_COLUMNS`].
+pub(crate) fn write_args(o: &Order, updated_at: &str) -> Vec<Arg> {
+    let mut a: Vec<Arg> = Vec::with_capacity(WRITE_COLUMNS.len() + 1);
+    a.push(o.order_number.clone().into());
+    a.push(o.customer_id.into());
+    a.push(juchu_domain::time::format_ts(o.ordered_at).into());
+    address_args(&o.billing, &mut a);
+    address_args(&o.shipping, &mut a);
+    let t = &o.totals;
+    for v in [
+        t.items_standard,
+        t.items_reduced,
+        t.shipping_fee,
+        t.payment_fee,
+        t.discount,
+        t.taxable_standard,
+        t.taxable_reduced,
+        t.tax_standard,
+        t.tax_reduced,
+        t.points_used,
+        o.points_granted,
+        t.total,
+    ] {
+        a.push(v.into());
+    }
+    a.push(o.payment_method_id.into());
+    a.push(o.carrier_id.into());
+    a.push(o.handling_status_id.into());
+    a.push(o.payment_status.code().into());
+    a.push(o.shipping_list_state.code().into());
+    a.push(date_arg(o.shipping_list_exported_on));
+    a.push(o.shipment_status.code().into());
+    a.push(o.tracking_number.clone().into());
+    a.push(o.tracking_number.as_deref().map(tracking_key).into());
+    a.push(date_arg(o.scheduled_ship_date));
+    a.push(date_arg(o.scheduled_delivery_date));
+    a.push(date_arg(o.shipped_at));
+    a.push(date_arg(o.delivered_at));
+    a.push(date_arg(o.paid_at));
+    a.push(o.delivery_time_slot.clone().into());
+    a.push(o.memo.clone().into());
+    a.push(o.needs_attention.into());
+    a.push(o.needs_attention_reason.clone().into());
+    a.push(
+        name_key(&format!(
+            "{}{}",
+            o.billing.family_name, o.billing.given_name
+        ))
+        .into(),
+    );
+    a.push(
+        name_key(&format!(
+            "{}{}",
+            o.billing.family_kana, o.billing.given_kana
+        ))
+        .into(),
+    );
+    a.push(phone_key(&o.billing.phone).into());
+    a.push(email_key(&o.billing.email).into());
+    a.push(o.version.into());
+    a.push(updated_at.into());
+    debug_assert_eq!(a.len(), WRITE_COLUMNS.len());
+    a
+}
+
+pub(crate) const ITEM_COLUMNS: &[&str] = &[
+    "order_id",
+    "position",
+    "product_id",
+    "product_code",
+    "product_name",
+    "unit_price",
+    "quantity",
+    "tax_rate",
+    "is_bundled_item",
+    "product_shipping_fee",
+    "product_payment_fee",
+];
+
+pub(crate) fn item_args(order_id: i64, position: usize, i: &OrderItem, out: &mut Vec<Arg>) {
+    out.push(order_id.into());
+    out.push((position as i64).into());
+    out.push(i.product_id.into());
+    out.push(i.product_code.clone().into());
+    out.push(i.product_name.clone().into());
+    out.push(i.unit_price.into());
+    out.push(i.quantity.into());
+    out.push(i.tax_rate.percent().into());
+    out.push(i.is_bundled_item.into());
+    out.push(i.product_shipping_fee.into());
+    out.push(i.product_payment_fee.into());
+}
+
+fn parse_date_col(r: &AnyRow, col: &str) -> Result<Option<Date>, sqlx::Error> {
+    Ok(get_opt_str(r, col)?.and_then(|s| s.parse().ok()))
+}
+
+fn address_from_row(r: &AnyRow, prefix: &str) -> Result<Address, sqlx::Error> {
+    let c = |n: &str| format!("{prefix}_{n}");
+    Ok(Address {
+        family_name: get_str(r, &c("family_name"))?,
+        given_name: get_str(r, &c("given_name"))?,
+        family_kana: get_str(r, &c("family_kana"))?,
+        given_kana: get_str(r, &c("given_kana"))?,
+        postal_code: get_str(r, &c("postal_code"))?,
+        prefecture: get_str(r, &c("prefecture"))?,
+        address1: get_str(r, &c("address1"))?,
+        address2: get_str(r, &c("address2"))?,
+        phone: get_str(r, &c("phone"))?,
+        email: get_str(r, &c("email"))?,
+    })
+}
+
+/// Maps an `orders` row (without items and labels).
+pub(crate) fn order_from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
+    let corrupt = |col: &str| sqlx::Error::ColumnDecode {
+        index: col.into(),
+        source: "unknown status code".into(),
+    };
+    Ok(Order {
+        id: get_i64(r, "id")?,
+        order_number: get_str(r, "order_number")?,
+        customer_id: get_opt_i64(r, "customer_id")?,
+        ordered_at: get_str(r, "ordered_at")?
+            .parse()
+            .map_err(|_| corrupt("ordered_at"))?,
+        billing: address_from_row(r, "billing")?,
+        shipping: address_from_row(r, "shipping")?,
+        items: Vec::new(),
+        totals: Totals {
+            items_standard: get_i64(r, "items_standard")?,
+            items_reduced: get_i64(r, "items_reduced")?,
+            shipping_fee: get_i64(r, "shipping_fee")?,
+            payment_fee: get_i64(r, "payment_fee")?,
+            discount: get_i64(r, "discount")?,
+            taxable_standard: get_i64(r, "taxable_standard")?,
+            taxable_reduced: get_i64(r, "taxable_reduced")?,
+            tax_standard: get_i64(r, "tax_standard")?,
+            tax_reduced: get_i64(r, "tax_reduced")?,
+            points_used: get_i64(r, "points_used")?,
+            total: get_i64(r, "total")?,
+        },
+        points_granted: get_i64(r, "points_granted")?,
+        payment_method_id: get_opt_i64(r, "payment_method_id")?,
+        carrier_id: get_opt_i64(r, "carrier_id")?,
+        handling_status_id: get_i64(r, "handling_status_id")?,
+        payment_status: PaymentStatus::from_code(&get_str(r, "payment_status")?)
+            .ok_or_else(|| corrupt("payment_status"))?,
+        shipping_list_state: ShippingListState::from_code(&get_str(r, "shipping_list_state")?)
+            .ok_or_else(|| corrupt("shipping_list_state"))?,
+        shipping_list_exported_on: parse_date_col(r, "shipping_list_exported_on")?,
+        shipment_status: ShipmentStatus::from_code(&get_str(r, "shipment_status")?)
+            .ok_or_else(|| corrupt("shipment_status"))?,
+        tracking_number: get_opt_str(r, "tracking_number")?,
+        scheduled_ship_date: parse_date_col(r, "scheduled_ship_date")?,
+        scheduled_delivery_date: parse_date_col(r, "scheduled_delivery_date")?,
+        shipped_at: parse_date_col(r, "shipped_at")?,
+        delivered_at: parse_date_col(r, "delivered_at")?,
+        paid_at: parse_date_col(r, "paid_at")?,
+        delivery_time_slot: get_opt_str(r, "delivery_time_slot")?,
+        memo: get_str(r, "memo")?,
+        label_ids: Vec::new(),
+        needs_attention: get_bool(r, "needs_attention")?,
+        needs_attention_reason: get_str(r, "needs_attention_reason")?,
+        version: get_i64(r, "version")?,
+    })
+}
+
+fn item_from_row(r: &AnyRow) -> Result<OrderItem, sqlx::Error> {
+    Ok(OrderItem {
+        product_id: get_opt_i64(r, "product_id")?,
+        product_code: get_str(r, "product_code")?,
+        product_name: get_str(r, "product_name")?,
+        unit_price: get_i64(r, "unit_price")?,
+        quantity: get_i64(r, "quantity")?,
+        tax_rate: TaxRate::from_percent(get_i64(r, "tax_rate")?).unwrap_or(TaxRate::Standard),
+        is_bundled_item: get_bool(r, "is_bundled_item")?,
+        product_shipping_fee: get_opt_i64(r, "product_shipping_fee")?,
+        product_payment_fee: get_opt_i64(r, "product_payment_fee")?,
+    })
+}
+
+/// Loads items and labels of the given orders (one query each).
+pub(crate) async fn attach_children(
+    exec: &mut sqlx::AnyConnection,
+    orders: &mut [Order],
+) -> Result<(), StoreError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Arg> = orders.iter().map(|o| Arg::from(o.id)).collect();
+    let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let ph = ph.join(", ");
+    let rows = query_with(
+        format!("SELECT order_id, {} FROM order_items WHERE order_id IN ({ph}) ORDER BY order_id, position", ITEM_COLUMNS[2..].join(", ")),
+        ids.clone(),
+    )
+    .fetch_all(&mut *exec)
+    .await?;
+    let by_id: HashMap<i64, usize> = orders.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
+    for r in &rows {
+        if let Some(&i) = by_id.get(&get_i64(r, "order_id")?) {
+            orders[i].items.push(item_from_row(r)?);
+        }
+    }
+    let rows = query_with(
+        format!("SELECT order_id, label_id FROM order_label_links WHERE order_id IN ({ph}) ORDER BY order_id, label_id"),
+        ids,
+    )
+    .fetch_all(&mut *exec)
+    .await?;
+    for r in &rows {
+        if let Some(&i) = by_id.get(&get_i64(r, "order_id")?) {
+            orders[i].label_ids.push(get_i64(r, "label_id")?);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn select_order_sql() -> String {
+    format!("SELECT id, {} FROM orders", WRITE_COLUMNS.join(", "))
+}
+
+/// Inserts new orders with their items and labels (ids already allocated).
+pub(crate) async fn insert_orders(
+    tx: &mut Tx,
+    orders: &[Order],
+    now: &str,
+) -> Result<(), StoreError> {
+    // Chunks keep each statement under SQLite's and PostgreSQL's bind limits.
+    for chunk in orders.chunks(100) {
+        let cols = WRITE_COLUMNS.len() + 2;
+        let mut args = Vec::with_capacity(chunk.len() * cols);
+        for o in chunk {
+            args.push(Arg::from(o.id));
+            args.extend(write_args(o, now));
+            args.push(now.into());
+        }
+        let sql = format!(
+            "INSERT INTO orders (id, {}, created_at) VALUES {}",
+            WRITE_COLUMNS.join(", "),
+            values_placeholders(chunk.len(), cols, 1)
+        );
+        query_with(sql, args)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                StoreError::unique_as_conflict(
+                    e,
+                    "order_number",
+                    "この受注番号は既に使われています".into(),
+                )
+            })?;
+    }
+    let items: Vec<(i64, usize, &OrderItem)> = orders
+        .iter()
+        .flat_map(|o| o.items.iter().enumerate().map(move |(p, i)| (o.id, p, i)))
+        .collect();
+    insert_items(tx, &items).await?;
+    let links: Vec<(i64, i64)> = orders
+        .iter()
+        .flat_map(|o| o.label_ids.iter().map(move |l| (o.id, *l)))
+        .collect();
+    insert_label_links(tx, &links).await
+}
+
+pub(crate) async fn insert_items(
+    tx: &mut Tx,
+    items: &[(i64, usize, &OrderItem)],
+) -> Result<(), StoreError> {
+    for chunk in items.chunks(500) {
+        let mut args = Vec::with_capacity(chunk.len() * ITEM_COLUMNS.len());
+        for (order_id, pos, item) in chunk {
+            item_args(*order_id, *pos, item, &mut args);
+        }
+        let sql = format!(
+            "INSERT INTO order_items ({}) VALUES {}",
+            ITEM_COLUMNS.join(", "),
+            values_placeholders(chunk.len(), ITEM_COLUMNS.len(), 1)
+        );
+        query_with(sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_label_links(
+    tx: &mut Tx,
+    links: &[(i64, i64)],
+) -> Result<(), StoreError> {
+    for chunk in links.chunks(1000) {
+        let args = chunk
+            .iter()
+            .flat_map(|(o, l)| [Arg::from(*o), Arg::from(*l)])
+            .collect();
+        let sql = format!(
+            "INSERT INTO order_label_links (order_id, label_id) VALUES {}",
+            values_placeholders(chunk.len(), 2, 1)
+        );
+        query_with(sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// One row of 履歴.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor_kind: String,
+    pub actor_name: String,
+    pub field: String,
+    pub field_label: String,
+    pub before: String,
+    pub after: String,
+    pub reason: String,
+}
+
+impl Store {
+    /// An order with its items and labels.
+    pub async fn order_by_number(&self, order_number: &str) -> Result<Order, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE order_number = $1",
+            select_order_sql()
+        )))
+        .bind(order_number.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("受注"))?;
+        let mut orders = vec![order_from_row(&row)?];
+        attach_children(&mut *self.pool.acquire().await?, &mut orders).await?;
+        Ok(orders.remove(0))
+    }
+
+    /// 履歴 of an order, oldest first.
+    pub async fn order_history(&self, order_number: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let row = sqlx::query("SELECT id FROM orders WHERE order_number = $1")
+            .bind(order_number.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("受注"))?;
+        let rows = sqlx::query(
+            "SELECT id, at, actor_kind, actor_name, field, before_value, after_value, reason FROM order_history WHERE order_id = $1 ORDER BY id",
+        )
+        .bind(get_i64(&row, "id")?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let field = get_str(r, "field")?;
+                Ok(HistoryEntry {
+                    id: get_i64(r, "id")?,
+                    at: get_str(r, "at")?,
+                    actor_kind: get_str(r, "actor_kind")?,
+                    actor_name: get_str(r, "actor_name")?,
+                    field_label: juchu_domain::patch::field_label(&field).to_string(),
+                    field,
+                    before: get_str(r, "before_value")?,
+                    after: get_str(r, "after_value")?,
+                    reason: get_str(r, "reason")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Event kinds recorded for an order, oldest first (for tests and the UI).
+    pub async fn order_events(
+        &self,
+        order_number: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.kind, e.payload, e.chain_depth FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.order_number = $1 ORDER BY e.id",
+        )
+        .bind(order_number.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get_str(r, "kind")?,
+                    get_str(r, "payload")?,
+                    get_i64(r, "chain_depth")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}

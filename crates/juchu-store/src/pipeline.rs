@@ -1,0 +1,687 @@
+//! The change pipeline: the only code path that creates or changes orders.
+//!
+//! In one transaction: load and lock (version check) → apply the patch (pure) →
+//! list the changes → derive events → run automation rules (pure, bounded) →
+//! write the order, one history row per changed field, the rule firings, and the
+//! events. UI, API, imports, bulk jobs and the demo generator all come here.
+
+use crate::StoreError;
+use crate::customers;
+use crate::db::{Arg, Store, Tx, get_i64, get_str, now_text, query_with, values_placeholders};
+use crate::masters::{load_masters, load_rounding, products_by_codes};
+use crate::orders::{
+    WRITE_COLUMNS, attach_children, insert_items, insert_label_links, insert_orders,
+    order_from_row, select_order_sql, write_args,
+};
+use jiff::Timestamp;
+use juchu_domain::FieldErrors;
+use juchu_domain::automation::{Cascade, Rule, cascade};
+use juchu_domain::customer::CustomerInput;
+use juchu_domain::event::{OrderEvent, derive_events};
+use juchu_domain::masters::Masters;
+use juchu_domain::order::{NewOrder, Order, OrderContext, build_order};
+use juchu_domain::patch::{FieldChange, OrderPatch, apply_patch, diff};
+use sha2::{Digest, Sha256};
+
+/// Who made a change; written to 履歴.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Staff {
+        id: i64,
+        name: String,
+    },
+    ApiToken {
+        id: i64,
+        name: String,
+    },
+    /// The system itself: demo generator, migrations, CLI.
+    System {
+        name: String,
+    },
+}
+
+impl Actor {
+    pub fn system(name: &str) -> Self {
+        Actor::System {
+            name: name.to_string(),
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            Actor::Staff { .. } => "staff",
+            Actor::ApiToken { .. } => "api_token",
+            Actor::System { .. } => "system",
+        }
+    }
+    fn id(&self) -> Option<i64> {
+        match self {
+            Actor::Staff { id, .. } | Actor::ApiToken { id, .. } => Some(*id),
+            Actor::System { .. } => None,
+        }
+    }
+    fn name(&self) -> &str {
+        match self {
+            Actor::Staff { name, .. } | Actor::ApiToken { name, .. } | Actor::System { name } => {
+                name
+            }
+        }
+    }
+}
+
+/// A new order, possibly with a new customer given inline (the order's billing
+/// data then defaults to the customer's).
+#[derive(Debug, Clone, Default)]
+pub struct NewOrderRequest {
+    pub order: NewOrder,
+    pub billing_given: bool,
+    pub new_customer: Option<CustomerInput>,
+}
+
+/// An `Idempotency-Key` scoped to the API token that sent it.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub token_id: i64,
+    pub key: String,
+    /// Hash of the request body: the same key with another body is refused.
+    pub request_hash: String,
+}
+
+impl IdempotencyKey {
+    pub fn new(token_id: i64, key: &str, body: &[u8]) -> Self {
+        Self {
+            token_id,
+            key: key.to_string(),
+            request_hash: hex::encode(Sha256::digest(body)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub order: Order,
+    /// True when an earlier request with the same Idempotency-Key created it.
+    pub replayed: bool,
+}
+
+/// What a change did.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub order: Order,
+    pub changes: Vec<FieldChange>,
+    pub events: Vec<OrderEvent>,
+    pub cascade_steps: usize,
+}
+
+struct HistoryRow {
+    order_id: i64,
+    actor_kind: &'static str,
+    actor_id: Option<i64>,
+    actor_name: String,
+    field: String,
+    before: String,
+    after: String,
+    reason: String,
+}
+
+struct EventRow {
+    order_id: i64,
+    event: OrderEvent,
+    depth: usize,
+}
+
+async fn write_history(tx: &mut Tx, rows: &[HistoryRow], at: &str) -> Result<(), StoreError> {
+    for chunk in rows.chunks(500) {
+        let mut args = Vec::with_capacity(chunk.len() * 9);
+        for h in chunk {
+            args.push(Arg::from(h.order_id));
+            args.push(at.into());
+            args.push(h.actor_kind.into());
+            args.push(h.actor_id.into());
+            args.push(h.actor_name.clone().into());
+            args.push(h.field.clone().into());
+            args.push(h.before.clone().into());
+            args.push(h.after.clone().into());
+            args.push(h.reason.clone().into());
+        }
+        let sql = format!(
+            "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) VALUES {}",
+            values_placeholders(chunk.len(), 9, 1)
+        );
+        query_with(sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn write_events(tx: &mut Tx, rows: &[EventRow], at: &str) -> Result<(), StoreError> {
+    for chunk in rows.chunks(500) {
+        let mut args = Vec::with_capacity(chunk.len() * 5);
+        for e in chunk {
+            args.push(Arg::from(e.order_id));
+            args.push(at.into());
+            args.push(e.event.kind().into());
+            args.push(serde_json::to_string(&e.event).unwrap_or_default().into());
+            args.push((e.depth as i64).into());
+        }
+        let sql = format!(
+            "INSERT INTO order_events (order_id, at, kind, payload, chain_depth) VALUES {}",
+            values_placeholders(chunk.len(), 5, 1)
+        );
+        query_with(sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn load_rules(tx: &mut Tx) -> Result<Vec<Rule>, StoreError> {
+    let rows = sqlx::query("SELECT id, name, position, enabled, trigger_json, action_json FROM automation_rules WHERE enabled = 1")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut rules = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let trigger = serde_json::from_str(&get_str(r, "trigger_json")?).map_err(|e| {
+            StoreError::Other(format!(
+                "automation rule {} has a bad trigger: {e}",
+                get_i64(r, "id").unwrap_or(0)
+            ))
+        })?;
+        let action = serde_json::from_str(&get_str(r, "action_json")?).map_err(|e| {
+            StoreError::Other(format!(
+                "automation rule {} has a bad action: {e}",
+                get_i64(r, "id").unwrap_or(0)
+            ))
+        })?;
+        rules.push(Rule {
+            id: get_i64(r, "id")?,
+            name: get_str(r, "name")?,
+            position: get_i64(r, "position")?,
+            enabled: true,
+            trigger,
+            action,
+        });
+    }
+    Ok(rules)
+}
+
+/// Turns a cascade's steps into history and event rows.
+fn cascade_rows(
+    c: &Cascade,
+    order_id: i64,
+    history: &mut Vec<HistoryRow>,
+    events: &mut Vec<EventRow>,
+) {
+    for step in &c.steps {
+        let reason = format!(
+            "自動化設定「{}」: {} → {}",
+            step.firing.rule_name,
+            step.firing.event.describe(),
+            step.firing.action.describe()
+        );
+        let rule_row = |field: &str, before: String, after: String, reason: String| HistoryRow {
+            order_id,
+            actor_kind: "rule",
+            actor_id: Some(step.firing.rule_id),
+            actor_name: step.firing.rule_name.clone(),
+            field: field.to_string(),
+            before,
+            after,
+            reason,
+        };
+        if let Some(err) = &step.error {
+            history.push(rule_row(
+                "automation",
+                String::new(),
+                format!("失敗: {err}"),
+                reason,
+            ));
+            continue;
+        }
+        if step.changes.is_empty() {
+            history.push(rule_row(
+                "automation",
+                String::new(),
+                "変更なし".into(),
+                reason.clone(),
+            ));
+        }
+        for ch in &step.changes {
+            history.push(rule_row(
+                ch.field,
+                ch.before.clone(),
+                ch.after.clone(),
+                reason.clone(),
+            ));
+        }
+        for e in &step.events {
+            events.push(EventRow {
+                order_id,
+                event: e.clone(),
+                depth: step.depth,
+            });
+        }
+    }
+    if c.limit_reached {
+        history.push(HistoryRow {
+            order_id,
+            actor_kind: "system",
+            actor_id: None,
+            actor_name: "自動化".into(),
+            field: "automation".into(),
+            before: String::new(),
+            after: format!(
+                "連鎖の上限（{}段）に達したため、以降の自動化を停止しました",
+                juchu_domain::automation::MAX_CHAIN
+            ),
+            reason: String::new(),
+        });
+    }
+}
+
+fn today() -> jiff::civil::Date {
+    juchu_domain::time::japan_date(Timestamp::now())
+}
+
+struct Prepared {
+    masters: Masters,
+    rules: Vec<Rule>,
+    rounding: juchu_domain::status::RoundingMode,
+}
+
+async fn prepare(tx: &mut Tx) -> Result<Prepared, StoreError> {
+    let masters = load_masters(&mut **tx).await?;
+    let rules = load_rules(tx).await?;
+    let rounding = load_rounding(tx).await?;
+    Ok(Prepared {
+        masters,
+        rules,
+        rounding,
+    })
+}
+
+impl Store {
+    /// Creates one order (API, UI). With an idempotency key, a retry returns the
+    /// first order instead of creating a second.
+    pub async fn create_order(
+        &self,
+        req: NewOrderRequest,
+        actor: &Actor,
+        idem: Option<IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        for attempt in 0..2 {
+            let mut tx = self.begin().await?;
+            if let Some(k) = &idem {
+                if let Some(order) = self.replay(&mut tx, k).await? {
+                    tx.commit().await?;
+                    return Ok(Created {
+                        order,
+                        replayed: true,
+                    });
+                }
+            }
+            let mut req = req.clone();
+            if let Some(c) = req.new_customer.take() {
+                let c = c.validate().map_err(|e| prefix_errors(e, "customer"))?;
+                let customer = customers::insert(&mut tx, &c).await?;
+                req.order.customer_id = Some(customer.id);
+                if !req.billing_given {
+                    req.order.billing = customer.address.clone();
+                }
+            } else if let Some(id) = req.order.customer_id {
+                match customers::get_in_tx(&mut tx, id).await? {
+                    None => {
+                        return Err(FieldErrors::single(
+                            "customer_id",
+                            "unknown_customer",
+                            format!("顧客ID {id} は存在しません"),
+                        )
+                        .into());
+                    }
+                    Some(c) if !req.billing_given => req.order.billing = c.address,
+                    Some(_) => {}
+                }
+            }
+            let mut created = self.create_in_tx(&mut tx, vec![req.order], actor).await?;
+            let order = created.remove(0);
+            if let Some(k) = &idem {
+                let r = sqlx::query("INSERT INTO idempotency_keys (token_id, idem_key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(k.token_id)
+                    .bind(k.key.clone())
+                    .bind(k.request_hash.clone())
+                    .bind(order.id)
+                    .bind(now_text())
+                    .execute(&mut *tx)
+                    .await;
+                if let Err(e) = r {
+                    // A concurrent request with the same key won the race: roll back
+                    // ours and return theirs.
+                    if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation())
+                        && attempt == 0
+                    {
+                        tx.rollback().await?;
+                        continue;
+                    }
+                    return Err(e.into());
+                }
+            }
+            tx.commit().await?;
+            return Ok(Created {
+                order,
+                replayed: false,
+            });
+        }
+        Err(StoreError::Other(
+            "idempotency key race did not settle".into(),
+        ))
+    }
+
+    async fn replay(&self, tx: &mut Tx, k: &IdempotencyKey) -> Result<Option<Order>, StoreError> {
+        let row = sqlx::query("SELECT order_id, request_hash FROM idempotency_keys WHERE token_id = $1 AND idem_key = $2")
+            .bind(k.token_id)
+            .bind(k.key.clone())
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        if get_str(&row, "request_hash")? != k.request_hash {
+            return Err(StoreError::Conflict {
+                field: Some("Idempotency-Key".into()),
+                message: "この Idempotency-Key は別の内容のリクエストで使われています".into(),
+            });
+        }
+        let id = get_i64(&row, "order_id")?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE id = $1",
+            select_order_sql()
+        )))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let mut orders = vec![order_from_row(&row)?];
+        attach_children(&mut **tx, &mut orders).await?;
+        Ok(orders.pop())
+    }
+
+    /// Creates many orders in one transaction, all or none (demo data, imports,
+    /// bench). Errors name the input's index: `orders[3].items[0].quantity`.
+    pub async fn create_orders(
+        &self,
+        orders: Vec<NewOrder>,
+        actor: &Actor,
+    ) -> Result<Vec<Order>, StoreError> {
+        let mut tx = self.begin().await?;
+        let created = self.create_in_tx(&mut tx, orders, actor).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn create_in_tx(
+        &self,
+        tx: &mut Tx,
+        inputs: Vec<NewOrder>,
+        actor: &Actor,
+    ) -> Result<Vec<Order>, StoreError> {
+        let prep = prepare(tx).await?;
+        let codes: Vec<String> = inputs
+            .iter()
+            .flat_map(|o| o.items.iter().map(|i| i.product_code.trim().to_string()))
+            .collect();
+        let products = products_by_codes(tx, &codes).await?;
+        let ctx = OrderContext {
+            masters: &prep.masters,
+            products: &products,
+            rounding: prep.rounding,
+        };
+        // Stored with second precision: keep the in-memory order equal to the row.
+        let now =
+            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH);
+        let day = today();
+        let n = inputs.len();
+        let mut built = Vec::with_capacity(n);
+        let mut errors = FieldErrors::default();
+        for (i, input) in inputs.into_iter().enumerate() {
+            match build_order(input, &ctx, now) {
+                Ok(o) => built.push(o),
+                Err(e) if n == 1 => return Err(e.into()),
+                Err(e) => errors.0.extend(prefix_errors(e, &format!("orders[{i}]")).0),
+            }
+        }
+        errors.into_result()?;
+        let ids = self.allocate_order_ids(tx, built.len()).await?;
+        let mut history = Vec::with_capacity(built.len());
+        let mut events = Vec::with_capacity(built.len());
+        let mut finals = Vec::with_capacity(built.len());
+        for (mut order, id) in built.into_iter().zip(ids) {
+            order.id = id;
+            if order.order_number.is_empty() {
+                order.order_number = id.to_string();
+            }
+            let created_events = derive_events(None, &order, &prep.masters);
+            history.push(HistoryRow {
+                order_id: id,
+                actor_kind: actor.kind(),
+                actor_id: actor.id(),
+                actor_name: actor.name().to_string(),
+                field: "order".into(),
+                before: String::new(),
+                after: "作成".into(),
+                reason: String::new(),
+            });
+            let c = cascade(order, &created_events, &prep.rules, &ctx, day);
+            events.extend(created_events.into_iter().map(|event| EventRow {
+                order_id: id,
+                event,
+                depth: 0,
+            }));
+            cascade_rows(&c, id, &mut history, &mut events);
+            finals.push(c.order);
+        }
+        let at = juchu_domain::time::format_ts(now);
+        insert_orders(tx, &finals, &at).await?;
+        write_history(tx, &history, &at).await?;
+        write_events(tx, &events, &at).await?;
+        Ok(finals)
+    }
+
+    /// Changes an order. With `expected_version`, an edit based on a stale copy is
+    /// refused (409) instead of overwriting someone else's change.
+    pub async fn change_order(
+        &self,
+        order_number: &str,
+        expected_version: Option<i64>,
+        patch: &OrderPatch,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Changed, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = self
+            .change_in_tx(
+                &mut tx,
+                order_number,
+                expected_version,
+                patch,
+                actor,
+                reason,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn change_in_tx(
+        &self,
+        tx: &mut Tx,
+        order_number: &str,
+        expected_version: Option<i64>,
+        patch: &OrderPatch,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Changed, StoreError> {
+        let sql = format!(
+            "{} WHERE order_number = $1{}",
+            select_order_sql(),
+            self.lock_suffix()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(order_number.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound("受注"))?;
+        let mut loaded = vec![order_from_row(&row)?];
+        attach_children(&mut **tx, &mut loaded).await?;
+        let before = loaded.remove(0);
+        if let Some(v) = expected_version {
+            if v != before.version {
+                return Err(StoreError::Conflict {
+                    field: Some("version".into()),
+                    message: format!(
+                        "受注 {} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから変更してください",
+                        before.order_number, before.version
+                    ),
+                });
+            }
+        }
+        let prep = prepare(tx).await?;
+        let codes: Vec<String> = patch
+            .items
+            .iter()
+            .flatten()
+            .map(|i| i.product_code.trim().to_string())
+            .collect();
+        let products = products_by_codes(tx, &codes).await?;
+        let ctx = OrderContext {
+            masters: &prep.masters,
+            products: &products,
+            rounding: prep.rounding,
+        };
+        let day = today();
+        let after = apply_patch(&before, patch, &ctx, day)?;
+        let changes = diff(&before, &after, &prep.masters);
+        if changes.is_empty() {
+            return Ok(Changed {
+                order: before,
+                changes,
+                events: vec![],
+                cascade_steps: 0,
+            });
+        }
+        let events = derive_events(Some(&before), &after, &prep.masters);
+        let c = cascade(after, &events, &prep.rules, &ctx, day);
+        let id = before.id;
+        let mut history: Vec<HistoryRow> = changes
+            .iter()
+            .map(|ch| HistoryRow {
+                order_id: id,
+                actor_kind: actor.kind(),
+                actor_id: actor.id(),
+                actor_name: actor.name().to_string(),
+                field: ch.field.to_string(),
+                before: ch.before.clone(),
+                after: ch.after.clone(),
+                reason: reason.to_string(),
+            })
+            .collect();
+        let mut event_rows: Vec<EventRow> = events
+            .iter()
+            .map(|e| EventRow {
+                order_id: id,
+                event: e.clone(),
+                depth: 0,
+            })
+            .collect();
+        cascade_rows(&c, id, &mut history, &mut event_rows);
+        let cascade_steps = c.steps.len();
+        let mut order = c.order;
+        order.version = before.version + 1;
+        let now = now_text();
+        let mut args = write_args(&order, &now);
+        let sets: Vec<String> = WRITE_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect();
+        args.push(id.into());
+        args.push(before.version.into());
+        let sql = format!(
+            "UPDATE orders SET {} WHERE id = ${} AND version = ${}",
+            sets.join(", "),
+            WRITE_COLUMNS.len() + 1,
+            WRITE_COLUMNS.len() + 2
+        );
+        let done = query_with(sql, args)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                StoreError::unique_as_conflict(
+                    e,
+                    "order_number",
+                    "この受注番号は既に使われています".into(),
+                )
+            })?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict {
+                field: Some("version".into()),
+                message: "受注が同時に更新されました。再読み込みしてください".into(),
+            });
+        }
+        if order.items != before.items {
+            sqlx::query("DELETE FROM order_items WHERE order_id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            let items: Vec<_> = order
+                .items
+                .iter()
+                .enumerate()
+                .map(|(p, i)| (id, p, i))
+                .collect();
+            insert_items(tx, &items).await?;
+        }
+        if order.label_ids != before.label_ids {
+            sqlx::query("DELETE FROM order_label_links WHERE order_id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            let links: Vec<_> = order.label_ids.iter().map(|l| (id, *l)).collect();
+            insert_label_links(tx, &links).await?;
+        }
+        write_history(tx, &history, &now).await?;
+        write_events(tx, &event_rows, &now).await?;
+        let mut all_events = events;
+        all_events.extend(
+            event_rows
+                .into_iter()
+                .filter(|e| e.depth > 0)
+                .map(|e| e.event),
+        );
+        Ok(Changed {
+            order,
+            changes,
+            events: all_events,
+            cascade_steps,
+        })
+    }
+
+    /// Adds an automation rule (the full 自動化設定 arrives with its own issue).
+    pub async fn add_automation_rule(&self, rule: &Rule) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(rule.name.clone())
+        .bind(rule.position)
+        .bind(rule.enabled as i64)
+        .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
+        .bind(serde_json::to_string(&rule.action).unwrap_or_default())
+        .bind(now_text())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(get_i64(&row, "id")?)
+    }
+}
+
+fn prefix_errors(mut e: FieldErrors, prefix: &str) -> FieldErrors {
+    for f in &mut e.0 {
+        f.field = if f.field.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", f.field)
+        };
+    }
+    e
+}

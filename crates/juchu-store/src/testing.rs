@@ -1,0 +1,146 @@
+//! Fresh stores for tests: a temporary SQLite file, or a new PostgreSQL database
+//! that is dropped afterwards. PostgreSQL being unreachable fails the test: the
+//! suite never silently skips a backend.
+
+use crate::{Store, StoreConfig};
+
+/// Where test databases are created (`JUCHU_TEST_PG_URL`, default the local server).
+pub fn pg_admin_url() -> String {
+    std::env::var("JUCHU_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub struct TestStore {
+    pub store: Store,
+    /// Keeps the SQLite directory alive.
+    _dir: Option<tempfile_dir::TempDir>,
+    pg_db: Option<String>,
+    pub url: String,
+}
+
+/// A tiny temp-dir type so the library does not depend on `tempfile`.
+mod tempfile_dir {
+    pub struct TempDir(pub std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl TestStore {
+    pub async fn sqlite() -> TestStore {
+        let dir = std::env::temp_dir().join(format!(
+            "juchu-test-{}",
+            crate::staff::random_token("")[..16].to_string()
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let url = format!("sqlite://{}/juchu.db", dir.display());
+        let store = Store::connect(&StoreConfig {
+            database_url: Some(url.clone()),
+            data_dir: dir.clone(),
+            create_data_dir: false,
+            max_connections: 4,
+        })
+        .await
+        .expect("open sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        TestStore {
+            store,
+            _dir: Some(tempfile_dir::TempDir(dir)),
+            pg_db: None,
+            url,
+        }
+    }
+
+    pub async fn postgres() -> TestStore {
+        sqlx::any::install_default_drivers();
+        let admin = pg_admin_url();
+        let name = format!("juchu_test_{}", &crate::staff::random_token("")[..16]);
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!(
+            "{admin}/postgres"
+        ))
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is required for the test suite and is unreachable at {admin}: {e}")
+        });
+        sqlx::Executor::execute(
+            &mut conn,
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+        )
+        .await
+        .expect("create test database");
+        let url = format!("{admin}/{name}");
+        let store = Store::connect(&StoreConfig {
+            database_url: Some(url.clone()),
+            data_dir: std::env::temp_dir(),
+            create_data_dir: false,
+            max_connections: 4,
+        })
+        .await
+        .expect("open postgres");
+        store.migrate().await.expect("migrate postgres");
+        TestStore {
+            store,
+            _dir: None,
+            pg_db: Some(name),
+            url,
+        }
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_db.take() {
+            let admin = pg_admin_url();
+            // Drop runs outside async: use a short-lived runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(mut c) = <sqlx::AnyConnection as sqlx::Connection>::connect(
+                            &format!("{admin}/postgres"),
+                        )
+                        .await
+                        {
+                            let _ = sqlx::Executor::execute(
+                                &mut c,
+                                sqlx::AssertSqlSafe(format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                )),
+                            )
+                            .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// Runs an async test body against both stores:
+/// `both_stores!(name, |store| async move { … });`
+#[macro_export]
+macro_rules! both_stores {
+    ($name:ident, |$store:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let t = $crate::testing::TestStore::sqlite().await;
+                let $store = t.store.clone();
+                $body.await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let t = $crate::testing::TestStore::postgres().await;
+                let $store = t.store.clone();
+                $body.await;
+            }
+        }
+    };
+}

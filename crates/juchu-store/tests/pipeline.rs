@@ -1,0 +1,775 @@
+//! The store and change pipeline, run on SQLite and on PostgreSQL.
+
+use juchu_domain::automation::{Action, Rule, Trigger};
+use juchu_domain::customer::{Address, CustomerInput};
+use juchu_domain::order::{ItemInput, NewOrder};
+use juchu_domain::patch::OrderPatch;
+use juchu_domain::status::PaymentStatus;
+use juchu_store::masters::{LabelInput, ProductInput};
+use juchu_store::pipeline::{IdempotencyKey, NewOrderRequest};
+use juchu_store::{Actor, OrderQuery, Store, StoreError, both_stores};
+
+fn address(family: &str, given: &str, kana: (&str, &str), phone: &str, email: &str) -> Address {
+    Address {
+        family_name: family.into(),
+        given_name: given.into(),
+        family_kana: kana.0.into(),
+        given_kana: kana.1.into(),
+        postal_code: "150-0001".into(),
+        prefecture: "東京都".into(),
+        address1: "渋谷区神宮前1-2-3".into(),
+        address2: String::new(),
+        phone: phone.into(),
+        email: email.into(),
+    }
+}
+
+async fn seed_products(store: &Store) {
+    for (code, name, price, rate) in [
+        ("TEA-01", "有機緑茶", 1080, 8),
+        ("CUP-01", "湯呑み", 3300, 10),
+    ] {
+        store
+            .create_product(ProductInput {
+                code: code.into(),
+                name: name.into(),
+                unit_price: price,
+                tax_rate: rate,
+                shipping_fee: None,
+                payment_fee: None,
+                is_bundled_item: false,
+                is_subscription: false,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+fn new_order(billing: Address) -> NewOrder {
+    NewOrder {
+        billing,
+        items: vec![
+            ItemInput {
+                product_code: "TEA-01".into(),
+                quantity: 2,
+                unit_price: None,
+            },
+            ItemInput {
+                product_code: "CUP-01".into(),
+                quantity: 1,
+                unit_price: None,
+            },
+        ],
+        payment_method: Some("cod".into()),
+        carrier: Some("yamato".into()),
+        ..Default::default()
+    }
+}
+
+fn staff() -> Actor {
+    Actor::Staff {
+        id: 1,
+        name: "佐藤".into(),
+    }
+}
+
+both_stores!(
+    create_computes_totals_and_records_history,
+    |store| async move {
+        seed_products(&store).await;
+        let created = store
+            .create_order(
+                NewOrderRequest {
+                    order: new_order(address(
+                        "山田",
+                        "花子",
+                        ("ヤマダ", "ハナコ"),
+                        "03-1234-5678",
+                        "h@example.jp",
+                    )),
+                    billing_given: true,
+                    new_customer: None,
+                },
+                &staff(),
+                None,
+            )
+            .await
+            .unwrap();
+        let o = created.order;
+        assert_eq!(o.totals.total, 2160 + 3300 + 770 + 330);
+        assert_eq!(o.version, 1);
+        let loaded = store.order_by_number(&o.order_number).await.unwrap();
+        assert_eq!(loaded, o, "what is read back is what was written");
+        let history = store.order_history(&o.order_number).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].after, "作成");
+        assert_eq!(history[0].actor_name, "佐藤");
+        let events = store.order_events(&o.order_number).await.unwrap();
+        assert_eq!(events[0].0, "created");
+    }
+);
+
+both_stores!(
+    change_writes_history_events_and_bumps_version,
+    |store| async move {
+        seed_products(&store).await;
+        let o = store
+            .create_orders(
+                vec![new_order(address(
+                    "山田",
+                    "花子",
+                    ("ヤマダ", "ハナコ"),
+                    "03-1234-5678",
+                    "",
+                ))],
+                &staff(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        let patch = OrderPatch {
+            handling_status: Some("発送準備中".into()),
+            tracking_number: Some(Some("1234-5678-9012".into())),
+            payment_status: Some("売上完了".into()),
+            ..Default::default()
+        };
+        let changed = store
+            .change_order(&o.order_number, Some(1), &patch, &staff(), "電話で確認")
+            .await
+            .unwrap();
+        assert_eq!(changed.order.version, 2);
+        assert_eq!(changed.order.payment_status, PaymentStatus::Captured);
+        let history = store.order_history(&o.order_number).await.unwrap();
+        let rows: Vec<_> = history
+            .iter()
+            .skip(1)
+            .map(|h| {
+                (
+                    h.field.as_str(),
+                    h.before.as_str(),
+                    h.after.as_str(),
+                    h.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("handling_status", "注文確定", "発送準備中", "電話で確認"),
+                ("payment_status", "未決済", "売上完了", "電話で確認"),
+                ("tracking_number", "", "1234-5678-9012", "電話で確認"),
+            ]
+        );
+        let kinds: Vec<_> = store
+            .order_events(&o.order_number)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "created",
+                "handling_status_became",
+                "payment_status_became",
+                "tracking_number_set"
+            ]
+        );
+        // The same patch again changes nothing and writes nothing.
+        let again = store
+            .change_order(&o.order_number, Some(2), &patch, &staff(), "")
+            .await
+            .unwrap();
+        assert!(again.changes.is_empty());
+        assert_eq!(again.order.version, 2);
+        assert_eq!(store.order_history(&o.order_number).await.unwrap().len(), 4);
+    }
+);
+
+both_stores!(
+    stale_version_is_refused_and_nothing_written,
+    |store| async move {
+        seed_products(&store).await;
+        let o = store
+            .create_orders(
+                vec![new_order(address(
+                    "山田",
+                    "花子",
+                    ("ヤマダ", "ハナコ"),
+                    "03-1234-5678",
+                    "",
+                ))],
+                &staff(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        store
+            .change_order(
+                &o.order_number,
+                Some(1),
+                &OrderPatch::handling_status("処理中"),
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap();
+        let err = store
+            .change_order(
+                &o.order_number,
+                Some(1),
+                &OrderPatch::handling_status("保留"),
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Conflict { field: Some(f), .. } if f == "version"),
+            "{err:?}"
+        );
+        let now = store.order_by_number(&o.order_number).await.unwrap();
+        assert_eq!(now.version, 2);
+        let masters = store.masters().await.unwrap();
+        assert_eq!(
+            masters
+                .handling_status(now.handling_status_id)
+                .unwrap()
+                .name,
+            "処理中"
+        );
+    }
+);
+
+both_stores!(invalid_patch_is_refused_whole, |store| async move {
+    seed_products(&store).await;
+    let o = store
+        .create_orders(
+            vec![new_order(address(
+                "山田",
+                "花子",
+                ("ヤマダ", "ハナコ"),
+                "03-1234-5678",
+                "",
+            ))],
+            &staff(),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let patch = OrderPatch {
+        memo: Some("先に書かれるメモ".into()),
+        handling_status: Some("存在しない状況".into()),
+        items: Some(vec![ItemInput {
+            product_code: "NOPE".into(),
+            quantity: 1,
+            unit_price: None,
+        }]),
+        ..Default::default()
+    };
+    let err = store
+        .change_order(&o.order_number, None, &patch, &staff(), "")
+        .await
+        .unwrap_err();
+    let StoreError::Invalid(e) = err else {
+        panic!("expected validation error")
+    };
+    assert_eq!(
+        e.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+        ["handling_status", "items[0].product_code"]
+    );
+    let now = store.order_by_number(&o.order_number).await.unwrap();
+    assert_eq!(now, o, "nothing half-applied");
+    assert!(matches!(
+        store
+            .change_order("no-such", None, &OrderPatch::default(), &staff(), "")
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+});
+
+both_stores!(
+    automation_rules_fire_inside_the_pipeline,
+    |store| async move {
+        seed_products(&store).await;
+        store
+            .add_automation_rule(&Rule {
+                id: 0,
+                name: "発送完了にする".into(),
+                position: 1,
+                enabled: true,
+                trigger: Trigger::EventKind {
+                    event: "tracking_number_set".into(),
+                },
+                action: Action::SetHandlingStatus {
+                    name: "発送完了".into(),
+                },
+            })
+            .await
+            .unwrap();
+        let o = store
+            .create_orders(
+                vec![new_order(address(
+                    "山田",
+                    "花子",
+                    ("ヤマダ", "ハナコ"),
+                    "03-1234-5678",
+                    "",
+                ))],
+                &staff(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        let changed = store
+            .change_order(
+                &o.order_number,
+                Some(1),
+                &OrderPatch {
+                    tracking_number: Some(Some("9999".into())),
+                    ..Default::default()
+                },
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.cascade_steps, 1);
+        let masters = store.masters().await.unwrap();
+        assert_eq!(
+            masters
+                .handling_status(changed.order.handling_status_id)
+                .unwrap()
+                .name,
+            "発送完了"
+        );
+        let history = store.order_history(&o.order_number).await.unwrap();
+        let last = history.last().unwrap();
+        assert_eq!(
+            (
+                last.actor_kind.as_str(),
+                last.field.as_str(),
+                last.after.as_str()
+            ),
+            ("rule", "handling_status", "発送完了")
+        );
+        assert!(
+            last.reason.contains("配送伝票番号が登録された"),
+            "{}",
+            last.reason
+        );
+        let events = store.order_events(&o.order_number).await.unwrap();
+        assert_eq!(events.last().unwrap().0, "handling_status_became");
+        assert_eq!(
+            events.last().unwrap().2,
+            1,
+            "rule-caused events carry their chain depth"
+        );
+    }
+);
+
+both_stores!(search_filters_and_normalises, |store| async move {
+    seed_products(&store).await;
+    store
+        .create_label(LabelInput {
+            name: "ギフト".into(),
+            color: "#ff0000".into(),
+        })
+        .await
+        .unwrap();
+    let mut a = new_order(address(
+        "山田",
+        "花子",
+        ("ヤマダ", "ハナコ"),
+        "090-1111-2222",
+        "Hanako@Example.jp",
+    ));
+    a.labels = vec!["ギフト".into()];
+    let mut b = new_order(address(
+        "佐藤",
+        "一郎",
+        ("サトウ", "イチロウ"),
+        "03-9999-0000",
+        "ichiro@example.jp",
+    ));
+    b.items = vec![ItemInput {
+        product_code: "CUP-01".into(),
+        quantity: 1,
+        unit_price: None,
+    }];
+    b.ordered_at = Some("2025-01-10T03:00:00Z".parse().unwrap());
+    let created = store.create_orders(vec![a, b], &staff()).await.unwrap();
+    store
+        .change_order(
+            &created[1].order_number,
+            None,
+            &OrderPatch {
+                tracking_number: Some(Some("4444-5555-6666".into())),
+                ..Default::default()
+            },
+            &staff(),
+            "",
+        )
+        .await
+        .unwrap();
+    let find = |q: OrderQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .search_orders(&q)
+                .await
+                .unwrap()
+                .orders
+                .into_iter()
+                .map(|o| o.order_number)
+                .collect::<Vec<_>>()
+        }
+    };
+    let (na, nb) = (
+        created[0].order_number.clone(),
+        created[1].order_number.clone(),
+    );
+    assert_eq!(
+        find(OrderQuery::default()).await,
+        [na.clone(), nb.clone()],
+        "newest first"
+    );
+    assert_eq!(
+        find(OrderQuery {
+            phone: Some("０９０ー１１１１ー２２２２".into()),
+            ..Default::default()
+        })
+        .await,
+        [na.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            phone: Some("+81 90 1111 2222".into()),
+            ..Default::default()
+        })
+        .await,
+        [na.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            email: Some(" HANAKO@example.JP".into()),
+            ..Default::default()
+        })
+        .await,
+        [na.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            kana: Some("ﾔﾏ".into()),
+            ..Default::default()
+        })
+        .await,
+        [na.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            kana: Some("やまだ はなこ".into()),
+            ..Default::default()
+        })
+        .await,
+        [na.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            name: Some("佐藤　一".into()),
+            ..Default::default()
+        })
+        .await,
+        [nb.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            tracking_number: Some("444455556666".into()),
+            ..Default::default()
+        })
+        .await,
+        [nb.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            product_code: Some("TEA-01".into()),
+            ..Default::default()
+        })
+        .await,
+        [na.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            label: Some("ギフト".into()),
+            ..Default::default()
+        })
+        .await,
+        [na.clone()]
+    );
+    let d = |s: &str| Some(s.parse().unwrap());
+    assert_eq!(
+        find(OrderQuery {
+            ordered_from: d("2025-01-10"),
+            ordered_to: d("2025-01-10"),
+            ..Default::default()
+        })
+        .await,
+        [nb.clone()]
+    );
+    assert_eq!(
+        find(OrderQuery {
+            handling_status: Some("注文確定".into()),
+            payment_method: Some("代金引換".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert!(
+        find(OrderQuery {
+            needs_attention: Some(true),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let page = store
+        .search_orders(&OrderQuery {
+            per_page: 1,
+            page: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.orders.len(), page.pages()), (2, 1, 2));
+    assert_eq!(page.orders[0].order_number, nb);
+    assert!(matches!(
+        store
+            .search_orders(&OrderQuery {
+                handling_status: Some("謎".into()),
+                ..Default::default()
+            })
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    // LIKE wildcards in user text are literal.
+    assert!(
+        find(OrderQuery {
+            kana: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+});
+
+both_stores!(
+    idempotency_key_returns_the_first_order,
+    |store| async move {
+        seed_products(&store).await;
+        let req = NewOrderRequest {
+            order: new_order(address(
+                "山田",
+                "花子",
+                ("ヤマダ", "ハナコ"),
+                "03-1234-5678",
+                "",
+            )),
+            billing_given: true,
+            new_customer: None,
+        };
+        let key = IdempotencyKey::new(7, "abc", b"body");
+        let first = store
+            .create_order(req.clone(), &staff(), Some(key.clone()))
+            .await
+            .unwrap();
+        let second = store
+            .create_order(req.clone(), &staff(), Some(key))
+            .await
+            .unwrap();
+        assert!(!first.replayed && second.replayed);
+        assert_eq!(first.order.order_number, second.order.order_number);
+        assert_eq!(
+            store
+                .search_orders(&OrderQuery::default())
+                .await
+                .unwrap()
+                .total,
+            1
+        );
+        let other_body = store
+            .create_order(req, &staff(), Some(IdempotencyKey::new(7, "abc", b"other")))
+            .await;
+        assert!(matches!(other_body, Err(StoreError::Conflict { .. })));
+    }
+);
+
+both_stores!(inline_customer_and_duplicate_numbers, |store| async move {
+    seed_products(&store).await;
+    let mut order = new_order(Address::default());
+    order.order_number = Some("SHOP-1".into());
+    let req = NewOrderRequest {
+        order,
+        billing_given: false,
+        new_customer: Some(CustomerInput {
+            address: address(
+                "鈴木",
+                "次郎",
+                ("スズキ", "ジロウ"),
+                "080-1234-5678",
+                "jiro@example.jp",
+            ),
+            ..Default::default()
+        }),
+    };
+    let created = store
+        .create_order(req.clone(), &staff(), None)
+        .await
+        .unwrap()
+        .order;
+    assert_eq!(created.order_number, "SHOP-1");
+    assert_eq!(created.billing.family_name, "鈴木");
+    let customer = store.customer(created.customer_id.unwrap()).await.unwrap();
+    assert_eq!(customer.address.email, "jiro@example.jp");
+    let dup = store.create_order(req, &staff(), None).await.unwrap_err();
+    assert!(
+        matches!(&dup, StoreError::Conflict { field: Some(f), .. } if f == "order_number"),
+        "{dup:?}"
+    );
+    // The failed creation left no second customer behind.
+    let (_, n) = store
+        .list_customers(&Default::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+});
+
+both_stores!(batch_creation_is_all_or_nothing, |store| async move {
+    seed_products(&store).await;
+    let good = new_order(address(
+        "山田",
+        "花子",
+        ("ヤマダ", "ハナコ"),
+        "03-1234-5678",
+        "",
+    ));
+    let mut bad = good.clone();
+    bad.items[0].quantity = 0;
+    let err = store
+        .create_orders(vec![good.clone(), bad], &staff())
+        .await
+        .unwrap_err();
+    let StoreError::Invalid(e) = err else {
+        panic!()
+    };
+    assert_eq!(e.0[0].field, "orders[1].items[0].quantity");
+    assert_eq!(
+        store
+            .search_orders(&OrderQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let many = store
+        .create_orders(vec![good; 250], &staff())
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 250);
+    assert_eq!(
+        store
+            .search_orders(&OrderQuery::default())
+            .await
+            .unwrap()
+            .total,
+        250
+    );
+});
+
+both_stores!(
+    concurrent_changes_never_lose_an_update,
+    |store| async move {
+        seed_products(&store).await;
+        let o = store
+            .create_orders(
+                vec![new_order(address(
+                    "山田",
+                    "花子",
+                    ("ヤマダ", "ハナコ"),
+                    "03-1234-5678",
+                    "",
+                ))],
+                &staff(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            let number = o.order_number.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .change_order(
+                        &number,
+                        None,
+                        &OrderPatch {
+                            memo: Some(format!("memo {i}")),
+                            ..Default::default()
+                        },
+                        &staff(),
+                        "",
+                    )
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let now = store.order_by_number(&o.order_number).await.unwrap();
+        assert_eq!(now.version, 9, "eight serialised changes, none lost");
+        assert_eq!(store.order_history(&o.order_number).await.unwrap().len(), 9);
+    }
+);
+
+both_stores!(staff_sessions_and_tokens, |store| async move {
+    use juchu_domain::access::Role;
+    let u = store
+        .create_staff("Owner@Example.jp", "", "correct horse battery", Role::Owner)
+        .await
+        .unwrap();
+    assert_eq!(u.email, "owner@example.jp");
+    assert!(
+        store
+            .create_staff("x@example.jp", "", "short", Role::Viewer)
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .authenticate("owner@example.jp", "wrong password!")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let me = store
+        .authenticate("OWNER@example.jp", "correct horse battery")
+        .await
+        .unwrap()
+        .unwrap();
+    let (cookie, s) = store.create_session(&me).await.unwrap();
+    assert_eq!(
+        store.session(&cookie).await.unwrap().unwrap().csrf_token,
+        s.csrf_token
+    );
+    store.delete_session(&cookie).await.unwrap();
+    assert!(store.session(&cookie).await.unwrap().is_none());
+    let (secret, t) = store
+        .create_api_token("storefront", Role::Operator)
+        .await
+        .unwrap();
+    assert_eq!(store.api_token(&secret).await.unwrap().unwrap().id, t.id);
+    assert!(store.api_token("jc_nope").await.unwrap().is_none());
+});
