@@ -1,1 +1,82 @@
+//! HTTP edge of juchu: the JSON API (`/api/v1`, OpenAPI at `/api/openapi.json`),
+//! the Japanese admin UI, and `/healthz`.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod query;
+pub mod ui;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use juchu_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub login_limiter: Arc<auth::LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        AppState { store, login_limiter: Arc::new(auth::LoginLimiter::default()) }
+    }
+}
+
+async fn healthz(State(st): State<AppState>) -> (StatusCode, &'static str) {
+    if st.store.ping().await { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "store unreachable") }
+}
+
+pub fn router(state: AppState) -> Router {
+    use axum::routing::{get as g, post as p};
+    let api = Router::new()
+        .route("/orders", g(api::list_orders).post(api::create_order))
+        .route("/orders/{order_number}", g(api::get_order).patch(api::patch_order))
+        .route("/orders/{order_number}/history", g(api::order_history))
+        .route("/customers", g(api::list_customers).post(api::create_customer))
+        .route("/customers/{id}", g(api::get_customer).patch(api::patch_customer))
+        .route("/products", g(api::list_products).post(api::create_product))
+        .route("/products/{code}", g(api::get_product))
+        .route("/handling-statuses", g(api::list_handling_statuses).post(api::create_handling_status))
+        .route("/payment-methods", g(api::list_payment_methods).post(api::create_payment_method))
+        .route("/carriers", g(api::list_carriers).post(api::create_carrier))
+        .route("/order-labels", g(api::list_labels).post(api::create_label))
+        .fallback(|| async { error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "そのAPIはありません", None) });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .nest("/api/v1", api)
+        .merge(ui::routes())
+        .route("/login", g(ui::login_page).post(ui::login_submit))
+        .route("/logout", p(ui::logout))
+        .with_state(state)
+}
+
+/// A bound, not yet running server: tests bind port 0 and read [`Application::port`].
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn bind(addr: &str, state: AppState) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Application { listener, state })
+    }
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+    pub async fn run(self) -> std::io::Result<()> {
+        axum::serve(self.listener, router(self.state)).await
+    }
+}

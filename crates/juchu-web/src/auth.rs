@@ -1,0 +1,180 @@
+//! Who is calling: API tokens (Bearer) for programs, session cookies for staff in
+//! the admin UI, CSRF tokens for every form, and login rate limiting.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use juchu_domain::access::{Permission, Role};
+use juchu_store::Actor;
+use juchu_store::staff::Session;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const SESSION_COOKIE: &str = "juchu_session";
+pub const LOGIN_CSRF_COOKIE: &str = "juchu_login_csrf";
+
+/// An authenticated API caller.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub token_id: i64,
+    pub role: Role,
+    pub actor: Actor,
+}
+
+impl ApiCaller {
+    /// 403 unless the caller's role allows `p`.
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.role.allows(p) { Ok(()) } else { Err(ApiError::forbidden()) }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthorized)?;
+        let token = header.strip_prefix("Bearer ").map(str::trim).ok_or_else(ApiError::unauthorized)?;
+        let t = state.store.api_token(token).await?.ok_or_else(ApiError::unauthorized)?;
+        Ok(ApiCaller { token_id: t.id, role: t.role, actor: Actor::ApiToken { id: t.id, name: t.name } })
+    }
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `Set-Cookie` value: HttpOnly, SameSite=Lax, path /.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64) -> String {
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
+}
+
+/// A logged-in staff member in the admin UI. Missing or expired sessions are
+/// redirected to the login page.
+pub struct StaffSession(pub Session);
+
+pub struct LoginRedirect;
+
+impl IntoResponse for LoginRedirect {
+    fn into_response(self) -> Response {
+        Redirect::to("/login").into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for StaffSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(LoginRedirect.into_response());
+        };
+        match state.store.session(token).await {
+            Ok(Some(s)) => Ok(StaffSession(s)),
+            Ok(None) => Err(LoginRedirect.into_response()),
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                Err(crate::ui::error_page(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "内部エラーが発生しました"))
+            }
+        }
+    }
+}
+
+impl StaffSession {
+    pub fn actor(&self) -> Actor {
+        Actor::Staff { id: self.0.staff.id, name: self.0.staff.name.clone() }
+    }
+    pub fn role(&self) -> Role {
+        self.0.staff.role
+    }
+    /// Checks the form's CSRF token against the session's (constant time).
+    pub fn check_csrf(&self, submitted: &str) -> bool {
+        constant_time_eq(submitted.as_bytes(), self.0.csrf_token.as_bytes())
+    }
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Counts failed logins per (email, client) and refuses after too many.
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    pub max_failures: u32,
+    pub window: Duration,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        Self { failures: Mutex::new(HashMap::new()), max_failures: 5, window: Duration::from_secs(15 * 60) }
+    }
+}
+
+impl LoginLimiter {
+    pub fn is_blocked(&self, key: &str) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        matches!(map.get(key), Some((n, since)) if *n >= self.max_failures && since.elapsed() < self.window)
+    }
+    pub fn record_failure(&self, key: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep the map small: forget windows that ended.
+        if map.len() > 10_000 {
+            let window = self.window;
+            map.retain(|_, (_, since)| since.elapsed() < window);
+        }
+        let e = map.entry(key.to_string()).or_insert((0, Instant::now()));
+        if e.1.elapsed() >= self.window {
+            *e = (0, Instant::now());
+        }
+        e.0 += 1;
+    }
+    pub fn clear(&self, key: &str) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_blocks_after_max_failures() {
+        let l = LoginLimiter::default();
+        for _ in 0..4 {
+            l.record_failure("a");
+        }
+        assert!(!l.is_blocked("a"));
+        l.record_failure("a");
+        assert!(l.is_blocked("a"));
+        assert!(!l.is_blocked("b"));
+        l.clear("a");
+        assert!(!l.is_blocked("a"));
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; juchu_session=xyz; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

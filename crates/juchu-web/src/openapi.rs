@@ -1,0 +1,42 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::api::{self, dto};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "juchu API", description = "Order management for Japanese D2C and subscription shops. Money is integer yen (tax included); dates are YYYY-MM-DD; timestamps RFC 3339 UTC. Errors are {code, message, field}."),
+    paths(
+        api::list_orders, api::create_order, api::get_order, api::patch_order, api::order_history,
+        api::list_customers, api::create_customer, api::get_customer, api::patch_customer,
+        api::list_products, api::create_product, api::get_product,
+        api::list_handling_statuses, api::create_handling_status,
+        api::list_payment_methods, api::create_payment_method,
+        api::list_carriers, api::create_carrier,
+        api::list_labels, api::create_label,
+    ),
+    components(schemas(
+        dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
+        dto::HistoryJson, dto::CustomerJson, dto::CustomerBody, dto::ProductJson, dto::HandlingStatusJson, dto::PaymentMethodJson,
+        dto::CarrierJson, dto::LabelJson, api::CustomerPatchBody, api::ProductBody, api::HandlingStatusBody,
+        crate::error::ErrorBody, crate::error::FieldErrorBody,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

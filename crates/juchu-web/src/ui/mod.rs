@@ -1,0 +1,626 @@
+//! The Japanese admin UI: server-rendered askama templates, a session cookie, a
+//! CSRF token in every form. Every change goes through the same store functions
+//! (and so the same change pipeline) as the API.
+
+mod masters;
+
+use crate::AppState;
+use crate::api::dto::OrderJson;
+use crate::auth::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, StaffSession, constant_time_eq, cookie, set_cookie};
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use juchu_domain::FieldErrors;
+use juchu_domain::access::Permission;
+use juchu_domain::order::ItemInput;
+use juchu_domain::patch::OrderPatch;
+use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState};
+use juchu_store::StoreError;
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/orders") }))
+        .route("/orders", get(orders_list))
+        .route("/orders/{number}", get(order_detail).post(order_update))
+        .route("/orders/{number}/items", axum::routing::post(order_items_update))
+        .route("/orders/{number}/memo", axum::routing::post(order_memo_update))
+        .merge(masters::routes())
+}
+
+/// Formats yen with thousands separators: `¥12,345`.
+pub fn yen(v: i64) -> String {
+    let s = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{}¥{out}", if v < 0 { "-" } else { "" })
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    message: &'a str,
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    match (ErrorPage { message }).render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, message.to_string()).into_response(),
+    }
+}
+
+/// Renders a template, or a 500 page if rendering fails.
+pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, "画面の表示に失敗しました")
+        }
+    }
+}
+
+pub fn store_error_page(e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound(what) => error_page(StatusCode::NOT_FOUND, &format!("{what}が見つかりません")),
+        StoreError::Conflict { message, .. } => error_page(StatusCode::CONFLICT, &message),
+        StoreError::Invalid(fe) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &fe.to_string()),
+        other => {
+            tracing::error!(error = %other, "store error");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, "内部エラーが発生しました")
+        }
+    }
+}
+
+/// Data of the navigation bar.
+pub struct Nav {
+    pub staff_name: String,
+    pub role_label: &'static str,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn of(s: &StaffSession) -> Nav {
+        Nav { staff_name: s.0.staff.name.clone(), role_label: s.0.staff.role.label(), csrf: s.0.csrf_token.clone() }
+    }
+}
+
+pub fn forbidden() -> Response {
+    error_page(StatusCode::FORBIDDEN, "この操作を行う権限がありません")
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    email: String,
+    error: String,
+    no_staff: bool,
+}
+
+pub async fn login_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let csrf = cookie(&headers, LOGIN_CSRF_COOKIE).map(str::to_string).unwrap_or_else(|| juchu_store::staff::random_token(""));
+    let no_staff = st.store.staff_count().await.map(|n| n == 0).unwrap_or(false);
+    let mut resp = render(StatusCode::OK, &LoginPage { csrf: csrf.clone(), email: String::new(), error: String::new(), no_staff });
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login_submit(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    let csrf_ok = cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| constant_time_eq(c.as_bytes(), f.csrf.as_bytes()));
+    let page = |status, error: &str| {
+        render(status, &LoginPage { csrf: f.csrf.clone(), email: f.email.clone(), error: error.into(), no_staff: false })
+    };
+    if !csrf_ok {
+        return page(StatusCode::FORBIDDEN, "フォームの有効期限が切れました。もう一度ログインしてください。");
+    }
+    let key = f.email.trim().to_lowercase();
+    if st.login_limiter.is_blocked(&key) {
+        return page(StatusCode::TOO_MANY_REQUESTS, "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。");
+    }
+    match st.store.authenticate(&f.email, &f.password).await {
+        Ok(Some(user)) => {
+            st.login_limiter.clear(&key);
+            match st.store.create_session(&user).await {
+                Ok((token, _)) => {
+                    let mut resp = Redirect::to("/orders").into_response();
+                    let max_age = juchu_store::staff::SESSION_HOURS * 3600;
+                    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, &token, max_age)) {
+                        resp.headers_mut().append(header::SET_COOKIE, v);
+                    }
+                    resp
+                }
+                Err(e) => store_error_page(e),
+            }
+        }
+        Ok(None) => {
+            st.login_limiter.record_failure(&key);
+            page(StatusCode::UNAUTHORIZED, "メールアドレスまたはパスワードが正しくありません。")
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(State(st): State<AppState>, session: StaffSession, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    if !session.check_csrf(&f.csrf) {
+        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）");
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        let _ = st.store.delete_session(token).await;
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+// ---------------------------------------------------------------- order list
+
+struct Row {
+    number: String,
+    ordered_at: String,
+    name: String,
+    status: String,
+    status_color: String,
+    payment_status: String,
+    payment_method: String,
+    shipment_status: String,
+    labels: Vec<(String, String)>,
+    total: String,
+    needs_attention: bool,
+}
+
+#[derive(Default)]
+struct Filters {
+    order_number: String,
+    ordered_from: String,
+    ordered_to: String,
+    handling_status: String,
+    payment_status: String,
+    shipment_status: String,
+    payment_method: String,
+    carrier: String,
+    name: String,
+    kana: String,
+    phone: String,
+    email: String,
+    product_code: String,
+    label: String,
+    tracking_number: String,
+    shipping_list_state: String,
+    needs_attention: String,
+}
+
+#[derive(Template)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    nav: Nav,
+    f: Filters,
+    errors: Vec<String>,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev_url: String,
+    next_url: String,
+    statuses: Vec<String>,
+    payment_statuses: Vec<String>,
+    shipment_statuses: Vec<String>,
+    shipping_list_states: Vec<String>,
+    payment_methods: Vec<String>,
+    carriers: Vec<String>,
+    labels: Vec<String>,
+}
+
+fn page_url(params: &HashMap<String, String>, page: i64) -> String {
+    let mut pairs: Vec<(&String, &String)> = params.iter().filter(|(k, v)| k.as_str() != "page" && !v.is_empty()).collect();
+    pairs.sort();
+    let mut q: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
+    q.push(format!("page={page}"));
+    format!("/orders?{}", q.join("&"))
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+async fn orders_list(State(st): State<AppState>, session: StaffSession, Query(params): Query<HashMap<String, String>>) -> Response {
+    let masters = match st.store.masters().await {
+        Ok(m) => m,
+        Err(e) => return store_error_page(e),
+    };
+    let g = |k: &str| params.get(k).cloned().unwrap_or_default();
+    let f = Filters {
+        order_number: g("order_number"),
+        ordered_from: g("ordered_from"),
+        ordered_to: g("ordered_to"),
+        handling_status: g("handling_status"),
+        payment_status: g("payment_status"),
+        shipment_status: g("shipment_status"),
+        payment_method: g("payment_method"),
+        carrier: g("carrier"),
+        name: g("name"),
+        kana: g("kana"),
+        phone: g("phone"),
+        email: g("email"),
+        product_code: g("product_code"),
+        label: g("label"),
+        tracking_number: g("tracking_number"),
+        shipping_list_state: g("shipping_list_state"),
+        needs_attention: g("needs_attention"),
+    };
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    let (mut total, mut page, mut pages) = (0, 1, 1);
+    match crate::query::order_query(&params, false) {
+        Err(e) => errors.extend(e.0.into_iter().map(|e| format!("{}: {}", label_of(&e.field), e.message))),
+        Ok(q) => match st.store.search_orders(&q).await {
+            Err(StoreError::Invalid(e)) => errors.extend(e.0.into_iter().map(|e| format!("{}: {}", label_of(&e.field), e.message))),
+            Err(e) => return store_error_page(e),
+            Ok(p) => {
+                total = p.total;
+                page = p.page;
+                pages = p.pages();
+                rows = p
+                    .orders
+                    .iter()
+                    .map(|o| {
+                        let s = masters.handling_status(o.handling_status_id);
+                        Row {
+                            number: o.order_number.clone(),
+                            ordered_at: juchu_domain::time::display_ts(o.ordered_at),
+                            name: o.billing.full_name(),
+                            status: s.map(|s| s.name.clone()).unwrap_or_default(),
+                            status_color: s.map(|s| s.color.clone()).unwrap_or_else(|| "#999".into()),
+                            payment_status: o.payment_status.label().into(),
+                            payment_method: o.payment_method_id.and_then(|id| masters.payment_method(id)).map(|m| m.name.clone()).unwrap_or_default(),
+                            shipment_status: o.shipment_status.label().into(),
+                            labels: o.label_ids.iter().filter_map(|id| masters.label(*id)).map(|l| (l.name.clone(), l.color.clone())).collect(),
+                            total: yen(o.totals.total),
+                            needs_attention: o.needs_attention,
+                        }
+                    })
+                    .collect();
+            }
+        },
+    }
+    let t = OrdersPage {
+        nav: Nav::of(&session),
+        f,
+        errors,
+        rows,
+        total,
+        page,
+        pages,
+        prev_url: page_url(&params, page - 1),
+        next_url: page_url(&params, page + 1),
+        statuses: masters.handling_statuses.iter().map(|s| s.name.clone()).collect(),
+        payment_statuses: PaymentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
+        shipment_statuses: ShipmentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
+        shipping_list_states: ShippingListState::ALL.iter().map(|s| s.label().to_string()).collect(),
+        payment_methods: masters.payment_methods.iter().map(|m| m.name.clone()).collect(),
+        carriers: masters.carriers.iter().map(|m| m.name.clone()).collect(),
+        labels: masters.labels.iter().map(|m| m.name.clone()).collect(),
+    };
+    render(StatusCode::OK, &t)
+}
+
+fn label_of(field: &str) -> String {
+    crate::query::ORDER_FILTERS.iter().find(|(n, _)| *n == field).map(|(_, l)| l.to_string()).unwrap_or_else(|| field.to_string())
+}
+
+// ---------------------------------------------------------------- order detail
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    nav: Nav,
+    o: OrderJson,
+    tab: String,
+    csrf: String,
+    can_edit: bool,
+    flash: String,
+    form_error: String,
+    errors: HashMap<String, String>,
+    /// Values the user submitted (shown again beside their errors).
+    values: HashMap<String, String>,
+    status_color: String,
+    ordered_at: String,
+    total: String,
+    tax_standard: String,
+    tax_reduced: String,
+    statuses: Vec<String>,
+    payment_statuses: Vec<String>,
+    shipment_statuses: Vec<String>,
+    shipping_list_states: Vec<String>,
+    payment_methods: Vec<String>,
+    carriers: Vec<String>,
+    labels: Vec<String>,
+    history: Vec<(String, String, String, String, String, String)>,
+}
+
+impl OrderPage {
+    fn err(&self, field: &str) -> &str {
+        self.errors.get(field).map(String::as_str).unwrap_or("")
+    }
+    fn item_err(&self, i: &usize) -> String {
+        self.errors
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("items[{i}]")))
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    fn val(&self, field: &str) -> String {
+        if let Some(v) = self.values.get(field) {
+            return v.clone();
+        }
+        let o = &self.o;
+        match field {
+            "tracking_number" => o.tracking_number.clone(),
+            "shipping_list_exported_on" => o.shipping_list_exported_on.clone(),
+            "scheduled_ship_date" => o.scheduled_ship_date.clone(),
+            "scheduled_delivery_date" => o.scheduled_delivery_date.clone(),
+            "shipped_at" => o.shipped_at.clone(),
+            "delivered_at" => o.delivered_at.clone(),
+            "paid_at" => o.paid_at.clone(),
+            "delivery_time_slot" => o.delivery_time_slot.clone(),
+            "discount" => Some(o.discount.to_string()),
+            "points_used" => Some(o.points_used.to_string()),
+            _ => None,
+        }
+        .unwrap_or_default()
+    }
+}
+
+struct Feedback {
+    flash: String,
+    form_error: String,
+    errors: HashMap<String, String>,
+    values: HashMap<String, String>,
+}
+
+async fn order_page(st: &AppState, session: &StaffSession, number: &str, tab: &str, fb: Feedback, status: StatusCode) -> Response {
+    let (order, masters) = match (st.store.order_by_number(number).await, st.store.masters().await) {
+        (Ok(o), Ok(m)) => (o, m),
+        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+    };
+    let history = if tab == "history" {
+        match st.store.order_history(number).await {
+            Ok(h) => h
+                .into_iter()
+                .map(|h| {
+                    let at = juchu_domain::time::parse_ts(&h.at).map(juchu_domain::time::display_ts).unwrap_or(h.at);
+                    let who = match h.actor_kind.as_str() {
+                        "rule" => format!("自動化: {}", h.actor_name),
+                        "api_token" => format!("API: {}", h.actor_name),
+                        _ => h.actor_name,
+                    };
+                    let label = if h.field_label.is_empty() { h.field } else { h.field_label };
+                    (at, who, label, h.before, h.after, h.reason)
+                })
+                .collect(),
+            Err(e) => return store_error_page(e),
+        }
+    } else {
+        vec![]
+    };
+    let o = OrderJson::new(&order, &masters);
+    let t = OrderPage {
+        nav: Nav::of(session),
+        status_color: masters.handling_status(order.handling_status_id).map(|s| s.color.clone()).unwrap_or_default(),
+        ordered_at: juchu_domain::time::display_ts(order.ordered_at),
+        total: yen(order.totals.total),
+        tax_standard: yen(order.totals.tax_standard),
+        tax_reduced: yen(order.totals.tax_reduced),
+        o,
+        tab: tab.to_string(),
+        csrf: session.0.csrf_token.clone(),
+        can_edit: session.role().allows(Permission::WriteOrders),
+        flash: fb.flash,
+        form_error: fb.form_error,
+        errors: fb.errors,
+        values: fb.values,
+        statuses: masters.handling_statuses.iter().map(|s| s.name.clone()).collect(),
+        payment_statuses: PaymentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
+        shipment_statuses: ShipmentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
+        shipping_list_states: ShippingListState::ALL.iter().map(|s| s.label().to_string()).collect(),
+        payment_methods: masters.payment_methods.iter().map(|m| m.name.clone()).collect(),
+        carriers: masters.carriers.iter().map(|m| m.name.clone()).collect(),
+        labels: masters.labels.iter().map(|m| m.name.clone()).collect(),
+        history,
+    };
+    render(status, &t)
+}
+
+async fn order_detail(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let tab = match q.get("tab").map(String::as_str) {
+        Some(t @ ("items" | "memo" | "history")) => t,
+        _ => "basic",
+    };
+    let flash = match q.get("saved").map(String::as_str) {
+        Some("1") => "保存しました。".to_string(),
+        Some("0") => "変更はありませんでした。".to_string(),
+        _ => String::new(),
+    };
+    order_page(&st, &session, &number, tab, Feedback { flash, form_error: String::new(), errors: HashMap::new(), values: HashMap::new() }, StatusCode::OK).await
+}
+
+/// Applies a patch from a form and answers with a redirect, or the page with
+/// the errors next to their fields.
+async fn submit_patch(st: &AppState, session: &StaffSession, number: &str, tab: &str, version: Option<i64>, patch: OrderPatch, reason: &str, values: HashMap<String, String>) -> Response {
+    if !session.role().allows(Permission::WriteOrders) {
+        return forbidden();
+    }
+    match st.store.change_order(number, version, &patch, &session.actor(), reason).await {
+        Ok(c) => Redirect::to(&format!("/orders/{}?tab={tab}&saved={}", urlencode(number), if c.changes.is_empty() { 0 } else { 1 })).into_response(),
+        Err(StoreError::Invalid(e)) => {
+            let errors = e.0.iter().map(|f| (f.field.clone(), f.message.clone())).collect();
+            let fb = Feedback { flash: String::new(), form_error: "入力内容を確認してください。".into(), errors, values };
+            order_page(st, session, number, tab, fb, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(StoreError::Conflict { message, .. }) => {
+            let fb = Feedback { flash: String::new(), form_error: message, errors: HashMap::new(), values: HashMap::new() };
+            order_page(st, session, number, tab, fb, StatusCode::CONFLICT).await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+fn form_version(f: &HashMap<String, String>) -> Option<i64> {
+    f.get("version").and_then(|v| v.parse().ok())
+}
+
+fn opt(v: Option<&String>) -> Option<Option<String>> {
+    v.map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty()))
+}
+
+/// The 基本設定 form. Form fields arrive as a list of pairs because labels repeat.
+async fn order_update(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    let f: HashMap<String, String> = pairs.iter().filter(|(k, _)| k != "labels").cloned().collect();
+    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
+        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+    }
+    let mut errors = FieldErrors::default();
+    let mut int = |k: &str| {
+        f.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()).and_then(|s| {
+            s.replace(',', "").parse::<i64>().map_err(|_| errors.add(k, "invalid_number", "数値で入力してください")).ok()
+        })
+    };
+    let discount = int("discount");
+    let points_used = int("points_used");
+    if !errors.is_empty() {
+        let fb = Feedback {
+            flash: String::new(),
+            form_error: "入力内容を確認してください。".into(),
+            errors: errors.0.iter().map(|e| (e.field.clone(), e.message.clone())).collect(),
+            values: f.clone(),
+        };
+        return order_page(&st, &session, &number, "basic", fb, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let patch = OrderPatch {
+        handling_status: f.get("handling_status").cloned(),
+        payment_status: f.get("payment_status").cloned(),
+        payment_method: opt(f.get("payment_method")),
+        carrier: opt(f.get("carrier")),
+        tracking_number: opt(f.get("tracking_number")),
+        shipment_status: f.get("shipment_status").cloned(),
+        shipping_list_state: f.get("shipping_list_state").cloned(),
+        shipping_list_exported_on: opt(f.get("shipping_list_exported_on")),
+        scheduled_ship_date: opt(f.get("scheduled_ship_date")),
+        scheduled_delivery_date: opt(f.get("scheduled_delivery_date")),
+        shipped_at: opt(f.get("shipped_at")),
+        delivered_at: opt(f.get("delivered_at")),
+        paid_at: opt(f.get("paid_at")),
+        delivery_time_slot: opt(f.get("delivery_time_slot")),
+        needs_attention: f.get("needs_attention").map(|v| v == "true"),
+        needs_attention_reason: f.get("needs_attention_reason").cloned(),
+        labels: Some(pairs.iter().filter(|(k, _)| k == "labels").map(|(_, v)| v.clone()).collect()),
+        discount,
+        points_used,
+        ..Default::default()
+    };
+    let reason = f.get("reason").cloned().unwrap_or_default();
+    submit_patch(&st, &session, &number, "basic", form_version(&f), patch, &reason, f).await
+}
+
+/// The 受注商品 form: parallel lists of code / quantity / price; quantity 0 removes a line.
+async fn order_items_update(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    let field = |name: &str| pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).collect::<Vec<_>>();
+    let csrf = field("csrf").pop().unwrap_or_default();
+    if !session.check_csrf(&csrf) {
+        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+    }
+    let (codes, qtys, prices) = (field("code"), field("quantity"), field("price"));
+    let mut items = Vec::new();
+    let mut errors = HashMap::new();
+    for (i, code) in codes.iter().enumerate() {
+        let q = qtys.get(i).cloned().unwrap_or_default();
+        if code.is_empty() && q.is_empty() {
+            continue;
+        }
+        let quantity = match q.parse::<i64>() {
+            Ok(0) => continue,
+            Ok(n) => n,
+            Err(_) => {
+                errors.insert(format!("items[{i}].quantity"), "数量は整数で入力してください".to_string());
+                continue;
+            }
+        };
+        let unit_price = prices.get(i).and_then(|p| p.parse::<i64>().ok());
+        items.push(ItemInput { product_code: code.clone(), quantity, unit_price });
+    }
+    if !errors.is_empty() {
+        let fb = Feedback { flash: String::new(), form_error: "入力内容を確認してください。".into(), errors, values: HashMap::new() };
+        return order_page(&st, &session, &number, "items", fb, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let version = field("version").pop().and_then(|v| v.parse().ok());
+    let patch = OrderPatch { items: Some(items), ..Default::default() };
+    submit_patch(&st, &session, &number, "items", version, patch, "", HashMap::new()).await
+}
+
+async fn order_memo_update(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Form(f): Form<HashMap<String, String>>) -> Response {
+    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
+        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+    }
+    let patch = OrderPatch { memo: Some(f.get("memo").cloned().unwrap_or_default()), ..Default::default() };
+    submit_patch(&st, &session, &number, "memo", form_version(&f), patch, "", HashMap::new()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yen_formatting() {
+        assert_eq!(yen(0), "¥0");
+        assert_eq!(yen(1234), "¥1,234");
+        assert_eq!(yen(1234567), "¥1,234,567");
+        assert_eq!(yen(-500), "-¥500");
+    }
+
+    #[test]
+    fn page_urls_keep_filters() {
+        let mut p = HashMap::new();
+        p.insert("kana".to_string(), "ヤマダ".to_string());
+        p.insert("page".to_string(), "3".to_string());
+        assert_eq!(page_url(&p, 4), "/orders?kana=%E3%83%A4%E3%83%9E%E3%83%80&page=4");
+    }
+}
