@@ -201,6 +201,12 @@ pub struct NewOrder {
     pub delivery_time_slot: Option<String>,
     pub memo: String,
     pub labels: Vec<String>,
+    /// Fields an import from another system may carry (orders already shipped).
+    pub tracking_number: Option<String>,
+    pub shipment_status: Option<String>,
+    pub shipped_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub paid_at: Option<String>,
 }
 
 /// Checks an order number: 1–32 ASCII letters, digits, `-` or `_`.
@@ -285,11 +291,38 @@ pub fn build_order(
             PaymentStatus::Unpaid
         }),
     };
-    let scheduled_delivery_date = input.scheduled_delivery_date.as_deref().and_then(|s| {
-        crate::time::parse_date(s)
-            .map_err(|m| errors.add("scheduled_delivery_date", "invalid_date", m))
-            .ok()
-    });
+    let mut date = |field: &'static str, v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| {
+                crate::time::parse_date(s)
+                    .map_err(|m| errors.add(field, "invalid_date", m))
+                    .ok()
+            })
+    };
+    let scheduled_delivery_date = date("scheduled_delivery_date", &input.scheduled_delivery_date);
+    let shipped_at = date("shipped_at", &input.shipped_at);
+    let delivered_at = date("delivered_at", &input.delivered_at);
+    let paid_at = date("paid_at", &input.paid_at);
+    let shipment_status = match input.shipment_status.as_deref() {
+        None => ShipmentStatus::NotShipped,
+        Some(s) => ShipmentStatus::parse(s).unwrap_or_else(|| {
+            errors.add(
+                "shipment_status",
+                "unknown_shipment_status",
+                format!("発送状況「{s}」はありません"),
+            );
+            ShipmentStatus::NotShipped
+        }),
+    };
+    let tracking_number = input
+        .tracking_number
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    if let Some(t) = &tracking_number {
+        check_len(&mut errors, "tracking_number", t, 64);
+    }
     for (field, v) in [
         ("discount", input.discount),
         ("points_used", input.points_used),
@@ -330,13 +363,13 @@ pub fn build_order(
         payment_status,
         shipping_list_state: ShippingListState::NotExported,
         shipping_list_exported_on: None,
-        shipment_status: ShipmentStatus::NotShipped,
-        tracking_number: None,
+        shipment_status,
+        tracking_number,
         scheduled_ship_date: None,
         scheduled_delivery_date,
-        shipped_at: None,
-        delivered_at: None,
-        paid_at: None,
+        shipped_at,
+        delivered_at,
+        paid_at,
         delivery_time_slot: input.delivery_time_slot.filter(|s| !s.trim().is_empty()),
         memo: input.memo,
         label_ids,

@@ -102,6 +102,33 @@ impl Store {
         Ok(c)
     }
 
+    /// Creates many customers in one transaction, all or none (demo data, imports).
+    /// Errors name the input's index: `customers[3].phone`.
+    pub async fn create_customers(
+        &self,
+        inputs: Vec<CustomerInput>,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let mut errors = juchu_domain::FieldErrors::default();
+        let mut valid = Vec::with_capacity(inputs.len());
+        for (i, c) in inputs.into_iter().enumerate() {
+            match c.validate() {
+                Ok(c) => valid.push(c),
+                Err(e) => errors.0.extend(e.0.into_iter().map(|mut f| {
+                    f.field = format!("customers[{i}].{}", f.field);
+                    f
+                })),
+            }
+        }
+        errors.into_result()?;
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(valid.len());
+        for c in &valid {
+            out.push(insert(&mut tx, c).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     pub async fn customer(&self, id: i64) -> Result<Customer, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM customers WHERE id = $1"

@@ -298,3 +298,39 @@ fn check_parent_exists(path: &Path) -> Result<(), StoreError> {
 pub(crate) fn now_text() -> String {
     juchu_domain::time::format_ts(jiff::Timestamp::now())
 }
+
+/// Creates a PostgreSQL database (bench and tests). `name` must be a plain
+/// identifier made by the caller, never user input.
+pub async fn create_pg_database(server_url: &str, name: &str) -> Result<(), StoreError> {
+    debug_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(server_url).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
+    Ok(())
+}
+
+/// Drops a PostgreSQL database from synchronous code (a `Drop`), on its own thread
+/// and runtime, ending any connections still open to it.
+pub fn drop_pg_database_blocking(server_url: &str, name: &str) {
+    let (server_url, name) = (server_url.to_string(), name.to_string());
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if let Ok(mut c) = <sqlx::AnyConnection as sqlx::Connection>::connect(&server_url).await
+            {
+                let _ = c
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await;
+            }
+        });
+    })
+    .join();
+}

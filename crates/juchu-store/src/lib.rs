@@ -6,6 +6,7 @@
 //! cannot check one query against two databases, so the whole store suite runs on
 //! both stores instead.
 
+pub mod bench_support;
 pub mod customers;
 pub mod db;
 pub mod error;
@@ -16,7 +17,7 @@ pub mod search;
 pub mod staff;
 pub mod testing;
 
-pub use db::{Backend, Store, StoreConfig};
+pub use db::{Arg, Backend, Store, StoreConfig, create_pg_database, drop_pg_database_blocking};
 pub use error::StoreError;
 pub use pipeline::Actor;
 pub use search::{OrderPage, OrderQuery};

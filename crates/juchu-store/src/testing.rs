@@ -54,22 +54,15 @@ impl TestStore {
     }
 
     pub async fn postgres() -> TestStore {
-        sqlx::any::install_default_drivers();
         let admin = pg_admin_url();
         let name = format!("juchu_test_{}", &crate::staff::random_token("")[..16]);
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!(
-            "{admin}/postgres"
-        ))
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL is required for the test suite and is unreachable at {admin}: {e}")
-        });
-        sqlx::Executor::execute(
-            &mut conn,
-            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
-        )
-        .await
-        .expect("create test database");
+        crate::db::create_pg_database(&format!("{admin}/postgres"), &name)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is required for the test suite and is unreachable at {admin}: {e}"
+                )
+            });
         let url = format!("{admin}/{name}");
         let store = Store::connect(&StoreConfig {
             database_url: Some(url.clone()),
@@ -92,31 +85,7 @@ impl TestStore {
 impl Drop for TestStore {
     fn drop(&mut self) {
         if let Some(name) = self.pg_db.take() {
-            let admin = pg_admin_url();
-            // Drop runs outside async: use a short-lived runtime on its own thread.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async {
-                        if let Ok(mut c) = <sqlx::AnyConnection as sqlx::Connection>::connect(
-                            &format!("{admin}/postgres"),
-                        )
-                        .await
-                        {
-                            let _ = sqlx::Executor::execute(
-                                &mut c,
-                                sqlx::AssertSqlSafe(format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                )),
-                            )
-                            .await;
-                        }
-                    });
-                }
-            })
-            .join();
+            crate::db::drop_pg_database_blocking(&format!("{}/postgres", pg_admin_url()), &name);
         }
     }
 }

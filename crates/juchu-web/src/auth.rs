@@ -28,18 +28,43 @@ pub struct ApiCaller {
 impl ApiCaller {
     /// 403 unless the caller's role allows `p`.
     pub fn require(&self, p: Permission) -> Result<(), ApiError> {
-        if self.role.allows(p) { Ok(()) } else { Err(ApiError::forbidden()) }
+        if self.role.allows(p) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
     }
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthorized)?;
-        let token = header.strip_prefix("Bearer ").map(str::trim).ok_or_else(ApiError::unauthorized)?;
-        let t = state.store.api_token(token).await?.ok_or_else(ApiError::unauthorized)?;
-        Ok(ApiCaller { token_id: t.id, role: t.role, actor: Actor::ApiToken { id: t.id, name: t.name } })
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        let t = state
+            .store
+            .api_token(token)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(ApiCaller {
+            token_id: t.id,
+            role: t.role,
+            actor: Actor::ApiToken {
+                id: t.id,
+                name: t.name,
+            },
+        })
     }
 }
 
@@ -74,7 +99,10 @@ impl IntoResponse for LoginRedirect {
 impl FromRequestParts<AppState> for StaffSession {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(LoginRedirect.into_response());
         };
@@ -83,7 +111,10 @@ impl FromRequestParts<AppState> for StaffSession {
             Ok(None) => Err(LoginRedirect.into_response()),
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");
-                Err(crate::ui::error_page(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "内部エラーが発生しました"))
+                Err(crate::ui::error_page(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "内部エラーが発生しました",
+                ))
             }
         }
     }
@@ -91,7 +122,10 @@ impl FromRequestParts<AppState> for StaffSession {
 
 impl StaffSession {
     pub fn actor(&self) -> Actor {
-        Actor::Staff { id: self.0.staff.id, name: self.0.staff.name.clone() }
+        Actor::Staff {
+            id: self.0.staff.id,
+            name: self.0.staff.name.clone(),
+        }
     }
     pub fn role(&self) -> Role {
         self.0.staff.role
@@ -118,7 +152,11 @@ pub struct LoginLimiter {
 
 impl Default for LoginLimiter {
     fn default() -> Self {
-        Self { failures: Mutex::new(HashMap::new()), max_failures: 5, window: Duration::from_secs(15 * 60) }
+        Self {
+            failures: Mutex::new(HashMap::new()),
+            max_failures: 5,
+            window: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -141,7 +179,10 @@ impl LoginLimiter {
         e.0 += 1;
     }
     pub fn clear(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 
@@ -166,7 +207,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; juchu_session=xyz; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; juchu_session=xyz; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
     }

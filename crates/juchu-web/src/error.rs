@@ -40,16 +40,39 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>, field: Option<String>) -> Self {
-        ApiError { status, body: ErrorBody { code: code.into(), message: message.into(), field, errors: vec![] } }
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        field: Option<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                field,
+                errors: vec![],
+            },
+        }
     }
     /// 401: no or bad credentials.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "認証が必要です（Authorization: Bearer <token>）", None)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "認証が必要です（Authorization: Bearer <token>）",
+            None,
+        )
     }
     /// 403: authenticated, but the role may not do this.
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "この操作を行う権限がありません", None)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "この操作を行う権限がありません",
+            None,
+        )
     }
     pub fn bad_request(code: &str, message: impl Into<String>, field: Option<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message, field)
@@ -60,24 +83,52 @@ impl ApiError {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             body: ErrorBody {
-                code: first.as_ref().map(|f| f.code.to_string()).unwrap_or_else(|| "validation_failed".into()),
-                message: first.as_ref().map(|f| format!("{}: {}", f.field, f.message)).unwrap_or_default(),
+                code: first
+                    .as_ref()
+                    .map(|f| f.code.to_string())
+                    .unwrap_or_else(|| "validation_failed".into()),
+                message: first
+                    .as_ref()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .unwrap_or_default(),
                 field: first.map(|f| f.field),
-                errors: e.0.into_iter().map(|f| FieldErrorBody { field: f.field, code: f.code.into(), message: f.message }).collect(),
+                errors: e
+                    .0
+                    .into_iter()
+                    .map(|f| FieldErrorBody {
+                        field: f.field,
+                        code: f.code.into(),
+                        message: f.message,
+                    })
+                    .collect(),
             },
         }
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "内部エラーが発生しました", None)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "内部エラーが発生しました",
+            None,
+        )
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what}が見つかりません"), None),
+            StoreError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what}が見つかりません"),
+                None,
+            ),
             StoreError::Conflict { field, message } => {
-                let code = if field.as_deref() == Some("version") { "version_conflict" } else { "conflict" };
+                let code = if field.as_deref() == Some("version") {
+                    "version_conflict"
+                } else {
+                    "conflict"
+                };
                 ApiError::new(StatusCode::CONFLICT, code, message, field)
             }
             StoreError::Invalid(fe) => ApiError::invalid(fe),
@@ -98,17 +149,38 @@ impl IntoResponse for ApiError {
 /// Parses a JSON body, naming the field path on type errors and unknown fields.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::bad_request("invalid_json", "リクエスト本文が空です（JSON を送ってください）", None));
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "リクエスト本文が空です（JSON を送ってください）",
+            None,
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = if path == "." || path.is_empty() { None } else { Some(path.clone()) };
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::bad_request("invalid_json", format!("JSON の形式が正しくありません（{} 行 {} 列）", inner.line(), inner.column()), None)
+        let field = if path == "." || path.is_empty() {
+            None
         } else {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("{}: {inner}", field.clone().unwrap_or_default()), field)
+            Some(path.clone())
+        };
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request(
+                "invalid_json",
+                format!(
+                    "JSON の形式が正しくありません（{} 行 {} 列）",
+                    inner.line(),
+                    inner.column()
+                ),
+                None,
+            )
+        } else {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("{}: {inner}", field.clone().unwrap_or_default()),
+                field,
+            )
         }
     })
 }

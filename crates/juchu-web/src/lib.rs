@@ -26,29 +26,58 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store) -> Self {
-        AppState { store, login_limiter: Arc::new(auth::LoginLimiter::default()) }
+        AppState {
+            store,
+            login_limiter: Arc::new(auth::LoginLimiter::default()),
+        }
     }
 }
 
 async fn healthz(State(st): State<AppState>) -> (StatusCode, &'static str) {
-    if st.store.ping().await { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "store unreachable") }
+    if st.store.ping().await {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     use axum::routing::{get as g, post as p};
     let api = Router::new()
         .route("/orders", g(api::list_orders).post(api::create_order))
-        .route("/orders/{order_number}", g(api::get_order).patch(api::patch_order))
+        .route(
+            "/orders/{order_number}",
+            g(api::get_order).patch(api::patch_order),
+        )
         .route("/orders/{order_number}/history", g(api::order_history))
-        .route("/customers", g(api::list_customers).post(api::create_customer))
-        .route("/customers/{id}", g(api::get_customer).patch(api::patch_customer))
+        .route(
+            "/customers",
+            g(api::list_customers).post(api::create_customer),
+        )
+        .route(
+            "/customers/{id}",
+            g(api::get_customer).patch(api::patch_customer),
+        )
         .route("/products", g(api::list_products).post(api::create_product))
         .route("/products/{code}", g(api::get_product))
-        .route("/handling-statuses", g(api::list_handling_statuses).post(api::create_handling_status))
-        .route("/payment-methods", g(api::list_payment_methods).post(api::create_payment_method))
+        .route(
+            "/handling-statuses",
+            g(api::list_handling_statuses).post(api::create_handling_status),
+        )
+        .route(
+            "/payment-methods",
+            g(api::list_payment_methods).post(api::create_payment_method),
+        )
         .route("/carriers", g(api::list_carriers).post(api::create_carrier))
         .route("/order-labels", g(api::list_labels).post(api::create_label))
-        .fallback(|| async { error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "そのAPIはありません", None) });
+        .fallback(|| async {
+            error::ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "そのAPIはありません",
+                None,
+            )
+        });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::openapi_json))
@@ -71,7 +100,9 @@ impl Application {
         Ok(Application { listener, state })
     }
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
     pub fn port(&self) -> u16 {
         self.local_addr().port()

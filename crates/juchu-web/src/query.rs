@@ -31,17 +31,30 @@ pub const ORDER_FILTERS: &[(&str, &str)] = &[
 ];
 
 fn get(params: &HashMap<String, String>, k: &str) -> Option<String> {
-    params.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    params
+        .get(k)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Parses the filters; unknown parameters and bad values are field errors.
-pub fn order_query(params: &HashMap<String, String>, strict: bool) -> Result<OrderQuery, FieldErrors> {
+pub fn order_query(
+    params: &HashMap<String, String>,
+    strict: bool,
+) -> Result<OrderQuery, FieldErrors> {
     let mut e = FieldErrors::default();
     if strict {
-        let mut unknown: Vec<&String> = params.keys().filter(|k| !ORDER_FILTERS.iter().any(|(n, _)| n == k)).collect();
+        let mut unknown: Vec<&String> = params
+            .keys()
+            .filter(|k| !ORDER_FILTERS.iter().any(|(n, _)| n == k))
+            .collect();
         unknown.sort();
         for k in unknown {
-            e.add(k.clone(), "unknown_parameter", format!("検索条件「{k}」はありません"));
+            e.add(
+                k.clone(),
+                "unknown_parameter",
+                format!("検索条件「{k}」はありません"),
+            );
         }
     }
     let mut date = |k: &str| {
@@ -53,7 +66,11 @@ pub fn order_query(params: &HashMap<String, String>, strict: bool) -> Result<Ord
         get(params, k).and_then(|s| match s.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Some(n),
             _ => {
-                e.add(k, "invalid_number", format!("{min}〜{max}の整数で指定してください"));
+                e.add(
+                    k,
+                    "invalid_number",
+                    format!("{min}〜{max}の整数で指定してください"),
+                );
                 None
             }
         })
@@ -63,19 +80,31 @@ pub fn order_query(params: &HashMap<String, String>, strict: bool) -> Result<Ord
     let customer_id = int("customer_id", 1, i64::MAX);
     let payment_status = get(params, "payment_status").and_then(|s| {
         PaymentStatus::parse(&s).or_else(|| {
-            e.add("payment_status", "unknown_payment_status", format!("決済状況「{s}」はありません"));
+            e.add(
+                "payment_status",
+                "unknown_payment_status",
+                format!("決済状況「{s}」はありません"),
+            );
             None
         })
     });
     let shipment_status = get(params, "shipment_status").and_then(|s| {
         ShipmentStatus::parse(&s).or_else(|| {
-            e.add("shipment_status", "unknown_shipment_status", format!("発送状況「{s}」はありません"));
+            e.add(
+                "shipment_status",
+                "unknown_shipment_status",
+                format!("発送状況「{s}」はありません"),
+            );
             None
         })
     });
     let shipping_list_state = get(params, "shipping_list_state").and_then(|s| {
         ShippingListState::parse(&s).or_else(|| {
-            e.add("shipping_list_state", "unknown_shipping_list_state", format!("出荷リスト「{s}」はありません"));
+            e.add(
+                "shipping_list_state",
+                "unknown_shipping_list_state",
+                format!("出荷リスト「{s}」はありません"),
+            );
             None
         })
     });
@@ -83,7 +112,11 @@ pub fn order_query(params: &HashMap<String, String>, strict: bool) -> Result<Ord
         "true" | "1" | "on" => Some(true),
         "false" | "0" => Some(false),
         _ => {
-            e.add("needs_attention", "invalid_bool", "true または false で指定してください");
+            e.add(
+                "needs_attention",
+                "invalid_bool",
+                "true または false で指定してください",
+            );
             None
         }
     });
@@ -117,16 +150,36 @@ mod tests {
     use super::*;
 
     fn params(kv: &[(&str, &str)]) -> HashMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn parses_and_reports_each_bad_parameter() {
-        let q = order_query(&params(&[("payment_status", "売上完了"), ("ordered_from", "2026/11/01"), ("page", "2"), ("name", " ")]), true).unwrap();
+        let q = order_query(
+            &params(&[
+                ("payment_status", "売上完了"),
+                ("ordered_from", "2026/11/01"),
+                ("page", "2"),
+                ("name", " "),
+            ]),
+            true,
+        )
+        .unwrap();
         assert_eq!(q.payment_status, Some(PaymentStatus::Captured));
         assert_eq!(q.page, 2);
         assert_eq!(q.name, None);
-        let e = order_query(&params(&[("page", "0"), ("ordered_to", "2026-02-30"), ("colour", "x"), ("needs_attention", "maybe")]), true).unwrap_err();
+        let e = order_query(
+            &params(&[
+                ("page", "0"),
+                ("ordered_to", "2026-02-30"),
+                ("colour", "x"),
+                ("needs_attention", "maybe"),
+            ]),
+            true,
+        )
+        .unwrap_err();
         let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["colour", "ordered_to", "page", "needs_attention"]);
     }

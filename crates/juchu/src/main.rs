@@ -1,1 +1,238 @@
-fn main() {}
+//! `juchu`: the command line. Thin: every command calls into the store or web crates.
+
+mod bench;
+mod demo;
+
+use clap::{Parser, Subcommand};
+use juchu_domain::access::Role;
+use juchu_store::{Store, StoreConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "juchu",
+    version,
+    about = "juchu (受注): order management back office for Japanese D2C and subscription shops.",
+    long_about = "juchu (受注): order management back office for Japanese D2C and subscription shops.\n\n\
+    Storage: SQLite file under JUCHU_DATA_DIR (default ./juchu-data) unless JUCHU_DATABASE_URL=postgres://… is set."
+)]
+struct Cli {
+    /// PostgreSQL (postgres://…) or SQLite (sqlite://path) URL; absent: SQLite under the data directory.
+    #[arg(
+        long,
+        env = "JUCHU_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Data directory for the embedded SQLite store.
+    #[arg(
+        long,
+        env = "JUCHU_DATA_DIR",
+        global = true,
+        default_value = "./juchu-data"
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (admin UI, JSON API) with migrations applied on start.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Create or upgrade the database schema (creates the data directory if needed).
+    Migrate,
+    /// Manage staff users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Generate realistic demo data (Japanese customers, products, orders over two years).
+    Demo {
+        /// How many orders to create.
+        #[arg(long, default_value_t = 1000)]
+        orders: usize,
+        /// Random seed (the same seed gives the same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Benchmarks: each operation next to the raw SQL doing the same work, in one run.
+    /// Runs in a fresh database (a temporary SQLite file, or a new database on the
+    /// PostgreSQL server of JUCHU_DATABASE_URL) that is removed afterwards.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a staff user (the first one is usually the owner).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// At least 10 characters; a random one is generated and printed when absent.
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// owner, manager, operator or viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token; the token is printed on the last line (shown only once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// owner, manager, operator or viewer.
+        #[arg(long, default_value = "operator")]
+        role: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?}: use owner, manager, operator or viewer"))
+}
+
+async fn open(cli: &Cli, create_dir: bool) -> Result<Store, String> {
+    let default_dir = cli.data_dir == PathBuf::from("./juchu-data");
+    let config = StoreConfig {
+        database_url: cli.database_url.clone().filter(|s| !s.trim().is_empty()),
+        data_dir: cli.data_dir.clone(),
+        create_data_dir: create_dir || default_dir,
+        max_connections: 8,
+    };
+    let store = Store::connect(&config).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match &cli.command {
+        Command::Migrate => {
+            let store = open(&cli, true).await?;
+            println!("migrations applied ({:?})", store.backend);
+        }
+        Command::Serve { addr } => {
+            let store = open(&cli, false).await?;
+            let app = juchu_web::Application::bind(addr, juchu_web::AppState::new(store.clone()))
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let url = format!("http://{}", app.local_addr());
+            println!(
+                "juchu is running: {url}/  (API: {url}/api/v1, OpenAPI: {url}/api/openapi.json)"
+            );
+            if store.staff_count().await.map_err(|e| e.to_string())? == 0 {
+                println!(
+                    "No staff user exists yet. Create the first one, then log in at {url}/login :"
+                );
+                println!(
+                    "  juchu admin create --email you@example.jp --password 'at-least-10-chars' --role owner"
+                );
+            } else {
+                println!("Log in at {url}/login");
+            }
+            let orders = store
+                .search_orders(&juchu_store::OrderQuery {
+                    per_page: 1,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            if orders.total == 0 {
+                println!("The store has no orders. Demo data: juchu demo --orders 10000");
+            }
+            tokio::select! {
+                r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,
+                _ = tokio::signal::ctrl_c() => println!("shutting down"),
+            }
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    name,
+                    role,
+                },
+        } => {
+            let role = parse_role(role)?;
+            let store = open(&cli, false).await?;
+            let (password, generated) = match password {
+                Some(p) => (p.clone(), false),
+                None => (juchu_store::staff::random_token("")[..20].to_string(), true),
+            };
+            let user = store
+                .create_staff(email, name.as_deref().unwrap_or(""), &password, role)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("created staff user {} ({})", user.email, user.role.code());
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, role },
+        } => {
+            let role = parse_role(role)?;
+            let store = open(&cli, false).await?;
+            let (secret, t) = store
+                .create_api_token(name, role)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "created API token #{} {:?} with role {} — use it as: Authorization: Bearer <token>",
+                t.id,
+                t.name,
+                t.role.code()
+            );
+            println!("{secret}");
+        }
+        Command::Demo { orders, seed } => {
+            let store = open(&cli, false).await?;
+            let started = std::time::Instant::now();
+            let n = demo::generate(&store, *orders, *seed, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "created {n} demo orders in {secs:.1} s ({:.0} orders/s)",
+                n as f64 / secs.max(0.001)
+            );
+        }
+        Command::Bench(args) => bench::run(&cli.database_url, args).await?,
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JUCHU_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -90,7 +90,11 @@ pub struct ItemInputJson {
 
 impl From<ItemInputJson> for ItemInput {
     fn from(i: ItemInputJson) -> Self {
-        ItemInput { product_code: i.product_code, quantity: i.quantity, unit_price: i.unit_price }
+        ItemInput {
+            product_code: i.product_code,
+            quantity: i.quantity,
+            unit_price: i.unit_price,
+        }
     }
 }
 
@@ -189,16 +193,24 @@ impl OrderJson {
             version: o.version,
             ordered_at: juchu_domain::time::format_ts(o.ordered_at),
             customer_id: o.customer_id,
-            handling_status: m.handling_status(o.handling_status_id).map(|s| s.name.clone()).unwrap_or_default(),
+            handling_status: m
+                .handling_status(o.handling_status_id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
             payment_status: o.payment_status.label().into(),
             payment_status_code: o.payment_status.code().into(),
-            payment_method: o.payment_method_id.and_then(|id| m.payment_method(id)).map(|x| x.name.clone()),
+            payment_method: o
+                .payment_method_id
+                .and_then(|id| m.payment_method(id))
+                .map(|x| x.name.clone()),
             carrier: carrier.map(|c| c.name.clone()),
             shipping_list_state: o.shipping_list_state.label().into(),
             shipping_list_exported_on: date(o.shipping_list_exported_on),
             shipment_status: o.shipment_status.label().into(),
             tracking_number: o.tracking_number.clone(),
-            tracking_url: carrier.zip(o.tracking_number.as_deref()).and_then(|(c, t)| c.tracking_url(t)),
+            tracking_url: carrier
+                .zip(o.tracking_number.as_deref())
+                .and_then(|(c, t)| c.tracking_url(t)),
             scheduled_ship_date: date(o.scheduled_ship_date),
             scheduled_delivery_date: date(o.scheduled_delivery_date),
             shipped_at: date(o.shipped_at),
@@ -206,10 +218,18 @@ impl OrderJson {
             paid_at: date(o.paid_at),
             delivery_time_slot: o.delivery_time_slot.clone(),
             memo: o.memo.clone(),
-            labels: o.label_ids.iter().filter_map(|id| m.label(*id).map(|l| l.name.clone())).collect(),
+            labels: o
+                .label_ids
+                .iter()
+                .filter_map(|id| m.label(*id).map(|l| l.name.clone()))
+                .collect(),
             needs_attention: o.needs_attention,
             needs_attention_reason: o.needs_attention_reason.clone(),
-            needs_attention_reasons: if o.needs_attention_reason.is_empty() { vec![] } else { vec![o.needs_attention_reason.clone()] },
+            needs_attention_reasons: if o.needs_attention_reason.is_empty() {
+                vec![]
+            } else {
+                vec![o.needs_attention_reason.clone()]
+            },
             billing: (&o.billing).into(),
             shipping: (&o.shipping).into(),
             items: o.items.iter().map(ItemJson::from).collect(),
@@ -372,6 +392,17 @@ pub struct CreateOrderBody {
     /// RFC 3339; defaults to now.
     #[serde(default)]
     pub ordered_at: Option<String>,
+    /// For orders imported already shipped: 配送伝票番号, 発送状況, 発送完了日, 配送完了日, 入金日.
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub shipment_status: Option<String>,
+    #[serde(default)]
+    pub shipped_at: Option<String>,
+    #[serde(default)]
+    pub delivered_at: Option<String>,
+    #[serde(default)]
+    pub paid_at: Option<String>,
 }
 
 /// A change. Absent fields are left alone; `null` clears a clearable field.
@@ -544,7 +575,13 @@ pub struct HandlingStatusJson {
 
 impl From<&HandlingStatus> for HandlingStatusJson {
     fn from(s: &HandlingStatus) -> Self {
-        HandlingStatusJson { id: s.id, name: s.name.clone(), position: s.position, color: s.color.clone(), is_default: s.is_default }
+        HandlingStatusJson {
+            id: s.id,
+            name: s.name.clone(),
+            position: s.position,
+            color: s.color.clone(),
+            is_default: s.is_default,
+        }
     }
 }
 
@@ -558,7 +595,12 @@ pub struct PaymentMethodJson {
 
 impl From<&PaymentMethod> for PaymentMethodJson {
     fn from(m: &PaymentMethod) -> Self {
-        PaymentMethodJson { id: m.id, code: m.code.clone(), name: m.name.clone(), fee: m.fee }
+        PaymentMethodJson {
+            id: m.id,
+            code: m.code.clone(),
+            name: m.name.clone(),
+            fee: m.fee,
+        }
     }
 }
 
@@ -592,7 +634,11 @@ pub struct LabelJson {
 
 impl From<&OrderLabel> for LabelJson {
     fn from(l: &OrderLabel) -> Self {
-        LabelJson { id: l.id, name: l.name.clone(), color: l.color.clone() }
+        LabelJson {
+            id: l.id,
+            name: l.name.clone(),
+            color: l.color.clone(),
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use juchu_domain::access::Permission;
 use juchu_domain::customer::CustomerInput;
 use juchu_domain::order::NewOrder;
 use juchu_store::customers::CustomerQuery;
-use juchu_store::masters::{CarrierInput, HandlingStatusInput, LabelInput, PaymentMethodInput, ProductInput};
+use juchu_store::masters::{
+    CarrierInput, HandlingStatusInput, LabelInput, PaymentMethodInput, ProductInput,
+};
 use juchu_store::pipeline::{IdempotencyKey, NewOrderRequest};
 use std::collections::HashMap;
 
@@ -46,7 +48,11 @@ use std::collections::HashMap;
     ),
     responses((status = 200, body = OrderListJson), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_orders(caller: ApiCaller, State(st): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Result<Json<OrderListJson>, ApiError> {
+pub async fn list_orders(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<OrderListJson>, ApiError> {
     caller.require(Permission::Read)?;
     let q = crate::query::order_query(&params, true).map_err(ApiError::invalid)?;
     let page = st.store.search_orders(&q).await?;
@@ -62,8 +68,19 @@ pub async fn list_orders(caller: ApiCaller, State(st): State<AppState>, Query(pa
 fn missing_field(e: ApiError) -> ApiError {
     // serde reports a missing field at the parent path; name the field itself.
     if e.body.field.is_none() {
-        if let Some(name) = e.body.message.split("missing field `").nth(1).and_then(|s| s.split('`').next()) {
-            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "required", format!("{name} は必須です"), Some(name.to_string()));
+        if let Some(name) = e
+            .body
+            .message
+            .split("missing field `")
+            .nth(1)
+            .and_then(|s| s.split('`').next())
+        {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "required",
+                format!("{name} は必須です"),
+                Some(name.to_string()),
+            );
         }
     }
     e
@@ -75,26 +92,56 @@ fn missing_field(e: ApiError) -> ApiError {
     responses((status = 201, body = OrderJson), (status = 200, description = "replayed by Idempotency-Key", body = OrderJson),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_order(caller: ApiCaller, State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn create_order(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     caller.require(Permission::WriteOrders)?;
     let b: CreateOrderBody = parse_json(&body).map_err(missing_field)?;
     let mut errors = FieldErrors::default();
     if b.billing.is_none() && b.customer.is_none() && b.customer_id.is_none() {
-        errors.add("billing", "required", "billing（請求者）か customer / customer_id を指定してください");
+        errors.add(
+            "billing",
+            "required",
+            "billing（請求者）か customer / customer_id を指定してください",
+        );
     }
     if b.customer.is_some() && b.customer_id.is_some() {
-        errors.add("customer", "conflict", "customer と customer_id はどちらか一方を指定してください");
+        errors.add(
+            "customer",
+            "conflict",
+            "customer と customer_id はどちらか一方を指定してください",
+        );
     }
     let ordered_at = b.ordered_at.as_deref().and_then(|s| {
-        s.parse::<jiff::Timestamp>().map_err(|_| errors.add("ordered_at", "invalid_timestamp", "RFC 3339 形式で指定してください（例: 2026-11-24T10:00:00+09:00）")).ok()
+        s.parse::<jiff::Timestamp>()
+            .map_err(|_| {
+                errors.add(
+                    "ordered_at",
+                    "invalid_timestamp",
+                    "RFC 3339 形式で指定してください（例: 2026-11-24T10:00:00+09:00）",
+                )
+            })
+            .ok()
     });
     errors.into_result().map_err(ApiError::invalid)?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let k = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255).ok_or_else(|| {
-                ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key は255文字以内の文字列にしてください", Some("Idempotency-Key".into()))
-            })?;
+            let k = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key は255文字以内の文字列にしてください",
+                        Some("Idempotency-Key".into()),
+                    )
+                })?;
             Some(IdempotencyKey::new(caller.token_id, k, &body))
         }
     };
@@ -120,14 +167,26 @@ pub async fn create_order(caller: ApiCaller, State(st): State<AppState>, headers
             delivery_time_slot: b.delivery_time_slot,
             memo: b.memo,
             labels: b.labels,
+            tracking_number: b.tracking_number,
+            shipment_status: b.shipment_status,
+            shipped_at: b.shipped_at,
+            delivered_at: b.delivered_at,
+            paid_at: b.paid_at,
         },
     };
     let created = st.store.create_order(req, &caller.actor, key).await?;
     let m = st.store.masters().await?;
-    let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if created.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     let mut resp = (status, Json(OrderJson::new(&created.order, &m))).into_response();
     if created.replayed {
-        resp.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+        resp.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
     }
     Ok(resp)
 }
@@ -135,7 +194,11 @@ pub async fn create_order(caller: ApiCaller, State(st): State<AppState>, headers
 #[utoipa::path(get, path = "/api/v1/orders/{order_number}", tag = "orders",
     params(("order_number" = String, Path)),
     responses((status = 200, body = OrderJson), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn get_order(caller: ApiCaller, State(st): State<AppState>, Path(number): Path<String>) -> Result<Json<OrderJson>, ApiError> {
+pub async fn get_order(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(number): Path<String>,
+) -> Result<Json<OrderJson>, ApiError> {
     caller.require(Permission::Read)?;
     let o = st.store.order_by_number(&number).await?;
     let m = st.store.masters().await?;
@@ -148,11 +211,19 @@ pub async fn get_order(caller: ApiCaller, State(st): State<AppState>, Path(numbe
     responses((status = 200, body = OrderJson), (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "stale version", body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn patch_order(caller: ApiCaller, State(st): State<AppState>, Path(number): Path<String>, body: Bytes) -> Result<Json<OrderJson>, ApiError> {
+pub async fn patch_order(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Result<Json<OrderJson>, ApiError> {
     caller.require(Permission::WriteOrders)?;
     let b: PatchOrderBody = parse_json(&body).map_err(missing_field)?;
     let (version, reason, patch) = b.into_patch();
-    let changed = st.store.change_order(&number, Some(version), &patch, &caller.actor, &reason).await?;
+    let changed = st
+        .store
+        .change_order(&number, Some(version), &patch, &caller.actor, &reason)
+        .await?;
     let m = st.store.masters().await?;
     Ok(Json(OrderJson::new(&changed.order, &m)))
 }
@@ -161,9 +232,20 @@ pub async fn patch_order(caller: ApiCaller, State(st): State<AppState>, Path(num
 #[utoipa::path(get, path = "/api/v1/orders/{order_number}/history", tag = "orders",
     params(("order_number" = String, Path)),
     responses((status = 200, body = Vec<HistoryJson>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn order_history(caller: ApiCaller, State(st): State<AppState>, Path(number): Path<String>) -> Result<Json<Vec<HistoryJson>>, ApiError> {
+pub async fn order_history(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<HistoryJson>>, ApiError> {
     caller.require(Permission::Read)?;
-    Ok(Json(st.store.order_history(&number).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        st.store
+            .order_history(&number)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
@@ -172,7 +254,11 @@ fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
         None => default,
         Some(Ok(n)) if (1..=max).contains(&n) => n,
         _ => {
-            e.add(k, "invalid_number", format!("1〜{max}の整数で指定してください"));
+            e.add(
+                k,
+                "invalid_number",
+                format!("1〜{max}の整数で指定してください"),
+            );
             default
         }
     };
@@ -186,17 +272,32 @@ fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
     params(("name" = Option<String>, Query), ("phone" = Option<String>, Query), ("email" = Option<String>, Query),
         ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
     responses((status = 200, body = ListJson<CustomerJson>)), security(("bearer" = [])))]
-pub async fn list_customers(caller: ApiCaller, State(st): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Result<Json<ListJson<CustomerJson>>, ApiError> {
+pub async fn list_customers(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ListJson<CustomerJson>>, ApiError> {
     caller.require(Permission::Read)?;
     let (limit, offset) = paging(&params)?;
-    let q = CustomerQuery { name: params.get("name").cloned(), phone: params.get("phone").cloned(), email: params.get("email").cloned() };
+    let q = CustomerQuery {
+        name: params.get("name").cloned(),
+        phone: params.get("phone").cloned(),
+        email: params.get("email").cloned(),
+    };
     let (items, total) = st.store.list_customers(&q, limit, offset).await?;
-    Ok(Json(ListJson { items: items.iter().map(Into::into).collect(), total }))
+    Ok(Json(ListJson {
+        items: items.iter().map(Into::into).collect(),
+        total,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = CustomerBody,
     responses((status = 201, body = CustomerJson), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_customer(caller: ApiCaller, State(st): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<CustomerJson>), ApiError> {
+pub async fn create_customer(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CustomerJson>), ApiError> {
     caller.require(Permission::WriteOrders)?;
     let b: CustomerBody = parse_json(&body).map_err(missing_field)?;
     let c = st.store.create_customer(b.into()).await?;
@@ -205,14 +306,25 @@ pub async fn create_customer(caller: ApiCaller, State(st): State<AppState>, body
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)),
     responses((status = 200, body = CustomerJson), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn get_customer(caller: ApiCaller, State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<CustomerJson>, ApiError> {
+pub async fn get_customer(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerJson>, ApiError> {
     caller.require(Permission::Read)?;
     let id = parse_id(&id)?;
     Ok(Json((&st.store.customer(id).await?).into()))
 }
 
 fn parse_id(s: &str) -> Result<i64, ApiError> {
-    s.parse::<i64>().map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "顧客が見つかりません", None))
+    s.parse::<i64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "顧客が見つかりません",
+            None,
+        )
+    })
 }
 
 /// Partial update: send only the fields to change.
@@ -237,7 +349,12 @@ pub struct CustomerPatchBody {
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), request_body = CustomerPatchBody,
     responses((status = 200, body = CustomerJson), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn patch_customer(caller: ApiCaller, State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Json<CustomerJson>, ApiError> {
+pub async fn patch_customer(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<CustomerJson>, ApiError> {
     caller.require(Permission::WriteOrders)?;
     let id = parse_id(&id)?;
     let b: CustomerPatchBody = parse_json(&body)?;
@@ -269,11 +386,18 @@ pub async fn patch_customer(caller: ApiCaller, State(st): State<AppState>, Path(
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "masters", params(("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
     responses((status = 200, body = ListJson<ProductJson>)), security(("bearer" = [])))]
-pub async fn list_products(caller: ApiCaller, State(st): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Result<Json<ListJson<ProductJson>>, ApiError> {
+pub async fn list_products(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ListJson<ProductJson>>, ApiError> {
     caller.require(Permission::Read)?;
     let (limit, offset) = paging(&params)?;
     let (items, total) = st.store.list_products(limit, offset).await?;
-    Ok(Json(ListJson { items: items.iter().map(Into::into).collect(), total }))
+    Ok(Json(ListJson {
+        items: items.iter().map(Into::into).collect(),
+        total,
+    }))
 }
 
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
@@ -298,7 +422,11 @@ pub struct ProductBody {
 #[utoipa::path(post, path = "/api/v1/products", tag = "masters", request_body = ProductBody,
     responses((status = 201, body = ProductJson), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_product(caller: ApiCaller, State(st): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<ProductJson>), ApiError> {
+pub async fn create_product(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ProductJson>), ApiError> {
     caller.require(Permission::WriteMasters)?;
     let b: ProductBody = parse_json(&body).map_err(missing_field)?;
     let p = st
@@ -319,16 +447,31 @@ pub async fn create_product(caller: ApiCaller, State(st): State<AppState>, body:
 
 #[utoipa::path(get, path = "/api/v1/products/{code}", tag = "masters", params(("code" = String, Path)),
     responses((status = 200, body = ProductJson), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn get_product(caller: ApiCaller, State(st): State<AppState>, Path(code): Path<String>) -> Result<Json<ProductJson>, ApiError> {
+pub async fn get_product(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<ProductJson>, ApiError> {
     caller.require(Permission::Read)?;
     Ok(Json((&st.store.product_by_code(&code).await?).into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/handling-statuses", tag = "masters",
     responses((status = 200, body = Vec<HandlingStatusJson>)), security(("bearer" = [])))]
-pub async fn list_handling_statuses(caller: ApiCaller, State(st): State<AppState>) -> Result<Json<Vec<HandlingStatusJson>>, ApiError> {
+pub async fn list_handling_statuses(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<HandlingStatusJson>>, ApiError> {
     caller.require(Permission::Read)?;
-    Ok(Json(st.store.masters().await?.handling_statuses.iter().map(Into::into).collect()))
+    Ok(Json(
+        st.store
+            .masters()
+            .await?
+            .handling_statuses
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
@@ -347,7 +490,11 @@ pub struct HandlingStatusBody {
 #[utoipa::path(post, path = "/api/v1/handling-statuses", tag = "masters", request_body = HandlingStatusBody,
     responses((status = 201, body = HandlingStatusJson), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_handling_status(caller: ApiCaller, State(st): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<HandlingStatusJson>), ApiError> {
+pub async fn create_handling_status(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<HandlingStatusJson>), ApiError> {
     caller.require(Permission::WriteMasters)?;
     let b: HandlingStatusBody = parse_json(&body).map_err(missing_field)?;
     let s = st
@@ -363,40 +510,94 @@ pub async fn create_handling_status(caller: ApiCaller, State(st): State<AppState
 }
 
 #[utoipa::path(get, path = "/api/v1/payment-methods", tag = "masters", responses((status = 200, body = Vec<PaymentMethodJson>)), security(("bearer" = [])))]
-pub async fn list_payment_methods(caller: ApiCaller, State(st): State<AppState>) -> Result<Json<Vec<PaymentMethodJson>>, ApiError> {
+pub async fn list_payment_methods(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<PaymentMethodJson>>, ApiError> {
     caller.require(Permission::Read)?;
-    Ok(Json(st.store.masters().await?.payment_methods.iter().map(Into::into).collect()))
+    Ok(Json(
+        st.store
+            .masters()
+            .await?
+            .payment_methods
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/payment-methods", tag = "masters", responses((status = 201, body = PaymentMethodJson)), security(("bearer" = [])))]
-pub async fn create_payment_method(caller: ApiCaller, State(st): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<PaymentMethodJson>), ApiError> {
+pub async fn create_payment_method(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PaymentMethodJson>), ApiError> {
     caller.require(Permission::WriteMasters)?;
     let b: PaymentMethodInput = parse_json(&body).map_err(missing_field)?;
-    Ok((StatusCode::CREATED, Json((&st.store.create_payment_method(b).await?).into())))
+    Ok((
+        StatusCode::CREATED,
+        Json((&st.store.create_payment_method(b).await?).into()),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/carriers", tag = "masters", responses((status = 200, body = Vec<CarrierJson>)), security(("bearer" = [])))]
-pub async fn list_carriers(caller: ApiCaller, State(st): State<AppState>) -> Result<Json<Vec<CarrierJson>>, ApiError> {
+pub async fn list_carriers(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<CarrierJson>>, ApiError> {
     caller.require(Permission::Read)?;
-    Ok(Json(st.store.masters().await?.carriers.iter().map(Into::into).collect()))
+    Ok(Json(
+        st.store
+            .masters()
+            .await?
+            .carriers
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/carriers", tag = "masters", responses((status = 201, body = CarrierJson)), security(("bearer" = [])))]
-pub async fn create_carrier(caller: ApiCaller, State(st): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<CarrierJson>), ApiError> {
+pub async fn create_carrier(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CarrierJson>), ApiError> {
     caller.require(Permission::WriteMasters)?;
     let b: CarrierInput = parse_json(&body).map_err(missing_field)?;
-    Ok((StatusCode::CREATED, Json((&st.store.create_carrier(b).await?).into())))
+    Ok((
+        StatusCode::CREATED,
+        Json((&st.store.create_carrier(b).await?).into()),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/order-labels", tag = "masters", responses((status = 200, body = Vec<LabelJson>)), security(("bearer" = [])))]
-pub async fn list_labels(caller: ApiCaller, State(st): State<AppState>) -> Result<Json<Vec<LabelJson>>, ApiError> {
+pub async fn list_labels(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<LabelJson>>, ApiError> {
     caller.require(Permission::Read)?;
-    Ok(Json(st.store.masters().await?.labels.iter().map(Into::into).collect()))
+    Ok(Json(
+        st.store
+            .masters()
+            .await?
+            .labels
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/order-labels", tag = "masters", responses((status = 201, body = LabelJson)), security(("bearer" = [])))]
-pub async fn create_label(caller: ApiCaller, State(st): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<LabelJson>), ApiError> {
+pub async fn create_label(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<LabelJson>), ApiError> {
     caller.require(Permission::WriteMasters)?;
     let b: LabelInput = parse_json(&body).map_err(missing_field)?;
-    Ok((StatusCode::CREATED, Json((&st.store.create_label(b).await?).into())))
+    Ok((
+        StatusCode::CREATED,
+        Json((&st.store.create_label(b).await?).into()),
+    ))
 }

@@ -15,7 +15,9 @@ use juchu_domain::access::Permission;
 use juchu_domain::customer::{Address, CustomerInput, PREFECTURES};
 use juchu_store::StoreError;
 use juchu_store::customers::CustomerQuery;
-use juchu_store::masters::{CarrierInput, HandlingStatusInput, LabelInput, PaymentMethodInput, ProductInput};
+use juchu_store::masters::{
+    CarrierInput, HandlingStatusInput, LabelInput, PaymentMethodInput, ProductInput,
+};
 use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
@@ -36,7 +38,14 @@ pub struct FieldDef {
 }
 
 fn field(name: &'static str, label: &'static str, kind: &'static str) -> FieldDef {
-    FieldDef { name, label, kind, options: vec![], value: String::new(), error: String::new() }
+    FieldDef {
+        name,
+        label,
+        kind,
+        options: vec![],
+        value: String::new(),
+        error: String::new(),
+    }
 }
 
 pub struct MasterRow {
@@ -76,12 +85,21 @@ fn kind(k: &str) -> Option<Kind> {
         "handling-statuses" => Kind {
             title: "対応状況管理",
             columns: vec!["名称", "表示順", "色", "初期値"],
-            fields: vec![field("name", "名称", "text"), field("position", "表示順", "text"), field("color", "色", "color"), field("is_default", "新規受注の初期値にする", "checkbox")],
+            fields: vec![
+                field("name", "名称", "text"),
+                field("position", "表示順", "text"),
+                field("color", "色", "color"),
+                field("is_default", "新規受注の初期値にする", "checkbox"),
+            ],
         },
         "payment-methods" => Kind {
             title: "支払方法",
             columns: vec!["名称", "コード", "手数料"],
-            fields: vec![field("name", "名称", "text"), field("code", "コード", "text"), field("fee", "手数料（円・税込）", "text")],
+            fields: vec![
+                field("name", "名称", "text"),
+                field("code", "コード", "text"),
+                field("fee", "手数料（円・税込）", "text"),
+            ],
         },
         "carriers" => Kind {
             title: "配送業者",
@@ -90,44 +108,105 @@ fn kind(k: &str) -> Option<Kind> {
                 field("name", "名称", "text"),
                 field("code", "コード", "text"),
                 field("shipping_fee", "送料（円・税込）", "text"),
-                field("tracking_url_template", "追跡URL（{tracking_number} が伝票番号に置き換わります）", "text"),
+                field(
+                    "tracking_url_template",
+                    "追跡URL（{tracking_number} が伝票番号に置き換わります）",
+                    "text",
+                ),
             ],
         },
         "products" => Kind {
             title: "商品",
-            columns: vec!["商品コード", "商品名", "単価（税込）", "税率", "商品別送料", "商品別決済手数料", "同梱物", "定期"],
+            columns: vec![
+                "商品コード",
+                "商品名",
+                "単価（税込）",
+                "税率",
+                "商品別送料",
+                "商品別決済手数料",
+                "同梱物",
+                "定期",
+            ],
             fields: vec![
                 field("code", "商品コード", "text"),
                 field("name", "商品名", "text"),
                 field("unit_price", "単価（円・税込）", "text"),
-                FieldDef { options: vec!["10".into(), "8".into()], value: "10".into(), ..field("tax_rate", "税率（%）", "select") },
+                FieldDef {
+                    options: vec!["10".into(), "8".into()],
+                    value: "10".into(),
+                    ..field("tax_rate", "税率（%）", "select")
+                },
                 field("shipping_fee", "商品別送料（空欄=配送業者の送料）", "text"),
-                field("payment_fee", "商品別決済手数料（空欄=支払方法の手数料）", "text"),
+                field(
+                    "payment_fee",
+                    "商品別決済手数料（空欄=支払方法の手数料）",
+                    "text",
+                ),
                 field("is_bundled_item", "同梱物", "checkbox"),
                 field("is_subscription", "定期商品", "checkbox"),
             ],
         },
-        "labels" => Kind { title: "受注ラベル", columns: vec!["名称", "色"], fields: vec![field("name", "名称", "text"), field("color", "色", "color")] },
+        "labels" => Kind {
+            title: "受注ラベル",
+            columns: vec!["名称", "色"],
+            fields: vec![field("name", "名称", "text"), field("color", "色", "color")],
+        },
         _ => return None,
     })
 }
 
 async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreError> {
     let m = st.store.masters().await?;
-    let row = |cells: Vec<String>| MasterRow { cells, link: String::new(), color: String::new() };
+    let row = |cells: Vec<String>| MasterRow {
+        cells,
+        link: String::new(),
+        color: String::new(),
+    };
     let rows: Vec<MasterRow> = match k {
         "handling-statuses" => m
             .handling_statuses
             .iter()
             .map(|s| MasterRow {
-                cells: vec![s.name.clone(), s.position.to_string(), s.color.clone(), if s.is_default { "○".into() } else { String::new() }],
+                cells: vec![
+                    s.name.clone(),
+                    s.position.to_string(),
+                    s.color.clone(),
+                    if s.is_default {
+                        "○".into()
+                    } else {
+                        String::new()
+                    },
+                ],
                 link: String::new(),
                 color: s.color.clone(),
             })
             .collect(),
-        "payment-methods" => m.payment_methods.iter().map(|p| row(vec![p.name.clone(), p.code.clone(), yen(p.fee)])).collect(),
-        "carriers" => m.carriers.iter().map(|c| row(vec![c.name.clone(), c.code.clone(), yen(c.shipping_fee), c.tracking_url_template.clone()])).collect(),
-        "labels" => m.labels.iter().map(|l| MasterRow { cells: vec![l.name.clone(), l.color.clone()], link: String::new(), color: l.color.clone() }).collect(),
+        "payment-methods" => m
+            .payment_methods
+            .iter()
+            .map(|p| row(vec![p.name.clone(), p.code.clone(), yen(p.fee)]))
+            .collect(),
+        "carriers" => m
+            .carriers
+            .iter()
+            .map(|c| {
+                row(vec![
+                    c.name.clone(),
+                    c.code.clone(),
+                    yen(c.shipping_fee),
+                    c.tracking_url_template.clone(),
+                ])
+            })
+            .collect(),
+        "labels" => m
+            .labels
+            .iter()
+            .map(|l| MasterRow {
+                cells: vec![l.name.clone(), l.color.clone()],
+                link: String::new(),
+                color: l.color.clone(),
+            })
+            .collect(),
         "products" => {
             let (ps, total) = st.store.list_products(500, 0).await?;
             let rows = ps
@@ -140,8 +219,16 @@ async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreE
                         format!("{}%", p.tax_rate.percent()),
                         p.shipping_fee.map(yen).unwrap_or_default(),
                         p.payment_fee.map(yen).unwrap_or_default(),
-                        if p.is_bundled_item { "○".into() } else { String::new() },
-                        if p.is_subscription { "○".into() } else { String::new() },
+                        if p.is_bundled_item {
+                            "○".into()
+                        } else {
+                            String::new()
+                        },
+                        if p.is_subscription {
+                            "○".into()
+                        } else {
+                            String::new()
+                        },
                     ])
                 })
                 .collect();
@@ -153,8 +240,18 @@ async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreE
     Ok((rows, n))
 }
 
-async fn master_page(st: &AppState, session: &StaffSession, k: &str, flash: String, form_error: String, submitted: Option<(&HashMap<String, String>, HashMap<String, String>)>, status: StatusCode) -> Response {
-    let Some(mut def) = kind(k) else { return error_page(StatusCode::NOT_FOUND, "ページが見つかりません") };
+async fn master_page(
+    st: &AppState,
+    session: &StaffSession,
+    k: &str,
+    flash: String,
+    form_error: String,
+    submitted: Option<(&HashMap<String, String>, HashMap<String, String>)>,
+    status: StatusCode,
+) -> Response {
+    let Some(mut def) = kind(k) else {
+        return error_page(StatusCode::NOT_FOUND, "ページが見つかりません");
+    };
     let (rows, total) = match rows_of(st, k).await {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
@@ -187,13 +284,38 @@ async fn master_page(st: &AppState, session: &StaffSession, k: &str, flash: Stri
     render(status, &t)
 }
 
-async fn master_list(State(st): State<AppState>, session: StaffSession, Path(k): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let flash = if q.contains_key("created") { "登録しました。".to_string() } else { String::new() };
-    master_page(&st, &session, &k, flash, String::new(), None, StatusCode::OK).await
+async fn master_list(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(k): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let flash = if q.contains_key("created") {
+        "登録しました。".to_string()
+    } else {
+        String::new()
+    };
+    master_page(
+        &st,
+        &session,
+        &k,
+        flash,
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
-fn parse_money(f: &HashMap<String, String>, k: &str, errors: &mut HashMap<String, String>) -> Option<i64> {
-    let v = f.get(k).map(|s| s.trim().replace([',', '¥', '円'], "")).filter(|s| !s.is_empty())?;
+fn parse_money(
+    f: &HashMap<String, String>,
+    k: &str,
+    errors: &mut HashMap<String, String>,
+) -> Option<i64> {
+    let v = f
+        .get(k)
+        .map(|s| s.trim().replace([',', '¥', '円'], ""))
+        .filter(|s| !s.is_empty())?;
     match v.parse::<i64>() {
         Ok(n) => Some(n),
         Err(_) => {
@@ -203,9 +325,17 @@ fn parse_money(f: &HashMap<String, String>, k: &str, errors: &mut HashMap<String
     }
 }
 
-async fn master_create(State(st): State<AppState>, session: StaffSession, Path(k): Path<String>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn master_create(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(k): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        );
     }
     if !session.role().allows(Permission::WriteMasters) {
         return forbidden();
@@ -218,7 +348,12 @@ async fn master_create(State(st): State<AppState>, session: StaffSession, Path(k
             let position = parse_money(&f, "position", &mut errors);
             if errors.is_empty() {
                 st.store
-                    .create_handling_status(HandlingStatusInput { name: s("name"), position, color: s("color"), is_default: b("is_default") })
+                    .create_handling_status(HandlingStatusInput {
+                        name: s("name"),
+                        position,
+                        color: s("color"),
+                        is_default: b("is_default"),
+                    })
                     .await
                     .map(|_| ())
             } else {
@@ -227,13 +362,29 @@ async fn master_create(State(st): State<AppState>, session: StaffSession, Path(k
         }
         "payment-methods" => {
             let fee = parse_money(&f, "fee", &mut errors).unwrap_or(0);
-            if errors.is_empty() { st.store.create_payment_method(PaymentMethodInput { code: s("code"), name: s("name"), fee }).await.map(|_| ()) } else { Ok(()) }
+            if errors.is_empty() {
+                st.store
+                    .create_payment_method(PaymentMethodInput {
+                        code: s("code"),
+                        name: s("name"),
+                        fee,
+                    })
+                    .await
+                    .map(|_| ())
+            } else {
+                Ok(())
+            }
         }
         "carriers" => {
             let fee = parse_money(&f, "shipping_fee", &mut errors).unwrap_or(0);
             if errors.is_empty() {
                 st.store
-                    .create_carrier(CarrierInput { code: s("code"), name: s("name"), tracking_url_template: s("tracking_url_template"), shipping_fee: fee })
+                    .create_carrier(CarrierInput {
+                        code: s("code"),
+                        name: s("name"),
+                        tracking_url_template: s("tracking_url_template"),
+                        shipping_fee: fee,
+                    })
                     .await
                     .map(|_| ())
             } else {
@@ -266,19 +417,57 @@ async fn master_create(State(st): State<AppState>, session: StaffSession, Path(k
                 Ok(())
             }
         }
-        "labels" => st.store.create_label(LabelInput { name: s("name"), color: s("color") }).await.map(|_| ()),
+        "labels" => st
+            .store
+            .create_label(LabelInput {
+                name: s("name"),
+                color: s("color"),
+            })
+            .await
+            .map(|_| ()),
         _ => return error_page(StatusCode::NOT_FOUND, "ページが見つかりません"),
     };
     match result {
-        Ok(()) if errors.is_empty() => Redirect::to(&format!("/masters/{k}?created=1")).into_response(),
-        Ok(()) => master_page(&st, &session, &k, String::new(), "入力内容を確認してください。".into(), Some((&f, errors)), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Ok(()) if errors.is_empty() => {
+            Redirect::to(&format!("/masters/{k}?created=1")).into_response()
+        }
+        Ok(()) => {
+            master_page(
+                &st,
+                &session,
+                &k,
+                String::new(),
+                "入力内容を確認してください。".into(),
+                Some((&f, errors)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
         Err(StoreError::Invalid(e)) => {
             let errors = e.0.into_iter().map(|e| (e.field, e.message)).collect();
-            master_page(&st, &session, &k, String::new(), "入力内容を確認してください。".into(), Some((&f, errors)), StatusCode::UNPROCESSABLE_ENTITY).await
+            master_page(
+                &st,
+                &session,
+                &k,
+                String::new(),
+                "入力内容を確認してください。".into(),
+                Some((&f, errors)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(StoreError::Conflict { field, message }) => {
             let errors = field.map(|f| (f, message.clone())).into_iter().collect();
-            master_page(&st, &session, &k, String::new(), message, Some((&f, errors)), StatusCode::CONFLICT).await
+            master_page(
+                &st,
+                &session,
+                &k,
+                String::new(),
+                message,
+                Some((&f, errors)),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => store_error_page(e),
     }
@@ -293,7 +482,11 @@ fn customer_fields() -> Vec<FieldDef> {
         field("family_kana", "セイ", "text"),
         field("given_kana", "メイ", "text"),
         field("postal_code", "郵便番号", "text"),
-        FieldDef { options: PREFECTURES.iter().map(|p| p.to_string()).collect(), value: "東京都".into(), ..field("prefecture", "都道府県", "select") },
+        FieldDef {
+            options: PREFECTURES.iter().map(|p| p.to_string()).collect(),
+            value: "東京都".into(),
+            ..field("prefecture", "都道府県", "select")
+        },
         field("address1", "住所1（市区町村・番地）", "text"),
         field("address2", "住所2（建物名など）", "text"),
         field("phone", "電話番号", "text"),
@@ -303,9 +496,25 @@ fn customer_fields() -> Vec<FieldDef> {
     ]
 }
 
-async fn customers_page(st: &AppState, session: &StaffSession, q: &HashMap<String, String>, flash: String, form_error: String, submitted: Option<(&HashMap<String, String>, HashMap<String, String>)>, status: StatusCode) -> Response {
-    let cq = CustomerQuery { name: q.get("name").cloned(), phone: q.get("phone").cloned(), email: q.get("email").cloned() };
-    let page: i64 = q.get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+async fn customers_page(
+    st: &AppState,
+    session: &StaffSession,
+    q: &HashMap<String, String>,
+    flash: String,
+    form_error: String,
+    submitted: Option<(&HashMap<String, String>, HashMap<String, String>)>,
+    status: StatusCode,
+) -> Response {
+    let cq = CustomerQuery {
+        name: q.get("name").cloned(),
+        phone: q.get("phone").cloned(),
+        email: q.get("email").cloned(),
+    };
+    let page: i64 = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
     let (list, total) = match st.store.list_customers(&cq, 100, (page - 1) * 100).await {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
@@ -320,7 +529,11 @@ async fn customers_page(st: &AppState, session: &StaffSession, q: &HashMap<Strin
                 c.address.phone.clone(),
                 c.address.email.clone(),
                 format!("{}{}", c.address.prefecture, c.address.address1),
-                if c.mail_opt_out { "送信しない".into() } else { String::new() },
+                if c.mail_opt_out {
+                    "送信しない".into()
+                } else {
+                    String::new()
+                },
             ],
             link: format!("/customers/{}", c.id),
             color: String::new(),
@@ -343,7 +556,15 @@ async fn customers_page(st: &AppState, session: &StaffSession, q: &HashMap<Strin
         can_edit: session.role().allows(Permission::WriteOrders),
         flash,
         form_error,
-        columns: vec!["顧客ID", "氏名", "カナ", "電話番号", "メールアドレス", "住所", "メール設定"],
+        columns: vec![
+            "顧客ID",
+            "氏名",
+            "カナ",
+            "電話番号",
+            "メールアドレス",
+            "住所",
+            "メール設定",
+        ],
         rows,
         total,
         fields,
@@ -355,14 +576,38 @@ async fn customers_page(st: &AppState, session: &StaffSession, q: &HashMap<Strin
     render(status, &t)
 }
 
-async fn customers_list(State(st): State<AppState>, session: StaffSession, Query(q): Query<HashMap<String, String>>) -> Response {
-    let flash = if q.contains_key("created") { "顧客を登録しました。".to_string() } else { String::new() };
-    customers_page(&st, &session, &q, flash, String::new(), None, StatusCode::OK).await
+async fn customers_list(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let flash = if q.contains_key("created") {
+        "顧客を登録しました。".to_string()
+    } else {
+        String::new()
+    };
+    customers_page(
+        &st,
+        &session,
+        &q,
+        flash,
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
-async fn customer_create(State(st): State<AppState>, session: StaffSession, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn customer_create(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        );
     }
     if !session.role().allows(Permission::WriteOrders) {
         return forbidden();
@@ -389,14 +634,29 @@ async fn customer_create(State(st): State<AppState>, session: StaffSession, Form
         Ok(_) => Redirect::to("/customers?created=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let errors = e.0.into_iter().map(|e| (e.field, e.message)).collect();
-            customers_page(&st, &session, &HashMap::new(), String::new(), "入力内容を確認してください。".into(), Some((&f, errors)), StatusCode::UNPROCESSABLE_ENTITY).await
+            customers_page(
+                &st,
+                &session,
+                &HashMap::new(),
+                String::new(),
+                "入力内容を確認してください。".into(),
+                Some((&f, errors)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => store_error_page(e),
     }
 }
 
-async fn customer_detail(State(st): State<AppState>, session: StaffSession, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<i64>() else { return error_page(StatusCode::NOT_FOUND, "顧客が見つかりません") };
+async fn customer_detail(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error_page(StatusCode::NOT_FOUND, "顧客が見つかりません");
+    };
     let c = match st.store.customer(id).await {
         Ok(c) => c,
         Err(e) => return store_error_page(e),
@@ -419,16 +679,34 @@ async fn customer_detail(State(st): State<AppState>, session: StaffSession, Path
             ("氏名", a.full_name()),
             ("カナ", a.full_kana()),
             ("郵便番号", a.postal_code.clone()),
-            ("住所", format!("{}{} {}", a.prefecture, a.address1, a.address2)),
+            (
+                "住所",
+                format!("{}{} {}", a.prefecture, a.address1, a.address2),
+            ),
             ("電話番号", a.phone.clone()),
             ("メールアドレス", a.email.clone()),
-            ("メール設定", if c.mail_opt_out { "送信しない".into() } else { "送信する".into() }),
+            (
+                "メール設定",
+                if c.mail_opt_out {
+                    "送信しない".into()
+                } else {
+                    "送信する".into()
+                },
+            ),
             ("ポイント", c.points.to_string()),
             ("顧客メモ", c.memo.clone()),
         ]
         .into_iter()
-        .map(|(k, v)| MasterRow { cells: vec![k.to_string(), v], link: String::new(), color: String::new() })
-        .chain(std::iter::once(MasterRow { cells: vec!["この顧客の受注".into(), "受注一覧で表示".into()], link: format!("/orders?customer_id={}", c.id), color: String::new() }))
+        .map(|(k, v)| MasterRow {
+            cells: vec![k.to_string(), v],
+            link: String::new(),
+            color: String::new(),
+        })
+        .chain(std::iter::once(MasterRow {
+            cells: vec!["この顧客の受注".into(), "受注一覧で表示".into()],
+            link: format!("/orders?customer_id={}", c.id),
+            color: String::new(),
+        }))
         .collect(),
         total: 1,
         fields: vec![],

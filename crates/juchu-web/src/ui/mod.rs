@@ -6,7 +6,9 @@ mod masters;
 
 use crate::AppState;
 use crate::api::dto::OrderJson;
-use crate::auth::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, StaffSession, constant_time_eq, cookie, set_cookie};
+use crate::auth::{
+    LOGIN_CSRF_COOKIE, SESSION_COOKIE, StaffSession, constant_time_eq, cookie, set_cookie,
+};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -27,8 +29,14 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/orders") }))
         .route("/orders", get(orders_list))
         .route("/orders/{number}", get(order_detail).post(order_update))
-        .route("/orders/{number}/items", axum::routing::post(order_items_update))
-        .route("/orders/{number}/memo", axum::routing::post(order_memo_update))
+        .route(
+            "/orders/{number}/items",
+            axum::routing::post(order_items_update),
+        )
+        .route(
+            "/orders/{number}/memo",
+            axum::routing::post(order_memo_update),
+        )
         .merge(masters::routes())
 }
 
@@ -64,19 +72,27 @@ pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            error_page(StatusCode::INTERNAL_SERVER_ERROR, "画面の表示に失敗しました")
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "画面の表示に失敗しました",
+            )
         }
     }
 }
 
 pub fn store_error_page(e: StoreError) -> Response {
     match e {
-        StoreError::NotFound(what) => error_page(StatusCode::NOT_FOUND, &format!("{what}が見つかりません")),
+        StoreError::NotFound(what) => {
+            error_page(StatusCode::NOT_FOUND, &format!("{what}が見つかりません"))
+        }
         StoreError::Conflict { message, .. } => error_page(StatusCode::CONFLICT, &message),
         StoreError::Invalid(fe) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &fe.to_string()),
         other => {
             tracing::error!(error = %other, "store error");
-            error_page(StatusCode::INTERNAL_SERVER_ERROR, "内部エラーが発生しました")
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "内部エラーが発生しました",
+            )
         }
     }
 }
@@ -90,7 +106,11 @@ pub struct Nav {
 
 impl Nav {
     pub fn of(s: &StaffSession) -> Nav {
-        Nav { staff_name: s.0.staff.name.clone(), role_label: s.0.staff.role.label(), csrf: s.0.csrf_token.clone() }
+        Nav {
+            staff_name: s.0.staff.name.clone(),
+            role_label: s.0.staff.role.label(),
+            csrf: s.0.csrf_token.clone(),
+        }
     }
 }
 
@@ -110,9 +130,24 @@ struct LoginPage {
 }
 
 pub async fn login_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let csrf = cookie(&headers, LOGIN_CSRF_COOKIE).map(str::to_string).unwrap_or_else(|| juchu_store::staff::random_token(""));
-    let no_staff = st.store.staff_count().await.map(|n| n == 0).unwrap_or(false);
-    let mut resp = render(StatusCode::OK, &LoginPage { csrf: csrf.clone(), email: String::new(), error: String::new(), no_staff });
+    let csrf = cookie(&headers, LOGIN_CSRF_COOKIE)
+        .map(str::to_string)
+        .unwrap_or_else(|| juchu_store::staff::random_token(""));
+    let no_staff = st
+        .store
+        .staff_count()
+        .await
+        .map(|n| n == 0)
+        .unwrap_or(false);
+    let mut resp = render(
+        StatusCode::OK,
+        &LoginPage {
+            csrf: csrf.clone(),
+            email: String::new(),
+            error: String::new(),
+            no_staff,
+        },
+    );
     if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -129,17 +164,36 @@ pub struct LoginForm {
     csrf: String,
 }
 
-pub async fn login_submit(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
-    let csrf_ok = cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| constant_time_eq(c.as_bytes(), f.csrf.as_bytes()));
+pub async fn login_submit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let csrf_ok = cookie(&headers, LOGIN_CSRF_COOKIE)
+        .is_some_and(|c| constant_time_eq(c.as_bytes(), f.csrf.as_bytes()));
     let page = |status, error: &str| {
-        render(status, &LoginPage { csrf: f.csrf.clone(), email: f.email.clone(), error: error.into(), no_staff: false })
+        render(
+            status,
+            &LoginPage {
+                csrf: f.csrf.clone(),
+                email: f.email.clone(),
+                error: error.into(),
+                no_staff: false,
+            },
+        )
     };
     if !csrf_ok {
-        return page(StatusCode::FORBIDDEN, "フォームの有効期限が切れました。もう一度ログインしてください。");
+        return page(
+            StatusCode::FORBIDDEN,
+            "フォームの有効期限が切れました。もう一度ログインしてください。",
+        );
     }
     let key = f.email.trim().to_lowercase();
     if st.login_limiter.is_blocked(&key) {
-        return page(StatusCode::TOO_MANY_REQUESTS, "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。");
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。",
+        );
     }
     match st.store.authenticate(&f.email, &f.password).await {
         Ok(Some(user)) => {
@@ -148,7 +202,9 @@ pub async fn login_submit(State(st): State<AppState>, headers: HeaderMap, Form(f
                 Ok((token, _)) => {
                     let mut resp = Redirect::to("/orders").into_response();
                     let max_age = juchu_store::staff::SESSION_HOURS * 3600;
-                    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, &token, max_age)) {
+                    if let Ok(v) =
+                        HeaderValue::from_str(&set_cookie(SESSION_COOKIE, &token, max_age))
+                    {
                         resp.headers_mut().append(header::SET_COOKIE, v);
                     }
                     resp
@@ -158,7 +214,10 @@ pub async fn login_submit(State(st): State<AppState>, headers: HeaderMap, Form(f
         }
         Ok(None) => {
             st.login_limiter.record_failure(&key);
-            page(StatusCode::UNAUTHORIZED, "メールアドレスまたはパスワードが正しくありません。")
+            page(
+                StatusCode::UNAUTHORIZED,
+                "メールアドレスまたはパスワードが正しくありません。",
+            )
         }
         Err(e) => store_error_page(e),
     }
@@ -170,7 +229,12 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(State(st): State<AppState>, session: StaffSession, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+pub async fn logout(
+    State(st): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     if !session.check_csrf(&f.csrf) {
         return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）");
     }
@@ -243,9 +307,15 @@ struct OrdersPage {
 }
 
 fn page_url(params: &HashMap<String, String>, page: i64) -> String {
-    let mut pairs: Vec<(&String, &String)> = params.iter().filter(|(k, v)| k.as_str() != "page" && !v.is_empty()).collect();
+    let mut pairs: Vec<(&String, &String)> = params
+        .iter()
+        .filter(|(k, v)| k.as_str() != "page" && !v.is_empty())
+        .collect();
     pairs.sort();
-    let mut q: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
+    let mut q: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect();
     q.push(format!("page={page}"));
     format!("/orders?{}", q.join("&"))
 }
@@ -254,14 +324,20 @@ fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
     out
 }
 
-async fn orders_list(State(st): State<AppState>, session: StaffSession, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn orders_list(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     let masters = match st.store.masters().await {
         Ok(m) => m,
         Err(e) => return store_error_page(e),
@@ -290,9 +366,15 @@ async fn orders_list(State(st): State<AppState>, session: StaffSession, Query(pa
     let mut rows = Vec::new();
     let (mut total, mut page, mut pages) = (0, 1, 1);
     match crate::query::order_query(&params, false) {
-        Err(e) => errors.extend(e.0.into_iter().map(|e| format!("{}: {}", label_of(&e.field), e.message))),
+        Err(e) => errors.extend(
+            e.0.into_iter()
+                .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
+        ),
         Ok(q) => match st.store.search_orders(&q).await {
-            Err(StoreError::Invalid(e)) => errors.extend(e.0.into_iter().map(|e| format!("{}: {}", label_of(&e.field), e.message))),
+            Err(StoreError::Invalid(e)) => errors.extend(
+                e.0.into_iter()
+                    .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
+            ),
             Err(e) => return store_error_page(e),
             Ok(p) => {
                 total = p.total;
@@ -308,11 +390,22 @@ async fn orders_list(State(st): State<AppState>, session: StaffSession, Query(pa
                             ordered_at: juchu_domain::time::display_ts(o.ordered_at),
                             name: o.billing.full_name(),
                             status: s.map(|s| s.name.clone()).unwrap_or_default(),
-                            status_color: s.map(|s| s.color.clone()).unwrap_or_else(|| "#999".into()),
+                            status_color: s
+                                .map(|s| s.color.clone())
+                                .unwrap_or_else(|| "#999".into()),
                             payment_status: o.payment_status.label().into(),
-                            payment_method: o.payment_method_id.and_then(|id| masters.payment_method(id)).map(|m| m.name.clone()).unwrap_or_default(),
+                            payment_method: o
+                                .payment_method_id
+                                .and_then(|id| masters.payment_method(id))
+                                .map(|m| m.name.clone())
+                                .unwrap_or_default(),
                             shipment_status: o.shipment_status.label().into(),
-                            labels: o.label_ids.iter().filter_map(|id| masters.label(*id)).map(|l| (l.name.clone(), l.color.clone())).collect(),
+                            labels: o
+                                .label_ids
+                                .iter()
+                                .filter_map(|id| masters.label(*id))
+                                .map(|l| (l.name.clone(), l.color.clone()))
+                                .collect(),
                             total: yen(o.totals.total),
                             needs_attention: o.needs_attention,
                         }
@@ -331,11 +424,28 @@ async fn orders_list(State(st): State<AppState>, session: StaffSession, Query(pa
         pages,
         prev_url: page_url(&params, page - 1),
         next_url: page_url(&params, page + 1),
-        statuses: masters.handling_statuses.iter().map(|s| s.name.clone()).collect(),
-        payment_statuses: PaymentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
-        shipment_statuses: ShipmentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
-        shipping_list_states: ShippingListState::ALL.iter().map(|s| s.label().to_string()).collect(),
-        payment_methods: masters.payment_methods.iter().map(|m| m.name.clone()).collect(),
+        statuses: masters
+            .handling_statuses
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        payment_statuses: PaymentStatus::ALL
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect(),
+        shipment_statuses: ShipmentStatus::ALL
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect(),
+        shipping_list_states: ShippingListState::ALL
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect(),
+        payment_methods: masters
+            .payment_methods
+            .iter()
+            .map(|m| m.name.clone())
+            .collect(),
         carriers: masters.carriers.iter().map(|m| m.name.clone()).collect(),
         labels: masters.labels.iter().map(|m| m.name.clone()).collect(),
     };
@@ -343,7 +453,11 @@ async fn orders_list(State(st): State<AppState>, session: StaffSession, Query(pa
 }
 
 fn label_of(field: &str) -> String {
-    crate::query::ORDER_FILTERS.iter().find(|(n, _)| *n == field).map(|(_, l)| l.to_string()).unwrap_or_else(|| field.to_string())
+    crate::query::ORDER_FILTERS
+        .iter()
+        .find(|(n, _)| *n == field)
+        .map(|(_, l)| l.to_string())
+        .unwrap_or_else(|| field.to_string())
 }
 
 // ---------------------------------------------------------------- order detail
@@ -417,8 +531,18 @@ struct Feedback {
     values: HashMap<String, String>,
 }
 
-async fn order_page(st: &AppState, session: &StaffSession, number: &str, tab: &str, fb: Feedback, status: StatusCode) -> Response {
-    let (order, masters) = match (st.store.order_by_number(number).await, st.store.masters().await) {
+async fn order_page(
+    st: &AppState,
+    session: &StaffSession,
+    number: &str,
+    tab: &str,
+    fb: Feedback,
+    status: StatusCode,
+) -> Response {
+    let (order, masters) = match (
+        st.store.order_by_number(number).await,
+        st.store.masters().await,
+    ) {
         (Ok(o), Ok(m)) => (o, m),
         (Err(e), _) | (_, Err(e)) => return store_error_page(e),
     };
@@ -427,13 +551,19 @@ async fn order_page(st: &AppState, session: &StaffSession, number: &str, tab: &s
             Ok(h) => h
                 .into_iter()
                 .map(|h| {
-                    let at = juchu_domain::time::parse_ts(&h.at).map(juchu_domain::time::display_ts).unwrap_or(h.at);
+                    let at = juchu_domain::time::parse_ts(&h.at)
+                        .map(juchu_domain::time::display_ts)
+                        .unwrap_or(h.at);
                     let who = match h.actor_kind.as_str() {
                         "rule" => format!("自動化: {}", h.actor_name),
                         "api_token" => format!("API: {}", h.actor_name),
                         _ => h.actor_name,
                     };
-                    let label = if h.field_label.is_empty() { h.field } else { h.field_label };
+                    let label = if h.field_label.is_empty() {
+                        h.field
+                    } else {
+                        h.field_label
+                    };
                     (at, who, label, h.before, h.after, h.reason)
                 })
                 .collect(),
@@ -445,7 +575,10 @@ async fn order_page(st: &AppState, session: &StaffSession, number: &str, tab: &s
     let o = OrderJson::new(&order, &masters);
     let t = OrderPage {
         nav: Nav::of(session),
-        status_color: masters.handling_status(order.handling_status_id).map(|s| s.color.clone()).unwrap_or_default(),
+        status_color: masters
+            .handling_status(order.handling_status_id)
+            .map(|s| s.color.clone())
+            .unwrap_or_default(),
         ordered_at: juchu_domain::time::display_ts(order.ordered_at),
         total: yen(order.totals.total),
         tax_standard: yen(order.totals.tax_standard),
@@ -458,11 +591,28 @@ async fn order_page(st: &AppState, session: &StaffSession, number: &str, tab: &s
         form_error: fb.form_error,
         errors: fb.errors,
         values: fb.values,
-        statuses: masters.handling_statuses.iter().map(|s| s.name.clone()).collect(),
-        payment_statuses: PaymentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
-        shipment_statuses: ShipmentStatus::ALL.iter().map(|s| s.label().to_string()).collect(),
-        shipping_list_states: ShippingListState::ALL.iter().map(|s| s.label().to_string()).collect(),
-        payment_methods: masters.payment_methods.iter().map(|m| m.name.clone()).collect(),
+        statuses: masters
+            .handling_statuses
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        payment_statuses: PaymentStatus::ALL
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect(),
+        shipment_statuses: ShipmentStatus::ALL
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect(),
+        shipping_list_states: ShippingListState::ALL
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect(),
+        payment_methods: masters
+            .payment_methods
+            .iter()
+            .map(|m| m.name.clone())
+            .collect(),
         carriers: masters.carriers.iter().map(|m| m.name.clone()).collect(),
         labels: masters.labels.iter().map(|m| m.name.clone()).collect(),
         history,
@@ -470,7 +620,12 @@ async fn order_page(st: &AppState, session: &StaffSession, number: &str, tab: &s
     render(status, &t)
 }
 
-async fn order_detail(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn order_detail(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let tab = match q.get("tab").map(String::as_str) {
         Some(t @ ("items" | "memo" | "history")) => t,
         _ => "basic",
@@ -480,24 +635,76 @@ async fn order_detail(State(st): State<AppState>, session: StaffSession, Path(nu
         Some("0") => "変更はありませんでした。".to_string(),
         _ => String::new(),
     };
-    order_page(&st, &session, &number, tab, Feedback { flash, form_error: String::new(), errors: HashMap::new(), values: HashMap::new() }, StatusCode::OK).await
+    order_page(
+        &st,
+        &session,
+        &number,
+        tab,
+        Feedback {
+            flash,
+            form_error: String::new(),
+            errors: HashMap::new(),
+            values: HashMap::new(),
+        },
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Applies a patch from a form and answers with a redirect, or the page with
 /// the errors next to their fields.
-async fn submit_patch(st: &AppState, session: &StaffSession, number: &str, tab: &str, version: Option<i64>, patch: OrderPatch, reason: &str, values: HashMap<String, String>) -> Response {
+async fn submit_patch(
+    st: &AppState,
+    session: &StaffSession,
+    number: &str,
+    tab: &str,
+    version: Option<i64>,
+    patch: OrderPatch,
+    reason: &str,
+    values: HashMap<String, String>,
+) -> Response {
     if !session.role().allows(Permission::WriteOrders) {
         return forbidden();
     }
-    match st.store.change_order(number, version, &patch, &session.actor(), reason).await {
-        Ok(c) => Redirect::to(&format!("/orders/{}?tab={tab}&saved={}", urlencode(number), if c.changes.is_empty() { 0 } else { 1 })).into_response(),
+    match st
+        .store
+        .change_order(number, version, &patch, &session.actor(), reason)
+        .await
+    {
+        Ok(c) => Redirect::to(&format!(
+            "/orders/{}?tab={tab}&saved={}",
+            urlencode(number),
+            if c.changes.is_empty() { 0 } else { 1 }
+        ))
+        .into_response(),
         Err(StoreError::Invalid(e)) => {
-            let errors = e.0.iter().map(|f| (f.field.clone(), f.message.clone())).collect();
-            let fb = Feedback { flash: String::new(), form_error: "入力内容を確認してください。".into(), errors, values };
-            order_page(st, session, number, tab, fb, StatusCode::UNPROCESSABLE_ENTITY).await
+            let errors =
+                e.0.iter()
+                    .map(|f| (f.field.clone(), f.message.clone()))
+                    .collect();
+            let fb = Feedback {
+                flash: String::new(),
+                form_error: "入力内容を確認してください。".into(),
+                errors,
+                values,
+            };
+            order_page(
+                st,
+                session,
+                number,
+                tab,
+                fb,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(StoreError::Conflict { message, .. }) => {
-            let fb = Feedback { flash: String::new(), form_error: message, errors: HashMap::new(), values: HashMap::new() };
+            let fb = Feedback {
+                flash: String::new(),
+                form_error: message,
+                errors: HashMap::new(),
+                values: HashMap::new(),
+            };
             order_page(st, session, number, tab, fb, StatusCode::CONFLICT).await
         }
         Err(e) => store_error_page(e),
@@ -513,16 +720,34 @@ fn opt(v: Option<&String>) -> Option<Option<String>> {
 }
 
 /// The 基本設定 form. Form fields arrive as a list of pairs because labels repeat.
-async fn order_update(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let f: HashMap<String, String> = pairs.iter().filter(|(k, _)| k != "labels").cloned().collect();
+async fn order_update(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let f: HashMap<String, String> = pairs
+        .iter()
+        .filter(|(k, _)| k != "labels")
+        .cloned()
+        .collect();
     if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        );
     }
     let mut errors = FieldErrors::default();
     let mut int = |k: &str| {
-        f.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()).and_then(|s| {
-            s.replace(',', "").parse::<i64>().map_err(|_| errors.add(k, "invalid_number", "数値で入力してください")).ok()
-        })
+        f.get(k)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .and_then(|s| {
+                s.replace(',', "")
+                    .parse::<i64>()
+                    .map_err(|_| errors.add(k, "invalid_number", "数値で入力してください"))
+                    .ok()
+            })
     };
     let discount = int("discount");
     let points_used = int("points_used");
@@ -530,10 +755,22 @@ async fn order_update(State(st): State<AppState>, session: StaffSession, Path(nu
         let fb = Feedback {
             flash: String::new(),
             form_error: "入力内容を確認してください。".into(),
-            errors: errors.0.iter().map(|e| (e.field.clone(), e.message.clone())).collect(),
+            errors: errors
+                .0
+                .iter()
+                .map(|e| (e.field.clone(), e.message.clone()))
+                .collect(),
             values: f.clone(),
         };
-        return order_page(&st, &session, &number, "basic", fb, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return order_page(
+            &st,
+            &session,
+            &number,
+            "basic",
+            fb,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let patch = OrderPatch {
         handling_status: f.get("handling_status").cloned(),
@@ -552,21 +789,51 @@ async fn order_update(State(st): State<AppState>, session: StaffSession, Path(nu
         delivery_time_slot: opt(f.get("delivery_time_slot")),
         needs_attention: f.get("needs_attention").map(|v| v == "true"),
         needs_attention_reason: f.get("needs_attention_reason").cloned(),
-        labels: Some(pairs.iter().filter(|(k, _)| k == "labels").map(|(_, v)| v.clone()).collect()),
+        labels: Some(
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "labels")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        ),
         discount,
         points_used,
         ..Default::default()
     };
     let reason = f.get("reason").cloned().unwrap_or_default();
-    submit_patch(&st, &session, &number, "basic", form_version(&f), patch, &reason, f).await
+    submit_patch(
+        &st,
+        &session,
+        &number,
+        "basic",
+        form_version(&f),
+        patch,
+        &reason,
+        f,
+    )
+    .await
 }
 
 /// The 受注商品 form: parallel lists of code / quantity / price; quantity 0 removes a line.
-async fn order_items_update(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let field = |name: &str| pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).collect::<Vec<_>>();
+async fn order_items_update(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .collect::<Vec<_>>()
+    };
     let csrf = field("csrf").pop().unwrap_or_default();
     if !session.check_csrf(&csrf) {
-        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        );
     }
     let (codes, qtys, prices) = (field("code"), field("quantity"), field("price"));
     let mut items = Vec::new();
@@ -580,28 +847,82 @@ async fn order_items_update(State(st): State<AppState>, session: StaffSession, P
             Ok(0) => continue,
             Ok(n) => n,
             Err(_) => {
-                errors.insert(format!("items[{i}].quantity"), "数量は整数で入力してください".to_string());
+                errors.insert(
+                    format!("items[{i}].quantity"),
+                    "数量は整数で入力してください".to_string(),
+                );
                 continue;
             }
         };
         let unit_price = prices.get(i).and_then(|p| p.parse::<i64>().ok());
-        items.push(ItemInput { product_code: code.clone(), quantity, unit_price });
+        items.push(ItemInput {
+            product_code: code.clone(),
+            quantity,
+            unit_price,
+        });
     }
     if !errors.is_empty() {
-        let fb = Feedback { flash: String::new(), form_error: "入力内容を確認してください。".into(), errors, values: HashMap::new() };
-        return order_page(&st, &session, &number, "items", fb, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let fb = Feedback {
+            flash: String::new(),
+            form_error: "入力内容を確認してください。".into(),
+            errors,
+            values: HashMap::new(),
+        };
+        return order_page(
+            &st,
+            &session,
+            &number,
+            "items",
+            fb,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let version = field("version").pop().and_then(|v| v.parse().ok());
-    let patch = OrderPatch { items: Some(items), ..Default::default() };
-    submit_patch(&st, &session, &number, "items", version, patch, "", HashMap::new()).await
+    let patch = OrderPatch {
+        items: Some(items),
+        ..Default::default()
+    };
+    submit_patch(
+        &st,
+        &session,
+        &number,
+        "items",
+        version,
+        patch,
+        "",
+        HashMap::new(),
+    )
+    .await
 }
 
-async fn order_memo_update(State(st): State<AppState>, session: StaffSession, Path(number): Path<String>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn order_memo_update(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）。画面を再読み込みしてください。");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        );
     }
-    let patch = OrderPatch { memo: Some(f.get("memo").cloned().unwrap_or_default()), ..Default::default() };
-    submit_patch(&st, &session, &number, "memo", form_version(&f), patch, "", HashMap::new()).await
+    let patch = OrderPatch {
+        memo: Some(f.get("memo").cloned().unwrap_or_default()),
+        ..Default::default()
+    };
+    submit_patch(
+        &st,
+        &session,
+        &number,
+        "memo",
+        form_version(&f),
+        patch,
+        "",
+        HashMap::new(),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -621,6 +942,9 @@ mod tests {
         let mut p = HashMap::new();
         p.insert("kana".to_string(), "ヤマダ".to_string());
         p.insert("page".to_string(), "3".to_string());
-        assert_eq!(page_url(&p, 4), "/orders?kana=%E3%83%A4%E3%83%9E%E3%83%80&page=4");
+        assert_eq!(
+            page_url(&p, 4),
+            "/orders?kana=%E3%83%A4%E3%83%9E%E3%83%80&page=4"
+        );
     }
 }

@@ -1,0 +1,443 @@
+//! `juchu bench`: each operation next to the raw SQL doing the same work, measured
+//! in the same run on the same data. Figures are printed, never asserted.
+
+use crate::demo;
+use clap::Args;
+use juchu_domain::order::{ItemInput, NewOrder};
+use juchu_store::pipeline::NewOrderRequest;
+use juchu_store::{Actor, Arg, Backend, OrderQuery, Store, StoreConfig};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Clone)]
+pub struct BenchArgs {
+    /// Orders to generate before measuring (default: 1,000,000 on PostgreSQL, 100,000 on SQLite).
+    #[arg(long)]
+    orders: Option<usize>,
+    /// Orders created one per transaction for each intake measurement.
+    #[arg(long, default_value_t = 1000)]
+    intake: usize,
+    /// Searches per filter.
+    #[arg(long, default_value_t = 60)]
+    searches: usize,
+    /// Keep the benchmark database afterwards (its location is printed).
+    #[arg(long)]
+    keep: bool,
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+struct Report {
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn header(&mut self, s: &str) {
+        println!("\n{s}");
+        self.lines.push(format!("\n{s}"));
+    }
+    fn line(&mut self, s: String) {
+        println!("{s}");
+        self.lines.push(s);
+    }
+}
+
+async fn fresh_store(
+    database_url: &Option<String>,
+) -> Result<(Store, Box<dyn FnOnce() + Send>, String), String> {
+    match database_url.as_deref() {
+        Some(u) if u.starts_with("postgres") => {
+            let base = u
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or_else(|| u.to_string());
+            let name = format!(
+                "juchu_bench_{}",
+                &juchu_store::staff::random_token("")[..10]
+            );
+            juchu_store::create_pg_database(u, &name)
+                .await
+                .map_err(|e| format!("cannot create the bench database on PostgreSQL: {e}"))?;
+            let url = format!("{base}/{name}");
+            let store = Store::connect(&StoreConfig {
+                database_url: Some(url.clone()),
+                data_dir: ".".into(),
+                create_data_dir: false,
+                max_connections: 8,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let admin_url = u.to_string();
+            let cleanup =
+                Box::new(move || juchu_store::drop_pg_database_blocking(&admin_url, &name));
+            Ok((store, cleanup, format!("PostgreSQL database {url}")))
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!(
+                "juchu-bench-{}",
+                &juchu_store::staff::random_token("")[..10]
+            ));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let store = Store::connect(&StoreConfig {
+                database_url: None,
+                data_dir: dir.clone(),
+                create_data_dir: false,
+                max_connections: 8,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let shown = format!("SQLite file {}/juchu.db", dir.display());
+            let cleanup = Box::new(move || {
+                let _ = std::fs::remove_dir_all(&dir);
+            });
+            Ok((store, cleanup, shown))
+        }
+    }
+}
+
+fn sample_order(rng: &mut SmallRng, customer_id: Option<i64>, i: usize) -> NewOrder {
+    NewOrder {
+        customer_id,
+        billing: demo::random_address(rng, 5_000_000 + i),
+        items: (0..2)
+            .map(|k| ItemInput {
+                product_code: demo::PRODUCTS[(i + k * 3) % demo::PRODUCTS.len()].0.into(),
+                quantity: 1 + (i % 3) as i64,
+                unit_price: None,
+            })
+            .collect(),
+        payment_method: Some("credit_card".into()),
+        carrier: Some("yamato".into()),
+        ..Default::default()
+    }
+}
+
+pub async fn run(database_url: &Option<String>, args: &BenchArgs) -> Result<(), String> {
+    let (store, cleanup, location) = fresh_store(database_url).await?;
+    let result = run_in(&store, args, &location).await;
+    store.close().await;
+    if args.keep {
+        println!("\nkept: {location}");
+    } else {
+        cleanup();
+    }
+    result
+}
+
+async fn run_in(store: &Store, args: &BenchArgs, location: &str) -> Result<(), String> {
+    let e = |e: juchu_store::StoreError| e.to_string();
+    store.migrate().await.map_err(e)?;
+    let pg = store.backend == Backend::Postgres;
+    let n = args.orders.unwrap_or(if pg { 1_000_000 } else { 100_000 });
+    let mut r = Report { lines: vec![] };
+    println!(
+        "juchu bench on {location}: {n} orders, {} intake orders per measurement, {} searches per filter",
+        args.intake, args.searches
+    );
+
+    r.header("## data load (demo generator, through the pipeline, 500 orders per transaction)");
+    let t = Instant::now();
+    demo::generate(store, n, 7, true).await.map_err(e)?;
+    let d = t.elapsed();
+    r.line(format!(
+        "generated {n} orders in {:.1} s = {:.0} orders/s",
+        d.as_secs_f64(),
+        rate(n, d)
+    ));
+    store.analyze().await.map_err(e)?;
+
+    // ---- intake: one order per transaction
+    r.header("## order intake, one order per transaction (orders/s)");
+    r.line(format!(
+        "{:<40} {:>12} {:>12} {:>8}",
+        "operation", "juchu", "raw SQL", "ratio"
+    ));
+    let mut rng = SmallRng::seed_from_u64(11);
+    let actor = Actor::system("bench");
+    let template = store
+        .create_orders(vec![sample_order(&mut rng, None, 0)], &actor)
+        .await
+        .map_err(e)?
+        .remove(0);
+    for writers in [1usize, 2] {
+        let per = args.intake / writers;
+        // pipeline
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let store = store.clone();
+            let actor = actor.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut rng = SmallRng::seed_from_u64(100 + w as u64);
+                for i in 0..per {
+                    let req = NewOrderRequest {
+                        order: sample_order(&mut rng, None, i),
+                        billing_given: true,
+                        new_customer: None,
+                    };
+                    store.create_order(req, &actor, None).await?;
+                }
+                Ok::<_, juchu_store::StoreError>(())
+            }));
+        }
+        for t in tasks {
+            t.await.map_err(|x| x.to_string())?.map_err(e)?;
+        }
+        let ours = rate(per * writers, t.elapsed());
+        // raw
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let store = store.clone();
+            let mut o = template.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..per {
+                    o.order_number = format!("RAW-{writers}-{w}-{i}");
+                    store.bench_raw_insert(&o).await?;
+                }
+                Ok::<_, juchu_store::StoreError>(())
+            }));
+        }
+        for t in tasks {
+            t.await.map_err(|x| x.to_string())?.map_err(e)?;
+        }
+        let raw = rate(per * writers, t.elapsed());
+        r.line(format!(
+            "{:<40} {:>12.0} {:>12.0} {:>7.0}%",
+            format!("intake, {writers} writer(s)"),
+            ours,
+            raw,
+            ours / raw * 100.0
+        ));
+    }
+
+    // ---- HTTP
+    r.header("## order creation over HTTP (POST /api/v1/orders, one per request)");
+    let app = juchu_web::Application::bind("127.0.0.1:0", juchu_web::AppState::new(store.clone()))
+        .await
+        .map_err(|x| x.to_string())?;
+    let base = format!("http://{}", app.local_addr());
+    let server = tokio::spawn(app.run());
+    let (token, _) = store
+        .create_api_token("bench", juchu_domain::access::Role::Owner)
+        .await
+        .map_err(e)?;
+    let client = reqwest::Client::new();
+    let http_n = (args.intake / 2).max(10);
+    let t = Instant::now();
+    for i in 0..http_n {
+        let o = sample_order(&mut rng, None, i);
+        let a = &o.billing;
+        let body = serde_json::json!({
+            "billing": {"family_name": a.family_name, "given_name": a.given_name, "family_kana": a.family_kana, "given_kana": a.given_kana,
+                "postal_code": a.postal_code, "prefecture": a.prefecture, "address1": a.address1, "phone": a.phone, "email": a.email},
+            "items": o.items.iter().map(|i| serde_json::json!({"product_code": i.product_code, "quantity": i.quantity})).collect::<Vec<_>>(),
+            "payment_method": "credit_card", "carrier": "yamato"
+        });
+        let resp = client
+            .post(format!("{base}/api/v1/orders"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("bench-{i}"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|x| x.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!(
+                "HTTP create failed: {} {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            ));
+        }
+    }
+    r.line(format!(
+        "{:<40} {:>12.0} orders/s (sequential client, same machine)",
+        "POST /api/v1/orders",
+        rate(http_n, t.elapsed())
+    ));
+
+    // ---- search
+    r.header("## search: API over HTTP vs raw SQL (count + 50 newest + their items), milliseconds");
+    r.line(format!(
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "filter", "api p50", "api p95", "raw p50", "raw p95", "p95 goal"
+    ));
+    let samples = store.bench_samples(args.searches as i64).await.map_err(e)?;
+    let masters = store.masters().await.map_err(e)?;
+    let status_id = masters
+        .handling_status_by_name("完了")
+        .map(|s| s.id)
+        .unwrap_or(1);
+    let kanas = [
+        "サト",
+        "スズ",
+        "タカハシ",
+        "ヤマダ",
+        "イト",
+        "ワタナベ",
+        "コバヤシ",
+        "ナカ",
+    ];
+    let today = juchu_domain::time::japan_date(jiff::Timestamp::now());
+    type Case = (String, Vec<(String, String)>, String, Vec<Arg>);
+    let mut cases: Vec<(&str, Vec<Case>)> = vec![];
+    let mut mk = |name: &'static str, f: &mut dyn FnMut(usize) -> Option<Case>| {
+        let v: Vec<Case> = (0..args.searches).filter_map(&mut *f).collect();
+        cases.push((name, v));
+    };
+    mk("status + date range", &mut |i| {
+        let from = today
+            .checked_sub(jiff::Span::new().days(30 + (i as i64 * 7) % 600))
+            .ok()?;
+        let to = from.checked_add(jiff::Span::new().days(30)).ok()?;
+        let f = juchu_domain::time::format_ts(juchu_domain::time::japan_day_start(from));
+        let t =
+            juchu_domain::time::format_ts(juchu_domain::time::japan_day_start(to.tomorrow().ok()?));
+        Some((
+            "status+date".into(),
+            vec![
+                ("handling_status".into(), "完了".into()),
+                ("ordered_from".into(), from.to_string()),
+                ("ordered_to".into(), to.to_string()),
+            ],
+            "handling_status_id = $1 AND ordered_at >= $2 AND ordered_at < $3".into(),
+            vec![status_id.into(), f.into(), t.into()],
+        ))
+    });
+    mk("phone", &mut |i| {
+        let (phone, _) = samples.get(i % samples.len().max(1))?.clone();
+        Some((
+            "phone".into(),
+            vec![("phone".into(), phone.clone())],
+            "billing_phone_key = $1".into(),
+            vec![juchu_domain::normalize::phone_key(&phone).into()],
+        ))
+    });
+    let trackings: Vec<String> = samples.iter().filter_map(|s| s.1.clone()).collect();
+    mk("tracking number", &mut |i| {
+        let t = trackings.get(i % trackings.len().max(1))?.clone();
+        Some((
+            "tracking".into(),
+            vec![("tracking_number".into(), t.clone())],
+            "tracking_key = $1".into(),
+            vec![juchu_domain::normalize::tracking_key(&t).into()],
+        ))
+    });
+    mk("kana name prefix", &mut |i| {
+        let k = kanas[i % kanas.len()].to_string();
+        let (sql, a): (String, Vec<Arg>) = if pg {
+            (
+                "billing_kana_key LIKE $1".into(),
+                vec![format!("{k}%").into()],
+            )
+        } else {
+            (
+                "billing_kana_key >= $1 AND billing_kana_key < $2".into(),
+                vec![k.clone().into(), format!("{k}\u{10FFFF}").into()],
+            )
+        };
+        Some(("kana".into(), vec![("kana".into(), k)], sql, a))
+    });
+    mk("product", &mut |i| {
+        let code = demo::PRODUCTS[i % demo::PRODUCTS.len()].0.to_string();
+        Some((
+            "product".into(),
+            vec![("product_code".into(), code.clone())],
+            "EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = orders.id AND i.product_code = $1)".into(),
+            vec![code.into()],
+        ))
+    });
+    for (name, list) in cases {
+        let mut api = Vec::new();
+        let mut raw = Vec::new();
+        // Warm both paths once so the first sample does not pay for cold caches.
+        if let Some((_, q, w, a)) = list.first() {
+            let _ = client
+                .get(format!("{base}/api/v1/orders"))
+                .bearer_auth(&token)
+                .query(q)
+                .send()
+                .await;
+            let _ = store.bench_raw_search(w, a.clone()).await;
+        }
+        for (_, q, w, a) in &list {
+            let t = Instant::now();
+            let resp = client
+                .get(format!("{base}/api/v1/orders"))
+                .bearer_auth(&token)
+                .query(q)
+                .send()
+                .await
+                .map_err(|x| x.to_string())?;
+            let status = resp.status();
+            let _ = resp.bytes().await;
+            if !status.is_success() {
+                return Err(format!("search {name} failed: {status}"));
+            }
+            api.push(t.elapsed());
+            let t = Instant::now();
+            store.bench_raw_search(w, a.clone()).await.map_err(e)?;
+            raw.push(t.elapsed());
+        }
+        api.sort();
+        raw.sort();
+        let goal = 2.0 * pct(&raw, 0.95) + 5.0;
+        let ok = if pct(&api, 0.95) <= goal {
+            "met"
+        } else {
+            "MISSED"
+        };
+        r.line(format!(
+            "{:<28} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>6.1} {ok}",
+            name,
+            pct(&api, 0.5),
+            pct(&api, 0.95),
+            pct(&raw, 0.5),
+            pct(&raw, 0.95),
+            goal
+        ));
+    }
+    // The same OrderQuery the list page uses, in-process (no HTTP), for reference.
+    let t = Instant::now();
+    for _ in 0..10 {
+        store
+            .search_orders(&OrderQuery {
+                per_page: 50,
+                ..Default::default()
+            })
+            .await
+            .map_err(e)?;
+    }
+    r.line(format!(
+        "{:<28} {:>9.2} ms (in-process, unfiltered list page incl. total count)",
+        "unfiltered first page",
+        t.elapsed().as_secs_f64() * 100.0
+    ));
+    server.abort();
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let pick = |k: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(k))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+                .unwrap_or_default()
+        };
+        r.line(format!(
+            "\nbench process memory: VmRSS {} kB, peak VmHWM {} kB (includes data generation)",
+            pick("VmRSS:"),
+            pick("VmHWM:")
+        ));
+    }
+    Ok(())
+}
