@@ -76,57 +76,57 @@ pub fn derive_events(before: Option<&Order>, after: &Order, m: &Masters) -> Vec<
         return vec![OrderEvent::Created];
     };
     let mut events = Vec::new();
-    if b.handling_status_id != after.handling_status_id {
-        if let Some(s) = m.handling_status(after.handling_status_id) {
-            events.push(OrderEvent::HandlingStatusBecame {
-                name: s.name.clone(),
-            });
-        }
+    if b.handling_status_id != after.handling_status_id
+        && let Some(s) = m.handling_status(after.handling_status_id)
+    {
+        events.push(OrderEvent::HandlingStatusBecame {
+            name: s.name.clone(),
+        });
     }
     if b.payment_status != after.payment_status {
         events.push(OrderEvent::PaymentStatusBecame {
             status: after.payment_status,
         });
     }
-    if b.payment_method_id != after.payment_method_id {
-        if let Some(pm) = after.payment_method_id.and_then(|id| m.payment_method(id)) {
-            events.push(OrderEvent::PaymentMethodBecame {
-                name: pm.name.clone(),
-            });
-        }
+    if b.payment_method_id != after.payment_method_id
+        && let Some(pm) = after.payment_method_id.and_then(|id| m.payment_method(id))
+    {
+        events.push(OrderEvent::PaymentMethodBecame {
+            name: pm.name.clone(),
+        });
     }
-    if b.carrier_id != after.carrier_id {
-        if let Some(c) = after.carrier_id.and_then(|id| m.carrier(id)) {
-            events.push(OrderEvent::CarrierBecame {
-                name: c.name.clone(),
-            });
-        }
+    if b.carrier_id != after.carrier_id
+        && let Some(c) = after.carrier_id.and_then(|id| m.carrier(id))
+    {
+        events.push(OrderEvent::CarrierBecame {
+            name: c.name.clone(),
+        });
     }
-    if b.tracking_number != after.tracking_number {
-        if let Some(t) = &after.tracking_number {
-            events.push(OrderEvent::TrackingNumberSet {
-                tracking_number: t.clone(),
-            });
-        }
+    if b.tracking_number != after.tracking_number
+        && let Some(t) = &after.tracking_number
+    {
+        events.push(OrderEvent::TrackingNumberSet {
+            tracking_number: t.clone(),
+        });
     }
     if b.shipment_status != after.shipment_status {
         events.push(OrderEvent::ShipmentStatusBecame {
             status: after.shipment_status,
         });
     }
-    if b.shipped_at != after.shipped_at {
-        if let Some(d) = after.shipped_at {
-            events.push(OrderEvent::ShippedAtSet {
-                date: d.to_string(),
-            });
-        }
+    if b.shipped_at != after.shipped_at
+        && let Some(d) = after.shipped_at
+    {
+        events.push(OrderEvent::ShippedAtSet {
+            date: d.to_string(),
+        });
     }
-    if b.delivered_at != after.delivered_at {
-        if let Some(d) = after.delivered_at {
-            events.push(OrderEvent::DeliveredAtSet {
-                date: d.to_string(),
-            });
-        }
+    if b.delivered_at != after.delivered_at
+        && let Some(d) = after.delivered_at
+    {
+        events.push(OrderEvent::DeliveredAtSet {
+            date: d.to_string(),
+        });
     }
     if b.shipping_list_state != after.shipping_list_state
         && after.shipping_list_state == ShippingListState::Exported

@@ -54,11 +54,9 @@ pub fn phone_key(s: &str) -> String {
     let t = n.trim_start();
     let international = t.starts_with('+');
     let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-    if international {
-        if let Some(rest) = digits.strip_prefix("81") {
-            let rest = rest.strip_prefix('0').unwrap_or(rest);
-            return format!("0{rest}");
-        }
+    if international && let Some(rest) = digits.strip_prefix("81") {
+        let rest = rest.strip_prefix('0').unwrap_or(rest);
+        return format!("0{rest}");
     }
     digits
 }

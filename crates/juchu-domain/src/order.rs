@@ -125,14 +125,14 @@ pub fn resolve_items(
                 format!("数量は1〜{MAX_QUANTITY}で入力してください"),
             );
         }
-        if let Some(p) = input.unit_price {
-            if !(0..=100_000_000).contains(&p) {
-                errors.add(
-                    f("unit_price"),
-                    "out_of_range",
-                    "単価は0〜100,000,000円で入力してください",
-                );
-            }
+        if let Some(p) = input.unit_price
+            && !(0..=100_000_000).contains(&p)
+        {
+            errors.add(
+                f("unit_price"),
+                "out_of_range",
+                "単価は0〜100,000,000円で入力してください",
+            );
         }
         let Some(product) = products.get(input.product_code.trim()) else {
             errors.add(
@@ -230,10 +230,10 @@ pub fn build_order(
     now: Timestamp,
 ) -> Result<Order, FieldErrors> {
     let mut errors = FieldErrors::default();
-    if let Some(n) = &input.order_number {
-        if let Err(m) = check_order_number(n) {
-            errors.add("order_number", "invalid_order_number", m);
-        }
+    if let Some(n) = &input.order_number
+        && let Err(m) = check_order_number(n)
+    {
+        errors.add("order_number", "invalid_order_number", m);
     }
     let mut billing = input.billing;
     billing.validate("billing", false, &mut errors);

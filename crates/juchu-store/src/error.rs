@@ -38,13 +38,13 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 impl StoreError {
     /// Turns a unique-constraint violation into a field-level conflict.
     pub(crate) fn unique_as_conflict(e: sqlx::Error, field: &str, message: String) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return StoreError::Conflict {
-                    field: Some(field.to_string()),
-                    message,
-                };
-            }
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict {
+                field: Some(field.to_string()),
+                message,
+            };
         }
         StoreError::Database(e)
     }

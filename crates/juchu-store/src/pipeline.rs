@@ -286,7 +286,7 @@ struct Prepared {
 }
 
 async fn prepare(tx: &mut Tx) -> Result<Prepared, StoreError> {
-    let masters = load_masters(&mut **tx).await?;
+    let masters = load_masters(tx).await?;
     let rules = load_rules(tx).await?;
     let rounding = load_rounding(tx).await?;
     Ok(Prepared {
@@ -307,14 +307,14 @@ impl Store {
     ) -> Result<Created, StoreError> {
         for attempt in 0..2 {
             let mut tx = self.begin().await?;
-            if let Some(k) = &idem {
-                if let Some(order) = self.replay(&mut tx, k).await? {
-                    tx.commit().await?;
-                    return Ok(Created {
-                        order,
-                        replayed: true,
-                    });
-                }
+            if let Some(k) = &idem
+                && let Some(order) = self.replay(&mut tx, k).await?
+            {
+                tx.commit().await?;
+                return Ok(Created {
+                    order,
+                    replayed: true,
+                });
             }
             let mut req = req.clone();
             if let Some(c) = req.new_customer.take() {
@@ -394,7 +394,7 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?;
         let mut orders = vec![order_from_row(&row)?];
-        attach_children(&mut **tx, &mut orders).await?;
+        attach_children(tx, &mut orders).await?;
         Ok(orders.pop())
     }
 
@@ -524,18 +524,18 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound("受注"))?;
         let mut loaded = vec![order_from_row(&row)?];
-        attach_children(&mut **tx, &mut loaded).await?;
+        attach_children(tx, &mut loaded).await?;
         let before = loaded.remove(0);
-        if let Some(v) = expected_version {
-            if v != before.version {
-                return Err(StoreError::Conflict {
-                    field: Some("version".into()),
-                    message: format!(
-                        "受注 {} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから変更してください",
-                        before.order_number, before.version
-                    ),
-                });
-            }
+        if let Some(v) = expected_version
+            && v != before.version
+        {
+            return Err(StoreError::Conflict {
+                field: Some("version".into()),
+                message: format!(
+                    "受注 {} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから変更してください",
+                    before.order_number, before.version
+                ),
+            });
         }
         let prep = prepare(tx).await?;
         let codes: Vec<String> = patch

@@ -32,7 +32,7 @@ impl TestStore {
     pub async fn sqlite() -> TestStore {
         let dir = std::env::temp_dir().join(format!(
             "juchu-test-{}",
-            crate::staff::random_token("")[..16].to_string()
+            &crate::staff::random_token("")[..16]
         ));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         let url = format!("sqlite://{}/juchu.db", dir.display());

@@ -45,6 +45,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+        /// Try-out mode: on an empty store, generate 10,000 demo orders and, if no
+        /// staff user exists, a demo owner whose password is printed.
+        #[arg(long)]
+        demo: bool,
     },
     /// Create or upgrade the database schema (creates the data directory if needed).
     Migrate,
@@ -102,13 +106,39 @@ enum TokenCommand {
     },
 }
 
+async fn prepare_demo(store: &Store) -> Result<(), String> {
+    let e = |e: juchu_store::StoreError| e.to_string();
+    let empty = store
+        .search_orders(&juchu_store::OrderQuery {
+            per_page: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?
+        .total
+        == 0;
+    if empty {
+        println!("generating 10,000 demo orders …");
+        demo::generate(store, 10_000, 42, true).await.map_err(e)?;
+    }
+    if store.staff_count().await.map_err(e)? == 0 {
+        let password = juchu_store::staff::random_token("")[..16].to_string();
+        store
+            .create_staff("demo@juchu.example", "デモ管理者", &password, Role::Owner)
+            .await
+            .map_err(e)?;
+        println!("demo login: demo@juchu.example / {password}");
+    }
+    Ok(())
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s)
         .ok_or_else(|| format!("unknown role {s:?}: use owner, manager, operator or viewer"))
 }
 
 async fn open(cli: &Cli, create_dir: bool) -> Result<Store, String> {
-    let default_dir = cli.data_dir == PathBuf::from("./juchu-data");
+    let default_dir = cli.data_dir == std::path::Path::new("./juchu-data");
     let config = StoreConfig {
         database_url: cli.database_url.clone().filter(|s| !s.trim().is_empty()),
         data_dir: cli.data_dir.clone(),
@@ -126,8 +156,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             let store = open(&cli, true).await?;
             println!("migrations applied ({:?})", store.backend);
         }
-        Command::Serve { addr } => {
+        Command::Serve { addr, demo } => {
             let store = open(&cli, false).await?;
+            if *demo {
+                prepare_demo(&store).await?;
+            }
             let app = juchu_web::Application::bind(addr, juchu_web::AppState::new(store.clone()))
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -27,6 +27,9 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/{id}", get(customer_detail))
 }
 
+/// A submitted form's values and the errors by field name, shown again on failure.
+type Submitted<'a> = (&'a HashMap<String, String>, HashMap<String, String>);
+
 pub struct FieldDef {
     pub name: &'static str,
     pub label: &'static str,
@@ -246,7 +249,7 @@ async fn master_page(
     k: &str,
     flash: String,
     form_error: String,
-    submitted: Option<(&HashMap<String, String>, HashMap<String, String>)>,
+    submitted: Option<Submitted<'_>>,
     status: StatusCode,
 ) -> Response {
     let Some(mut def) = kind(k) else {
@@ -502,7 +505,7 @@ async fn customers_page(
     q: &HashMap<String, String>,
     flash: String,
     form_error: String,
-    submitted: Option<(&HashMap<String, String>, HashMap<String, String>)>,
+    submitted: Option<Submitted<'_>>,
     status: StatusCode,
 ) -> Response {
     let cq = CustomerQuery {
@@ -626,7 +629,7 @@ async fn customer_create(
             phone: s("phone"),
             email: s("email"),
         },
-        mail_opt_out: f.get("mail_opt_out").is_some(),
+        mail_opt_out: f.contains_key("mail_opt_out"),
         points: 0,
         memo: s("memo"),
     };

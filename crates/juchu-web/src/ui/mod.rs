@@ -45,7 +45,7 @@ pub fn yen(v: i64) -> String {
     let s = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -626,10 +626,7 @@ async fn order_detail(
     Path(number): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let tab = match q.get("tab").map(String::as_str) {
-        Some(t @ ("items" | "memo" | "history")) => t,
-        _ => "basic",
-    };
+    let tab = q.get("tab").map(String::as_str).unwrap_or("basic");
     let flash = match q.get("saved").map(String::as_str) {
         Some("1") => "保存しました。".to_string(),
         Some("0") => "変更はありませんでした。".to_string(),
@@ -653,16 +650,29 @@ async fn order_detail(
 
 /// Applies a patch from a form and answers with a redirect, or the page with
 /// the errors next to their fields.
+/// A change submitted from one of the order page's forms.
+struct Submission<'a> {
+    tab: &'a str,
+    version: Option<i64>,
+    patch: OrderPatch,
+    reason: &'a str,
+    /// The raw form values, shown again next to errors.
+    values: HashMap<String, String>,
+}
+
 async fn submit_patch(
     st: &AppState,
     session: &StaffSession,
     number: &str,
-    tab: &str,
-    version: Option<i64>,
-    patch: OrderPatch,
-    reason: &str,
-    values: HashMap<String, String>,
+    sub: Submission<'_>,
 ) -> Response {
+    let Submission {
+        tab,
+        version,
+        patch,
+        reason,
+        values,
+    } = sub;
     if !session.role().allows(Permission::WriteOrders) {
         return forbidden();
     }
@@ -805,11 +815,13 @@ async fn order_update(
         &st,
         &session,
         &number,
-        "basic",
-        form_version(&f),
-        patch,
-        &reason,
-        f,
+        Submission {
+            tab: "basic",
+            version: form_version(&f),
+            patch,
+            reason: &reason,
+            values: f,
+        },
     )
     .await
 }
@@ -883,17 +895,14 @@ async fn order_items_update(
         items: Some(items),
         ..Default::default()
     };
-    submit_patch(
-        &st,
-        &session,
-        &number,
-        "items",
+    let sub = Submission {
+        tab: "items",
         version,
         patch,
-        "",
-        HashMap::new(),
-    )
-    .await
+        reason: "",
+        values: HashMap::new(),
+    };
+    submit_patch(&st, &session, &number, sub).await
 }
 
 async fn order_memo_update(
@@ -912,17 +921,14 @@ async fn order_memo_update(
         memo: Some(f.get("memo").cloned().unwrap_or_default()),
         ..Default::default()
     };
-    submit_patch(
-        &st,
-        &session,
-        &number,
-        "memo",
-        form_version(&f),
+    let sub = Submission {
+        tab: "memo",
+        version: form_version(&f),
         patch,
-        "",
-        HashMap::new(),
-    )
-    .await
+        reason: "",
+        values: HashMap::new(),
+    };
+    submit_patch(&st, &session, &number, sub).await
 }
 
 #[cfg(test)]

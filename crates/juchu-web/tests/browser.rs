@@ -1,0 +1,183 @@
+//! The admin UI in a real headless Chromium (Debian's chromium + chromedriver):
+//! log in, search, open an order, change its 対応状況, and see it in 履歴.
+//! A missing browser fails the test: `.ci/run` installs it.
+
+mod common;
+
+use common::{TestApp, seed_products};
+use fantoccini::{ClientBuilder, Locator};
+use juchu_domain::access::Role;
+use juchu_domain::customer::Address;
+use juchu_domain::order::{ItemInput, NewOrder};
+use juchu_store::Actor;
+use juchu_store::testing::TestStore;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> (Driver, u16) {
+    let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = free_port();
+    let child = Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("chromedriver not runnable at {bin} ({e}); install Debian's chromium and chromium-driver (.ci/run does)"));
+    let driver = Driver(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (driver, port);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+#[tokio::test]
+async fn staff_changes_a_handling_status_and_sees_it_in_history() {
+    let t = TestStore::sqlite().await;
+    seed_products(&t.store).await;
+    t.store
+        .create_staff(
+            "op@example.jp",
+            "受注担当 佐藤",
+            "correct horse battery",
+            Role::Operator,
+        )
+        .await
+        .unwrap();
+    let billing = Address {
+        family_name: "山田".into(),
+        given_name: "花子".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "ハナコ".into(),
+        postal_code: "150-0001".into(),
+        prefecture: "東京都".into(),
+        address1: "渋谷区神宮前1-2-3".into(),
+        address2: String::new(),
+        phone: "090-1234-5678".into(),
+        email: "hanako@example.jp".into(),
+    };
+    let mut other = billing.clone();
+    other.family_name = "佐藤".into();
+    other.family_kana = "サトウ".into();
+    let order = |b: Address| NewOrder {
+        billing: b,
+        items: vec![ItemInput {
+            product_code: "TEA-01".into(),
+            quantity: 1,
+            unit_price: None,
+        }],
+        payment_method: Some("credit_card".into()),
+        ..Default::default()
+    };
+    let created = t
+        .store
+        .create_orders(vec![order(billing), order(other)], &Actor::system("test"))
+        .await
+        .unwrap();
+    let number = created[0].order_number.clone();
+    let app = TestApp::start(t.store.clone()).await;
+
+    let (_driver, port) = start_driver().await;
+    let profile = std::env::temp_dir().join(format!("juchu-chrome-{}", free_port()));
+    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--window-size=1400,1000", format!("--user-data-dir={}", profile.display())]
+        }
+    }))
+    .unwrap();
+    let c = ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connect to chromedriver");
+
+    let result = async {
+        c.goto(&app.url("/login")).await?;
+        c.find(Locator::Css("input[name=email]"))
+            .await?
+            .send_keys("op@example.jp")
+            .await?;
+        c.find(Locator::Css("input[name=password]"))
+            .await?
+            .send_keys("correct horse battery")
+            .await?;
+        c.find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        c.wait().for_element(Locator::Id("orders")).await?;
+        assert!(c.source().await?.contains("受注一覧"));
+
+        // Search by kana, typed in half-width katakana: the normalised match finds 山田 only.
+        c.find(Locator::Css("input[name=kana]"))
+            .await?
+            .send_keys("ﾔﾏﾀﾞ")
+            .await?;
+        c.find(Locator::Id("search")).await?.click().await?;
+        c.wait().for_element(Locator::Id("total")).await?;
+        let total = c.find(Locator::Id("total")).await?.text().await?;
+        assert_eq!(total, "1件");
+
+        c.find(Locator::LinkText(&number)).await?.click().await?;
+        c.wait().for_element(Locator::Id("handling_status")).await?;
+        let select = c.find(Locator::Id("handling_status")).await?;
+        select.select_by_label("発送準備中").await?;
+        c.find(Locator::Id("save-basic")).await?.click().await?;
+        c.wait().for_element(Locator::Id("flash")).await?;
+        assert_eq!(
+            c.find(Locator::Id("flash")).await?.text().await?,
+            "保存しました。"
+        );
+
+        c.find(Locator::Id("tab-history")).await?.click().await?;
+        c.wait().for_element(Locator::Id("history")).await?;
+        let history = c.find(Locator::Id("history")).await?.text().await?;
+        assert!(history.contains("対応状況"), "{history}");
+        assert!(
+            history.contains("注文確定") && history.contains("発送準備中"),
+            "{history}"
+        );
+        assert!(history.contains("受注担当 佐藤"), "{history}");
+
+        let png = c.screenshot().await?;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+        std::fs::create_dir_all(&dir).ok();
+        std::fs::write(dir.join("order-history.png"), png).expect("write screenshot");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    result.expect("browser flow");
+
+    let o = t.store.order_by_number(&number).await.unwrap();
+    let m = t.store.masters().await.unwrap();
+    assert_eq!(
+        m.handling_status(o.handling_status_id).unwrap().name,
+        "発送準備中"
+    );
+    assert_eq!(o.version, 2);
+}
