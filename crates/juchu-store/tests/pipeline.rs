@@ -432,7 +432,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
     );
     assert_eq!(
         find(OrderQuery::default()).await,
-        [na.clone(), nb.clone()],
+        [na.as_str(), nb.as_str()],
         "newest first"
     );
     assert_eq!(
@@ -441,7 +441,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [na.clone()]
+        [na.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -449,7 +449,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [na.clone()]
+        [na.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -457,7 +457,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [na.clone()]
+        [na.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -465,7 +465,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [na.clone()]
+        [na.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -473,7 +473,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [na.clone()]
+        [na.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -481,7 +481,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [nb.clone()]
+        [nb.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -489,7 +489,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [nb.clone()]
+        [nb.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -497,7 +497,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [na.clone()]
+        [na.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
@@ -505,7 +505,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [na.clone()]
+        [na.as_str()]
     );
     let d = |s: &str| Some(s.parse().unwrap());
     assert_eq!(
@@ -515,7 +515,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             ..Default::default()
         })
         .await,
-        [nb.clone()]
+        [nb.as_str()]
     );
     assert_eq!(
         find(OrderQuery {
