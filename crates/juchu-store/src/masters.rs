@@ -57,7 +57,7 @@ pub(crate) async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
         .await?;
     }
     sqlx::query(
-        "INSERT INTO settings (key, value) VALUES ('seeded', '1'), ('tax_rounding', 'floor')",
+        "INSERT INTO settings (key, value) VALUES ('seeded', '1'), ('tax_rounding', 'floor'), ('masters_revision', '1')",
     )
     .execute(&mut *tx)
     .await?;
@@ -322,6 +322,7 @@ impl Store {
         .await
         .map_err(|err| StoreError::unique_as_conflict(err, "name", format!("対応状況「{}」は既に登録されています", input.name)))?;
         let id = get_i64(&row, "id")?;
+        crate::db::bump_masters_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(HandlingStatus {
             id,
@@ -341,15 +342,18 @@ impl Store {
         check_name(&mut e, "name", &input.name, 50);
         check_money(&mut e, "fee", input.fee);
         e.into_result()?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO payment_methods (code, name, fee, position) VALUES ($1, $2, $3, (SELECT COALESCE(MAX(position), 0) + 1 FROM payment_methods)) RETURNING id",
         )
         .bind(input.code.clone())
         .bind(input.name.trim().to_string())
         .bind(input.fee)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|err| StoreError::unique_as_conflict(err, "code", "同じコードまたは名称の支払方法が既にあります".into()))?;
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
         Ok(PaymentMethod {
             id: get_i64(&row, "id")?,
             code: input.code,
@@ -379,6 +383,7 @@ impl Store {
             );
         }
         e.into_result()?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO carriers (code, name, tracking_url_template, shipping_fee, position) VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(position), 0) + 1 FROM carriers)) RETURNING id",
         )
@@ -386,9 +391,11 @@ impl Store {
         .bind(input.name.trim().to_string())
         .bind(input.tracking_url_template.clone())
         .bind(input.shipping_fee)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|err| StoreError::unique_as_conflict(err, "code", "同じコードまたは名称の配送業者が既にあります".into()))?;
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
         Ok(Carrier {
             id: get_i64(&row, "id")?,
             code: input.code,
@@ -409,11 +416,12 @@ impl Store {
             );
         }
         e.into_result()?;
+        let mut tx = self.begin().await?;
         let row =
             sqlx::query("INSERT INTO order_labels (name, color) VALUES ($1, $2) RETURNING id")
                 .bind(input.name.trim().to_string())
                 .bind(input.color.clone())
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|err| {
                     StoreError::unique_as_conflict(
@@ -422,6 +430,8 @@ impl Store {
                         format!("受注ラベル「{}」は既に登録されています", input.name),
                     )
                 })?;
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
         Ok(OrderLabel {
             id: get_i64(&row, "id")?,
             name: input.name.trim().into(),

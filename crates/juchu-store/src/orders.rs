@@ -4,8 +4,8 @@
 
 use crate::StoreError;
 use crate::db::{
-    Arg, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with,
-    values_placeholders,
+    Arg, Backend, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with,
+    rows_per_statement, values_placeholders,
 };
 use jiff::civil::Date;
 use juchu_domain::customer::Address;
@@ -327,12 +327,12 @@ pub(crate) fn select_order_sql() -> String {
 /// Inserts new orders with their items and labels (ids already allocated).
 pub(crate) async fn insert_orders(
     tx: &mut Tx,
+    backend: Backend,
     orders: &[Order],
     now: &str,
 ) -> Result<(), StoreError> {
-    // Chunks keep each statement under SQLite's and PostgreSQL's bind limits.
-    for chunk in orders.chunks(100) {
-        let cols = WRITE_COLUMNS.len() + 2;
+    let cols = WRITE_COLUMNS.len() + 2;
+    for chunk in orders.chunks(rows_per_statement(backend, cols)) {
         let mut args = Vec::with_capacity(chunk.len() * cols);
         for o in chunk {
             args.push(Arg::from(o.id));
@@ -359,19 +359,20 @@ pub(crate) async fn insert_orders(
         .iter()
         .flat_map(|o| o.items.iter().enumerate().map(move |(p, i)| (o.id, p, i)))
         .collect();
-    insert_items(tx, &items).await?;
+    insert_items(tx, backend, &items).await?;
     let links: Vec<(i64, i64)> = orders
         .iter()
         .flat_map(|o| o.label_ids.iter().map(move |l| (o.id, *l)))
         .collect();
-    insert_label_links(tx, &links).await
+    insert_label_links(tx, backend, &links).await
 }
 
 pub(crate) async fn insert_items(
     tx: &mut Tx,
+    backend: Backend,
     items: &[(i64, usize, &OrderItem)],
 ) -> Result<(), StoreError> {
-    for chunk in items.chunks(500) {
+    for chunk in items.chunks(rows_per_statement(backend, ITEM_COLUMNS.len())) {
         let mut args = Vec::with_capacity(chunk.len() * ITEM_COLUMNS.len());
         for (order_id, pos, item) in chunk {
             item_args(*order_id, *pos, item, &mut args);
@@ -388,9 +389,10 @@ pub(crate) async fn insert_items(
 
 pub(crate) async fn insert_label_links(
     tx: &mut Tx,
+    backend: Backend,
     links: &[(i64, i64)],
 ) -> Result<(), StoreError> {
-    for chunk in links.chunks(1000) {
+    for chunk in links.chunks(rows_per_statement(backend, 2)) {
         let args = chunk
             .iter()
             .flat_map(|(o, l)| [Arg::from(*o), Arg::from(*l)])

@@ -7,7 +7,10 @@
 
 use crate::StoreError;
 use crate::customers;
-use crate::db::{Arg, Store, Tx, get_i64, get_str, now_text, query_with, values_placeholders};
+use crate::db::{
+    Arg, Backend, Store, Tx, get_i64, get_str, now_text, query_with, rows_per_statement,
+    values_placeholders,
+};
 use crate::masters::{load_masters, load_rounding, products_by_codes};
 use crate::orders::{
     WRITE_COLUMNS, attach_children, insert_items, insert_label_links, insert_orders,
@@ -129,8 +132,13 @@ struct EventRow {
     depth: usize,
 }
 
-async fn write_history(tx: &mut Tx, rows: &[HistoryRow], at: &str) -> Result<(), StoreError> {
-    for chunk in rows.chunks(500) {
+async fn write_history(
+    tx: &mut Tx,
+    backend: Backend,
+    rows: &[HistoryRow],
+    at: &str,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(rows_per_statement(backend, 9)) {
         let mut args = Vec::with_capacity(chunk.len() * 9);
         for h in chunk {
             args.push(Arg::from(h.order_id));
@@ -152,8 +160,13 @@ async fn write_history(tx: &mut Tx, rows: &[HistoryRow], at: &str) -> Result<(),
     Ok(())
 }
 
-async fn write_events(tx: &mut Tx, rows: &[EventRow], at: &str) -> Result<(), StoreError> {
-    for chunk in rows.chunks(500) {
+async fn write_events(
+    tx: &mut Tx,
+    backend: Backend,
+    rows: &[EventRow],
+    at: &str,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(rows_per_statement(backend, 5)) {
         let mut args = Vec::with_capacity(chunk.len() * 5);
         for e in chunk {
             args.push(Arg::from(e.order_id));
@@ -279,21 +292,50 @@ fn today() -> jiff::civil::Date {
     juchu_domain::time::japan_date(Timestamp::now())
 }
 
-struct Prepared {
+/// What every change needs besides the order: masters, enabled rules, settings.
+/// Cached per process and keyed by the `masters_revision` setting, which every
+/// master, rule or setting write replaces in its own transaction; the pipeline
+/// reads that one row instead of six queries' worth of masters on each change.
+pub(crate) struct Snapshot {
     masters: Masters,
     rules: Vec<Rule>,
     rounding: juchu_domain::status::RoundingMode,
 }
 
-async fn prepare(tx: &mut Tx) -> Result<Prepared, StoreError> {
+async fn load_snapshot(tx: &mut Tx) -> Result<Snapshot, StoreError> {
     let masters = load_masters(tx).await?;
     let rules = load_rules(tx).await?;
     let rounding = load_rounding(tx).await?;
-    Ok(Prepared {
+    Ok(Snapshot {
         masters,
         rules,
         rounding,
     })
+}
+
+impl Store {
+    async fn prepare(&self, tx: &mut Tx) -> Result<std::sync::Arc<Snapshot>, StoreError> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = 'masters_revision'")
+            .fetch_optional(&mut **tx)
+            .await?;
+        let revision = match row {
+            Some(r) => get_str(&r, "value")?,
+            None => return Ok(std::sync::Arc::new(load_snapshot(tx).await?)),
+        };
+        if let Some((rev, snap)) = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            if *rev == revision {
+                return Ok(snap.clone());
+            }
+        }
+        let snap = std::sync::Arc::new(load_snapshot(tx).await?);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((revision, snap.clone()));
+        Ok(snap)
+    }
 }
 
 impl Store {
@@ -417,7 +459,7 @@ impl Store {
         inputs: Vec<NewOrder>,
         actor: &Actor,
     ) -> Result<Vec<Order>, StoreError> {
-        let prep = prepare(tx).await?;
+        let prep = self.prepare(tx).await?;
         let codes: Vec<String> = inputs
             .iter()
             .flat_map(|o| o.items.iter().map(|i| i.product_code.trim().to_string()))
@@ -473,9 +515,9 @@ impl Store {
             finals.push(c.order);
         }
         let at = juchu_domain::time::format_ts(now);
-        insert_orders(tx, &finals, &at).await?;
-        write_history(tx, &history, &at).await?;
-        write_events(tx, &events, &at).await?;
+        insert_orders(tx, self.backend, &finals, &at).await?;
+        write_history(tx, self.backend, &history, &at).await?;
+        write_events(tx, self.backend, &events, &at).await?;
         Ok(finals)
     }
 
@@ -537,7 +579,7 @@ impl Store {
                 ),
             });
         }
-        let prep = prepare(tx).await?;
+        let prep = self.prepare(tx).await?;
         let codes: Vec<String> = patch
             .items
             .iter()
@@ -631,7 +673,7 @@ impl Store {
                 .enumerate()
                 .map(|(p, i)| (id, p, i))
                 .collect();
-            insert_items(tx, &items).await?;
+            insert_items(tx, self.backend, &items).await?;
         }
         if order.label_ids != before.label_ids {
             sqlx::query("DELETE FROM order_label_links WHERE order_id = $1")
@@ -639,10 +681,10 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
             let links: Vec<_> = order.label_ids.iter().map(|l| (id, *l)).collect();
-            insert_label_links(tx, &links).await?;
+            insert_label_links(tx, self.backend, &links).await?;
         }
-        write_history(tx, &history, &now).await?;
-        write_events(tx, &event_rows, &now).await?;
+        write_history(tx, self.backend, &history, &now).await?;
+        write_events(tx, self.backend, &event_rows, &now).await?;
         let mut all_events = events;
         all_events.extend(
             event_rows
@@ -660,6 +702,7 @@ impl Store {
 
     /// Adds an automation rule (the full 自動化設定 arrives with its own issue).
     pub async fn add_automation_rule(&self, rule: &Rule) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
@@ -669,8 +712,10 @@ impl Store {
         .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
         .bind(serde_json::to_string(&rule.action).unwrap_or_default())
         .bind(now_text())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
         Ok(get_i64(&row, "id")?)
     }
 }

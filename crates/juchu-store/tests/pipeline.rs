@@ -773,3 +773,67 @@ both_stores!(staff_sessions_and_tokens, |store| async move {
     assert_eq!(store.api_token(&secret).await.unwrap().unwrap().id, t.id);
     assert!(store.api_token("jc_nope").await.unwrap().is_none());
 });
+
+both_stores!(
+    cached_masters_follow_changes_from_other_processes,
+    |store| async move {
+        seed_products(&store).await;
+        let o = store
+            .create_orders(
+                vec![new_order(address(
+                    "山田",
+                    "花子",
+                    ("ヤマダ", "ハナコ"),
+                    "03-1234-5678",
+                    "",
+                ))],
+                &staff(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        // A second Store on the same database stands in for another juchu process.
+        let other = Store::connect(&juchu_store::StoreConfig {
+            database_url: Some(store_url(&store).await),
+            data_dir: std::env::temp_dir(),
+            create_data_dir: false,
+            max_connections: 2,
+        })
+        .await
+        .unwrap();
+        other
+            .create_handling_status(juchu_store::masters::HandlingStatusInput {
+                name: "検品中".into(),
+                position: None,
+                color: "#123456".into(),
+                is_default: false,
+            })
+            .await
+            .unwrap();
+        let changed = store
+            .change_order(
+                &o.order_number,
+                None,
+                &OrderPatch::handling_status("検品中"),
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.changes[0].after, "検品中");
+        other.close().await;
+    }
+);
+
+/// The URL a test store was opened with (read back from the database itself).
+async fn store_url(store: &Store) -> String {
+    match store.backend {
+        juchu_store::Backend::Postgres => {
+            let name = store.current_database_name().await.unwrap();
+            format!("{}/{name}", juchu_store::testing::pg_admin_url())
+        }
+        juchu_store::Backend::Sqlite => {
+            format!("sqlite://{}", store.current_database_name().await.unwrap())
+        }
+    }
+}

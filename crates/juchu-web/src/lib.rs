@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/carriers", g(api::list_carriers).post(api::create_carrier))
         .route("/order-labels", g(api::list_labels).post(api::create_label))
+        .route("/api-tokens", p(api::create_api_token))
         .fallback(|| async {
             error::ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -29,11 +29,12 @@ impl Modify for BearerAuth {
         api::list_payment_methods, api::create_payment_method,
         api::list_carriers, api::create_carrier,
         api::list_labels, api::create_label,
+        api::create_api_token,
     ),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
         dto::HistoryJson, dto::CustomerJson, dto::CustomerBody, dto::ProductJson, dto::HandlingStatusJson, dto::PaymentMethodJson,
-        dto::CarrierJson, dto::LabelJson, api::CustomerPatchBody, api::ProductBody, api::HandlingStatusBody,
+        dto::CarrierJson, dto::LabelJson, api::CustomerPatchBody, api::ProductBody, api::HandlingStatusBody, api::ApiTokenBody, api::ApiTokenJson,
         crate::error::ErrorBody, crate::error::FieldErrorBody,
     )),
     modifiers(&BearerAuth)

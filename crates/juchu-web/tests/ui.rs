@@ -1,0 +1,348 @@
+//! Admin UI over HTTP: sessions, CSRF, login rate limiting, role checks, form errors.
+
+mod common;
+
+use common::{TestApp, seed_products};
+use juchu_domain::access::Role;
+use juchu_domain::customer::Address;
+use juchu_domain::order::{ItemInput, NewOrder};
+use juchu_store::{Actor, both_stores};
+use reqwest::StatusCode;
+
+fn csrf_in(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Logs in and returns the session cookie header value and the page's CSRF token.
+async fn login(app: &TestApp, email: &str, password: &str) -> (StatusCode, String) {
+    let r = app.client.get(app.url("/login")).send().await.unwrap();
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let login_cookie = set.split(';').next().unwrap().to_string();
+    let csrf = csrf_in(&r.text().await.unwrap());
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("juchu_session="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .unwrap_or_default();
+    (status, session)
+}
+
+async fn sample_order(app: &TestApp) -> String {
+    seed_products(&app.store).await;
+    let billing = Address {
+        family_name: "山田".into(),
+        given_name: "花子".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "ハナコ".into(),
+        postal_code: "150-0001".into(),
+        prefecture: "東京都".into(),
+        address1: "渋谷区神宮前1-2-3".into(),
+        address2: String::new(),
+        phone: "090-1234-5678".into(),
+        email: "hanako@example.jp".into(),
+    };
+    let o = NewOrder {
+        billing,
+        items: vec![ItemInput {
+            product_code: "TEA-01".into(),
+            quantity: 1,
+            unit_price: None,
+        }],
+        ..Default::default()
+    };
+    app.store
+        .create_orders(vec![o], &Actor::system("test"))
+        .await
+        .unwrap()
+        .remove(0)
+        .order_number
+}
+
+both_stores!(login_session_csrf_and_roles, |store| async move {
+    let app = TestApp::start(store).await;
+    let number = sample_order(&app).await;
+    app.store
+        .create_staff("op@example.jp", "", "correct horse battery", Role::Operator)
+        .await
+        .unwrap();
+    app.store
+        .create_staff("view@example.jp", "", "correct horse battery", Role::Viewer)
+        .await
+        .unwrap();
+
+    // Pages need a session.
+    let r = app.client.get(app.url("/orders")).send().await.unwrap();
+    assert_eq!(
+        (r.status(), r.headers()["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+
+    let (s, cookie) = login(&app, "op@example.jp", "correct horse battery").await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let page = app
+        .client
+        .get(app.url(&format!("/orders/{number}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("受注詳細") && html.contains("基本設定") && html.contains("履歴"));
+    let csrf = csrf_in(&html);
+
+    // A form without the session's CSRF token is refused and changes nothing.
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}/memo")))
+        .header("cookie", &cookie)
+        .form(&[("memo", "x"), ("csrf", "forged"), ("version", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.store.order_by_number(&number).await.unwrap().memo, "");
+
+    // With it, the change goes through the pipeline.
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}/memo")))
+        .header("cookie", &cookie)
+        .form(&[("memo", "電話あり"), ("csrf", &csrf), ("version", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store.order_by_number(&number).await.unwrap().memo,
+        "電話あり"
+    );
+
+    // Errors are shown next to the field, nothing is written.
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}")))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("version", "2"),
+            ("handling_status", "注文確定"),
+            ("payment_status", "未決済"),
+            ("shipment_status", "未発送"),
+            ("shipping_list_state", "未出力"),
+            ("shipped_at", "2026-02-30"),
+            ("discount", "abc"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("数値で入力してください"),
+        "discount error shown"
+    );
+    assert_eq!(app.store.order_by_number(&number).await.unwrap().version, 2);
+
+    // A stale version is refused with a message.
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}/memo")))
+        .header("cookie", &cookie)
+        .form(&[("memo", "古い"), ("csrf", &csrf), ("version", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("他の操作で更新されています")
+    );
+
+    // An operator cannot edit masters.
+    let r = app
+        .client
+        .post(app.url("/masters/labels"))
+        .header("cookie", &cookie)
+        .form(&[("name", "x"), ("color", "#000000"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // A viewer cannot change orders.
+    let (_, viewer) = login(&app, "view@example.jp", "correct horse battery").await;
+    let html = app
+        .client
+        .get(app.url(&format!("/orders/{number}?tab=memo")))
+        .header("cookie", &viewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let vcsrf = csrf_in(&html);
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}/memo")))
+        .header("cookie", &viewer)
+        .form(&[("memo", "x"), ("csrf", &vcsrf), ("version", "3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Every page of the UI renders for a logged-in user.
+    for path in [
+        "/orders",
+        "/orders?kana=ﾔﾏﾀﾞ&needs_attention=false",
+        "/customers",
+        "/masters/handling-statuses",
+        "/masters/payment-methods",
+        "/masters/carriers",
+        "/masters/products",
+        "/masters/labels",
+        &format!("/orders/{number}?tab=items"),
+        &format!("/orders/{number}?tab=history"),
+    ] {
+        let r = app
+            .client
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let r = app
+        .client
+        .get(app.url("/orders?ordered_from=2026-13-01"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.text().await.unwrap().contains("受注日（から）"),
+        "a bad filter is explained"
+    );
+});
+
+both_stores!(login_is_rate_limited, |store| async move {
+    let app = TestApp::start(store).await;
+    app.store
+        .create_staff("op@example.jp", "", "correct horse battery", Role::Operator)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let (s, _) = login(&app, "op@example.jp", "wrong password!").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, cookie) = login(&app, "op@example.jp", "correct horse battery").await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits out the block"
+    );
+    assert!(cookie.is_empty());
+});
+
+both_stores!(manager_creates_masters_in_the_ui, |store| async move {
+    let app = TestApp::start(store).await;
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let html = app
+        .client
+        .get(app.url("/masters/products"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&html);
+    let r = app
+        .client
+        .post(app.url("/masters/products"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", "NEW-1"),
+            ("name", "新商品"),
+            ("unit_price", "1,980"),
+            ("tax_rate", "8"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store.product_by_code("NEW-1").await.unwrap().unit_price,
+        1980
+    );
+    let r = app
+        .client
+        .post(app.url("/masters/products"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", "NEW-2"),
+            ("name", "x"),
+            ("unit_price", "100"),
+            ("tax_rate", "5"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("税率は10または8"));
+    let r = app
+        .client
+        .post(app.url("/masters/handling-statuses"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "検品中"),
+            ("color", "#112233"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.store
+            .masters()
+            .await
+            .unwrap()
+            .handling_status_by_name("検品中")
+            .is_some()
+    );
+});
