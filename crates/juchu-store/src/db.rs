@@ -43,12 +43,14 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub backend: Backend,
     /// Masters, rules and settings as of a `masters_revision`; see [`crate::pipeline`].
-    pub(crate) snapshot: std::sync::Arc<
-        std::sync::Mutex<Option<(String, std::sync::Arc<crate::pipeline::Snapshot>)>>,
-    >,
+    pub(crate) snapshot: SnapshotCache,
 }
 
 pub type Tx = Transaction<'static, Any>;
+
+/// The pipeline's cached snapshot and the `masters_revision` it was loaded at.
+pub(crate) type SnapshotCache =
+    std::sync::Arc<std::sync::Mutex<Option<(String, std::sync::Arc<crate::pipeline::Snapshot>)>>>;
 
 /// A bind value. Nulls carry their type because PostgreSQL needs it.
 #[derive(Debug, Clone)]

@@ -322,15 +322,15 @@ impl Store {
             Some(r) => get_str(&r, "value")?,
             None => return Ok(std::sync::Arc::new(load_snapshot(tx).await?)),
         };
-        if let Some((rev, snap)) = self
+        let cached = self
             .snapshot
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
+            .clone();
+        if let Some((rev, snap)) = cached
+            && rev == revision
         {
-            if *rev == revision {
-                return Ok(snap.clone());
-            }
+            return Ok(snap);
         }
         let snap = std::sync::Arc::new(load_snapshot(tx).await?);
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((revision, snap.clone()));
