@@ -36,6 +36,17 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 impl StoreError {
+    /// Turns a unique-constraint violation that surfaced as a database error into a
+    /// field-level conflict; other errors pass through.
+    pub(crate) fn unique_to_conflict(self, field: &str, message: &str) -> Self {
+        match self {
+            StoreError::Database(e) => {
+                StoreError::unique_as_conflict(e, field, message.to_string())
+            }
+            other => other,
+        }
+    }
+
     /// Turns a unique-constraint violation into a field-level conflict.
     pub(crate) fn unique_as_conflict(e: sqlx::Error, field: &str, message: String) -> Self {
         if let sqlx::Error::Database(db) = &e

@@ -75,7 +75,7 @@ fn status_from_row(r: &AnyRow) -> Result<HandlingStatus, sqlx::Error> {
     })
 }
 
-fn product_from_row(r: &AnyRow) -> Result<Product, sqlx::Error> {
+pub(crate) fn product_from_row(r: &AnyRow) -> Result<Product, sqlx::Error> {
     Ok(Product {
         id: get_i64(r, "id")?,
         code: get_str(r, "code")?,

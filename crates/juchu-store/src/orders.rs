@@ -324,86 +324,116 @@ pub(crate) fn select_order_sql() -> String {
     format!("SELECT id, {} FROM orders", WRITE_COLUMNS.join(", "))
 }
 
-/// Inserts new orders with their items and labels (ids already allocated).
-pub(crate) async fn insert_orders(
-    tx: &mut Tx,
-    backend: Backend,
-    orders: &[Order],
-    now: &str,
-) -> Result<(), StoreError> {
-    let cols = WRITE_COLUMNS.len() + 2;
-    for chunk in orders.chunks(rows_per_statement(backend, cols)) {
-        let mut args = Vec::with_capacity(chunk.len() * cols);
-        for o in chunk {
-            args.push(Arg::from(o.id));
-            args.extend(write_args(o, now));
-            args.push(now.into());
-        }
-        let sql = format!(
-            "INSERT INTO orders (id, {}, created_at) VALUES {}",
-            WRITE_COLUMNS.join(", "),
-            values_placeholders(chunk.len(), cols, 1)
-        );
-        query_with(sql, args)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| {
-                StoreError::unique_as_conflict(
-                    e,
-                    "order_number",
-                    "この受注番号は既に使われています".into(),
-                )
-            })?;
-    }
-    let items: Vec<(i64, usize, &OrderItem)> = orders
-        .iter()
-        .flat_map(|o| o.items.iter().enumerate().map(move |(p, i)| (o.id, p, i)))
-        .collect();
-    insert_items(tx, backend, &items).await?;
-    let links: Vec<(i64, i64)> = orders
-        .iter()
-        .flat_map(|o| o.label_ids.iter().map(move |l| (o.id, *l)))
-        .collect();
-    insert_label_links(tx, backend, &links).await
+/// Rows for one table, ready for a multi-row INSERT.
+pub(crate) struct Rows {
+    pub table: &'static str,
+    pub columns: String,
+    pub width: usize,
+    pub args: Vec<Arg>,
 }
 
-pub(crate) async fn insert_items(
+impl Rows {
+    pub fn new(table: &'static str, columns: &[&str]) -> Rows {
+        Rows {
+            table,
+            columns: columns.join(", "),
+            width: columns.len(),
+            args: Vec::new(),
+        }
+    }
+    fn len(&self) -> usize {
+        self.args.len() / self.width
+    }
+}
+
+/// Writes row sets. On PostgreSQL, when everything fits one statement, all sets go
+/// in one round trip as data-modifying CTEs (ids are allocated beforehand, so no
+/// set depends on another's output; foreign keys are checked at the end of the
+/// statement). Otherwise, and on SQLite (no INSERT in CTEs), each set is written
+/// in statements of at most [`crate::db::max_binds`] values.
+pub(crate) async fn write_rows(
     tx: &mut Tx,
     backend: Backend,
-    items: &[(i64, usize, &OrderItem)],
+    sets: Vec<Rows>,
 ) -> Result<(), StoreError> {
-    for chunk in items.chunks(rows_per_statement(backend, ITEM_COLUMNS.len())) {
-        let mut args = Vec::with_capacity(chunk.len() * ITEM_COLUMNS.len());
-        for (order_id, pos, item) in chunk {
-            item_args(*order_id, *pos, item, &mut args);
+    let sets: Vec<Rows> = sets.into_iter().filter(|r| !r.args.is_empty()).collect();
+    let total: usize = sets.iter().map(|r| r.args.len()).sum();
+    if backend == Backend::Postgres && sets.len() > 1 && total <= crate::db::max_binds(backend) {
+        let mut sql = String::from("WITH ");
+        let mut args = Vec::with_capacity(total);
+        let last = sets.len() - 1;
+        for (k, set) in sets.into_iter().enumerate() {
+            let insert = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                set.table,
+                set.columns,
+                values_placeholders(set.len(), set.width, args.len() + 1)
+            );
+            if k == last {
+                sql.truncate(sql.len() - 2);
+                sql.push(' ');
+                sql.push_str(&insert);
+            } else {
+                sql.push_str(&format!("w{k} AS ({insert}), "));
+            }
+            args.extend(set.args);
         }
-        let sql = format!(
-            "INSERT INTO order_items ({}) VALUES {}",
-            ITEM_COLUMNS.join(", "),
-            values_placeholders(chunk.len(), ITEM_COLUMNS.len(), 1)
-        );
         query_with(sql, args).execute(&mut **tx).await?;
+        return Ok(());
+    }
+    for set in sets {
+        let per = rows_per_statement(backend, set.width);
+        for chunk in set.args.chunks(per * set.width) {
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                set.table,
+                set.columns,
+                values_placeholders(chunk.len() / set.width, set.width, 1)
+            );
+            query_with(sql, chunk.to_vec()).execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }
 
-pub(crate) async fn insert_label_links(
-    tx: &mut Tx,
-    backend: Backend,
-    links: &[(i64, i64)],
-) -> Result<(), StoreError> {
-    for chunk in links.chunks(rows_per_statement(backend, 2)) {
-        let args = chunk
-            .iter()
-            .flat_map(|(o, l)| [Arg::from(*o), Arg::from(*l)])
-            .collect();
-        let sql = format!(
-            "INSERT INTO order_label_links (order_id, label_id) VALUES {}",
-            values_placeholders(chunk.len(), 2, 1)
-        );
-        query_with(sql, args).execute(&mut **tx).await?;
+/// Row sets of new orders with their items and labels (ids already allocated).
+pub(crate) fn new_order_rows(orders: &[Order], now: &str) -> Vec<Rows> {
+    let mut cols: Vec<&str> = vec!["id"];
+    cols.extend_from_slice(WRITE_COLUMNS);
+    cols.push("created_at");
+    let mut order_rows = Rows::new("orders", &cols);
+    let mut items = Rows::new("order_items", ITEM_COLUMNS);
+    let mut links = Rows::new("order_label_links", &["order_id", "label_id"]);
+    for o in orders {
+        order_rows.args.push(Arg::from(o.id));
+        order_rows.args.extend(write_args(o, now));
+        order_rows.args.push(now.into());
+        for (p, i) in o.items.iter().enumerate() {
+            item_args(o.id, p, i, &mut items.args);
+        }
+        for l in &o.label_ids {
+            links.args.push(o.id.into());
+            links.args.push((*l).into());
+        }
     }
-    Ok(())
+    vec![order_rows, items, links]
+}
+
+pub(crate) fn item_rows(order_id: i64, items: &[OrderItem]) -> Rows {
+    let mut rows = Rows::new("order_items", ITEM_COLUMNS);
+    for (p, i) in items.iter().enumerate() {
+        item_args(order_id, p, i, &mut rows.args);
+    }
+    rows
+}
+
+pub(crate) fn label_rows(order_id: i64, labels: &[i64]) -> Rows {
+    let mut rows = Rows::new("order_label_links", &["order_id", "label_id"]);
+    for l in labels {
+        rows.args.push(order_id.into());
+        rows.args.push((*l).into());
+    }
+    rows
 }
 
 /// One row of 履歴.

@@ -7,14 +7,11 @@
 
 use crate::StoreError;
 use crate::customers;
-use crate::db::{
-    Arg, Backend, Store, Tx, get_i64, get_str, now_text, query_with, rows_per_statement,
-    values_placeholders,
-};
-use crate::masters::{load_masters, load_rounding, products_by_codes};
+use crate::db::{Arg, Store, Tx, get_i64, get_opt_i64, get_opt_str, get_str, now_text, query_with};
+use crate::masters::{load_masters, load_rounding, product_from_row, products_by_codes};
 use crate::orders::{
-    WRITE_COLUMNS, attach_children, insert_items, insert_label_links, insert_orders,
-    order_from_row, select_order_sql, write_args,
+    Rows, WRITE_COLUMNS, attach_children, item_rows, label_rows, new_order_rows, order_from_row,
+    select_order_sql, write_args, write_rows,
 };
 use jiff::Timestamp;
 use juchu_domain::FieldErrors;
@@ -22,9 +19,12 @@ use juchu_domain::automation::{Cascade, Rule, cascade};
 use juchu_domain::customer::CustomerInput;
 use juchu_domain::event::{OrderEvent, derive_events};
 use juchu_domain::masters::Masters;
+use juchu_domain::masters::Product;
 use juchu_domain::order::{NewOrder, Order, OrderContext, build_order};
 use juchu_domain::patch::{FieldChange, OrderPatch, apply_patch, diff};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Who made a change; written to 履歴.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,56 +132,49 @@ struct EventRow {
     depth: usize,
 }
 
-async fn write_history(
-    tx: &mut Tx,
-    backend: Backend,
-    rows: &[HistoryRow],
-    at: &str,
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(rows_per_statement(backend, 9)) {
-        let mut args = Vec::with_capacity(chunk.len() * 9);
-        for h in chunk {
-            args.push(Arg::from(h.order_id));
-            args.push(at.into());
-            args.push(h.actor_kind.into());
-            args.push(h.actor_id.into());
-            args.push(h.actor_name.clone().into());
-            args.push(h.field.clone().into());
-            args.push(h.before.clone().into());
-            args.push(h.after.clone().into());
-            args.push(h.reason.clone().into());
-        }
-        let sql = format!(
-            "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) VALUES {}",
-            values_placeholders(chunk.len(), 9, 1)
-        );
-        query_with(sql, args).execute(&mut **tx).await?;
+fn history_rows(rows: &[HistoryRow], at: &str) -> Rows {
+    let mut out = Rows::new(
+        "order_history",
+        &[
+            "order_id",
+            "at",
+            "actor_kind",
+            "actor_id",
+            "actor_name",
+            "field",
+            "before_value",
+            "after_value",
+            "reason",
+        ],
+    );
+    for h in rows {
+        out.args.push(Arg::from(h.order_id));
+        out.args.push(at.into());
+        out.args.push(h.actor_kind.into());
+        out.args.push(h.actor_id.into());
+        out.args.push(h.actor_name.clone().into());
+        out.args.push(h.field.clone().into());
+        out.args.push(h.before.clone().into());
+        out.args.push(h.after.clone().into());
+        out.args.push(h.reason.clone().into());
     }
-    Ok(())
+    out
 }
 
-async fn write_events(
-    tx: &mut Tx,
-    backend: Backend,
-    rows: &[EventRow],
-    at: &str,
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(rows_per_statement(backend, 5)) {
-        let mut args = Vec::with_capacity(chunk.len() * 5);
-        for e in chunk {
-            args.push(Arg::from(e.order_id));
-            args.push(at.into());
-            args.push(e.event.kind().into());
-            args.push(serde_json::to_string(&e.event).unwrap_or_default().into());
-            args.push((e.depth as i64).into());
-        }
-        let sql = format!(
-            "INSERT INTO order_events (order_id, at, kind, payload, chain_depth) VALUES {}",
-            values_placeholders(chunk.len(), 5, 1)
-        );
-        query_with(sql, args).execute(&mut **tx).await?;
+fn event_rows(rows: &[EventRow], at: &str) -> Rows {
+    let mut out = Rows::new(
+        "order_events",
+        &["order_id", "at", "kind", "payload", "chain_depth"],
+    );
+    for e in rows {
+        out.args.push(Arg::from(e.order_id));
+        out.args.push(at.into());
+        out.args.push(e.event.kind().into());
+        out.args
+            .push(serde_json::to_string(&e.event).unwrap_or_default().into());
+        out.args.push((e.depth as i64).into());
     }
-    Ok(())
+    out
 }
 
 pub(crate) async fn load_rules(tx: &mut Tx) -> Result<Vec<Rule>, StoreError> {
@@ -314,13 +307,68 @@ async fn load_snapshot(tx: &mut Tx) -> Result<Snapshot, StoreError> {
 }
 
 impl Store {
-    async fn prepare(&self, tx: &mut Tx) -> Result<std::sync::Arc<Snapshot>, StoreError> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = 'masters_revision'")
-            .fetch_optional(&mut **tx)
+    /// The snapshot and the products `codes` name, in one round trip when there are
+    /// few codes: the revision row joined with the products.
+    async fn context(
+        &self,
+        tx: &mut Tx,
+        codes: &[String],
+    ) -> Result<(Arc<Snapshot>, HashMap<String, Product>), StoreError> {
+        let mut unique: Vec<&str> = codes.iter().map(|c| c.trim()).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() > 100 {
+            let revision =
+                sqlx::query("SELECT value AS rev FROM settings WHERE key = 'masters_revision'")
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .map(|r| get_str(&r, "rev"))
+                    .transpose()?;
+            let snapshot = self.snapshot_at(tx, revision).await?;
+            return Ok((snapshot, products_by_codes(tx, codes).await?));
+        }
+        let placeholders: Vec<String> = (1..=unique.len()).map(|i| format!("${i}")).collect();
+        let join = if unique.is_empty() {
+            "1 = 0".to_string()
+        } else {
+            format!("p.code IN ({})", placeholders.join(", "))
+        };
+        let sql = format!(
+            "SELECT s.value AS rev, p.id, p.code, p.name, p.unit_price, p.tax_rate, p.shipping_fee, p.payment_fee, p.is_bundled_item, p.is_subscription \
+             FROM settings s LEFT JOIN products p ON {join} WHERE s.key = 'masters_revision'"
+        );
+        let rows = query_with(sql, unique.iter().map(|c| Arg::from(*c)).collect())
+            .fetch_all(&mut **tx)
             .await?;
-        let revision = match row {
-            Some(r) => get_str(&r, "value")?,
-            None => return Ok(std::sync::Arc::new(load_snapshot(tx).await?)),
+        let revision = rows
+            .first()
+            .map(|r| get_opt_str(r, "rev"))
+            .transpose()?
+            .flatten();
+        let mut products = HashMap::new();
+        for r in &rows {
+            if get_opt_i64(r, "id")?.is_some() {
+                let p = product_from_row(r)?;
+                products.insert(p.code.clone(), p);
+            }
+        }
+        if rows.is_empty() {
+            // No revision row (a store seeded before revisions existed): no cache.
+            return Ok((
+                Arc::new(load_snapshot(tx).await?),
+                products_by_codes(tx, codes).await?,
+            ));
+        }
+        Ok((self.snapshot_at(tx, revision).await?, products))
+    }
+
+    async fn snapshot_at(
+        &self,
+        tx: &mut Tx,
+        revision: Option<String>,
+    ) -> Result<Arc<Snapshot>, StoreError> {
+        let Some(revision) = revision else {
+            return Ok(Arc::new(load_snapshot(tx).await?));
         };
         let cached = self
             .snapshot
@@ -332,7 +380,7 @@ impl Store {
         {
             return Ok(snap);
         }
-        let snap = std::sync::Arc::new(load_snapshot(tx).await?);
+        let snap = Arc::new(load_snapshot(tx).await?);
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((revision, snap.clone()));
         Ok(snap)
     }
@@ -459,12 +507,11 @@ impl Store {
         inputs: Vec<NewOrder>,
         actor: &Actor,
     ) -> Result<Vec<Order>, StoreError> {
-        let prep = self.prepare(tx).await?;
         let codes: Vec<String> = inputs
             .iter()
             .flat_map(|o| o.items.iter().map(|i| i.product_code.trim().to_string()))
             .collect();
-        let products = products_by_codes(tx, &codes).await?;
+        let (prep, products) = self.context(tx, &codes).await?;
         let ctx = OrderContext {
             masters: &prep.masters,
             products: &products,
@@ -515,9 +562,12 @@ impl Store {
             finals.push(c.order);
         }
         let at = juchu_domain::time::format_ts(now);
-        insert_orders(tx, self.backend, &finals, &at).await?;
-        write_history(tx, self.backend, &history, &at).await?;
-        write_events(tx, self.backend, &events, &at).await?;
+        let mut sets = new_order_rows(&finals, &at);
+        sets.push(history_rows(&history, &at));
+        sets.push(event_rows(&events, &at));
+        write_rows(tx, self.backend, sets).await.map_err(|e| {
+            e.unique_to_conflict("order_number", "この受注番号は既に使われています")
+        })?;
         Ok(finals)
     }
 
@@ -579,14 +629,13 @@ impl Store {
                 ),
             });
         }
-        let prep = self.prepare(tx).await?;
         let codes: Vec<String> = patch
             .items
             .iter()
             .flatten()
             .map(|i| i.product_code.trim().to_string())
             .collect();
-        let products = products_by_codes(tx, &codes).await?;
+        let (prep, products) = self.context(tx, &codes).await?;
         let ctx = OrderContext {
             masters: &prep.masters,
             products: &products,
@@ -662,29 +711,25 @@ impl Store {
                 message: "受注が同時に更新されました。再読み込みしてください".into(),
             });
         }
+        let mut sets = vec![
+            history_rows(&history, &now),
+            self::event_rows(&event_rows, &now),
+        ];
         if order.items != before.items {
             sqlx::query("DELETE FROM order_items WHERE order_id = $1")
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
-            let items: Vec<_> = order
-                .items
-                .iter()
-                .enumerate()
-                .map(|(p, i)| (id, p, i))
-                .collect();
-            insert_items(tx, self.backend, &items).await?;
+            sets.push(item_rows(id, &order.items));
         }
         if order.label_ids != before.label_ids {
             sqlx::query("DELETE FROM order_label_links WHERE order_id = $1")
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
-            let links: Vec<_> = order.label_ids.iter().map(|l| (id, *l)).collect();
-            insert_label_links(tx, self.backend, &links).await?;
+            sets.push(label_rows(id, &order.label_ids));
         }
-        write_history(tx, self.backend, &history, &now).await?;
-        write_events(tx, self.backend, &event_rows, &now).await?;
+        write_rows(tx, self.backend, sets).await?;
         let mut all_events = events;
         all_events.extend(
             event_rows

@@ -544,6 +544,15 @@ both_stores!(search_filters_and_normalises, |store| async move {
         .await
         .unwrap();
     assert_eq!((page.total, page.orders.len(), page.pages()), (2, 1, 2));
+    assert!(page.total_is_exact);
+    let exact = store
+        .search_orders(&OrderQuery {
+            exact_total: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((exact.total, exact.total_is_exact), (2, true));
     assert_eq!(page.orders[0].order_number, nb);
     assert!(matches!(
         store

@@ -26,6 +26,7 @@ pub const ORDER_FILTERS: &[(&str, &str)] = &[
     ("tracking_number", "配送伝票番号"),
     ("needs_attention", "要対応"),
     ("shipping_list_state", "出荷リスト"),
+    ("exact_total", "件数を正確に数える"),
     ("page", "ページ"),
     ("per_page", "件数"),
 ];
@@ -120,8 +121,21 @@ pub fn order_query(
             None
         }
     });
+    let exact_total = match get(params, "exact_total").as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            e.add(
+                "exact_total",
+                "invalid_bool",
+                "true または false で指定してください",
+            );
+            false
+        }
+    };
     e.into_result()?;
     Ok(OrderQuery {
+        exact_total,
         order_number: get(params, "order_number"),
         ordered_from,
         ordered_to,

@@ -250,7 +250,10 @@ impl OrderJson {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderListJson {
     pub orders: Vec<OrderJson>,
+    /// Matching orders; counted exactly up to 10,000 unless `exact_total=true`.
     pub total: i64,
+    /// False when there are more than `total` matches (the count stopped at 10,000).
+    pub total_is_exact: bool,
     pub page: i64,
     pub per_page: i64,
 }

@@ -45,6 +45,7 @@ use std::collections::HashMap;
         ("shipping_list_state" = Option<String>, Query, description = "未出力 / 出力済"),
         ("page" = Option<i64>, Query, description = "1-based"),
         ("per_page" = Option<i64>, Query, description = "1–200, default 50"),
+        ("exact_total" = Option<bool>, Query, description = "count every match (default: exact up to 10,000, then total_is_exact=false)"),
     ),
     responses((status = 200, body = OrderListJson), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -60,6 +61,7 @@ pub async fn list_orders(
     Ok(Json(OrderListJson {
         orders: page.orders.iter().map(|o| OrderJson::new(o, &m)).collect(),
         total: page.total,
+        total_is_exact: page.total_is_exact,
         page: page.page,
         per_page: page.per_page,
     }))

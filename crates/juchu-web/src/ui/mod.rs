@@ -292,7 +292,7 @@ struct OrdersPage {
     f: Filters,
     errors: Vec<String>,
     rows: Vec<Row>,
-    total: i64,
+    total_label: String,
     page: i64,
     pages: i64,
     prev_url: String,
@@ -364,7 +364,7 @@ async fn orders_list(
     };
     let mut errors = Vec::new();
     let mut rows = Vec::new();
-    let (mut total, mut page, mut pages) = (0, 1, 1);
+    let (mut total_label, mut page, mut pages) = ("0件".to_string(), 1, 1);
     match crate::query::order_query(&params, false) {
         Err(e) => errors.extend(
             e.0.into_iter()
@@ -377,7 +377,11 @@ async fn orders_list(
             ),
             Err(e) => return store_error_page(e),
             Ok(p) => {
-                total = p.total;
+                total_label = if p.total_is_exact {
+                    format!("{}件", p.total)
+                } else {
+                    format!("{}件以上", yen(p.total).trim_start_matches('¥'))
+                };
                 page = p.page;
                 pages = p.pages();
                 rows = p
@@ -419,7 +423,7 @@ async fn orders_list(
         f,
         errors,
         rows,
-        total,
+        total_label,
         page,
         pages,
         prev_url: page_url(&params, page - 1),
