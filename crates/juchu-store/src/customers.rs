@@ -30,6 +30,29 @@ fn from_row(r: &AnyRow) -> Result<Customer, sqlx::Error> {
     })
 }
 
+/// Bind values of a customer row in column order: the contact data, then the
+/// normalised match keys (see [`key_args`]).
+fn customer_args(input: &CustomerInput) -> Vec<Arg> {
+    let a = &input.address;
+    let mut args: Vec<Arg> = vec![
+        a.family_name.trim().into(),
+        a.given_name.trim().into(),
+        a.family_kana.trim().into(),
+        a.given_kana.trim().into(),
+        a.postal_code.clone().into(),
+        a.prefecture.clone().into(),
+        a.address1.trim().into(),
+        a.address2.trim().into(),
+        a.phone.clone().into(),
+        a.email.clone().into(),
+        input.mail_opt_out.into(),
+        input.points.into(),
+        input.memo.clone().into(),
+    ];
+    args.extend(key_args(a));
+    args
+}
+
 fn key_args(a: &Address) -> Vec<Arg> {
     vec![
         name_key(&format!("{}{}", a.family_name, a.given_name)).into(),
@@ -53,22 +76,7 @@ pub struct CustomerQuery {
 pub(crate) async fn insert(tx: &mut Tx, input: &CustomerInput) -> Result<Customer, StoreError> {
     let a = &input.address;
     let now = now_text();
-    let mut args: Vec<Arg> = vec![
-        a.family_name.trim().into(),
-        a.given_name.trim().into(),
-        a.family_kana.trim().into(),
-        a.given_kana.trim().into(),
-        a.postal_code.clone().into(),
-        a.prefecture.clone().into(),
-        a.address1.trim().into(),
-        a.address2.trim().into(),
-        a.phone.clone().into(),
-        a.email.clone().into(),
-        input.mail_opt_out.into(),
-        input.points.into(),
-        input.memo.clone().into(),
-    ];
-    args.extend(key_args(a));
+    let mut args = customer_args(input);
     args.push(now.clone().into());
     args.push(now.clone().into());
     let sql = "INSERT INTO customers (family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, name_key, kana_key, phone_key, email_key, postal_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id";
@@ -147,23 +155,7 @@ impl Store {
         input: CustomerInput,
     ) -> Result<Customer, StoreError> {
         let input = input.validate()?;
-        let a = &input.address;
-        let mut args: Vec<Arg> = vec![
-            a.family_name.trim().into(),
-            a.given_name.trim().into(),
-            a.family_kana.trim().into(),
-            a.given_kana.trim().into(),
-            a.postal_code.clone().into(),
-            a.prefecture.clone().into(),
-            a.address1.trim().into(),
-            a.address2.trim().into(),
-            a.phone.clone().into(),
-            a.email.clone().into(),
-            input.mail_opt_out.into(),
-            input.points.into(),
-            input.memo.clone().into(),
-        ];
-        args.extend(key_args(a));
+        let mut args = customer_args(&input);
         args.push(now_text().into());
         args.push(id.into());
         let sql = "UPDATE customers SET family_name = $1, given_name = $2, family_kana = $3, given_kana = $4, postal_code = $5, prefecture = $6, address1 = $7, address2 = $8, phone = $9, email = $10, mail_opt_out = $11, points = $12, memo = $13, name_key = $14, kana_key = $15, phone_key = $16, email_key = $17, postal_key = $18, updated_at = $19 WHERE id = $20";

@@ -248,6 +248,47 @@ pub async fn logout(
     resp
 }
 
+/// The options of the order forms' selects, shared by the list and detail pages.
+struct Choices {
+    statuses: Vec<String>,
+    payment_statuses: Vec<String>,
+    shipment_statuses: Vec<String>,
+    shipping_list_states: Vec<String>,
+    payment_methods: Vec<String>,
+    carriers: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl Choices {
+    fn of(m: &juchu_domain::masters::Masters) -> Choices {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Choices {
+            statuses: m.handling_statuses.iter().map(|s| s.name.clone()).collect(),
+            payment_statuses: names(
+                &PaymentStatus::ALL
+                    .iter()
+                    .map(|s| s.label())
+                    .collect::<Vec<_>>(),
+            ),
+            shipment_statuses: names(
+                &ShipmentStatus::ALL
+                    .iter()
+                    .map(|s| s.label())
+                    .collect::<Vec<_>>(),
+            ),
+            shipping_list_states: names(
+                &ShippingListState::ALL
+                    .iter()
+                    .map(|s| s.label())
+                    .collect::<Vec<_>>(),
+            ),
+            payment_methods: m.payment_methods.iter().map(|x| x.name.clone()).collect(),
+            carriers: m.carriers.iter().map(|x| x.name.clone()).collect(),
+            labels: m.labels.iter().map(|x| x.name.clone()).collect(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------- order list
 
 struct Row {
@@ -297,13 +338,7 @@ struct OrdersPage {
     pages: i64,
     prev_url: String,
     next_url: String,
-    statuses: Vec<String>,
-    payment_statuses: Vec<String>,
-    shipment_statuses: Vec<String>,
-    shipping_list_states: Vec<String>,
-    payment_methods: Vec<String>,
-    carriers: Vec<String>,
-    labels: Vec<String>,
+    c: Choices,
 }
 
 fn page_url(params: &HashMap<String, String>, page: i64) -> String {
@@ -428,30 +463,7 @@ async fn orders_list(
         pages,
         prev_url: page_url(&params, page - 1),
         next_url: page_url(&params, page + 1),
-        statuses: masters
-            .handling_statuses
-            .iter()
-            .map(|s| s.name.clone())
-            .collect(),
-        payment_statuses: PaymentStatus::ALL
-            .iter()
-            .map(|s| s.label().to_string())
-            .collect(),
-        shipment_statuses: ShipmentStatus::ALL
-            .iter()
-            .map(|s| s.label().to_string())
-            .collect(),
-        shipping_list_states: ShippingListState::ALL
-            .iter()
-            .map(|s| s.label().to_string())
-            .collect(),
-        payment_methods: masters
-            .payment_methods
-            .iter()
-            .map(|m| m.name.clone())
-            .collect(),
-        carriers: masters.carriers.iter().map(|m| m.name.clone()).collect(),
-        labels: masters.labels.iter().map(|m| m.name.clone()).collect(),
+        c: Choices::of(&masters),
     };
     render(StatusCode::OK, &t)
 }
@@ -484,13 +496,7 @@ struct OrderPage {
     total: String,
     tax_standard: String,
     tax_reduced: String,
-    statuses: Vec<String>,
-    payment_statuses: Vec<String>,
-    shipment_statuses: Vec<String>,
-    shipping_list_states: Vec<String>,
-    payment_methods: Vec<String>,
-    carriers: Vec<String>,
-    labels: Vec<String>,
+    c: Choices,
     history: Vec<(String, String, String, String, String, String)>,
 }
 
@@ -595,30 +601,7 @@ async fn order_page(
         form_error: fb.form_error,
         errors: fb.errors,
         values: fb.values,
-        statuses: masters
-            .handling_statuses
-            .iter()
-            .map(|s| s.name.clone())
-            .collect(),
-        payment_statuses: PaymentStatus::ALL
-            .iter()
-            .map(|s| s.label().to_string())
-            .collect(),
-        shipment_statuses: ShipmentStatus::ALL
-            .iter()
-            .map(|s| s.label().to_string())
-            .collect(),
-        shipping_list_states: ShippingListState::ALL
-            .iter()
-            .map(|s| s.label().to_string())
-            .collect(),
-        payment_methods: masters
-            .payment_methods
-            .iter()
-            .map(|m| m.name.clone())
-            .collect(),
-        carriers: masters.carriers.iter().map(|m| m.name.clone()).collect(),
-        labels: masters.labels.iter().map(|m| m.name.clone()).collect(),
+        c: Choices::of(&masters),
         history,
     };
     render(status, &t)
