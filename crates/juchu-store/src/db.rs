@@ -230,6 +230,31 @@ impl Store {
                 })
             });
         }
+        if backend == Backend::Postgres {
+            // Surface the real reason (refused, unknown database, auth) at once
+            // instead of a pool timeout later.
+            let probe = tokio::time::timeout(
+                Duration::from_secs(10),
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&url),
+            )
+            .await;
+            match probe {
+                Ok(Ok(conn)) => {
+                    let _ = sqlx::Connection::close(conn).await;
+                }
+                Ok(Err(e)) => {
+                    return Err(StoreError::Other(format!(
+                        "cannot connect to PostgreSQL (JUCHU_DATABASE_URL): {e}"
+                    )));
+                }
+                Err(_) => {
+                    return Err(StoreError::Other(
+                        "cannot connect to PostgreSQL (JUCHU_DATABASE_URL): no answer within 10 s"
+                            .into(),
+                    ));
+                }
+            }
+        }
         let pool = options.connect(&url).await?;
         Ok(Store {
             pool,
