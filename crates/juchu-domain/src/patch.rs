@@ -5,7 +5,8 @@ use crate::customer::Address;
 use crate::error::FieldErrors;
 use crate::masters::Masters;
 use crate::order::{
-    ItemInput, MAX_MEMO, Order, OrderContext, resolve_items, resolve_labels, resolve_opt,
+    ItemInput, MAX_MEMO, Order, OrderContext, OrderItem, resolve_items, resolve_labels,
+    resolve_opt,
 };
 use crate::status::{PaymentStatus, ShipmentStatus, ShippingListState};
 use crate::text::check_len;
@@ -205,10 +206,14 @@ pub fn snapshot(o: &Order, m: &Masters) -> Vec<(&'static str, String)> {
 }
 
 fn address_text(a: &Address) -> String {
+    // Every field of the address, so that a change to any one of them (kana
+    // included) is a recorded change rather than silently equal text.
     format!(
-        "{} {} 〒{} {}{}{} {} {}",
+        "{} {} ({} {}) 〒{} {}{}{} {} {}",
         a.family_name,
         a.given_name,
+        a.family_kana,
+        a.given_kana,
         a.postal_code,
         a.prefecture,
         a.address1,
@@ -390,7 +395,11 @@ pub fn apply_patch(
         }
     }
     if let Some(items) = &patch.items {
-        o.items = resolve_items(items, ctx.products, &mut errors);
+        o.items = keep_priced_lines(
+            &order.items,
+            items,
+            resolve_items(items, ctx.products, &mut errors),
+        );
     }
     if let Some(b) = &patch.billing {
         let mut b = b.clone();
@@ -405,6 +414,16 @@ pub fn apply_patch(
     if !errors.is_empty() {
         return Err(errors);
     }
+    // Totals follow the masters only when something they depend on changed: a
+    // memo edit must not quietly re-price an order after a fee change.
+    let repriced = patch.items.is_some()
+        || patch.payment_method.is_some()
+        || patch.carrier.is_some()
+        || patch.discount.is_some()
+        || patch.points_used.is_some();
+    if !repriced {
+        return Ok(o);
+    }
     if let Err(msg) = o.recompute_totals(ctx) {
         let field = if patch.points_used.is_some() {
             "points_used"
@@ -414,6 +433,42 @@ pub fn apply_patch(
         return Err(FieldErrors::single(field, "exceeds_total", msg));
     }
     Ok(o)
+}
+
+/// A line the patch keeps (same product, no new price given) keeps what the
+/// customer bought it at: name, price, tax rate and fees as on the order, not as
+/// the product master says today. Only the quantity follows the patch.
+fn keep_priced_lines(
+    before: &[OrderItem],
+    inputs: &[ItemInput],
+    resolved: Vec<OrderItem>,
+) -> Vec<OrderItem> {
+    // `resolved` skips inputs with unknown products, but then the patch fails
+    // anyway; pair only when nothing was skipped.
+    if resolved.len() != inputs.len() {
+        return resolved;
+    }
+    let mut unused: Vec<&OrderItem> = before.iter().collect();
+    resolved
+        .into_iter()
+        .zip(inputs)
+        .map(|(new, input)| {
+            let same = unused.iter().position(|old| {
+                old.product_code == new.product_code
+                    && input.unit_price.is_none_or(|p| p == old.unit_price)
+            });
+            match same {
+                Some(k) => {
+                    let old = unused.remove(k);
+                    OrderItem {
+                        quantity: new.quantity,
+                        ..old.clone()
+                    }
+                }
+                None => new,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -486,6 +541,109 @@ mod tests {
         assert_eq!(after.totals.total, 9900 + 770);
         let fields: Vec<_> = diff(&before, &after, &m).iter().map(|c| c.field).collect();
         assert_eq!(fields, ["payment_method", "items", "payment_fee", "total"]);
+    }
+
+    #[test]
+    fn kept_lines_keep_their_price_and_memo_edits_do_not_reprice() {
+        let (m, mut p) = (masters(), products());
+        let before = {
+            let ctx = OrderContext {
+                masters: &m,
+                products: &p,
+                rounding: RoundingMode::Floor,
+            };
+            order(&ctx)
+        };
+        // The shop raises the tea price and renames it after the order was taken.
+        let tea = p.get_mut("TEA-01").unwrap();
+        tea.unit_price = 1500;
+        tea.name = "有機緑茶 100g（新）".into();
+        let mut m2 = m.clone();
+        for c in &mut m2.carriers {
+            c.shipping_fee += 1000;
+        }
+        let ctx = OrderContext {
+            masters: &m2,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let memo = apply_patch(
+            &before,
+            &OrderPatch {
+                memo: Some("配達前に電話".into()),
+                ..Default::default()
+            },
+            &ctx,
+            today(),
+        )
+        .unwrap();
+        assert_eq!(memo.totals, before.totals, "a memo edit must not re-price");
+        let more_tea = apply_patch(
+            &before,
+            &OrderPatch {
+                items: Some(vec![
+                    ItemInput {
+                        product_code: "TEA-01".into(),
+                        quantity: 3,
+                        unit_price: None,
+                    },
+                    ItemInput {
+                        product_code: "CUP-01".into(),
+                        quantity: 1,
+                        unit_price: None,
+                    },
+                ]),
+                ..Default::default()
+            },
+            &ctx,
+            today(),
+        )
+        .unwrap();
+        assert_eq!(more_tea.items[0].unit_price, 1080);
+        assert_eq!(more_tea.items[0].product_name, "有機緑茶 100g");
+        assert_eq!(more_tea.items[0].quantity, 3);
+        // A line with a new price given is the new price.
+        let repriced = apply_patch(
+            &before,
+            &OrderPatch {
+                items: Some(vec![ItemInput {
+                    product_code: "TEA-01".into(),
+                    quantity: 1,
+                    unit_price: Some(900),
+                }]),
+                ..Default::default()
+            },
+            &ctx,
+            today(),
+        )
+        .unwrap();
+        assert_eq!(repriced.items[0].unit_price, 900);
+        assert_eq!(repriced.items[0].product_name, "有機緑茶 100g（新）");
+    }
+
+    #[test]
+    fn a_kana_only_address_change_is_recorded() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let before = order(&ctx);
+        let mut billing = before.billing.clone();
+        billing.family_kana = "ヤマモト".into();
+        let after = apply_patch(
+            &before,
+            &OrderPatch {
+                billing: Some(billing),
+                ..Default::default()
+            },
+            &ctx,
+            today(),
+        )
+        .unwrap();
+        let fields: Vec<_> = diff(&before, &after, &m).iter().map(|c| c.field).collect();
+        assert_eq!(fields, ["billing"]);
     }
 
     #[test]
@@ -567,3 +725,4 @@ mod tests {
         assert!(diff(&before, &after, &m).is_empty());
     }
 }
+

@@ -57,6 +57,10 @@ pub struct PhoneNumber(String);
 impl PhoneNumber {
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         let trimmed = input.trim();
+        // Separators are allowed, but not without end: the raw text is stored.
+        if trimmed.chars().count() > 24 {
+            return Err("電話番号が長すぎます（24文字まで）");
+        }
         let key = crate::normalize::phone_key(trimmed);
         let allowed = crate::normalize::nfkc(trimmed).chars().all(|c| {
             c.is_ascii_digit()

@@ -181,6 +181,16 @@ impl Store {
                     .trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
                 check_parent_exists(Path::new(path))?;
+                // An explicit file that is not there is most likely a typo: only
+                // `juchu migrate` (or a caller that says so) may create it.
+                if !Path::new(path).exists() {
+                    if !config.create_data_dir {
+                        return Err(StoreError::Other(format!(
+                            "no juchu database at {path}. Check JUCHU_DATABASE_URL, or create it with `juchu migrate`."
+                        )));
+                    }
+                    tracing::warn!("no database at {path}: creating a new empty one");
+                }
                 (format!("sqlite://{path}?mode=rwc"), Backend::Sqlite)
             }
             Some(u) => {
@@ -207,6 +217,14 @@ impl Store {
                     }
                 }
                 let file = dir.join("juchu.db");
+                if !file.exists() {
+                    // Not silent: the operator sees where the new store lives.
+                    tracing::warn!(
+                        "no database in {}: creating a new empty one at {}",
+                        dir.display(),
+                        file.display()
+                    );
+                }
                 (
                     format!("sqlite://{}?mode=rwc", file.display()),
                     Backend::Sqlite,
@@ -278,6 +296,19 @@ impl Store {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Starts a read-only transaction that sees one snapshot for all its queries
+    /// (SQLite's deferred transaction in WAL mode already does).
+    pub(crate) async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
         })
     }
 

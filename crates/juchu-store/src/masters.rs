@@ -17,6 +17,13 @@ use std::collections::HashMap;
 
 pub(crate) async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
+    if store.backend == crate::db::Backend::Postgres {
+        // Several processes may start at once on one database: one seeds, the
+        // others wait here and then see 'seeded'. (SQLite: BEGIN IMMEDIATE.)
+        sqlx::query("SELECT pg_advisory_xact_lock(7401552)")
+            .execute(&mut *tx)
+            .await?;
+    }
     let row = sqlx::query("SELECT value FROM settings WHERE key = 'seeded'")
         .fetch_optional(&mut *tx)
         .await?;

@@ -453,16 +453,20 @@ pub struct HistoryEntry {
 impl Store {
     /// An order with its items and labels.
     pub async fn order_by_number(&self, order_number: &str) -> Result<Order, StoreError> {
+        // One snapshot for the order and its items/labels, so a concurrent change
+        // never yields new items next to the old version number.
+        let mut tx = self.begin_read().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{} WHERE order_number = $1",
             select_order_sql()
         )))
         .bind(order_number.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound("受注"))?;
         let mut orders = vec![order_from_row(&row)?];
-        attach_children(&mut *self.pool.acquire().await?, &mut orders).await?;
+        attach_children(&mut tx, &mut orders).await?;
+        tx.commit().await?;
         Ok(orders.remove(0))
     }
 

@@ -533,14 +533,12 @@ impl Store {
         }
         errors.into_result()?;
         let ids = self.allocate_order_ids(tx, built.len()).await?;
+        assign_order_numbers(tx, self.backend, &mut built, &ids).await?;
         let mut history = Vec::with_capacity(built.len());
         let mut events = Vec::with_capacity(built.len());
         let mut finals = Vec::with_capacity(built.len());
         for (mut order, id) in built.into_iter().zip(ids) {
             order.id = id;
-            if order.order_number.is_empty() {
-                order.order_number = id.to_string();
-            }
             let created_events = derive_events(None, &order, &prep.masters);
             history.push(HistoryRow {
                 order_id: id,
@@ -605,6 +603,9 @@ impl Store {
         actor: &Actor,
         reason: &str,
     ) -> Result<Changed, StoreError> {
+        let mut reason_errors = FieldErrors::default();
+        juchu_domain::text::check_len(&mut reason_errors, "reason", reason, 500);
+        reason_errors.into_result()?;
         let sql = format!(
             "{} WHERE order_number = $1{}",
             select_order_sql(),
@@ -774,4 +775,59 @@ fn prefix_errors(mut e: FieldErrors, prefix: &str) -> FieldErrors {
         };
     }
     e
+}
+
+/// Gives each order without a chosen number one derived from its id. A shop may
+/// have imported numeric numbers of its own (`"1024"`), so a derived number that is
+/// already taken, in the store or in this batch, gets a suffix (`"1024-2"`) instead
+/// of failing every later creation on the unique index.
+async fn assign_order_numbers(
+    tx: &mut Tx,
+    backend: crate::db::Backend,
+    orders: &mut [Order],
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    let wanted: Vec<String> = orders
+        .iter()
+        .zip(ids)
+        .filter(|(o, _)| o.order_number.is_empty())
+        .map(|(_, id)| id.to_string())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut taken: std::collections::HashSet<String> = orders
+        .iter()
+        .filter(|o| !o.order_number.is_empty())
+        .map(|o| o.order_number.clone())
+        .collect();
+    for chunk in wanted.chunks(crate::db::max_binds(backend)) {
+        let sql = format!(
+            "SELECT order_number FROM orders WHERE order_number IN ({})",
+            (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let args = chunk.iter().map(|n| Arg::from(n.clone())).collect();
+        for row in crate::db::query_with(sql, args).fetch_all(&mut **tx).await? {
+                taken.insert(get_str(&row, "order_number")?);
+        }
+    }
+    for (order, id) in orders.iter_mut().zip(ids) {
+        if !order.order_number.is_empty() {
+            continue;
+        }
+        let mut number = id.to_string();
+        let mut k = 2;
+        while taken.contains(&number) {
+            number = format!("{id}-{k}");
+            k += 1;
+        }
+        // A suffixed number could itself have been imported; the unique index
+        // still guards that rare case with a clear conflict error.
+        taken.insert(number.clone());
+        order.order_number = number;
+    }
+    Ok(())
 }

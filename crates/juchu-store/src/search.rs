@@ -255,7 +255,17 @@ impl Store {
     /// Newest first, one page, with the total count.
     pub async fn search_orders(&self, q: &OrderQuery) -> Result<OrderPage, StoreError> {
         let masters = self.masters().await?;
-        let f = q.filter(&masters, self.backend)?;
+        self.search_orders_with(q, &masters).await
+    }
+
+    /// [`Store::search_orders`] for a caller that already holds the masters (to
+    /// show the page) and so saves loading them twice.
+    pub async fn search_orders_with(
+        &self,
+        q: &OrderQuery,
+        masters: &Masters,
+    ) -> Result<OrderPage, StoreError> {
+        let f = q.filter(masters, self.backend)?;
         let (limit, offset) = q.limit_offset();
         let count_sql = if q.exact_total {
             format!("SELECT COUNT(*) AS n FROM orders{}", f.where_sql)

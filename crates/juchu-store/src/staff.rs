@@ -37,7 +37,7 @@ pub struct ApiToken {
 }
 
 pub const SESSION_HOURS: i64 = 12;
-pub const MIN_PASSWORD_LEN: usize = 10;
+pub const MIN_PASSWORD_LEN: usize = 8;
 
 pub fn random_token(prefix: &str) -> String {
     let mut buf = [0u8; 32];
@@ -141,10 +141,15 @@ impl Store {
         let Some(row) = row else {
             // Spend the same time as a real check so response time does not reveal
             // which emails exist.
-            let _ = verify_password(
-                password,
-                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ",
-            );
+            let password = password.to_string();
+            tokio::task::spawn_blocking(move || {
+                verify_password(
+                    &password,
+                    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ",
+                )
+            })
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?;
             return Ok(None);
         };
         let hash = get_str(&row, "password_hash")?;

@@ -39,7 +39,7 @@ impl TestStore {
         let store = Store::connect(&StoreConfig {
             database_url: Some(url.clone()),
             data_dir: dir.clone(),
-            create_data_dir: false,
+            create_data_dir: true,
             max_connections: 4,
         })
         .await

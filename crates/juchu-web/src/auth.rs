@@ -48,9 +48,11 @@ impl FromRequestParts<AppState> for ApiCaller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
         let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
             .ok_or_else(ApiError::unauthorized)?;
         let t = state
             .store
@@ -160,10 +162,42 @@ impl Default for LoginLimiter {
     }
 }
 
+/// The peer's IP address when the server knows it (not in router-only tests).
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// One client may try several accounts (a shared office address): it is
+/// blocked only after this many times the per-account limit.
+const CLIENT_FACTOR: u32 = 6;
+
 impl LoginLimiter {
+    /// Keys for one attempt: the account, and the client it comes from, so a
+    /// client spraying many emails is stopped as well as guessing on one.
+    pub fn keys(email: &str, ip: Option<std::net::IpAddr>) -> (String, Option<String>) {
+        (
+            format!("email:{}", email.trim().to_lowercase()),
+            ip.map(|ip| format!("ip:{ip}")),
+        )
+    }
     pub fn is_blocked(&self, key: &str) -> bool {
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        matches!(map.get(key), Some((n, since)) if *n >= self.max_failures && since.elapsed() < self.window)
+        let limit = if key.starts_with("ip:") {
+            self.max_failures.saturating_mul(CLIENT_FACTOR)
+        } else {
+            self.max_failures
+        };
+        matches!(map.get(key), Some((n, since)) if *n >= limit && since.elapsed() < self.window)
     }
     pub fn record_failure(&self, key: &str) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());

@@ -155,8 +155,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
             None,
         ));
     }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let field = if path == "." || path.is_empty() {
@@ -182,5 +182,18 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
                 field,
             )
         }
-    })
+    })?;
+    // `{"a":1} junk` is not one JSON document: refuse it rather than act on half.
+    de.end().map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!(
+                "JSON の後に余分な文字があります（{} 行 {} 列）",
+                e.line(),
+                e.column()
+            ),
+            None,
+        )
+    })?;
+    Ok(value)
 }

@@ -109,6 +109,11 @@ impl Application {
         self.local_addr().port()
     }
     pub async fn run(self) -> std::io::Result<()> {
-        axum::serve(self.listener, router(self.state)).await
+        // The peer address feeds the per-client login limit.
+        axum::serve(
+            self.listener,
+            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
     }
 }

@@ -278,6 +278,19 @@ both_stores!(
             .unwrap();
         assert_eq!(r.status(), 400);
         assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_json");
+        // A valid document followed by junk is not accepted either; the scheme
+        // name of the Authorization header is case-insensitive.
+        let r = app
+            .client
+            .post(app.url("/api/v1/orders"))
+            .header("authorization", format!("bearer {token}"))
+            .header("content-type", "application/json")
+            .body(format!("{} trailing", order_body()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_json");
 
         type Mutation = Box<dyn Fn(&mut Value)>;
         let cases: Vec<(Mutation, &str)> = vec![

@@ -166,6 +166,62 @@ both_stores!(login_session_csrf_and_roles, |store| async move {
     );
     assert_eq!(app.store.order_by_number(&number).await.unwrap().version, 2);
 
+    // A form without its version is refused rather than applied blindly.
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}/memo")))
+        .header("cookie", &cookie)
+        .form(&[("memo", "版なし"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.store.order_by_number(&number).await.unwrap().memo,
+        "電話あり"
+    );
+
+    // Item errors land next to the row they belong to. The page has row 0 (the
+    // order's one line) and row 1 (the add row).
+    let items_form = |price: &'static str, quantity: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("version", "2".to_string()),
+            ("code", "TEA-01".to_string()),
+            ("price", price.to_string()),
+            ("quantity", quantity.to_string()),
+            ("code", "NOPE-99".to_string()),
+            ("price", String::new()),
+            ("quantity", "1".to_string()),
+        ]
+    };
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}/items")))
+        .header("cookie", &cookie)
+        .form(&items_form("12x", "1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("単価は整数"));
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}/items")))
+        .header("cookie", &cookie)
+        .form(&items_form("1080", "0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    let add_row = html.find("追加する商品コード").expect("add row");
+    let message = html
+        .find("商品コード「NOPE-99」は登録されていません")
+        .expect("unknown product shown");
+    assert!(message > add_row, "the error is on the add row");
+    assert_eq!(app.store.order_by_number(&number).await.unwrap().version, 2);
+
     // A stale version is refused with a message.
     let r = app
         .client
@@ -212,6 +268,16 @@ both_stores!(login_session_csrf_and_roles, |store| async move {
         .post(app.url(&format!("/orders/{number}/memo")))
         .header("cookie", &viewer)
         .form(&[("memo", "x"), ("csrf", &vcsrf), ("version", "3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Not even told what is wrong with the form: permission comes first.
+    let r = app
+        .client
+        .post(app.url(&format!("/orders/{number}")))
+        .header("cookie", &viewer)
+        .form(&[("discount", "abc"), ("csrf", &vcsrf), ("version", "3")])
         .send()
         .await
         .unwrap();

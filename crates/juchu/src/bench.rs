@@ -79,9 +79,15 @@ async fn fresh_store(
             .await
             .map_err(|e| e.to_string())?;
             let admin_url = u.to_string();
+            let shown_name = name.clone();
             let cleanup =
                 Box::new(move || juchu_store::drop_pg_database_blocking(&admin_url, &name));
-            Ok((store, cleanup, format!("PostgreSQL database {url}")))
+            // Name the database, never the URL: it may carry a password.
+            let host = base
+                .rsplit_once('@')
+                .map(|(_, h)| h)
+                .unwrap_or_else(|| base.trim_start_matches("postgresql://").trim_start_matches("postgres://"));
+            Ok((store, cleanup, format!("PostgreSQL database {shown_name} on {host}")))
         }
         _ => {
             let dir = std::env::temp_dir().join(format!(

@@ -83,7 +83,7 @@ enum AdminCommand {
     Create {
         #[arg(long)]
         email: String,
-        /// At least 10 characters; a random one is generated and printed when absent.
+        /// At least 8 characters; a random one is generated and printed when absent.
         #[arg(long)]
         password: Option<String>,
         #[arg(long)]
@@ -173,7 +173,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "No staff user exists yet. Create the first one, then log in at {url}/login :"
                 );
                 println!(
-                    "  juchu admin create --email you@example.jp --password 'at-least-10-chars' --role owner"
+                    "  juchu admin create --email you@example.jp --password 'at-least-8-chars' --role owner"
                 );
             } else {
                 println!("Log in at {url}/login");

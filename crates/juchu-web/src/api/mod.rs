@@ -56,8 +56,8 @@ pub async fn list_orders(
 ) -> Result<Json<OrderListJson>, ApiError> {
     caller.require(Permission::Read)?;
     let q = crate::query::order_query(&params, true).map_err(ApiError::invalid)?;
-    let page = st.store.search_orders(&q).await?;
     let m = st.store.masters().await?;
+    let page = st.store.search_orders_with(&q, &m).await?;
     Ok(Json(OrderListJson {
         orders: page.orders.iter().map(|o| OrderJson::new(o, &m)).collect(),
         total: page.total,

@@ -517,7 +517,8 @@ async fn customers_page(
         .get("page")
         .and_then(|p| p.parse().ok())
         .filter(|p| *p >= 1)
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .min(1_000_000);
     let (list, total) = match st.store.list_customers(&cq, 100, (page - 1) * 100).await {
         Ok(r) => r,
         Err(e) => return store_error_page(e),

@@ -7,7 +7,8 @@ mod masters;
 use crate::AppState;
 use crate::api::dto::OrderJson;
 use crate::auth::{
-    LOGIN_CSRF_COOKIE, SESSION_COOKIE, StaffSession, constant_time_eq, cookie, set_cookie,
+    ClientIp, LOGIN_CSRF_COOKIE, LoginLimiter, SESSION_COOKIE, StaffSession, constant_time_eq,
+    cookie, set_cookie,
 };
 use askama::Template;
 use axum::Form;
@@ -166,6 +167,7 @@ pub struct LoginForm {
 
 pub async fn login_submit(
     State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -188,8 +190,12 @@ pub async fn login_submit(
             "フォームの有効期限が切れました。もう一度ログインしてください。",
         );
     }
-    let key = f.email.trim().to_lowercase();
-    if st.login_limiter.is_blocked(&key) {
+    let (key, client_key) = LoginLimiter::keys(&f.email, ip);
+    if st.login_limiter.is_blocked(&key)
+        || client_key
+            .as_deref()
+            .is_some_and(|k| st.login_limiter.is_blocked(k))
+    {
         return page(
             StatusCode::TOO_MANY_REQUESTS,
             "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。",
@@ -214,6 +220,9 @@ pub async fn login_submit(
         }
         Ok(None) => {
             st.login_limiter.record_failure(&key);
+            if let Some(k) = &client_key {
+                st.login_limiter.record_failure(k);
+            }
             page(
                 StatusCode::UNAUTHORIZED,
                 "メールアドレスまたはパスワードが正しくありません。",
@@ -405,7 +414,7 @@ async fn orders_list(
             e.0.into_iter()
                 .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
         ),
-        Ok(q) => match st.store.search_orders(&q).await {
+        Ok(q) => match st.store.search_orders_with(&q, &masters).await {
             Err(StoreError::Invalid(e)) => errors.extend(
                 e.0.into_iter()
                     .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
@@ -504,7 +513,8 @@ impl OrderPage {
     fn err(&self, field: &str) -> &str {
         self.errors.get(field).map(String::as_str).unwrap_or("")
     }
-    fn item_err(&self, i: &usize) -> String {
+    fn item_err(&self, i: impl std::borrow::Borrow<usize>) -> String {
+        let i = *i.borrow();
         self.errors
             .iter()
             .filter(|(k, _)| k.starts_with(&format!("items[{i}]")))
@@ -645,6 +655,22 @@ struct Submission<'a> {
     reason: &'a str,
     /// The raw form values, shown again next to errors.
     values: HashMap<String, String>,
+    /// For the items form: the form row of each submitted item (rows left empty
+    /// or set to 0 are not submitted), so errors land next to the right row.
+    item_rows: &'a [usize],
+}
+
+/// The form field an error of the pipeline belongs to: `items[2].quantity` of the
+/// submitted list is `items[5].quantity` on the page when rows were skipped.
+fn form_field(field: &str, item_rows: &[usize]) -> String {
+    if let Some(rest) = field.strip_prefix("items[")
+        && let Some((k, tail)) = rest.split_once(']')
+        && let Ok(k) = k.parse::<usize>()
+        && let Some(row) = item_rows.get(k)
+    {
+        return format!("items[{row}]{tail}");
+    }
+    field.to_string()
 }
 
 async fn submit_patch(
@@ -659,13 +685,30 @@ async fn submit_patch(
         patch,
         reason,
         values,
+        item_rows,
     } = sub;
-    if !session.role().allows(Permission::WriteOrders) {
-        return forbidden();
-    }
+    // A form without the version it was rendered from would overwrite blindly.
+    let Some(version) = version else {
+        let fb = Feedback {
+            flash: String::new(),
+            form_error: "フォームのバージョンがありません。画面を再読み込みしてから変更してください。"
+                .into(),
+            errors: HashMap::new(),
+            values: HashMap::new(),
+        };
+        return order_page(
+            st,
+            session,
+            number,
+            tab,
+            fb,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
     match st
         .store
-        .change_order(number, version, &patch, &session.actor(), reason)
+        .change_order(number, Some(version), &patch, &session.actor(), reason)
         .await
     {
         Ok(c) => Redirect::to(&format!(
@@ -677,7 +720,7 @@ async fn submit_patch(
         Err(StoreError::Invalid(e)) => {
             let errors =
                 e.0.iter()
-                    .map(|f| (f.field.clone(), f.message.clone()))
+                    .map(|f| (form_field(&f.field, item_rows), f.message.clone()))
                     .collect();
             let fb = Feedback {
                 flash: String::new(),
@@ -708,6 +751,20 @@ async fn submit_patch(
     }
 }
 
+/// Who may change orders is checked before anything in the form is looked at.
+fn check_order_write(session: &StaffSession, csrf: &str) -> Option<Response> {
+    if !session.role().allows(Permission::WriteOrders) {
+        return Some(forbidden());
+    }
+    if !session.check_csrf(csrf) {
+        return Some(error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        ));
+    }
+    None
+}
+
 fn form_version(f: &HashMap<String, String>) -> Option<i64> {
     f.get("version").and_then(|v| v.parse().ok())
 }
@@ -728,11 +785,10 @@ async fn order_update(
         .filter(|(k, _)| k != "labels")
         .cloned()
         .collect();
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
+    if let Some(refused) =
+        check_order_write(&session, f.get("csrf").map(String::as_str).unwrap_or(""))
+    {
+        return refused;
     }
     let mut errors = FieldErrors::default();
     let mut int = |k: &str| {
@@ -808,6 +864,7 @@ async fn order_update(
             patch,
             reason: &reason,
             values: f,
+            item_rows: &[],
         },
     )
     .await
@@ -828,14 +885,12 @@ async fn order_items_update(
             .collect::<Vec<_>>()
     };
     let csrf = field("csrf").pop().unwrap_or_default();
-    if !session.check_csrf(&csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
+    if let Some(refused) = check_order_write(&session, &csrf) {
+        return refused;
     }
     let (codes, qtys, prices) = (field("code"), field("quantity"), field("price"));
     let mut items = Vec::new();
+    let mut rows = Vec::new();
     let mut errors = HashMap::new();
     for (i, code) in codes.iter().enumerate() {
         let q = qtys.get(i).cloned().unwrap_or_default();
@@ -853,7 +908,21 @@ async fn order_items_update(
                 continue;
             }
         };
-        let unit_price = prices.get(i).and_then(|p| p.parse::<i64>().ok());
+        let unit_price = match prices.get(i).map(|p| p.replace(',', "")) {
+            None => None,
+            Some(p) if p.is_empty() => None,
+            Some(p) => match p.parse::<i64>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    errors.insert(
+                        format!("items[{i}].unit_price"),
+                        "単価は整数（円）で入力してください".to_string(),
+                    );
+                    continue;
+                }
+            },
+        };
+        rows.push(i);
         items.push(ItemInput {
             product_code: code.clone(),
             quantity,
@@ -888,6 +957,7 @@ async fn order_items_update(
         patch,
         reason: "",
         values: HashMap::new(),
+        item_rows: &rows,
     };
     submit_patch(&st, &session, &number, sub).await
 }
@@ -898,11 +968,10 @@ async fn order_memo_update(
     Path(number): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
+    if let Some(refused) =
+        check_order_write(&session, f.get("csrf").map(String::as_str).unwrap_or(""))
+    {
+        return refused;
     }
     let patch = OrderPatch {
         memo: Some(f.get("memo").cloned().unwrap_or_default()),
@@ -914,6 +983,7 @@ async fn order_memo_update(
         patch,
         reason: "",
         values: HashMap::new(),
+        item_rows: &[],
     };
     submit_patch(&st, &session, &number, sub).await
 }
@@ -928,6 +998,16 @@ mod tests {
         assert_eq!(yen(1234), "¥1,234");
         assert_eq!(yen(1234567), "¥1,234,567");
         assert_eq!(yen(-500), "-¥500");
+    }
+
+    #[test]
+    fn item_errors_follow_their_form_rows() {
+        // Rows 0 and 2 were submitted; row 1 was set to 0 and dropped.
+        assert_eq!(form_field("items[1].quantity", &[0, 2]), "items[2].quantity");
+        assert_eq!(form_field("items[0]", &[0, 2]), "items[0]");
+        assert_eq!(form_field("items", &[0, 2]), "items");
+        assert_eq!(form_field("discount", &[]), "discount");
+        assert_eq!(form_field("items[7].x", &[0]), "items[7].x");
     }
 
     #[test]
