@@ -5,8 +5,7 @@ use crate::customer::Address;
 use crate::error::FieldErrors;
 use crate::masters::Masters;
 use crate::order::{
-    ItemInput, MAX_MEMO, Order, OrderContext, OrderItem, resolve_items, resolve_labels,
-    resolve_opt,
+    ItemInput, MAX_MEMO, Order, OrderContext, OrderItem, resolve_items, resolve_labels, resolve_opt,
 };
 use crate::status::{PaymentStatus, ShipmentStatus, ShippingListState};
 use crate::text::check_len;
@@ -725,4 +724,3 @@ mod tests {
         assert!(diff(&before, &after, &m).is_empty());
     }
 }
-

@@ -281,6 +281,90 @@ fn check_name(errors: &mut FieldErrors, field: &str, v: &str, max: usize) {
     check_len(errors, field, v, max);
 }
 
+fn validate_handling_status(input: &HandlingStatusInput) -> Result<(), FieldErrors> {
+    let mut e = FieldErrors::default();
+    check_name(&mut e, "name", &input.name, 30);
+    if !is_valid_color(&input.color) {
+        e.add(
+            "color",
+            "invalid_color",
+            "色は #rrggbb の形式で入力してください",
+        );
+    }
+    e.into_result()?;
+    Ok(())
+}
+
+fn validate_payment_method(input: &PaymentMethodInput) -> Result<(), FieldErrors> {
+    let mut e = FieldErrors::default();
+    check_code(&mut e, "code", &input.code);
+    check_name(&mut e, "name", &input.name, 50);
+    check_money(&mut e, "fee", input.fee);
+    e.into_result()?;
+    Ok(())
+}
+
+fn validate_carrier(input: &CarrierInput) -> Result<(), FieldErrors> {
+    let mut e = FieldErrors::default();
+    check_code(&mut e, "code", &input.code);
+    check_name(&mut e, "name", &input.name, 50);
+    check_money(&mut e, "shipping_fee", input.shipping_fee);
+    check_len(
+        &mut e,
+        "tracking_url_template",
+        &input.tracking_url_template,
+        500,
+    );
+    if !input.tracking_url_template.is_empty() && !input.tracking_url_template.starts_with("http") {
+        e.add(
+            "tracking_url_template",
+            "invalid_url",
+            "追跡URLは http(s):// で始めてください",
+        );
+    }
+    e.into_result()?;
+    Ok(())
+}
+
+fn validate_label(input: &LabelInput) -> Result<(), FieldErrors> {
+    let mut e = FieldErrors::default();
+    check_name(&mut e, "name", &input.name, 30);
+    if !is_valid_color(&input.color) {
+        e.add(
+            "color",
+            "invalid_color",
+            "色は #rrggbb の形式で入力してください",
+        );
+    }
+    e.into_result()?;
+    Ok(())
+}
+
+fn validate_product(input: &ProductInput) -> Result<TaxRate, FieldErrors> {
+    let mut e = FieldErrors::default();
+    check_code(&mut e, "code", &input.code);
+    check_name(&mut e, "name", &input.name, 200);
+    check_money(&mut e, "unit_price", input.unit_price);
+    let tax_rate = TaxRate::from_percent(input.tax_rate);
+    if tax_rate.is_none() {
+        e.add(
+            "tax_rate",
+            "invalid_tax_rate",
+            "税率は10または8（軽減税率）を指定してください",
+        );
+    }
+    for (f, v) in [
+        ("shipping_fee", input.shipping_fee),
+        ("payment_fee", input.payment_fee),
+    ] {
+        if let Some(v) = v {
+            check_money(&mut e, f, v);
+        }
+    }
+    e.into_result()?;
+    Ok(tax_rate.unwrap_or(TaxRate::Standard))
+}
+
 impl Store {
     pub async fn masters(&self) -> Result<Masters, StoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -291,16 +375,7 @@ impl Store {
         &self,
         input: HandlingStatusInput,
     ) -> Result<HandlingStatus, StoreError> {
-        let mut e = FieldErrors::default();
-        check_name(&mut e, "name", &input.name, 30);
-        if !is_valid_color(&input.color) {
-            e.add(
-                "color",
-                "invalid_color",
-                "色は #rrggbb の形式で入力してください",
-            );
-        }
-        e.into_result()?;
+        validate_handling_status(&input)?;
         let mut tx = self.begin().await?;
         let position = match input.position {
             Some(p) => p,
@@ -344,11 +419,7 @@ impl Store {
         &self,
         input: PaymentMethodInput,
     ) -> Result<PaymentMethod, StoreError> {
-        let mut e = FieldErrors::default();
-        check_code(&mut e, "code", &input.code);
-        check_name(&mut e, "name", &input.name, 50);
-        check_money(&mut e, "fee", input.fee);
-        e.into_result()?;
+        validate_payment_method(&input)?;
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO payment_methods (code, name, fee, position) VALUES ($1, $2, $3, (SELECT COALESCE(MAX(position), 0) + 1 FROM payment_methods)) RETURNING id",
@@ -370,26 +441,7 @@ impl Store {
     }
 
     pub async fn create_carrier(&self, input: CarrierInput) -> Result<Carrier, StoreError> {
-        let mut e = FieldErrors::default();
-        check_code(&mut e, "code", &input.code);
-        check_name(&mut e, "name", &input.name, 50);
-        check_money(&mut e, "shipping_fee", input.shipping_fee);
-        check_len(
-            &mut e,
-            "tracking_url_template",
-            &input.tracking_url_template,
-            500,
-        );
-        if !input.tracking_url_template.is_empty()
-            && !input.tracking_url_template.starts_with("http")
-        {
-            e.add(
-                "tracking_url_template",
-                "invalid_url",
-                "追跡URLは http(s):// で始めてください",
-            );
-        }
-        e.into_result()?;
+        validate_carrier(&input)?;
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO carriers (code, name, tracking_url_template, shipping_fee, position) VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(position), 0) + 1 FROM carriers)) RETURNING id",
@@ -413,16 +465,7 @@ impl Store {
     }
 
     pub async fn create_label(&self, input: LabelInput) -> Result<OrderLabel, StoreError> {
-        let mut e = FieldErrors::default();
-        check_name(&mut e, "name", &input.name, 30);
-        if !is_valid_color(&input.color) {
-            e.add(
-                "color",
-                "invalid_color",
-                "色は #rrggbb の形式で入力してください",
-            );
-        }
-        e.into_result()?;
+        validate_label(&input)?;
         let mut tx = self.begin().await?;
         let row =
             sqlx::query("INSERT INTO order_labels (name, color) VALUES ($1, $2) RETURNING id")
@@ -447,27 +490,7 @@ impl Store {
     }
 
     pub async fn create_product(&self, input: ProductInput) -> Result<Product, StoreError> {
-        let mut e = FieldErrors::default();
-        check_code(&mut e, "code", &input.code);
-        check_name(&mut e, "name", &input.name, 200);
-        check_money(&mut e, "unit_price", input.unit_price);
-        let tax_rate = TaxRate::from_percent(input.tax_rate);
-        if tax_rate.is_none() {
-            e.add(
-                "tax_rate",
-                "invalid_tax_rate",
-                "税率は10または8（軽減税率）を指定してください",
-            );
-        }
-        for (f, v) in [
-            ("shipping_fee", input.shipping_fee),
-            ("payment_fee", input.payment_fee),
-        ] {
-            if let Some(v) = v {
-                check_money(&mut e, f, v);
-            }
-        }
-        e.into_result()?;
+        let tax_rate = validate_product(&input)?;
         let row = sqlx::query(
             "INSERT INTO products (code, name, unit_price, tax_rate, shipping_fee, payment_fee, is_bundled_item, is_subscription, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -489,7 +512,200 @@ impl Store {
             code: input.code,
             name: input.name.trim().into(),
             unit_price: input.unit_price,
-            tax_rate: tax_rate.unwrap_or(TaxRate::Standard),
+            tax_rate,
+            shipping_fee: input.shipping_fee,
+            payment_fee: input.payment_fee,
+            is_bundled_item: input.is_bundled_item,
+            is_subscription: input.is_subscription,
+        })
+    }
+
+    /// Changes a handling status. There is always exactly one default: making
+    /// this one the default unsets the others; the default cannot simply be unset.
+    pub async fn update_handling_status(
+        &self,
+        id: i64,
+        input: HandlingStatusInput,
+    ) -> Result<HandlingStatus, StoreError> {
+        validate_handling_status(&input)?;
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT position, is_default FROM handling_statuses WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("対応状況"))?;
+        let was_default = get_i64(&row, "is_default")? != 0;
+        if was_default && !input.is_default {
+            return Err(FieldErrors::single(
+                "is_default",
+                "default_required",
+                "初期値の対応状況は1つ必要です。別の対応状況を初期値にしてください",
+            )
+            .into());
+        }
+        let position = match input.position {
+            Some(p) => p,
+            None => get_i64(&row, "position")?,
+        };
+        if input.is_default {
+            sqlx::query("UPDATE handling_statuses SET is_default = 0 WHERE id <> $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE handling_statuses SET name = $1, position = $2, color = $3, is_default = $4 WHERE id = $5",
+        )
+        .bind(input.name.trim().to_string())
+        .bind(position)
+        .bind(input.color.clone())
+        .bind(input.is_default as i64)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| StoreError::unique_as_conflict(err, "name", format!("対応状況「{}」は既に登録されています", input.name)))?;
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(HandlingStatus {
+            id,
+            name: input.name.trim().into(),
+            position,
+            color: input.color,
+            is_default: input.is_default,
+        })
+    }
+
+    pub async fn update_payment_method(
+        &self,
+        id: i64,
+        input: PaymentMethodInput,
+    ) -> Result<PaymentMethod, StoreError> {
+        validate_payment_method(&input)?;
+        let mut tx = self.begin().await?;
+        let n =
+            sqlx::query("UPDATE payment_methods SET code = $1, name = $2, fee = $3 WHERE id = $4")
+                .bind(input.code.clone())
+                .bind(input.name.trim().to_string())
+                .bind(input.fee)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| {
+                    StoreError::unique_as_conflict(
+                        err,
+                        "code",
+                        "同じコードまたは名称の支払方法が既にあります".into(),
+                    )
+                })?
+                .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("支払方法"));
+        }
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(PaymentMethod {
+            id,
+            code: input.code,
+            name: input.name.trim().into(),
+            fee: input.fee,
+        })
+    }
+
+    pub async fn update_carrier(
+        &self,
+        id: i64,
+        input: CarrierInput,
+    ) -> Result<Carrier, StoreError> {
+        validate_carrier(&input)?;
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE carriers SET code = $1, name = $2, tracking_url_template = $3, shipping_fee = $4 WHERE id = $5",
+        )
+        .bind(input.code.clone())
+        .bind(input.name.trim().to_string())
+        .bind(input.tracking_url_template.clone())
+        .bind(input.shipping_fee)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| StoreError::unique_as_conflict(err, "code", "同じコードまたは名称の配送業者が既にあります".into()))?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("配送業者"));
+        }
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Carrier {
+            id,
+            code: input.code,
+            name: input.name.trim().into(),
+            tracking_url_template: input.tracking_url_template,
+            shipping_fee: input.shipping_fee,
+        })
+    }
+
+    pub async fn update_label(&self, id: i64, input: LabelInput) -> Result<OrderLabel, StoreError> {
+        validate_label(&input)?;
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE order_labels SET name = $1, color = $2 WHERE id = $3")
+            .bind(input.name.trim().to_string())
+            .bind(input.color.clone())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| {
+                StoreError::unique_as_conflict(
+                    err,
+                    "name",
+                    format!("受注ラベル「{}」は既に登録されています", input.name),
+                )
+            })?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("受注ラベル"));
+        }
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(OrderLabel {
+            id,
+            name: input.name.trim().into(),
+            color: input.color,
+        })
+    }
+
+    /// Changes a product. Orders keep the name, price and tax rate they were
+    /// taken at; only new orders and newly added lines use the new values.
+    pub async fn update_product(
+        &self,
+        id: i64,
+        input: ProductInput,
+    ) -> Result<Product, StoreError> {
+        let tax_rate = validate_product(&input)?;
+        let n = sqlx::query(
+            "UPDATE products SET code = $1, name = $2, unit_price = $3, tax_rate = $4, shipping_fee = $5, payment_fee = $6, is_bundled_item = $7, is_subscription = $8 WHERE id = $9",
+        )
+        .bind(input.code.clone())
+        .bind(input.name.trim().to_string())
+        .bind(input.unit_price)
+        .bind(input.tax_rate)
+        .bind(input.shipping_fee)
+        .bind(input.payment_fee)
+        .bind(input.is_bundled_item as i64)
+        .bind(input.is_subscription as i64)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| StoreError::unique_as_conflict(err, "code", format!("商品コード「{}」は既に登録されています", input.code)))?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("商品"));
+        }
+        Ok(Product {
+            id,
+            code: input.code,
+            name: input.name.trim().into(),
+            unit_price: input.unit_price,
+            tax_rate,
             shipping_fee: input.shipping_fee,
             payment_fee: input.payment_fee,
             is_bundled_item: input.is_bundled_item,
@@ -532,6 +748,16 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound("商品"))?;
         Ok(product_from_row(&row)?)
+    }
+
+    pub async fn product_by_id(&self, id: i64) -> Result<Option<Product>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(product_from_row).transpose()?)
     }
 
     pub async fn rounding_mode(&self) -> Result<RoundingMode, StoreError> {

@@ -810,8 +810,11 @@ async fn assign_order_numbers(
                 .join(", ")
         );
         let args = chunk.iter().map(|n| Arg::from(n.clone())).collect();
-        for row in crate::db::query_with(sql, args).fetch_all(&mut **tx).await? {
-                taken.insert(get_str(&row, "order_number")?);
+        for row in crate::db::query_with(sql, args)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            taken.insert(get_str(&row, "order_number")?);
         }
     }
     for (order, id) in orders.iter_mut().zip(ids) {

@@ -655,52 +655,60 @@ both_stores!(inline_customer_and_duplicate_numbers, |store| async move {
     assert_eq!(n, 1);
 });
 
-both_stores!(generated_numbers_step_around_imported_ones, |store| async move {
-    seed_products(&store).await;
-    let billing = || {
-        address(
-            "鈴木",
-            "次郎",
-            ("スズキ", "ジロウ"),
-            "080-1234-5678",
-            "jiro@example.jp",
-        )
-    };
-    let numbered = |n: Option<&str>| {
-        let mut o = new_order(billing());
-        o.order_number = n.map(String::from);
-        o
-    };
-    // Imported numbers equal to the ids the store will hand out next.
-    for n in ["2", "3"] {
-        store
-            .create_orders(vec![numbered(Some(n))], &staff())
+both_stores!(
+    generated_numbers_step_around_imported_ones,
+    |store| async move {
+        seed_products(&store).await;
+        let billing = || {
+            address(
+                "鈴木",
+                "次郎",
+                ("スズキ", "ジロウ"),
+                "080-1234-5678",
+                "jiro@example.jp",
+            )
+        };
+        let numbered = |n: Option<&str>| {
+            let mut o = new_order(billing());
+            o.order_number = n.map(String::from);
+            o
+        };
+        // Imported numbers equal to the ids the store will hand out next.
+        for n in ["2", "3"] {
+            store
+                .create_orders(vec![numbered(Some(n))], &staff())
+                .await
+                .unwrap();
+        }
+        let third = store
+            .create_orders(vec![numbered(None)], &staff())
             .await
             .unwrap();
+        assert_eq!(third[0].order_number, "3-2");
+        let batch = store
+            .create_orders(
+                vec![
+                    numbered(None),
+                    numbered(Some("6")),
+                    numbered(None),
+                    numbered(None),
+                ],
+                &staff(),
+            )
+            .await
+            .unwrap();
+        let numbers: Vec<_> = batch.iter().map(|o| o.order_number.as_str()).collect();
+        assert_eq!(numbers, ["4", "6", "6-2", "7"]);
+        let page = store
+            .search_orders(&OrderQuery {
+                order_number: Some("6-2".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
     }
-    let third = store
-        .create_orders(vec![numbered(None)], &staff())
-        .await
-        .unwrap();
-    assert_eq!(third[0].order_number, "3-2");
-    let batch = store
-        .create_orders(
-            vec![numbered(None), numbered(Some("6")), numbered(None), numbered(None)],
-            &staff(),
-        )
-        .await
-        .unwrap();
-    let numbers: Vec<_> = batch.iter().map(|o| o.order_number.as_str()).collect();
-    assert_eq!(numbers, ["4", "6", "6-2", "7"]);
-    let page = store
-        .search_orders(&OrderQuery {
-            order_number: Some("6-2".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.total, 1);
-});
+);
 
 both_stores!(batch_creation_is_all_or_nothing, |store| async move {
     seed_products(&store).await;

@@ -59,17 +59,30 @@ pub fn router(state: AppState) -> Router {
             g(api::get_customer).patch(api::patch_customer),
         )
         .route("/products", g(api::list_products).post(api::create_product))
-        .route("/products/{code}", g(api::get_product))
+        .route(
+            "/products/{code}",
+            g(api::get_product).put(api::put_product),
+        )
         .route(
             "/handling-statuses",
             g(api::list_handling_statuses).post(api::create_handling_status),
         )
         .route(
+            "/handling-statuses/{id}",
+            axum::routing::put(api::put_handling_status),
+        )
+        .route(
             "/payment-methods",
             g(api::list_payment_methods).post(api::create_payment_method),
         )
+        .route(
+            "/payment-methods/{id}",
+            axum::routing::put(api::put_payment_method),
+        )
         .route("/carriers", g(api::list_carriers).post(api::create_carrier))
+        .route("/carriers/{id}", axum::routing::put(api::put_carrier))
         .route("/order-labels", g(api::list_labels).post(api::create_label))
+        .route("/order-labels/{id}", axum::routing::put(api::put_label))
         .route("/api-tokens", p(api::create_api_token))
         .fallback(|| async {
             error::ApiError::new(

@@ -24,11 +24,11 @@ impl Modify for BearerAuth {
     paths(
         api::list_orders, api::create_order, api::get_order, api::patch_order, api::order_history,
         api::list_customers, api::create_customer, api::get_customer, api::patch_customer,
-        api::list_products, api::create_product, api::get_product,
-        api::list_handling_statuses, api::create_handling_status,
-        api::list_payment_methods, api::create_payment_method,
-        api::list_carriers, api::create_carrier,
-        api::list_labels, api::create_label,
+        api::list_products, api::create_product, api::get_product, api::put_product,
+        api::list_handling_statuses, api::create_handling_status, api::put_handling_status,
+        api::list_payment_methods, api::create_payment_method, api::put_payment_method,
+        api::list_carriers, api::create_carrier, api::put_carrier,
+        api::list_labels, api::create_label, api::put_label,
         api::create_api_token,
     ),
     components(schemas(

@@ -411,4 +411,96 @@ both_stores!(manager_creates_masters_in_the_ui, |store| async move {
             .handling_status_by_name("検品中")
             .is_some()
     );
+
+    // Editing: the row's link opens its form filled in; saving changes that row,
+    // and making 検品中 the default moves the default there.
+    let id = app
+        .store
+        .masters()
+        .await
+        .unwrap()
+        .handling_status_by_name("検品中")
+        .unwrap()
+        .id;
+    let html = app
+        .client
+        .get(app.url(&format!("/masters/handling-statuses?edit={id}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("編集") && html.contains("value=\"検品中\""));
+    let id_text = id.to_string();
+    let r = app
+        .client
+        .post(app.url("/masters/handling-statuses"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", id_text.as_str()),
+            ("name", "検品待ち"),
+            ("position", "2"),
+            ("color", "#445566"),
+            ("is_default", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let m = app.store.masters().await.unwrap();
+    let s = m.handling_status(id).unwrap();
+    assert_eq!(
+        (s.name.as_str(), s.color.as_str(), s.is_default),
+        ("検品待ち", "#445566", true)
+    );
+    assert_eq!(
+        m.handling_statuses.iter().filter(|s| s.is_default).count(),
+        1
+    );
+    // The default cannot just be switched off.
+    let r = app
+        .client
+        .post(app.url("/masters/handling-statuses"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", id_text.as_str()),
+            ("name", "検品待ち"),
+            ("color", "#445566"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("初期値の対応状況は1つ必要です")
+    );
+
+    // A product's price changes for new orders only.
+    let product = app.store.product_by_code("NEW-1").await.unwrap();
+    let pid = product.id.to_string();
+    let r = app
+        .client
+        .post(app.url("/masters/products"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", pid.as_str()),
+            ("code", "NEW-1"),
+            ("name", "新商品（改）"),
+            ("unit_price", "2200"),
+            ("tax_rate", "8"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let p = app.store.product_by_code("NEW-1").await.unwrap();
+    assert_eq!((p.name.as_str(), p.unit_price), ("新商品（改）", 2200));
 });

@@ -83,11 +83,15 @@ async fn fresh_store(
             let cleanup =
                 Box::new(move || juchu_store::drop_pg_database_blocking(&admin_url, &name));
             // Name the database, never the URL: it may carry a password.
-            let host = base
-                .rsplit_once('@')
-                .map(|(_, h)| h)
-                .unwrap_or_else(|| base.trim_start_matches("postgresql://").trim_start_matches("postgres://"));
-            Ok((store, cleanup, format!("PostgreSQL database {shown_name} on {host}")))
+            let host = base.rsplit_once('@').map(|(_, h)| h).unwrap_or_else(|| {
+                base.trim_start_matches("postgresql://")
+                    .trim_start_matches("postgres://")
+            });
+            Ok((
+                store,
+                cleanup,
+                format!("PostgreSQL database {shown_name} on {host}"),
+            ))
         }
         _ => {
             let dir = std::env::temp_dir().join(format!(

@@ -603,6 +603,106 @@ pub async fn create_label(
     ))
 }
 
+#[utoipa::path(put, path = "/api/v1/products/{code}", tag = "masters", params(("code" = String, Path)), request_body = ProductBody,
+    responses((status = 200, body = ProductJson), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// Replaces a product's data (the code in the body may rename it). Existing
+/// orders keep what they were sold at.
+pub async fn put_product(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Json<ProductJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: ProductBody = parse_json(&body).map_err(missing_field)?;
+    let id = st.store.product_by_code(&code).await?.id;
+    let p = st
+        .store
+        .update_product(
+            id,
+            ProductInput {
+                code: b.code,
+                name: b.name,
+                unit_price: b.unit_price,
+                tax_rate: b.tax_rate,
+                shipping_fee: b.shipping_fee,
+                payment_fee: b.payment_fee,
+                is_bundled_item: b.is_bundled_item,
+                is_subscription: b.is_subscription,
+            },
+        )
+        .await?;
+    Ok(Json((&p).into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/handling-statuses/{id}", tag = "masters", params(("id" = i64, Path)), request_body = HandlingStatusBody,
+    responses((status = 200, body = HandlingStatusJson), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// Replaces a handling status (name, position, colour, default). Making it the
+/// default unsets the previous one; the default cannot be unset directly.
+pub async fn put_handling_status(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<HandlingStatusJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: HandlingStatusBody = parse_json(&body).map_err(missing_field)?;
+    let s = st
+        .store
+        .update_handling_status(
+            id,
+            HandlingStatusInput {
+                name: b.name,
+                position: b.position,
+                color: b.color.unwrap_or_else(|| "#337ab7".into()),
+                is_default: b.is_default,
+            },
+        )
+        .await?;
+    Ok(Json((&s).into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/payment-methods/{id}", tag = "masters", params(("id" = i64, Path)),
+    responses((status = 200, body = PaymentMethodJson), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn put_payment_method(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<PaymentMethodJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: PaymentMethodInput = parse_json(&body).map_err(missing_field)?;
+    Ok(Json((&st.store.update_payment_method(id, b).await?).into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/carriers/{id}", tag = "masters", params(("id" = i64, Path)),
+    responses((status = 200, body = CarrierJson), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn put_carrier(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<CarrierJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: CarrierInput = parse_json(&body).map_err(missing_field)?;
+    Ok(Json((&st.store.update_carrier(id, b).await?).into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/order-labels/{id}", tag = "masters", params(("id" = i64, Path)),
+    responses((status = 200, body = LabelJson), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn put_label(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<LabelJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: LabelInput = parse_json(&body).map_err(missing_field)?;
+    Ok(Json((&st.store.update_label(id, b).await?).into()))
+}
+
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiTokenBody {

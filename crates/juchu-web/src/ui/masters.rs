@@ -75,6 +75,8 @@ struct MasterPage {
     search_name: String,
     search_phone: String,
     search_email: String,
+    /// The row being edited (the form then saves it instead of creating one).
+    editing_id: String,
 }
 
 struct Kind {
@@ -160,9 +162,9 @@ fn kind(k: &str) -> Option<Kind> {
 
 async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreError> {
     let m = st.store.masters().await?;
-    let row = |cells: Vec<String>| MasterRow {
+    let row = |cells: Vec<String>, id: i64| MasterRow {
         cells,
-        link: String::new(),
+        link: format!("/masters/{k}?edit={id}"),
         color: String::new(),
     };
     let rows: Vec<MasterRow> = match k {
@@ -180,25 +182,28 @@ async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreE
                         String::new()
                     },
                 ],
-                link: String::new(),
+                link: format!("/masters/{k}?edit={}", s.id),
                 color: s.color.clone(),
             })
             .collect(),
         "payment-methods" => m
             .payment_methods
             .iter()
-            .map(|p| row(vec![p.name.clone(), p.code.clone(), yen(p.fee)]))
+            .map(|p| row(vec![p.name.clone(), p.code.clone(), yen(p.fee)], p.id))
             .collect(),
         "carriers" => m
             .carriers
             .iter()
             .map(|c| {
-                row(vec![
-                    c.name.clone(),
-                    c.code.clone(),
-                    yen(c.shipping_fee),
-                    c.tracking_url_template.clone(),
-                ])
+                row(
+                    vec![
+                        c.name.clone(),
+                        c.code.clone(),
+                        yen(c.shipping_fee),
+                        c.tracking_url_template.clone(),
+                    ],
+                    c.id,
+                )
             })
             .collect(),
         "labels" => m
@@ -206,7 +211,7 @@ async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreE
             .iter()
             .map(|l| MasterRow {
                 cells: vec![l.name.clone(), l.color.clone()],
-                link: String::new(),
+                link: format!("/masters/{k}?edit={}", l.id),
                 color: l.color.clone(),
             })
             .collect(),
@@ -215,24 +220,27 @@ async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreE
             let rows = ps
                 .iter()
                 .map(|p| {
-                    row(vec![
-                        p.code.clone(),
-                        p.name.clone(),
-                        yen(p.unit_price),
-                        format!("{}%", p.tax_rate.percent()),
-                        p.shipping_fee.map(yen).unwrap_or_default(),
-                        p.payment_fee.map(yen).unwrap_or_default(),
-                        if p.is_bundled_item {
-                            "○".into()
-                        } else {
-                            String::new()
-                        },
-                        if p.is_subscription {
-                            "○".into()
-                        } else {
-                            String::new()
-                        },
-                    ])
+                    row(
+                        vec![
+                            p.code.clone(),
+                            p.name.clone(),
+                            yen(p.unit_price),
+                            format!("{}%", p.tax_rate.percent()),
+                            p.shipping_fee.map(yen).unwrap_or_default(),
+                            p.payment_fee.map(yen).unwrap_or_default(),
+                            if p.is_bundled_item {
+                                "○".into()
+                            } else {
+                                String::new()
+                            },
+                            if p.is_subscription {
+                                "○".into()
+                            } else {
+                                String::new()
+                            },
+                        ],
+                        p.id,
+                    )
                 })
                 .collect();
             return Ok((rows, total));
@@ -241,6 +249,68 @@ async fn rows_of(st: &AppState, k: &str) -> Result<(Vec<MasterRow>, i64), StoreE
     };
     let n = rows.len() as i64;
     Ok((rows, n))
+}
+
+/// The form values of one existing master row, for its edit form.
+async fn values_of(
+    st: &AppState,
+    k: &str,
+    id: i64,
+) -> Result<Option<HashMap<String, String>>, StoreError> {
+    let m = st.store.masters().await?;
+    let pairs: Option<Vec<(&str, String)>> = match k {
+        "handling-statuses" => m.handling_status(id).map(|s| {
+            vec![
+                ("name", s.name.clone()),
+                ("position", s.position.to_string()),
+                ("color", s.color.clone()),
+                ("is_default", s.is_default.to_string()),
+            ]
+        }),
+        "payment-methods" => m.payment_method(id).map(|p| {
+            vec![
+                ("name", p.name.clone()),
+                ("code", p.code.clone()),
+                ("fee", p.fee.to_string()),
+            ]
+        }),
+        "carriers" => m.carrier(id).map(|c| {
+            vec![
+                ("name", c.name.clone()),
+                ("code", c.code.clone()),
+                ("shipping_fee", c.shipping_fee.to_string()),
+                ("tracking_url_template", c.tracking_url_template.clone()),
+            ]
+        }),
+        "labels" => m
+            .label(id)
+            .map(|l| vec![("name", l.name.clone()), ("color", l.color.clone())]),
+        "products" => st.store.product_by_id(id).await?.map(|p| {
+            vec![
+                ("code", p.code.clone()),
+                ("name", p.name.clone()),
+                ("unit_price", p.unit_price.to_string()),
+                ("tax_rate", p.tax_rate.percent().to_string()),
+                (
+                    "shipping_fee",
+                    p.shipping_fee.map(|v| v.to_string()).unwrap_or_default(),
+                ),
+                (
+                    "payment_fee",
+                    p.payment_fee.map(|v| v.to_string()).unwrap_or_default(),
+                ),
+                ("is_bundled_item", p.is_bundled_item.to_string()),
+                ("is_subscription", p.is_subscription.to_string()),
+            ]
+        }),
+        _ => None,
+    };
+    Ok(pairs.map(|v| {
+        let mut map: HashMap<String, String> =
+            v.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        map.insert("id".into(), id.to_string());
+        map
+    }))
 }
 
 async fn master_page(
@@ -259,7 +329,9 @@ async fn master_page(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
+    let mut editing_id = String::new();
     if let Some((values, errors)) = submitted {
+        editing_id = values.get("id").cloned().unwrap_or_default();
         for fd in &mut def.fields {
             if let Some(v) = values.get(fd.name) {
                 fd.value = v.clone();
@@ -283,6 +355,7 @@ async fn master_page(
         search_name: String::new(),
         search_phone: String::new(),
         search_email: String::new(),
+        editing_id,
     };
     render(status, &t)
 }
@@ -295,8 +368,18 @@ async fn master_list(
 ) -> Response {
     let flash = if q.contains_key("created") {
         "登録しました。".to_string()
+    } else if q.contains_key("saved") {
+        "保存しました。".to_string()
     } else {
         String::new()
+    };
+    let editing = match q.get("edit").and_then(|v| v.parse::<i64>().ok()) {
+        Some(id) => match values_of(&st, &k, id).await {
+            Ok(Some(v)) => Some(v),
+            Ok(None) => return error_page(StatusCode::NOT_FOUND, "見つかりません"),
+            Err(e) => return store_error_page(e),
+        },
+        None => None,
     };
     master_page(
         &st,
@@ -304,7 +387,7 @@ async fn master_list(
         &k,
         flash,
         String::new(),
-        None,
+        editing.as_ref().map(|v| (v, HashMap::new())),
         StatusCode::OK,
     )
     .await
@@ -346,19 +429,28 @@ async fn master_create(
     let s = |name: &str| f.get(name).cloned().unwrap_or_default();
     let b = |name: &str| f.get(name).is_some_and(|v| v == "true" || v == "on");
     let mut errors = HashMap::new();
+    // With an id the form edits that row; without, it registers a new one.
+    let id = match f.get("id").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => return error_page(StatusCode::BAD_REQUEST, "不正なIDです"),
+        },
+    };
     let result: Result<(), StoreError> = match k.as_str() {
         "handling-statuses" => {
             let position = parse_money(&f, "position", &mut errors);
             if errors.is_empty() {
-                st.store
-                    .create_handling_status(HandlingStatusInput {
-                        name: s("name"),
-                        position,
-                        color: s("color"),
-                        is_default: b("is_default"),
-                    })
-                    .await
-                    .map(|_| ())
+                let input = HandlingStatusInput {
+                    name: s("name"),
+                    position,
+                    color: s("color"),
+                    is_default: b("is_default"),
+                };
+                match id {
+                    Some(id) => st.store.update_handling_status(id, input).await.map(|_| ()),
+                    None => st.store.create_handling_status(input).await.map(|_| ()),
+                }
             } else {
                 Ok(())
             }
@@ -366,14 +458,15 @@ async fn master_create(
         "payment-methods" => {
             let fee = parse_money(&f, "fee", &mut errors).unwrap_or(0);
             if errors.is_empty() {
-                st.store
-                    .create_payment_method(PaymentMethodInput {
-                        code: s("code"),
-                        name: s("name"),
-                        fee,
-                    })
-                    .await
-                    .map(|_| ())
+                let input = PaymentMethodInput {
+                    code: s("code"),
+                    name: s("name"),
+                    fee,
+                };
+                match id {
+                    Some(id) => st.store.update_payment_method(id, input).await.map(|_| ()),
+                    None => st.store.create_payment_method(input).await.map(|_| ()),
+                }
             } else {
                 Ok(())
             }
@@ -381,15 +474,16 @@ async fn master_create(
         "carriers" => {
             let fee = parse_money(&f, "shipping_fee", &mut errors).unwrap_or(0);
             if errors.is_empty() {
-                st.store
-                    .create_carrier(CarrierInput {
-                        code: s("code"),
-                        name: s("name"),
-                        tracking_url_template: s("tracking_url_template"),
-                        shipping_fee: fee,
-                    })
-                    .await
-                    .map(|_| ())
+                let input = CarrierInput {
+                    code: s("code"),
+                    name: s("name"),
+                    tracking_url_template: s("tracking_url_template"),
+                    shipping_fee: fee,
+                };
+                match id {
+                    Some(id) => st.store.update_carrier(id, input).await.map(|_| ()),
+                    None => st.store.create_carrier(input).await.map(|_| ()),
+                }
             } else {
                 Ok(())
             }
@@ -403,37 +497,42 @@ async fn master_create(
                 errors.insert("unit_price".into(), "入力してください".into());
             }
             if errors.is_empty() {
-                st.store
-                    .create_product(ProductInput {
-                        code: s("code"),
-                        name: s("name"),
-                        unit_price: price.unwrap_or(0),
-                        tax_rate: tax,
-                        shipping_fee,
-                        payment_fee,
-                        is_bundled_item: b("is_bundled_item"),
-                        is_subscription: b("is_subscription"),
-                    })
-                    .await
-                    .map(|_| ())
+                let input = ProductInput {
+                    code: s("code"),
+                    name: s("name"),
+                    unit_price: price.unwrap_or(0),
+                    tax_rate: tax,
+                    shipping_fee,
+                    payment_fee,
+                    is_bundled_item: b("is_bundled_item"),
+                    is_subscription: b("is_subscription"),
+                };
+                match id {
+                    Some(id) => st.store.update_product(id, input).await.map(|_| ()),
+                    None => st.store.create_product(input).await.map(|_| ()),
+                }
             } else {
                 Ok(())
             }
         }
-        "labels" => st
-            .store
-            .create_label(LabelInput {
+        "labels" => {
+            let input = LabelInput {
                 name: s("name"),
                 color: s("color"),
-            })
-            .await
-            .map(|_| ()),
+            };
+            match id {
+                Some(id) => st.store.update_label(id, input).await.map(|_| ()),
+                None => st.store.create_label(input).await.map(|_| ()),
+            }
+        }
         _ => return error_page(StatusCode::NOT_FOUND, "ページが見つかりません"),
     };
     match result {
-        Ok(()) if errors.is_empty() => {
-            Redirect::to(&format!("/masters/{k}?created=1")).into_response()
-        }
+        Ok(()) if errors.is_empty() => Redirect::to(&format!(
+            "/masters/{k}?{}=1",
+            if id.is_some() { "saved" } else { "created" }
+        ))
+        .into_response(),
         Ok(()) => {
             master_page(
                 &st,
@@ -544,7 +643,9 @@ async fn customers_page(
         })
         .collect();
     let mut fields = customer_fields();
+    let mut editing_id = String::new();
     if let Some((values, errors)) = submitted {
+        editing_id = values.get("id").cloned().unwrap_or_default();
         for fd in &mut fields {
             if let Some(v) = values.get(fd.name) {
                 fd.value = v.clone();
@@ -576,6 +677,7 @@ async fn customers_page(
         search_name: q.get("name").cloned().unwrap_or_default(),
         search_phone: q.get("phone").cloned().unwrap_or_default(),
         search_email: q.get("email").cloned().unwrap_or_default(),
+        editing_id,
     };
     render(status, &t)
 }
@@ -617,6 +719,21 @@ async fn customer_create(
         return forbidden();
     }
     let s = |name: &str| f.get(name).cloned().unwrap_or_default();
+    let id = match f.get("id").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => return error_page(StatusCode::BAD_REQUEST, "不正なIDです"),
+        },
+    };
+    // Points are not edited on this form: an edit keeps the balance.
+    let points = match id {
+        Some(id) => match st.store.customer(id).await {
+            Ok(c) => c.points,
+            Err(e) => return store_error_page(e),
+        },
+        None => 0,
+    };
     let input = CustomerInput {
         address: Address {
             family_name: s("family_name"),
@@ -631,10 +748,17 @@ async fn customer_create(
             email: s("email"),
         },
         mail_opt_out: f.contains_key("mail_opt_out"),
-        points: 0,
+        points,
         memo: s("memo"),
     };
-    match st.store.create_customer(input).await {
+    let saved = match id {
+        Some(id) => st.store.update_customer(id, input).await,
+        None => st.store.create_customer(input).await,
+    };
+    match saved {
+        Ok(c) if id.is_some() => {
+            Redirect::to(&format!("/customers/{}?saved=1", c.id)).into_response()
+        }
         Ok(_) => Redirect::to("/customers?created=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let errors = e.0.into_iter().map(|e| (e.field, e.message)).collect();
@@ -657,6 +781,7 @@ async fn customer_detail(
     State(st): State<AppState>,
     session: StaffSession,
     Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
         return error_page(StatusCode::NOT_FOUND, "顧客が見つかりません");
@@ -665,17 +790,36 @@ async fn customer_detail(
         Ok(c) => c,
         Err(e) => return store_error_page(e),
     };
-    // The customer's orders are the order list filtered by customer.
-    let mut q = HashMap::new();
-    q.insert("customer_id".to_string(), c.id.to_string());
     let a = &c.address;
+    let mut fields = customer_fields();
+    for fd in &mut fields {
+        fd.value = match fd.name {
+            "family_name" => a.family_name.clone(),
+            "given_name" => a.given_name.clone(),
+            "family_kana" => a.family_kana.clone(),
+            "given_kana" => a.given_kana.clone(),
+            "postal_code" => a.postal_code.clone(),
+            "prefecture" => a.prefecture.clone(),
+            "address1" => a.address1.clone(),
+            "address2" => a.address2.clone(),
+            "phone" => a.phone.clone(),
+            "email" => a.email.clone(),
+            "mail_opt_out" => c.mail_opt_out.to_string(),
+            "memo" => c.memo.clone(),
+            _ => String::new(),
+        };
+    }
     let t = MasterPage {
         nav: Nav::of(&session),
         title: "顧客詳細",
-        action: String::new(),
+        action: "/customers".into(),
         csrf: session.0.csrf_token.clone(),
-        can_edit: false,
-        flash: String::new(),
+        can_edit: session.role().allows(Permission::WriteOrders),
+        flash: if q.contains_key("saved") {
+            "保存しました。".into()
+        } else {
+            String::new()
+        },
         form_error: String::new(),
         columns: vec!["項目", "内容"],
         rows: [
@@ -713,11 +857,12 @@ async fn customer_detail(
         }))
         .collect(),
         total: 1,
-        fields: vec![],
+        fields,
         search_action: "",
         search_name: String::new(),
         search_phone: String::new(),
         search_email: String::new(),
+        editing_id: c.id.to_string(),
     };
     render(StatusCode::OK, &t)
 }

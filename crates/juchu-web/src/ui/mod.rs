@@ -691,8 +691,9 @@ async fn submit_patch(
     let Some(version) = version else {
         let fb = Feedback {
             flash: String::new(),
-            form_error: "フォームのバージョンがありません。画面を再読み込みしてから変更してください。"
-                .into(),
+            form_error:
+                "フォームのバージョンがありません。画面を再読み込みしてから変更してください。"
+                    .into(),
             errors: HashMap::new(),
             values: HashMap::new(),
         };
@@ -1003,7 +1004,10 @@ mod tests {
     #[test]
     fn item_errors_follow_their_form_rows() {
         // Rows 0 and 2 were submitted; row 1 was set to 0 and dropped.
-        assert_eq!(form_field("items[1].quantity", &[0, 2]), "items[2].quantity");
+        assert_eq!(
+            form_field("items[1].quantity", &[0, 2]),
+            "items[2].quantity"
+        );
         assert_eq!(form_field("items[0]", &[0, 2]), "items[0]");
         assert_eq!(form_field("items", &[0, 2]), "items");
         assert_eq!(form_field("discount", &[]), "discount");
