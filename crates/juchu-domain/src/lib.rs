@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod automation;
+pub mod calendar;
 pub mod customer;
 pub mod error;
 pub mod event;
@@ -14,6 +15,7 @@ pub mod order;
 pub mod patch;
 pub mod pricing;
 pub mod status;
+pub mod subscription;
 pub mod text;
 pub mod time;
 

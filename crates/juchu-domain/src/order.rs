@@ -77,6 +77,11 @@ pub struct Order {
     pub label_ids: Vec<i64>,
     pub needs_attention: bool,
     pub needs_attention_reason: String,
+    /// For a child order (受注(子)): the subscription and the delivery date it was
+    /// created for. (subscription, date) is unique: the daily run never creates
+    /// two orders for one scheduled delivery.
+    pub subscription_id: Option<i64>,
+    pub subscription_delivery_date: Option<Date>,
     pub version: i64,
 }
 
@@ -198,9 +203,19 @@ pub struct NewOrder {
     pub points_used: i64,
     pub points_granted: i64,
     pub scheduled_delivery_date: Option<String>,
+    pub scheduled_ship_date: Option<String>,
     pub delivery_time_slot: Option<String>,
     pub memo: String,
     pub labels: Vec<String>,
+    /// Set by the store (blacklist, flagged subscription): the order starts as
+    /// 要対応受注 with this reason.
+    pub needs_attention_reason: Option<String>,
+    /// For an order with subscription products: the cycle of the subscription it
+    /// starts (none: the shop's default cycle).
+    pub subscription_cycle: Option<crate::calendar::Cycle>,
+    /// Set by the subscription run only.
+    pub subscription_id: Option<i64>,
+    pub subscription_delivery_date: Option<Date>,
     /// Fields an import from another system may carry (orders already shipped).
     pub tracking_number: Option<String>,
     pub shipment_status: Option<String>,
@@ -302,6 +317,7 @@ pub fn build_order(
             })
     };
     let scheduled_delivery_date = date("scheduled_delivery_date", &input.scheduled_delivery_date);
+    let scheduled_ship_date = date("scheduled_ship_date", &input.scheduled_ship_date);
     let shipped_at = date("shipped_at", &input.shipped_at);
     let delivered_at = date("delivered_at", &input.delivered_at);
     let paid_at = date("paid_at", &input.paid_at);
@@ -365,7 +381,7 @@ pub fn build_order(
         shipping_list_exported_on: None,
         shipment_status,
         tracking_number,
-        scheduled_ship_date: None,
+        scheduled_ship_date,
         scheduled_delivery_date,
         shipped_at,
         delivered_at,
@@ -373,8 +389,10 @@ pub fn build_order(
         delivery_time_slot: input.delivery_time_slot.filter(|s| !s.trim().is_empty()),
         memo: input.memo,
         label_ids,
-        needs_attention: false,
-        needs_attention_reason: String::new(),
+        needs_attention: input.needs_attention_reason.is_some(),
+        needs_attention_reason: input.needs_attention_reason.unwrap_or_default(),
+        subscription_id: input.subscription_id,
+        subscription_delivery_date: input.subscription_delivery_date,
         version: 1,
     };
     order
@@ -495,6 +513,32 @@ pub(crate) mod tests {
             },
         );
         m
+    }
+
+    /// An order of the given (code, quantity, price) lines over `products`.
+    pub fn order_with(
+        m: &Masters,
+        products: &HashMap<String, Product>,
+        lines: &[(&str, i64, Option<i64>)],
+    ) -> Order {
+        let ctx = OrderContext {
+            masters: m,
+            products,
+            rounding: RoundingMode::Floor,
+        };
+        let input = NewOrder {
+            billing: address(),
+            items: lines
+                .iter()
+                .map(|(code, quantity, unit_price)| ItemInput {
+                    product_code: code.to_string(),
+                    quantity: *quantity,
+                    unit_price: *unit_price,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        build_order(input, &ctx, "2026-11-24T01:00:00Z".parse().unwrap()).unwrap()
     }
 
     pub fn address() -> Address {

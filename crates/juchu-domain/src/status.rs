@@ -102,6 +102,18 @@ labelled_enum! {
     }
 }
 
+labelled_enum! {
+    /// ステータス(定期): whether a subscription creates orders.
+    SubscriptionStatus {
+        /// 有効: orders are created by the daily run and can be created by hand.
+        Active => "active", "有効";
+        /// 停止: neither automatic nor manual creation.
+        Stopped => "stopped", "停止";
+        /// キャンセル: no automatic creation.
+        Cancelled => "cancelled", "キャンセル";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,74 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// The daily subscription run's baseline: the same child orders and items
+    /// written with `INSERT … SELECT` (addresses and totals copied from the parent
+    /// order, no pricing, no history, no events, no automation) and the same
+    /// subscription advance as one `UPDATE`, in one transaction that is then rolled
+    /// back so the measured run afterwards finds the same state. Returns the rows
+    /// inserted into `orders`.
+    pub async fn bench_raw_subscription_run(
+        &self,
+        today: jiff::civil::Date,
+        cutoff: jiff::civil::Date,
+    ) -> Result<u64, StoreError> {
+        let pg = self.backend == crate::Backend::Postgres;
+        let now = crate::db::now_text();
+        let select: Vec<String> = WRITE_COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "order_number" => "'S' || CAST(s.id AS TEXT) || '-' || CAST(s.count + 1 AS TEXT)".to_string(),
+                "ordered_at" | "updated_at" => "$3".to_string(),
+                "subscription_id" => "s.id".to_string(),
+                "subscription_delivery_date" | "scheduled_delivery_date" => {
+                    "s.next_delivery_date".to_string()
+                }
+                "scheduled_ship_date" => "s.next_ship_date".to_string(),
+                "version" => "1".to_string(),
+                "tracking_number" | "tracking_key" | "shipped_at" | "delivered_at" | "paid_at" => {
+                    "NULL".to_string()
+                }
+                other => format!("p.{other}"),
+            })
+            .collect();
+        let due = "s.status = 'active' AND s.next_delivery_date <= $1 AND (s.last_run_on IS NULL OR s.last_run_on < $2)";
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO orders ({}, created_at) SELECT {}, $3 FROM subscriptions s JOIN orders p ON p.id = s.parent_order_id WHERE {due}",
+            WRITE_COLUMNS.join(", "),
+            select.join(", ")
+        )))
+        .bind(cutoff.to_string())
+        .bind(today.to_string())
+        .bind(now.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO order_items (order_id, position, product_id, product_code, product_name, unit_price, quantity, tax_rate, is_bundled_item, product_shipping_fee, product_payment_fee)              SELECT o.id, si.position, si.product_id, si.product_code, si.product_name, 0, si.quantity, si.tax_rate, si.is_bundled_item, NULL, NULL              FROM subscriptions s JOIN subscription_items si ON si.subscription_id = s.id              JOIN orders o ON o.subscription_id = s.id AND o.subscription_delivery_date = s.next_delivery_date WHERE {due}"
+        )))
+        .bind(cutoff.to_string())
+        .bind(today.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let next = if pg {
+            "CAST(CAST(s2.next_delivery_date AS DATE) + 30 AS TEXT)"
+        } else {
+            "date(next_delivery_date, '+30 days')"
+        };
+        let next = next.replace("s2.", "");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE subscriptions SET previous_delivery_date = next_delivery_date, next_delivery_date = {next}, count = count + 1, version = version + 1, last_run_on = $2, updated_at = $3              WHERE status = 'active' AND next_delivery_date <= $1 AND (last_run_on IS NULL OR last_run_on < $2)"
+        )))
+        .bind(cutoff.to_string())
+        .bind(today.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        Ok(inserted)
+    }
+
     /// Refreshes planner statistics after a bulk load.
     pub async fn analyze(&self) -> Result<(), StoreError> {
         // VACUUM sets the visibility map, as autovacuum would on a live store, so

@@ -326,19 +326,35 @@ impl Store {
         tx: &mut Tx,
         n: usize,
     ) -> Result<Vec<i64>, StoreError> {
+        self.allocate_ids(tx, "orders", n).await
+    }
+
+    /// `n` new ids of `table`, known before the rows are written so that related
+    /// rows can be written in the same statement.
+    pub(crate) async fn allocate_ids(
+        &self,
+        tx: &mut Tx,
+        table: &'static str,
+        n: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
         match self.backend {
             // The write lock from BEGIN IMMEDIATE makes MAX(id)+k safe.
             Backend::Sqlite => {
-                let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM orders")
-                    .fetch_one(&mut **tx)
-                    .await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT COALESCE(MAX(id), 0) AS m FROM {table}"
+                )))
+                .fetch_one(&mut **tx)
+                .await?;
                 let max = get_i64(&row, "m")?;
                 Ok((1..=n as i64).map(|k| max + k).collect())
             }
             Backend::Postgres => {
-                let rows = sqlx::query(
-                    "SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id FROM generate_series(1, $1)",
-                )
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)"
+                )))
                 .bind(n as i64)
                 .fetch_all(&mut **tx)
                 .await?;

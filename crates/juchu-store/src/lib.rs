@@ -15,6 +15,7 @@ pub mod orders;
 pub mod pipeline;
 pub mod search;
 pub mod staff;
+pub mod subscriptions;
 pub mod testing;
 
 pub use db::{Arg, Backend, Store, StoreConfig, create_pg_database, drop_pg_database_blocking};

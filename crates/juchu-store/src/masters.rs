@@ -27,17 +27,53 @@ pub(crate) async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
     let row = sqlx::query("SELECT value FROM settings WHERE key = 'seeded'")
         .fetch_optional(&mut *tx)
         .await?;
-    if row.is_some() {
-        tx.commit().await?;
+    if row.is_none() {
+        seed_masters(&mut tx).await?;
+    }
+    seed_subscription_defaults(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Reason masters and settings of subscriptions (schema 0002), once.
+async fn seed_subscription_defaults(tx: &mut crate::db::Tx) -> Result<(), StoreError> {
+    let done = sqlx::query("SELECT value FROM settings WHERE key = 'seeded_subscriptions'")
+        .fetch_optional(&mut **tx)
+        .await?;
+    if done.is_some() {
         return Ok(());
     }
+    for (kind, names) in [
+        ("stop", crate::subscriptions::DEFAULT_STOP_REASONS),
+        ("cancel", crate::subscriptions::DEFAULT_CANCEL_REASONS),
+    ] {
+        for (i, name) in names.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO subscription_reasons (kind, name, position) VALUES ($1, $2, $3)",
+            )
+            .bind(kind)
+            .bind(*name)
+            .bind(i as i64 + 1)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ('seeded_subscriptions', '1'), ('shipping.lead_days', '2'), ('subscription.days_before', '5'), ('subscription.basis', 'delivery'), ('subscription.default_cycle_months', '1'), ('subscription.flagged_creates', 'true')",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn seed_masters(tx: &mut crate::db::Tx) -> Result<(), StoreError> {
     for (i, (name, color)) in DEFAULT_HANDLING_STATUSES.iter().enumerate() {
         sqlx::query("INSERT INTO handling_statuses (name, position, color, is_default) VALUES ($1, $2, $3, $4)")
             .bind(*name)
             .bind(i as i64 + 1)
             .bind(*color)
             .bind((*name == DEFAULT_HANDLING_STATUS) as i64)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     for (i, (code, name, fee)) in DEFAULT_PAYMENT_METHODS.iter().enumerate() {
@@ -48,7 +84,7 @@ pub(crate) async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
         .bind(*name)
         .bind(*fee)
         .bind(i as i64 + 1)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     for (i, (code, name, url, fee)) in DEFAULT_CARRIERS.iter().enumerate() {
@@ -60,15 +96,14 @@ pub(crate) async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
         .bind(*url)
         .bind(*fee)
         .bind(i as i64 + 1)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES ('seeded', '1'), ('tax_rounding', 'floor'), ('masters_revision', '1')",
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

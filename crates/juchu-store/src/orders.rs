@@ -72,6 +72,8 @@ pub(crate) const WRITE_COLUMNS: &[&str] = &[
     "memo",
     "needs_attention",
     "needs_attention_reason",
+    "subscription_id",
+    "subscription_delivery_date",
     "billing_name_key",
     "billing_kana_key",
     "billing_phone_key",
@@ -144,6 +146,8 @@ pub(crate) fn write_args(o: &Order, updated_at: &str) -> Vec<Arg> {
     a.push(o.memo.clone().into());
     a.push(o.needs_attention.into());
     a.push(o.needs_attention_reason.clone().into());
+    a.push(o.subscription_id.into());
+    a.push(date_arg(o.subscription_delivery_date));
     a.push(
         name_key(&format!(
             "{}{}",
@@ -265,6 +269,8 @@ pub(crate) fn order_from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
         label_ids: Vec::new(),
         needs_attention: get_bool(r, "needs_attention")?,
         needs_attention_reason: get_str(r, "needs_attention_reason")?,
+        subscription_id: get_opt_i64(r, "subscription_id")?,
+        subscription_delivery_date: parse_date_col(r, "subscription_delivery_date")?,
         version: get_i64(r, "version")?,
     })
 }

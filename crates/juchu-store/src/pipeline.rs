@@ -49,20 +49,20 @@ impl Actor {
             name: name.to_string(),
         }
     }
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Actor::Staff { .. } => "staff",
             Actor::ApiToken { .. } => "api_token",
             Actor::System { .. } => "system",
         }
     }
-    fn id(&self) -> Option<i64> {
+    pub(crate) fn id(&self) -> Option<i64> {
         match self {
             Actor::Staff { id, .. } | Actor::ApiToken { id, .. } => Some(*id),
             Actor::System { .. } => None,
         }
     }
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Actor::Staff { name, .. } | Actor::ApiToken { name, .. } | Actor::System { name } => {
                 name
@@ -281,8 +281,24 @@ fn cascade_rows(
     }
 }
 
-fn today() -> jiff::civil::Date {
+pub(crate) fn today() -> jiff::civil::Date {
     juchu_domain::time::japan_date(Timestamp::now())
+}
+
+/// Orders that passed [`build_order`], with what writing them needs.
+pub(crate) struct BuiltOrders<'a> {
+    pub orders: Vec<Order>,
+    /// Per order: the cycle requested for the subscription it starts, if any.
+    pub cycles: Vec<Option<juchu_domain::calendar::Cycle>>,
+    pub snapshot: &'a Snapshot,
+    pub products: &'a HashMap<String, Product>,
+    pub now: Timestamp,
+}
+
+/// Now, at the second precision the store keeps (so the in-memory order equals
+/// its row).
+pub(crate) fn now_second() -> Timestamp {
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// What every change needs besides the order: masters, enabled rules, settings.
@@ -290,9 +306,9 @@ fn today() -> jiff::civil::Date {
 /// master, rule or setting write replaces in its own transaction; the pipeline
 /// reads that one row instead of six queries' worth of masters on each change.
 pub(crate) struct Snapshot {
-    masters: Masters,
-    rules: Vec<Rule>,
-    rounding: juchu_domain::status::RoundingMode,
+    pub masters: Masters,
+    pub rules: Vec<Rule>,
+    pub rounding: juchu_domain::status::RoundingMode,
 }
 
 async fn load_snapshot(tx: &mut Tx) -> Result<Snapshot, StoreError> {
@@ -309,7 +325,7 @@ async fn load_snapshot(tx: &mut Tx) -> Result<Snapshot, StoreError> {
 impl Store {
     /// The snapshot and the products `codes` name, in one round trip when there are
     /// few codes: the revision row joined with the products.
-    async fn context(
+    pub(crate) async fn context(
         &self,
         tx: &mut Tx,
         codes: &[String],
@@ -501,7 +517,7 @@ impl Store {
         Ok(created)
     }
 
-    async fn create_in_tx(
+    pub(crate) async fn create_in_tx(
         &self,
         tx: &mut Tx,
         inputs: Vec<NewOrder>,
@@ -517,11 +533,9 @@ impl Store {
             products: &products,
             rounding: prep.rounding,
         };
-        // Stored with second precision: keep the in-memory order equal to the row.
-        let now =
-            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH);
-        let day = today();
+        let now = now_second();
         let n = inputs.len();
+        let cycles: Vec<_> = inputs.iter().map(|i| i.subscription_cycle).collect();
         let mut built = Vec::with_capacity(n);
         let mut errors = FieldErrors::default();
         for (i, input) in inputs.into_iter().enumerate() {
@@ -532,6 +546,39 @@ impl Store {
             }
         }
         errors.into_result()?;
+        let parts = BuiltOrders {
+            orders: built,
+            cycles,
+            snapshot: &prep,
+            products: &products,
+            now,
+        };
+        self.insert_built(tx, parts, actor, Vec::new()).await
+    }
+
+    /// Writes orders [`build_order`] accepted: numbers, 履歴, events, automation,
+    /// and the subscriptions parent orders start; `extra` row sets go in the same
+    /// write (the subscription run's updates).
+    pub(crate) async fn insert_built(
+        &self,
+        tx: &mut Tx,
+        parts: BuiltOrders<'_>,
+        actor: &Actor,
+        extra: Vec<Rows>,
+    ) -> Result<Vec<Order>, StoreError> {
+        let BuiltOrders {
+            orders: mut built,
+            cycles,
+            snapshot: prep,
+            products,
+            now,
+        } = parts;
+        let ctx = OrderContext {
+            masters: &prep.masters,
+            products,
+            rounding: prep.rounding,
+        };
+        let day = today();
         let ids = self.allocate_order_ids(tx, built.len()).await?;
         assign_order_numbers(tx, self.backend, &mut built, &ids).await?;
         let mut history = Vec::with_capacity(built.len());
@@ -547,7 +594,12 @@ impl Store {
                 actor_name: actor.name().to_string(),
                 field: "order".into(),
                 before: String::new(),
-                after: "作成".into(),
+                after: match order.subscription_id {
+                    Some(sid) if order.subscription_delivery_date.is_some() => {
+                        format!("作成（定期受注 #{sid} から）")
+                    }
+                    _ => "作成".into(),
+                },
                 reason: String::new(),
             });
             let c = cascade(order, &created_events, &prep.rules, &ctx, day);
@@ -560,9 +612,15 @@ impl Store {
             finals.push(c.order);
         }
         let at = juchu_domain::time::format_ts(now);
-        let mut sets = new_order_rows(&finals, &at);
+        // Subscriptions go first: their parent orders point to them.
+        let mut sets = crate::subscriptions::start_subscriptions(
+            self, tx, &mut finals, &cycles, products, actor, &at,
+        )
+        .await?;
+        sets.extend(new_order_rows(&finals, &at));
         sets.push(history_rows(&history, &at));
         sets.push(event_rows(&events, &at));
+        sets.extend(extra);
         write_rows(tx, self.backend, sets).await.map_err(|e| {
             e.unique_to_conflict("order_number", "この受注番号は既に使われています")
         })?;

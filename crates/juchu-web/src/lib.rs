@@ -84,6 +84,26 @@ pub fn router(state: AppState) -> Router {
         .route("/order-labels", g(api::list_labels).post(api::create_label))
         .route("/order-labels/{id}", axum::routing::put(api::put_label))
         .route("/api-tokens", p(api::create_api_token))
+        .route("/subscriptions", g(api::subscriptions::list_subscriptions))
+        .route(
+            "/subscriptions/{id}",
+            g(api::subscriptions::get_subscription).patch(api::subscriptions::patch_subscription),
+        )
+        .route("/subscriptions/{id}/skip", p(api::subscriptions::skip))
+        .route("/subscriptions/{id}/pause", p(api::subscriptions::pause))
+        .route(
+            "/subscriptions/{id}/recalculate",
+            p(api::subscriptions::recalculate),
+        )
+        .route(
+            "/subscriptions/{id}/orders",
+            g(api::subscriptions::subscription_orders).post(api::subscriptions::create_order_now),
+        )
+        .route(
+            "/subscriptions/{id}/history",
+            g(api::subscriptions::subscription_history),
+        )
+        .route("/subscription-reasons", g(api::subscriptions::reasons))
         .fallback(|| async {
             error::ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -30,12 +30,21 @@ impl Modify for BearerAuth {
         api::list_carriers, api::create_carrier, api::put_carrier,
         api::list_labels, api::create_label, api::put_label,
         api::create_api_token,
+        api::subscriptions::list_subscriptions, api::subscriptions::get_subscription,
+        api::subscriptions::patch_subscription, api::subscriptions::skip, api::subscriptions::pause,
+        api::subscriptions::recalculate, api::subscriptions::create_order_now,
+        api::subscriptions::subscription_orders, api::subscriptions::subscription_history,
+        api::subscriptions::reasons,
     ),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
         dto::HistoryJson, dto::CustomerJson, dto::CustomerBody, dto::ProductJson, dto::HandlingStatusJson, dto::PaymentMethodJson,
         dto::CarrierJson, dto::LabelJson, api::CustomerPatchBody, api::ProductBody, api::HandlingStatusBody, api::ApiTokenBody, api::ApiTokenJson,
         crate::error::ErrorBody, crate::error::FieldErrorBody,
+        api::subscriptions::SubscriptionJson, api::subscriptions::SubscriptionListJson,
+        api::subscriptions::SubscriptionItemJson, api::subscriptions::CalendarEntryJson,
+        api::subscriptions::PatchSubscriptionBody, api::subscriptions::OperationBody,
+        api::subscriptions::PauseBody, api::subscriptions::SubscriptionReasonsJson,
     )),
     modifiers(&BearerAuth)
 )]

@@ -214,6 +214,18 @@ pub async fn generate(
                 })
                 .collect();
             items.dedup_by(|a, b| a.product_code == b.product_code);
+            // Subscription products (SUP-*) start a subscription; keep them to the
+            // last three months so the demo's subscriptions are current ones.
+            if age_days > 90 {
+                items.retain(|i| !i.product_code.starts_with("SUP"));
+                if items.is_empty() {
+                    items.push(ItemInput {
+                        product_code: PRODUCTS[0].0.into(),
+                        quantity: 1,
+                        unit_price: None,
+                    });
+                }
+            }
             if rng.random_bool(0.2) {
                 items.push(ItemInput {
                     product_code: BUNDLED.0.into(),
@@ -282,7 +294,9 @@ pub async fn generate(
                     0
                 },
                 points_granted: rng.random_range(0..50),
-                scheduled_delivery_date: None,
+                scheduled_delivery_date: ship_day
+                    .and_then(|d| d.tomorrow().ok())
+                    .map(|d| d.to_string()),
                 delivery_time_slot: if rng.random_bool(0.4) {
                     Some(TIME_SLOTS[rng.random_range(0..TIME_SLOTS.len())].into())
                 } else {
@@ -321,6 +335,7 @@ pub async fn generate(
                 },
                 paid_at: None,
                 order_number: None,
+                ..Default::default()
             });
         }
         store.create_orders(orders, &actor).await?;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use juchu_domain::access::Role;
@@ -40,7 +41,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the web server (admin UI, JSON API) with migrations applied on start.
+    /// Run the web server (admin UI, JSON API) and the in-process worker (the daily
+    /// subscription run), with migrations applied on start.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -71,6 +73,11 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Subscriptions (定期受注).
+    Subscriptions {
+        #[command(subcommand)]
+        command: SubscriptionsCommand,
+    },
     /// Benchmarks: each operation next to the raw SQL doing the same work, in one run.
     /// Runs in a fresh database (a temporary SQLite file, or a new database on the
     /// PostgreSQL server of JUCHU_DATABASE_URL) that is removed afterwards.
@@ -91,6 +98,17 @@ enum AdminCommand {
         /// owner, manager, operator or viewer.
         #[arg(long, default_value = "owner")]
         role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscriptionsCommand {
+    /// 自動受注作成: create the child orders due as of a date. Safe to run again:
+    /// the same date's run twice creates nothing new, and a stopped run resumes.
+    Run {
+        /// The day to run as (YYYY-MM-DD, Japan); default today.
+        #[arg(long)]
+        date: Option<String>,
     },
 }
 
@@ -188,8 +206,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             if orders.total == 0 {
                 println!("The store has no orders. Demo data: juchu demo --orders 10000");
             }
+            let worker = tokio::spawn(worker::run_in_process(store.clone()));
             tokio::select! {
                 r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,
+                r = worker => return Err(format!("in-process worker stopped: {r:?}")),
                 _ = tokio::signal::ctrl_c() => println!("shutting down"),
             }
         }
@@ -244,6 +264,31 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "created {n} demo orders in {secs:.1} s ({:.0} orders/s)",
                 n as f64 / secs.max(0.001)
+            );
+        }
+        Command::Subscriptions {
+            command: SubscriptionsCommand::Run { date },
+        } => {
+            let day = match date {
+                Some(d) => juchu_domain::time::parse_date(d)
+                    .map_err(|m| format!("--date {d:?}: {m}"))?,
+                None => juchu_domain::time::japan_date(jiff::Timestamp::now()),
+            };
+            let store = open(&cli, false).await?;
+            let started = std::time::Instant::now();
+            let report = store
+                .run_subscriptions(day, &Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            for (id, why) in &report.failed {
+                println!("定期受注 #{id}: not created: {why}");
+            }
+            println!(
+                "subscription run for {day}: {} orders created, {} flagged subscriptions skipped, {} failed ({:.1} s)",
+                report.created,
+                report.skipped_flagged,
+                report.failed.len(),
+                started.elapsed().as_secs_f64()
             );
         }
         Command::Bench(args) => bench::run(&cli.database_url, args).await?,

@@ -163,6 +163,10 @@ pub struct OrderJson {
     pub needs_attention: bool,
     pub needs_attention_reason: String,
     pub needs_attention_reasons: Vec<String>,
+    /// The subscription (定期受注) this order started or was created by.
+    pub subscription_id: Option<i64>,
+    /// For a subscription's order: the delivery it was created for.
+    pub subscription_delivery_date: Option<String>,
     pub billing: AddressJson,
     pub shipping: AddressJson,
     pub items: Vec<ItemJson>,
@@ -230,6 +234,8 @@ impl OrderJson {
             } else {
                 vec![o.needs_attention_reason.clone()]
             },
+            subscription_id: o.subscription_id,
+            subscription_delivery_date: date(o.subscription_delivery_date),
             billing: (&o.billing).into(),
             shipping: (&o.shipping).into(),
             items: o.items.iter().map(ItemJson::from).collect(),
@@ -387,11 +393,20 @@ pub struct CreateOrderBody {
     #[serde(default)]
     pub scheduled_delivery_date: Option<String>,
     #[serde(default)]
+    pub scheduled_ship_date: Option<String>,
+    #[serde(default)]
     pub delivery_time_slot: Option<String>,
     #[serde(default)]
     pub memo: String,
     #[serde(default)]
     pub labels: Vec<String>,
+    /// For an order with subscription products (定期商品): the cycle of the
+    /// subscription it starts, e.g. `{"kind": "months", "every": 1, "day": 15}`,
+    /// `{"kind": "weeks", "every": 2, "weekday": 1}` (1 = Monday) or
+    /// `{"kind": "days", "every": 30}`. Default: the shop's setting (every month).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub subscription_cycle: Option<juchu_domain::calendar::Cycle>,
     /// RFC 3339; defaults to now.
     #[serde(default)]
     pub ordered_at: Option<String>,

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 pub mod dto;
+pub mod subscriptions;
 
 use crate::AppState;
 use crate::auth::ApiCaller;
@@ -165,6 +166,7 @@ pub async fn create_order(
             points_used: b.points_used,
             points_granted: b.points_granted,
             scheduled_delivery_date: b.scheduled_delivery_date,
+            scheduled_ship_date: b.scheduled_ship_date,
             delivery_time_slot: b.delivery_time_slot,
             memo: b.memo,
             labels: b.labels,
@@ -173,6 +175,8 @@ pub async fn create_order(
             shipped_at: b.shipped_at,
             delivered_at: b.delivered_at,
             paid_at: b.paid_at,
+            subscription_cycle: b.subscription_cycle,
+            ..Default::default()
         },
     };
     let created = st.store.create_order(req, &caller.actor, key).await?;

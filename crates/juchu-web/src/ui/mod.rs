@@ -3,6 +3,7 @@
 //! (and so the same change pipeline) as the API.
 
 mod masters;
+mod subscriptions;
 
 use crate::AppState;
 use crate::api::dto::OrderJson;
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(order_memo_update),
         )
         .merge(masters::routes())
+        .merge(subscriptions::routes())
 }
 
 /// Formats yen with thousands separators: `¥12,345`.
@@ -364,7 +366,7 @@ fn page_url(params: &HashMap<String, String>, page: i64) -> String {
     format!("/orders?{}", q.join("&"))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {

@@ -1,0 +1,1237 @@
+//! Subscriptions (定期受注): storage, their change pipeline, and the daily run that
+//! creates child orders (自動受注作成).
+//!
+//! Every change goes through [`Store::change_subscription`] (one transaction: lock,
+//! version check, pure [`apply_command`], a history row per changed field). Child
+//! orders are created through the order pipeline's `insert_built`, so they get
+//! 履歴, events and automation like any other order.
+
+use crate::StoreError;
+use crate::db::{Arg, Backend, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with};
+use crate::orders::{HistoryEntry, Rows, attach_children, order_from_row, select_order_sql, write_rows};
+use crate::pipeline::{Actor, BuiltOrders, now_second};
+use jiff::ToSpan;
+use jiff::civil::Date;
+use juchu_domain::FieldErrors;
+use juchu_domain::calendar::{CreationBasis, Cycle, Schedule, ShippingCalendar};
+use juchu_domain::customer::Address;
+use juchu_domain::masters::Product;
+use juchu_domain::normalize::{email_key, like_prefix, name_key, phone_key};
+use juchu_domain::order::{Order, OrderContext, build_order};
+use juchu_domain::status::{SubscriptionStatus, TaxRate};
+use juchu_domain::subscription::{
+    Subscription, SubscriptionChange, SubscriptionCommand, SubscriptionContext, SubscriptionItem,
+    SubscriptionReasons, apply_command, check_manual_creation, child_order, diff, field_label,
+    from_parent_order,
+};
+use std::collections::HashMap;
+
+/// 受注/定期受注の設定 and 配送設定 the subscription run needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSettings {
+    /// 自動受注作成日の指定: the child order is created this many days before …
+    pub days_before: i64,
+    /// … the next delivery date or the next ship date.
+    pub basis: CreationBasis,
+    /// Months between deliveries when a parent order names no cycle.
+    pub default_cycle_months: u8,
+    /// 要対応定期受注の自動受注設定: 作成する (true) / 作成しない (false).
+    pub flagged_creates: bool,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        Self {
+            days_before: 5,
+            basis: CreationBasis::Delivery,
+            default_cycle_months: 1,
+            flagged_creates: true,
+        }
+    }
+}
+
+const SETTING_KEYS: &[&str] = &[
+    "shipping.lead_days",
+    "shipping.no_ship_weekdays",
+    "subscription.days_before",
+    "subscription.basis",
+    "subscription.default_cycle_months",
+    "subscription.flagged_creates",
+];
+
+async fn settings_map(conn: &mut sqlx::AnyConnection) -> Result<HashMap<String, String>, StoreError> {
+    let sql = format!(
+        "SELECT key, value FROM settings WHERE key IN ({})",
+        (1..=SETTING_KEYS.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rows = query_with(sql, SETTING_KEYS.iter().map(|k| Arg::from(*k)).collect())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((get_str(r, "key")?, get_str(r, "value")?)))
+        .collect()
+}
+
+fn settings_from(map: &HashMap<String, String>) -> SubscriptionSettings {
+    let d = SubscriptionSettings::default();
+    SubscriptionSettings {
+        days_before: map
+            .get("subscription.days_before")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.days_before),
+        basis: match map.get("subscription.basis").map(String::as_str) {
+            Some("ship") => CreationBasis::Ship,
+            _ => CreationBasis::Delivery,
+        },
+        default_cycle_months: map
+            .get("subscription.default_cycle_months")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.default_cycle_months),
+        flagged_creates: map
+            .get("subscription.flagged_creates")
+            .is_none_or(|v| v != "false"),
+    }
+}
+
+async fn calendar_from(
+    conn: &mut sqlx::AnyConnection,
+    map: &HashMap<String, String>,
+) -> Result<ShippingCalendar, StoreError> {
+    let rows = sqlx::query("SELECT day FROM shop_holidays")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut no_ship_dates = std::collections::BTreeSet::new();
+    for r in &rows {
+        if let Ok(d) = get_str(r, "day")?.parse::<Date>() {
+            no_ship_dates.insert(d);
+        }
+    }
+    Ok(ShippingCalendar {
+        lead_days: map
+            .get("shipping.lead_days")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2),
+        no_ship_weekdays: map
+            .get("shipping.no_ship_weekdays")
+            .map(|v| v.split(',').filter_map(|d| d.trim().parse().ok()).collect())
+            .unwrap_or_default(),
+        no_ship_dates,
+    })
+}
+
+pub(crate) async fn load_reasons(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<SubscriptionReasons, StoreError> {
+    let rows = sqlx::query("SELECT kind, name FROM subscription_reasons ORDER BY position, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = SubscriptionReasons::default();
+    for r in &rows {
+        let name = get_str(r, "name")?;
+        match get_str(r, "kind")?.as_str() {
+            "stop" => out.stop.push(name),
+            "cancel" => out.cancel.push(name),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Default reason masters, seeded once.
+pub(crate) const DEFAULT_STOP_REASONS: &[&str] =
+    &["支払い不備", "長期不在", "在庫切れ", "顧客都合（一時停止）", "その他"];
+pub(crate) const DEFAULT_CANCEL_REASONS: &[&str] = &[
+    "商品に満足できなかった",
+    "商品が余っている",
+    "価格が高い",
+    "効果を感じない",
+    "解約申請",
+    "その他",
+];
+
+const SUB_COLUMNS: &[&str] = &[
+    "customer_id",
+    "parent_order_id",
+    "status",
+    "stop_reason",
+    "cancel_reason",
+    "cycle",
+    "next_delivery_date",
+    "next_ship_date",
+    "previous_delivery_date",
+    "count",
+    "last_run_on",
+    "payment_method_id",
+    "carrier_id",
+    "billing",
+    "shipping",
+    "delivery_time_slot",
+    "memo",
+    "needs_attention",
+    "needs_attention_reason",
+    "billing_name_key",
+    "billing_kana_key",
+    "billing_phone_key",
+    "billing_email_key",
+    "version",
+    "updated_at",
+];
+
+fn sub_args(s: &Subscription, last_run_on: Option<Date>, updated_at: &str) -> Vec<Arg> {
+    let b = &s.billing;
+    let json = |a: &Address| serde_json::to_string(a).unwrap_or_default();
+    let mut a: Vec<Arg> = Vec::with_capacity(SUB_COLUMNS.len() + 2);
+    a.push(s.customer_id.into());
+    a.push(s.parent_order_id.into());
+    a.push(s.status.code().into());
+    a.push(s.stop_reason.clone().into());
+    a.push(s.cancel_reason.clone().into());
+    a.push(serde_json::to_string(&s.cycle).unwrap_or_default().into());
+    a.push(s.schedule.next_delivery.to_string().into());
+    a.push(s.schedule.next_ship.to_string().into());
+    a.push(Arg::Text(s.schedule.previous_delivery.map(|d| d.to_string())));
+    a.push(s.count.into());
+    a.push(Arg::Text(last_run_on.map(|d| d.to_string())));
+    a.push(s.payment_method_id.into());
+    a.push(s.carrier_id.into());
+    a.push(json(&s.billing).into());
+    a.push(json(&s.shipping).into());
+    a.push(s.delivery_time_slot.clone().into());
+    a.push(s.memo.clone().into());
+    a.push(s.needs_attention.into());
+    a.push(s.needs_attention_reason.clone().into());
+    a.push(name_key(&format!("{}{}", b.family_name, b.given_name)).into());
+    a.push(name_key(&format!("{}{}", b.family_kana, b.given_kana)).into());
+    a.push(phone_key(&b.phone).into());
+    a.push(email_key(&b.email).into());
+    a.push(s.version.into());
+    a.push(updated_at.into());
+    debug_assert_eq!(a.len(), SUB_COLUMNS.len());
+    a
+}
+
+const SUB_ITEM_COLUMNS: &[&str] = &[
+    "subscription_id",
+    "position",
+    "product_id",
+    "product_code",
+    "product_name",
+    "quantity",
+    "tax_rate",
+    "is_bundled_item",
+    "prices",
+    "first_count",
+    "last_count",
+];
+
+fn item_rows(subs: &[Subscription]) -> Rows {
+    let mut rows = Rows::new("subscription_items", SUB_ITEM_COLUMNS);
+    for s in subs {
+        for (p, i) in s.items.iter().enumerate() {
+            rows.args.push(s.id.into());
+            rows.args.push((p as i64).into());
+            rows.args.push(i.product_id.into());
+            rows.args.push(i.product_code.clone().into());
+            rows.args.push(i.product_name.clone().into());
+            rows.args.push(i.quantity.into());
+            rows.args.push(i.tax_rate.percent().into());
+            rows.args.push(i.is_bundled_item.into());
+            rows.args
+                .push(serde_json::to_string(&i.prices).unwrap_or_default().into());
+            rows.args.push(i.first_count.into());
+            rows.args.push(i.last_count.into());
+        }
+    }
+    rows
+}
+
+fn label_rows(subs: &[Subscription]) -> Rows {
+    let mut rows = Rows::new("subscription_label_links", &["subscription_id", "label_id"]);
+    for s in subs {
+        for l in &s.label_ids {
+            rows.args.push(s.id.into());
+            rows.args.push((*l).into());
+        }
+    }
+    rows
+}
+
+/// One row of a subscription's 履歴.
+pub(crate) struct SubHistory {
+    pub subscription_id: i64,
+    pub actor_kind: &'static str,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub field: String,
+    pub before: String,
+    pub after: String,
+    pub reason: String,
+}
+
+fn history_rows(rows: &[SubHistory], at: &str) -> Rows {
+    let mut out = Rows::new(
+        "subscription_history",
+        &[
+            "subscription_id",
+            "at",
+            "actor_kind",
+            "actor_id",
+            "actor_name",
+            "field",
+            "before_value",
+            "after_value",
+            "reason",
+        ],
+    );
+    for h in rows {
+        out.args.push(h.subscription_id.into());
+        out.args.push(at.into());
+        out.args.push(h.actor_kind.into());
+        out.args.push(h.actor_id.into());
+        out.args.push(h.actor_name.clone().into());
+        out.args.push(h.field.clone().into());
+        out.args.push(h.before.clone().into());
+        out.args.push(h.after.clone().into());
+        out.args.push(h.reason.clone().into());
+    }
+    out
+}
+
+fn change_rows(
+    id: i64,
+    changes: &[SubscriptionChange],
+    actor: &Actor,
+    reason: &str,
+    out: &mut Vec<SubHistory>,
+) {
+    for c in changes {
+        out.push(SubHistory {
+            subscription_id: id,
+            actor_kind: actor.kind(),
+            actor_id: actor.id(),
+            actor_name: actor.name().to_string(),
+            field: c.field.to_string(),
+            before: c.before.clone(),
+            after: c.after.clone(),
+            reason: reason.to_string(),
+        });
+    }
+}
+
+fn select_sql() -> String {
+    format!("SELECT id, {} FROM subscriptions", SUB_COLUMNS.join(", "))
+}
+
+fn corrupt(col: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: col.into(),
+        source: "unreadable value".into(),
+    }
+}
+
+fn date_col(r: &sqlx::any::AnyRow, col: &str) -> Result<Date, sqlx::Error> {
+    get_str(r, col)?.parse().map_err(|_| corrupt(col))
+}
+
+fn sub_from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, sqlx::Error> {
+    let addr = |col: &str| -> Result<Address, sqlx::Error> {
+        serde_json::from_str(&get_str(r, col)?).map_err(|_| corrupt(col))
+    };
+    Ok(Subscription {
+        id: get_i64(r, "id")?,
+        customer_id: get_opt_i64(r, "customer_id")?,
+        parent_order_id: get_opt_i64(r, "parent_order_id")?,
+        status: SubscriptionStatus::from_code(&get_str(r, "status")?)
+            .ok_or_else(|| corrupt("status"))?,
+        stop_reason: get_str(r, "stop_reason")?,
+        cancel_reason: get_str(r, "cancel_reason")?,
+        cycle: serde_json::from_str(&get_str(r, "cycle")?).map_err(|_| corrupt("cycle"))?,
+        schedule: Schedule {
+            previous_delivery: get_opt_str(r, "previous_delivery_date")?
+                .map(|s| s.parse().map_err(|_| corrupt("previous_delivery_date")))
+                .transpose()?,
+            next_delivery: date_col(r, "next_delivery_date")?,
+            next_ship: date_col(r, "next_ship_date")?,
+        },
+        count: get_i64(r, "count")?,
+        payment_method_id: get_opt_i64(r, "payment_method_id")?,
+        carrier_id: get_opt_i64(r, "carrier_id")?,
+        billing: addr("billing")?,
+        shipping: addr("shipping")?,
+        delivery_time_slot: get_opt_str(r, "delivery_time_slot")?,
+        items: Vec::new(),
+        memo: get_str(r, "memo")?,
+        label_ids: Vec::new(),
+        needs_attention: get_bool(r, "needs_attention")?,
+        needs_attention_reason: get_str(r, "needs_attention_reason")?,
+        version: get_i64(r, "version")?,
+    })
+}
+
+fn id_list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn attach_sub_children(
+    conn: &mut sqlx::AnyConnection,
+    subs: &mut [Subscription],
+) -> Result<(), StoreError> {
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Arg> = subs.iter().map(|s| Arg::from(s.id)).collect();
+    let index: HashMap<i64, usize> = subs.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+    let rows = query_with(
+        format!(
+            "SELECT subscription_id, {} FROM subscription_items WHERE subscription_id IN ({}) ORDER BY subscription_id, position",
+            SUB_ITEM_COLUMNS[2..].join(", "),
+            id_list(ids.len())
+        ),
+        ids.clone(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        let Some(&i) = index.get(&get_i64(r, "subscription_id")?) else {
+            continue;
+        };
+        subs[i].items.push(SubscriptionItem {
+            product_id: get_opt_i64(r, "product_id")?,
+            product_code: get_str(r, "product_code")?,
+            product_name: get_str(r, "product_name")?,
+            quantity: get_i64(r, "quantity")?,
+            tax_rate: TaxRate::from_percent(get_i64(r, "tax_rate")?).unwrap_or(TaxRate::Standard),
+            is_bundled_item: get_bool(r, "is_bundled_item")?,
+            prices: serde_json::from_str(&get_str(r, "prices")?).map_err(|_| corrupt("prices"))?,
+            first_count: get_i64(r, "first_count")?,
+            last_count: get_opt_i64(r, "last_count")?,
+        });
+    }
+    let rows = query_with(
+        format!(
+            "SELECT subscription_id, label_id FROM subscription_label_links WHERE subscription_id IN ({}) ORDER BY label_id",
+            id_list(ids.len())
+        ),
+        ids,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        if let Some(&i) = index.get(&get_i64(r, "subscription_id")?) {
+            subs[i].label_ids.push(get_i64(r, "label_id")?);
+        }
+    }
+    Ok(())
+}
+
+/// Creates the subscriptions that new parent orders start (orders with
+/// subscription products and no subscription yet), links the orders to them and
+/// returns their rows; nothing when no product involved is a subscription product.
+pub(crate) async fn start_subscriptions(
+    store: &Store,
+    tx: &mut Tx,
+    orders: &mut [Order],
+    cycles: &[Option<Cycle>],
+    products: &HashMap<String, Product>,
+    actor: &Actor,
+    at: &str,
+) -> Result<Vec<Rows>, StoreError> {
+    if !products.values().any(|p| p.is_subscription) {
+        return Ok(Vec::new());
+    }
+    let map = settings_map(tx).await?;
+    let settings = settings_from(&map);
+    let calendar = calendar_from(tx, &map).await?;
+    let today = crate::pipeline::today();
+    let mut subs = Vec::new();
+    let mut owners = Vec::new();
+    let mut errors = FieldErrors::default();
+    for (i, order) in orders.iter().enumerate() {
+        if order.subscription_id.is_some() {
+            continue;
+        }
+        let first = order.scheduled_delivery_date.unwrap_or_else(|| {
+            calendar.delivery_date_for(today)
+        });
+        let cycle = cycles.get(i).copied().flatten().unwrap_or(Cycle::Months {
+            every: settings.default_cycle_months.max(1),
+            day: first.day() as u8,
+        });
+        match from_parent_order(order, products, cycle, first, &calendar) {
+            Ok(Some(s)) => {
+                subs.push(s);
+                owners.push(i);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let prefix = if orders.len() == 1 {
+                    "subscription".to_string()
+                } else {
+                    format!("orders[{i}].subscription")
+                };
+                for mut f in e.0 {
+                    f.field = format!("{prefix}.{}", f.field);
+                    errors.push(f);
+                }
+            }
+        }
+    }
+    errors.into_result()?;
+    if subs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = store.allocate_ids(tx, "subscriptions", subs.len()).await?;
+    let mut history = Vec::with_capacity(subs.len());
+    for ((s, id), &i) in subs.iter_mut().zip(ids).zip(&owners) {
+        s.id = id;
+        let order = &mut orders[i];
+        order.subscription_id = Some(id);
+        order.subscription_delivery_date = s.schedule.previous_delivery;
+        history.push(SubHistory {
+            subscription_id: id,
+            actor_kind: actor.kind(),
+            actor_id: actor.id(),
+            actor_name: actor.name().to_string(),
+            field: "subscription".into(),
+            before: String::new(),
+            after: format!("作成（親受注 {}）", order.order_number),
+            reason: String::new(),
+        });
+    }
+    let mut cols: Vec<&str> = vec!["id"];
+    cols.extend_from_slice(SUB_COLUMNS);
+    cols.push("created_at");
+    let mut rows = Rows::new("subscriptions", &cols);
+    for s in &subs {
+        rows.args.push(s.id.into());
+        rows.args.extend(sub_args(s, None, at));
+        rows.args.push(at.into());
+    }
+    Ok(vec![
+        rows,
+        item_rows(&subs),
+        label_rows(&subs),
+        history_rows(&history, at),
+    ])
+}
+
+/// What a subscription change did.
+#[derive(Debug, Clone)]
+pub struct SubscriptionChanged {
+    pub subscription: Subscription,
+    pub changes: Vec<SubscriptionChange>,
+}
+
+/// One run of the daily order creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub date: Option<Date>,
+    pub created: usize,
+    /// 要対応定期受注 left alone because of 「作成しない」.
+    pub skipped_flagged: usize,
+    /// Subscriptions whose order could not be built, with the reason.
+    pub failed: Vec<(i64, String)>,
+    pub chunks: usize,
+    /// False when the run stopped early ([`RunOptions::stop_after_chunks`]).
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Subscriptions per transaction.
+    pub chunk_size: usize,
+    /// Stop after this many committed chunks, as a crash between two chunks would
+    /// (for tests of resuming).
+    pub stop_after_chunks: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            chunk_size: 500,
+            stop_after_chunks: None,
+        }
+    }
+}
+
+/// Search of 定期受注管理.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionQuery {
+    pub status: Option<String>,
+    pub next_delivery_from: Option<String>,
+    pub next_delivery_to: Option<String>,
+    pub next_ship_from: Option<String>,
+    pub next_ship_to: Option<String>,
+    pub product_code: Option<String>,
+    pub customer_id: Option<i64>,
+    pub name: Option<String>,
+    pub kana: Option<String>,
+    pub phone: Option<String>,
+    pub needs_attention: Option<bool>,
+    pub count_min: Option<i64>,
+    pub count_max: Option<i64>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubscriptionPage {
+    pub subscriptions: Vec<Subscription>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl SubscriptionQuery {
+    fn filter(&self) -> Result<(String, Vec<Arg>), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        let mut push = |clause: &str, v: Arg, args: &mut Vec<Arg>| {
+            args.push(v);
+            clauses.push(clause.replace('?', &format!("${}", args.len())));
+        };
+        let trimmed = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+        };
+        if let Some(s) = trimmed(&self.status) {
+            match SubscriptionStatus::parse(&s) {
+                Some(st) => push("status = ?", st.code().into(), &mut args),
+                None => errors.add(
+                    "status",
+                    "unknown_status",
+                    format!("ステータス「{s}」はありません（有効・停止・キャンセル）"),
+                ),
+            }
+        }
+        for (field, col, op, v) in [
+            ("next_delivery_from", "next_delivery_date", ">=", &self.next_delivery_from),
+            ("next_delivery_to", "next_delivery_date", "<=", &self.next_delivery_to),
+            ("next_ship_from", "next_ship_date", ">=", &self.next_ship_from),
+            ("next_ship_to", "next_ship_date", "<=", &self.next_ship_to),
+        ] {
+            if let Some(s) = trimmed(v) {
+                match juchu_domain::time::parse_date(&s) {
+                    Ok(d) => push(&format!("{col} {op} ?"), d.to_string().into(), &mut args),
+                    Err(m) => errors.add(field, "invalid_date", m),
+                }
+            }
+        }
+        if let Some(code) = trimmed(&self.product_code) {
+            push(
+                "id IN (SELECT subscription_id FROM subscription_items WHERE product_code = ?)",
+                code.into(),
+                &mut args,
+            );
+        }
+        if let Some(id) = self.customer_id {
+            push("customer_id = ?", id.into(), &mut args);
+        }
+        if let Some(n) = trimmed(&self.name) {
+            push("billing_name_key LIKE ?", format!("{}%", like_prefix(&name_key(&n))).into(), &mut args);
+        }
+        if let Some(k) = trimmed(&self.kana) {
+            push("billing_kana_key LIKE ?", format!("{}%", like_prefix(&name_key(&k))).into(), &mut args);
+        }
+        if let Some(p) = trimmed(&self.phone) {
+            push("billing_phone_key = ?", phone_key(&p).into(), &mut args);
+        }
+        if let Some(b) = self.needs_attention {
+            push("needs_attention = ?", b.into(), &mut args);
+        }
+        if let Some(n) = self.count_min {
+            push("count >= ?", n.into(), &mut args);
+        }
+        if let Some(n) = self.count_max {
+            push("count <= ?", n.into(), &mut args);
+        }
+        errors.into_result()?;
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        Ok((where_sql, args))
+    }
+}
+
+impl Store {
+    /// 配送設定 used by subscriptions: lead days and days without shipping.
+    pub async fn shipping_calendar(&self) -> Result<ShippingCalendar, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let map = settings_map(&mut conn).await?;
+        calendar_from(&mut conn, &map).await
+    }
+
+    pub async fn subscription_settings(&self) -> Result<SubscriptionSettings, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(settings_from(&settings_map(&mut conn).await?))
+    }
+
+    /// Saves the subscription settings and the shipping calendar.
+    pub async fn save_subscription_settings(
+        &self,
+        s: &SubscriptionSettings,
+        calendar: &ShippingCalendar,
+    ) -> Result<(), StoreError> {
+        let mut e = FieldErrors::default();
+        if !(0..=60).contains(&s.days_before) {
+            e.add("days_before", "out_of_range", "0〜60日で指定してください");
+        }
+        if !(0..=30).contains(&calendar.lead_days) {
+            e.add("lead_days", "out_of_range", "0〜30日で指定してください");
+        }
+        if !(1..=12).contains(&s.default_cycle_months) {
+            e.add(
+                "default_cycle_months",
+                "out_of_range",
+                "1〜12ヶ月で指定してください",
+            );
+        }
+        if calendar.no_ship_weekdays.iter().any(|d| !(1..=7).contains(d)) {
+            e.add("no_ship_weekdays", "out_of_range", "曜日は1（月）〜7（日）です");
+        }
+        e.into_result()?;
+        let values = [
+            ("shipping.lead_days", calendar.lead_days.to_string()),
+            (
+                "shipping.no_ship_weekdays",
+                calendar
+                    .no_ship_weekdays
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("subscription.days_before", s.days_before.to_string()),
+            (
+                "subscription.basis",
+                match s.basis {
+                    CreationBasis::Delivery => "delivery",
+                    CreationBasis::Ship => "ship",
+                }
+                .to_string(),
+            ),
+            (
+                "subscription.default_cycle_months",
+                s.default_cycle_months.to_string(),
+            ),
+            ("subscription.flagged_creates", s.flagged_creates.to_string()),
+        ];
+        let mut tx = self.begin().await?;
+        for (k, v) in values {
+            sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM shop_holidays")
+            .execute(&mut *tx)
+            .await?;
+        for d in &calendar.no_ship_dates {
+            sqlx::query("INSERT INTO shop_holidays (day) VALUES ($1)")
+                .bind(d.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn subscription_reasons(&self) -> Result<SubscriptionReasons, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_reasons(&mut conn).await
+    }
+
+    /// A subscription with its items and labels.
+    pub async fn subscription(&self, id: i64) -> Result<Subscription, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let s = load_subscription(&mut tx, id, "").await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// Newest first.
+    pub async fn search_subscriptions(
+        &self,
+        q: &SubscriptionQuery,
+    ) -> Result<SubscriptionPage, StoreError> {
+        let (where_sql, args) = q.filter()?;
+        let per_page = q.per_page.clamp(1, 500);
+        let page = q.page.clamp(1, 100_000);
+        let total = get_i64(
+            &query_with(format!("SELECT COUNT(*) AS n FROM subscriptions{where_sql}"), args.clone())
+                .fetch_one(&self.pool)
+                .await?,
+            "n",
+        )?;
+        let n = args.len();
+        let mut args = args;
+        args.push(per_page.into());
+        args.push(((page - 1) * per_page).into());
+        let sql = format!(
+            "{}{where_sql} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            select_sql(),
+            n + 1,
+            n + 2
+        );
+        let mut tx = self.begin_read().await?;
+        let rows = query_with(sql, args).fetch_all(&mut *tx).await?;
+        let mut subs = rows
+            .iter()
+            .map(sub_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_sub_children(&mut tx, &mut subs).await?;
+        tx.commit().await?;
+        Ok(SubscriptionPage {
+            subscriptions: subs,
+            total,
+            page,
+            per_page,
+        })
+    }
+
+    /// The parent order and the child orders, oldest first.
+    pub async fn subscription_orders(&self, id: i64) -> Result<Vec<Order>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let exists = sqlx::query("SELECT id FROM subscriptions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("定期受注"));
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE subscription_id = $1 ORDER BY ordered_at, id",
+            select_order_sql()
+        )))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut orders = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_children(&mut tx, &mut orders).await?;
+        tx.commit().await?;
+        Ok(orders)
+    }
+
+    pub async fn subscription_history(&self, id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor_kind, actor_name, field, before_value, after_value, reason FROM subscription_history WHERE subscription_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let field = get_str(r, "field")?;
+                Ok(HistoryEntry {
+                    id: get_i64(r, "id")?,
+                    at: get_str(r, "at")?,
+                    actor_kind: get_str(r, "actor_kind")?,
+                    actor_name: get_str(r, "actor_name")?,
+                    field_label: field_label(&field).to_string(),
+                    field,
+                    before: get_str(r, "before_value")?,
+                    after: get_str(r, "after_value")?,
+                    reason: get_str(r, "reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies a command to a subscription: one transaction, version-checked, a
+    /// 履歴 row per changed field.
+    pub async fn change_subscription(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        cmds: &[SubscriptionCommand],
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<SubscriptionChanged, StoreError> {
+        let mut e = FieldErrors::default();
+        juchu_domain::text::check_len(&mut e, "reason", reason, 500);
+        e.into_result()?;
+        let mut tx = self.begin().await?;
+        let before = load_subscription(&mut tx, id, self.lock_suffix()).await?;
+        if let Some(v) = expected_version
+            && v != before.version
+        {
+            return Err(StoreError::Conflict {
+                field: Some("version".into()),
+                message: format!(
+                    "定期受注 #{id} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから変更してください",
+                    before.version
+                ),
+            });
+        }
+        let mut codes: Vec<String> = before.items.iter().map(|i| i.product_code.clone()).collect();
+        for cmd in cmds {
+            if let SubscriptionCommand::Patch(p) = cmd {
+                codes.extend(p.items.iter().flatten().map(|i| i.product_code.trim().to_string()));
+            }
+        }
+        let (snapshot, products) = self.context(&mut tx, &codes).await?;
+        let map = settings_map(&mut tx).await?;
+        let calendar = calendar_from(&mut tx, &map).await?;
+        let reasons = load_reasons(&mut tx).await?;
+        let ctx = SubscriptionContext {
+            masters: &snapshot.masters,
+            calendar: &calendar,
+            reasons: &reasons,
+            products: &products,
+        };
+        // Several commands (a PATCH that stops and edits the memo) apply in order,
+        // all or none.
+        let mut after = before.clone();
+        for cmd in cmds {
+            after = apply_command(&after, cmd, &ctx)?;
+        }
+        let changes = diff(&before, &after, &snapshot.masters);
+        if changes.is_empty() {
+            tx.commit().await?;
+            return Ok(SubscriptionChanged {
+                subscription: before,
+                changes,
+            });
+        }
+        after.version = before.version + 1;
+        let now = juchu_domain::time::format_ts(now_second());
+        let last_run = last_run_on(&mut tx, id).await?;
+        write_subscription(&mut tx, self.backend, &before, &after, last_run, &now).await?;
+        let mut history = Vec::new();
+        let what = cmds
+            .iter()
+            .map(SubscriptionCommand::label)
+            .collect::<Vec<_>>()
+            .join("・");
+        let why = if reason.trim().is_empty() {
+            what
+        } else {
+            format!("{what}: {}", reason.trim())
+        };
+        change_rows(id, &changes, actor, &why, &mut history);
+        write_rows(&mut tx, self.backend, vec![history_rows(&history, &now)]).await?;
+        tx.commit().await?;
+        Ok(SubscriptionChanged {
+            subscription: after,
+            changes,
+        })
+    }
+
+    /// 「今すぐ次回の受注を作成」: the next child order now (only when 有効).
+    pub async fn create_subscription_order_now(
+        &self,
+        id: i64,
+        actor: &Actor,
+    ) -> Result<Order, StoreError> {
+        let mut tx = self.begin().await?;
+        let sub = load_subscription(&mut tx, id, self.lock_suffix()).await?;
+        check_manual_creation(&sub)?;
+        let mut report = RunReport::default();
+        let created = self
+            .create_children(&mut tx, vec![sub], None, actor, &mut report)
+            .await?;
+        if let Some((_, msg)) = report.failed.first() {
+            return Err(FieldErrors::single("subscription", "cannot_create", msg.clone()).into());
+        }
+        tx.commit().await?;
+        created
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Other("no order was created".into()))
+    }
+
+    /// 自動受注作成 as of `today`: one child order for every 有効 subscription whose
+    /// creation date has come, at most one per subscription per run. Chunks of
+    /// subscriptions are committed one by one; the run can be stopped and re-run
+    /// at any point: a (subscription, delivery date) pair never gets two orders, and
+    /// subscriptions this date's run already served are not served again.
+    pub async fn run_subscriptions(
+        &self,
+        today: Date,
+        opts: &RunOptions,
+    ) -> Result<RunReport, StoreError> {
+        let settings = self.subscription_settings().await?;
+        let cutoff = today
+            .checked_add(settings.days_before.days())
+            .map_err(|e| StoreError::Other(format!("date out of range: {e}")))?;
+        let column = match settings.basis {
+            CreationBasis::Delivery => "next_delivery_date",
+            CreationBasis::Ship => "next_ship_date",
+        };
+        let actor = Actor::system("自動受注作成");
+        let mut report = RunReport {
+            date: Some(today),
+            complete: true,
+            ..Default::default()
+        };
+        let mut last_id = 0_i64;
+        loop {
+            let mut tx = self.begin().await?;
+            let sql = format!(
+                "{} WHERE status = 'active' AND {column} <= $1 AND (last_run_on IS NULL OR last_run_on < $2) AND id > $3 ORDER BY id LIMIT $4{}",
+                select_sql(),
+                self.lock_suffix()
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(cutoff.to_string())
+                .bind(today.to_string())
+                .bind(last_id)
+                .bind(opts.chunk_size.max(1) as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            if rows.is_empty() {
+                tx.commit().await?;
+                break;
+            }
+            let mut subs = rows
+                .iter()
+                .map(sub_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            last_id = subs.iter().map(|s| s.id).max().unwrap_or(last_id);
+            attach_sub_children(&mut tx, &mut subs).await?;
+            let (due, flagged): (Vec<_>, Vec<_>) = subs
+                .into_iter()
+                .partition(|s| settings.flagged_creates || !s.needs_attention);
+            report.skipped_flagged += flagged.len();
+            self.create_children(&mut tx, due, Some(today), &actor, &mut report)
+                .await?;
+            tx.commit().await?;
+            report.chunks += 1;
+            if opts.stop_after_chunks.is_some_and(|n| report.chunks >= n) {
+                report.complete = false;
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Builds and writes the next child order of each subscription and advances
+    /// it, in the caller's transaction. Subscriptions whose order cannot be built
+    /// are reported in `report.failed` and left unchanged.
+    async fn create_children(
+        &self,
+        tx: &mut Tx,
+        subs: Vec<Subscription>,
+        run_date: Option<Date>,
+        actor: &Actor,
+        report: &mut RunReport,
+    ) -> Result<Vec<Order>, StoreError> {
+        if subs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let codes: Vec<String> = subs
+            .iter()
+            .flat_map(|s| s.items.iter().map(|i| i.product_code.clone()))
+            .collect();
+        let (snapshot, products) = self.context(tx, &codes).await?;
+        let map = settings_map(tx).await?;
+        let calendar = calendar_from(tx, &map).await?;
+        let reasons = SubscriptionReasons::default();
+        let order_ctx = OrderContext {
+            masters: &snapshot.masters,
+            products: &products,
+            rounding: snapshot.rounding,
+        };
+        let sub_ctx = SubscriptionContext {
+            masters: &snapshot.masters,
+            calendar: &calendar,
+            reasons: &reasons,
+            products: &products,
+        };
+        let now = now_second();
+        let mut built = Vec::with_capacity(subs.len());
+        let mut advanced = Vec::with_capacity(subs.len());
+        for sub in subs {
+            let mut input = child_order(&sub, &snapshot.masters);
+            if sub.needs_attention {
+                // Orders of a 要対応定期受注 are flagged too (SPEC §3).
+                input.needs_attention_reason = Some("要対応定期受注からの受注".into());
+            }
+            let next = match apply_command(&sub, &SubscriptionCommand::Advance, &sub_ctx) {
+                Ok(n) => n,
+                Err(e) => {
+                    report.failed.push((sub.id, error_text(&e)));
+                    continue;
+                }
+            };
+            match build_order(input, &order_ctx, now) {
+                Ok(o) => {
+                    built.push(o);
+                    advanced.push((sub, next));
+                }
+                Err(e) => report.failed.push((sub.id, error_text(&e))),
+            }
+        }
+        if built.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = juchu_domain::time::format_ts(now);
+        let mut history = Vec::with_capacity(advanced.len() * 4);
+        let mut updates = Vec::with_capacity(advanced.len());
+        for (before, after) in &mut advanced {
+            after.version = before.version + 1;
+            let changes = diff(before, after, &snapshot.masters);
+            let reason = format!("{} 配送分", before.schedule.next_delivery);
+            change_rows(before.id, &changes, actor, &reason, &mut history);
+            updates.push(after.clone());
+        }
+        let extra = vec![history_rows(&history, &at)];
+        let n = built.len();
+        let parts = BuiltOrders {
+            orders: built,
+            cycles: vec![None; n],
+            snapshot: &snapshot,
+            products: &products,
+            now,
+        };
+        let orders = self
+            .insert_built(tx, parts, actor, extra)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => StoreError::Conflict {
+                    field: Some("subscription".into()),
+                    message: "この配送予定日の受注は既に作成されています".into(),
+                },
+                e => e,
+            })?;
+        advance_rows(tx, self.backend, &updates, run_date, &at).await?;
+        report.created += orders.len();
+        Ok(orders)
+    }
+}
+
+fn error_text(e: &FieldErrors) -> String {
+    e.0.iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+async fn last_run_on(tx: &mut Tx, id: i64) -> Result<Option<Date>, StoreError> {
+    let row = sqlx::query("SELECT last_run_on FROM subscriptions WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(get_opt_str(&row, "last_run_on")?.and_then(|s| s.parse().ok()))
+}
+
+async fn load_subscription(tx: &mut Tx, id: i64, lock: &str) -> Result<Subscription, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE id = $1{lock}", select_sql())))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound("定期受注"))?;
+    let mut subs = vec![sub_from_row(&row)?];
+    attach_sub_children(tx, &mut subs).await?;
+    Ok(subs.remove(0))
+}
+
+/// Writes a changed subscription: the row, and items / labels when they changed.
+async fn write_subscription(
+    tx: &mut Tx,
+    backend: Backend,
+    before: &Subscription,
+    after: &Subscription,
+    last_run: Option<Date>,
+    now: &str,
+) -> Result<(), StoreError> {
+    let sets = SUB_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut args = sub_args(after, last_run, now);
+    args.push(after.id.into());
+    query_with(
+        format!("UPDATE subscriptions SET {sets} WHERE id = ${}", SUB_COLUMNS.len() + 1),
+        args,
+    )
+    .execute(&mut **tx)
+    .await?;
+    let mut rows = Vec::new();
+    if before.items != after.items {
+        sqlx::query("DELETE FROM subscription_items WHERE subscription_id = $1")
+            .bind(after.id)
+            .execute(&mut **tx)
+            .await?;
+        rows.push(item_rows(std::slice::from_ref(after)));
+    }
+    if before.label_ids != after.label_ids {
+        sqlx::query("DELETE FROM subscription_label_links WHERE subscription_id = $1")
+            .bind(after.id)
+            .execute(&mut **tx)
+            .await?;
+        rows.push(label_rows(std::slice::from_ref(after)));
+    }
+    write_rows(tx, backend, rows).await
+}
+
+/// The daily run's updates, many subscriptions per statement: only the fields an
+/// advance changes (dates, count, version, run date).
+async fn advance_rows(
+    tx: &mut Tx,
+    backend: Backend,
+    subs: &[Subscription],
+    run_date: Option<Date>,
+    now: &str,
+) -> Result<(), StoreError> {
+    const WIDTH: usize = 8;
+    let per = crate::db::rows_per_statement(backend, WIDTH);
+    for chunk in subs.chunks(per) {
+        let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * WIDTH);
+        let mut values = Vec::with_capacity(chunk.len());
+        for (k, s) in chunk.iter().enumerate() {
+            let b = k * WIDTH;
+            values.push(format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            ));
+            args.push(s.id.into());
+            args.push(s.schedule.next_delivery.to_string().into());
+            args.push(s.schedule.next_ship.to_string().into());
+            args.push(Arg::Text(s.schedule.previous_delivery.map(|d| d.to_string())));
+            args.push(s.count.into());
+            args.push(s.version.into());
+            // A manual creation keeps the run date: the daily run still serves it.
+            args.push(Arg::Text(run_date.map(|d| d.to_string())));
+            args.push(now.into());
+        }
+        // VALUES columns are column1..column8 on both stores.
+        let sql = format!(
+            "UPDATE subscriptions SET next_delivery_date = v.column2, next_ship_date = v.column3, \
+             previous_delivery_date = v.column4, count = v.column5, version = v.column6, \
+             last_run_on = COALESCE(v.column7, subscriptions.last_run_on), updated_at = v.column8 \
+             FROM (VALUES {}) AS v WHERE subscriptions.id = v.column1",
+            values.join(", ")
+        );
+        query_with(sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! Subscriptions (定期受注) on SQLite and PostgreSQL: creation from a parent order,
+//! the daily run (idempotent, resumable), status rules, operations and history.
+
+use jiff::civil::Date;
+use juchu_domain::calendar::{Cycle, PauseFrom, ShippingCalendar};
+use juchu_domain::customer::Address;
+use juchu_domain::order::{ItemInput, NewOrder};
+use juchu_domain::status::SubscriptionStatus;
+use juchu_domain::subscription::{SubscriptionCommand, SubscriptionPatch};
+use juchu_store::masters::ProductInput;
+use juchu_store::subscriptions::{RunOptions, SubscriptionQuery, SubscriptionSettings};
+use juchu_store::{Actor, Store, StoreError, both_stores};
+
+fn d(s: &str) -> Date {
+    s.parse().unwrap()
+}
+
+fn address() -> Address {
+    Address {
+        family_name: "山田".into(),
+        given_name: "花子".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "ハナコ".into(),
+        postal_code: "150-0001".into(),
+        prefecture: "東京都".into(),
+        address1: "渋谷区神宮前1-2-3".into(),
+        address2: String::new(),
+        phone: "090-1234-5678".into(),
+        email: "hanako@example.jp".into(),
+    }
+}
+
+async fn seed(store: &Store) {
+    for (code, price, sub) in [("SUP-01", 3980, true), ("TEA-01", 1080, false)] {
+        store
+            .create_product(ProductInput {
+                code: code.into(),
+                name: format!("{code} 商品"),
+                unit_price: price,
+                tax_rate: 8,
+                shipping_fee: None,
+                payment_fee: None,
+                is_bundled_item: false,
+                is_subscription: sub,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+fn actor() -> Actor {
+    Actor::Staff {
+        id: 1,
+        name: "佐藤".into(),
+    }
+}
+
+/// A parent order delivered on `first` with a 30-day cycle, the first delivery at
+/// a campaign price.
+async fn parent(store: &Store, first: &str) -> (String, i64) {
+    let o = NewOrder {
+        billing: address(),
+        items: vec![
+            ItemInput {
+                product_code: "SUP-01".into(),
+                quantity: 1,
+                unit_price: Some(980),
+            },
+            ItemInput {
+                product_code: "TEA-01".into(),
+                quantity: 1,
+                unit_price: None,
+            },
+        ],
+        payment_method: Some("cod".into()),
+        carrier: Some("yamato".into()),
+        scheduled_delivery_date: Some(first.into()),
+        subscription_cycle: Some(Cycle::Days { every: 30 }),
+        ..Default::default()
+    };
+    let order = store
+        .create_orders(vec![o], &actor())
+        .await
+        .unwrap()
+        .remove(0);
+    (order.order_number, order.subscription_id.expect("started a subscription"))
+}
+
+async fn child_count(store: &Store, id: i64) -> usize {
+    store.subscription_orders(id).await.unwrap().len() - 1
+}
+
+both_stores!(parent_orders_start_subscriptions, |store| async move {
+    seed(&store).await;
+    let (number, id) = parent(&store, "2027-01-10").await;
+    let s = store.subscription(id).await.unwrap();
+    assert_eq!(s.status, SubscriptionStatus::Active);
+    assert_eq!(s.count, 1);
+    assert_eq!(s.items.len(), 1, "only the subscription product");
+    assert_eq!(s.items[0].price_for(1), 980);
+    assert_eq!(s.items[0].price_for(2), 3980);
+    assert_eq!(s.schedule.previous_delivery, Some(d("2027-01-10")));
+    assert_eq!(s.schedule.next_delivery, d("2027-02-09"));
+    assert_eq!(s.schedule.next_ship, d("2027-02-07"), "lead days 2");
+    let parent = store.order_by_number(&number).await.unwrap();
+    assert_eq!(parent.subscription_id, Some(id));
+    assert_eq!(store.subscription_orders(id).await.unwrap().len(), 1);
+    let h = store.subscription_history(id).await.unwrap();
+    assert_eq!(h[0].field, "subscription");
+    // An order without subscription products starts nothing.
+    let plain = store
+        .create_orders(
+            vec![NewOrder {
+                billing: address(),
+                items: vec![ItemInput {
+                    product_code: "TEA-01".into(),
+                    quantity: 1,
+                    unit_price: None,
+                }],
+                ..Default::default()
+            }],
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plain[0].subscription_id, None);
+    let page = store
+        .search_subscriptions(&SubscriptionQuery {
+            product_code: Some("SUP-01".into()),
+            kana: Some("ﾔﾏﾀﾞ".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+});
+
+both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
+    seed(&store).await;
+    let (_, id) = parent(&store, "2027-01-10").await;
+    // Created 5 days before the next delivery (2027-02-09): not yet on 02-03.
+    let r = store.run_subscriptions(d("2027-02-03"), &RunOptions::default()).await.unwrap();
+    assert_eq!(r.created, 0);
+    let r = store.run_subscriptions(d("2027-02-04"), &RunOptions::default()).await.unwrap();
+    assert_eq!(r.created, 1);
+    let again = store.run_subscriptions(d("2027-02-04"), &RunOptions::default()).await.unwrap();
+    assert_eq!(again.created, 0, "the same run twice creates nothing new");
+    let s = store.subscription(id).await.unwrap();
+    assert_eq!(s.count, 2);
+    assert_eq!(s.schedule.next_delivery, d("2027-03-11"));
+    let orders = store.subscription_orders(id).await.unwrap();
+    let child = &orders[1];
+    assert_eq!(child.subscription_delivery_date, Some(d("2027-02-09")));
+    assert_eq!(child.scheduled_delivery_date, Some(d("2027-02-09")));
+    assert_eq!(child.items.len(), 1);
+    assert_eq!(child.items[0].unit_price, 3980, "2nd delivery price");
+    let history = store.order_history(&child.order_number).await.unwrap();
+    assert!(history[0].after.contains("定期受注"), "{history:?}");
+    // A next delivery date in the past: one order per run until it passes today.
+    store
+        .change_subscription(
+            id,
+            None,
+            &[SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
+                next_delivery_date: Some("2027-01-01".into()),
+                sync_dates: true,
+                ..Default::default()
+            }))],
+            &actor(),
+            "",
+        )
+        .await
+        .unwrap();
+    let mut runs = 0;
+    let mut day = d("2027-03-01");
+    loop {
+        let r = store.run_subscriptions(day, &RunOptions::default()).await.unwrap();
+        assert!(r.created <= 1);
+        if r.created == 0 {
+            break;
+        }
+        runs += 1;
+        day = day.tomorrow().unwrap();
+    }
+    // 01-01 on 03-01, 01-31 on 03-02, 03-02 on 03-03; 04-01 is more than 5 days off.
+    assert_eq!(runs, 3);
+    let dates: Vec<_> = store
+        .subscription_orders(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.subscription_delivery_date)
+        .collect();
+    let mut unique = dates.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), dates.len(), "never two orders for one date");
+});
+
+both_stores!(a_stopped_run_resumes_without_duplicates, |store| async move {
+    seed(&store).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(parent(&store, "2027-01-10").await.1);
+    }
+    let opts = RunOptions {
+        chunk_size: 2,
+        stop_after_chunks: Some(1),
+    };
+    let r = store.run_subscriptions(d("2027-02-05"), &opts).await.unwrap();
+    assert_eq!((r.created, r.complete), (2, false));
+    // Resumed (a restart after a crash between two chunks): the rest, once.
+    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
+    assert_eq!((r.created, r.complete), (3, true));
+    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
+    assert_eq!(r.created, 0);
+    for id in ids {
+        assert_eq!(child_count(&store, id).await, 1, "subscription {id}");
+        assert_eq!(store.subscription(id).await.unwrap().count, 2);
+    }
+});
+
+both_stores!(status_rules_and_operations, |store| async move {
+    seed(&store).await;
+    let (_, id) = parent(&store, "2027-01-10").await;
+    let stop = |reason: &str| SubscriptionCommand::Stop {
+        reason: reason.into(),
+    };
+    let err = store
+        .change_subscription(id, None, &[stop("")], &actor(), "")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let stopped = store
+        .change_subscription(id, Some(1), &[stop("支払い不備")], &actor(), "電話で依頼")
+        .await
+        .unwrap();
+    assert_eq!(stopped.subscription.status, SubscriptionStatus::Stopped);
+    // Stale version.
+    let err = store
+        .change_subscription(id, Some(1), &[SubscriptionCommand::Skip], &actor(), "")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    // 停止: neither the run nor a manual creation makes an order.
+    let r = store.run_subscriptions(d("2027-02-08"), &RunOptions::default()).await.unwrap();
+    assert_eq!(r.created, 0);
+    assert!(matches!(
+        store.create_subscription_order_now(id, &actor()).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let cancelled = store
+        .change_subscription(
+            id,
+            None,
+            &[
+                SubscriptionCommand::Resume { confirm: false },
+                SubscriptionCommand::Cancel {
+                    reason: "価格が高い".into(),
+                },
+            ],
+            &actor(),
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled.subscription.status, SubscriptionStatus::Cancelled);
+    let err = store
+        .change_subscription(id, None, &[SubscriptionCommand::Resume { confirm: false }], &actor(), "")
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, StoreError::Invalid(e) if e.0[0].field == "confirm"), "{err:?}");
+    let resumed = store
+        .change_subscription(id, None, &[SubscriptionCommand::Resume { confirm: true }], &actor(), "")
+        .await
+        .unwrap();
+    assert_eq!(resumed.subscription.status, SubscriptionStatus::Active);
+    // Skip, pause, cycle change: each recorded in 履歴.
+    let skipped = store
+        .change_subscription(id, None, &[SubscriptionCommand::Skip], &actor(), "")
+        .await
+        .unwrap();
+    assert_eq!(skipped.subscription.schedule.next_delivery, d("2027-03-11"));
+    let paused = store
+        .change_subscription(
+            id,
+            None,
+            &[SubscriptionCommand::Pause {
+                days: 14,
+                from: PauseFrom::Next,
+            }],
+            &actor(),
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.subscription.schedule.next_delivery, d("2027-03-25"));
+    let before = store.subscription(id).await.unwrap();
+    for bad in [
+        SubscriptionPatch {
+            cycle: Some(Cycle::Days { every: 0 }),
+            ..Default::default()
+        },
+        SubscriptionPatch {
+            next_delivery_date: Some("2027-04-01".into()),
+            next_ship_date: Some("2027-04-05".into()),
+            ..Default::default()
+        },
+        SubscriptionPatch {
+            next_delivery_date: Some("2027-02-29".into()),
+            ..Default::default()
+        },
+    ] {
+        let err = store
+            .change_subscription(id, None, &[SubscriptionCommand::Patch(Box::new(bad))], &actor(), "")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    }
+    assert_eq!(store.subscription(id).await.unwrap(), before, "nothing changed");
+    let now = store.create_subscription_order_now(id, &actor()).await.unwrap();
+    assert_eq!(now.subscription_delivery_date, Some(d("2027-03-25")));
+    let after = store.subscription(id).await.unwrap();
+    assert_eq!(after.count, 2);
+    let fields: Vec<_> = store
+        .subscription_history(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.field)
+        .collect();
+    for f in ["status", "stop_reason", "next_delivery_date", "count"] {
+        assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
+    }
+});
+
+both_stores!(flagged_subscriptions_follow_the_setting, |store| async move {
+    seed(&store).await;
+    let (_, id) = parent(&store, "2027-01-10").await;
+    store
+        .change_subscription(
+            id,
+            None,
+            &[SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
+                needs_attention: Some(true),
+                needs_attention_reason: Some("住所不備".into()),
+                ..Default::default()
+            }))],
+            &actor(),
+            "",
+        )
+        .await
+        .unwrap();
+    let settings = SubscriptionSettings {
+        flagged_creates: false,
+        ..store.subscription_settings().await.unwrap()
+    };
+    let cal = store.shipping_calendar().await.unwrap();
+    store.save_subscription_settings(&settings, &cal).await.unwrap();
+    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
+    assert_eq!((r.created, r.skipped_flagged), (0, 1));
+    let settings = SubscriptionSettings {
+        flagged_creates: true,
+        ..settings
+    };
+    store.save_subscription_settings(&settings, &cal).await.unwrap();
+    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
+    assert_eq!(r.created, 1);
+    let child = store.subscription_orders(id).await.unwrap().remove(1);
+    assert!(child.needs_attention, "orders of a flagged subscription are flagged");
+});
+
+both_stores!(holidays_move_ship_dates_earlier, |store| async move {
+    seed(&store).await;
+    let settings = store.subscription_settings().await.unwrap();
+    // 2027-02-07 is a Sunday: the shop does not ship on Sundays.
+    let cal = ShippingCalendar {
+        lead_days: 2,
+        no_ship_weekdays: vec![7],
+        no_ship_dates: [d("2027-02-06")].into_iter().collect(),
+    };
+    store.save_subscription_settings(&settings, &cal).await.unwrap();
+    let (_, id) = parent(&store, "2027-01-10").await;
+    let s = store.subscription(id).await.unwrap();
+    assert_eq!(s.schedule.next_delivery, d("2027-02-09"));
+    assert_eq!(s.schedule.next_ship, d("2027-02-05"), "Sun and the 6th are skipped");
+    let bad = juchu_store::subscriptions::SubscriptionSettings {
+        days_before: -1,
+        ..settings
+    };
+    assert!(store.save_subscription_settings(&bad, &cal).await.is_err());
+});
