@@ -53,12 +53,20 @@ impl Cycle {
         match *self {
             Cycle::Days { every } => {
                 if !(1..=365).contains(&every) {
-                    e.add("cycle.every", "out_of_range", "周期は1〜365日で指定してください");
+                    e.add(
+                        "cycle.every",
+                        "out_of_range",
+                        "周期は1〜365日で指定してください",
+                    );
                 }
             }
             Cycle::Weeks { every, weekday } => {
                 if !(1..=52).contains(&every) {
-                    e.add("cycle.every", "out_of_range", "周期は1〜52週で指定してください");
+                    e.add(
+                        "cycle.every",
+                        "out_of_range",
+                        "周期は1〜52週で指定してください",
+                    );
                 }
                 if !(1..=7).contains(&weekday) {
                     e.add(
@@ -70,7 +78,11 @@ impl Cycle {
             }
             Cycle::Months { every, day } => {
                 if !(1..=12).contains(&every) {
-                    e.add("cycle.every", "out_of_range", "周期は1〜12ヶ月で指定してください");
+                    e.add(
+                        "cycle.every",
+                        "out_of_range",
+                        "周期は1〜12ヶ月で指定してください",
+                    );
                 }
                 if !(1..=31).contains(&day) {
                     e.add("cycle.day", "out_of_range", "日付は1〜31で指定してください");
@@ -98,10 +110,9 @@ impl Cycle {
                     .first_of_month()
                     .checked_add(i64::from(every).months())
                     .map_err(|_| overflow("next_delivery_date"))?;
-                let d = i8::try_from(day)
-                    .unwrap_or(31)
-                    .min(first.days_in_month());
-                Date::new(first.year(), first.month(), d).map_err(|_| overflow("next_delivery_date"))
+                let d = i8::try_from(day).unwrap_or(31).min(first.days_in_month());
+                Date::new(first.year(), first.month(), d)
+                    .map_err(|_| overflow("next_delivery_date"))
             }
         }
     }
@@ -217,8 +228,8 @@ impl Schedule {
     pub fn skip(&self, cycle: &Cycle, cal: &ShippingCalendar) -> Result<Schedule, FieldErrors> {
         let gap = self
             .previous_delivery
-            .and_then(|p| (self.next_delivery - p).get_days().try_into().ok())
-            .filter(|g: &i64| *g > 0);
+            .map(|p| i64::from((self.next_delivery - p).get_days()))
+            .filter(|g| *g > 0);
         let next = match gap {
             Some(g) => add_days(self.next_delivery, g, "next_delivery_date")?,
             None => cycle.next_after(self.next_delivery)?,
@@ -399,21 +410,32 @@ mod tests {
             x = c.next_after(x).unwrap();
             got.push(x.to_string());
         }
-        assert_eq!(got, ["2028-02-29", "2028-03-31", "2028-04-30", "2028-05-31"]);
         assert_eq!(
-            Cycle::Months { every: 1, day: 31 }.next_after(d("2027-01-31")).unwrap(),
+            got,
+            ["2028-02-29", "2028-03-31", "2028-04-30", "2028-05-31"]
+        );
+        assert_eq!(
+            Cycle::Months { every: 1, day: 31 }
+                .next_after(d("2027-01-31"))
+                .unwrap(),
             d("2027-02-28")
         );
         assert_eq!(
-            Cycle::Months { every: 1, day: 30 }.next_after(d("2026-11-30")).unwrap(),
+            Cycle::Months { every: 1, day: 30 }
+                .next_after(d("2026-11-30"))
+                .unwrap(),
             d("2026-12-30")
         );
         assert_eq!(
-            Cycle::Months { every: 2, day: 31 }.next_after(d("2026-12-31")).unwrap(),
+            Cycle::Months { every: 2, day: 31 }
+                .next_after(d("2026-12-31"))
+                .unwrap(),
             d("2027-02-28")
         );
         assert_eq!(
-            Cycle::Months { every: 12, day: 29 }.next_after(d("2028-02-29")).unwrap(),
+            Cycle::Months { every: 12, day: 29 }
+                .next_after(d("2028-02-29"))
+                .unwrap(),
             d("2029-02-28")
         );
     }
@@ -421,12 +443,23 @@ mod tests {
     #[test]
     fn weeks_land_on_the_weekday() {
         // 2026-11-24 is a Tuesday.
-        let c = Cycle::Weeks { every: 2, weekday: 2 };
+        let c = Cycle::Weeks {
+            every: 2,
+            weekday: 2,
+        };
         assert_eq!(c.next_after(d("2026-11-24")).unwrap(), d("2026-12-08"));
         // Moved off the weekday (a pause): forward to the next Friday.
-        let fri = Cycle::Weeks { every: 1, weekday: 5 };
+        let fri = Cycle::Weeks {
+            every: 1,
+            weekday: 5,
+        };
         assert_eq!(fri.next_after(d("2026-11-24")).unwrap(), d("2026-12-04"));
-        assert_eq!(Cycle::Days { every: 30 }.next_after(d("2026-11-24")).unwrap(), d("2026-12-24"));
+        assert_eq!(
+            Cycle::Days { every: 30 }
+                .next_after(d("2026-11-24"))
+                .unwrap(),
+            d("2026-12-24")
+        );
     }
 
     #[test]
@@ -434,8 +467,20 @@ mod tests {
         for (c, field) in [
             (Cycle::Days { every: 0 }, "cycle.every"),
             (Cycle::Days { every: 366 }, "cycle.every"),
-            (Cycle::Weeks { every: 1, weekday: 0 }, "cycle.weekday"),
-            (Cycle::Weeks { every: 53, weekday: 1 }, "cycle.every"),
+            (
+                Cycle::Weeks {
+                    every: 1,
+                    weekday: 0,
+                },
+                "cycle.weekday",
+            ),
+            (
+                Cycle::Weeks {
+                    every: 53,
+                    weekday: 1,
+                },
+                "cycle.every",
+            ),
             (Cycle::Months { every: 0, day: 1 }, "cycle.every"),
             (Cycle::Months { every: 1, day: 32 }, "cycle.day"),
         ] {
@@ -448,8 +493,18 @@ mod tests {
             serde_json::from_str::<Cycle>(r#"{"kind":"months","every":1,"day":15}"#).unwrap(),
             Cycle::Months { every: 1, day: 15 }
         );
-        assert_eq!(Cycle::Months { every: 1, day: 31 }.label(), "1ヶ月ごと 末日");
-        assert_eq!(Cycle::Weeks { every: 2, weekday: 1 }.label(), "2週間ごと 月曜日");
+        assert_eq!(
+            Cycle::Months { every: 1, day: 31 }.label(),
+            "1ヶ月ごと 末日"
+        );
+        assert_eq!(
+            Cycle::Weeks {
+                every: 2,
+                weekday: 1
+            }
+            .label(),
+            "2週間ごと 月曜日"
+        );
     }
 
     #[test]
@@ -490,7 +545,10 @@ mod tests {
             previous_delivery: None,
             ..s
         };
-        assert_eq!(first.skip(&cycle, &c).unwrap().next_delivery, d("2026-12-21"));
+        assert_eq!(
+            first.skip(&cycle, &c).unwrap().next_delivery,
+            d("2026-12-21")
+        );
         assert_eq!(
             s.pause(10, PauseFrom::Next, &c).unwrap().next_delivery,
             d("2026-12-01")
@@ -499,7 +557,10 @@ mod tests {
             s.pause(10, PauseFrom::Previous, &c).unwrap().next_delivery,
             d("2026-11-11")
         );
-        assert_eq!(s.pause(0, PauseFrom::Next, &c).unwrap_err().0[0].field, "days");
+        assert_eq!(
+            s.pause(0, PauseFrom::Next, &c).unwrap_err().0[0].field,
+            "days"
+        );
         assert_eq!(
             first.pause(5, PauseFrom::Previous, &c).unwrap_err().0[0].field,
             "from"
@@ -518,18 +579,37 @@ mod tests {
         let advanced = s.advance(&cycle, &c).unwrap();
         assert_eq!(advanced.previous_delivery, Some(d("2026-11-21")));
         assert_eq!(advanced.next_delivery, d("2026-12-21"));
-        let weekly = s.change_cycle(&Cycle::Weeks { every: 1, weekday: 1 }, &c).unwrap();
-        assert_eq!(weekly.next_delivery, d("2026-11-09"), "previous + one week, a Monday");
+        let weekly = s
+            .change_cycle(
+                &Cycle::Weeks {
+                    every: 1,
+                    weekday: 1,
+                },
+                &c,
+            )
+            .unwrap();
+        assert_eq!(
+            weekly.next_delivery,
+            d("2026-11-09"),
+            "previous + one week, a Monday"
+        );
     }
 
     #[test]
     fn creation_date_and_first_schedule() {
-        let s = schedule_after_first(d("2027-01-31"), &Cycle::Months { every: 1, day: 31 }, &cal())
-            .unwrap();
+        let s = schedule_after_first(
+            d("2027-01-31"),
+            &Cycle::Months { every: 1, day: 31 },
+            &cal(),
+        )
+        .unwrap();
         assert_eq!(s.previous_delivery, Some(d("2027-01-31")));
         assert_eq!(s.next_delivery, d("2027-02-28"));
         assert_eq!(s.next_ship, d("2027-02-26"));
-        assert_eq!(creation_date(&s, CreationBasis::Delivery, 5), d("2027-02-23"));
+        assert_eq!(
+            creation_date(&s, CreationBasis::Delivery, 5),
+            d("2027-02-23")
+        );
         assert_eq!(creation_date(&s, CreationBasis::Ship, 5), d("2027-02-21"));
         assert!(!is_due(&s, CreationBasis::Delivery, 5, d("2027-02-22")));
         assert!(is_due(&s, CreationBasis::Delivery, 5, d("2027-02-23")));
@@ -537,7 +617,14 @@ mod tests {
         let dates: Vec<_> = p.iter().map(|x| x.0.to_string()).collect();
         assert_eq!(
             dates,
-            ["2027-02-28", "2027-03-31", "2027-04-30", "2027-05-31", "2027-06-30", "2027-07-31"]
+            [
+                "2027-02-28",
+                "2027-03-31",
+                "2027-04-30",
+                "2027-05-31",
+                "2027-06-30",
+                "2027-07-31"
+            ]
         );
     }
 

@@ -142,14 +142,23 @@ pub enum SubscriptionCommand {
     /// スキップ: the next delivery moves by the gap between the previous and the next.
     Skip,
     /// 休止: the next delivery is `days` after the next or the previous delivery.
-    Pause { days: i64, from: PauseFrom },
+    Pause {
+        days: i64,
+        from: PauseFrom,
+    },
     /// 停止 with a reason from the master.
-    Stop { reason: String },
+    Stop {
+        reason: String,
+    },
     /// キャンセル with a reason from the master.
-    Cancel { reason: String },
+    Cancel {
+        reason: String,
+    },
     /// Back to 有効; from キャンセル only when confirmed. Automatic creation resumes
     /// from the next delivery date as it stands.
-    Resume { confirm: bool },
+    Resume {
+        confirm: bool,
+    },
     /// 再計算: items take the product master's current name, tax rate and fees;
     /// single-price lines its current price.
     Recalculate,
@@ -242,12 +251,11 @@ pub fn resolve_subscription_items(
                 );
             }
         }
-        if prices.windows(2).any(|w| w[0].from_count == w[1].from_count) {
-            errors.add(
-                f("prices"),
-                "duplicate",
-                "同じ回数の価格が2つあります",
-            );
+        if prices
+            .windows(2)
+            .any(|w| w[0].from_count == w[1].from_count)
+        {
+            errors.add(f("prices"), "duplicate", "同じ回数の価格が2つあります");
         }
         let Some(product) = products.get(input.product_code.trim()) else {
             errors.add(
@@ -422,7 +430,10 @@ fn apply_patch(
         });
     }
     if let Some(v) = &p.delivery_time_slot {
-        s.delivery_time_slot = v.as_ref().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        s.delivery_time_slot = v
+            .as_ref()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
         if let Some(t) = &s.delivery_time_slot {
             check_len(&mut errors, "delivery_time_slot", t, 50);
         }
@@ -855,8 +866,8 @@ mod tests {
         };
         let x = ctx(&m, &c, &r, &p);
         let s = sub();
-        let err = apply_command(&s, &SubscriptionCommand::Stop { reason: "".into() }, &x)
-            .unwrap_err();
+        let err =
+            apply_command(&s, &SubscriptionCommand::Stop { reason: "".into() }, &x).unwrap_err();
         assert_eq!(err.0[0].field, "reason");
         let err = apply_command(
             &s,
@@ -877,8 +888,12 @@ mod tests {
         .unwrap();
         assert_eq!(stopped.status, SubscriptionStatus::Stopped);
         assert!(check_manual_creation(&stopped).is_err());
-        let resumed =
-            apply_command(&stopped, &SubscriptionCommand::Resume { confirm: false }, &x).unwrap();
+        let resumed = apply_command(
+            &stopped,
+            &SubscriptionCommand::Resume { confirm: false },
+            &x,
+        )
+        .unwrap();
         assert_eq!(resumed.status, SubscriptionStatus::Active);
         assert_eq!(resumed.stop_reason, "");
         let cancelled = apply_command(
@@ -889,11 +904,20 @@ mod tests {
             &x,
         )
         .unwrap();
-        let err = apply_command(&cancelled, &SubscriptionCommand::Resume { confirm: false }, &x)
-            .unwrap_err();
+        let err = apply_command(
+            &cancelled,
+            &SubscriptionCommand::Resume { confirm: false },
+            &x,
+        )
+        .unwrap_err();
         assert_eq!(err.0[0].field, "confirm");
         assert!(
-            apply_command(&cancelled, &SubscriptionCommand::Resume { confirm: true }, &x).is_ok()
+            apply_command(
+                &cancelled,
+                &SubscriptionCommand::Resume { confirm: true },
+                &x
+            )
+            .is_ok()
         );
         assert!(apply_command(&s, &SubscriptionCommand::Resume { confirm: true }, &x).is_err());
         let mut zero = s.clone();
@@ -929,7 +953,10 @@ mod tests {
         );
         let skipped = apply_command(&s, &SubscriptionCommand::Skip, &x).unwrap();
         assert_eq!(skipped.schedule.next_delivery, d("2026-12-31"));
-        assert_eq!(skipped.schedule.previous_delivery, s.schedule.previous_delivery);
+        assert_eq!(
+            skipped.schedule.previous_delivery,
+            s.schedule.previous_delivery
+        );
     }
 
     #[test]
@@ -983,12 +1010,9 @@ mod tests {
             ),
         ];
         for (patch, field) in cases {
-            let err = apply_command(&s, &SubscriptionCommand::Patch(Box::new(patch)), &x)
-                .unwrap_err();
-            assert!(
-                err.0.iter().any(|e| e.field == field),
-                "{field}: {err:?}"
-            );
+            let err =
+                apply_command(&s, &SubscriptionCommand::Patch(Box::new(patch)), &x).unwrap_err();
+            assert!(err.0.iter().any(|e| e.field == field), "{field}: {err:?}");
         }
         // Moving the delivery date with sync moves the ship date by the lead days.
         let moved = apply_command(
@@ -1010,7 +1034,11 @@ mod tests {
         let mut products = HashMap::new();
         products.insert("SUP-01".to_string(), product("SUP-01", 3980, true));
         products.insert("CUP-01".to_string(), product("CUP-01", 3300, false));
-        let mut order = crate::order::tests::order_with(&m, &products, &[("SUP-01", 1, Some(980)), ("CUP-01", 1, None)]);
+        let mut order = crate::order::tests::order_with(
+            &m,
+            &products,
+            &[("SUP-01", 1, Some(980)), ("CUP-01", 1, None)],
+        );
         order.id = 55;
         let s = from_parent_order(
             &order,
@@ -1030,9 +1058,15 @@ mod tests {
         assert_eq!(s.parent_order_id, Some(55));
         order.items.remove(0);
         assert!(
-            from_parent_order(&order, &products, Cycle::Days { every: 30 }, d("2027-01-31"), &cal())
-                .unwrap()
-                .is_none()
+            from_parent_order(
+                &order,
+                &products,
+                Cycle::Days { every: 30 },
+                d("2027-01-31"),
+                &cal()
+            )
+            .unwrap()
+            .is_none()
         );
     }
 }

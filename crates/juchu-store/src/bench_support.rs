@@ -106,7 +106,9 @@ impl Store {
         let select: Vec<String> = WRITE_COLUMNS
             .iter()
             .map(|c| match *c {
-                "order_number" => "'S' || CAST(s.id AS TEXT) || '-' || CAST(s.count + 1 AS TEXT)".to_string(),
+                "order_number" => {
+                    "'S' || CAST(s.id AS TEXT) || '-' || CAST(s.count + 1 AS TEXT)".to_string()
+                }
                 "ordered_at" | "updated_at" => "$3".to_string(),
                 "subscription_id" => "s.id".to_string(),
                 "subscription_delivery_date" | "scheduled_delivery_date" => {

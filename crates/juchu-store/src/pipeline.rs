@@ -614,7 +614,13 @@ impl Store {
         let at = juchu_domain::time::format_ts(now);
         // Subscriptions go first: their parent orders point to them.
         let mut sets = crate::subscriptions::start_subscriptions(
-            self, tx, &mut finals, &cycles, products, actor, &at,
+            self,
+            tx,
+            &mut finals,
+            &cycles,
+            products,
+            actor,
+            &at,
         )
         .await?;
         sets.extend(new_order_rows(&finals, &at));

@@ -7,8 +7,12 @@
 //! 履歴, events and automation like any other order.
 
 use crate::StoreError;
-use crate::db::{Arg, Backend, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with};
-use crate::orders::{HistoryEntry, Rows, attach_children, order_from_row, select_order_sql, write_rows};
+use crate::db::{
+    Arg, Backend, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with,
+};
+use crate::orders::{
+    HistoryEntry, Rows, attach_children, order_from_row, select_order_sql, write_rows,
+};
 use crate::pipeline::{Actor, BuiltOrders, now_second};
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -59,7 +63,9 @@ const SETTING_KEYS: &[&str] = &[
     "subscription.flagged_creates",
 ];
 
-async fn settings_map(conn: &mut sqlx::AnyConnection) -> Result<HashMap<String, String>, StoreError> {
+async fn settings_map(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<HashMap<String, String>, StoreError> {
     let sql = format!(
         "SELECT key, value FROM settings WHERE key IN ({})",
         (1..=SETTING_KEYS.len())
@@ -141,8 +147,13 @@ pub(crate) async fn load_reasons(
 }
 
 /// Default reason masters, seeded once.
-pub(crate) const DEFAULT_STOP_REASONS: &[&str] =
-    &["支払い不備", "長期不在", "在庫切れ", "顧客都合（一時停止）", "その他"];
+pub(crate) const DEFAULT_STOP_REASONS: &[&str] = &[
+    "支払い不備",
+    "長期不在",
+    "在庫切れ",
+    "顧客都合（一時停止）",
+    "その他",
+];
 pub(crate) const DEFAULT_CANCEL_REASONS: &[&str] = &[
     "商品に満足できなかった",
     "商品が余っている",
@@ -192,7 +203,9 @@ fn sub_args(s: &Subscription, last_run_on: Option<Date>, updated_at: &str) -> Ve
     a.push(serde_json::to_string(&s.cycle).unwrap_or_default().into());
     a.push(s.schedule.next_delivery.to_string().into());
     a.push(s.schedule.next_ship.to_string().into());
-    a.push(Arg::Text(s.schedule.previous_delivery.map(|d| d.to_string())));
+    a.push(Arg::Text(
+        s.schedule.previous_delivery.map(|d| d.to_string()),
+    ));
     a.push(s.count.into());
     a.push(Arg::Text(last_run_on.map(|d| d.to_string())));
     a.push(s.payment_method_id.into());
@@ -456,9 +469,9 @@ pub(crate) async fn start_subscriptions(
         if order.subscription_id.is_some() {
             continue;
         }
-        let first = order.scheduled_delivery_date.unwrap_or_else(|| {
-            calendar.delivery_date_for(today)
-        });
+        let first = order
+            .scheduled_delivery_date
+            .unwrap_or_else(|| calendar.delivery_date_for(today));
         let cycle = cycles.get(i).copied().flatten().unwrap_or(Cycle::Months {
             every: settings.default_cycle_months.max(1),
             day: first.day() as u8,
@@ -614,9 +627,24 @@ impl SubscriptionQuery {
             }
         }
         for (field, col, op, v) in [
-            ("next_delivery_from", "next_delivery_date", ">=", &self.next_delivery_from),
-            ("next_delivery_to", "next_delivery_date", "<=", &self.next_delivery_to),
-            ("next_ship_from", "next_ship_date", ">=", &self.next_ship_from),
+            (
+                "next_delivery_from",
+                "next_delivery_date",
+                ">=",
+                &self.next_delivery_from,
+            ),
+            (
+                "next_delivery_to",
+                "next_delivery_date",
+                "<=",
+                &self.next_delivery_to,
+            ),
+            (
+                "next_ship_from",
+                "next_ship_date",
+                ">=",
+                &self.next_ship_from,
+            ),
             ("next_ship_to", "next_ship_date", "<=", &self.next_ship_to),
         ] {
             if let Some(s) = trimmed(v) {
@@ -637,10 +665,18 @@ impl SubscriptionQuery {
             push("customer_id = ?", id.into(), &mut args);
         }
         if let Some(n) = trimmed(&self.name) {
-            push("billing_name_key LIKE ?", format!("{}%", like_prefix(&name_key(&n))).into(), &mut args);
+            push(
+                "billing_name_key LIKE ?",
+                format!("{}%", like_prefix(&name_key(&n))).into(),
+                &mut args,
+            );
         }
         if let Some(k) = trimmed(&self.kana) {
-            push("billing_kana_key LIKE ?", format!("{}%", like_prefix(&name_key(&k))).into(), &mut args);
+            push(
+                "billing_kana_key LIKE ?",
+                format!("{}%", like_prefix(&name_key(&k))).into(),
+                &mut args,
+            );
         }
         if let Some(p) = trimmed(&self.phone) {
             push("billing_phone_key = ?", phone_key(&p).into(), &mut args);
@@ -697,8 +733,16 @@ impl Store {
                 "1〜12ヶ月で指定してください",
             );
         }
-        if calendar.no_ship_weekdays.iter().any(|d| !(1..=7).contains(d)) {
-            e.add("no_ship_weekdays", "out_of_range", "曜日は1（月）〜7（日）です");
+        if calendar
+            .no_ship_weekdays
+            .iter()
+            .any(|d| !(1..=7).contains(d))
+        {
+            e.add(
+                "no_ship_weekdays",
+                "out_of_range",
+                "曜日は1（月）〜7（日）です",
+            );
         }
         e.into_result()?;
         let values = [
@@ -725,7 +769,10 @@ impl Store {
                 "subscription.default_cycle_months",
                 s.default_cycle_months.to_string(),
             ),
-            ("subscription.flagged_creates", s.flagged_creates.to_string()),
+            (
+                "subscription.flagged_creates",
+                s.flagged_creates.to_string(),
+            ),
         ];
         let mut tx = self.begin().await?;
         for (k, v) in values {
@@ -774,9 +821,12 @@ impl Store {
         let per_page = q.per_page.clamp(1, 500);
         let page = q.page.clamp(1, 100_000);
         let total = get_i64(
-            &query_with(format!("SELECT COUNT(*) AS n FROM subscriptions{where_sql}"), args.clone())
-                .fetch_one(&self.pool)
-                .await?,
+            &query_with(
+                format!("SELECT COUNT(*) AS n FROM subscriptions{where_sql}"),
+                args.clone(),
+            )
+            .fetch_one(&self.pool)
+            .await?,
             "n",
         )?;
         let n = args.len();
@@ -882,10 +932,19 @@ impl Store {
                 ),
             });
         }
-        let mut codes: Vec<String> = before.items.iter().map(|i| i.product_code.clone()).collect();
+        let mut codes: Vec<String> = before
+            .items
+            .iter()
+            .map(|i| i.product_code.clone())
+            .collect();
         for cmd in cmds {
             if let SubscriptionCommand::Patch(p) = cmd {
-                codes.extend(p.items.iter().flatten().map(|i| i.product_code.trim().to_string()));
+                codes.extend(
+                    p.items
+                        .iter()
+                        .flatten()
+                        .map(|i| i.product_code.trim().to_string()),
+                );
             }
         }
         let (snapshot, products) = self.context(&mut tx, &codes).await?;
@@ -1135,11 +1194,14 @@ async fn last_run_on(tx: &mut Tx, id: i64) -> Result<Option<Date>, StoreError> {
 }
 
 async fn load_subscription(tx: &mut Tx, id: i64, lock: &str) -> Result<Subscription, StoreError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE id = $1{lock}", select_sql())))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::NotFound("定期受注"))?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{} WHERE id = $1{lock}",
+        select_sql()
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound("定期受注"))?;
     let mut subs = vec![sub_from_row(&row)?];
     attach_sub_children(tx, &mut subs).await?;
     Ok(subs.remove(0))
@@ -1163,7 +1225,10 @@ async fn write_subscription(
     let mut args = sub_args(after, last_run, now);
     args.push(after.id.into());
     query_with(
-        format!("UPDATE subscriptions SET {sets} WHERE id = ${}", SUB_COLUMNS.len() + 1),
+        format!(
+            "UPDATE subscriptions SET {sets} WHERE id = ${}",
+            SUB_COLUMNS.len() + 1
+        ),
         args,
     )
     .execute(&mut **tx)
@@ -1216,7 +1281,9 @@ async fn advance_rows(
             args.push(s.id.into());
             args.push(s.schedule.next_delivery.to_string().into());
             args.push(s.schedule.next_ship.to_string().into());
-            args.push(Arg::Text(s.schedule.previous_delivery.map(|d| d.to_string())));
+            args.push(Arg::Text(
+                s.schedule.previous_delivery.map(|d| d.to_string()),
+            ));
             args.push(s.count.into());
             args.push(s.version.into());
             // A manual creation keeps the run date: the daily run still serves it.

@@ -83,7 +83,10 @@ async fn parent(store: &Store, first: &str) -> (String, i64) {
         .await
         .unwrap()
         .remove(0);
-    (order.order_number, order.subscription_id.expect("started a subscription"))
+    (
+        order.order_number,
+        order.subscription_id.expect("started a subscription"),
+    )
 }
 
 async fn child_count(store: &Store, id: i64) -> usize {
@@ -139,11 +142,20 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
     seed(&store).await;
     let (_, id) = parent(&store, "2027-01-10").await;
     // Created 5 days before the next delivery (2027-02-09): not yet on 02-03.
-    let r = store.run_subscriptions(d("2027-02-03"), &RunOptions::default()).await.unwrap();
+    let r = store
+        .run_subscriptions(d("2027-02-03"), &RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(r.created, 0);
-    let r = store.run_subscriptions(d("2027-02-04"), &RunOptions::default()).await.unwrap();
+    let r = store
+        .run_subscriptions(d("2027-02-04"), &RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(r.created, 1);
-    let again = store.run_subscriptions(d("2027-02-04"), &RunOptions::default()).await.unwrap();
+    let again = store
+        .run_subscriptions(d("2027-02-04"), &RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(again.created, 0, "the same run twice creates nothing new");
     let s = store.subscription(id).await.unwrap();
     assert_eq!(s.count, 2);
@@ -174,7 +186,10 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
     let mut runs = 0;
     let mut day = d("2027-03-01");
     loop {
-        let r = store.run_subscriptions(day, &RunOptions::default()).await.unwrap();
+        let r = store
+            .run_subscriptions(day, &RunOptions::default())
+            .await
+            .unwrap();
         assert!(r.created <= 1);
         if r.created == 0 {
             break;
@@ -197,28 +212,40 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
     assert_eq!(unique.len(), dates.len(), "never two orders for one date");
 });
 
-both_stores!(a_stopped_run_resumes_without_duplicates, |store| async move {
-    seed(&store).await;
-    let mut ids = Vec::new();
-    for _ in 0..5 {
-        ids.push(parent(&store, "2027-01-10").await.1);
+both_stores!(
+    a_stopped_run_resumes_without_duplicates,
+    |store| async move {
+        seed(&store).await;
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(parent(&store, "2027-01-10").await.1);
+        }
+        let opts = RunOptions {
+            chunk_size: 2,
+            stop_after_chunks: Some(1),
+        };
+        let r = store
+            .run_subscriptions(d("2027-02-05"), &opts)
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.complete), (2, false));
+        // Resumed (a restart after a crash between two chunks): the rest, once.
+        let r = store
+            .run_subscriptions(d("2027-02-05"), &RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.complete), (3, true));
+        let r = store
+            .run_subscriptions(d("2027-02-05"), &RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(r.created, 0);
+        for id in ids {
+            assert_eq!(child_count(&store, id).await, 1, "subscription {id}");
+            assert_eq!(store.subscription(id).await.unwrap().count, 2);
+        }
     }
-    let opts = RunOptions {
-        chunk_size: 2,
-        stop_after_chunks: Some(1),
-    };
-    let r = store.run_subscriptions(d("2027-02-05"), &opts).await.unwrap();
-    assert_eq!((r.created, r.complete), (2, false));
-    // Resumed (a restart after a crash between two chunks): the rest, once.
-    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
-    assert_eq!((r.created, r.complete), (3, true));
-    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
-    assert_eq!(r.created, 0);
-    for id in ids {
-        assert_eq!(child_count(&store, id).await, 1, "subscription {id}");
-        assert_eq!(store.subscription(id).await.unwrap().count, 2);
-    }
-});
+);
 
 both_stores!(status_rules_and_operations, |store| async move {
     seed(&store).await;
@@ -243,7 +270,10 @@ both_stores!(status_rules_and_operations, |store| async move {
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
     // 停止: neither the run nor a manual creation makes an order.
-    let r = store.run_subscriptions(d("2027-02-08"), &RunOptions::default()).await.unwrap();
+    let r = store
+        .run_subscriptions(d("2027-02-08"), &RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(r.created, 0);
     assert!(matches!(
         store.create_subscription_order_now(id, &actor()).await,
@@ -266,12 +296,27 @@ both_stores!(status_rules_and_operations, |store| async move {
         .unwrap();
     assert_eq!(cancelled.subscription.status, SubscriptionStatus::Cancelled);
     let err = store
-        .change_subscription(id, None, &[SubscriptionCommand::Resume { confirm: false }], &actor(), "")
+        .change_subscription(
+            id,
+            None,
+            &[SubscriptionCommand::Resume { confirm: false }],
+            &actor(),
+            "",
+        )
         .await
         .unwrap_err();
-    assert!(matches!(&err, StoreError::Invalid(e) if e.0[0].field == "confirm"), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::Invalid(e) if e.0[0].field == "confirm"),
+        "{err:?}"
+    );
     let resumed = store
-        .change_subscription(id, None, &[SubscriptionCommand::Resume { confirm: true }], &actor(), "")
+        .change_subscription(
+            id,
+            None,
+            &[SubscriptionCommand::Resume { confirm: true }],
+            &actor(),
+            "",
+        )
         .await
         .unwrap();
     assert_eq!(resumed.subscription.status, SubscriptionStatus::Active);
@@ -312,13 +357,26 @@ both_stores!(status_rules_and_operations, |store| async move {
         },
     ] {
         let err = store
-            .change_subscription(id, None, &[SubscriptionCommand::Patch(Box::new(bad))], &actor(), "")
+            .change_subscription(
+                id,
+                None,
+                &[SubscriptionCommand::Patch(Box::new(bad))],
+                &actor(),
+                "",
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     }
-    assert_eq!(store.subscription(id).await.unwrap(), before, "nothing changed");
-    let now = store.create_subscription_order_now(id, &actor()).await.unwrap();
+    assert_eq!(
+        store.subscription(id).await.unwrap(),
+        before,
+        "nothing changed"
+    );
+    let now = store
+        .create_subscription_order_now(id, &actor())
+        .await
+        .unwrap();
     assert_eq!(now.subscription_delivery_date, Some(d("2027-03-25")));
     let after = store.subscription(id).await.unwrap();
     assert_eq!(after.count, 2);
@@ -334,41 +392,59 @@ both_stores!(status_rules_and_operations, |store| async move {
     }
 });
 
-both_stores!(flagged_subscriptions_follow_the_setting, |store| async move {
-    seed(&store).await;
-    let (_, id) = parent(&store, "2027-01-10").await;
-    store
-        .change_subscription(
-            id,
-            None,
-            &[SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
-                needs_attention: Some(true),
-                needs_attention_reason: Some("住所不備".into()),
-                ..Default::default()
-            }))],
-            &actor(),
-            "",
-        )
-        .await
-        .unwrap();
-    let settings = SubscriptionSettings {
-        flagged_creates: false,
-        ..store.subscription_settings().await.unwrap()
-    };
-    let cal = store.shipping_calendar().await.unwrap();
-    store.save_subscription_settings(&settings, &cal).await.unwrap();
-    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
-    assert_eq!((r.created, r.skipped_flagged), (0, 1));
-    let settings = SubscriptionSettings {
-        flagged_creates: true,
-        ..settings
-    };
-    store.save_subscription_settings(&settings, &cal).await.unwrap();
-    let r = store.run_subscriptions(d("2027-02-05"), &RunOptions::default()).await.unwrap();
-    assert_eq!(r.created, 1);
-    let child = store.subscription_orders(id).await.unwrap().remove(1);
-    assert!(child.needs_attention, "orders of a flagged subscription are flagged");
-});
+both_stores!(
+    flagged_subscriptions_follow_the_setting,
+    |store| async move {
+        seed(&store).await;
+        let (_, id) = parent(&store, "2027-01-10").await;
+        store
+            .change_subscription(
+                id,
+                None,
+                &[SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
+                    needs_attention: Some(true),
+                    needs_attention_reason: Some("住所不備".into()),
+                    ..Default::default()
+                }))],
+                &actor(),
+                "",
+            )
+            .await
+            .unwrap();
+        let settings = SubscriptionSettings {
+            flagged_creates: false,
+            ..store.subscription_settings().await.unwrap()
+        };
+        let cal = store.shipping_calendar().await.unwrap();
+        store
+            .save_subscription_settings(&settings, &cal)
+            .await
+            .unwrap();
+        let r = store
+            .run_subscriptions(d("2027-02-05"), &RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.skipped_flagged), (0, 1));
+        let settings = SubscriptionSettings {
+            flagged_creates: true,
+            ..settings
+        };
+        store
+            .save_subscription_settings(&settings, &cal)
+            .await
+            .unwrap();
+        let r = store
+            .run_subscriptions(d("2027-02-05"), &RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(r.created, 1);
+        let child = store.subscription_orders(id).await.unwrap().remove(1);
+        assert!(
+            child.needs_attention,
+            "orders of a flagged subscription are flagged"
+        );
+    }
+);
 
 both_stores!(holidays_move_ship_dates_earlier, |store| async move {
     seed(&store).await;
@@ -379,11 +455,18 @@ both_stores!(holidays_move_ship_dates_earlier, |store| async move {
         no_ship_weekdays: vec![7],
         no_ship_dates: [d("2027-02-06")].into_iter().collect(),
     };
-    store.save_subscription_settings(&settings, &cal).await.unwrap();
+    store
+        .save_subscription_settings(&settings, &cal)
+        .await
+        .unwrap();
     let (_, id) = parent(&store, "2027-01-10").await;
     let s = store.subscription(id).await.unwrap();
     assert_eq!(s.schedule.next_delivery, d("2027-02-09"));
-    assert_eq!(s.schedule.next_ship, d("2027-02-05"), "Sun and the 6th are skipped");
+    assert_eq!(
+        s.schedule.next_ship,
+        d("2027-02-05"),
+        "Sun and the 6th are skipped"
+    );
     let bad = juchu_store::subscriptions::SubscriptionSettings {
         days_before: -1,
         ..settings

@@ -67,7 +67,14 @@ both_stores!(subscription_api, |store| async move {
     let app = TestApp::start(store).await;
     let (token, id) = setup(&app).await;
     use reqwest::Method as M;
-    let (s, list) = call(&app, &token, M::GET, "/api/v1/subscriptions?status=有効", None).await;
+    let (s, list) = call(
+        &app,
+        &token,
+        M::GET,
+        "/api/v1/subscriptions?status=有効",
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["total"], 1);
     let path = format!("/api/v1/subscriptions/{id}");
@@ -134,7 +141,14 @@ both_stores!(subscription_api, |store| async move {
     assert_eq!(s, StatusCode::OK, "{cancelled}");
     assert_eq!(cancelled["status"], "キャンセル");
     let v = cancelled["version"].as_i64().unwrap();
-    let (s, err) = call(&app, &token, M::PATCH, &path, Some(json!({"version": v, "status": "有効"}))).await;
+    let (s, err) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "status": "有効"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["field"], "confirm");
     let (s, active) = call(
@@ -147,7 +161,14 @@ both_stores!(subscription_api, |store| async move {
     .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(active["status"], "有効");
-    let (s, _) = call(&app, &token, M::PATCH, &path, Some(json!({"version": v, "memo": "古い版"}))).await;
+    let (s, _) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "memo": "古い版"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CONFLICT);
 
     // The daily run from the CLI's entry point, then the orders endpoint.

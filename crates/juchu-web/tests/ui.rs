@@ -504,3 +504,181 @@ both_stores!(manager_creates_masters_in_the_ui, |store| async move {
     let p = app.store.product_by_code("NEW-1").await.unwrap();
     assert_eq!((p.name.as_str(), p.unit_price), ("新商品（改）", 2200));
 });
+
+both_stores!(subscription_pages_and_operations, |store| async move {
+    let app = TestApp::start(store).await;
+    app.store
+        .create_product(juchu_store::masters::ProductInput {
+            code: "SUP-01".into(),
+            name: "コラーゲンサプリ".into(),
+            unit_price: 3980,
+            tax_rate: 8,
+            shipping_fee: None,
+            payment_fee: None,
+            is_bundled_item: false,
+            is_subscription: true,
+        })
+        .await
+        .unwrap();
+    let parent = app
+        .store
+        .create_orders(
+            vec![NewOrder {
+                billing: Address {
+                    family_name: "山田".into(),
+                    given_name: "花子".into(),
+                    family_kana: "ヤマダ".into(),
+                    given_kana: "ハナコ".into(),
+                    postal_code: "150-0001".into(),
+                    prefecture: "東京都".into(),
+                    address1: "渋谷区神宮前1-2-3".into(),
+                    address2: String::new(),
+                    phone: "090-1234-5678".into(),
+                    email: "hanako@example.jp".into(),
+                },
+                items: vec![ItemInput {
+                    product_code: "SUP-01".into(),
+                    quantity: 1,
+                    unit_price: None,
+                }],
+                scheduled_delivery_date: Some("2027-01-10".into()),
+                subscription_cycle: Some(juchu_domain::calendar::Cycle::Days { every: 30 }),
+                ..Default::default()
+            }],
+            &Actor::system("test"),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let id = parent.subscription_id.unwrap();
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let get = |path: String| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let r = app
+                .client
+                .get(app.url(&path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (s, html) = get("/subscriptions?status=有効&kana=ﾔﾏﾀﾞ".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("定期受注管理") && html.contains(&format!("#{id}")));
+    let (s, html) = get(format!("/subscriptions/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("今後のお届け予定") && html.contains("2027-02-09"));
+    let csrf = csrf_in(&html);
+    let post = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let r = app
+                .client
+                .post(app.url(&format!("/subscriptions/{id}")))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (s, _) = post(vec![
+        ("csrf", csrf.clone()),
+        ("version", "1".into()),
+        ("op", "skip".into()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store
+            .subscription(id)
+            .await
+            .unwrap()
+            .schedule
+            .next_delivery,
+        "2027-03-11".parse().unwrap()
+    );
+    // A pause without days: the error is shown, nothing changes.
+    let (s, html) = post(vec![
+        ("csrf", csrf.clone()),
+        ("version", "2".into()),
+        ("op", "pause".into()),
+        ("days", String::new()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("入力してください"));
+    // Stop without a reason: refused with the message.
+    let (s, html) = post(vec![
+        ("csrf", csrf.clone()),
+        ("version", "2".into()),
+        ("op", "stop".into()),
+        ("stop_reason", String::new()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("理由を選択してください"));
+    let (s, _) = post(vec![("csrf", csrf.clone()), ("op", "create_order".into())]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(app.store.subscription(id).await.unwrap().count, 2);
+    let (_, html) = get(format!("/subscriptions/{id}")).await;
+    assert!(
+        html.contains("自動受注作成") || html.contains("定期回数"),
+        "history shown"
+    );
+    // Settings: a bad holiday line is reported with its line.
+    let (s, html) = get("/settings/subscriptions".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("自動受注作成日の指定"));
+    let r = app
+        .client
+        .post(app.url("/settings/subscriptions"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("days_before", "7"),
+            ("lead_days", "3"),
+            ("default_cycle_months", "1"),
+            ("basis", "delivery"),
+            ("flagged_creates", "false"),
+            ("no_ship_weekday", "7"),
+            ("holidays", "2027-01-01\n2027-13-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("2行目"));
+    let r = app
+        .client
+        .post(app.url("/settings/subscriptions"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("days_before", "7"),
+            ("lead_days", "3"),
+            ("default_cycle_months", "1"),
+            ("basis", "delivery"),
+            ("flagged_creates", "false"),
+            ("no_ship_weekday", "7"),
+            ("holidays", "2027-01-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let s = app.store.subscription_settings().await.unwrap();
+    assert_eq!((s.days_before, s.flagged_creates), (7, false));
+    let cal = app.store.shipping_calendar().await.unwrap();
+    assert_eq!((cal.lead_days, cal.no_ship_weekdays.clone()), (3, vec![7]));
+});

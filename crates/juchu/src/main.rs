@@ -270,8 +270,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             command: SubscriptionsCommand::Run { date },
         } => {
             let day = match date {
-                Some(d) => juchu_domain::time::parse_date(d)
-                    .map_err(|m| format!("--date {d:?}: {m}"))?,
+                Some(d) => {
+                    juchu_domain::time::parse_date(d).map_err(|m| format!("--date {d:?}: {m}"))?
+                }
                 None => juchu_domain::time::japan_date(jiff::Timestamp::now()),
             };
             let store = open(&cli, false).await?;

@@ -183,7 +183,11 @@ pub fn subscription_query(p: &HashMap<String, String>) -> Result<SubscriptionQue
         Some("true") | Some("1") => Some(true),
         Some("false") | Some("0") => Some(false),
         Some(_) => {
-            e.add("needs_attention", "invalid_bool", "true か false で指定してください");
+            e.add(
+                "needs_attention",
+                "invalid_bool",
+                "true か false で指定してください",
+            );
             None
         }
     };
@@ -469,7 +473,15 @@ pub async fn skip(
     caller.require(Permission::WriteOrders)?;
     let b: OperationBody = optional_body(&body)?;
     let reason = b.reason.unwrap_or_default();
-    operate(&st, &caller, id, b.version, SubscriptionCommand::Skip, &reason).await
+    operate(
+        &st,
+        &caller,
+        id,
+        b.version,
+        SubscriptionCommand::Skip,
+        &reason,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/pause", tag = "subscriptions", params(("id" = i64, Path)),
@@ -506,7 +518,15 @@ pub async fn recalculate(
     caller.require(Permission::WriteOrders)?;
     let b: OperationBody = optional_body(&body)?;
     let reason = b.reason.unwrap_or_default();
-    operate(&st, &caller, id, b.version, SubscriptionCommand::Recalculate, &reason).await
+    operate(
+        &st,
+        &caller,
+        id,
+        b.version,
+        SubscriptionCommand::Recalculate,
+        &reason,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/orders", tag = "subscriptions", params(("id" = i64, Path)),
@@ -525,7 +545,10 @@ pub async fn create_order_now(
         .create_subscription_order_now(id, &caller.actor)
         .await?;
     let m = st.store.masters().await?;
-    Ok((axum::http::StatusCode::CREATED, Json(OrderJson::new(&o, &m))))
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(OrderJson::new(&o, &m)),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/subscriptions/{id}/orders", tag = "subscriptions", params(("id" = i64, Path)),

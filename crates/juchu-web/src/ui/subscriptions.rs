@@ -83,11 +83,15 @@ async fn list(
     let mut errors = Vec::new();
     let (mut rows, mut total, mut page, mut pages) = (Vec::new(), 0, 1, 1);
     match subscription_query(&params) {
-        Err(e) => errors.extend(e.0.into_iter().map(|e| format!("{}: {}", e.field, e.message))),
+        Err(e) => errors.extend(
+            e.0.into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message)),
+        ),
         Ok(q) => match st.store.search_subscriptions(&q).await {
-            Err(StoreError::Invalid(e)) => {
-                errors.extend(e.0.into_iter().map(|e| format!("{}: {}", e.field, e.message)))
-            }
+            Err(StoreError::Invalid(e)) => errors.extend(
+                e.0.into_iter()
+                    .map(|e| format!("{}: {}", e.field, e.message)),
+            ),
             Err(e) => return store_error_page(e),
             Ok(p) => {
                 total = p.total;
@@ -390,7 +394,10 @@ fn int(f: &HashMap<String, String>, k: &str, errors: &mut HashMap<String, String
 }
 
 /// Parses the cycle form: kind + every + (weekday | day).
-fn cycle_from_form(f: &HashMap<String, String>, errors: &mut HashMap<String, String>) -> Option<Cycle> {
+fn cycle_from_form(
+    f: &HashMap<String, String>,
+    errors: &mut HashMap<String, String>,
+) -> Option<Cycle> {
     let every = int(f, "every", errors)?;
     let small = |v: i64, k: &str, errors: &mut HashMap<String, String>| {
         u8::try_from(v).map_err(|_| {
@@ -454,11 +461,33 @@ async fn operate(
         {
             Ok(_) => Redirect::to(&format!("/subscriptions/{id}?done=created")).into_response(),
             Err(StoreError::Invalid(e)) => {
-                let msg = e.0.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" ");
-                detail_page(&st, &session, id, String::new(), msg, HashMap::new(), StatusCode::UNPROCESSABLE_ENTITY).await
+                let msg =
+                    e.0.iter()
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                detail_page(
+                    &st,
+                    &session,
+                    id,
+                    String::new(),
+                    msg,
+                    HashMap::new(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
             }
             Err(StoreError::Conflict { message, .. }) => {
-                detail_page(&st, &session, id, String::new(), message, HashMap::new(), StatusCode::CONFLICT).await
+                detail_page(
+                    &st,
+                    &session,
+                    id,
+                    String::new(),
+                    message,
+                    HashMap::new(),
+                    StatusCode::CONFLICT,
+                )
+                .await
             }
             Err(e) => store_error_page(e),
         };
@@ -543,17 +572,34 @@ async fn operate(
         ))
         .into_response(),
         Err(StoreError::Invalid(e)) => {
-            let msg = e
-                .0
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let msg =
+                e.0.iter()
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ");
             let errors = e.0.into_iter().map(|e| (e.field, e.message)).collect();
-            detail_page(&st, &session, id, String::new(), msg, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            detail_page(
+                &st,
+                &session,
+                id,
+                String::new(),
+                msg,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(StoreError::Conflict { message, .. }) => {
-            detail_page(&st, &session, id, String::new(), message, HashMap::new(), StatusCode::CONFLICT).await
+            detail_page(
+                &st,
+                &session,
+                id,
+                String::new(),
+                message,
+                HashMap::new(),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => store_error_page(e),
     }
@@ -597,7 +643,13 @@ async fn settings_view(
             .collect::<Vec<_>>()
             .join("\n"),
         weekdays: (1..=7u8)
-            .map(|d| (d, WEEKDAYS[d as usize - 1], cal.no_ship_weekdays.contains(&d)))
+            .map(|d| {
+                (
+                    d,
+                    WEEKDAYS[d as usize - 1],
+                    cal.no_ship_weekdays.contains(&d),
+                )
+            })
             .collect(),
         s,
         cal,
@@ -642,7 +694,13 @@ async fn settings_save(
     let months = int(&f, "default_cycle_months", &mut errors);
     let mut bad_dates = Vec::new();
     let mut dates = std::collections::BTreeSet::new();
-    for (line_no, line) in f.get("holidays").map(String::as_str).unwrap_or("").lines().enumerate() {
+    for (line_no, line) in f
+        .get("holidays")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+        .enumerate()
+    {
         let t = line.trim();
         if t.is_empty() {
             continue;
@@ -665,11 +723,26 @@ async fn settings_save(
         v.sort();
         v.join(" / ")
     };
-    let (Some(days_before), Some(lead_days), Some(months)) = (days_before, lead_days, months) else {
-        return settings_view(&st, &session, String::new(), message(&errors), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let (Some(days_before), Some(lead_days), Some(months)) = (days_before, lead_days, months)
+    else {
+        return settings_view(
+            &st,
+            &session,
+            String::new(),
+            message(&errors),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     if !errors.is_empty() {
-        return settings_view(&st, &session, String::new(), message(&errors), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return settings_view(
+            &st,
+            &session,
+            String::new(),
+            message(&errors),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let settings = SubscriptionSettings {
         days_before,
@@ -693,8 +766,19 @@ async fn settings_save(
     match st.store.save_subscription_settings(&settings, &cal).await {
         Ok(()) => Redirect::to("/settings/subscriptions?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
-            let msg = e.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join(" / ");
-            settings_view(&st, &session, String::new(), msg, StatusCode::UNPROCESSABLE_ENTITY).await
+            let msg =
+                e.0.iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+            settings_view(
+                &st,
+                &session,
+                String::new(),
+                msg,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => store_error_page(e),
     }
