@@ -90,10 +90,11 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// The daily subscription run's baseline: the same child orders and items
-    /// written with `INSERT … SELECT` (addresses and totals copied from the parent
-    /// order, no pricing, no history, no events, no automation) and the same
-    /// subscription advance as one `UPDATE`, in one transaction that is then rolled
+    /// The daily subscription run's baseline: the same rows written with
+    /// `INSERT … SELECT` — child orders (addresses and totals copied from the parent
+    /// order, no pricing, no automation), their items, one 履歴 row and one event
+    /// per order, one 履歴 row per subscription — and the same subscription advance
+    /// as one `UPDATE`, in one transaction that is then rolled
     /// back so the measured run afterwards finds the same state. Returns the rows
     /// inserted into `orders`.
     pub async fn bench_raw_subscription_run(
@@ -140,6 +141,40 @@ impl Store {
         )))
         .bind(cutoff.to_string())
         .bind(today.to_string())
+        .execute(&mut *tx)
+        .await?;
+        // The same bookkeeping rows the run writes: one 履歴 row and one event per
+        // order, one 履歴 row per subscription.
+        let new_orders = format!(
+            "FROM subscriptions s JOIN orders o ON o.subscription_id = s.id AND o.subscription_delivery_date = s.next_delivery_date WHERE {due}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) \
+             SELECT o.id, $3, 'system', NULL, '自動受注作成', 'order', '', '作成（定期受注から）', '' {new_orders}"
+        )))
+        .bind(cutoff.to_string())
+        .bind(today.to_string())
+        .bind(now.clone())
+        .execute(&mut *tx)
+        .await?;
+        let created = juchu_domain::event::OrderEvent::Created;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO order_events (order_id, at, kind, payload, chain_depth) SELECT o.id, $3, $4, $5, 0 {new_orders}"
+        )))
+        .bind(cutoff.to_string())
+        .bind(today.to_string())
+        .bind(now.clone())
+        .bind(created.kind())
+        .bind(serde_json::to_string(&created).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO subscription_history (subscription_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) \
+             SELECT s.id, $3, 'system', NULL, '自動受注作成', 'count', CAST(s.count AS TEXT), CAST(s.count + 1 AS TEXT), s.next_delivery_date || '配送分の受注を作成' FROM subscriptions s WHERE {due}"
+        )))
+        .bind(cutoff.to_string())
+        .bind(today.to_string())
+        .bind(now.clone())
         .execute(&mut *tx)
         .await?;
         let next = if pg {

@@ -116,7 +116,8 @@ pub(crate) fn query_with(sql: String, args: Vec<Arg>) -> AnyQuery<'static> {
 pub(crate) const fn max_binds(backend: Backend) -> usize {
     match backend {
         Backend::Sqlite => 500,
-        Backend::Postgres => 20_000,
+        // The protocol allows 65,535 parameters per statement.
+        Backend::Postgres => 60_000,
     }
 }
 

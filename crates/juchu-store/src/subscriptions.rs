@@ -560,8 +560,10 @@ pub struct RunOptions {
     /// Subscriptions per transaction.
     pub chunk_size: usize,
     /// Stop after this many committed chunks, as a crash between two chunks would
-    /// (for tests of resuming).
+    /// (for tests of resuming; the run is then done in one part).
     pub stop_after_chunks: Option<usize>,
+    /// Connections the run uses at once on PostgreSQL (SQLite: always one).
+    pub workers: usize,
 }
 
 impl Default for RunOptions {
@@ -569,8 +571,20 @@ impl Default for RunOptions {
         Self {
             chunk_size: 500,
             stop_after_chunks: None,
+            workers: 2,
         }
     }
+}
+
+/// One part of a run: the due subscriptions whose `id % part.1 == part.0`.
+struct PartRun {
+    today: Date,
+    cutoff: Date,
+    column: &'static str,
+    flagged_creates: bool,
+    chunk_size: usize,
+    stop_after_chunks: Option<usize>,
+    part: (i64, i64),
 }
 
 /// Search of 定期受注管理.
@@ -1036,9 +1050,63 @@ impl Store {
             CreationBasis::Delivery => "next_delivery_date",
             CreationBasis::Ship => "next_ship_date",
         };
-        let actor = Actor::system("自動受注作成");
+        // PostgreSQL: the due set is split over several connections by id, each
+        // part in its own chunks and transactions (the rows are locked while their
+        // chunk is written). SQLite has one writer: one part.
+        let parts = match (self.backend, opts.stop_after_chunks) {
+            (Backend::Postgres, None) => opts.workers.max(1),
+            _ => 1,
+        };
+        let mut tasks = Vec::with_capacity(parts);
+        for part in 0..parts {
+            let store = self.clone();
+            let run = PartRun {
+                today,
+                cutoff,
+                column,
+                flagged_creates: settings.flagged_creates,
+                chunk_size: opts.chunk_size.max(1),
+                stop_after_chunks: opts.stop_after_chunks,
+                part: (part as i64, parts as i64),
+            };
+            tasks.push(tokio::spawn(async move { store.run_part(run).await }));
+        }
         let mut report = RunReport {
             date: Some(today),
+            complete: true,
+            ..Default::default()
+        };
+        let mut first_error = None;
+        for t in tasks {
+            match t.await {
+                Ok(Ok(r)) => {
+                    report.created += r.created;
+                    report.skipped_flagged += r.skipped_flagged;
+                    report.failed.extend(r.failed);
+                    report.chunks += r.chunks;
+                    report.complete &= r.complete;
+                }
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(StoreError::Other(format!(
+                        "subscription run task failed: {e}"
+                    )));
+                }
+            }
+        }
+        match first_error {
+            // Parts that finished are committed; a re-run completes the rest.
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    async fn run_part(&self, run: PartRun) -> Result<RunReport, StoreError> {
+        let actor = Actor::system("自動受注作成");
+        let mut report = RunReport {
+            date: Some(run.today),
             complete: true,
             ..Default::default()
         };
@@ -1046,15 +1114,18 @@ impl Store {
         loop {
             let mut tx = self.begin().await?;
             let sql = format!(
-                "{} WHERE status = 'active' AND {column} <= $1 AND (last_run_on IS NULL OR last_run_on < $2) AND id > $3 ORDER BY id LIMIT $4{}",
+                "{} WHERE status = 'active' AND {} <= $1 AND (last_run_on IS NULL OR last_run_on < $2) AND id > $3 AND id % $5 = $6 ORDER BY id LIMIT $4{}",
                 select_sql(),
+                run.column,
                 self.lock_suffix()
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(cutoff.to_string())
-                .bind(today.to_string())
+                .bind(run.cutoff.to_string())
+                .bind(run.today.to_string())
                 .bind(last_id)
-                .bind(opts.chunk_size.max(1) as i64)
+                .bind(run.chunk_size as i64)
+                .bind(run.part.1)
+                .bind(run.part.0)
                 .fetch_all(&mut *tx)
                 .await?;
             if rows.is_empty() {
@@ -1069,13 +1140,13 @@ impl Store {
             attach_sub_children(&mut tx, &mut subs).await?;
             let (due, flagged): (Vec<_>, Vec<_>) = subs
                 .into_iter()
-                .partition(|s| settings.flagged_creates || !s.needs_attention);
+                .partition(|s| run.flagged_creates || !s.needs_attention);
             report.skipped_flagged += flagged.len();
-            self.create_children(&mut tx, due, Some(today), &actor, &mut report)
+            self.create_children(&mut tx, due, Some(run.today), &actor, &mut report)
                 .await?;
             tx.commit().await?;
             report.chunks += 1;
-            if opts.stop_after_chunks.is_some_and(|n| report.chunks >= n) {
+            if run.stop_after_chunks.is_some_and(|n| report.chunks >= n) {
                 report.complete = false;
                 break;
             }
@@ -1148,9 +1219,25 @@ impl Store {
         let mut updates = Vec::with_capacity(advanced.len());
         for (before, after) in &mut advanced {
             after.version = before.version + 1;
-            let changes = diff(before, after, &snapshot.masters);
-            let reason = format!("{} 配送分", before.schedule.next_delivery);
-            change_rows(before.id, &changes, actor, &reason, &mut history);
+            // One 履歴 row per advance (not one per date field): the run writes
+            // hundreds of thousands of them, and the dates follow from the count.
+            history.push(SubHistory {
+                subscription_id: before.id,
+                actor_kind: actor.kind(),
+                actor_id: actor.id(),
+                actor_name: actor.name().to_string(),
+                field: "count".into(),
+                before: before.count.to_string(),
+                after: after.count.to_string(),
+                reason: format!(
+                    "{}配送分の受注を作成。次回配送予定日 {} → {}、次回発送予定日 {} → {}",
+                    before.schedule.next_delivery,
+                    before.schedule.next_delivery,
+                    after.schedule.next_delivery,
+                    before.schedule.next_ship,
+                    after.schedule.next_ship
+                ),
+            });
             updates.push(after.clone());
         }
         let extra = vec![history_rows(&history, &at)];

@@ -223,6 +223,7 @@ both_stores!(
         let opts = RunOptions {
             chunk_size: 2,
             stop_after_chunks: Some(1),
+            ..Default::default()
         };
         let r = store
             .run_subscriptions(d("2027-02-05"), &opts)
