@@ -322,12 +322,33 @@ impl Store {
     }
 
     /// Reserves `n` consecutive-or-not order ids inside the transaction.
+    /// New order ids and, on PostgreSQL, which of their derived order numbers
+    /// (`"123"`) an imported order already uses — in the same round trip, as
+    /// intake is round-trip bound there. `None`: not checked (the caller asks).
     pub(crate) async fn allocate_order_ids(
         &self,
         tx: &mut Tx,
         n: usize,
-    ) -> Result<Vec<i64>, StoreError> {
-        self.allocate_ids(tx, "orders", n).await
+    ) -> Result<(Vec<i64>, Option<std::collections::HashSet<String>>), StoreError> {
+        if self.backend == Backend::Sqlite || n == 0 {
+            return Ok((self.allocate_ids(tx, "orders", n).await?, None));
+        }
+        let rows = sqlx::query(
+            "SELECT n.id, o.order_number AS taken FROM (SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id FROM generate_series(1, $1)) n \
+             LEFT JOIN orders o ON o.order_number = CAST(n.id AS TEXT) ORDER BY n.id",
+        )
+        .bind(n as i64)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut ids = Vec::with_capacity(n);
+        let mut taken = std::collections::HashSet::new();
+        for r in &rows {
+            ids.push(get_i64(r, "id")?);
+            if let Some(t) = get_opt_str(r, "taken")? {
+                taken.insert(t);
+            }
+        }
+        Ok((ids, Some(taken)))
     }
 
     /// `n` new ids of `table`, known before the rows are written so that related

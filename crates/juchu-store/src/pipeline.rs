@@ -579,8 +579,8 @@ impl Store {
             rounding: prep.rounding,
         };
         let day = today();
-        let ids = self.allocate_order_ids(tx, built.len()).await?;
-        assign_order_numbers(tx, self.backend, &mut built, &ids).await?;
+        let (ids, checked) = self.allocate_order_ids(tx, built.len()).await?;
+        assign_order_numbers(tx, self.backend, &mut built, &ids, checked).await?;
         let mut history = Vec::with_capacity(built.len());
         let mut events = Vec::with_capacity(built.len());
         let mut finals = Vec::with_capacity(built.len());
@@ -850,6 +850,7 @@ async fn assign_order_numbers(
     backend: crate::db::Backend,
     orders: &mut [Order],
     ids: &[i64],
+    checked: Option<std::collections::HashSet<String>>,
 ) -> Result<(), StoreError> {
     let wanted: Vec<String> = orders
         .iter()
@@ -865,7 +866,14 @@ async fn assign_order_numbers(
         .filter(|o| !o.order_number.is_empty())
         .map(|o| o.order_number.clone())
         .collect();
-    for chunk in wanted.chunks(crate::db::max_binds(backend)) {
+    let to_check: &[String] = match checked {
+        Some(c) => {
+            taken.extend(c);
+            &[]
+        }
+        None => &wanted,
+    };
+    for chunk in to_check.chunks(crate::db::max_binds(backend)) {
         let sql = format!(
             "SELECT order_number FROM orders WHERE order_number IN ({})",
             (1..=chunk.len())
