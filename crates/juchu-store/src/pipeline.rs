@@ -293,6 +293,14 @@ pub(crate) struct BuiltOrders<'a> {
     pub snapshot: &'a Snapshot,
     pub products: &'a HashMap<String, Product>,
     pub now: Timestamp,
+    /// Ids allocated beforehand (PostgreSQL, with the context), if any.
+    pub allocated: Option<Allocated>,
+}
+
+/// Order ids allocated ahead, and which of their derived numbers are taken.
+pub(crate) struct Allocated {
+    pub ids: Vec<i64>,
+    pub taken: std::collections::HashSet<String>,
 }
 
 /// Now, at the second precision the store keeps (so the in-memory order equals
@@ -330,6 +338,24 @@ impl Store {
         tx: &mut Tx,
         codes: &[String],
     ) -> Result<(Arc<Snapshot>, HashMap<String, Product>), StoreError> {
+        let (snapshot, products, _) = self.context_with_ids(tx, codes, 0).await?;
+        Ok((snapshot, products))
+    }
+
+    /// [`Store::context`], and on PostgreSQL `new_ids` fresh order ids with the
+    /// derived numbers imported orders already use, in the same round trip
+    /// (single-order intake is round-trip bound: this is one of its three).
+    async fn context_with_ids(
+        &self,
+        tx: &mut Tx,
+        codes: &[String],
+        new_ids: usize,
+    ) -> Result<(Arc<Snapshot>, HashMap<String, Product>, Option<Allocated>), StoreError> {
+        let new_ids = if self.backend == crate::db::Backend::Postgres {
+            new_ids
+        } else {
+            0
+        };
         let mut unique: Vec<&str> = codes.iter().map(|c| c.trim()).collect();
         unique.sort_unstable();
         unique.dedup();
@@ -341,7 +367,7 @@ impl Store {
                     .map(|r| get_str(&r, "rev"))
                     .transpose()?;
             let snapshot = self.snapshot_at(tx, revision).await?;
-            return Ok((snapshot, products_by_codes(tx, codes).await?));
+            return Ok((snapshot, products_by_codes(tx, codes).await?, None));
         }
         let placeholders: Vec<String> = (1..=unique.len()).map(|i| format!("${i}")).collect();
         let join = if unique.is_empty() {
@@ -349,13 +375,45 @@ impl Store {
         } else {
             format!("p.code IN ({})", placeholders.join(", "))
         };
+        // An uncorrelated scalar subquery runs once (an InitPlan), however many
+        // product rows there are: "12,13!,14" where ! marks a taken number.
+        let ids_column = if new_ids > 0 {
+            format!(
+                ", (SELECT string_agg(CAST(x.id AS TEXT) || CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.order_number = CAST(x.id AS TEXT)) THEN '!' ELSE '' END, ',' ORDER BY x.id) \
+                 FROM (SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id FROM generate_series(1, {new_ids})) x) AS new_ids"
+            )
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "SELECT s.value AS rev, p.id, p.code, p.name, p.unit_price, p.tax_rate, p.shipping_fee, p.payment_fee, p.is_bundled_item, p.is_subscription \
+            "SELECT s.value AS rev, p.id, p.code, p.name, p.unit_price, p.tax_rate, p.shipping_fee, p.payment_fee, p.is_bundled_item, p.is_subscription{ids_column} \
              FROM settings s LEFT JOIN products p ON {join} WHERE s.key = 'masters_revision'"
         );
         let rows = query_with(sql, unique.iter().map(|c| Arg::from(*c)).collect())
             .fetch_all(&mut **tx)
             .await?;
+        let allocated = match rows.first() {
+            Some(r) if new_ids > 0 => {
+                let text = get_opt_str(r, "new_ids")?.unwrap_or_default();
+                let mut ids = Vec::with_capacity(new_ids);
+                let mut taken = std::collections::HashSet::new();
+                for part in text.split(',').filter(|p| !p.is_empty()) {
+                    let (num, is_taken) = match part.strip_suffix('!') {
+                        Some(n) => (n, true),
+                        None => (part, false),
+                    };
+                    let id: i64 = num
+                        .parse()
+                        .map_err(|_| StoreError::Other(format!("bad allocated id {part:?}")))?;
+                    if is_taken {
+                        taken.insert(num.to_string());
+                    }
+                    ids.push(id);
+                }
+                Some(Allocated { ids, taken })
+            }
+            _ => None,
+        };
         let revision = rows
             .first()
             .map(|r| get_opt_str(r, "rev"))
@@ -373,9 +431,10 @@ impl Store {
             return Ok((
                 Arc::new(load_snapshot(tx).await?),
                 products_by_codes(tx, codes).await?,
+                None,
             ));
         }
-        Ok((self.snapshot_at(tx, revision).await?, products))
+        Ok((self.snapshot_at(tx, revision).await?, products, allocated))
     }
 
     async fn snapshot_at(
@@ -527,14 +586,14 @@ impl Store {
             .iter()
             .flat_map(|o| o.items.iter().map(|i| i.product_code.trim().to_string()))
             .collect();
-        let (prep, products) = self.context(tx, &codes).await?;
+        let n = inputs.len();
+        let (prep, products, allocated) = self.context_with_ids(tx, &codes, n).await?;
         let ctx = OrderContext {
             masters: &prep.masters,
             products: &products,
             rounding: prep.rounding,
         };
         let now = now_second();
-        let n = inputs.len();
         let cycles: Vec<_> = inputs.iter().map(|i| i.subscription_cycle).collect();
         let mut built = Vec::with_capacity(n);
         let mut errors = FieldErrors::default();
@@ -552,6 +611,7 @@ impl Store {
             snapshot: &prep,
             products: &products,
             now,
+            allocated,
         };
         self.insert_built(tx, parts, actor, Vec::new()).await
     }
@@ -572,6 +632,7 @@ impl Store {
             snapshot: prep,
             products,
             now,
+            allocated,
         } = parts;
         let ctx = OrderContext {
             masters: &prep.masters,
@@ -579,7 +640,10 @@ impl Store {
             rounding: prep.rounding,
         };
         let day = today();
-        let (ids, checked) = self.allocate_order_ids(tx, built.len()).await?;
+        let (ids, checked) = match allocated {
+            Some(a) if a.ids.len() >= built.len() => (a.ids[..built.len()].to_vec(), Some(a.taken)),
+            _ => self.allocate_order_ids(tx, built.len()).await?,
+        };
         assign_order_numbers(tx, self.backend, &mut built, &ids, checked).await?;
         let mut history = Vec::with_capacity(built.len());
         let mut events = Vec::with_capacity(built.len());

@@ -1248,6 +1248,7 @@ impl Store {
             snapshot: &snapshot,
             products: &products,
             now,
+            allocated: None,
         };
         let orders = self
             .insert_built(tx, parts, actor, extra)
