@@ -8,12 +8,18 @@ use crate::orders::{ITEM_COLUMNS, WRITE_COLUMNS, item_args, write_args};
 use juchu_domain::order::Order;
 
 impl Store {
-    /// Inserts `order` (with a fresh id) and its items in one transaction.
-    pub async fn bench_raw_insert(&self, order: &Order) -> Result<(), StoreError> {
+    /// Inserts `order` (with a fresh id) and its items in one transaction; with
+    /// `bookkeeping`, also the one 履歴 row and the one event row the pipeline
+    /// writes for a new order, as plain INSERTs.
+    pub async fn bench_raw_insert(
+        &self,
+        order: &Order,
+        bookkeeping: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let now = crate::db::now_text();
         let mut args = write_args(order, &now);
-        args.push(now.into());
+        args.push(now.clone().into());
         let sql = format!(
             "INSERT INTO orders ({}, created_at) VALUES {} RETURNING id",
             WRITE_COLUMNS.join(", "),
@@ -30,6 +36,25 @@ impl Store {
             values_placeholders(order.items.len(), ITEM_COLUMNS.len(), 1)
         );
         query_with(sql, args).execute(&mut *tx).await?;
+        if bookkeeping {
+            sqlx::query(
+                "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) VALUES ($1, $2, 'system', NULL, 'bench', 'order', '', '作成', '')",
+            )
+            .bind(id)
+            .bind(now.clone())
+            .execute(&mut *tx)
+            .await?;
+            let created = juchu_domain::event::OrderEvent::Created;
+            sqlx::query(
+                "INSERT INTO order_events (order_id, at, kind, payload, chain_depth) VALUES ($1, $2, $3, $4, 0)",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(created.kind())
+            .bind(serde_json::to_string(&created).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
