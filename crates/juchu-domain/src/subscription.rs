@@ -323,7 +323,11 @@ pub fn apply_command(
             s.cancel_reason = reason.trim().to_string();
         }
         SubscriptionCommand::Resume { confirm } => {
-            if sub.status == SubscriptionStatus::Cancelled && !confirm {
+            // Cancelled, or stopped after being cancelled: resuming needs the
+            // explicit confirmation either way.
+            let was_cancelled =
+                sub.status == SubscriptionStatus::Cancelled || !sub.cancel_reason.is_empty();
+            if was_cancelled && !confirm {
                 return Err(FieldErrors::single(
                     "confirm",
                     "confirmation_required",
@@ -415,6 +419,26 @@ fn apply_patch(
             (None, None) => Ok(s.schedule),
         };
         match result {
+            // An explicit next date on or before the previous delivery would ask
+            // for a delivery that already has its order.
+            Ok(sched)
+                if (delivery.is_some() || ship.is_some())
+                    && sched
+                        .previous_delivery
+                        .is_some_and(|p| sched.next_delivery <= p) =>
+            {
+                errors.add(
+                    "next_delivery_date",
+                    "not_after_previous",
+                    format!(
+                        "次回配送予定日は前回配送予定日（{}）より後の日付にしてください",
+                        sched
+                            .previous_delivery
+                            .map(|p| p.to_string())
+                            .unwrap_or_default()
+                    ),
+                );
+            }
             Ok(sched) => s.schedule = sched,
             Err(e) => errors.0.extend(e.0),
         }
@@ -610,7 +634,14 @@ fn items_text(s: &Subscription) -> String {
                 None if i.first_count > 1 => format!(" {}回目〜", i.first_count),
                 None => String::new(),
             };
-            format!("{}×{} ({prices}){range}", i.product_code, i.quantity)
+            format!(
+                "{} {}×{} 税率{}%{} ({prices}){range}",
+                i.product_code,
+                i.product_name,
+                i.quantity,
+                i.tax_rate.percent(),
+                if i.is_bundled_item { " 同梱物" } else { "" }
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -652,7 +683,7 @@ fn snapshot(s: &Subscription, m: &Masters) -> Vec<(&'static str, String)> {
         (
             "shipping",
             format!(
-                "{} {} ({} {}) 〒{} {}{}{} {}",
+                "{} {} ({} {}) 〒{} {}{}{} {} {}",
                 a.family_name,
                 a.given_name,
                 a.family_kana,
@@ -661,7 +692,8 @@ fn snapshot(s: &Subscription, m: &Masters) -> Vec<(&'static str, String)> {
                 a.prefecture,
                 a.address1,
                 a.address2,
-                a.phone
+                a.phone,
+                a.email
             ),
         ),
         ("items", items_text(s)),

@@ -616,7 +616,7 @@ pub struct SubscriptionPage {
 }
 
 impl SubscriptionQuery {
-    fn filter(&self) -> Result<(String, Vec<Arg>), FieldErrors> {
+    fn filter(&self, backend: Backend) -> Result<(String, Vec<Arg>), FieldErrors> {
         let mut errors = FieldErrors::default();
         let mut clauses: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
@@ -678,19 +678,33 @@ impl SubscriptionQuery {
         if let Some(id) = self.customer_id {
             push("customer_id = ?", id.into(), &mut args);
         }
-        if let Some(n) = trimmed(&self.name) {
-            push(
-                "billing_name_key LIKE ?",
-                format!("{}%", like_prefix(&name_key(&n))).into(),
-                &mut args,
-            );
-        }
-        if let Some(k) = trimmed(&self.kana) {
-            push(
-                "billing_kana_key LIKE ?",
-                format!("{}%", like_prefix(&name_key(&k))).into(),
-                &mut args,
-            );
+        for (col, value) in [
+            ("billing_name_key", &self.name),
+            ("billing_kana_key", &self.kana),
+        ] {
+            let Some(key) = trimmed(value)
+                .map(|v| name_key(&v))
+                .filter(|k| !k.is_empty())
+            else {
+                continue;
+            };
+            match backend {
+                // As in the order search: LIKE with an explicit escape on PostgreSQL
+                // (text_pattern_ops index), a binary range on SQLite.
+                Backend::Postgres => push(
+                    &format!("{col} LIKE ? ESCAPE '\\'"),
+                    like_prefix(&key).into(),
+                    &mut args,
+                ),
+                Backend::Sqlite => {
+                    push(&format!("{col} >= ?"), key.clone().into(), &mut args);
+                    push(
+                        &format!("{col} < ?"),
+                        format!("{key}\u{10FFFF}").into(),
+                        &mut args,
+                    );
+                }
+            }
         }
         if let Some(p) = trimmed(&self.phone) {
             push("billing_phone_key = ?", phone_key(&p).into(), &mut args);
@@ -747,6 +761,13 @@ impl Store {
                 "1〜12ヶ月で指定してください",
             );
         }
+        if (1..=7u8).all(|d| calendar.no_ship_weekdays.contains(&d)) {
+            e.add(
+                "no_ship_weekdays",
+                "no_ship_day",
+                "発送する曜日が1日もありません",
+            );
+        }
         if calendar
             .no_ship_weekdays
             .iter()
@@ -790,15 +811,13 @@ impl Store {
         ];
         let mut tx = self.begin().await?;
         for (k, v) in values {
-            sqlx::query("DELETE FROM settings WHERE key = $1")
-                .bind(k)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("DELETE FROM shop_holidays")
             .execute(&mut *tx)
@@ -831,7 +850,7 @@ impl Store {
         &self,
         q: &SubscriptionQuery,
     ) -> Result<SubscriptionPage, StoreError> {
-        let (where_sql, args) = q.filter()?;
+        let (where_sql, args) = q.filter(self.backend)?;
         let per_page = q.per_page.clamp(1, 500);
         let page = q.page.clamp(1, 100_000);
         let total = get_i64(
@@ -978,7 +997,9 @@ impl Store {
             after = apply_command(&after, cmd, &ctx)?;
         }
         let changes = diff(&before, &after, &snapshot.masters);
-        if changes.is_empty() {
+        // Compare the whole subscription, not only what 履歴 shows: a 再計算 that
+        // refreshes a product id must still be saved.
+        if after == before {
             tx.commit().await?;
             return Ok(SubscriptionChanged {
                 subscription: before,
@@ -1010,17 +1031,34 @@ impl Store {
     }
 
     /// 「今すぐ次回の受注を作成」: the next child order now (only when 有効).
+    /// With `expected_version`, a second click or a retry based on the same page
+    /// is refused (409) instead of creating the delivery after next.
     pub async fn create_subscription_order_now(
         &self,
         id: i64,
+        expected_version: Option<i64>,
         actor: &Actor,
     ) -> Result<Order, StoreError> {
         let mut tx = self.begin().await?;
         let sub = load_subscription(&mut tx, id, self.lock_suffix()).await?;
+        if let Some(v) = expected_version
+            && v != sub.version
+        {
+            return Err(StoreError::Conflict {
+                field: Some("version".into()),
+                message: format!(
+                    "定期受注 #{id} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから作成してください",
+                    sub.version
+                ),
+            });
+        }
         check_manual_creation(&sub)?;
         let mut report = RunReport::default();
+        // The manual order counts as today's: the daily run does not add another
+        // one for this subscription today.
+        let today = crate::pipeline::today();
         let created = self
-            .create_children(&mut tx, vec![sub], None, actor, &mut report)
+            .create_children(&mut tx, vec![sub], Some(today), actor, &mut report)
             .await?;
         if let Some((_, msg)) = report.failed.first() {
             return Err(FieldErrors::single("subscription", "cannot_create", msg.clone()).into());
@@ -1188,9 +1226,24 @@ impl Store {
             products: &products,
         };
         let now = now_second();
+        // A delivery date that already has an order (old data, or a date moved
+        // onto an earlier delivery) fails for that subscription alone instead of
+        // failing the whole chunk on the unique index, run after run.
+        let existing = existing_deliveries(tx, self.backend, &subs).await?;
         let mut built = Vec::with_capacity(subs.len());
         let mut advanced = Vec::with_capacity(subs.len());
+        let failed_before = report.failed.len();
         for sub in subs {
+            if existing.contains(&(sub.id, sub.schedule.next_delivery)) {
+                report.failed.push((
+                    sub.id,
+                    format!(
+                        "next_delivery_date: 配送予定日 {} の受注は既に作成されています。次回配送予定日を変更してください",
+                        sub.schedule.next_delivery
+                    ),
+                ));
+                continue;
+            }
             let mut input = child_order(&sub, &snapshot.masters);
             if sub.needs_attention {
                 // Orders of a 要対応定期受注 are flagged too (SPEC §3).
@@ -1210,6 +1263,12 @@ impl Store {
                 }
                 Err(e) => report.failed.push((sub.id, error_text(&e))),
             }
+        }
+        // Failed ones are not retried by every tick of the worker: the next date's
+        // run tries again (after someone fixed the subscription).
+        if let Some(day) = run_date {
+            let failed: Vec<i64> = report.failed[failed_before..].iter().map(|f| f.0).collect();
+            mark_run(tx, self.backend, &failed, day).await?;
         }
         if built.is_empty() {
             return Ok(Vec::new());
@@ -1271,6 +1330,59 @@ fn error_text(e: &FieldErrors) -> String {
         .map(|f| format!("{}: {}", f.field, f.message))
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+/// The (subscription, delivery date) pairs of `subs`' next deliveries that
+/// already have an order.
+async fn existing_deliveries(
+    tx: &mut Tx,
+    backend: Backend,
+    subs: &[Subscription],
+) -> Result<std::collections::HashSet<(i64, Date)>, StoreError> {
+    let mut found = std::collections::HashSet::new();
+    let per = crate::db::rows_per_statement(backend, 2);
+    for chunk in subs.chunks(per) {
+        let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * 2);
+        let mut pairs = Vec::with_capacity(chunk.len());
+        for (k, s) in chunk.iter().enumerate() {
+            pairs.push(format!(
+                "(subscription_id = ${} AND subscription_delivery_date = ${})",
+                2 * k + 1,
+                2 * k + 2
+            ));
+            args.push(s.id.into());
+            args.push(s.schedule.next_delivery.to_string().into());
+        }
+        let sql = format!(
+            "SELECT subscription_id, subscription_delivery_date FROM orders WHERE {}",
+            pairs.join(" OR ")
+        );
+        for r in query_with(sql, args).fetch_all(&mut **tx).await? {
+            if let (Some(id), Some(d)) = (
+                get_opt_i64(&r, "subscription_id")?,
+                get_opt_str(&r, "subscription_delivery_date")?.and_then(|d| d.parse().ok()),
+            ) {
+                found.insert((id, d));
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn mark_run(tx: &mut Tx, backend: Backend, ids: &[i64], day: Date) -> Result<(), StoreError> {
+    for chunk in ids.chunks(crate::db::max_binds(backend) - 1) {
+        let mut args: Vec<Arg> = vec![day.to_string().into()];
+        args.extend(chunk.iter().map(|id| Arg::from(*id)));
+        let sql = format!(
+            "UPDATE subscriptions SET last_run_on = $1 WHERE id IN ({})",
+            (2..=chunk.len() + 1)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        query_with(sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 async fn last_run_on(tx: &mut Tx, id: i64) -> Result<Option<Date>, StoreError> {
@@ -1374,7 +1486,6 @@ async fn advance_rows(
             ));
             args.push(s.count.into());
             args.push(s.version.into());
-            // A manual creation keeps the run date: the daily run still serves it.
             args.push(Arg::Text(run_date.map(|d| d.to_string())));
             args.push(now.into());
         }

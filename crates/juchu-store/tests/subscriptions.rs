@@ -174,7 +174,7 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
             id,
             None,
             &[SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
-                next_delivery_date: Some("2027-01-01".into()),
+                next_delivery_date: Some("2027-02-20".into()),
                 sync_dates: true,
                 ..Default::default()
             }))],
@@ -184,7 +184,7 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
         .await
         .unwrap();
     let mut runs = 0;
-    let mut day = d("2027-03-01");
+    let mut day = d("2027-04-01");
     loop {
         let r = store
             .run_subscriptions(day, &RunOptions::default())
@@ -197,8 +197,8 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
         runs += 1;
         day = day.tomorrow().unwrap();
     }
-    // 01-01 on 03-01, 01-31 on 03-02, 03-02 on 03-03; 04-01 is more than 5 days off.
-    assert_eq!(runs, 3);
+    // 02-20 on 04-01, 03-22 on 04-02; 04-21 is more than 5 days off on 04-03.
+    assert_eq!(runs, 2);
     let dates: Vec<_> = store
         .subscription_orders(id)
         .await
@@ -277,7 +277,9 @@ both_stores!(status_rules_and_operations, |store| async move {
         .unwrap();
     assert_eq!(r.created, 0);
     assert!(matches!(
-        store.create_subscription_order_now(id, &actor()).await,
+        store
+            .create_subscription_order_now(id, None, &actor())
+            .await,
         Err(StoreError::Invalid(_))
     ));
     let cancelled = store
@@ -375,7 +377,7 @@ both_stores!(status_rules_and_operations, |store| async move {
         "nothing changed"
     );
     let now = store
-        .create_subscription_order_now(id, &actor())
+        .create_subscription_order_now(id, None, &actor())
         .await
         .unwrap();
     assert_eq!(now.subscription_delivery_date, Some(d("2027-03-25")));
@@ -474,3 +476,80 @@ both_stores!(holidays_move_ship_dates_earlier, |store| async move {
     };
     assert!(store.save_subscription_settings(&bad, &cal).await.is_err());
 });
+
+both_stores!(
+    one_bad_subscription_does_not_block_the_run,
+    |store| async move {
+        seed(&store).await;
+        let (_, a) = parent(&store, "2027-01-10").await;
+        let (_, b) = parent(&store, "2027-01-10").await;
+        // A next date on or before the previous delivery is refused …
+        let err = store
+            .change_subscription(
+                a,
+                None,
+                &[SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
+                    next_delivery_date: Some("2027-01-10".into()),
+                    sync_dates: true,
+                    ..Default::default()
+                }))],
+                &actor(),
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Invalid(e) if e.0[0].code == "not_after_previous"),
+            "{err:?}"
+        );
+        // … and should old data still point at a delivery that has its order, that
+        // subscription fails alone, the others get their orders.
+        sqlx::any::install_default_drivers();
+        let url = store_url(&store).await;
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE subscriptions SET next_delivery_date = '2027-01-10' WHERE id = $1")
+            .bind(a)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let r = store
+            .run_subscriptions(d("2027-02-05"), &RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(r.created, 1);
+        assert_eq!(r.failed.len(), 1);
+        assert_eq!(r.failed[0].0, a);
+        assert_eq!(child_count(&store, b).await, 1);
+        // Not retried by every tick of the worker the same day.
+        let r = store
+            .run_subscriptions(d("2027-02-05"), &RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.failed.len()), (0, 0));
+        // A manual creation with a stale version is refused instead of creating the
+        // delivery after next.
+        let v = store.subscription(b).await.unwrap().version;
+        let err = store
+            .create_subscription_order_now(b, Some(v - 1), &actor())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+        store
+            .create_subscription_order_now(b, Some(v), &actor())
+            .await
+            .unwrap();
+    }
+);
+
+async fn store_url(store: &Store) -> String {
+    match store.backend {
+        juchu_store::Backend::Postgres => {
+            let name = store.current_database_name().await.unwrap();
+            format!("{}/{name}", juchu_store::testing::pg_admin_url())
+        }
+        juchu_store::Backend::Sqlite => {
+            format!("sqlite://{}", store.current_database_name().await.unwrap())
+        }
+    }
+}

@@ -628,7 +628,12 @@ both_stores!(subscription_pages_and_operations, |store| async move {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("理由を選択してください"));
-    let (s, _) = post(vec![("csrf", csrf.clone()), ("op", "create_order".into())]).await;
+    let (s, _) = post(vec![
+        ("csrf", csrf.clone()),
+        ("version", "2".into()),
+        ("op", "create_order".into()),
+    ])
+    .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert_eq!(app.store.subscription(id).await.unwrap().count, 2);
     let (_, html) = get(format!("/subscriptions/{id}")).await;

@@ -13,13 +13,18 @@ pub async fn run_in_process(store: Store) {
     loop {
         let today = juchu_domain::time::japan_date(jiff::Timestamp::now());
         match store.run_subscriptions(today, &Default::default()).await {
-            Ok(r) if r.created > 0 || !r.failed.is_empty() => tracing::info!(
+            Ok(r) if r.created > 0 || !r.failed.is_empty() => {
+                for (id, why) in &r.failed {
+                    tracing::warn!(subscription = id, reason = %why, "subscription order not created");
+                }
+                tracing::info!(
                 date = %today,
                 created = r.created,
                 skipped_flagged = r.skipped_flagged,
                 failed = r.failed.len(),
-                "subscription run"
-            ),
+                    "subscription run"
+                )
+            }
             Ok(_) => {}
             // A store error is logged and retried on the next tick, not fatal.
             Err(e) => tracing::error!(error = %e, "subscription run failed"),

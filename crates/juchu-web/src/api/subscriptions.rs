@@ -335,6 +335,23 @@ pub struct PatchSubscriptionBody {
 
 impl PatchSubscriptionBody {
     fn into_commands(self) -> Result<(i64, String, Vec<SubscriptionCommand>), ApiError> {
+        // Fields that only mean something with a status change are not ignored
+        // silently when the status is missing.
+        if self.status.is_none() {
+            for (given, field) in [
+                (self.stop_reason.is_some(), "stop_reason"),
+                (self.cancel_reason.is_some(), "cancel_reason"),
+                (self.confirm, "confirm"),
+            ] {
+                if given {
+                    return Err(ApiError::invalid(FieldErrors::single(
+                        field,
+                        "status_required",
+                        format!("{field} は status と一緒に指定してください"),
+                    )));
+                }
+            }
+        }
         let mut cmds = Vec::new();
         if let Some(s) = self.status.as_deref() {
             match SubscriptionStatus::parse(s) {
@@ -530,6 +547,7 @@ pub async fn recalculate(
 }
 
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/orders", tag = "subscriptions", params(("id" = i64, Path)),
+    request_body = OperationBody,
     responses((status = 201, body = OrderJson), (status = 404, body = crate::error::ErrorBody),
         (status = 422, description = "not 有効, or nothing to deliver", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -538,11 +556,15 @@ pub async fn create_order_now(
     caller: ApiCaller,
     State(st): State<AppState>,
     Path(id): Path<i64>,
+    body: Bytes,
 ) -> Result<(axum::http::StatusCode, Json<OrderJson>), ApiError> {
     caller.require(Permission::WriteOrders)?;
+    // `{"version": N}` makes a retry of the same request safe (409 instead of the
+    // delivery after next).
+    let b: OperationBody = optional_body(&body)?;
     let o = st
         .store
-        .create_subscription_order_now(id, &caller.actor)
+        .create_subscription_order_now(id, b.version, &caller.actor)
         .await?;
     let m = st.store.masters().await?;
     Ok((

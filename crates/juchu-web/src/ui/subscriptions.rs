@@ -454,9 +454,16 @@ async fn operate(
     let s = |k: &str| f.get(k).cloned().unwrap_or_default();
     let op = s("op");
     if op == "create_order" {
+        let Some(version) = version else {
+            return error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "フォームのバージョンがありません。画面を再読み込みしてください。",
+            );
+        };
+        let version = Some(version);
         return match st
             .store
-            .create_subscription_order_now(id, &session.actor())
+            .create_subscription_order_now(id, version, &session.actor())
             .await
         {
             Ok(_) => Redirect::to(&format!("/subscriptions/{id}?done=created")).into_response(),
