@@ -115,15 +115,18 @@ pub struct Changed {
     pub cascade_steps: usize,
 }
 
-struct HistoryRow {
-    order_id: i64,
-    actor_kind: &'static str,
-    actor_id: Option<i64>,
-    actor_name: String,
-    field: String,
-    before: String,
-    after: String,
-    reason: String,
+/// One row of 履歴, for an order (`order_history`) or a subscription
+/// (`subscription_history`).
+pub(crate) struct HistoryRow {
+    /// The order's or the subscription's id.
+    pub owner_id: i64,
+    pub actor_kind: &'static str,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub field: String,
+    pub before: String,
+    pub after: String,
+    pub reason: String,
 }
 
 struct EventRow {
@@ -133,10 +136,20 @@ struct EventRow {
 }
 
 fn history_rows(rows: &[HistoryRow], at: &str) -> Rows {
+    history_rows_into("order_history", "order_id", rows, at)
+}
+
+/// 履歴 rows for `table`, whose owner column is `owner_column`.
+pub(crate) fn history_rows_into(
+    table: &'static str,
+    owner_column: &str,
+    rows: &[HistoryRow],
+    at: &str,
+) -> Rows {
     let mut out = Rows::new(
-        "order_history",
+        table,
         &[
-            "order_id",
+            owner_column,
             "at",
             "actor_kind",
             "actor_id",
@@ -148,7 +161,7 @@ fn history_rows(rows: &[HistoryRow], at: &str) -> Rows {
         ],
     );
     for h in rows {
-        out.args.push(Arg::from(h.order_id));
+        out.args.push(Arg::from(h.owner_id));
         out.args.push(at.into());
         out.args.push(h.actor_kind.into());
         out.args.push(h.actor_id.into());
@@ -222,7 +235,7 @@ fn cascade_rows(
             step.firing.action.describe()
         );
         let rule_row = |field: &str, before: String, after: String, reason: String| HistoryRow {
-            order_id,
+            owner_id: order_id,
             actor_kind: "rule",
             actor_id: Some(step.firing.rule_id),
             actor_name: step.firing.rule_name.clone(),
@@ -266,7 +279,7 @@ fn cascade_rows(
     }
     if c.limit_reached {
         history.push(HistoryRow {
-            order_id,
+            owner_id: order_id,
             actor_kind: "system",
             actor_id: None,
             actor_name: "自動化".into(),
@@ -652,7 +665,7 @@ impl Store {
             order.id = id;
             let created_events = derive_events(None, &order, &prep.masters);
             history.push(HistoryRow {
-                order_id: id,
+                owner_id: id,
                 actor_kind: actor.kind(),
                 actor_id: actor.id(),
                 actor_name: actor.name().to_string(),
@@ -787,7 +800,7 @@ impl Store {
         let mut history: Vec<HistoryRow> = changes
             .iter()
             .map(|ch| HistoryRow {
-                order_id: id,
+                owner_id: id,
                 actor_kind: actor.kind(),
                 actor_id: actor.id(),
                 actor_name: actor.name().to_string(),

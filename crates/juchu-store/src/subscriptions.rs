@@ -13,7 +13,7 @@ use crate::db::{
 use crate::orders::{
     HistoryEntry, Rows, attach_children, order_from_row, select_order_sql, write_rows,
 };
-use crate::pipeline::{Actor, BuiltOrders, now_second};
+use crate::pipeline::{Actor, BuiltOrders, HistoryRow, now_second};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use juchu_domain::FieldErrors;
@@ -272,45 +272,8 @@ fn label_rows(subs: &[Subscription]) -> Rows {
     rows
 }
 
-/// One row of a subscription's 履歴.
-pub(crate) struct SubHistory {
-    pub subscription_id: i64,
-    pub actor_kind: &'static str,
-    pub actor_id: Option<i64>,
-    pub actor_name: String,
-    pub field: String,
-    pub before: String,
-    pub after: String,
-    pub reason: String,
-}
-
-fn history_rows(rows: &[SubHistory], at: &str) -> Rows {
-    let mut out = Rows::new(
-        "subscription_history",
-        &[
-            "subscription_id",
-            "at",
-            "actor_kind",
-            "actor_id",
-            "actor_name",
-            "field",
-            "before_value",
-            "after_value",
-            "reason",
-        ],
-    );
-    for h in rows {
-        out.args.push(h.subscription_id.into());
-        out.args.push(at.into());
-        out.args.push(h.actor_kind.into());
-        out.args.push(h.actor_id.into());
-        out.args.push(h.actor_name.clone().into());
-        out.args.push(h.field.clone().into());
-        out.args.push(h.before.clone().into());
-        out.args.push(h.after.clone().into());
-        out.args.push(h.reason.clone().into());
-    }
-    out
+fn history_rows(rows: &[HistoryRow], at: &str) -> Rows {
+    crate::pipeline::history_rows_into("subscription_history", "subscription_id", rows, at)
 }
 
 fn change_rows(
@@ -318,11 +281,11 @@ fn change_rows(
     changes: &[SubscriptionChange],
     actor: &Actor,
     reason: &str,
-    out: &mut Vec<SubHistory>,
+    out: &mut Vec<HistoryRow>,
 ) {
     for c in changes {
-        out.push(SubHistory {
-            subscription_id: id,
+        out.push(HistoryRow {
+            owner_id: id,
             actor_kind: actor.kind(),
             actor_id: actor.id(),
             actor_name: actor.name().to_string(),
@@ -506,8 +469,8 @@ pub(crate) async fn start_subscriptions(
         let order = &mut orders[i];
         order.subscription_id = Some(id);
         order.subscription_delivery_date = s.schedule.previous_delivery;
-        history.push(SubHistory {
-            subscription_id: id,
+        history.push(HistoryRow {
+            owner_id: id,
             actor_kind: actor.kind(),
             actor_id: actor.id(),
             actor_name: actor.name().to_string(),
@@ -1280,8 +1243,8 @@ impl Store {
             after.version = before.version + 1;
             // One 履歴 row per advance (not one per date field): the run writes
             // hundreds of thousands of them, and the dates follow from the count.
-            history.push(SubHistory {
-                subscription_id: before.id,
+            history.push(HistoryRow {
+                owner_id: before.id,
                 actor_kind: actor.kind(),
                 actor_id: actor.id(),
                 actor_name: actor.name().to_string(),

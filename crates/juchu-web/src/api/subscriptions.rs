@@ -1,6 +1,6 @@
 //! `/api/v1/subscriptions`: 定期受注 — search, read, change, operations.
 
-use super::dto::{AddressJson, HistoryJson, OrderJson};
+use super::dto::{AddressJson, HistoryJson, OrderJson, double_option};
 use crate::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, parse_json};
@@ -265,14 +265,6 @@ pub async fn get_subscription(
     caller.require(Permission::Read)?;
     let s = st.store.subscription(id).await?;
     Ok(Json(to_json(&st, &s).await?))
-}
-
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A change of a subscription. Absent fields stay. Status changes: `"status":
