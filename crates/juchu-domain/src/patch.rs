@@ -7,7 +7,7 @@ use crate::masters::Masters;
 use crate::order::{
     ItemInput, MAX_MEMO, Order, OrderContext, OrderItem, resolve_items, resolve_labels, resolve_opt,
 };
-use crate::status::{PaymentStatus, ShipmentStatus, ShippingListState};
+use crate::status::{PaymentOverride, PaymentStatus, ShipmentStatus, ShippingListState};
 use crate::text::check_len;
 use crate::time::parse_date;
 use jiff::civil::Date;
@@ -42,6 +42,8 @@ pub struct OrderPatch {
     pub items: Option<Vec<ItemInput>>,
     pub billing: Option<Address>,
     pub shipping: Option<Address>,
+    /// 強制売上 / 強制取消 (`payment_status` is then not given).
+    pub payment_override: Option<String>,
 }
 
 impl OrderPatch {
@@ -260,15 +262,38 @@ pub fn apply_patch(
             ),
         }
     }
-    if let Some(s) = &patch.payment_status {
-        match PaymentStatus::parse(s) {
-            Some(p) => o.payment_status = p,
+    match (&patch.payment_status, &patch.payment_override) {
+        (Some(_), Some(_)) => errors.add(
+            "payment_override",
+            "conflicting",
+            "決済状況と強制売上・強制取消は同時に指定できません",
+        ),
+        (None, Some(f)) => match PaymentOverride::parse(f) {
+            Some(f) => o.payment_status = f.target(),
+            None => errors.add(
+                "payment_override",
+                "unknown_payment_override",
+                format!("「{f}」はありません（強制売上・強制取消）"),
+            ),
+        },
+        (Some(s), None) => match PaymentStatus::parse(s) {
+            Some(p) if order.payment_status.can_become(p) => o.payment_status = p,
+            Some(p) => errors.add(
+                "payment_status",
+                "illegal_transition",
+                format!(
+                    "決済状況を「{}」から「{}」には変更できません（決済サービスを通さずに変えるときは強制売上・強制取消を使ってください）",
+                    order.payment_status.label(),
+                    p.label()
+                ),
+            ),
             None => errors.add(
                 "payment_status",
                 "unknown_payment_status",
                 format!("決済状況「{s}」はありません"),
             ),
-        }
+        },
+        (None, None) => {}
     }
     if let Some(v) = &patch.payment_method {
         o.payment_method_id = resolve_opt(&mut errors, "payment_method", v.as_deref(), |k| {

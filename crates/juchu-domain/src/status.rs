@@ -50,6 +50,60 @@ labelled_enum! {
     }
 }
 
+impl PaymentStatus {
+    /// Whether 決済状況 may go from `self` to `to` through an ordinary change. The
+    /// table follows the providers: a card is authorised (仮売上) and then captured
+    /// (売上) or cancelled, a failed authorisation can be retried (再オーソリ);
+    /// deferred payment (後払い) is registered, credit-checked, then captured;
+    /// bank transfer / convenience store wait for the money (入金待ち → 入金済み);
+    /// after 取消完了 only a new registration or authorisation starts again.
+    /// Anything else — e.g. 取消完了 → 売上完了 — needs 強制売上 / 強制取消.
+    pub fn can_become(self, to: PaymentStatus) -> bool {
+        use PaymentStatus::*;
+        if self == to {
+            return true;
+        }
+        match self {
+            // The first result of any payment method.
+            Unpaid => true,
+            CreditCheckPending => matches!(
+                to,
+                CreditCheckApproved | CreditCheckError | RegistrationFailed | Cancelled
+            ),
+            CreditCheckApproved => matches!(to, Captured | Cancelled | CreditCheckPending),
+            CreditCheckError => matches!(to, CreditCheckPending | RegistrationFailed | Cancelled),
+            Authorized => matches!(to, Captured | Cancelled | AuthorizationFailed),
+            AuthorizationFailed => matches!(to, Authorized | Cancelled),
+            RegistrationFailed => matches!(to, CreditCheckPending | Cancelled),
+            AwaitingPayment => matches!(to, Paid | Cancelled),
+            Paid => matches!(to, Captured | Cancelled),
+            Captured => matches!(to, Cancelled),
+            Cancelled => matches!(
+                to,
+                CreditCheckPending | RegistrationFailed | Authorized | AuthorizationFailed
+            ),
+        }
+    }
+}
+
+labelled_enum! {
+    /// 強制売上 / 強制取消: set 決済状況 to 売上完了 / 取消完了 whatever it was,
+    /// changing only our record (the provider is not called), and say so in 履歴.
+    PaymentOverride {
+        ForceCapture => "force_capture", "強制売上";
+        ForceCancel => "force_cancel", "強制取消";
+    }
+}
+
+impl PaymentOverride {
+    pub fn target(self) -> PaymentStatus {
+        match self {
+            PaymentOverride::ForceCapture => PaymentStatus::Captured,
+            PaymentOverride::ForceCancel => PaymentStatus::Cancelled,
+        }
+    }
+}
+
 labelled_enum! {
     /// 出荷リスト: whether the order was exported on a shipping list.
     ShippingListState {
@@ -136,6 +190,35 @@ mod tests {
         for s in PaymentStatus::ALL {
             assert_eq!(PaymentStatus::from_code(s.code()), Some(*s));
         }
+    }
+
+    #[test]
+    fn payment_transitions() {
+        use PaymentStatus::*;
+        // Every status can be reached from 未決済, and staying is always allowed.
+        for s in PaymentStatus::ALL {
+            assert!(Unpaid.can_become(*s));
+            assert!(s.can_become(*s));
+        }
+        assert!(Authorized.can_become(Captured));
+        assert!(AuthorizationFailed.can_become(Authorized), "再オーソリ");
+        assert!(CreditCheckPending.can_become(CreditCheckApproved));
+        assert!(AwaitingPayment.can_become(Paid));
+        assert!(Cancelled.can_become(CreditCheckPending), "re-registration");
+        assert!(!Cancelled.can_become(Captured));
+        assert!(!Captured.can_become(Authorized));
+        assert!(!CreditCheckError.can_become(Captured));
+        assert!(!AwaitingPayment.can_become(Authorized));
+        assert!(!Captured.can_become(Unpaid));
+        // Nothing goes back to 未決済 once a payment result exists.
+        for s in PaymentStatus::ALL.iter().filter(|s| **s != Unpaid) {
+            assert!(!s.can_become(Unpaid), "{s:?}");
+        }
+        assert_eq!(PaymentOverride::ForceCapture.target(), Captured);
+        assert_eq!(
+            PaymentOverride::parse("強制取消"),
+            Some(PaymentOverride::ForceCancel)
+        );
     }
 
     #[test]

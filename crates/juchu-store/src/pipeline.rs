@@ -797,6 +797,12 @@ impl Store {
         let events = derive_events(Some(&before), &after, &prep.masters);
         let c = cascade(after, &events, &prep.rules, &ctx, day);
         let id = before.id;
+        // A forced payment status says so on its 履歴 row: our record changed,
+        // the payment provider was not asked.
+        let forced = patch
+            .payment_override
+            .as_deref()
+            .and_then(juchu_domain::status::PaymentOverride::parse);
         let mut history: Vec<HistoryRow> = changes
             .iter()
             .map(|ch| HistoryRow {
@@ -807,7 +813,17 @@ impl Store {
                 field: ch.field.to_string(),
                 before: ch.before.clone(),
                 after: ch.after.clone(),
-                reason: reason.to_string(),
+                reason: match forced {
+                    Some(f) if ch.field == "payment_status" => {
+                        let note = format!("{}（決済サービスへの連絡なし）", f.label());
+                        if reason.is_empty() {
+                            note
+                        } else {
+                            format!("{note}: {reason}")
+                        }
+                    }
+                    _ => reason.to_string(),
+                },
             })
             .collect();
         let mut event_rows: Vec<EventRow> = events

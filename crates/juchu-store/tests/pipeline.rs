@@ -901,3 +901,87 @@ async fn store_url(store: &Store) -> String {
         }
     }
 }
+
+both_stores!(
+    payment_status_follows_the_payment_flow,
+    |store| async move {
+        seed_products(&store).await;
+        let o = store
+            .create_orders(
+                vec![new_order(address(
+                    "鈴木",
+                    "次郎",
+                    ("スズキ", "ジロウ"),
+                    "080-1234-5678",
+                    "jiro@example.jp",
+                ))],
+                &staff(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        let set = |s: &str| OrderPatch {
+            payment_status: Some(s.into()),
+            ..Default::default()
+        };
+        let n = o.order_number.clone();
+        store
+            .change_order(&n, None, &set("与信審査中"), &staff(), "")
+            .await
+            .unwrap();
+        store
+            .change_order(&n, None, &set("与信審査エラー"), &staff(), "")
+            .await
+            .unwrap();
+        // 与信審査エラー → 売上完了 is not a payment flow: refused, nothing written.
+        let err = store
+            .change_order(&n, None, &set("売上完了"), &staff(), "")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Invalid(e) if e.0[0].code == "illegal_transition" && e.0[0].field == "payment_status"),
+            "{err:?}"
+        );
+        let before = store.order_by_number(&n).await.unwrap();
+        assert_eq!(before.payment_status, PaymentStatus::CreditCheckError);
+        // 強制売上 does it, and 履歴 says the provider was not asked.
+        let forced = store
+            .change_order(
+                &n,
+                Some(before.version),
+                &OrderPatch {
+                    payment_override: Some("強制売上".into()),
+                    ..Default::default()
+                },
+                &staff(),
+                "入金確認済み",
+            )
+            .await
+            .unwrap();
+        assert_eq!(forced.order.payment_status, PaymentStatus::Captured);
+        let h = store.order_history(&n).await.unwrap();
+        let last = h.iter().rfind(|h| h.field == "payment_status").unwrap();
+        assert!(
+            last.reason
+                .starts_with("強制売上（決済サービスへの連絡なし）"),
+            "{last:?}"
+        );
+        assert!(last.reason.ends_with("入金確認済み"));
+        // Both at once is refused.
+        let err = store
+            .change_order(
+                &n,
+                None,
+                &OrderPatch {
+                    payment_status: Some("取消完了".into()),
+                    payment_override: Some("強制取消".into()),
+                    ..Default::default()
+                },
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)));
+    }
+);

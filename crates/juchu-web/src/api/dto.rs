@@ -434,8 +434,14 @@ pub struct PatchOrderBody {
     pub reason: Option<String>,
     #[serde(default)]
     pub handling_status: Option<String>,
+    /// Only along the payment flow (e.g. 仮売上完了 → 売上完了); other changes are
+    /// refused with `illegal_transition`.
     #[serde(default)]
     pub payment_status: Option<String>,
+    /// 強制売上 / 強制取消 (or `force_capture` / `force_cancel`): sets 売上完了 /
+    /// 取消完了 whatever the status, without calling the provider; 履歴 says so.
+    #[serde(default)]
+    pub payment_override: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub payment_method: Option<Option<String>>,
@@ -519,6 +525,7 @@ impl PatchOrderBody {
             items: self.items.map(|v| v.into_iter().map(Into::into).collect()),
             billing: self.billing.map(Into::into),
             shipping: self.shipping.map(Into::into),
+            payment_override: self.payment_override,
         };
         (self.version, self.reason.unwrap_or_default(), patch)
     }

@@ -828,9 +828,19 @@ async fn order_update(
         )
         .await;
     }
+    let forced = f
+        .get("payment_override")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
     let patch = OrderPatch {
         handling_status: f.get("handling_status").cloned(),
-        payment_status: f.get("payment_status").cloned(),
+        // 強制売上 / 強制取消 replaces the status select when chosen.
+        payment_status: if forced.is_some() {
+            None
+        } else {
+            f.get("payment_status").cloned()
+        },
+        payment_override: forced,
         payment_method: opt(f.get("payment_method")),
         carrier: opt(f.get("carrier")),
         tracking_number: opt(f.get("tracking_number")),
