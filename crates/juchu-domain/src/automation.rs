@@ -182,6 +182,130 @@ pub fn cascade(
     }
 }
 
+impl Trigger {
+    /// Whether some event could match both triggers.
+    pub fn overlaps(&self, other: &Trigger) -> bool {
+        match (self, other) {
+            (Trigger::EventKind { event: a }, Trigger::EventKind { event: b }) => a == b,
+            (Trigger::EventKind { event: k }, Trigger::Exact { event: e })
+            | (Trigger::Exact { event: e }, Trigger::EventKind { event: k }) => e.kind() == k,
+            (Trigger::Exact { event: a }, Trigger::Exact { event: b }) => a == b,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Trigger::EventKind { event } => format!("イベント {event}"),
+            Trigger::Exact { event } => event.describe(),
+        }
+    }
+}
+
+impl Action {
+    /// The event this action causes when it changes something.
+    pub fn produces(&self) -> OrderEvent {
+        match self {
+            Action::SetHandlingStatus { name } => {
+                OrderEvent::HandlingStatusBecame { name: name.clone() }
+            }
+        }
+    }
+}
+
+/// Why a set of enabled rules is refused when a rule is saved. The seed warns
+/// that many actions on one event clash and never finish; here such a set
+/// cannot be saved at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// Two rules on the same event set different values: which one wins would
+    /// depend on their order.
+    DifferentValues {
+        first: String,
+        second: String,
+        event: String,
+    },
+    /// Rules that fire each other in a circle (A → B → A).
+    Cycle { names: Vec<String> },
+}
+
+impl Conflict {
+    pub fn message(&self) -> String {
+        match self {
+            Conflict::DifferentValues {
+                first,
+                second,
+                event,
+            } => format!("「{first}」と「{second}」は同じきっかけ（{event}）で別の値を設定します"),
+            Conflict::Cycle { names } => format!(
+                "自動化設定が循環しています: {}",
+                names
+                    .iter()
+                    .map(|n| format!("「{n}」"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
+        }
+    }
+
+    /// Whether the conflict involves the rule named `name`.
+    pub fn involves(&self, name: &str) -> bool {
+        match self {
+            Conflict::DifferentValues { first, second, .. } => first == name || second == name,
+            Conflict::Cycle { names } => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// The conflicts among the enabled rules, in a stable order.
+pub fn conflicts(rules: &[Rule]) -> Vec<Conflict> {
+    let mut enabled: Vec<&Rule> = rules.iter().filter(|r| r.enabled).collect();
+    enabled.sort_by_key(|r| (r.position, r.id));
+    let mut out = Vec::new();
+    for (i, a) in enabled.iter().enumerate() {
+        for b in &enabled[i + 1..] {
+            if a.trigger.overlaps(&b.trigger) && a.action != b.action {
+                out.push(Conflict::DifferentValues {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                    event: a.trigger.describe(),
+                });
+            }
+        }
+    }
+    // Rule a leads to rule b when a's action causes an event b listens for.
+    let leads = |a: &Rule, b: &Rule| b.trigger.matches(&a.action.produces());
+    let n = enabled.len();
+    let mut reported: Vec<Vec<usize>> = Vec::new();
+    for start in 0..n {
+        // Depth-first search for a path back to `start` through rules after it
+        // in the list, so that each cycle is found once (from its first rule).
+        let mut stack: Vec<(usize, Vec<usize>)> = vec![(start, vec![start])];
+        while let Some((at, path)) = stack.pop() {
+            for next in 0..n {
+                if !leads(enabled[at], enabled[next]) {
+                    continue;
+                }
+                if next == start {
+                    let mut cycle = path.clone();
+                    cycle.sort_unstable();
+                    if !reported.contains(&cycle) {
+                        reported.push(cycle);
+                        let mut names: Vec<String> =
+                            path.iter().map(|k| enabled[*k].name.clone()).collect();
+                        names.push(enabled[start].name.clone());
+                        out.push(Conflict::Cycle { names });
+                    }
+                } else if next > start && !path.contains(&next) {
+                    let mut p = path.clone();
+                    p.push(next);
+                    stack.push((next, p));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,5 +525,71 @@ mod tests {
         );
         assert!(c.limit_reached);
         assert_eq!(c.steps.len(), MAX_CHAIN);
+    }
+
+    #[test]
+    fn clashing_rules_and_cycles_are_conflicts() {
+        let ev = |s: &str| Trigger::Exact {
+            event: OrderEvent::HandlingStatusBecame { name: s.into() },
+        };
+        let pay = Trigger::Exact {
+            event: OrderEvent::PaymentStatusBecame {
+                status: PaymentStatus::CreditCheckError,
+            },
+        };
+        // Same event, same value: fine. Different values: a conflict.
+        let ok = [
+            rule(1, 1, pay.clone(), "決済NG"),
+            rule(2, 2, pay.clone(), "決済NG"),
+        ];
+        assert!(conflicts(&ok).is_empty());
+        let clash = [
+            rule(1, 1, pay.clone(), "決済NG"),
+            rule(2, 2, pay.clone(), "保留"),
+        ];
+        let c = conflicts(&clash);
+        assert_eq!(c.len(), 1);
+        assert!(
+            matches!(&c[0], Conflict::DifferentValues { first, second, .. } if first == "rule1" && second == "rule2")
+        );
+        assert!(c[0].message().contains("別の値"));
+        // A kind trigger overlaps the exact events of that kind.
+        let kind = Trigger::EventKind {
+            event: "payment_status_became".into(),
+        };
+        assert_eq!(
+            conflicts(&[rule(1, 1, kind, "保留"), rule(2, 2, pay, "決済NG")]).len(),
+            1
+        );
+        // A → B → A.
+        let cycle = [
+            rule(1, 1, ev("処理中"), "保留"),
+            rule(2, 2, ev("保留"), "処理中"),
+        ];
+        let c = conflicts(&cycle);
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            c[0],
+            Conflict::Cycle {
+                names: vec!["rule1".into(), "rule2".into(), "rule1".into()]
+            }
+        );
+        assert!(c[0].involves("rule2") && !c[0].involves("rule3"));
+        // A chain without a way back is not a cycle; disabled rules do not count.
+        let chain = [
+            rule(1, 1, ev("処理中"), "保留"),
+            rule(2, 2, ev("保留"), "完了"),
+        ];
+        assert!(conflicts(&chain).is_empty());
+        let mut off = cycle.clone();
+        off[1].enabled = false;
+        assert!(conflicts(&off).is_empty());
+        // A three-rule circle is reported once.
+        let three = [
+            rule(1, 1, ev("A"), "B"),
+            rule(2, 2, ev("B"), "C"),
+            rule(3, 3, ev("C"), "A"),
+        ];
+        assert_eq!(conflicts(&three).len(), 1);
     }
 }

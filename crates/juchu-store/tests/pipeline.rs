@@ -985,3 +985,46 @@ both_stores!(
         assert!(matches!(err, StoreError::Invalid(_)));
     }
 );
+
+both_stores!(
+    clashing_automation_rules_cannot_be_saved,
+    |store| async move {
+        let rule = |name: &str, on: &str, to: &str| Rule {
+            id: 0,
+            name: name.into(),
+            position: 1,
+            enabled: true,
+            trigger: Trigger::Exact {
+                event: juchu_domain::event::OrderEvent::HandlingStatusBecame { name: on.into() },
+            },
+            action: Action::SetHandlingStatus { name: to.into() },
+        };
+        store
+            .add_automation_rule(&rule("保留→処理中", "保留", "処理中"))
+            .await
+            .unwrap();
+        // Same event, another value.
+        let err = store
+            .add_automation_rule(&rule("保留→完了", "保留", "完了"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Invalid(e) if e.0[0].code == "conflict" && e.0[0].message.contains("別の値")),
+            "{err:?}"
+        );
+        // A circle back to the first rule.
+        let err = store
+            .add_automation_rule(&rule("処理中→保留", "処理中", "保留"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Invalid(e) if e.0[0].message.contains("循環")),
+            "{err:?}"
+        );
+        // A chain onwards is fine.
+        store
+            .add_automation_rule(&rule("処理中→完了", "処理中", "完了"))
+            .await
+            .unwrap();
+    }
+);
