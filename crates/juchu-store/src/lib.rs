@@ -6,6 +6,7 @@
 //! cannot check one query against two databases, so the whole store suite runs on
 //! both stores instead.
 
+pub mod automation;
 pub mod bench_support;
 pub mod customers;
 pub mod db;

@@ -902,40 +902,6 @@ impl Store {
             cascade_steps,
         })
     }
-
-    /// Adds an automation rule (the full 自動化設定 arrives with its own issue).
-    /// Saves a rule unless it clashes with the enabled rules (two values on one
-    /// event, or a circle): then nothing is saved and the conflicts are named.
-    pub async fn add_automation_rule(&self, rule: &Rule) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut all = load_rules(&mut tx).await?;
-        all.push(Rule {
-            id: i64::MAX,
-            ..rule.clone()
-        });
-        let clashes: Vec<String> = juchu_domain::automation::conflicts(&all)
-            .iter()
-            .filter(|c| c.involves(&rule.name))
-            .map(|c| c.message())
-            .collect();
-        if !clashes.is_empty() {
-            return Err(FieldErrors::single("rule", "conflict", clashes.join(" / ")).into());
-        }
-        let row = sqlx::query(
-            "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(rule.name.clone())
-        .bind(rule.position)
-        .bind(rule.enabled as i64)
-        .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
-        .bind(serde_json::to_string(&rule.action).unwrap_or_default())
-        .bind(now_text())
-        .fetch_one(&mut *tx)
-        .await?;
-        crate::db::bump_masters_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(get_i64(&row, "id")?)
-    }
 }
 
 fn prefix_errors(mut e: FieldErrors, prefix: &str) -> FieldErrors {

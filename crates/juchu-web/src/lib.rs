@@ -104,6 +104,14 @@ pub fn router(state: AppState) -> Router {
             g(api::subscriptions::subscription_history),
         )
         .route("/subscription-reasons", g(api::subscriptions::reasons))
+        .route(
+            "/automation-rules",
+            g(api::automation::list_rules).post(api::automation::create_rule),
+        )
+        .route(
+            "/automation-rules/{id}",
+            axum::routing::put(api::automation::put_rule).delete(api::automation::delete_rule),
+        )
         .fallback(|| async {
             error::ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -35,6 +35,8 @@ impl Modify for BearerAuth {
         api::subscriptions::recalculate, api::subscriptions::create_order_now,
         api::subscriptions::subscription_orders, api::subscriptions::subscription_history,
         api::subscriptions::reasons,
+        api::automation::list_rules, api::automation::create_rule, api::automation::put_rule,
+        api::automation::delete_rule,
     ),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
@@ -45,6 +47,7 @@ impl Modify for BearerAuth {
         api::subscriptions::SubscriptionItemJson, api::subscriptions::CalendarEntryJson,
         api::subscriptions::PatchSubscriptionBody, api::subscriptions::OperationBody,
         api::subscriptions::PauseBody, api::subscriptions::SubscriptionReasonsJson,
+        api::automation::RuleJson, api::automation::RuleBody,
     )),
     modifiers(&BearerAuth)
 )]

@@ -490,3 +490,126 @@ both_stores!(idempotency_key_and_inline_customer, |store| async move {
             .any(|s| s["name"] == "注文確定" && s["is_default"] == true)
     );
 });
+
+both_stores!(automation_rules_api, |store| async move {
+    seed_products(&store).await;
+    let app = TestApp::start(store).await;
+    let manager = app.token(Role::Manager).await;
+    let operator = app.token(Role::Operator).await;
+    let rule = |name: &str, status: &str, to: &str| {
+        json!({
+            "name": name,
+            "trigger": {"kind": "exact", "event": {"kind": "payment_status_became", "status": status}},
+            "action": {"kind": "set_handling_status", "name": to}
+        })
+    };
+    let (s, _) = post(
+        &app,
+        &operator,
+        "/api/v1/automation-rules",
+        &rule("x", "credit_check_error", "決済NG"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "operators do not edit rules");
+    let (s, created) = post(
+        &app,
+        &manager,
+        "/api/v1/automation-rules",
+        &rule("与信NG", "credit_check_error", "決済NG"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["trigger_label"],
+        "決済状況が「与信審査エラー」になった"
+    );
+    // The same event with another value is refused, naming the rules.
+    let (s, err) = post(
+        &app,
+        &manager,
+        "/api/v1/automation-rules",
+        &rule("与信NG2", "credit_check_error", "保留"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["code"], "conflict");
+    assert!(err["message"].as_str().unwrap().contains("与信NG"), "{err}");
+    let (s, err) = post(
+        &app,
+        &manager,
+        "/api/v1/automation-rules",
+        &rule("y", "credit_check_error", "存在しない"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["field"], "action.name");
+    // The rule fires inside the pipeline on a PATCH, and 履歴 names it.
+    let (_, order) = post(&app, &operator, "/api/v1/orders", &order_body()).await;
+    let number = order["order_number"].as_str().unwrap().to_string();
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/orders/{number}")))
+        .bearer_auth(&operator)
+        .json(&json!({"version": 1, "payment_status": "与信審査中"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/orders/{number}")))
+        .bearer_auth(&operator)
+        .json(&json!({"version": 2, "payment_status": "与信審査エラー"}))
+        .send()
+        .await
+        .unwrap();
+    let o: Value = r.json().await.unwrap();
+    assert_eq!(o["handling_status"], "決済NG");
+    // An illegal payment transition is refused with its code.
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/orders/{number}")))
+        .bearer_auth(&operator)
+        .json(&json!({"version": o["version"], "payment_status": "売上完了"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(
+        (e["code"].as_str(), e["field"].as_str()),
+        (Some("illegal_transition"), Some("payment_status"))
+    );
+    // Disable and delete.
+    let id = created["id"].as_i64().unwrap();
+    let mut body = rule("与信NG", "credit_check_error", "決済NG");
+    body["enabled"] = json!(false);
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/automation-rules/{id}")))
+        .bearer_auth(&manager)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/automation-rules/{id}")))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = app
+        .client
+        .get(app.url("/api/v1/automation-rules"))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap().as_array().unwrap().len(),
+        0
+    );
+});

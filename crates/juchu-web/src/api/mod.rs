@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod automation;
 pub mod dto;
 pub mod subscriptions;
 

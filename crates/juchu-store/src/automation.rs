@@ -1,0 +1,149 @@
+//! 自動化設定: storing rules. Rules run inside the change pipeline
+//! ([`crate::pipeline`]); every write here replaces `masters_revision` so every
+//! process picks up the new rule set on its next change.
+
+use crate::StoreError;
+use crate::db::{Store, get_bool, get_i64, get_str, now_text};
+use juchu_domain::FieldErrors;
+use juchu_domain::automation::{Action, Rule, conflicts};
+
+/// Checks `rule` against the other rules: its handling status must exist, and it
+/// must not clash (two values on one event, a circle) with the enabled rules.
+fn check_rule(
+    rule: &Rule,
+    others: &[Rule],
+    masters: &juchu_domain::masters::Masters,
+) -> Result<(), StoreError> {
+    let mut e = FieldErrors::default();
+    juchu_domain::text::check_len(&mut e, "name", &rule.name, 100);
+    if rule.name.trim().is_empty() {
+        e.add("name", "required", "名前を入力してください");
+    }
+    match &rule.action {
+        Action::SetHandlingStatus { name } if masters.handling_status_by_name(name).is_none() => {
+            e.add(
+                "action.name",
+                "unknown_handling_status",
+                format!("対応状況「{name}」は登録されていません"),
+            );
+        }
+        Action::SetHandlingStatus { .. } => {}
+    }
+    e.into_result()?;
+    let mut all: Vec<Rule> = others.iter().filter(|r| r.id != rule.id).cloned().collect();
+    all.push(rule.clone());
+    let clashes: Vec<String> = conflicts(&all)
+        .iter()
+        .filter(|c| c.involves(&rule.name))
+        .map(|c| c.message())
+        .collect();
+    if !clashes.is_empty() {
+        return Err(FieldErrors::single("rule", "conflict", clashes.join(" / ")).into());
+    }
+    Ok(())
+}
+
+async fn all_rules(conn: &mut sqlx::AnyConnection) -> Result<Vec<Rule>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, name, position, enabled, trigger_json, action_json FROM automation_rules ORDER BY position, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let bad = |what: &str, e: serde_json::Error| {
+            StoreError::Other(format!(
+                "automation rule {} has a bad {what}: {e}",
+                get_i64(r, "id").unwrap_or(0)
+            ))
+        };
+        out.push(Rule {
+            id: get_i64(r, "id")?,
+            name: get_str(r, "name")?,
+            position: get_i64(r, "position")?,
+            enabled: get_bool(r, "enabled")?,
+            trigger: serde_json::from_str(&get_str(r, "trigger_json")?)
+                .map_err(|e| bad("trigger", e))?,
+            action: serde_json::from_str(&get_str(r, "action_json")?)
+                .map_err(|e| bad("action", e))?,
+        });
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Every rule, enabled or not, in position order.
+    pub async fn automation_rules(&self) -> Result<Vec<Rule>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        all_rules(&mut conn).await
+    }
+
+    /// Saves a new rule unless it is invalid or clashes with the enabled rules
+    /// (two values on one event, or a circle): then nothing is saved and the
+    /// conflicts are named.
+    pub async fn add_automation_rule(&self, rule: &Rule) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let masters = crate::masters::load_masters(&mut tx).await?;
+        let existing = all_rules(&mut tx).await?;
+        let candidate = Rule {
+            id: i64::MAX,
+            ..rule.clone()
+        };
+        check_rule(&candidate, &existing, &masters)?;
+        let row = sqlx::query(
+            "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(rule.name.trim().to_string())
+        .bind(rule.position)
+        .bind(rule.enabled as i64)
+        .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
+        .bind(serde_json::to_string(&rule.action).unwrap_or_default())
+        .bind(now_text())
+        .fetch_one(&mut *tx)
+        .await?;
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(get_i64(&row, "id")?)
+    }
+
+    /// Replaces a rule (name, position, enabled, trigger, action) with the same
+    /// checks as a new one.
+    pub async fn update_automation_rule(&self, rule: &Rule) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let masters = crate::masters::load_masters(&mut tx).await?;
+        let existing = all_rules(&mut tx).await?;
+        if !existing.iter().any(|r| r.id == rule.id) {
+            return Err(StoreError::NotFound("自動化設定"));
+        }
+        check_rule(rule, &existing, &masters)?;
+        sqlx::query(
+            "UPDATE automation_rules SET name = $1, position = $2, enabled = $3, trigger_json = $4, action_json = $5 WHERE id = $6",
+        )
+        .bind(rule.name.trim().to_string())
+        .bind(rule.position)
+        .bind(rule.enabled as i64)
+        .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
+        .bind(serde_json::to_string(&rule.action).unwrap_or_default())
+        .bind(rule.id)
+        .execute(&mut *tx)
+        .await?;
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_automation_rule(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("DELETE FROM automation_rules WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("自動化設定"));
+        }
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

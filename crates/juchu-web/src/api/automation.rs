@@ -1,0 +1,157 @@
+//! `/api/v1/automation-rules`: 自動化設定 — event → action rules. Saving a rule
+//! that clashes with the enabled ones (two values on one event, a circle) is
+//! refused with 422 `conflict`, naming the rules.
+
+use crate::AppState;
+use crate::auth::ApiCaller;
+use crate::error::{ApiError, parse_json};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use juchu_domain::access::Permission;
+use juchu_domain::automation::{Action, Rule, Trigger};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RuleJson {
+    pub id: i64,
+    pub name: String,
+    pub position: i64,
+    pub enabled: bool,
+    /// `{"kind": "exact", "event": {"kind": "payment_status_became", "status": "credit_check_error"}}`
+    /// or `{"kind": "event_kind", "event": "tracking_number_set"}`.
+    #[schema(value_type = Object)]
+    pub trigger: Trigger,
+    /// The trigger in Japanese, e.g. 決済状況が「与信審査エラー」になった.
+    pub trigger_label: String,
+    /// `{"kind": "set_handling_status", "name": "決済NG"}`
+    #[schema(value_type = Object)]
+    pub action: Action,
+    pub action_label: String,
+}
+
+impl From<&Rule> for RuleJson {
+    fn from(r: &Rule) -> Self {
+        RuleJson {
+            id: r.id,
+            name: r.name.clone(),
+            position: r.position,
+            enabled: r.enabled,
+            trigger: r.trigger.clone(),
+            trigger_label: r.trigger.describe(),
+            action: r.action.clone(),
+            action_label: r.action.describe(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    pub name: String,
+    /// Rules run in position order; default: after the last one.
+    #[serde(default)]
+    pub position: Option<i64>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[schema(value_type = Object)]
+    pub trigger: Trigger,
+    #[schema(value_type = Object)]
+    pub action: Action,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[utoipa::path(get, path = "/api/v1/automation-rules", tag = "automation",
+    responses((status = 200, body = Vec<RuleJson>)), security(("bearer" = [])))]
+pub async fn list_rules(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<RuleJson>>, ApiError> {
+    caller.require(Permission::Read)?;
+    let rules = st.store.automation_rules().await?;
+    Ok(Json(rules.iter().map(Into::into).collect()))
+}
+
+async fn next_position(st: &AppState) -> Result<i64, ApiError> {
+    Ok(st
+        .store
+        .automation_rules()
+        .await?
+        .iter()
+        .map(|r| r.position)
+        .max()
+        .unwrap_or(0)
+        + 1)
+}
+
+#[utoipa::path(post, path = "/api/v1/automation-rules", tag = "automation", request_body = RuleBody,
+    responses((status = 201, body = RuleJson), (status = 422, description = "invalid or conflicting", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_rule(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RuleJson>), ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: RuleBody = parse_json(&body)?;
+    let mut rule = Rule {
+        id: 0,
+        name: b.name,
+        position: match b.position {
+            Some(p) => p,
+            None => next_position(&st).await?,
+        },
+        enabled: b.enabled,
+        trigger: b.trigger,
+        action: b.action,
+    };
+    rule.id = st.store.add_automation_rule(&rule).await?;
+    Ok((StatusCode::CREATED, Json((&rule).into())))
+}
+
+#[utoipa::path(put, path = "/api/v1/automation-rules/{id}", tag = "automation", params(("id" = i64, Path)), request_body = RuleBody,
+    responses((status = 200, body = RuleJson), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_rule(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<RuleJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: RuleBody = parse_json(&body)?;
+    let current = st
+        .store
+        .automation_rules()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(juchu_store::StoreError::NotFound("自動化設定"))?;
+    let rule = Rule {
+        id,
+        name: b.name,
+        position: b.position.unwrap_or(current.position),
+        enabled: b.enabled,
+        trigger: b.trigger,
+        action: b.action,
+    };
+    st.store.update_automation_rule(&rule).await?;
+    Ok(Json((&rule).into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/automation-rules/{id}", tag = "automation", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_rule(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    st.store.delete_automation_rule(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
