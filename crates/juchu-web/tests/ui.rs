@@ -687,3 +687,75 @@ both_stores!(subscription_pages_and_operations, |store| async move {
     let cal = app.store.shipping_calendar().await.unwrap();
     assert_eq!((cal.lead_days, cal.no_ship_weekdays.clone()), (3, vec![7]));
 });
+
+both_stores!(automation_settings_page, |store| async move {
+    let app = TestApp::start(store).await;
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let html = app
+        .client
+        .get(app.url("/settings/automation"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("自動化設定") && html.contains("決済状況が「与信審査エラー」になった"));
+    let csrf = csrf_in(&html);
+    let trigger = r#"{"kind":"exact","event":{"kind":"payment_status_became","status":"credit_check_error"}}"#;
+    let add = |name: &'static str, status: &'static str| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        async move {
+            let r = app
+                .client
+                .post(app.url("/settings/automation"))
+                .header("cookie", &cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("name", name),
+                    ("trigger", trigger),
+                    ("status", status),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (s, _) = add("与信NG", "決済NG").await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, html) = add("与信NG2", "保留").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("別の値") && html.contains("与信NG2"),
+        "the conflict is explained and the form kept"
+    );
+    let id = app.store.automation_rules().await.unwrap()[0].id;
+    let r = app
+        .client
+        .post(app.url(&format!("/settings/automation/{id}")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("op", "toggle")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(!app.store.automation_rules().await.unwrap()[0].enabled);
+    let r = app
+        .client
+        .post(app.url(&format!("/settings/automation/{id}")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("op", "delete")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(app.store.automation_rules().await.unwrap().is_empty());
+});

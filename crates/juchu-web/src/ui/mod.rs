@@ -2,6 +2,7 @@
 //! CSRF token in every form. Every change goes through the same store functions
 //! (and so the same change pipeline) as the API.
 
+mod automation;
 mod masters;
 mod subscriptions;
 
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(masters::routes())
         .merge(subscriptions::routes())
+        .merge(automation::routes())
 }
 
 /// Formats yen with thousands separators: `¥12,345`.

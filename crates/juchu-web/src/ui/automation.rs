@@ -1,0 +1,316 @@
+//! 自動化設定: the rule list, add / enable / disable / delete, conflicts shown.
+
+use super::{Nav, error_page, forbidden, render, store_error_page};
+use crate::AppState;
+use crate::auth::StaffSession;
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use juchu_domain::access::Permission;
+use juchu_domain::automation::{Action, MAX_CHAIN, Rule, Trigger};
+use juchu_domain::event::OrderEvent;
+use juchu_domain::status::PaymentStatus;
+use juchu_store::StoreError;
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/automation", get(page).post(add))
+        .route("/settings/automation/{id}", post(change))
+}
+
+pub struct RuleRow {
+    pub id: i64,
+    pub position: i64,
+    pub name: String,
+    pub trigger: String,
+    pub action: String,
+    pub enabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "automation.html")]
+struct Page {
+    nav: Nav,
+    rules: Vec<RuleRow>,
+    triggers: Vec<(String, String)>,
+    statuses: Vec<String>,
+    can_edit: bool,
+    flash: String,
+    form_error: String,
+    name: String,
+    trigger: String,
+    status: String,
+    position: String,
+    max_chain: usize,
+}
+
+/// The events a rule can start from, as (form value, label). The value is the
+/// trigger's JSON so the form needs no second vocabulary.
+fn trigger_choices(statuses: &[String]) -> Vec<(String, Trigger)> {
+    let mut events = vec![
+        OrderEvent::Created,
+        OrderEvent::TrackingNumberSet {
+            tracking_number: String::new(),
+        },
+        OrderEvent::ShippedAtSet {
+            date: String::new(),
+        },
+        OrderEvent::DeliveredAtSet {
+            date: String::new(),
+        },
+        OrderEvent::ShippingListExported,
+    ];
+    let mut out: Vec<Trigger> = events
+        .drain(..)
+        .map(|e| match e {
+            // "Set" events carry their value: match any value by kind.
+            OrderEvent::TrackingNumberSet { .. }
+            | OrderEvent::ShippedAtSet { .. }
+            | OrderEvent::DeliveredAtSet { .. } => Trigger::EventKind {
+                event: e.kind().to_string(),
+            },
+            e => Trigger::Exact { event: e },
+        })
+        .collect();
+    out.extend(PaymentStatus::ALL.iter().map(|s| Trigger::Exact {
+        event: OrderEvent::PaymentStatusBecame { status: *s },
+    }));
+    out.extend(statuses.iter().map(|s| Trigger::Exact {
+        event: OrderEvent::HandlingStatusBecame { name: s.clone() },
+    }));
+    out.into_iter()
+        .map(|t| (serde_json::to_string(&t).unwrap_or_default(), t))
+        .collect()
+}
+
+fn describe(t: &Trigger) -> String {
+    match t {
+        Trigger::EventKind { event } => match event.as_str() {
+            "tracking_number_set" => "配送伝票番号が登録された".into(),
+            "shipped_at_set" => "発送完了日が登録された".into(),
+            "delivered_at_set" => "配送完了日が登録された".into(),
+            other => format!("イベント {other}"),
+        },
+        t => t.describe(),
+    }
+}
+
+async fn view(
+    st: &AppState,
+    session: &StaffSession,
+    flash: String,
+    form_error: String,
+    form: &HashMap<String, String>,
+    status: StatusCode,
+) -> Response {
+    let (rules, masters) = match (st.store.automation_rules().await, st.store.masters().await) {
+        (Ok(r), Ok(m)) => (r, m),
+        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+    };
+    let statuses: Vec<String> = masters
+        .handling_statuses
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let g = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let t = Page {
+        nav: Nav::of(session),
+        rules: rules
+            .iter()
+            .map(|r| RuleRow {
+                id: r.id,
+                position: r.position,
+                name: r.name.clone(),
+                trigger: describe(&r.trigger),
+                action: r.action.describe(),
+                enabled: r.enabled,
+            })
+            .collect(),
+        triggers: trigger_choices(&statuses)
+            .into_iter()
+            .map(|(v, t)| (v, describe(&t)))
+            .collect(),
+        statuses,
+        can_edit: session.role().allows(Permission::WriteMasters),
+        flash,
+        form_error,
+        name: g("name"),
+        trigger: g("trigger"),
+        status: g("status"),
+        position: g("position"),
+        max_chain: MAX_CHAIN,
+    };
+    render(status, &t)
+}
+
+async fn page(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let flash = match q.get("done").map(String::as_str) {
+        Some("added") => "ルールを追加しました。",
+        Some("changed") => "保存しました。",
+        Some("deleted") => "削除しました。",
+        _ => "",
+    };
+    view(
+        &st,
+        &session,
+        flash.into(),
+        String::new(),
+        &HashMap::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn guard(session: &StaffSession, f: &HashMap<String, String>) -> Option<Response> {
+    if !session.role().allows(Permission::WriteMasters) {
+        return Some(forbidden());
+    }
+    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
+        return Some(error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        ));
+    }
+    None
+}
+
+fn invalid_message(e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Invalid(fe) => Some(
+            fe.0.iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join(" / "),
+        ),
+        _ => None,
+    }
+}
+
+async fn add(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = guard(&session, &f) {
+        return refused;
+    }
+    let bad = |msg: &str| msg.to_string();
+    let trigger: Result<Trigger, String> = f
+        .get("trigger")
+        .ok_or_else(|| bad("きっかけを選んでください"))
+        .and_then(|t| serde_json::from_str(t).map_err(|_| bad("きっかけが正しくありません")));
+    let position = match f
+        .get("position")
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+    {
+        None => Ok(None),
+        Some(p) => p
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| bad("表示順は整数で入力してください")),
+    };
+    let (trigger, position) = match (trigger, position) {
+        (Ok(t), Ok(p)) => (t, p),
+        (Err(m), _) | (_, Err(m)) => {
+            return view(
+                &st,
+                &session,
+                String::new(),
+                m,
+                &f,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let position = match position {
+        Some(p) => p,
+        None => match st.store.automation_rules().await {
+            Ok(r) => r.iter().map(|r| r.position).max().unwrap_or(0) + 1,
+            Err(e) => return store_error_page(e),
+        },
+    };
+    let rule = Rule {
+        id: 0,
+        name: f.get("name").cloned().unwrap_or_default(),
+        position,
+        enabled: true,
+        trigger,
+        action: Action::SetHandlingStatus {
+            name: f.get("status").cloned().unwrap_or_default(),
+        },
+    };
+    match st.store.add_automation_rule(&rule).await {
+        Ok(_) => Redirect::to("/settings/automation?done=added").into_response(),
+        Err(e) => match invalid_message(&e) {
+            Some(m) => {
+                view(
+                    &st,
+                    &session,
+                    String::new(),
+                    m,
+                    &f,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+            None => store_error_page(e),
+        },
+    }
+}
+
+async fn change(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<i64>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = guard(&session, &f) {
+        return refused;
+    }
+    let result = match f.get("op").map(String::as_str) {
+        Some("delete") => st.store.delete_automation_rule(id).await.map(|_| "deleted"),
+        Some("toggle") => {
+            let rule = match st.store.automation_rules().await {
+                Ok(r) => r.into_iter().find(|r| r.id == id),
+                Err(e) => return store_error_page(e),
+            };
+            let Some(mut rule) = rule else {
+                return error_page(StatusCode::NOT_FOUND, "自動化設定が見つかりません");
+            };
+            rule.enabled = !rule.enabled;
+            st.store
+                .update_automation_rule(&rule)
+                .await
+                .map(|_| "changed")
+        }
+        _ => return error_page(StatusCode::BAD_REQUEST, "不明な操作です"),
+    };
+    match result {
+        Ok(done) => Redirect::to(&format!("/settings/automation?done={done}")).into_response(),
+        Err(e) => match invalid_message(&e) {
+            Some(m) => {
+                view(
+                    &st,
+                    &session,
+                    String::new(),
+                    m,
+                    &HashMap::new(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+            None => store_error_page(e),
+        },
+    }
+}
