@@ -212,6 +212,58 @@ impl Action {
     }
 }
 
+/// The seed's examples (自動化設定機能の活用事例) that our actions can express
+/// today, in order: (name, trigger, handling status to set).
+pub fn presets() -> Vec<Rule> {
+    use crate::status::PaymentStatus::*;
+    let pay = |s| Trigger::Exact {
+        event: OrderEvent::PaymentStatusBecame { status: s },
+    };
+    let kind = |k: &str| Trigger::EventKind { event: k.into() };
+    let list: Vec<(&str, Trigger, &str)> = vec![
+        (
+            "出荷リスト出力済で発送準備中",
+            Trigger::Exact {
+                event: OrderEvent::ShippingListExported,
+            },
+            "発送準備中",
+        ),
+        (
+            "配送伝票番号の登録で発送完了",
+            kind("tracking_number_set"),
+            "発送完了",
+        ),
+        (
+            "配送完了日の登録で配送完了",
+            kind("delivered_at_set"),
+            "配送完了",
+        ),
+        ("与信審査エラーで決済NG", pay(CreditCheckError), "決済NG"),
+        ("仮売上失敗で決済NG", pay(AuthorizationFailed), "決済NG"),
+        ("取引登録失敗で決済NG", pay(RegistrationFailed), "決済NG"),
+        (
+            "与信審査完了で注文確定に戻す",
+            pay(CreditCheckApproved),
+            "注文確定",
+        ),
+        ("仮売上完了で注文確定に戻す", pay(Authorized), "注文確定"),
+        ("入金待ちで注文確定に戻す", pay(AwaitingPayment), "注文確定"),
+    ];
+    list.into_iter()
+        .enumerate()
+        .map(|(i, (name, trigger, status))| Rule {
+            id: 0,
+            name: name.into(),
+            position: i as i64 + 1,
+            enabled: true,
+            trigger,
+            action: Action::SetHandlingStatus {
+                name: status.into(),
+            },
+        })
+        .collect()
+}
+
 /// Why a set of enabled rules is refused when a rule is saved. The seed warns
 /// that many actions on one event clash and never finish; here such a set
 /// cannot be saved at all.
@@ -591,5 +643,12 @@ mod tests {
             rule(3, 3, ev("C"), "A"),
         ];
         assert_eq!(conflicts(&three).len(), 1);
+    }
+
+    #[test]
+    fn presets_do_not_conflict() {
+        let p = presets();
+        assert_eq!(p.len(), 9);
+        assert!(conflicts(&p).is_empty());
     }
 }

@@ -146,4 +146,70 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Loads the seed's example rules ([`juchu_domain::automation::presets`]):
+    /// handling statuses they need are created on the way (e.g. 返品, 決済NG if a
+    /// shop deleted them), rules that exist already or would clash are skipped
+    /// and reported.
+    pub async fn load_automation_presets(&self) -> Result<PresetReport, StoreError> {
+        let mut report = PresetReport::default();
+        let masters = self.masters().await?;
+        for rule in juchu_domain::automation::presets() {
+            let Action::SetHandlingStatus { name } = &rule.action;
+            if masters.handling_status_by_name(name).is_none()
+                && !report.statuses_created.contains(name)
+            {
+                self.create_handling_status(crate::masters::HandlingStatusInput {
+                    name: name.clone(),
+                    position: None,
+                    color: "#337ab7".into(),
+                    is_default: false,
+                })
+                .await?;
+                report.statuses_created.push(name.clone());
+            }
+        }
+        let mut position = self
+            .automation_rules()
+            .await?
+            .iter()
+            .map(|r| r.position)
+            .max()
+            .unwrap_or(0);
+        for rule in juchu_domain::automation::presets() {
+            let existing = self.automation_rules().await?;
+            if existing
+                .iter()
+                .any(|r| r.trigger == rule.trigger && r.action == rule.action)
+            {
+                report
+                    .skipped
+                    .push((rule.name, "既に同じルールがあります".into()));
+                continue;
+            }
+            position += 1;
+            let rule = Rule { position, ..rule };
+            match self.add_automation_rule(&rule).await {
+                Ok(_) => report.added.push(rule.name),
+                Err(StoreError::Invalid(e)) => report.skipped.push((
+                    rule.name,
+                    e.0.iter()
+                        .map(|f| f.message.clone())
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// What loading the presets did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PresetReport {
+    pub added: Vec<String>,
+    /// (rule, why) for rules not added.
+    pub skipped: Vec<(String, String)>,
+    pub statuses_created: Vec<String>,
 }

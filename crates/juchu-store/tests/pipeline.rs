@@ -1028,3 +1028,58 @@ both_stores!(
             .unwrap();
     }
 );
+
+both_stores!(automation_presets_load_once, |store| async move {
+    seed_products(&store).await;
+    let r = store.load_automation_presets().await.unwrap();
+    assert_eq!(r.added.len(), 9, "{r:?}");
+    assert!(r.skipped.is_empty());
+    let again = store.load_automation_presets().await.unwrap();
+    assert!(again.added.is_empty());
+    assert_eq!(again.skipped.len(), 9);
+    // They run: 与信審査エラー → 決済NG, then 与信審査完了 back to 注文確定.
+    let o = store
+        .create_orders(
+            vec![new_order(address(
+                "鈴木",
+                "次郎",
+                ("スズキ", "ジロウ"),
+                "080-1234-5678",
+                "jiro@example.jp",
+            ))],
+            &staff(),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let set = |s: &str| OrderPatch {
+        payment_status: Some(s.into()),
+        ..Default::default()
+    };
+    let n = o.order_number;
+    store
+        .change_order(&n, None, &set("与信審査中"), &staff(), "")
+        .await
+        .unwrap();
+    let ng = store
+        .change_order(&n, None, &set("与信審査エラー"), &staff(), "")
+        .await
+        .unwrap();
+    let m = store.masters().await.unwrap();
+    assert_eq!(
+        m.handling_status(ng.order.handling_status_id).unwrap().name,
+        "決済NG"
+    );
+    store
+        .change_order(&n, None, &set("与信審査中"), &staff(), "")
+        .await
+        .unwrap();
+    let ok = store
+        .change_order(&n, None, &set("与信審査完了"), &staff(), "")
+        .await
+        .unwrap();
+    assert_eq!(
+        m.handling_status(ok.order.handling_status_id).unwrap().name,
+        "注文確定"
+    );
+});

@@ -109,6 +109,10 @@ pub fn router(state: AppState) -> Router {
             g(api::automation::list_rules).post(api::automation::create_rule),
         )
         .route(
+            "/automation-rules/presets",
+            p(api::automation::load_presets),
+        )
+        .route(
             "/automation-rules/{id}",
             axum::routing::put(api::automation::put_rule).delete(api::automation::delete_rule),
         )

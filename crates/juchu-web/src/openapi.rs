@@ -36,7 +36,7 @@ impl Modify for BearerAuth {
         api::subscriptions::subscription_orders, api::subscriptions::subscription_history,
         api::subscriptions::reasons,
         api::automation::list_rules, api::automation::create_rule, api::automation::put_rule,
-        api::automation::delete_rule,
+        api::automation::delete_rule, api::automation::load_presets,
     ),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
@@ -47,7 +47,8 @@ impl Modify for BearerAuth {
         api::subscriptions::SubscriptionItemJson, api::subscriptions::CalendarEntryJson,
         api::subscriptions::PatchSubscriptionBody, api::subscriptions::OperationBody,
         api::subscriptions::PauseBody, api::subscriptions::SubscriptionReasonsJson,
-        api::automation::RuleJson, api::automation::RuleBody,
+        api::automation::RuleJson, api::automation::RuleBody, api::automation::PresetReportJson,
+        api::automation::SkippedJson,
     )),
     modifiers(&BearerAuth)
 )]

@@ -155,3 +155,39 @@ pub async fn delete_rule(
     st.store.delete_automation_rule(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PresetReportJson {
+    /// Rules added.
+    pub added: Vec<String>,
+    /// Rules not added, with the reason (already there, or a conflict).
+    pub skipped: Vec<SkippedJson>,
+    /// 対応状況 created because a preset needed them.
+    pub statuses_created: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SkippedJson {
+    pub name: String,
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/automation-rules/presets", tag = "automation",
+    responses((status = 200, body = PresetReportJson)), security(("bearer" = [])))]
+/// Loads the seed's example rules in one call (missing 対応状況 are created).
+pub async fn load_presets(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<PresetReportJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let r = st.store.load_automation_presets().await?;
+    Ok(Json(PresetReportJson {
+        added: r.added,
+        skipped: r
+            .skipped
+            .into_iter()
+            .map(|(name, reason)| SkippedJson { name, reason })
+            .collect(),
+        statuses_created: r.statuses_created,
+    }))
+}

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/automation", get(page).post(add))
+        .route("/settings/automation/presets", post(presets))
         .route("/settings/automation/{id}", post(change))
 }
 
@@ -312,5 +313,46 @@ async fn change(
             }
             None => store_error_page(e),
         },
+    }
+}
+
+async fn presets(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = guard(&session, &f) {
+        return refused;
+    }
+    match st.store.load_automation_presets().await {
+        Ok(r) => {
+            let mut msg = format!("{}件のルールを追加しました。", r.added.len());
+            if !r.statuses_created.is_empty() {
+                msg.push_str(&format!(
+                    " 対応状況を作成しました: {}。",
+                    r.statuses_created.join("、")
+                ));
+            }
+            if !r.skipped.is_empty() {
+                msg.push_str(&format!(
+                    " 追加しなかったルール: {}",
+                    r.skipped
+                        .iter()
+                        .map(|(n, why)| format!("「{n}」（{why}）"))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                ));
+            }
+            view(
+                &st,
+                &session,
+                msg,
+                String::new(),
+                &HashMap::new(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => store_error_page(e),
     }
 }
