@@ -205,6 +205,63 @@ impl Store {
     }
 }
 
+/// What a rule would have done over a past period ([`Store::dry_run_rule`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DryRun {
+    pub days: i64,
+    /// Orders with a matching event in the period.
+    pub orders: i64,
+    /// Up to 20 of their order numbers, newest first.
+    pub sample: Vec<String>,
+}
+
+impl Store {
+    /// How many orders of the last `days` days had an event this rule listens
+    /// for, with a sample — read from the event log, nothing is changed.
+    pub async fn dry_run_rule(&self, rule: &Rule, days: i64) -> Result<DryRun, StoreError> {
+        if !(1..=365).contains(&days) {
+            return Err(
+                FieldErrors::single("days", "out_of_range", "1〜365日で指定してください").into(),
+            );
+        }
+        let kind = match &rule.trigger {
+            juchu_domain::automation::Trigger::EventKind { event } => event.clone(),
+            juchu_domain::automation::Trigger::Exact { event } => event.kind().to_string(),
+        };
+        let since = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let rows = sqlx::query(
+            "SELECT e.payload, o.order_number, e.order_id FROM order_events e JOIN orders o ON o.id = e.order_id \
+             WHERE e.kind = $1 AND e.at >= $2 ORDER BY e.at DESC, e.id DESC",
+        )
+        .bind(kind)
+        .bind(juchu_domain::time::format_ts(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = DryRun {
+            days,
+            ..Default::default()
+        };
+        for r in &rows {
+            let event: juchu_domain::event::OrderEvent =
+                match serde_json::from_str(&get_str(r, "payload")?) {
+                    Ok(e) => e,
+                    Err(_) => continue,
+                };
+            if !rule.trigger.matches(&event) || !seen.insert(get_i64(r, "order_id")?) {
+                continue;
+            }
+            out.orders += 1;
+            if out.sample.len() < 20 {
+                out.sample.push(get_str(r, "order_number")?);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// What loading the presets did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PresetReport {

@@ -1082,4 +1082,13 @@ both_stores!(automation_presets_load_once, |store| async move {
         m.handling_status(ok.order.handling_status_id).unwrap().name,
         "注文確定"
     );
+    // Dry run over the event log: the 与信審査エラー rule fired on this order.
+    let rule = juchu_domain::automation::presets()
+        .into_iter()
+        .find(|r| r.name == "与信審査エラーで決済NG")
+        .unwrap();
+    let dry = store.dry_run_rule(&rule, 30).await.unwrap();
+    assert_eq!(dry.orders, 1);
+    assert_eq!(dry.sample, vec![n.clone()]);
+    assert!(store.dry_run_rule(&rule, 0).await.is_err());
 });

@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
             "/automation-rules",
             g(api::automation::list_rules).post(api::automation::create_rule),
         )
+        .route("/automation-rules/dry-run", p(api::automation::dry_run))
         .route(
             "/automation-rules/presets",
             p(api::automation::load_presets),

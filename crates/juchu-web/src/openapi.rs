@@ -36,7 +36,7 @@ impl Modify for BearerAuth {
         api::subscriptions::subscription_orders, api::subscriptions::subscription_history,
         api::subscriptions::reasons,
         api::automation::list_rules, api::automation::create_rule, api::automation::put_rule,
-        api::automation::delete_rule, api::automation::load_presets,
+        api::automation::delete_rule, api::automation::load_presets, api::automation::dry_run,
     ),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
@@ -48,7 +48,7 @@ impl Modify for BearerAuth {
         api::subscriptions::PatchSubscriptionBody, api::subscriptions::OperationBody,
         api::subscriptions::PauseBody, api::subscriptions::SubscriptionReasonsJson,
         api::automation::RuleJson, api::automation::RuleBody, api::automation::PresetReportJson,
-        api::automation::SkippedJson,
+        api::automation::SkippedJson, api::automation::DryRunBody, api::automation::DryRunJson,
     )),
     modifiers(&BearerAuth)
 )]

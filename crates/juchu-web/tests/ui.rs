@@ -729,6 +729,24 @@ both_stores!(automation_settings_page, |store| async move {
             (r.status(), r.text().await.unwrap())
         }
     };
+    // A dry run saves nothing and says so.
+    let r = app
+        .client
+        .post(app.url("/settings/automation"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "試し"),
+            ("trigger", trigger),
+            ("status", "決済NG"),
+            ("dry_run", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("ドライラン"));
+    assert!(app.store.automation_rules().await.unwrap().is_empty());
     let (s, _) = add("与信NG", "決済NG").await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (s, html) = add("与信NG2", "保留").await;

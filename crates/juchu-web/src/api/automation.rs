@@ -191,3 +191,51 @@ pub async fn load_presets(
         statuses_created: r.statuses_created,
     }))
 }
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunBody {
+    #[schema(value_type = Object)]
+    pub trigger: Trigger,
+    #[schema(value_type = Object)]
+    pub action: Action,
+    /// Look back this many days (1–365, default 30).
+    #[serde(default)]
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DryRunJson {
+    pub days: i64,
+    /// Orders the rule would have fired on.
+    pub orders: i64,
+    /// Up to 20 of their order numbers, newest first.
+    pub sample: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/automation-rules/dry-run", tag = "automation", request_body = DryRunBody,
+    responses((status = 200, body = DryRunJson), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// How many of the last N days' orders a rule would have fired on, and a sample;
+/// nothing is changed.
+pub async fn dry_run(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<Json<DryRunJson>, ApiError> {
+    caller.require(Permission::Read)?;
+    let b: DryRunBody = parse_json(&body)?;
+    let rule = Rule {
+        id: 0,
+        name: String::new(),
+        position: 0,
+        enabled: true,
+        trigger: b.trigger,
+        action: b.action,
+    };
+    let r = st.store.dry_run_rule(&rule, b.days.unwrap_or(30)).await?;
+    Ok(Json(DryRunJson {
+        days: r.days,
+        orders: r.orders,
+        sample: r.sample,
+    }))
+}

@@ -251,6 +251,24 @@ async fn add(
             name: f.get("status").cloned().unwrap_or_default(),
         },
     };
+    if f.contains_key("dry_run") {
+        // Nothing is saved: the result is shown above the form, kept as typed.
+        return match st.store.dry_run_rule(&rule, 30).await {
+            Ok(r) => {
+                let msg = if r.orders == 0 {
+                    "ドライラン: 直近30日の受注でこのルールが動いた受注はありません。".to_string()
+                } else {
+                    format!(
+                        "ドライラン: 直近30日の受注のうち{}件でこのルールが動いていました（例: {}）。何も変更していません。",
+                        r.orders,
+                        r.sample.join("、")
+                    )
+                };
+                view(&st, &session, msg, String::new(), &f, StatusCode::OK).await
+            }
+            Err(e) => store_error_page(e),
+        };
+    }
     match st.store.add_automation_rule(&rule).await {
         Ok(_) => Redirect::to("/settings/automation?done=added").into_response(),
         Err(e) => match invalid_message(&e) {
