@@ -41,6 +41,60 @@ pub enum Action {
     SetHandlingStatus { name: String },
 }
 
+/// A condition the order must meet for the rule to fire (all must hold).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// 支払方法 is this one (name or code).
+    PaymentMethod { name: String },
+    /// 配送業者 is this one (name or code).
+    Carrier { name: String },
+    /// The order has this 受注ラベル.
+    Label { name: String },
+    /// 要対応受注 or not.
+    NeedsAttention { value: bool },
+}
+
+impl Condition {
+    pub fn holds(&self, o: &Order, m: &crate::masters::Masters) -> bool {
+        match self {
+            Condition::PaymentMethod { name } => {
+                m.payment_method_by_key(name).map(|p| p.id) == o.payment_method_id
+                    && o.payment_method_id.is_some()
+            }
+            Condition::Carrier { name } => {
+                m.carrier_by_key(name).map(|c| c.id) == o.carrier_id && o.carrier_id.is_some()
+            }
+            Condition::Label { name } => m
+                .label_by_name(name)
+                .is_some_and(|l| o.label_ids.contains(&l.id)),
+            Condition::NeedsAttention { value } => o.needs_attention == *value,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Condition::PaymentMethod { name } => format!("支払方法が「{name}」"),
+            Condition::Carrier { name } => format!("配送業者が「{name}」"),
+            Condition::Label { name } => format!("受注ラベル「{name}」あり"),
+            Condition::NeedsAttention { value: true } => "要対応受注".into(),
+            Condition::NeedsAttention { value: false } => "要対応受注でない".into(),
+        }
+    }
+
+    /// Two conditions that can never hold together (another payment method).
+    fn excludes(&self, other: &Condition) -> bool {
+        match (self, other) {
+            (Condition::PaymentMethod { name: a }, Condition::PaymentMethod { name: b })
+            | (Condition::Carrier { name: a }, Condition::Carrier { name: b }) => a != b,
+            (Condition::NeedsAttention { value: a }, Condition::NeedsAttention { value: b }) => {
+                a != b
+            }
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     pub id: i64,
@@ -48,7 +102,21 @@ pub struct Rule {
     pub position: i64,
     pub enabled: bool,
     pub trigger: Trigger,
+    /// All must hold on the order (none: always).
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
     pub action: Action,
+}
+
+impl Rule {
+    /// Whether both rules could fire on the same order: not when one requires
+    /// what the other excludes (支払方法 A vs B).
+    fn can_coincide(&self, other: &Rule) -> bool {
+        !self
+            .conditions
+            .iter()
+            .any(|a| other.conditions.iter().any(|b| a.excludes(b)))
+    }
 }
 
 /// One planned firing: which rule, on which event, doing what.
@@ -62,12 +130,18 @@ pub struct Firing {
 
 /// Plans the firings for `events`. `rules` need not be sorted; `fired` holds the ids
 /// of rules that already fired for this originating change and is updated.
-pub fn plan(events: &[OrderEvent], rules: &[Rule], fired: &mut Vec<i64>) -> Vec<Firing> {
+pub fn plan(
+    events: &[OrderEvent],
+    rules: &[Rule],
+    fired: &mut Vec<i64>,
+    order: &Order,
+    masters: &crate::masters::Masters,
+) -> Vec<Firing> {
     let mut ordered: Vec<&Rule> = rules.iter().filter(|r| r.enabled).collect();
     ordered.sort_by_key(|r| (r.position, r.id));
     let mut out = Vec::new();
     for rule in ordered {
-        if fired.contains(&rule.id) {
+        if fired.contains(&rule.id) || !rule.conditions.iter().all(|c| c.holds(order, masters)) {
             continue;
         }
         if let Some(e) = events.iter().find(|e| rule.trigger.matches(e)) {
@@ -133,7 +207,7 @@ pub fn cascade(
     let mut fired = Vec::new();
     let mut current: Vec<OrderEvent> = events.to_vec();
     for depth in 1..=MAX_CHAIN + 1 {
-        let firings = plan(&current, rules, &mut fired);
+        let firings = plan(&current, rules, &mut fired, &order, ctx.masters);
         if firings.is_empty() {
             return Cascade {
                 order,
@@ -256,6 +330,7 @@ pub fn presets() -> Vec<Rule> {
             name: name.into(),
             position: i as i64 + 1,
             enabled: true,
+            conditions: Vec::new(),
             trigger,
             action: Action::SetHandlingStatus {
                 name: status.into(),
@@ -315,7 +390,7 @@ pub fn conflicts(rules: &[Rule]) -> Vec<Conflict> {
     let mut out = Vec::new();
     for (i, a) in enabled.iter().enumerate() {
         for b in &enabled[i + 1..] {
-            if a.trigger.overlaps(&b.trigger) && a.action != b.action {
+            if a.trigger.overlaps(&b.trigger) && a.action != b.action && a.can_coincide(b) {
                 out.push(Conflict::DifferentValues {
                     first: a.name.clone(),
                     second: b.name.clone(),
@@ -325,7 +400,7 @@ pub fn conflicts(rules: &[Rule]) -> Vec<Conflict> {
         }
     }
     // Rule a leads to rule b when a's action causes an event b listens for.
-    let leads = |a: &Rule, b: &Rule| b.trigger.matches(&a.action.produces());
+    let leads = |a: &Rule, b: &Rule| b.trigger.matches(&a.action.produces()) && a.can_coincide(b);
     let n = enabled.len();
     let mut reported: Vec<Vec<usize>> = Vec::new();
     for start in 0..n {
@@ -371,6 +446,7 @@ mod tests {
             name: format!("rule{id}"),
             position,
             enabled: true,
+            conditions: Vec::new(),
             trigger,
             action: Action::SetHandlingStatus {
                 name: status.into(),
@@ -416,11 +492,18 @@ mod tests {
                 status: PaymentStatus::CreditCheckError,
             },
         ];
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let o = build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
         let mut fired = vec![];
-        let plan1 = plan(&events, &rules, &mut fired);
+        let plan1 = plan(&events, &rules, &mut fired, &o, &m);
         assert_eq!(plan1.iter().map(|f| f.rule_id).collect::<Vec<_>>(), [2, 1]);
         assert!(
-            plan(&events, &rules, &mut fired).is_empty(),
+            plan(&events, &rules, &mut fired, &o, &m).is_empty(),
             "a rule never fires twice for one change"
         );
     }
@@ -452,7 +535,14 @@ mod tests {
                 status: PaymentStatus::Cancelled,
             },
         ];
-        assert!(plan(&events, &[r, other], &mut vec![]).is_empty());
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let o = build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        assert!(plan(&events, &[r, other], &mut vec![], &o, &m).is_empty());
     }
 
     #[test]
@@ -650,5 +740,53 @@ mod tests {
         let p = presets();
         assert_eq!(p.len(), 9);
         assert!(conflicts(&p).is_empty());
+    }
+
+    #[test]
+    fn conditions_gate_rules_and_separate_conflicts() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        // new_order() pays 代金引換 with carrier yamato.
+        let o = build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        let trigger = Trigger::EventKind {
+            event: "created".into(),
+        };
+        let mut cod = rule(1, 1, trigger.clone(), "処理中");
+        cod.conditions = vec![Condition::PaymentMethod {
+            name: "代金引換".into(),
+        }];
+        let mut card = rule(2, 2, trigger.clone(), "保留");
+        card.conditions = vec![Condition::PaymentMethod {
+            name: "credit_card".into(),
+        }];
+        let fired = plan(
+            &[OrderEvent::Created],
+            &[cod.clone(), card.clone()],
+            &mut vec![],
+            &o,
+            &m,
+        );
+        assert_eq!(fired.iter().map(|f| f.rule_id).collect::<Vec<_>>(), [1]);
+        // Different values on one event, but never on the same order: no conflict.
+        assert!(conflicts(&[cod.clone(), card]).is_empty());
+        let mut any = rule(3, 3, trigger, "保留");
+        any.conditions = vec![Condition::NeedsAttention { value: false }];
+        assert!(Condition::NeedsAttention { value: false }.holds(&o, &m));
+        assert_eq!(
+            conflicts(&[cod, any]).len(),
+            1,
+            "both can hold on one order"
+        );
+        assert_eq!(
+            Condition::Label {
+                name: "ギフト".into()
+            }
+            .describe(),
+            "受注ラベル「ギフト」あり"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use crate::StoreError;
 use crate::db::{Store, get_bool, get_i64, get_str, now_text};
 use juchu_domain::FieldErrors;
-use juchu_domain::automation::{Action, Rule, conflicts};
+use juchu_domain::automation::{Action, Condition, Rule, conflicts};
 
 /// Checks `rule` against the other rules: its handling status must exist, and it
 /// must not clash (two values on one event, a circle) with the enabled rules.
@@ -29,6 +29,21 @@ fn check_rule(
         }
         Action::SetHandlingStatus { .. } => {}
     }
+    for (i, c) in rule.conditions.iter().enumerate() {
+        let known = match c {
+            Condition::PaymentMethod { name } => masters.payment_method_by_key(name).is_some(),
+            Condition::Carrier { name } => masters.carrier_by_key(name).is_some(),
+            Condition::Label { name } => masters.label_by_name(name).is_some(),
+            Condition::NeedsAttention { .. } => true,
+        };
+        if !known {
+            e.add(
+                format!("conditions[{i}]"),
+                "unknown",
+                format!("{}: 登録されていません", c.describe()),
+            );
+        }
+    }
     e.into_result()?;
     let mut all: Vec<Rule> = others.iter().filter(|r| r.id != rule.id).cloned().collect();
     all.push(rule.clone());
@@ -45,7 +60,7 @@ fn check_rule(
 
 async fn all_rules(conn: &mut sqlx::AnyConnection) -> Result<Vec<Rule>, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, name, position, enabled, trigger_json, action_json FROM automation_rules ORDER BY position, id",
+        "SELECT id, name, position, enabled, trigger_json, action_json, conditions_json FROM automation_rules ORDER BY position, id",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -62,6 +77,7 @@ async fn all_rules(conn: &mut sqlx::AnyConnection) -> Result<Vec<Rule>, StoreErr
             name: get_str(r, "name")?,
             position: get_i64(r, "position")?,
             enabled: get_bool(r, "enabled")?,
+            conditions: Vec::new(),
             trigger: serde_json::from_str(&get_str(r, "trigger_json")?)
                 .map_err(|e| bad("trigger", e))?,
             action: serde_json::from_str(&get_str(r, "action_json")?)
@@ -91,7 +107,7 @@ impl Store {
         };
         check_rule(&candidate, &existing, &masters)?;
         let row = sqlx::query(
-            "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at, conditions_json) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(rule.name.trim().to_string())
         .bind(rule.position)
@@ -99,6 +115,7 @@ impl Store {
         .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
         .bind(serde_json::to_string(&rule.action).unwrap_or_default())
         .bind(now_text())
+        .bind(serde_json::to_string(&rule.conditions).unwrap_or_else(|_| "[]".into()))
         .fetch_one(&mut *tx)
         .await?;
         crate::db::bump_masters_revision(&mut tx).await?;
@@ -117,7 +134,7 @@ impl Store {
         }
         check_rule(rule, &existing, &masters)?;
         sqlx::query(
-            "UPDATE automation_rules SET name = $1, position = $2, enabled = $3, trigger_json = $4, action_json = $5 WHERE id = $6",
+            "UPDATE automation_rules SET name = $1, position = $2, enabled = $3, trigger_json = $4, action_json = $5, conditions_json = $7 WHERE id = $6",
         )
         .bind(rule.name.trim().to_string())
         .bind(rule.position)
@@ -125,6 +142,7 @@ impl Store {
         .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
         .bind(serde_json::to_string(&rule.action).unwrap_or_default())
         .bind(rule.id)
+        .bind(serde_json::to_string(&rule.conditions).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *tx)
         .await?;
         crate::db::bump_masters_revision(&mut tx).await?;

@@ -191,7 +191,7 @@ fn event_rows(rows: &[EventRow], at: &str) -> Rows {
 }
 
 pub(crate) async fn load_rules(tx: &mut Tx) -> Result<Vec<Rule>, StoreError> {
-    let rows = sqlx::query("SELECT id, name, position, enabled, trigger_json, action_json FROM automation_rules WHERE enabled = 1")
+    let rows = sqlx::query("SELECT id, name, position, enabled, trigger_json, action_json, conditions_json FROM automation_rules WHERE enabled = 1")
         .fetch_all(&mut **tx)
         .await?;
     let mut rules = Vec::with_capacity(rows.len());
@@ -213,6 +213,12 @@ pub(crate) async fn load_rules(tx: &mut Tx) -> Result<Vec<Rule>, StoreError> {
             name: get_str(r, "name")?,
             position: get_i64(r, "position")?,
             enabled: true,
+            conditions: serde_json::from_str(&get_str(r, "conditions_json")?).map_err(|e| {
+                StoreError::Other(format!(
+                    "automation rule {} has bad conditions: {e}",
+                    get_i64(r, "id").unwrap_or(0)
+                ))
+            })?,
             trigger,
             action,
         });

@@ -299,6 +299,7 @@ both_stores!(
                 name: "発送完了にする".into(),
                 position: 1,
                 enabled: true,
+                conditions: Vec::new(),
                 trigger: Trigger::EventKind {
                     event: "tracking_number_set".into(),
                 },
@@ -994,6 +995,7 @@ both_stores!(
             name: name.into(),
             position: 1,
             enabled: true,
+            conditions: Vec::new(),
             trigger: Trigger::Exact {
                 event: juchu_domain::event::OrderEvent::HandlingStatusBecame { name: on.into() },
             },

@@ -613,3 +613,43 @@ both_stores!(automation_rules_api, |store| async move {
         0
     );
 });
+
+both_stores!(rule_conditions_over_the_api, |store| async move {
+    seed_products(&store).await;
+    let app = TestApp::start(store).await;
+    let manager = app.token(Role::Manager).await;
+    let (s, r) = post(
+        &app,
+        &manager,
+        "/api/v1/automation-rules",
+        &json!({
+            "name": "代引は処理中",
+            "trigger": {"kind": "event_kind", "event": "created"},
+            "conditions": [{"kind": "payment_method", "name": "代金引換"}],
+            "action": {"kind": "set_handling_status", "name": "処理中"}
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["condition_labels"][0], "支払方法が「代金引換」");
+    let (s, err) = post(
+        &app,
+        &manager,
+        "/api/v1/automation-rules",
+        &json!({
+            "name": "謎の支払",
+            "trigger": {"kind": "event_kind", "event": "created"},
+            "conditions": [{"kind": "payment_method", "name": "物々交換"}],
+            "action": {"kind": "set_handling_status", "name": "保留"}
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["field"], "conditions[0]");
+    let (_, cod) = post(&app, &manager, "/api/v1/orders", &order_body()).await;
+    assert_eq!(cod["handling_status"], "処理中");
+    let mut card = order_body();
+    card["payment_method"] = json!("クレジットカード");
+    let (_, card) = post(&app, &manager, "/api/v1/orders", &card).await;
+    assert_eq!(card["handling_status"], "注文確定");
+});

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use juchu_domain::access::Permission;
-use juchu_domain::automation::{Action, Rule, Trigger};
+use juchu_domain::automation::{Action, Condition, Rule, Trigger};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -27,6 +27,11 @@ pub struct RuleJson {
     /// The trigger in Japanese, e.g. 決済状況が「与信審査エラー」になった.
     pub trigger_label: String,
     /// `{"kind": "set_handling_status", "name": "決済NG"}`
+    /// All must hold: `[{"kind": "payment_method", "name": "代金引換"}, {"kind": "carrier", "name": "yamato"},
+    /// {"kind": "label", "name": "ギフト"}, {"kind": "needs_attention", "value": true}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub conditions: Vec<Condition>,
+    pub condition_labels: Vec<String>,
     #[schema(value_type = Object)]
     pub action: Action,
     pub action_label: String,
@@ -41,6 +46,8 @@ impl From<&Rule> for RuleJson {
             enabled: r.enabled,
             trigger: r.trigger.clone(),
             trigger_label: r.trigger.describe(),
+            conditions: r.conditions.clone(),
+            condition_labels: r.conditions.iter().map(Condition::describe).collect(),
             action: r.action.clone(),
             action_label: r.action.describe(),
         }
@@ -58,6 +65,9 @@ pub struct RuleBody {
     pub enabled: bool,
     #[schema(value_type = Object)]
     pub trigger: Trigger,
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub conditions: Vec<Condition>,
     #[schema(value_type = Object)]
     pub action: Action,
 }
@@ -107,6 +117,7 @@ pub async fn create_rule(
             None => next_position(&st).await?,
         },
         enabled: b.enabled,
+        conditions: b.conditions,
         trigger: b.trigger,
         action: b.action,
     };
@@ -137,6 +148,7 @@ pub async fn put_rule(
         name: b.name,
         position: b.position.unwrap_or(current.position),
         enabled: b.enabled,
+        conditions: b.conditions,
         trigger: b.trigger,
         action: b.action,
     };
@@ -229,6 +241,7 @@ pub async fn dry_run(
         name: String::new(),
         position: 0,
         enabled: true,
+        conditions: Vec::new(),
         trigger: b.trigger,
         action: b.action,
     };

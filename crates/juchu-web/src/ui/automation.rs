@@ -246,6 +246,7 @@ async fn add(
         name: f.get("name").cloned().unwrap_or_default(),
         position,
         enabled: true,
+        conditions: Vec::new(),
         trigger,
         action: Action::SetHandlingStatus {
             name: f.get("status").cloned().unwrap_or_default(),
