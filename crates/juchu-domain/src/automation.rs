@@ -39,6 +39,10 @@ impl Trigger {
 pub enum Action {
     /// 対応状況を X に変更
     SetHandlingStatus { name: String },
+    /// 受注ラベル X を付ける
+    AddLabel { name: String },
+    /// 受注ラベル X を外す
+    RemoveLabel { name: String },
 }
 
 /// A condition the order must meet for the rule to fire (all must hold).
@@ -158,14 +162,52 @@ pub fn plan(
 }
 
 impl Action {
-    pub fn to_patch(&self) -> OrderPatch {
+    /// The change this action makes to `order` (labels are a whole set in a
+    /// patch, so adding or removing one starts from the order's labels).
+    pub fn to_patch(&self, order: &Order, m: &crate::masters::Masters) -> OrderPatch {
+        let names = || -> Vec<String> {
+            order
+                .label_ids
+                .iter()
+                .filter_map(|id| m.label(*id).map(|l| l.name.clone()))
+                .collect()
+        };
         match self {
             Action::SetHandlingStatus { name } => OrderPatch::handling_status(name.clone()),
+            Action::AddLabel { name } => {
+                let mut labels = names();
+                if !labels.contains(name) {
+                    labels.push(name.clone());
+                }
+                OrderPatch {
+                    labels: Some(labels),
+                    ..Default::default()
+                }
+            }
+            Action::RemoveLabel { name } => OrderPatch {
+                labels: Some(names().into_iter().filter(|l| l != name).collect()),
+                ..Default::default()
+            },
         }
     }
     pub fn describe(&self) -> String {
         match self {
             Action::SetHandlingStatus { name } => format!("対応状況を「{name}」に変更"),
+            Action::AddLabel { name } => format!("受注ラベル「{name}」を付ける"),
+            Action::RemoveLabel { name } => format!("受注ラベル「{name}」を外す"),
+        }
+    }
+
+    /// Whether the two actions would fight over one field: two different
+    /// handling statuses, or adding and removing the same label.
+    pub fn clashes_with(&self, other: &Action) -> bool {
+        match (self, other) {
+            (Action::SetHandlingStatus { name: a }, Action::SetHandlingStatus { name: b }) => {
+                a != b
+            }
+            (Action::AddLabel { name: a }, Action::RemoveLabel { name: b })
+            | (Action::RemoveLabel { name: a }, Action::AddLabel { name: b }) => a == b,
+            _ => false,
         }
     }
 }
@@ -224,7 +266,12 @@ pub fn cascade(
         }
         let mut next_events = Vec::new();
         for firing in firings {
-            match apply_patch(&order, &firing.action.to_patch(), ctx, today) {
+            match apply_patch(
+                &order,
+                &firing.action.to_patch(&order, ctx.masters),
+                ctx,
+                today,
+            ) {
                 Ok(next) => {
                     let changes = diff(&order, &next, ctx.masters);
                     let evs = derive_events(Some(&order), &next, ctx.masters);
@@ -276,12 +323,14 @@ impl Trigger {
 }
 
 impl Action {
-    /// The event this action causes when it changes something.
-    pub fn produces(&self) -> OrderEvent {
+    /// The event this action causes when it changes something (label changes
+    /// cause none).
+    pub fn produces(&self) -> Option<OrderEvent> {
         match self {
             Action::SetHandlingStatus { name } => {
-                OrderEvent::HandlingStatusBecame { name: name.clone() }
+                Some(OrderEvent::HandlingStatusBecame { name: name.clone() })
             }
+            Action::AddLabel { .. } | Action::RemoveLabel { .. } => None,
         }
     }
 }
@@ -390,7 +439,10 @@ pub fn conflicts(rules: &[Rule]) -> Vec<Conflict> {
     let mut out = Vec::new();
     for (i, a) in enabled.iter().enumerate() {
         for b in &enabled[i + 1..] {
-            if a.trigger.overlaps(&b.trigger) && a.action != b.action && a.can_coincide(b) {
+            if a.trigger.overlaps(&b.trigger)
+                && a.action.clashes_with(&b.action)
+                && a.can_coincide(b)
+            {
                 out.push(Conflict::DifferentValues {
                     first: a.name.clone(),
                     second: b.name.clone(),
@@ -400,7 +452,9 @@ pub fn conflicts(rules: &[Rule]) -> Vec<Conflict> {
         }
     }
     // Rule a leads to rule b when a's action causes an event b listens for.
-    let leads = |a: &Rule, b: &Rule| b.trigger.matches(&a.action.produces()) && a.can_coincide(b);
+    let leads = |a: &Rule, b: &Rule| {
+        a.action.produces().is_some_and(|e| b.trigger.matches(&e)) && a.can_coincide(b)
+    };
     let n = enabled.len();
     let mut reported: Vec<Vec<usize>> = Vec::new();
     for start in 0..n {
@@ -788,5 +842,38 @@ mod tests {
             .describe(),
             "受注ラベル「ギフト」あり"
         );
+    }
+
+    #[test]
+    fn label_actions() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let o = build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        let label = m.labels[0].name.clone();
+        let add = Action::AddLabel {
+            name: label.clone(),
+        };
+        let day = "2026-11-24".parse().unwrap();
+        let patched = apply_patch(&o, &add.to_patch(&o, &m), &ctx, day).unwrap();
+        assert_eq!(patched.label_ids, vec![m.labels[0].id]);
+        let remove = Action::RemoveLabel { name: label };
+        let back = apply_patch(&patched, &remove.to_patch(&patched, &m), &ctx, day).unwrap();
+        assert!(back.label_ids.is_empty());
+        assert!(add.clashes_with(&remove));
+        assert!(!add.clashes_with(&Action::SetHandlingStatus {
+            name: "保留".into()
+        }));
+        // A label rule next to a status rule on one event is no conflict.
+        let t = Trigger::EventKind {
+            event: "created".into(),
+        };
+        let mut r1 = rule(1, 1, t.clone(), "保留");
+        r1.action = add;
+        let r2 = rule(2, 2, t, "処理中");
+        assert!(conflicts(&[r1, r2]).is_empty());
     }
 }

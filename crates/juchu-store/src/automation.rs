@@ -28,6 +28,16 @@ fn check_rule(
             );
         }
         Action::SetHandlingStatus { .. } => {}
+        Action::AddLabel { name } | Action::RemoveLabel { name }
+            if masters.label_by_name(name).is_none() =>
+        {
+            e.add(
+                "action.name",
+                "unknown_label",
+                format!("受注ラベル「{name}」は登録されていません"),
+            );
+        }
+        Action::AddLabel { .. } | Action::RemoveLabel { .. } => {}
     }
     for (i, c) in rule.conditions.iter().enumerate() {
         let known = match c {
@@ -173,7 +183,9 @@ impl Store {
         let mut report = PresetReport::default();
         let masters = self.masters().await?;
         for rule in juchu_domain::automation::presets() {
-            let Action::SetHandlingStatus { name } = &rule.action;
+            let Action::SetHandlingStatus { name } = &rule.action else {
+                continue;
+            };
             if masters.handling_status_by_name(name).is_none()
                 && !report.statuses_created.contains(name)
             {

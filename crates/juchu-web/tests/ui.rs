@@ -688,6 +688,10 @@ both_stores!(subscription_pages_and_operations, |store| async move {
     assert_eq!((cal.lead_days, cal.no_ship_weekdays.clone()), (3, vec![7]));
 });
 
+fn action_json(status: &str) -> String {
+    format!(r#"{{"kind":"set_handling_status","name":"{status}"}}"#)
+}
+
 both_stores!(automation_settings_page, |store| async move {
     let app = TestApp::start(store).await;
     app.store
@@ -721,7 +725,7 @@ both_stores!(automation_settings_page, |store| async move {
                     ("csrf", csrf.as_str()),
                     ("name", name),
                     ("trigger", trigger),
-                    ("status", status),
+                    ("action", &action_json(status)),
                 ])
                 .send()
                 .await
@@ -738,7 +742,7 @@ both_stores!(automation_settings_page, |store| async move {
             ("csrf", csrf.as_str()),
             ("name", "試し"),
             ("trigger", trigger),
-            ("status", "決済NG"),
+            ("action", &action_json("決済NG")),
             ("dry_run", "1"),
         ])
         .send()

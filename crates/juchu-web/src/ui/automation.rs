@@ -39,13 +39,14 @@ struct Page {
     nav: Nav,
     rules: Vec<RuleRow>,
     triggers: Vec<(String, String)>,
-    statuses: Vec<String>,
+    /// (form value, label) of every action the form offers.
+    actions: Vec<(String, String)>,
     can_edit: bool,
     flash: String,
     form_error: String,
     name: String,
     trigger: String,
-    status: String,
+    action: String,
     position: String,
     max_chain: usize,
 }
@@ -89,6 +90,21 @@ fn trigger_choices(statuses: &[String]) -> Vec<(String, Trigger)> {
         .collect()
 }
 
+/// The actions the form offers: every handling status, adding or removing every
+/// label. The value is the action's JSON.
+fn action_choices(statuses: &[String], labels: &[String]) -> Vec<Action> {
+    statuses
+        .iter()
+        .map(|s| Action::SetHandlingStatus { name: s.clone() })
+        .chain(labels.iter().map(|l| Action::AddLabel { name: l.clone() }))
+        .chain(
+            labels
+                .iter()
+                .map(|l| Action::RemoveLabel { name: l.clone() }),
+        )
+        .collect()
+}
+
 fn describe(t: &Trigger) -> String {
     match t {
         Trigger::EventKind { event } => match event.as_str() {
@@ -118,6 +134,7 @@ async fn view(
         .iter()
         .map(|s| s.name.clone())
         .collect();
+    let labels: Vec<String> = masters.labels.iter().map(|l| l.name.clone()).collect();
     let g = |k: &str| form.get(k).cloned().unwrap_or_default();
     let t = Page {
         nav: Nav::of(session),
@@ -136,13 +153,16 @@ async fn view(
             .into_iter()
             .map(|(v, t)| (v, describe(&t)))
             .collect(),
-        statuses,
+        actions: action_choices(&statuses, &labels)
+            .into_iter()
+            .map(|a| (serde_json::to_string(&a).unwrap_or_default(), a.describe()))
+            .collect(),
         can_edit: session.role().allows(Permission::WriteMasters),
         flash,
         form_error,
         name: g("name"),
         trigger: g("trigger"),
-        status: g("status"),
+        action: g("action"),
         position: g("position"),
         max_chain: MAX_CHAIN,
     };
@@ -220,9 +240,13 @@ async fn add(
             .map(Some)
             .map_err(|_| bad("表示順は整数で入力してください")),
     };
-    let (trigger, position) = match (trigger, position) {
-        (Ok(t), Ok(p)) => (t, p),
-        (Err(m), _) | (_, Err(m)) => {
+    let action: Result<Action, String> = f
+        .get("action")
+        .ok_or_else(|| bad("アクションを選んでください"))
+        .and_then(|a| serde_json::from_str(a).map_err(|_| bad("アクションが正しくありません")));
+    let (trigger, position, action) = match (trigger, position, action) {
+        (Ok(t), Ok(p), Ok(a)) => (t, p, a),
+        (Err(m), _, _) | (_, Err(m), _) | (_, _, Err(m)) => {
             return view(
                 &st,
                 &session,
@@ -248,9 +272,7 @@ async fn add(
         enabled: true,
         conditions: Vec::new(),
         trigger,
-        action: Action::SetHandlingStatus {
-            name: f.get("status").cloned().unwrap_or_default(),
-        },
+        action,
     };
     if f.contains_key("dry_run") {
         // Nothing is saved: the result is shown above the form, kept as typed.
