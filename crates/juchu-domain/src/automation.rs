@@ -43,6 +43,14 @@ pub enum Action {
     AddLabel { name: String },
     /// 受注ラベル X を外す
     RemoveLabel { name: String },
+    /// 定期受注のステータスを変更: the order's subscription becomes 停止 /
+    /// キャンセル (with a reason from the reason master) or 有効. Applied by the
+    /// store in the same transaction; the order itself does not change.
+    SetSubscriptionStatus {
+        status: crate::status::SubscriptionStatus,
+        #[serde(default)]
+        reason: String,
+    },
 }
 
 /// A condition the order must meet for the rule to fire (all must hold).
@@ -188,6 +196,7 @@ impl Action {
                 labels: Some(names().into_iter().filter(|l| l != name).collect()),
                 ..Default::default()
             },
+            Action::SetSubscriptionStatus { .. } => OrderPatch::default(),
         }
     }
     pub fn describe(&self) -> String {
@@ -195,6 +204,13 @@ impl Action {
             Action::SetHandlingStatus { name } => format!("対応状況を「{name}」に変更"),
             Action::AddLabel { name } => format!("受注ラベル「{name}」を付ける"),
             Action::RemoveLabel { name } => format!("受注ラベル「{name}」を外す"),
+            Action::SetSubscriptionStatus { status, reason } if reason.is_empty() => {
+                format!("定期受注のステータスを「{}」に変更", status.label())
+            }
+            Action::SetSubscriptionStatus { status, reason } => format!(
+                "定期受注のステータスを「{}」に変更（理由: {reason}）",
+                status.label()
+            ),
         }
     }
 
@@ -207,6 +223,10 @@ impl Action {
             }
             (Action::AddLabel { name: a }, Action::RemoveLabel { name: b })
             | (Action::RemoveLabel { name: a }, Action::AddLabel { name: b }) => a == b,
+            (
+                Action::SetSubscriptionStatus { status: a, .. },
+                Action::SetSubscriptionStatus { status: b, .. },
+            ) => a != b,
             _ => false,
         }
     }
@@ -330,7 +350,9 @@ impl Action {
             Action::SetHandlingStatus { name } => {
                 Some(OrderEvent::HandlingStatusBecame { name: name.clone() })
             }
-            Action::AddLabel { .. } | Action::RemoveLabel { .. } => None,
+            Action::AddLabel { .. }
+            | Action::RemoveLabel { .. }
+            | Action::SetSubscriptionStatus { .. } => None,
         }
     }
 }
@@ -372,20 +394,57 @@ pub fn presets() -> Vec<Rule> {
         ("仮売上完了で注文確定に戻す", pay(Authorized), "注文確定"),
         ("入金待ちで注文確定に戻す", pay(AwaitingPayment), "注文確定"),
     ];
-    list.into_iter()
-        .enumerate()
-        .map(|(i, (name, trigger, status))| Rule {
+    let stop = |name: &str, trigger: Trigger, reason: &str| Rule {
+        id: 0,
+        name: name.into(),
+        position: 0,
+        enabled: true,
+        trigger,
+        conditions: Vec::new(),
+        action: Action::SetSubscriptionStatus {
+            status: crate::status::SubscriptionStatus::Stopped,
+            reason: reason.into(),
+        },
+    };
+    let mut rules: Vec<Rule> = list
+        .into_iter()
+        .map(|(name, trigger, status)| Rule {
             id: 0,
             name: name.into(),
-            position: i as i64 + 1,
+            position: 0,
             enabled: true,
-            conditions: Vec::new(),
             trigger,
+            conditions: Vec::new(),
             action: Action::SetHandlingStatus {
                 name: status.into(),
             },
         })
-        .collect()
+        .collect();
+    // 定期停止 so that failed payments do not pile up, and after an unannounced
+    // return (the seed's examples).
+    rules.push(stop(
+        "与信審査エラーで定期停止",
+        pay(CreditCheckError),
+        "支払い不備",
+    ));
+    rules.push(stop(
+        "仮売上失敗で定期停止",
+        pay(AuthorizationFailed),
+        "支払い不備",
+    ));
+    rules.push(stop(
+        "返品で定期停止",
+        Trigger::Exact {
+            event: OrderEvent::HandlingStatusBecame {
+                name: "返品".into(),
+            },
+        },
+        "その他",
+    ));
+    for (i, r) in rules.iter_mut().enumerate() {
+        r.position = i as i64 + 1;
+    }
+    rules
 }
 
 /// Why a set of enabled rules is refused when a rule is saved. The seed warns
@@ -792,7 +851,7 @@ mod tests {
     #[test]
     fn presets_do_not_conflict() {
         let p = presets();
-        assert_eq!(p.len(), 9);
+        assert_eq!(p.len(), 12);
         assert!(conflicts(&p).is_empty());
     }
 

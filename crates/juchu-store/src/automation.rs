@@ -7,12 +7,13 @@ use crate::db::{Store, get_bool, get_i64, get_str, now_text};
 use juchu_domain::FieldErrors;
 use juchu_domain::automation::{Action, Condition, Rule, conflicts};
 
-/// Checks `rule` against the other rules: its handling status must exist, and it
-/// must not clash (two values on one event, a circle) with the enabled rules.
+/// Checks `rule` against the masters (its status, label, conditions and reason
+/// exist) and the other rules (no clash on one event, no circle).
 fn check_rule(
     rule: &Rule,
     others: &[Rule],
     masters: &juchu_domain::masters::Masters,
+    reasons: &juchu_domain::subscription::SubscriptionReasons,
 ) -> Result<(), StoreError> {
     let mut e = FieldErrors::default();
     juchu_domain::text::check_len(&mut e, "name", &rule.name, 100);
@@ -38,6 +39,23 @@ fn check_rule(
             );
         }
         Action::AddLabel { .. } | Action::RemoveLabel { .. } => {}
+        Action::SetSubscriptionStatus { status, reason } => {
+            let allowed = match status {
+                juchu_domain::status::SubscriptionStatus::Stopped => &reasons.stop,
+                juchu_domain::status::SubscriptionStatus::Cancelled => &reasons.cancel,
+                juchu_domain::status::SubscriptionStatus::Active => &Vec::new(),
+            };
+            if !allowed.is_empty() && !allowed.iter().any(|r| r == reason.trim()) {
+                e.add(
+                    "action.reason",
+                    "unknown_reason",
+                    format!(
+                        "理由「{reason}」は{}理由に登録されていません",
+                        status.label()
+                    ),
+                );
+            }
+        }
     }
     for (i, c) in rule.conditions.iter().enumerate() {
         let known = match c {
@@ -115,7 +133,8 @@ impl Store {
             id: i64::MAX,
             ..rule.clone()
         };
-        check_rule(&candidate, &existing, &masters)?;
+        let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
+        check_rule(&candidate, &existing, &masters, &reasons)?;
         let row = sqlx::query(
             "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at, conditions_json) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
@@ -142,7 +161,8 @@ impl Store {
         if !existing.iter().any(|r| r.id == rule.id) {
             return Err(StoreError::NotFound("自動化設定"));
         }
-        check_rule(rule, &existing, &masters)?;
+        let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
+        check_rule(rule, &existing, &masters, &reasons)?;
         sqlx::query(
             "UPDATE automation_rules SET name = $1, position = $2, enabled = $3, trigger_json = $4, action_json = $5, conditions_json = $7 WHERE id = $6",
         )

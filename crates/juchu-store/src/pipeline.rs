@@ -259,7 +259,13 @@ fn cascade_rows(
             ));
             continue;
         }
-        if step.changes.is_empty() {
+        // A subscription action changes the subscription, not the order: the store
+        // writes its own row for it (see `apply_subscription_actions`).
+        let on_subscription = matches!(
+            step.firing.action,
+            juchu_domain::automation::Action::SetSubscriptionStatus { .. }
+        );
+        if step.changes.is_empty() && !on_subscription {
             history.push(rule_row(
                 "automation",
                 String::new(),
@@ -841,6 +847,8 @@ impl Store {
             })
             .collect();
         cascade_rows(&c, id, &mut history, &mut event_rows);
+        self.apply_subscription_actions(tx, &c, &mut history)
+            .await?;
         let cascade_steps = c.steps.len();
         let mut order = c.order;
         order.version = before.version + 1;
@@ -907,6 +915,78 @@ impl Store {
             events: all_events,
             cascade_steps,
         })
+    }
+}
+
+impl Store {
+    /// Carries out the rules' subscription actions of a cascade on the order's
+    /// subscription, in the same transaction, and records on the order what
+    /// happened (or why not — a failure here never undoes the order's change).
+    async fn apply_subscription_actions(
+        &self,
+        tx: &mut Tx,
+        c: &Cascade,
+        history: &mut Vec<HistoryRow>,
+    ) -> Result<(), StoreError> {
+        use juchu_domain::automation::Action;
+        use juchu_domain::status::SubscriptionStatus;
+        use juchu_domain::subscription::SubscriptionCommand;
+        for step in &c.steps {
+            let Action::SetSubscriptionStatus { status, reason } = &step.firing.action else {
+                continue;
+            };
+            if step.error.is_some() {
+                continue;
+            }
+            let rule = &step.firing.rule_name;
+            let why = format!(
+                "自動化設定「{rule}」: {} → {}",
+                step.firing.event.describe(),
+                step.firing.action.describe()
+            );
+            let result = match c.order.subscription_id {
+                None => Err("この受注には定期受注がありません".to_string()),
+                Some(sid) => {
+                    let cmd = match status {
+                        SubscriptionStatus::Stopped => SubscriptionCommand::Stop {
+                            reason: reason.clone(),
+                        },
+                        SubscriptionStatus::Cancelled => SubscriptionCommand::Cancel {
+                            reason: reason.clone(),
+                        },
+                        SubscriptionStatus::Active => SubscriptionCommand::Resume { confirm: true },
+                    };
+                    let actor = Actor::System {
+                        name: format!("自動化設定「{rule}」"),
+                    };
+                    match self
+                        .change_subscription_in_tx(tx, sid, None, &[cmd], &actor, &why)
+                        .await
+                    {
+                        Ok(changed) if changed.changes.is_empty() => {
+                            Ok(format!("定期受注 #{sid}: 変更なし"))
+                        }
+                        Ok(_) => Ok(format!("定期受注 #{sid} を「{}」に変更", status.label())),
+                        Err(StoreError::Invalid(e)) => Err(e.to_string()),
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            history.push(HistoryRow {
+                owner_id: c.order.id,
+                actor_kind: "rule",
+                actor_id: Some(step.firing.rule_id),
+                actor_name: rule.clone(),
+                field: "subscription".into(),
+                before: String::new(),
+                after: match result {
+                    Ok(done) => done,
+                    Err(why) => format!("失敗: {why}"),
+                },
+                reason: why,
+            });
+        }
+        Ok(())
     }
 }
 

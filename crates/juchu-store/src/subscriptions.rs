@@ -912,11 +912,29 @@ impl Store {
         actor: &Actor,
         reason: &str,
     ) -> Result<SubscriptionChanged, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = self
+            .change_subscription_in_tx(&mut tx, id, expected_version, cmds, actor, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// [`Store::change_subscription`] inside the caller's transaction (an
+    /// automation rule acting on an order's subscription).
+    pub(crate) async fn change_subscription_in_tx(
+        &self,
+        tx: &mut Tx,
+        id: i64,
+        expected_version: Option<i64>,
+        cmds: &[SubscriptionCommand],
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<SubscriptionChanged, StoreError> {
         let mut e = FieldErrors::default();
         juchu_domain::text::check_len(&mut e, "reason", reason, 500);
         e.into_result()?;
-        let mut tx = self.begin().await?;
-        let before = load_subscription(&mut tx, id, self.lock_suffix()).await?;
+        let before = load_subscription(tx, id, self.lock_suffix()).await?;
         if let Some(v) = expected_version
             && v != before.version
         {
@@ -943,10 +961,10 @@ impl Store {
                 );
             }
         }
-        let (snapshot, products) = self.context(&mut tx, &codes).await?;
-        let map = settings_map(&mut tx).await?;
-        let calendar = calendar_from(&mut tx, &map).await?;
-        let reasons = load_reasons(&mut tx).await?;
+        let (snapshot, products) = self.context(tx, &codes).await?;
+        let map = settings_map(tx).await?;
+        let calendar = calendar_from(tx, &map).await?;
+        let reasons = load_reasons(tx).await?;
         let ctx = SubscriptionContext {
             masters: &snapshot.masters,
             calendar: &calendar,
@@ -963,7 +981,6 @@ impl Store {
         // Compare the whole subscription, not only what 履歴 shows: a 再計算 that
         // refreshes a product id must still be saved.
         if after == before {
-            tx.commit().await?;
             return Ok(SubscriptionChanged {
                 subscription: before,
                 changes,
@@ -971,8 +988,8 @@ impl Store {
         }
         after.version = before.version + 1;
         let now = juchu_domain::time::format_ts(now_second());
-        let last_run = last_run_on(&mut tx, id).await?;
-        write_subscription(&mut tx, self.backend, &before, &after, last_run, &now).await?;
+        let last_run = last_run_on(tx, id).await?;
+        write_subscription(tx, self.backend, &before, &after, last_run, &now).await?;
         let mut history = Vec::new();
         let what = cmds
             .iter()
@@ -985,8 +1002,7 @@ impl Store {
             format!("{what}: {}", reason.trim())
         };
         change_rows(id, &changes, actor, &why, &mut history);
-        write_rows(&mut tx, self.backend, vec![history_rows(&history, &now)]).await?;
-        tx.commit().await?;
+        write_rows(tx, self.backend, vec![history_rows(&history, &now)]).await?;
         Ok(SubscriptionChanged {
             subscription: after,
             changes,

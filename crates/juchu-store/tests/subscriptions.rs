@@ -553,3 +553,74 @@ async fn store_url(store: &Store) -> String {
         }
     }
 }
+
+both_stores!(
+    a_rule_stops_the_subscription_of_a_failed_payment,
+    |store| async move {
+        seed(&store).await;
+        store.load_automation_presets().await.unwrap();
+        let (number, id) = parent(&store, "2027-01-10").await;
+        let set = |s: &str| juchu_domain::patch::OrderPatch {
+            payment_status: Some(s.into()),
+            ..Default::default()
+        };
+        store
+            .change_order(&number, None, &set("与信審査中"), &actor(), "")
+            .await
+            .unwrap();
+        store
+            .change_order(&number, None, &set("与信審査エラー"), &actor(), "")
+            .await
+            .unwrap();
+        let s = store.subscription(id).await.unwrap();
+        assert_eq!(s.status, SubscriptionStatus::Stopped);
+        assert_eq!(s.stop_reason, "支払い不備");
+        let h = store.order_history(&number).await.unwrap();
+        assert!(
+            h.iter()
+                .any(|h| h.field == "subscription" && h.after.contains("停止")),
+            "{h:?}"
+        );
+        let sh = store.subscription_history(id).await.unwrap();
+        assert!(
+            sh.iter().any(|h| h.actor_name.contains("自動化設定")),
+            "{sh:?}"
+        );
+        // An order without a subscription: the rule records why it did nothing.
+        let plain = store
+            .create_orders(
+                vec![NewOrder {
+                    billing: address(),
+                    items: vec![ItemInput {
+                        product_code: "TEA-01".into(),
+                        quantity: 1,
+                        unit_price: None,
+                    }],
+                    ..Default::default()
+                }],
+                &actor(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        store
+            .change_order(&plain.order_number, None, &set("与信審査中"), &actor(), "")
+            .await
+            .unwrap();
+        store
+            .change_order(
+                &plain.order_number,
+                None,
+                &set("与信審査エラー"),
+                &actor(),
+                "",
+            )
+            .await
+            .unwrap();
+        let h = store.order_history(&plain.order_number).await.unwrap();
+        assert!(
+            h.iter().any(|h| h.after.contains("定期受注がありません")),
+            "{h:?}"
+        );
+    }
+);
