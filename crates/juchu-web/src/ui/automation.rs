@@ -92,7 +92,21 @@ fn trigger_choices(statuses: &[String]) -> Vec<(String, Trigger)> {
 
 /// The actions the form offers: every handling status, adding or removing every
 /// label. The value is the action's JSON.
-fn action_choices(statuses: &[String], labels: &[String]) -> Vec<Action> {
+fn action_choices(
+    statuses: &[String],
+    labels: &[String],
+    reasons: &juchu_domain::subscription::SubscriptionReasons,
+) -> Vec<Action> {
+    use juchu_domain::status::SubscriptionStatus;
+    let subscription = |status: SubscriptionStatus, reasons: &[String]| {
+        reasons
+            .iter()
+            .map(|r| Action::SetSubscriptionStatus {
+                status,
+                reason: r.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
     statuses
         .iter()
         .map(|s| Action::SetHandlingStatus { name: s.clone() })
@@ -102,6 +116,12 @@ fn action_choices(statuses: &[String], labels: &[String]) -> Vec<Action> {
                 .iter()
                 .map(|l| Action::RemoveLabel { name: l.clone() }),
         )
+        .chain(subscription(SubscriptionStatus::Stopped, &reasons.stop))
+        .chain(subscription(SubscriptionStatus::Cancelled, &reasons.cancel))
+        .chain(std::iter::once(Action::SetSubscriptionStatus {
+            status: SubscriptionStatus::Active,
+            reason: String::new(),
+        }))
         .collect()
 }
 
@@ -125,9 +145,13 @@ async fn view(
     form: &HashMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let (rules, masters) = match (st.store.automation_rules().await, st.store.masters().await) {
-        (Ok(r), Ok(m)) => (r, m),
-        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+    let (rules, masters, reasons) = match (
+        st.store.automation_rules().await,
+        st.store.masters().await,
+        st.store.subscription_reasons().await,
+    ) {
+        (Ok(r), Ok(m), Ok(s)) => (r, m, s),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return store_error_page(e),
     };
     let statuses: Vec<String> = masters
         .handling_statuses
@@ -153,7 +177,7 @@ async fn view(
             .into_iter()
             .map(|(v, t)| (v, describe(&t)))
             .collect(),
-        actions: action_choices(&statuses, &labels)
+        actions: action_choices(&statuses, &labels, &reasons)
             .into_iter()
             .map(|a| (serde_json::to_string(&a).unwrap_or_default(), a.describe()))
             .collect(),
