@@ -55,6 +55,27 @@ impl OrderPatch {
     }
 }
 
+/// The 要対応 flag and reason of an order or a subscription: clearing the flag
+/// clears the reason unless a new one is given.
+pub(crate) fn apply_attention(
+    flag: Option<bool>,
+    reason: Option<&str>,
+    target: (&mut bool, &mut String),
+    errors: &mut FieldErrors,
+) {
+    let (needs_attention, current_reason) = target;
+    if let Some(b) = flag {
+        *needs_attention = b;
+        if !b && reason.is_none() {
+            current_reason.clear();
+        }
+    }
+    if let Some(r) = reason {
+        check_len(errors, "needs_attention_reason", r, 500);
+        *current_reason = r.trim().to_string();
+    }
+}
+
 /// One changed field, with display forms for 履歴.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {
@@ -391,16 +412,12 @@ pub fn apply_patch(
     if let Some(labels) = &patch.labels {
         o.label_ids = resolve_labels(&mut errors, labels, m);
     }
-    if let Some(b) = patch.needs_attention {
-        o.needs_attention = b;
-        if !b && patch.needs_attention_reason.is_none() {
-            o.needs_attention_reason.clear();
-        }
-    }
-    if let Some(r) = &patch.needs_attention_reason {
-        check_len(&mut errors, "needs_attention_reason", r, 500);
-        o.needs_attention_reason = r.trim().to_string();
-    }
+    apply_attention(
+        patch.needs_attention,
+        patch.needs_attention_reason.as_deref(),
+        (&mut o.needs_attention, &mut o.needs_attention_reason),
+        &mut errors,
+    );
     for (field, value, target) in [
         ("discount", patch.discount, &mut o.totals.discount),
         ("points_used", patch.points_used, &mut o.totals.points_used),

@@ -477,16 +477,12 @@ fn apply_patch(
     if let Some(labels) = &p.labels {
         s.label_ids = resolve_labels(&mut errors, labels, m);
     }
-    if let Some(b) = p.needs_attention {
-        s.needs_attention = b;
-        if !b && p.needs_attention_reason.is_none() {
-            s.needs_attention_reason.clear();
-        }
-    }
-    if let Some(r) = &p.needs_attention_reason {
-        check_len(&mut errors, "needs_attention_reason", r, 500);
-        s.needs_attention_reason = r.trim().to_string();
-    }
+    crate::patch::apply_attention(
+        p.needs_attention,
+        p.needs_attention_reason.as_deref(),
+        (&mut s.needs_attention, &mut s.needs_attention_reason),
+        &mut errors,
+    );
     errors.into_result()
 }
 
