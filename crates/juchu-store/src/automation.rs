@@ -290,25 +290,55 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut seen = std::collections::HashSet::new();
-        let mut out = DryRun {
-            days,
-            ..Default::default()
-        };
+        let mut matched: Vec<(i64, String)> = Vec::new();
         for r in &rows {
             let event: juchu_domain::event::OrderEvent =
                 match serde_json::from_str(&get_str(r, "payload")?) {
                     Ok(e) => e,
                     Err(_) => continue,
                 };
-            if !rule.trigger.matches(&event) || !seen.insert(get_i64(r, "order_id")?) {
-                continue;
-            }
-            out.orders += 1;
-            if out.sample.len() < 20 {
-                out.sample.push(get_str(r, "order_number")?);
+            let id = get_i64(r, "order_id")?;
+            if rule.trigger.matches(&event) && seen.insert(id) {
+                matched.push((id, get_str(r, "order_number")?));
             }
         }
-        Ok(out)
+        if !rule.conditions.is_empty() {
+            // Conditions are checked on the orders as they are now (the event log
+            // does not keep the order's state at the time).
+            let masters = self.masters().await?;
+            let mut keep = std::collections::HashSet::new();
+            let mut conn = self.pool.acquire().await?;
+            for chunk in matched.chunks(crate::db::max_binds(self.backend)) {
+                let sql = format!(
+                    "{} WHERE id IN ({})",
+                    crate::orders::select_order_sql(),
+                    (1..=chunk.len())
+                        .map(|i| format!("${i}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let args = chunk.iter().map(|(id, _)| crate::Arg::from(*id)).collect();
+                let rows = crate::db::query_with(sql, args)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let mut orders = rows
+                    .iter()
+                    .map(crate::orders::order_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                crate::orders::attach_children(&mut conn, &mut orders).await?;
+                for o in &orders {
+                    if rule.conditions.iter().all(|c| c.holds(o, &masters)) {
+                        keep.insert(o.id);
+                    }
+                }
+            }
+            matched.retain(|(id, _)| keep.contains(id));
+        }
+        Ok(DryRun {
+            days,
+            orders: matched.len() as i64,
+            sample: matched.into_iter().take(20).map(|(_, n)| n).collect(),
+        })
     }
 }
 

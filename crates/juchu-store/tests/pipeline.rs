@@ -1093,4 +1093,14 @@ both_stores!(automation_presets_load_once, |store| async move {
     assert_eq!(dry.orders, 1);
     assert_eq!(dry.sample, vec![n.clone()]);
     assert!(store.dry_run_rule(&rule, 0).await.is_err());
+    // With a condition the order does not meet (it pays 代金引換), no match.
+    let mut card_only = rule.clone();
+    card_only.conditions = vec![juchu_domain::automation::Condition::PaymentMethod {
+        name: "credit_card".into(),
+    }];
+    assert_eq!(store.dry_run_rule(&card_only, 30).await.unwrap().orders, 0);
+    let mut cod_only = rule;
+    cod_only.conditions =
+        vec![juchu_domain::automation::Condition::PaymentMethod { name: "cod".into() }];
+    assert_eq!(store.dry_run_rule(&cod_only, 30).await.unwrap().orders, 1);
 });
