@@ -51,6 +51,9 @@ pub enum Action {
         #[serde(default)]
         reason: String,
     },
+    /// メールを送信: the template (by code) rendered with the order, queued in
+    /// the same transaction and delivered by the worker.
+    SendMail { template: String },
 }
 
 /// A condition the order must meet for the rule to fire (all must hold).
@@ -196,7 +199,7 @@ impl Action {
                 labels: Some(names().into_iter().filter(|l| l != name).collect()),
                 ..Default::default()
             },
-            Action::SetSubscriptionStatus { .. } => OrderPatch::default(),
+            Action::SetSubscriptionStatus { .. } | Action::SendMail { .. } => OrderPatch::default(),
         }
     }
     pub fn describe(&self) -> String {
@@ -204,6 +207,7 @@ impl Action {
             Action::SetHandlingStatus { name } => format!("対応状況を「{name}」に変更"),
             Action::AddLabel { name } => format!("受注ラベル「{name}」を付ける"),
             Action::RemoveLabel { name } => format!("受注ラベル「{name}」を外す"),
+            Action::SendMail { template } => format!("メール「{template}」を送信"),
             Action::SetSubscriptionStatus { status, reason } if reason.is_empty() => {
                 format!("定期受注のステータスを「{}」に変更", status.label())
             }
@@ -352,7 +356,8 @@ impl Action {
             }
             Action::AddLabel { .. }
             | Action::RemoveLabel { .. }
-            | Action::SetSubscriptionStatus { .. } => None,
+            | Action::SetSubscriptionStatus { .. }
+            | Action::SendMail { .. } => None,
         }
     }
 }
@@ -440,6 +445,36 @@ pub fn presets() -> Vec<Rule> {
             },
         },
         "その他",
+    ));
+    let mail = |name: &str, trigger: Trigger, template: &str| Rule {
+        id: 0,
+        name: name.into(),
+        position: 0,
+        enabled: true,
+        trigger,
+        conditions: Vec::new(),
+        action: Action::SendMail {
+            template: template.into(),
+        },
+    };
+    rules.push(mail(
+        "配送伝票番号の登録で発送完了メール",
+        kind("tracking_number_set"),
+        "shipped",
+    ));
+    rules.push(mail(
+        "取消完了で注文キャンセル完了メール",
+        pay(Cancelled),
+        "cancelled",
+    ));
+    rules.push(mail(
+        "返品で返品確認メール",
+        Trigger::Exact {
+            event: OrderEvent::HandlingStatusBecame {
+                name: "返品".into(),
+            },
+        },
+        "returned",
     ));
     for (i, r) in rules.iter_mut().enumerate() {
         r.position = i as i64 + 1;
@@ -851,7 +886,7 @@ mod tests {
     #[test]
     fn presets_do_not_conflict() {
         let p = presets();
-        assert_eq!(p.len(), 12);
+        assert_eq!(p.len(), 15);
         assert!(conflicts(&p).is_empty());
     }
 

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod customer;
 pub mod error;
 pub mod event;
+pub mod mail;
 pub mod masters;
 pub mod normalize;
 pub mod order;

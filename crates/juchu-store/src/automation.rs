@@ -14,6 +14,7 @@ fn check_rule(
     others: &[Rule],
     masters: &juchu_domain::masters::Masters,
     reasons: &juchu_domain::subscription::SubscriptionReasons,
+    templates: &[String],
 ) -> Result<(), StoreError> {
     let mut e = FieldErrors::default();
     juchu_domain::text::check_len(&mut e, "name", &rule.name, 100);
@@ -39,6 +40,14 @@ fn check_rule(
             );
         }
         Action::AddLabel { .. } | Action::RemoveLabel { .. } => {}
+        Action::SendMail { template } if !templates.iter().any(|t| t == template) => {
+            e.add(
+                "action.template",
+                "unknown_template",
+                format!("メールテンプレート「{template}」はありません"),
+            );
+        }
+        Action::SendMail { .. } => {}
         Action::SetSubscriptionStatus { status, reason } => {
             let allowed = match status {
                 juchu_domain::status::SubscriptionStatus::Stopped => &reasons.stop,
@@ -84,6 +93,15 @@ fn check_rule(
         return Err(FieldErrors::single("rule", "conflict", clashes.join(" / ")).into());
     }
     Ok(())
+}
+
+async fn template_codes(conn: &mut sqlx::AnyConnection) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT code FROM mail_templates")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| get_str(r, "code").map_err(StoreError::from))
+        .collect()
 }
 
 async fn all_rules(conn: &mut sqlx::AnyConnection) -> Result<Vec<Rule>, StoreError> {
@@ -134,7 +152,8 @@ impl Store {
             ..rule.clone()
         };
         let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
-        check_rule(&candidate, &existing, &masters, &reasons)?;
+        let templates = template_codes(&mut tx).await?;
+        check_rule(&candidate, &existing, &masters, &reasons, &templates)?;
         let row = sqlx::query(
             "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at, conditions_json) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
@@ -162,7 +181,8 @@ impl Store {
             return Err(StoreError::NotFound("自動化設定"));
         }
         let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
-        check_rule(rule, &existing, &masters, &reasons)?;
+        let templates = template_codes(&mut tx).await?;
+        check_rule(rule, &existing, &masters, &reasons, &templates)?;
         sqlx::query(
             "UPDATE automation_rules SET name = $1, position = $2, enabled = $3, trigger_json = $4, action_json = $5, conditions_json = $7 WHERE id = $6",
         )

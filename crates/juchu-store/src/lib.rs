@@ -11,6 +11,7 @@ pub mod bench_support;
 pub mod customers;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod masters;
 pub mod orders;
 pub mod pipeline;

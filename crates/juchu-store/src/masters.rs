@@ -31,6 +31,7 @@ pub(crate) async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
         seed_masters(&mut tx).await?;
     }
     seed_subscription_defaults(&mut tx).await?;
+    crate::mail::seed_templates(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -264,6 +264,7 @@ fn cascade_rows(
         let on_subscription = matches!(
             step.firing.action,
             juchu_domain::automation::Action::SetSubscriptionStatus { .. }
+                | juchu_domain::automation::Action::SendMail { .. }
         );
         if step.changes.is_empty() && !on_subscription {
             history.push(rule_row(
@@ -932,9 +933,6 @@ impl Store {
         use juchu_domain::status::SubscriptionStatus;
         use juchu_domain::subscription::SubscriptionCommand;
         for step in &c.steps {
-            let Action::SetSubscriptionStatus { status, reason } = &step.firing.action else {
-                continue;
-            };
             if step.error.is_some() {
                 continue;
             }
@@ -944,6 +942,28 @@ impl Store {
                 step.firing.event.describe(),
                 step.firing.action.describe()
             );
+            if let Action::SendMail { template } = &step.firing.action {
+                let snapshot = self.masters_in(tx).await?;
+                let result =
+                    crate::mail::queue_for_order(tx, template, &c.order, &snapshot.masters).await?;
+                history.push(HistoryRow {
+                    owner_id: c.order.id,
+                    actor_kind: "rule",
+                    actor_id: Some(step.firing.rule_id),
+                    actor_name: rule.clone(),
+                    field: "mail".into(),
+                    before: String::new(),
+                    after: match result {
+                        Ok(done) => done,
+                        Err(why) => format!("送信しません: {why}"),
+                    },
+                    reason: why,
+                });
+                continue;
+            }
+            let Action::SetSubscriptionStatus { status, reason } = &step.firing.action else {
+                continue;
+            };
             let result = match c.order.subscription_id {
                 None => Err("この受注には定期受注がありません".to_string()),
                 Some(sid) => {
@@ -987,6 +1007,14 @@ impl Store {
             });
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// The masters inside a transaction (from the snapshot cache when current).
+    async fn masters_in(&self, tx: &mut Tx) -> Result<Arc<Snapshot>, StoreError> {
+        let (snapshot, _) = self.context(tx, &[]).await?;
+        Ok(snapshot)
     }
 }
 

@@ -206,6 +206,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             if orders.total == 0 {
                 println!("The store has no orders. Demo data: juchu demo --orders 10000");
             }
+            let smtp = match std::env::var("JUCHU_SMTP_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+            {
+                Some(url) => Some(juchu_store::mail::SmtpConfig::parse(
+                    &url,
+                    &std::env::var("JUCHU_MAIL_FROM").unwrap_or_else(|_| "juchu@localhost".into()),
+                )?),
+                None => None,
+            };
+            tokio::spawn(worker::deliver_mail(store.clone(), smtp));
             let worker = tokio::spawn(worker::run_in_process(store.clone()));
             tokio::select! {
                 r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,

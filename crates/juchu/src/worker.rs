@@ -32,3 +32,26 @@ pub async fn run_in_process(store: Store) {
         tokio::time::sleep(INTERVAL).await;
     }
 }
+
+/// Sends queued mail every half minute when SMTP is configured
+/// (`JUCHU_SMTP_URL`); without it mail stays queued, visible on the order.
+pub async fn deliver_mail(store: Store, smtp: Option<juchu_store::mail::SmtpConfig>) {
+    let Some(smtp) = smtp else {
+        tracing::info!("JUCHU_SMTP_URL is not set: rule mails are queued but not sent");
+        return;
+    };
+    loop {
+        match store.deliver_mail(&smtp, 200).await {
+            Ok(d) => {
+                for (id, why) in &d.failed {
+                    tracing::warn!(mail = id, error = %why, "mail not delivered (will retry)");
+                }
+                if d.sent > 0 {
+                    tracing::info!(sent = d.sent, "mail delivered");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "mail delivery failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+}

@@ -96,6 +96,7 @@ fn action_choices(
     statuses: &[String],
     labels: &[String],
     reasons: &juchu_domain::subscription::SubscriptionReasons,
+    templates: &[String],
 ) -> Vec<Action> {
     use juchu_domain::status::SubscriptionStatus;
     let subscription = |status: SubscriptionStatus, reasons: &[String]| {
@@ -122,6 +123,9 @@ fn action_choices(
             status: SubscriptionStatus::Active,
             reason: String::new(),
         }))
+        .chain(templates.iter().map(|t| Action::SendMail {
+            template: t.clone(),
+        }))
         .collect()
 }
 
@@ -145,13 +149,29 @@ async fn view(
     form: &HashMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let (rules, masters, reasons) = match (
+    let (rules, masters, reasons, templates) = match (
         st.store.automation_rules().await,
         st.store.masters().await,
         st.store.subscription_reasons().await,
+        st.store.mail_templates().await,
     ) {
-        (Ok(r), Ok(m), Ok(s)) => (r, m, s),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return store_error_page(e),
+        (Ok(r), Ok(m), Ok(s), Ok(t)) => (r, m, s, t),
+        (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
+            return store_error_page(e);
+        }
+    };
+    let template_names: HashMap<String, String> = templates
+        .iter()
+        .map(|t| (t.code.clone(), t.name.clone()))
+        .collect();
+    let templates: Vec<String> = templates.into_iter().map(|t| t.code).collect();
+    // Mail actions read better with the template's name than its code.
+    let action_label = |a: &Action| match a {
+        Action::SendMail { template } => format!(
+            "メール「{}」を送信",
+            template_names.get(template).unwrap_or(template)
+        ),
+        a => a.describe(),
     };
     let statuses: Vec<String> = masters
         .handling_statuses
@@ -169,7 +189,7 @@ async fn view(
                 position: r.position,
                 name: r.name.clone(),
                 trigger: describe(&r.trigger),
-                action: r.action.describe(),
+                action: action_label(&r.action),
                 enabled: r.enabled,
             })
             .collect(),
@@ -177,9 +197,14 @@ async fn view(
             .into_iter()
             .map(|(v, t)| (v, describe(&t)))
             .collect(),
-        actions: action_choices(&statuses, &labels, &reasons)
+        actions: action_choices(&statuses, &labels, &reasons, &templates)
             .into_iter()
-            .map(|a| (serde_json::to_string(&a).unwrap_or_default(), a.describe()))
+            .map(|a| {
+                (
+                    serde_json::to_string(&a).unwrap_or_default(),
+                    action_label(&a),
+                )
+            })
             .collect(),
         can_edit: session.role().allows(Permission::WriteMasters),
         flash,
