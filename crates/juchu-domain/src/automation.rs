@@ -458,6 +458,13 @@ pub fn presets() -> Vec<Rule> {
         },
     };
     rules.push(mail(
+        "受注作成で注文受付メール",
+        Trigger::Exact {
+            event: OrderEvent::Created,
+        },
+        "order_received",
+    ));
+    rules.push(mail(
         "配送伝票番号の登録で発送完了メール",
         kind("tracking_number_set"),
         "shipped",
@@ -886,7 +893,7 @@ mod tests {
     #[test]
     fn presets_do_not_conflict() {
         let p = presets();
-        assert_eq!(p.len(), 15);
+        assert_eq!(p.len(), 16);
         assert!(conflicts(&p).is_empty());
     }
 

@@ -674,6 +674,7 @@ impl Store {
         let mut history = Vec::with_capacity(built.len());
         let mut events = Vec::with_capacity(built.len());
         let mut finals = Vec::with_capacity(built.len());
+        let mut effects = Vec::new();
         for (mut order, id) in built.into_iter().zip(ids) {
             order.id = id;
             let created_events = derive_events(None, &order, &prep.masters);
@@ -699,6 +700,11 @@ impl Store {
                 depth: 0,
             }));
             cascade_rows(&c, id, &mut history, &mut events);
+            // Mail and subscription actions act outside the order: they run once
+            // the rows exist (rare, so the intake path stays one write).
+            if c.steps.iter().any(|s| acts_outside(&s.firing.action)) {
+                effects.push((finals.len(), c.steps.clone()));
+            }
             finals.push(c.order);
         }
         let at = juchu_domain::time::format_ts(now);
@@ -720,6 +726,18 @@ impl Store {
         write_rows(tx, self.backend, sets).await.map_err(|e| {
             e.unique_to_conflict("order_number", "この受注番号は既に使われています")
         })?;
+        if !effects.is_empty() {
+            let mut more = Vec::new();
+            for (i, steps) in effects {
+                let c = Cascade {
+                    order: finals[i].clone(),
+                    steps,
+                    limit_reached: false,
+                };
+                self.apply_subscription_actions(tx, &c, &mut more).await?;
+            }
+            write_rows(tx, self.backend, vec![history_rows(&more, &at)]).await?;
+        }
         Ok(finals)
     }
 
@@ -917,6 +935,15 @@ impl Store {
             cascade_steps,
         })
     }
+}
+
+/// Whether an action acts outside the order (a mail, the subscription).
+fn acts_outside(a: &juchu_domain::automation::Action) -> bool {
+    matches!(
+        a,
+        juchu_domain::automation::Action::SendMail { .. }
+            | juchu_domain::automation::Action::SetSubscriptionStatus { .. }
+    )
 }
 
 impl Store {

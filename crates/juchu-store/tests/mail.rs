@@ -184,3 +184,29 @@ both_stores!(rule_mail_is_delivered_over_smtp, |store| async move {
     );
     assert!(SmtpConfig::parse("http://x", "a@b.jp").is_err());
 });
+
+both_stores!(a_new_order_can_send_its_confirmation, |store| async move {
+    store
+        .create_product(ProductInput {
+            code: "TEA-01".into(),
+            name: "有機緑茶".into(),
+            unit_price: 1080,
+            tax_rate: 8,
+            shipping_fee: None,
+            payment_fee: None,
+            is_bundled_item: false,
+            is_subscription: false,
+        })
+        .await
+        .unwrap();
+    let report = store.load_automation_presets().await.unwrap();
+    assert!(report.skipped.is_empty(), "{report:?}");
+    let n = order(&store, None, "hanako@example.jp").await;
+    let o = store.order_by_number(&n).await.unwrap();
+    let mails = store.order_mails(o.id).await.unwrap();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].template_code, "order_received");
+    assert!(mails[0].body.contains("有機緑茶"));
+    let h = store.order_history(&n).await.unwrap();
+    assert!(h.iter().any(|h| h.field == "mail"), "{h:?}");
+});

@@ -1034,11 +1034,11 @@ both_stores!(
 both_stores!(automation_presets_load_once, |store| async move {
     seed_products(&store).await;
     let r = store.load_automation_presets().await.unwrap();
-    assert_eq!(r.added.len(), 15, "{r:?}");
+    assert_eq!(r.added.len(), 16, "{r:?}");
     assert!(r.skipped.is_empty());
     let again = store.load_automation_presets().await.unwrap();
     assert!(again.added.is_empty());
-    assert_eq!(again.skipped.len(), 15);
+    assert_eq!(again.skipped.len(), 16);
     // They run: 与信審査エラー → 決済NG, then 与信審査完了 back to 注文確定.
     let o = store
         .create_orders(
