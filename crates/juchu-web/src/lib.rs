@@ -109,6 +109,12 @@ pub fn router(state: AppState) -> Router {
             g(api::automation::list_rules).post(api::automation::create_rule),
         )
         .route("/automation-rules/dry-run", p(api::automation::dry_run))
+        .route("/mail-templates", g(api::mail::list_templates))
+        .route(
+            "/mail-templates/{code}",
+            axum::routing::put(api::mail::put_template),
+        )
+        .route("/orders/{order_number}/mails", g(api::mail::order_mails))
         .route(
             "/automation-rules/presets",
             p(api::automation::load_presets),

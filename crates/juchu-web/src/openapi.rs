@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         api::subscriptions::reasons,
         api::automation::list_rules, api::automation::create_rule, api::automation::put_rule,
         api::automation::delete_rule, api::automation::load_presets, api::automation::dry_run,
+        api::mail::list_templates, api::mail::put_template, api::mail::order_mails,
     ),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
@@ -49,6 +50,7 @@ impl Modify for BearerAuth {
         api::subscriptions::PauseBody, api::subscriptions::SubscriptionReasonsJson,
         api::automation::RuleJson, api::automation::RuleBody, api::automation::PresetReportJson,
         api::automation::SkippedJson, api::automation::DryRunBody, api::automation::DryRunJson,
+        api::mail::MailTemplateJson, api::mail::MailTemplateBody, api::mail::QueuedMailJson,
     )),
     modifiers(&BearerAuth)
 )]

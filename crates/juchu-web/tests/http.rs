@@ -653,3 +653,69 @@ both_stores!(rule_conditions_over_the_api, |store| async move {
     let (_, card) = post(&app, &manager, "/api/v1/orders", &card).await;
     assert_eq!(card["handling_status"], "注文確定");
 });
+
+both_stores!(mail_templates_api, |store| async move {
+    seed_products(&store).await;
+    let app = TestApp::start(store).await;
+    let manager = app.token(Role::Manager).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/mail-templates"))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap();
+    let list: Value = r.json().await.unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["code"] == "shipped")
+    );
+    let put = |body: Value| {
+        let app = &app;
+        let manager = manager.clone();
+        async move {
+            let r = app
+                .client
+                .put(app.url("/api/v1/mail-templates/shipped"))
+                .bearer_auth(&manager)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, e) = put(json!({"subject": "{{ order_numbr }}", "body": "x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["field"], "template");
+    let (s, t) = put(
+        json!({"subject": "発送しました {{ order_number }}", "body": "{{ customer_name }} 様"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    // A rule mail for an order is listed with it.
+    post(
+        &app,
+        &manager,
+        "/api/v1/automation-rules",
+        &json!({"name": "受付", "trigger": {"kind": "event_kind", "event": "created"},
+                "action": {"kind": "send_mail", "template": "order_received"}}),
+    )
+    .await;
+    let (_, o) = post(&app, &manager, "/api/v1/orders", &order_body()).await;
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/orders/{}/mails",
+            o["order_number"].as_str().unwrap()
+        )))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap();
+    let mails: Value = r.json().await.unwrap();
+    assert_eq!(mails[0]["status"], "pending");
+    assert_eq!(mails[0]["to"], "hanako@example.jp");
+});

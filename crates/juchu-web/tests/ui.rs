@@ -781,3 +781,55 @@ both_stores!(automation_settings_page, |store| async move {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(app.store.automation_rules().await.unwrap().is_empty());
 });
+
+both_stores!(mail_templates_page, |store| async move {
+    let app = TestApp::start(store).await;
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let html = app
+        .client
+        .get(app.url("/settings/mail-templates"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("発送完了メール") && html.contains("{{ order_number }}"));
+    let csrf = csrf_in(&html);
+    let r = app
+        .client
+        .post(app.url("/settings/mail-templates/shipped"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("subject", "{{ nope }}"),
+            ("body", "本文そのまま"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("保存できません") && html.contains("本文そのまま"),
+        "typed text kept"
+    );
+    let r = app
+        .client
+        .post(app.url("/settings/mail-templates/shipped"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("subject", "発送 {{ order_number }}"),
+            ("body", "ok"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+});

@@ -2,6 +2,7 @@
 
 pub mod automation;
 pub mod dto;
+pub mod mail;
 pub mod subscriptions;
 
 use crate::AppState;

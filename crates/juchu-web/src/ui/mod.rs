@@ -3,6 +3,7 @@
 //! (and so the same change pipeline) as the API.
 
 mod automation;
+mod mail;
 mod masters;
 mod subscriptions;
 
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .merge(masters::routes())
         .merge(subscriptions::routes())
         .merge(automation::routes())
+        .merge(mail::routes())
 }
 
 /// Formats yen with thousands separators: `¥12,345`.

@@ -1,0 +1,123 @@
+//! `/api/v1/mail-templates` (メールテンプレート) and an order's queued mails.
+
+use crate::AppState;
+use crate::auth::ApiCaller;
+use crate::error::{ApiError, parse_json};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use juchu_domain::access::Permission;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MailTemplateJson {
+    /// Used by rules: `{"kind": "send_mail", "template": "<code>"}`.
+    pub code: String,
+    pub name: String,
+    pub subject: String,
+    pub body: String,
+    /// Variables the subject and body may use (`{{ order_number }}` …).
+    pub variables: Vec<String>,
+}
+
+impl From<&juchu_domain::mail::MailTemplate> for MailTemplateJson {
+    fn from(t: &juchu_domain::mail::MailTemplate) -> Self {
+        MailTemplateJson {
+            code: t.code.clone(),
+            name: t.name.clone(),
+            subject: t.subject.clone(),
+            body: t.body.clone(),
+            variables: juchu_domain::mail::VARIABLES
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailTemplateBody {
+    pub subject: String,
+    pub body: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/mail-templates", tag = "mail",
+    responses((status = 200, body = Vec<MailTemplateJson>)), security(("bearer" = [])))]
+pub async fn list_templates(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<MailTemplateJson>>, ApiError> {
+    caller.require(Permission::Read)?;
+    Ok(Json(
+        st.store
+            .mail_templates()
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/mail-templates/{code}", tag = "mail", params(("code" = String, Path)),
+    request_body = MailTemplateBody,
+    responses((status = 200, body = MailTemplateJson), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, description = "the template does not render (unknown variable, syntax)", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_template(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Json<MailTemplateJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: MailTemplateBody = parse_json(&body)?;
+    let t = st
+        .store
+        .update_mail_template(&code, &b.subject, &b.body)
+        .await?;
+    Ok(Json((&t).into()))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueuedMailJson {
+    pub id: i64,
+    pub template_code: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// pending / sent / failed
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/orders/{order_number}/mails", tag = "mail", params(("order_number" = String, Path)),
+    responses((status = 200, body = Vec<QueuedMailJson>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// Mails rules queued for an order, with their delivery state.
+pub async fn order_mails(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<QueuedMailJson>>, ApiError> {
+    caller.require(Permission::Read)?;
+    let o = st.store.order_by_number(&number).await?;
+    Ok(Json(
+        st.store
+            .order_mails(o.id)
+            .await?
+            .into_iter()
+            .map(|m| QueuedMailJson {
+                id: m.id,
+                template_code: m.template_code,
+                to: m.to,
+                subject: m.subject,
+                body: m.body,
+                status: m.status,
+                attempts: m.attempts,
+                last_error: m.last_error,
+            })
+            .collect(),
+    ))
+}
