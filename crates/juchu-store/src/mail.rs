@@ -158,7 +158,7 @@ pub struct QueuedMail {
     pub to: String,
     pub subject: String,
     pub body: String,
-    /// pending / sent / failed
+    /// pending / sending (claimed by a worker) / sent / failed
     pub status: String,
     pub attempts: i64,
     pub last_error: String,
@@ -237,10 +237,12 @@ impl Store {
             .collect()
     }
 
-    /// Sends the due mails over SMTP. A failure is retried later (1, 2, 4, 8
-    /// minutes) and marked failed after [`MAX_ATTEMPTS`]. Each mail is claimed
-    /// before sending (PostgreSQL: `SKIP LOCKED`), so several workers never send
-    /// one twice.
+    /// Sends the due mails over SMTP. Each mail is first claimed in a short
+    /// transaction (PostgreSQL `SKIP LOCKED`; a 10-minute lease), then sent with no
+    /// transaction open — on SQLite a slow SMTP server must not hold the write
+    /// lock — then recorded. A failure is retried later (1, 2, 4, 8 minutes) and
+    /// marked failed after [`MAX_ATTEMPTS`]; a worker that dies mid-send leaves a
+    /// lease that expires, so the mail is sent again (at least once).
     pub async fn deliver_mail(
         &self,
         smtp: &SmtpConfig,
@@ -248,20 +250,21 @@ impl Store {
     ) -> Result<Delivery, StoreError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
             .port(smtp.port)
+            .timeout(Some(std::time::Duration::from_secs(20)))
             .build();
         let from: Mailbox = smtp
             .from
             .parse()
             .map_err(|e| StoreError::Other(format!("JUCHU_MAIL_FROM: {e}")))?;
+        let lock = match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
         let mut report = Delivery::default();
         for _ in 0..limit.max(1) {
             let mut tx = self.begin().await?;
-            let lock = match self.backend {
-                crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-                crate::Backend::Sqlite => "",
-            };
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, to_address, subject, body, attempts FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT 1{lock}"
+                "SELECT id, to_address, subject, body, attempts FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT 1{lock}"
             )))
             .bind(now_text())
             .fetch_optional(&mut *tx)
@@ -271,6 +274,17 @@ impl Store {
                 break;
             };
             let id = get_i64(&row, "id")?;
+            let lease = jiff::Timestamp::now()
+                .checked_add(jiff::SignedDuration::from_secs(600))
+                .unwrap_or(jiff::Timestamp::now());
+            sqlx::query(
+                "UPDATE mail_outbox SET status = 'sending', next_attempt_at = $1 WHERE id = $2",
+            )
+            .bind(juchu_domain::time::format_ts(lease))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
             let attempts = get_i64(&row, "attempts")? + 1;
             let message = get_str(&row, "to_address")?
                 .parse::<Mailbox>()
@@ -298,7 +312,7 @@ impl Store {
                         .bind(attempts)
                         .bind(now_text())
                         .bind(id)
-                        .execute(&mut *tx)
+                        .execute(&self.pool)
                         .await?;
                     report.sent += 1;
                 }
@@ -319,12 +333,11 @@ impl Store {
                         .bind(e.clone())
                         .bind(juchu_domain::time::format_ts(next))
                         .bind(id)
-                        .execute(&mut *tx)
+                        .execute(&self.pool)
                         .await?;
                     report.failed.push((id, e));
                 }
             }
-            tx.commit().await?;
         }
         Ok(report)
     }

@@ -87,7 +87,7 @@ pub struct QueuedMailJson {
     pub to: String,
     pub subject: String,
     pub body: String,
-    /// pending / sent / failed
+    /// pending / sending (claimed by a worker) / sent / failed
     pub status: String,
     pub attempts: i64,
     pub last_error: String,
