@@ -1,6 +1,6 @@
 //! 自動化設定: the rule list, add / enable / disable / delete, conflicts shown.
 
-use super::{Nav, error_page, forbidden, render, store_error_page};
+use super::{Nav, error_page, render, store_error_page};
 use crate::AppState;
 use crate::auth::StaffSession;
 use askama::Template;
@@ -241,16 +241,7 @@ async fn page(
 }
 
 fn guard(session: &StaffSession, f: &HashMap<String, String>) -> Option<Response> {
-    if !session.role().allows(Permission::WriteMasters) {
-        return Some(forbidden());
-    }
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return Some(error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        ));
-    }
-    None
+    super::refuse_post(session, Permission::WriteMasters, f)
 }
 
 fn invalid_message(e: &StoreError) -> Option<String> {

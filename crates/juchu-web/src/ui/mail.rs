@@ -1,7 +1,7 @@
 //! メールテンプレート: the shop edits subject and body; a template that does not
 //! render is refused with the reason and the text as typed.
 
-use super::{Nav, error_page, forbidden, render, store_error_page};
+use super::{Nav, render, store_error_page};
 use crate::AppState;
 use crate::auth::StaffSession;
 use askama::Template;
@@ -84,14 +84,8 @@ async fn save(
     Path(code): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !session.role().allows(Permission::WriteMasters) {
-        return forbidden();
-    }
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
     }
     let subject = f.get("subject").cloned().unwrap_or_default();
     let body = f.get("body").cloned().unwrap_or_default();

@@ -1,7 +1,7 @@
 //! Master pages (対応状況管理, 支払方法, 配送業者, 商品, 受注ラベル) and 顧客: a list
 //! and a creation form each, from one template.
 
-use super::{Nav, error_page, forbidden, render, store_error_page, yen};
+use super::{Nav, error_page, render, store_error_page, yen};
 use crate::AppState;
 use crate::auth::StaffSession;
 use askama::Template;
@@ -417,14 +417,8 @@ async fn master_create(
     Path(k): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
-    }
-    if !session.role().allows(Permission::WriteMasters) {
-        return forbidden();
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
     }
     let s = |name: &str| f.get(name).cloned().unwrap_or_default();
     let b = |name: &str| f.get(name).is_some_and(|v| v == "true" || v == "on");
@@ -709,14 +703,8 @@ async fn customer_create(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
-    }
-    if !session.role().allows(Permission::WriteOrders) {
-        return forbidden();
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+        return refused;
     }
     let s = |name: &str| f.get(name).cloned().unwrap_or_default();
     let id = match f.get("id").map(|v| v.trim()).filter(|v| !v.is_empty()) {

@@ -758,18 +758,29 @@ async fn submit_patch(
     }
 }
 
-/// Who may change orders is checked before anything in the form is looked at.
-fn check_order_write(session: &StaffSession, csrf: &str) -> Option<Response> {
-    if !session.role().allows(Permission::WriteOrders) {
+/// Refuses a form post before anything in it is looked at: a role that may not
+/// do it (403), then a missing or wrong CSRF token (403).
+pub(crate) fn refuse_post(
+    session: &StaffSession,
+    permission: Permission,
+    f: &HashMap<String, String>,
+) -> Option<Response> {
+    if !session.role().allows(permission) {
         return Some(forbidden());
     }
-    if !session.check_csrf(csrf) {
+    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Some(error_page(
             StatusCode::FORBIDDEN,
             "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
         ));
     }
     None
+}
+
+fn check_order_write(session: &StaffSession, csrf: &str) -> Option<Response> {
+    let mut f = HashMap::new();
+    f.insert("csrf".to_string(), csrf.to_string());
+    refuse_post(session, Permission::WriteOrders, &f)
 }
 
 fn form_version(f: &HashMap<String, String>) -> Option<i64> {

@@ -1,7 +1,7 @@
 //! 定期受注管理: the subscription list, the detail page with its operations, and
 //! the settings the daily run uses.
 
-use super::{Nav, error_page, forbidden, render, store_error_page, yen};
+use super::{Nav, error_page, render, store_error_page, yen};
 use crate::AppState;
 use crate::api::subscriptions::subscription_query;
 use crate::auth::StaffSession;
@@ -440,14 +440,8 @@ async fn operate(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !session.role().allows(Permission::WriteOrders) {
-        return forbidden();
-    }
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+        return refused;
     }
     let mut errors = HashMap::new();
     let version = f.get("version").and_then(|v| v.parse::<i64>().ok());
@@ -685,15 +679,9 @@ async fn settings_save(
     session: StaffSession,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !session.role().allows(Permission::WriteMasters) {
-        return forbidden();
-    }
     let f: HashMap<String, String> = pairs.iter().cloned().collect();
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        );
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
     }
     let mut errors = HashMap::new();
     let days_before = int(&f, "days_before", &mut errors);
