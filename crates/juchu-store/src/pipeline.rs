@@ -260,7 +260,7 @@ fn cascade_rows(
             continue;
         }
         // A subscription action changes the subscription, not the order: the store
-        // writes its own row for it (see `apply_subscription_actions`).
+        // writes its own row for it (see `apply_outside_actions`).
         let on_subscription = matches!(
             step.firing.action,
             juchu_domain::automation::Action::SetSubscriptionStatus { .. }
@@ -734,7 +734,7 @@ impl Store {
                     steps,
                     limit_reached: false,
                 };
-                self.apply_subscription_actions(tx, &c, &mut more).await?;
+                self.apply_outside_actions(tx, &c, &mut more).await?;
             }
             write_rows(tx, self.backend, vec![history_rows(&more, &at)]).await?;
         }
@@ -866,8 +866,7 @@ impl Store {
             })
             .collect();
         cascade_rows(&c, id, &mut history, &mut event_rows);
-        self.apply_subscription_actions(tx, &c, &mut history)
-            .await?;
+        self.apply_outside_actions(tx, &c, &mut history).await?;
         let cascade_steps = c.steps.len();
         let mut order = c.order;
         order.version = before.version + 1;
@@ -947,10 +946,10 @@ fn acts_outside(a: &juchu_domain::automation::Action) -> bool {
 }
 
 impl Store {
-    /// Carries out the rules' subscription actions of a cascade on the order's
-    /// subscription, in the same transaction, and records on the order what
-    /// happened (or why not — a failure here never undoes the order's change).
-    async fn apply_subscription_actions(
+    /// Carries out the rules' actions that reach outside the order — a mail to
+    /// queue, the order's subscription to change — in the same transaction, and
+    /// records on the order what happened (or why not — a failure here never undoes the order's change).
+    async fn apply_outside_actions(
         &self,
         tx: &mut Tx,
         c: &Cascade,
