@@ -239,15 +239,10 @@ impl Store {
                 report.statuses_created.push(name.clone());
             }
         }
-        let mut position = self
-            .automation_rules()
-            .await?
-            .iter()
-            .map(|r| r.position)
-            .max()
-            .unwrap_or(0);
+        // Read once; rules added here are appended so later presets see them.
+        let mut existing = self.automation_rules().await?;
+        let mut position = existing.iter().map(|r| r.position).max().unwrap_or(0);
         for rule in juchu_domain::automation::presets() {
-            let existing = self.automation_rules().await?;
             if existing
                 .iter()
                 .any(|r| r.trigger == rule.trigger && r.action == rule.action)
@@ -260,7 +255,10 @@ impl Store {
             position += 1;
             let rule = Rule { position, ..rule };
             match self.add_automation_rule(&rule).await {
-                Ok(_) => report.added.push(rule.name),
+                Ok(id) => {
+                    report.added.push(rule.name.clone());
+                    existing.push(Rule { id, ..rule });
+                }
                 Err(StoreError::Invalid(e)) => report.skipped.push((
                     rule.name,
                     e.0.iter()

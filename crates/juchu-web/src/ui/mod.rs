@@ -357,6 +357,11 @@ struct OrdersPage {
 }
 
 fn page_url(params: &HashMap<String, String>, page: i64) -> String {
+    page_url_for("/orders", params, page)
+}
+
+/// `path` with the list's filters (sorted, empty ones dropped) and another page.
+pub(crate) fn page_url_for(path: &str, params: &HashMap<String, String>, page: i64) -> String {
     let mut pairs: Vec<(&String, &String)> = params
         .iter()
         .filter(|(k, v)| k.as_str() != "page" && !v.is_empty())
@@ -367,7 +372,7 @@ fn page_url(params: &HashMap<String, String>, page: i64) -> String {
         .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
         .collect();
     q.push(format!("page={page}"));
-    format!("/orders?{}", q.join("&"))
+    format!("{path}?{}", q.join("&"))
 }
 
 pub(crate) fn urlencode(s: &str) -> String {

@@ -63,18 +63,6 @@ impl ListPage {
     }
 }
 
-fn page_url(params: &HashMap<String, String>, page: i64) -> String {
-    let mut keys: Vec<&String> = params.keys().filter(|k| *k != "page").collect();
-    keys.sort();
-    let mut parts: Vec<String> = keys
-        .into_iter()
-        .filter(|k| !params[*k].is_empty())
-        .map(|k| format!("{k}={}", super::urlencode(&params[k])))
-        .collect();
-    parts.push(format!("page={page}"));
-    format!("/subscriptions?{}", parts.join("&"))
-}
-
 async fn list(
     State(st): State<AppState>,
     session: StaffSession,
@@ -123,8 +111,8 @@ async fn list(
     }
     let t = ListPage {
         nav: Nav::of(&session),
-        prev_url: page_url(&params, page - 1),
-        next_url: page_url(&params, page + 1),
+        prev_url: super::page_url_for("/subscriptions", &params, page - 1),
+        next_url: super::page_url_for("/subscriptions", &params, page + 1),
         f: params,
         errors,
         rows,
