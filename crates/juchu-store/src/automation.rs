@@ -142,13 +142,20 @@ impl Store {
 
     /// Saves a new rule unless it is invalid or clashes with the enabled rules
     /// (two values on one event, or a circle): then nothing is saved and the
-    /// conflicts are named.
-    pub async fn add_automation_rule(&self, rule: &Rule) -> Result<i64, StoreError> {
+    /// conflicts are named. A position of 0 or less puts it after the last rule.
+    /// Returns the rule as saved (id and position).
+    pub async fn add_automation_rule(&self, rule: &Rule) -> Result<Rule, StoreError> {
         let mut tx = self.begin().await?;
         let masters = crate::masters::load_masters(&mut tx).await?;
         let existing = all_rules(&mut tx).await?;
+        let position = if rule.position > 0 {
+            rule.position
+        } else {
+            existing.iter().map(|r| r.position).max().unwrap_or(0) + 1
+        };
         let candidate = Rule {
             id: i64::MAX,
+            position,
             ..rule.clone()
         };
         let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
@@ -158,7 +165,7 @@ impl Store {
             "INSERT INTO automation_rules (name, position, enabled, trigger_json, action_json, created_at, conditions_json) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(rule.name.trim().to_string())
-        .bind(rule.position)
+        .bind(position)
         .bind(rule.enabled as i64)
         .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
         .bind(serde_json::to_string(&rule.action).unwrap_or_default())
@@ -168,7 +175,11 @@ impl Store {
         .await?;
         crate::db::bump_masters_revision(&mut tx).await?;
         tx.commit().await?;
-        Ok(get_i64(&row, "id")?)
+        Ok(Rule {
+            id: get_i64(&row, "id")?,
+            name: rule.name.trim().to_string(),
+            ..candidate
+        })
     }
 
     /// Replaces a rule (name, position, enabled, trigger, action) with the same
@@ -241,7 +252,6 @@ impl Store {
         }
         // Read once; rules added here are appended so later presets see them.
         let mut existing = self.automation_rules().await?;
-        let mut position = existing.iter().map(|r| r.position).max().unwrap_or(0);
         for rule in juchu_domain::automation::presets() {
             if existing
                 .iter()
@@ -252,12 +262,15 @@ impl Store {
                     .push((rule.name, "既に同じルールがあります".into()));
                 continue;
             }
-            position += 1;
-            let rule = Rule { position, ..rule };
+            // Position 0: after the last rule, in the presets' order.
+            let rule = Rule {
+                position: 0,
+                ..rule
+            };
             match self.add_automation_rule(&rule).await {
-                Ok(id) => {
-                    report.added.push(rule.name.clone());
-                    existing.push(Rule { id, ..rule });
+                Ok(saved) => {
+                    report.added.push(saved.name.clone());
+                    existing.push(saved);
                 }
                 Err(StoreError::Invalid(e)) => report.skipped.push((
                     rule.name,

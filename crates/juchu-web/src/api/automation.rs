@@ -58,7 +58,7 @@ impl From<&Rule> for RuleJson {
 #[serde(deny_unknown_fields)]
 pub struct RuleBody {
     pub name: String,
-    /// Rules run in position order; default: after the last one.
+    /// Rules run in position order; absent or 0: after the last one.
     #[serde(default)]
     pub position: Option<i64>,
     #[serde(default = "yes")]
@@ -87,18 +87,6 @@ pub async fn list_rules(
     Ok(Json(rules.iter().map(Into::into).collect()))
 }
 
-async fn next_position(st: &AppState) -> Result<i64, ApiError> {
-    Ok(st
-        .store
-        .automation_rules()
-        .await?
-        .iter()
-        .map(|r| r.position)
-        .max()
-        .unwrap_or(0)
-        + 1)
-}
-
 #[utoipa::path(post, path = "/api/v1/automation-rules", tag = "automation", request_body = RuleBody,
     responses((status = 201, body = RuleJson), (status = 422, description = "invalid or conflicting", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -109,20 +97,18 @@ pub async fn create_rule(
 ) -> Result<(StatusCode, Json<RuleJson>), ApiError> {
     caller.require(Permission::WriteMasters)?;
     let b: RuleBody = parse_json(&body)?;
-    let mut rule = Rule {
+    let rule = Rule {
         id: 0,
         name: b.name,
-        position: match b.position {
-            Some(p) => p,
-            None => next_position(&st).await?,
-        },
+        // 0: the store puts it after the last rule.
+        position: b.position.unwrap_or(0),
         enabled: b.enabled,
         conditions: b.conditions,
         trigger: b.trigger,
         action: b.action,
     };
-    rule.id = st.store.add_automation_rule(&rule).await?;
-    Ok((StatusCode::CREATED, Json((&rule).into())))
+    let saved = st.store.add_automation_rule(&rule).await?;
+    Ok((StatusCode::CREATED, Json((&saved).into())))
 }
 
 #[utoipa::path(put, path = "/api/v1/automation-rules/{id}", tag = "automation", params(("id" = i64, Path)), request_body = RuleBody,

@@ -298,13 +298,8 @@ async fn add(
             .await;
         }
     };
-    let position = match position {
-        Some(p) => p,
-        None => match st.store.automation_rules().await {
-            Ok(r) => r.iter().map(|r| r.position).max().unwrap_or(0) + 1,
-            Err(e) => return store_error_page(e),
-        },
-    };
+    // 0: the store puts it after the last rule.
+    let position = position.unwrap_or(0);
     let rule = Rule {
         id: 0,
         name: f.get("name").cloned().unwrap_or_default(),
