@@ -343,10 +343,7 @@ impl Store {
                 let sql = format!(
                     "{} WHERE id IN ({})",
                     crate::orders::select_order_sql(),
-                    (1..=chunk.len())
-                        .map(|i| format!("${i}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    crate::db::in_list(chunk.len(), 1)
                 );
                 let args = chunk.iter().map(|(id, _)| crate::Arg::from(*id)).collect();
                 let rows = crate::db::query_with(sql, args)

@@ -128,6 +128,14 @@ pub(crate) fn rows_per_statement(backend: Backend, cols: usize) -> usize {
     (max_binds(backend) / cols.max(1)).max(1)
 }
 
+/// `$start, $start+1, …` (n of them), for `IN (…)` lists.
+pub(crate) fn in_list(n: usize, start: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `($1, $2, …), ($n, …)` for `rows` rows of `cols` columns starting at `$start`.
 pub(crate) fn values_placeholders(rows: usize, cols: usize, start: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);

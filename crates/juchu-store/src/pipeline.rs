@@ -1090,10 +1090,7 @@ async fn assign_order_numbers(
     for chunk in to_check.chunks(crate::db::max_binds(backend)) {
         let sql = format!(
             "SELECT order_number FROM orders WHERE order_number IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::db::in_list(chunk.len(), 1)
         );
         let args = chunk.iter().map(|n| Arg::from(n.clone())).collect();
         for row in crate::db::query_with(sql, args)

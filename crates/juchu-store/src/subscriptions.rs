@@ -68,10 +68,7 @@ async fn settings_map(
 ) -> Result<HashMap<String, String>, StoreError> {
     let sql = format!(
         "SELECT key, value FROM settings WHERE key IN ({})",
-        (1..=SETTING_KEYS.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::db::in_list(SETTING_KEYS.len(), 1)
     );
     let rows = query_with(sql, SETTING_KEYS.iter().map(|k| Arg::from(*k)).collect())
         .fetch_all(&mut *conn)
@@ -347,13 +344,6 @@ fn sub_from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, sqlx::Error> {
     })
 }
 
-fn id_list(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 async fn attach_sub_children(
     conn: &mut sqlx::AnyConnection,
     subs: &mut [Subscription],
@@ -367,7 +357,7 @@ async fn attach_sub_children(
         format!(
             "SELECT subscription_id, {} FROM subscription_items WHERE subscription_id IN ({}) ORDER BY subscription_id, position",
             SUB_ITEM_COLUMNS[2..].join(", "),
-            id_list(ids.len())
+            crate::db::in_list(ids.len(), 1)
         ),
         ids.clone(),
     )
@@ -392,7 +382,7 @@ async fn attach_sub_children(
     let rows = query_with(
         format!(
             "SELECT subscription_id, label_id FROM subscription_label_links WHERE subscription_id IN ({}) ORDER BY label_id",
-            id_list(ids.len())
+            crate::db::in_list(ids.len(), 1)
         ),
         ids,
     )
@@ -1354,10 +1344,7 @@ async fn mark_run(tx: &mut Tx, backend: Backend, ids: &[i64], day: Date) -> Resu
         args.extend(chunk.iter().map(|id| Arg::from(*id)));
         let sql = format!(
             "UPDATE subscriptions SET last_run_on = $1 WHERE id IN ({})",
-            (2..=chunk.len() + 1)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::db::in_list(chunk.len(), 2)
         );
         query_with(sql, args).execute(&mut **tx).await?;
     }
@@ -1431,7 +1418,9 @@ async fn write_subscription(
 }
 
 /// The daily run's updates, many subscriptions per statement: only the fields an
-/// advance changes (dates, count, version, run date).
+/// advance changes (dates, count, run date). The version is counted up in SQL, so
+/// a rule that changed the subscription in the same transaction (its child
+/// order's automation) keeps its own version step.
 async fn advance_rows(
     tx: &mut Tx,
     backend: Backend,
@@ -1439,24 +1428,11 @@ async fn advance_rows(
     run_date: Option<Date>,
     now: &str,
 ) -> Result<(), StoreError> {
-    const WIDTH: usize = 8;
+    const WIDTH: usize = 7;
     let per = crate::db::rows_per_statement(backend, WIDTH);
     for chunk in subs.chunks(per) {
         let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * WIDTH);
-        let mut values = Vec::with_capacity(chunk.len());
-        for (k, s) in chunk.iter().enumerate() {
-            let b = k * WIDTH;
-            values.push(format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8
-            ));
+        for s in chunk {
             args.push(s.id.into());
             args.push(s.schedule.next_delivery.to_string().into());
             args.push(s.schedule.next_ship.to_string().into());
@@ -1464,17 +1440,16 @@ async fn advance_rows(
                 s.schedule.previous_delivery.map(|d| d.to_string()),
             ));
             args.push(s.count.into());
-            args.push(s.version.into());
             args.push(Arg::Text(run_date.map(|d| d.to_string())));
             args.push(now.into());
         }
-        // VALUES columns are column1..column8 on both stores.
+        // VALUES columns are column1..column7 on both stores.
         let sql = format!(
             "UPDATE subscriptions SET next_delivery_date = v.column2, next_ship_date = v.column3, \
-             previous_delivery_date = v.column4, count = v.column5, version = v.column6, \
-             last_run_on = COALESCE(v.column7, subscriptions.last_run_on), updated_at = v.column8 \
+             previous_delivery_date = v.column4, count = v.column5, version = subscriptions.version + 1, \
+             last_run_on = COALESCE(v.column6, subscriptions.last_run_on), updated_at = v.column7 \
              FROM (VALUES {}) AS v WHERE subscriptions.id = v.column1",
-            values.join(", ")
+            crate::db::values_placeholders(chunk.len(), WIDTH, 1)
         );
         query_with(sql, args).execute(&mut **tx).await?;
     }
