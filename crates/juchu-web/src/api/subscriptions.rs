@@ -452,6 +452,27 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Resu
     }
 }
 
+/// An operation whose body is only the optional version and reason.
+async fn operation(
+    st: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    body: &Bytes,
+    cmd: SubscriptionCommand,
+) -> Result<Json<SubscriptionJson>, ApiError> {
+    caller.require(Permission::WriteOrders)?;
+    let b: OperationBody = optional_body(body)?;
+    operate(
+        st,
+        caller,
+        id,
+        b.version,
+        cmd,
+        &b.reason.unwrap_or_default(),
+    )
+    .await
+}
+
 async fn operate(
     st: &AppState,
     caller: &ApiCaller,
@@ -479,18 +500,7 @@ pub async fn skip(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Json<SubscriptionJson>, ApiError> {
-    caller.require(Permission::WriteOrders)?;
-    let b: OperationBody = optional_body(&body)?;
-    let reason = b.reason.unwrap_or_default();
-    operate(
-        &st,
-        &caller,
-        id,
-        b.version,
-        SubscriptionCommand::Skip,
-        &reason,
-    )
-    .await
+    operation(&st, &caller, id, &body, SubscriptionCommand::Skip).await
 }
 
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/pause", tag = "subscriptions", params(("id" = i64, Path)),
@@ -524,18 +534,7 @@ pub async fn recalculate(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Json<SubscriptionJson>, ApiError> {
-    caller.require(Permission::WriteOrders)?;
-    let b: OperationBody = optional_body(&body)?;
-    let reason = b.reason.unwrap_or_default();
-    operate(
-        &st,
-        &caller,
-        id,
-        b.version,
-        SubscriptionCommand::Recalculate,
-        &reason,
-    )
-    .await
+    operation(&st, &caller, id, &body, SubscriptionCommand::Recalculate).await
 }
 
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/orders", tag = "subscriptions", params(("id" = i64, Path)),
