@@ -54,6 +54,12 @@ pub enum Action {
     /// メールを送信: the template (by code) rendered with the order, queued in
     /// the same transaction and delivered by the worker.
     SendMail { template: String },
+    /// 決済処理を実行: queue the payment process (再オーソリ処理, 売上処理, 取消処理)
+    /// in the same transaction; the worker asks the provider and its answer comes
+    /// back through the pipeline (so rules fire on the new 決済状況).
+    RunPaymentProcess {
+        process: crate::payment::PaymentProcess,
+    },
 }
 
 /// A condition the order must meet for the rule to fire (all must hold).
@@ -199,7 +205,9 @@ impl Action {
                 labels: Some(names().into_iter().filter(|l| l != name).collect()),
                 ..Default::default()
             },
-            Action::SetSubscriptionStatus { .. } | Action::SendMail { .. } => OrderPatch::default(),
+            Action::SetSubscriptionStatus { .. }
+            | Action::SendMail { .. }
+            | Action::RunPaymentProcess { .. } => OrderPatch::default(),
         }
     }
     pub fn describe(&self) -> String {
@@ -208,6 +216,9 @@ impl Action {
             Action::AddLabel { name } => format!("受注ラベル「{name}」を付ける"),
             Action::RemoveLabel { name } => format!("受注ラベル「{name}」を外す"),
             Action::SendMail { template } => format!("メール「{template}」を送信"),
+            Action::RunPaymentProcess { process } => {
+                format!("決済処理「{}」を実行", process.label())
+            }
             Action::SetSubscriptionStatus { status, reason } if reason.is_empty() => {
                 format!("定期受注のステータスを「{}」に変更", status.label())
             }
@@ -230,6 +241,10 @@ impl Action {
             (
                 Action::SetSubscriptionStatus { status: a, .. },
                 Action::SetSubscriptionStatus { status: b, .. },
+            ) => a != b,
+            (
+                Action::RunPaymentProcess { process: a },
+                Action::RunPaymentProcess { process: b },
             ) => a != b,
             _ => false,
         }
@@ -357,7 +372,8 @@ impl Action {
             Action::AddLabel { .. }
             | Action::RemoveLabel { .. }
             | Action::SetSubscriptionStatus { .. }
-            | Action::SendMail { .. } => None,
+            | Action::SendMail { .. }
+            | Action::RunPaymentProcess { .. } => None,
         }
     }
 }
@@ -457,6 +473,21 @@ pub fn presets() -> Vec<Rule> {
             template: template.into(),
         },
     };
+    rules.push(Rule {
+        id: 0,
+        name: "代金引換への変更で再オーソリ".into(),
+        position: 0,
+        enabled: true,
+        trigger: Trigger::Exact {
+            event: OrderEvent::PaymentMethodBecame {
+                name: "代金引換".into(),
+            },
+        },
+        conditions: Vec::new(),
+        action: Action::RunPaymentProcess {
+            process: crate::payment::PaymentProcess::Reauthorize,
+        },
+    });
     rules.push(mail(
         "受注作成で注文受付メール",
         Trigger::Exact {
@@ -893,7 +924,7 @@ mod tests {
     #[test]
     fn presets_do_not_conflict() {
         let p = presets();
-        assert_eq!(p.len(), 16);
+        assert_eq!(p.len(), 17);
         assert!(conflicts(&p).is_empty());
     }
 

@@ -14,6 +14,7 @@ pub mod masters;
 pub mod normalize;
 pub mod order;
 pub mod patch;
+pub mod payment;
 pub mod pricing;
 pub mod status;
 pub mod subscription;

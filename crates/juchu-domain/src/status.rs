@@ -63,25 +63,29 @@ impl PaymentStatus {
         if self == to {
             return true;
         }
+        // 再オーソリ: a new authorisation or registration (possibly with another
+        // payment method) may replace any payment that has not been settled.
+        let restart = matches!(
+            to,
+            CreditCheckPending
+                | CreditCheckError
+                | Authorized
+                | AuthorizationFailed
+                | RegistrationFailed
+                | AwaitingPayment
+        );
         match self {
             // The first result of any payment method.
             Unpaid => true,
-            CreditCheckPending => matches!(
-                to,
-                CreditCheckApproved | CreditCheckError | RegistrationFailed | Cancelled
-            ),
-            CreditCheckApproved => matches!(to, Captured | Cancelled | CreditCheckPending),
-            CreditCheckError => matches!(to, CreditCheckPending | RegistrationFailed | Cancelled),
-            Authorized => matches!(to, Captured | Cancelled | AuthorizationFailed),
-            AuthorizationFailed => matches!(to, Authorized | Cancelled),
-            RegistrationFailed => matches!(to, CreditCheckPending | Cancelled),
-            AwaitingPayment => matches!(to, Paid | Cancelled),
-            Paid => matches!(to, Captured | Cancelled),
             Captured => matches!(to, Cancelled),
-            Cancelled => matches!(
-                to,
-                CreditCheckPending | RegistrationFailed | Authorized | AuthorizationFailed
-            ),
+            Paid => matches!(to, Captured | Cancelled),
+            CreditCheckPending => restart || matches!(to, CreditCheckApproved | Cancelled),
+            CreditCheckApproved | Authorized => restart || matches!(to, Captured | Cancelled),
+            AwaitingPayment => restart || matches!(to, Paid | Cancelled),
+            CreditCheckError | AuthorizationFailed | RegistrationFailed => {
+                restart || matches!(to, Cancelled)
+            }
+            Cancelled => restart,
         }
     }
 }
@@ -208,7 +212,20 @@ mod tests {
         assert!(!Cancelled.can_become(Captured));
         assert!(!Captured.can_become(Authorized));
         assert!(!CreditCheckError.can_become(Captured));
-        assert!(!AwaitingPayment.can_become(Authorized));
+        assert!(
+            AwaitingPayment.can_become(Authorized),
+            "再オーソリ with a card"
+        );
+        assert!(
+            CreditCheckError.can_become(AwaitingPayment),
+            "再オーソリ to 代金引換"
+        );
+        assert!(!Paid.can_become(Authorized), "money arrived: cancel first");
+        assert!(!Captured.can_become(AwaitingPayment));
+        assert!(
+            !CreditCheckError.can_become(CreditCheckApproved),
+            "only from 与信審査中"
+        );
         assert!(!Captured.can_become(Unpaid));
         // Nothing goes back to 未決済 once a payment result exists.
         for s in PaymentStatus::ALL.iter().filter(|s| **s != Unpaid) {

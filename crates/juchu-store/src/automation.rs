@@ -48,6 +48,14 @@ fn check_rule(
             );
         }
         Action::SendMail { .. } => {}
+        Action::RunPaymentProcess {
+            process: juchu_domain::payment::PaymentProcess::FetchCreditResult,
+        } => e.add(
+            "action.process",
+            "not_allowed",
+            "与信結果照会は決済サービスの結果待ちの間に自動で行われます",
+        ),
+        Action::RunPaymentProcess { .. } => {}
         Action::SetSubscriptionStatus { status, reason } => {
             let allowed = match status {
                 juchu_domain::status::SubscriptionStatus::Stopped => &reasons.stop,

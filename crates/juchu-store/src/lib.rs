@@ -14,6 +14,8 @@ pub mod error;
 pub mod mail;
 pub mod masters;
 pub mod orders;
+pub mod payment_gateway;
+pub mod payments;
 pub mod pipeline;
 pub mod search;
 pub mod staff;

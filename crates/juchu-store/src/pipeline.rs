@@ -78,6 +78,10 @@ pub struct NewOrderRequest {
     pub order: NewOrder,
     pub billing_given: bool,
     pub new_customer: Option<CustomerInput>,
+    /// The card token the storefront obtained (クレジットカード). With it — and
+    /// for every order paid by a method with a provider (後払い, 代金引換, 振込)
+    /// — the order is sent for 与信処理 as soon as it is created 未決済.
+    pub card_token: Option<String>,
 }
 
 /// An `Idempotency-Key` scoped to the API token that sent it.
@@ -135,7 +139,7 @@ struct EventRow {
     depth: usize,
 }
 
-fn history_rows(rows: &[HistoryRow], at: &str) -> Rows {
+pub(crate) fn history_rows(rows: &[HistoryRow], at: &str) -> Rows {
     history_rows_into("order_history", "order_id", rows, at)
 }
 
@@ -529,8 +533,11 @@ impl Store {
                     Some(_) => {}
                 }
             }
+            let card_token = req.card_token.clone().filter(|t| !t.trim().is_empty());
             let mut created = self.create_in_tx(&mut tx, vec![req.order], actor).await?;
             let order = created.remove(0);
+            self.authorize_new_order(&mut tx, &order, card_token.as_deref(), actor)
+                .await?;
             if let Some(k) = &idem {
                 let r = sqlx::query("INSERT INTO idempotency_keys (token_id, idem_key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(k.token_id)
@@ -561,6 +568,52 @@ impl Store {
         Err(StoreError::Other(
             "idempotency key race did not settle".into(),
         ))
+    }
+
+    /// Queues 与信処理 for a new 未決済 order whose payment method has a provider
+    /// (a card only with a token), recorded in its 履歴.
+    async fn authorize_new_order(
+        &self,
+        tx: &mut Tx,
+        order: &Order,
+        card_token: Option<&str>,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        use juchu_domain::payment::{GatewayKind, PaymentProcess};
+        if order.payment_status != juchu_domain::status::PaymentStatus::Unpaid {
+            return Ok(());
+        }
+        let snapshot = self.masters_in(tx).await?;
+        match crate::payments::gateway_of(order, &snapshot.masters) {
+            None => return Ok(()),
+            Some(GatewayKind::Card) if card_token.is_none() => return Ok(()),
+            Some(_) => {}
+        }
+        let result = crate::payments::queue(
+            tx,
+            order,
+            &snapshot.masters,
+            PaymentProcess::Authorize,
+            actor.name(),
+            card_token,
+        )
+        .await?;
+        let after = match result {
+            Ok(done) => done,
+            Err(why) => format!("与信処理を依頼しません: {why}"),
+        };
+        let row = HistoryRow {
+            owner_id: order.id,
+            actor_kind: actor.kind(),
+            actor_id: actor.id(),
+            actor_name: actor.name().to_string(),
+            field: "payment_process".into(),
+            before: String::new(),
+            after,
+            reason: String::new(),
+        };
+        write_rows(tx, self.backend, vec![history_rows(&[row], &now_text())]).await?;
+        Ok(())
     }
 
     async fn replay(&self, tx: &mut Tx, k: &IdempotencyKey) -> Result<Option<Order>, StoreError> {
@@ -867,6 +920,8 @@ impl Store {
             .collect();
         cascade_rows(&c, id, &mut history, &mut event_rows);
         self.apply_outside_actions(tx, &c, &mut history).await?;
+        self.return_points_on_cancel(tx, &before, &c.order, &mut history)
+            .await?;
         let cascade_steps = c.steps.len();
         let mut order = c.order;
         order.version = before.version + 1;
@@ -942,6 +997,7 @@ fn acts_outside(a: &juchu_domain::automation::Action) -> bool {
         a,
         juchu_domain::automation::Action::SendMail { .. }
             | juchu_domain::automation::Action::SetSubscriptionStatus { .. }
+            | juchu_domain::automation::Action::RunPaymentProcess { .. }
     )
 }
 
@@ -982,6 +1038,32 @@ impl Store {
                     after: match result {
                         Ok(done) => done,
                         Err(why) => format!("送信しません: {why}"),
+                    },
+                    reason: why,
+                });
+                continue;
+            }
+            if let Action::RunPaymentProcess { process } = &step.firing.action {
+                let snapshot = self.masters_in(tx).await?;
+                let result = crate::payments::queue(
+                    tx,
+                    &c.order,
+                    &snapshot.masters,
+                    *process,
+                    &format!("自動化設定「{rule}」"),
+                    None,
+                )
+                .await?;
+                history.push(HistoryRow {
+                    owner_id: c.order.id,
+                    actor_kind: "rule",
+                    actor_id: Some(step.firing.rule_id),
+                    actor_name: rule.clone(),
+                    field: "payment_process".into(),
+                    before: String::new(),
+                    after: match result {
+                        Ok(done) => done,
+                        Err(why) => format!("依頼しません: {why}"),
                     },
                     reason: why,
                 });
@@ -1037,8 +1119,52 @@ impl Store {
 }
 
 impl Store {
+    /// 取消完了: the customer gets the order's used points back and loses the
+    /// points it granted, once per cancellation, recorded on the order.
+    async fn return_points_on_cancel(
+        &self,
+        tx: &mut Tx,
+        before: &Order,
+        after: &Order,
+        history: &mut Vec<HistoryRow>,
+    ) -> Result<(), StoreError> {
+        use juchu_domain::status::PaymentStatus::Cancelled;
+        let delta = juchu_domain::payment::points_returned_on_cancel(after);
+        let (Some(customer), true) = (
+            after.customer_id,
+            before.payment_status != Cancelled && after.payment_status == Cancelled,
+        ) else {
+            return Ok(());
+        };
+        if delta == 0 {
+            return Ok(());
+        }
+        let row =
+            sqlx::query("UPDATE customers SET points = points + $1 WHERE id = $2 RETURNING points")
+                .bind(delta)
+                .bind(customer)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let Some(row) = row else { return Ok(()) };
+        let now = get_i64(&row, "points")?;
+        history.push(HistoryRow {
+            owner_id: after.id,
+            actor_kind: "system",
+            actor_id: None,
+            actor_name: "取消処理".into(),
+            field: "customer_points".into(),
+            before: (now - delta).to_string(),
+            after: now.to_string(),
+            reason: format!(
+                "取消完了: 利用ポイント {} を返却、付与ポイント {} を回収",
+                after.totals.points_used, after.points_granted
+            ),
+        });
+        Ok(())
+    }
+
     /// The masters inside a transaction (from the snapshot cache when current).
-    async fn masters_in(&self, tx: &mut Tx) -> Result<Arc<Snapshot>, StoreError> {
+    pub(crate) async fn masters_in(&self, tx: &mut Tx) -> Result<Arc<Snapshot>, StoreError> {
         let (snapshot, _) = self.context(tx, &[]).await?;
         Ok(snapshot)
     }

@@ -89,6 +89,7 @@ both_stores!(
                     )),
                     billing_given: true,
                     new_customer: None,
+                    card_token: None,
                 },
                 &staff(),
                 None,
@@ -589,6 +590,7 @@ both_stores!(
             )),
             billing_given: true,
             new_customer: None,
+            card_token: None,
         };
         let key = IdempotencyKey::new(7, "abc", b"body");
         let first = store
@@ -624,6 +626,7 @@ both_stores!(inline_customer_and_duplicate_numbers, |store| async move {
         order,
         billing_given: false,
         new_customer: Some(CustomerInput {
+            card_token: None,
             address: address(
                 "鈴木",
                 "次郎",
@@ -1034,11 +1037,11 @@ both_stores!(
 both_stores!(automation_presets_load_once, |store| async move {
     seed_products(&store).await;
     let r = store.load_automation_presets().await.unwrap();
-    assert_eq!(r.added.len(), 16, "{r:?}");
+    assert_eq!(r.added.len(), 17, "{r:?}");
     assert!(r.skipped.is_empty());
     let again = store.load_automation_presets().await.unwrap();
     assert!(again.added.is_empty());
-    assert_eq!(again.skipped.len(), 16);
+    assert_eq!(again.skipped.len(), 17);
     // They run: 与信審査エラー → 決済NG, then 与信審査完了 back to 注文確定.
     let o = store
         .create_orders(

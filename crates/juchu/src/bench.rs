@@ -218,6 +218,7 @@ async fn run_in(store: &Store, args: &BenchArgs, location: &str) -> Result<(), S
                         order: sample_order(&mut rng, None, i),
                         billing_given: true,
                         new_customer: None,
+                        card_token: None,
                     };
                     store.create_order(req, &actor, None).await?;
                 }

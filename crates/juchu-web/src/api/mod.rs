@@ -153,6 +153,7 @@ pub async fn create_order(
     let req = NewOrderRequest {
         billing_given,
         new_customer: b.customer.map(CustomerInput::from),
+        card_token: None,
         order: NewOrder {
             order_number: b.order_number,
             customer_id: b.customer_id,
