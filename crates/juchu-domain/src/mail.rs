@@ -18,38 +18,70 @@ pub struct MailTemplate {
     pub body: String,
 }
 
-/// The defaults every shop starts with.
+/// The shop's own data for mails (ショップ情報), a setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ShopInfo {
+    pub name: String,
+    /// Receives the shop's copy of 注文受付メール; empty: no copy.
+    pub email: String,
+    pub phone: String,
+    pub address: String,
+}
+
+const SIGNATURE: &str = "\n--\n{{ shop_name }}\n{% if shop_address %}{{ shop_address }}\n{% endif %}{% if shop_phone %}TEL: {{ shop_phone }}\n{% endif %}{% if shop_email %}{{ shop_email }}\n{% endif %}";
+
+const ORDER_SUMMARY: &str = "ご注文番号: {{ order_number }}\n{% for i in items %}{{ i.name }}{% if i.reduced %}※{% endif %} × {{ i.quantity }}  {{ i.amount }}円\n{% endfor %}送料: {{ shipping_fee }}円\n{% if payment_fee %}決済手数料: {{ payment_fee }}円\n{% endif %}{% if discount %}値引き: -{{ discount }}円\n{% endif %}{% if points_used %}ポイント利用: -{{ points_used }}円\n{% endif %}合計: {{ total }}円（うち消費税 10%対象 {{ taxable_standard }}円 消費税 {{ tax_standard }}円 / 8%対象 {{ taxable_reduced }}円 消費税 {{ tax_reduced }}円）\n{% if has_reduced %}※は軽減税率（8%）対象です。\n{% endif %}お支払い方法: {{ payment_method }}\n{% if scheduled_delivery_date %}お届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n{% endif %}";
+
+/// The defaults every shop starts with: one per step of the daily flow (seed 003).
 pub fn default_templates() -> Vec<MailTemplate> {
-    let t = |code: &str, name: &str, subject: &str, body: &str| MailTemplate {
+    let t = |code: &str, name: &str, subject: &str, body: String| MailTemplate {
         code: code.into(),
         name: name.into(),
         subject: subject.into(),
-        body: body.into(),
+        body: format!("{body}{SIGNATURE}"),
     };
     vec![
         t(
             "order_received",
             "注文受付メール",
-            "【ご注文ありがとうございます】ご注文番号 {{ order_number }}",
-            "{{ customer_name }} 様\n\nご注文ありがとうございます。\nご注文番号: {{ order_number }}\n{% for i in items %}{{ i.name }} × {{ i.quantity }}  {{ i.amount }}円\n{% endfor %}合計: {{ total }}円\n",
+            "【{{ shop_name }}】ご注文ありがとうございます（ご注文番号 {{ order_number }}）",
+            format!("{{{{ customer_name }}}} 様\n\nこのたびはご注文いただき誠にありがとうございます。\n以下の内容でご注文を承りました。\n\n{ORDER_SUMMARY}"),
         ),
         t(
             "shipped",
             "発送完了メール",
-            "【発送のお知らせ】ご注文番号 {{ order_number }}",
-            "{{ customer_name }} 様\n\nご注文の商品を発送しました。\n配送業者: {{ carrier }}\n配送伝票番号: {{ tracking_number }}\n{% if tracking_url %}配送状況: {{ tracking_url }}\n{% endif %}",
+            "【{{ shop_name }}】発送のお知らせ（ご注文番号 {{ order_number }}）",
+            "{{ customer_name }} 様\n\nご注文の商品を発送しました。\nご注文番号: {{ order_number }}\n配送業者: {{ carrier }}\n配送伝票番号: {{ tracking_number }}\n{% if tracking_url %}配送状況: {{ tracking_url }}\n{% endif %}{% if scheduled_delivery_date %}お届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n{% endif %}".into(),
         ),
         t(
             "cancelled",
             "注文キャンセル完了メール",
-            "【ご注文キャンセルのお知らせ】ご注文番号 {{ order_number }}",
-            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} のキャンセルが完了しました。\n",
+            "【{{ shop_name }}】ご注文キャンセルのお知らせ（ご注文番号 {{ order_number }}）",
+            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} のキャンセルが完了しました。\nご利用のポイントはお客様のアカウントに戻しております。\n".into(),
         ),
         t(
             "returned",
             "返品確認メール",
-            "【返品の確認】ご注文番号 {{ order_number }}",
-            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} の商品が返品されました。お心当たりがない場合はご連絡ください。\n",
+            "【{{ shop_name }}】返品の確認（ご注文番号 {{ order_number }}）",
+            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} の商品が当店に返送されました。\nお心当たりがない場合はお手数ですがご連絡ください。\n".into(),
+        ),
+        t(
+            "payment_guidance",
+            "入金案内メール",
+            "【{{ shop_name }}】お支払いのご案内（ご注文番号 {{ order_number }}）",
+            format!("{{{{ customer_name }}}} 様\n\nご注文ありがとうございます。下記の金額のお支払いをお願いいたします。\nご入金を確認しだい商品を発送いたします。\n\nお支払い金額: {{{{ total }}}}円\n\n{ORDER_SUMMARY}"),
+        ),
+        t(
+            "payment_confirmed",
+            "振り込み確認メール",
+            "【{{ shop_name }}】ご入金を確認しました（ご注文番号 {{ order_number }}）",
+            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} のご入金（{{ total }}円）を確認いたしました。\n{% if paid_at %}入金日: {{ paid_at }}\n{% endif %}発送まで今しばらくお待ちください。\n".into(),
+        ),
+        t(
+            "out_of_stock",
+            "欠品のお知らせメール",
+            "【{{ shop_name }}】欠品のお知らせ（ご注文番号 {{ order_number }}）",
+            "{{ customer_name }} 様\n\nご注文いただいた以下の商品が現在欠品しております。\n{% for i in items %}・{{ i.name }} × {{ i.quantity }}\n{% endfor %}入荷しだい発送いたします。お待ちいただけない場合はキャンセルも承りますので、ご連絡ください。\n".into(),
         ),
     ]
 }
@@ -57,44 +89,94 @@ pub fn default_templates() -> Vec<MailTemplate> {
 #[derive(Debug, Clone, Serialize)]
 struct Line {
     name: String,
+    code: String,
     quantity: i64,
+    unit_price: i64,
     amount: i64,
+    /// 軽減税率 (8%).
+    reduced: bool,
 }
 
 /// The variables a template may use.
 #[derive(Debug, Clone, Serialize)]
 pub struct MailContext {
     order_number: String,
+    ordered_at: String,
     customer_name: String,
     total: i64,
+    shipping_fee: i64,
+    payment_fee: i64,
+    discount: i64,
+    points_used: i64,
+    taxable_standard: i64,
+    tax_standard: i64,
+    taxable_reduced: i64,
+    tax_reduced: i64,
+    has_reduced: bool,
     payment_method: String,
     carrier: String,
     tracking_number: String,
     tracking_url: String,
     scheduled_delivery_date: String,
+    delivery_time_slot: String,
+    paid_at: String,
     items: Vec<Line>,
+    shop_name: String,
+    shop_email: String,
+    shop_phone: String,
+    shop_address: String,
 }
 
 /// The names templates can use, for the editor's help text.
 pub const VARIABLES: &[&str] = &[
     "order_number",
+    "ordered_at",
     "customer_name",
     "total",
+    "shipping_fee",
+    "payment_fee",
+    "discount",
+    "points_used",
+    "taxable_standard",
+    "tax_standard",
+    "taxable_reduced",
+    "tax_reduced",
+    "has_reduced",
     "payment_method",
     "carrier",
     "tracking_number",
     "tracking_url",
     "scheduled_delivery_date",
-    "items (name, quantity, amount)",
+    "delivery_time_slot",
+    "paid_at",
+    "items (name, code, quantity, unit_price, amount, reduced)",
+    "shop_name",
+    "shop_email",
+    "shop_phone",
+    "shop_address",
 ];
 
 impl MailContext {
-    pub fn of(o: &Order, m: &Masters) -> Self {
+    pub fn of(o: &Order, m: &Masters, shop: &ShopInfo) -> Self {
         let carrier = o.carrier_id.and_then(|id| m.carrier(id));
+        let t = &o.totals;
         MailContext {
             order_number: o.order_number.clone(),
+            ordered_at: crate::time::display_ts(o.ordered_at),
             customer_name: o.billing.full_name(),
-            total: o.totals.total,
+            total: t.total,
+            shipping_fee: t.shipping_fee,
+            payment_fee: t.payment_fee,
+            discount: t.discount,
+            points_used: t.points_used,
+            taxable_standard: t.taxable_standard,
+            tax_standard: t.tax_standard,
+            taxable_reduced: t.taxable_reduced,
+            tax_reduced: t.tax_reduced,
+            has_reduced: o
+                .items
+                .iter()
+                .any(|i| i.tax_rate == crate::status::TaxRate::Reduced),
             payment_method: o
                 .payment_method_id
                 .and_then(|id| m.payment_method(id))
@@ -110,15 +192,24 @@ impl MailContext {
                 .scheduled_delivery_date
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
+            delivery_time_slot: o.delivery_time_slot.clone().unwrap_or_default(),
+            paid_at: o.paid_at.map(|d| d.to_string()).unwrap_or_default(),
             items: o
                 .items
                 .iter()
                 .map(|i| Line {
                     name: i.product_name.clone(),
+                    code: i.product_code.clone(),
                     quantity: i.quantity,
+                    unit_price: i.unit_price,
                     amount: i.unit_price * i.quantity,
+                    reduced: i.tax_rate == crate::status::TaxRate::Reduced,
                 })
                 .collect(),
+            shop_name: shop.name.clone(),
+            shop_email: shop.email.clone(),
+            shop_phone: shop.phone.clone(),
+            shop_address: shop.address.clone(),
         }
     }
 }
@@ -127,18 +218,37 @@ impl MailContext {
 pub fn sample_context() -> MailContext {
     MailContext {
         order_number: "1001".into(),
+        ordered_at: "2026-11-30 10:00".into(),
         customer_name: "山田 花子".into(),
         total: 3_980,
+        shipping_fee: 770,
+        payment_fee: 0,
+        discount: 0,
+        points_used: 0,
+        taxable_standard: 770,
+        tax_standard: 70,
+        taxable_reduced: 3_210,
+        tax_reduced: 237,
+        has_reduced: true,
         payment_method: "クレジットカード".into(),
         carrier: "ヤマト運輸".into(),
         tracking_number: "1234-5678-9012".into(),
         tracking_url: "https://example.jp/track?no=123456789012".into(),
         scheduled_delivery_date: "2026-12-01".into(),
+        delivery_time_slot: "午前中".into(),
+        paid_at: "2026-11-30".into(),
         items: vec![Line {
             name: "有機緑茶 100g".into(),
+            code: "TEA-01".into(),
             quantity: 2,
+            unit_price: 1_080,
             amount: 2_160,
+            reduced: true,
         }],
+        shop_name: "juchu 茶舗".into(),
+        shop_email: "shop@example.jp".into(),
+        shop_phone: "03-0000-0000".into(),
+        shop_address: "東京都渋谷区神宮前1-2-3".into(),
     }
 }
 
@@ -165,7 +275,15 @@ mod tests {
         let mut o = order_with(&m, &p, &[("TEA-01", 2, None)]);
         o.order_number = "1001".into();
         o.tracking_number = Some("1234-5678".into());
-        let ctx = MailContext::of(&o, &m);
+        o.carrier_id = Some(1);
+        let ctx = MailContext::of(
+            &o,
+            &m,
+            &ShopInfo {
+                name: "茶舗".into(),
+                ..Default::default()
+            },
+        );
         for t in default_templates() {
             let (subject, body) = render(&t, &ctx).unwrap();
             assert!(subject.contains("1001"), "{}", t.code);
@@ -174,12 +292,40 @@ mod tests {
         let shipped = default_templates().remove(1);
         let (_, body) = render(&shipped, &ctx).unwrap();
         assert!(body.contains("1234-5678"));
+        assert!(body.contains("https://t.example/1234-5678"), "{body}");
+        // Totals per tax rate and the reduced-rate mark.
+        let (subject, body) = render(&default_templates().remove(0), &ctx).unwrap();
+        assert!(subject.starts_with("【茶舗】"), "{subject}");
+        assert!(body.contains("有機緑茶 100g※ × 2  2160円"), "{body}");
+        assert!(body.contains("8%対象 2160円 消費税 160円"), "{body}");
+        assert!(body.contains("※は軽減税率"), "{body}");
+        assert!(body.contains("茶舗\n"), "signature: {body}");
+        let names: Vec<String> = default_templates().into_iter().map(|t| t.name).collect();
+        for n in [
+            "注文受付メール",
+            "入金案内メール",
+            "振り込み確認メール",
+            "欠品のお知らせメール",
+            "発送完了メール",
+            "注文キャンセル完了メール",
+            "返品確認メール",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n}");
+        }
+        // Every default renders against the save-time sample as well.
+        for t in default_templates() {
+            render(&t, &sample_context()).unwrap();
+        }
     }
 
     #[test]
     fn unknown_variables_are_errors() {
         let (m, p) = (masters(), products());
-        let ctx = MailContext::of(&order_with(&m, &p, &[("TEA-01", 1, None)]), &m);
+        let ctx = MailContext::of(
+            &order_with(&m, &p, &[("TEA-01", 1, None)]),
+            &m,
+            &ShopInfo::default(),
+        );
         let t = MailTemplate {
             code: "x".into(),
             name: "x".into(),

@@ -5,7 +5,7 @@
 use crate::StoreError;
 use crate::db::{Store, Tx, get_i64, get_str, now_text};
 use juchu_domain::FieldErrors;
-use juchu_domain::mail::{MailContext, MailTemplate, default_templates, render};
+use juchu_domain::mail::{MailContext, MailTemplate, ShopInfo, default_templates, render};
 use juchu_domain::masters::Masters;
 use juchu_domain::order::Order;
 use lettre::message::{Mailbox, header::ContentType};
@@ -14,32 +14,48 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 /// How many times delivery is tried before a mail is given up as failed.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// Where mail goes: `JUCHU_SMTP_URL=smtp://host:port`, `JUCHU_MAIL_FROM`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where mail goes: `JUCHU_SMTP_URL`, `JUCHU_MAIL_FROM`.
+///
+/// `smtp://host:port` is plain SMTP (a local relay or a test sink);
+/// `smtp://user:pass@host:587?tls=required` uses STARTTLS with authentication;
+/// `smtps://user:pass@host:465` implicit TLS (lettre's URL scheme, rustls).
+#[derive(Clone, PartialEq, Eq)]
 pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
+    url: String,
     pub from: String,
 }
 
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: never print it.
+        f.debug_struct("SmtpConfig")
+            .field("url", &"<redacted>")
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
 impl SmtpConfig {
-    /// From `smtp://host:port` (plain SMTP, as to a local relay or a test sink).
     pub fn parse(url: &str, from: &str) -> Result<SmtpConfig, String> {
-        let rest = url.strip_prefix("smtp://").ok_or_else(|| {
-            format!("JUCHU_SMTP_URL must look like smtp://host:port (got {url:?})")
-        })?;
-        let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "25"));
-        let port = port
-            .trim_end_matches('/')
-            .parse()
-            .map_err(|_| format!("JUCHU_SMTP_URL: bad port in {url:?}"))?;
+        let url = url.trim();
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            return Err("JUCHU_SMTP_URL must look like smtp://host:port, smtp://user:pass@host:587?tls=required or smtps://user:pass@host:465".into());
+        }
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("JUCHU_SMTP_URL: {e}"))?;
         from.parse::<Mailbox>()
             .map_err(|e| format!("JUCHU_MAIL_FROM {from:?}: {e}"))?;
         Ok(SmtpConfig {
-            host: host.to_string(),
-            port,
+            url: url.to_string(),
             from: from.to_string(),
         })
+    }
+
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, StoreError> {
+        Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(&self.url)
+            .map_err(|e| StoreError::Other(format!("JUCHU_SMTP_URL: {e}")))?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build())
     }
 }
 
@@ -51,14 +67,19 @@ pub struct Delivery {
     pub failed: Vec<(i64, String)>,
 }
 
+/// Adds the default templates a shop does not have yet (new defaults reach
+/// existing shops; a shop's edits are never overwritten) and a shop name.
 pub(crate) async fn seed_templates(tx: &mut Tx) -> Result<(), StoreError> {
-    let done = sqlx::query("SELECT value FROM settings WHERE key = 'seeded_mail'")
-        .fetch_optional(&mut **tx)
-        .await?;
-    if done.is_some() {
-        return Ok(());
-    }
+    let have: Vec<String> = sqlx::query("SELECT code FROM mail_templates")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| get_str(r, "code"))
+        .collect::<Result<_, _>>()?;
     for (i, t) in default_templates().iter().enumerate() {
+        if have.contains(&t.code) {
+            continue;
+        }
         sqlx::query(
             "INSERT INTO mail_templates (code, name, subject, body, position) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -70,9 +91,64 @@ pub(crate) async fn seed_templates(tx: &mut Tx) -> Result<(), StoreError> {
         .execute(&mut **tx)
         .await?;
     }
-    sqlx::query("INSERT INTO settings (key, value) VALUES ('seeded_mail', '1')")
-        .execute(&mut **tx)
+    let named = sqlx::query("SELECT value FROM settings WHERE key = 'shop_name'")
+        .fetch_optional(&mut **tx)
         .await?;
+    if named.is_none() {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('shop_name', 'juchu ショップ')")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+const SHOP_KEYS: [&str; 4] = ["shop_name", "shop_email", "shop_phone", "shop_address"];
+
+pub(crate) async fn shop_info(conn: &mut sqlx::AnyConnection) -> Result<ShopInfo, StoreError> {
+    let rows = sqlx::query(
+        "SELECT key, value FROM settings WHERE key IN ('shop_name', 'shop_email', 'shop_phone', 'shop_address')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut shop = ShopInfo::default();
+    for r in &rows {
+        let v = get_str(r, "value")?;
+        match get_str(r, "key")?.as_str() {
+            "shop_name" => shop.name = v,
+            "shop_email" => shop.email = v,
+            "shop_phone" => shop.phone = v,
+            "shop_address" => shop.address = v,
+            _ => {}
+        }
+    }
+    Ok(shop)
+}
+
+async fn insert_outbox(
+    tx: &mut Tx,
+    order_id: i64,
+    code: &str,
+    to: &str,
+    (subject, body): (&str, &str),
+    status: &str,
+    note: &str,
+) -> Result<(), StoreError> {
+    let now = now_text();
+    sqlx::query(
+        "INSERT INTO mail_outbox (order_id, template_code, to_address, subject, body, status, last_error, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(order_id)
+    .bind(code.to_string())
+    .bind(to.to_string())
+    .bind(subject.to_string())
+    .bind(body.to_string())
+    .bind(status.to_string())
+    .bind(note.to_string())
+    .bind(now.clone())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -107,47 +183,62 @@ pub(crate) async fn queue_for_order(
     let Some(t) = template(tx, code).await? else {
         return Ok(Err(format!("メールテンプレート「{code}」がありません")));
     };
+    let to = order.billing.email.trim().to_string();
+    // Mails not sent are listed with the order too, with the reason.
+    let skip = async |tx: &mut Tx, why: String| -> Result<Result<String, String>, StoreError> {
+        insert_outbox(tx, order.id, &t.code, &to, (&t.name, ""), "skipped", &why).await?;
+        Ok(Err(why))
+    };
     if let Some(customer) = order.customer_id {
         let row = sqlx::query("SELECT mail_opt_out FROM customers WHERE id = $1")
             .bind(customer)
             .fetch_optional(&mut **tx)
             .await?;
         if row.is_some_and(|r| get_i64(&r, "mail_opt_out").unwrap_or(0) != 0) {
-            return Ok(Err(format!(
+            let why = format!(
                 "「{}」は送信しない設定（メール設定: 送信しない）の顧客のため送っていません",
                 t.name
-            )));
+            );
+            return skip(tx, why).await;
         }
     }
-    let to = order.billing.email.trim().to_string();
     if to.is_empty() {
-        return Ok(Err(format!(
-            "「{}」: 請求者のメールアドレスがありません",
-            t.name
-        )));
+        return skip(
+            tx,
+            format!("「{}」: 請求者のメールアドレスがありません", t.name),
+        )
+        .await;
     }
-    let (subject, body) = match render(&t, &MailContext::of(order, masters)) {
+    let shop = shop_info(tx).await?;
+    let (subject, body) = match render(&t, &MailContext::of(order, masters, &shop)) {
         Ok(r) => r,
-        Err(e) => return Ok(Err(format!("「{}」を作れません: {e}", t.name))),
+        Err(e) => return skip(tx, format!("「{}」を作れません: {e}", t.name)).await,
     };
-    let now = now_text();
-    sqlx::query(
-        "INSERT INTO mail_outbox (order_id, template_code, to_address, subject, body, status, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)",
-    )
-    .bind(order.id)
-    .bind(t.code.clone())
-    .bind(to.clone())
-    .bind(subject)
-    .bind(body)
-    .bind(now.clone())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(Ok(format!(
-        "「{}」を {to} 宛てに送信待ちにしました",
-        t.name
-    )))
+    insert_outbox(tx, order.id, &t.code, &to, (&subject, &body), "pending", "").await?;
+    // 注文受付メール also goes to the shop (its copy), when the shop has an address.
+    let copy = t.code == "order_received" && !shop.email.trim().is_empty();
+    if copy {
+        let subject = format!("【ショップ控え】{subject}");
+        insert_outbox(
+            tx,
+            order.id,
+            &t.code,
+            shop.email.trim(),
+            (&subject, &body),
+            "pending",
+            "",
+        )
+        .await?;
+    }
+    Ok(Ok(if copy {
+        format!(
+            "「{}」を {to} とショップ（{}）宛てに送信待ちにしました",
+            t.name,
+            shop.email.trim()
+        )
+    } else {
+        format!("「{}」を {to} 宛てに送信待ちにしました", t.name)
+    }))
 }
 
 /// One queued mail, as the API and the order page show it.
@@ -158,7 +249,9 @@ pub struct QueuedMail {
     pub to: String,
     pub subject: String,
     pub body: String,
-    /// pending / sending (claimed by a worker) / sent / failed
+    /// pending / sending (claimed by a worker) / sent / failed / skipped
+    /// (not sent: opted out, no address, the template does not render — the
+    /// reason is in `last_error`)
     pub status: String,
     pub attempts: i64,
     pub last_error: String,
@@ -213,6 +306,73 @@ impl Store {
         Ok(t)
     }
 
+    /// Renders a template (or an edited subject/body not saved yet) with a real
+    /// order, for the editor's preview.
+    pub async fn preview_mail(
+        &self,
+        code: &str,
+        order_number: &str,
+        edited: Option<(&str, &str)>,
+    ) -> Result<(String, String), StoreError> {
+        let order = self.order_by_number(order_number).await?;
+        let masters = self.masters().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut t = template(&mut conn, code)
+            .await?
+            .ok_or(StoreError::NotFound("メールテンプレート"))?;
+        if let Some((subject, body)) = edited {
+            t.subject = subject.to_string();
+            t.body = body.to_string();
+        }
+        let shop = shop_info(&mut conn).await?;
+        render(&t, &MailContext::of(&order, &masters, &shop))
+            .map_err(|e| FieldErrors::single("template", "invalid_template", e).into())
+    }
+
+    /// ショップ情報 used in mails (name, address for the shop's copy, phone, address).
+    pub async fn shop_settings(&self) -> Result<ShopInfo, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        shop_info(&mut conn).await
+    }
+
+    pub async fn update_shop_settings(&self, shop: &ShopInfo) -> Result<ShopInfo, StoreError> {
+        let mut e = FieldErrors::default();
+        let shop = ShopInfo {
+            name: shop.name.trim().to_string(),
+            email: shop.email.trim().to_string(),
+            phone: shop.phone.trim().to_string(),
+            address: shop.address.trim().to_string(),
+        };
+        if shop.name.is_empty() {
+            e.add("name", "required", "ショップ名を入力してください");
+        }
+        juchu_domain::text::check_len(&mut e, "name", &shop.name, 100);
+        juchu_domain::text::check_len(&mut e, "phone", &shop.phone, 24);
+        juchu_domain::text::check_len(&mut e, "address", &shop.address, 200);
+        if !shop.email.is_empty() && shop.email.parse::<Mailbox>().is_err() {
+            e.add(
+                "email",
+                "invalid_email",
+                format!("メールアドレス「{}」の形式が正しくありません", shop.email),
+            );
+        }
+        e.into_result()?;
+        let mut tx = self.begin().await?;
+        for (key, value) in
+            SHOP_KEYS
+                .iter()
+                .zip([&shop.name, &shop.email, &shop.phone, &shop.address])
+        {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .bind(key.to_string())
+                .bind(value.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(shop)
+    }
+
     /// The mails queued for an order, oldest first.
     pub async fn order_mails(&self, order_id: i64) -> Result<Vec<QueuedMail>, StoreError> {
         let rows = sqlx::query(
@@ -248,10 +408,7 @@ impl Store {
         smtp: &SmtpConfig,
         limit: i64,
     ) -> Result<Delivery, StoreError> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-            .port(smtp.port)
-            .timeout(Some(std::time::Duration::from_secs(20)))
-            .build();
+        let transport = smtp.transport()?;
         let from: Mailbox = smtp
             .from
             .parse()

@@ -148,6 +148,12 @@ both_stores!(rule_mail_is_delivered_over_smtp, |store| async move {
             .any(|h| h.field == "mail" && h.after.contains("送信しない")),
         "{h:?}"
     );
+    // … and its mail list shows the skipped mail with the reason.
+    let quiet_id = store.order_by_number(&quiet).await.unwrap().id;
+    let skipped = store.order_mails(quiet_id).await.unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].status, "skipped");
+    assert!(skipped[0].last_error.contains("送信しない"));
 
     let (inbox, port) = smtp_sink();
     let smtp = SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "shop@example.jp").unwrap();
@@ -164,6 +170,20 @@ both_stores!(rule_mail_is_delivered_over_smtp, |store| async move {
     assert_eq!(mails[0].status, "sent");
     assert!(mails[0].subject.contains(&n));
     assert!(mails[0].body.contains("1234-5678-9012"));
+    // Japanese subject and body arrive intact (encoded words / UTF-8), as a
+    // mail client decodes them.
+    let parsed = mailparse::parse_mail(got[0].as_bytes()).unwrap();
+    use mailparse::MailHeaderMap;
+    assert_eq!(
+        parsed.headers.get_first_value("Subject").unwrap(),
+        mails[0].subject
+    );
+    assert!(mails[0].subject.contains("発送のお知らせ"));
+    // SMTP lines end in CRLF.
+    assert_eq!(
+        parsed.get_body().unwrap().replace("\r\n", "\n").trim_end(),
+        mails[0].body.trim_end()
+    );
 
     // A server that is down: the mail stays queued with the error, for a retry.
     let n2 = order(&store, None, "jiro@example.jp").await;
@@ -204,9 +224,58 @@ both_stores!(a_new_order_can_send_its_confirmation, |store| async move {
     let n = order(&store, None, "hanako@example.jp").await;
     let o = store.order_by_number(&n).await.unwrap();
     let mails = store.order_mails(o.id).await.unwrap();
-    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails.len(), 1, "no shop address yet: {mails:?}");
     assert_eq!(mails[0].template_code, "order_received");
     assert!(mails[0].body.contains("有機緑茶"));
+    // With the shop's address set, the shop gets its copy.
+    let bad = store
+        .update_shop_settings(&juchu_domain::mail::ShopInfo {
+            name: "茶舗".into(),
+            email: "not an address".into(),
+            ..Default::default()
+        })
+        .await;
+    assert!(bad.is_err());
+    store
+        .update_shop_settings(&juchu_domain::mail::ShopInfo {
+            name: "茶舗やまだ".into(),
+            email: "orders@shop.example.jp".into(),
+            phone: "03-0000-0000".into(),
+            address: "東京都渋谷区".into(),
+        })
+        .await
+        .unwrap();
+    let n = order(&store, None, "hanako@example.jp").await;
+    let o = store.order_by_number(&n).await.unwrap();
+    let mails = store.order_mails(o.id).await.unwrap();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert_eq!(mails[0].to, "hanako@example.jp");
+    assert!(
+        mails[0].subject.starts_with("【茶舗やまだ】"),
+        "{}",
+        mails[0].subject
+    );
+    assert!(mails[0].body.contains("03-0000-0000"));
+    assert_eq!(mails[1].to, "orders@shop.example.jp");
+    assert!(mails[1].subject.starts_with("【ショップ控え】"));
+    // Preview with a real order, also of an edit not saved yet.
+    let (subject, _) = store.preview_mail("shipped", &n, None).await.unwrap();
+    assert!(subject.contains(&n));
+    let (_, body) = store
+        .preview_mail(
+            "shipped",
+            &n,
+            Some(("件名", "{{ customer_name }} / {{ total }}")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(body, format!("山田 花子 / {}", o.totals.total));
+    assert!(
+        store
+            .preview_mail("shipped", &n, Some(("x", "{{ nope }}")))
+            .await
+            .is_err()
+    );
     let h = store.order_history(&n).await.unwrap();
     assert!(h.iter().any(|h| h.field == "mail"), "{h:?}");
 });

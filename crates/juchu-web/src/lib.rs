@@ -116,6 +116,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{order_number}/mails", g(api::mail::order_mails))
         .route(
+            "/orders/{order_number}/payment-requests",
+            g(api::payments::list_payment_requests).post(api::payments::request_payment),
+        )
+        .route(
+            "/payment-notifications",
+            p(api::payments::payment_notification),
+        )
+        .route(
             "/automation-rules/presets",
             p(api::automation::load_presets),
         )

@@ -38,6 +38,7 @@ impl Modify for BearerAuth {
         api::automation::list_rules, api::automation::create_rule, api::automation::put_rule,
         api::automation::delete_rule, api::automation::load_presets, api::automation::dry_run,
         api::mail::list_templates, api::mail::put_template, api::mail::order_mails,
+        api::payments::request_payment, api::payments::list_payment_requests, api::payments::payment_notification,
     ),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
@@ -51,6 +52,8 @@ impl Modify for BearerAuth {
         api::automation::RuleJson, api::automation::RuleBody, api::automation::PresetReportJson,
         api::automation::SkippedJson, api::automation::DryRunBody, api::automation::DryRunJson,
         api::mail::MailTemplateJson, api::mail::MailTemplateBody, api::mail::QueuedMailJson,
+        api::payments::PaymentRequestBody, api::payments::PaymentRequestJson, api::payments::PaymentRequestsJson,
+        api::payments::PaymentNotificationBody,
     )),
     modifiers(&BearerAuth)
 )]

@@ -217,6 +217,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                 None => None,
             };
             tokio::spawn(worker::deliver_mail(store.clone(), smtp));
+            let credit_delay = std::env::var("JUCHU_SANDBOX_CREDIT_DELAY_SECS")
+                .ok()
+                .map(|s| {
+                    s.trim().parse::<u64>().map_err(|_| {
+                        format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})")
+                    })
+                })
+                .transpose()?
+                .unwrap_or(30);
+            tokio::spawn(worker::process_payments(
+                store.clone(),
+                juchu_store::payment_gateway::SandboxGateway::new(
+                    &store,
+                    std::time::Duration::from_secs(credit_delay),
+                ),
+            ));
             let worker = tokio::spawn(worker::run_in_process(store.clone()));
             tokio::select! {
                 r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,

@@ -55,3 +55,27 @@ pub async fn deliver_mail(store: Store, smtp: Option<juchu_store::mail::SmtpConf
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
 }
+
+/// Executes queued 決済処理 every few seconds against the payment gateway: the
+/// built-in sandbox provider (real providers cannot be reached from here). A
+/// deferred provider's credit result is asked for until it arrives.
+pub async fn process_payments(store: Store, gateway: juchu_store::payment_gateway::SandboxGateway) {
+    loop {
+        match store.process_payments(&gateway, 200).await {
+            Ok(r) => {
+                for (id, why) in &r.unavailable {
+                    tracing::warn!(request = id, error = %why, "payment provider unavailable (will retry)");
+                }
+                if r.done + r.declined > 0 {
+                    tracing::info!(
+                        done = r.done,
+                        declined = r.declined,
+                        "payment requests processed"
+                    );
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "payment processing failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}

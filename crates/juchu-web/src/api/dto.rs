@@ -377,6 +377,11 @@ pub struct CreateOrderBody {
     /// Code or Japanese name, e.g. `cod` or `代金引換`.
     #[serde(default)]
     pub payment_method: Option<String>,
+    /// The card token from the storefront (sandbox: a test card number such as
+    /// 4111111111111111). A 未決済 order paid by card with a token — and any
+    /// 未決済 order paid by 後払い, 代金引換 or 振込 — is sent for 与信処理.
+    #[serde(default)]
+    pub card_token: Option<String>,
     #[serde(default)]
     pub carrier: Option<String>,
     /// Defaults to the shop's default status (注文確定).

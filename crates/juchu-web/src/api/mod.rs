@@ -3,6 +3,7 @@
 pub mod automation;
 pub mod dto;
 pub mod mail;
+pub mod payments;
 pub mod subscriptions;
 
 use crate::AppState;
@@ -153,7 +154,7 @@ pub async fn create_order(
     let req = NewOrderRequest {
         billing_given,
         new_customer: b.customer.map(CustomerInput::from),
-        card_token: None,
+        card_token: b.card_token,
         order: NewOrder {
             order_number: b.order_number,
             customer_id: b.customer_id,

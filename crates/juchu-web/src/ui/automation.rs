@@ -98,6 +98,7 @@ fn action_choices(
     reasons: &juchu_domain::subscription::SubscriptionReasons,
     templates: &[String],
 ) -> Vec<Action> {
+    use juchu_domain::payment::PaymentProcess;
     use juchu_domain::status::SubscriptionStatus;
     let subscription = |status: SubscriptionStatus, reasons: &[String]| {
         reasons
@@ -126,6 +127,15 @@ fn action_choices(
         .chain(templates.iter().map(|t| Action::SendMail {
             template: t.clone(),
         }))
+        .chain(
+            [
+                PaymentProcess::Reauthorize,
+                PaymentProcess::Capture,
+                PaymentProcess::Cancel,
+            ]
+            .into_iter()
+            .map(|process| Action::RunPaymentProcess { process }),
+        )
         .collect()
 }
 

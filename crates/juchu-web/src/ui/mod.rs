@@ -38,6 +38,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(order_items_update),
         )
         .route(
+            "/orders/{number}/payment",
+            axum::routing::post(order_payment_request),
+        )
+        .route(
             "/orders/{number}/memo",
             axum::routing::post(order_memo_update),
         )
@@ -518,6 +522,11 @@ struct OrderPage {
     tax_reduced: String,
     c: Choices,
     history: Vec<(String, String, String, String, String, String)>,
+    /// 決済・メール tab: payment requests and queued mails.
+    payments: Vec<juchu_store::payments::PaymentRequestInfo>,
+    mails: Vec<juchu_store::mail::QueuedMail>,
+    /// Whether the payment method has a provider (決済処理 buttons).
+    has_gateway: bool,
 }
 
 impl OrderPage {
@@ -603,8 +612,23 @@ async fn order_page(
     } else {
         vec![]
     };
+    let (payments, mails) = if tab == "payment" {
+        match (
+            st.store.payment_requests(order.id).await,
+            st.store.order_mails(order.id).await,
+        ) {
+            (Ok(p), Ok(m)) => (p, m),
+            (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+        }
+    } else {
+        (vec![], vec![])
+    };
+    let has_gateway = juchu_store::payments::gateway_of(&order, &masters).is_some();
     let o = OrderJson::new(&order, &masters);
     let t = OrderPage {
+        payments,
+        mails,
+        has_gateway,
         nav: Nav::of(session),
         status_color: masters
             .handling_status(order.handling_status_id)
@@ -993,6 +1017,61 @@ async fn order_items_update(
         item_rows: &rows,
     };
     submit_patch(&st, &session, &number, sub).await
+}
+
+/// 決済処理 from the order page: queued for the worker, the answer arrives in
+/// 決済状況 and 履歴.
+async fn order_payment_request(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) =
+        check_order_write(&session, f.get("csrf").map(String::as_str).unwrap_or(""))
+    {
+        return refused;
+    }
+    let g = |k: &str| f.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+    let process = g("process").and_then(juchu_domain::payment::PaymentProcess::parse);
+    let actor = session.actor();
+    let (flash, form_error, status) = match process {
+        None => (
+            String::new(),
+            "決済処理を選んでください".to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Some(p) => match st
+            .store
+            .request_payment(
+                &number,
+                p,
+                g("card_token"),
+                &actor,
+                g("reason").unwrap_or(""),
+            )
+            .await
+        {
+            Ok(done) => (
+                format!("{done}。結果は決済状況と履歴に反映されます。"),
+                String::new(),
+                StatusCode::OK,
+            ),
+            Err(juchu_store::StoreError::Invalid(e)) => (
+                String::new(),
+                e.to_string(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            Err(e) => return store_error_page(e),
+        },
+    };
+    let fb = Feedback {
+        flash,
+        form_error,
+        errors: HashMap::new(),
+        values: HashMap::new(),
+    };
+    order_page(&st, &session, &number, "payment", fb, status).await
 }
 
 async fn order_memo_update(
