@@ -115,6 +115,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(api::mail::put_template),
         )
         .route("/orders/{order_number}/mails", g(api::mail::order_mails))
+        .route("/mail-templates/{code}/preview", p(api::mail::preview))
+        .route(
+            "/shop-settings",
+            g(api::mail::get_shop_settings).put(api::mail::put_shop_settings),
+        )
         .route(
             "/orders/{order_number}/payment-requests",
             g(api::payments::list_payment_requests).post(api::payments::request_payment),

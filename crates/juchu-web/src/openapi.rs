@@ -38,6 +38,7 @@ impl Modify for BearerAuth {
         api::automation::list_rules, api::automation::create_rule, api::automation::put_rule,
         api::automation::delete_rule, api::automation::load_presets, api::automation::dry_run,
         api::mail::list_templates, api::mail::put_template, api::mail::order_mails,
+        api::mail::preview, api::mail::get_shop_settings, api::mail::put_shop_settings,
         api::payments::request_payment, api::payments::list_payment_requests, api::payments::payment_notification,
     ),
     components(schemas(
@@ -54,6 +55,7 @@ impl Modify for BearerAuth {
         api::mail::MailTemplateJson, api::mail::MailTemplateBody, api::mail::QueuedMailJson,
         api::payments::PaymentRequestBody, api::payments::PaymentRequestJson, api::payments::PaymentRequestsJson,
         api::payments::PaymentNotificationBody,
+        api::mail::PreviewBody, api::mail::PreviewJson, api::mail::ShopSettingsJson,
     )),
     modifiers(&BearerAuth)
 )]

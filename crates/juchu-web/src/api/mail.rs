@@ -87,7 +87,8 @@ pub struct QueuedMailJson {
     pub to: String,
     pub subject: String,
     pub body: String,
-    /// pending / sending (claimed by a worker) / sent / failed
+    /// pending / sending (claimed by a worker) / sent / failed / skipped (not
+    /// sent: opted out, no address — the reason is in `last_error`)
     pub status: String,
     pub attempts: i64,
     pub last_error: String,
@@ -120,4 +121,112 @@ pub async fn order_mails(
             })
             .collect(),
     ))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    /// The order whose data fills the template.
+    pub order_number: String,
+    /// An edited subject and body not saved yet (both, or neither).
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreviewJson {
+    pub subject: String,
+    pub body: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/mail-templates/{code}/preview", tag = "mail", params(("code" = String, Path)),
+    request_body = PreviewBody,
+    responses((status = 200, body = PreviewJson), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, description = "the template does not render", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// The mail as a real order would receive it.
+pub async fn preview(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Json<PreviewJson>, ApiError> {
+    caller.require(Permission::Read)?;
+    let b: PreviewBody = parse_json(&body)?;
+    let edited = match (&b.subject, &b.body) {
+        (Some(s), Some(t)) => Some((s.as_str(), t.as_str())),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::invalid(juchu_domain::FieldErrors::single(
+                "subject",
+                "required",
+                "subject と body は両方指定してください",
+            )));
+        }
+    };
+    let (subject, body) = st
+        .store
+        .preview_mail(&code, &b.order_number, edited)
+        .await?;
+    Ok(Json(PreviewJson { subject, body }))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSettingsJson {
+    /// ショップ名 (in subjects and signatures).
+    pub name: String,
+    /// The shop's address: receives its copy of 注文受付メール ("" for none).
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+impl From<juchu_domain::mail::ShopInfo> for ShopSettingsJson {
+    fn from(s: juchu_domain::mail::ShopInfo) -> Self {
+        ShopSettingsJson {
+            name: s.name,
+            email: s.email,
+            phone: s.phone,
+            address: s.address,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/shop-settings", tag = "mail",
+    responses((status = 200, body = ShopSettingsJson)), security(("bearer" = [])))]
+pub async fn get_shop_settings(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<ShopSettingsJson>, ApiError> {
+    caller.require(Permission::Read)?;
+    Ok(Json(st.store.shop_settings().await?.into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/shop-settings", tag = "mail", request_body = ShopSettingsJson,
+    responses((status = 200, body = ShopSettingsJson), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// ショップ情報 used in mails.
+pub async fn put_shop_settings(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<Json<ShopSettingsJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: ShopSettingsJson = parse_json(&body)?;
+    let saved = st
+        .store
+        .update_shop_settings(&juchu_domain::mail::ShopInfo {
+            name: b.name,
+            email: b.email,
+            phone: b.phone,
+            address: b.address,
+        })
+        .await?;
+    Ok(Json(saved.into()))
 }

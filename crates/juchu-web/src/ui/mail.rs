@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/mail-templates", get(page))
         .route("/settings/mail-templates/{code}", post(save))
+        .route("/settings/shop", post(save_shop))
 }
 
 #[derive(Template)]
@@ -31,19 +32,45 @@ struct Page {
     can_edit: bool,
     flash: String,
     form_error: String,
+    shop: juchu_domain::mail::ShopInfo,
+    /// (template code, order number, subject, body) of a preview.
+    preview: Option<(String, String, String, String)>,
 }
 
-async fn view(
-    st: &AppState,
-    session: &StaffSession,
+struct Shown {
     flash: String,
     form_error: String,
     typed: Option<MailTemplate>,
-    status: StatusCode,
-) -> Response {
-    let mut templates = match st.store.mail_templates().await {
-        Ok(t) => t,
-        Err(e) => return store_error_page(e),
+    preview: Option<(String, String, String, String)>,
+    shop: Option<juchu_domain::mail::ShopInfo>,
+}
+
+impl Shown {
+    fn flash(flash: String) -> Self {
+        Shown {
+            flash,
+            form_error: String::new(),
+            typed: None,
+            preview: None,
+            shop: None,
+        }
+    }
+}
+
+async fn view(st: &AppState, session: &StaffSession, shown: Shown, status: StatusCode) -> Response {
+    let Shown {
+        flash,
+        form_error,
+        typed,
+        preview,
+        shop,
+    } = shown;
+    let (mut templates, stored_shop) = match (
+        st.store.mail_templates().await,
+        st.store.shop_settings().await,
+    ) {
+        (Ok(t), Ok(s)) => (t, s),
+        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
     };
     // Show what was typed for the template that failed, not the stored text.
     if let Some(typed) = typed {
@@ -61,6 +88,8 @@ async fn view(
         can_edit: session.role().allows(Permission::WriteMasters),
         flash,
         form_error,
+        shop: shop.unwrap_or(stored_shop),
+        preview,
     };
     render(status, &t)
 }
@@ -75,7 +104,43 @@ async fn page(
     } else {
         String::new()
     };
-    view(&st, &session, flash, String::new(), None, StatusCode::OK).await
+    view(&st, &session, Shown::flash(flash), StatusCode::OK).await
+}
+
+fn messages(e: &juchu_domain::FieldErrors) -> String {
+    e.0.iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+async fn save_shop(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
+    }
+    let g = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let shop = juchu_domain::mail::ShopInfo {
+        name: g("name"),
+        email: g("email"),
+        phone: g("phone"),
+        address: g("address"),
+    };
+    match st.store.update_shop_settings(&shop).await {
+        Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
+        Err(StoreError::Invalid(e)) => {
+            let shown = Shown {
+                form_error: format!("ショップ情報を保存できません: {}", messages(&e)),
+                shop: Some(shop),
+                ..Shown::flash(String::new())
+            };
+            view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => store_error_page(e),
+    }
 }
 
 async fn save(
@@ -89,31 +154,53 @@ async fn save(
     }
     let subject = f.get("subject").cloned().unwrap_or_default();
     let body = f.get("body").cloned().unwrap_or_default();
+    let typed = MailTemplate {
+        code: code.clone(),
+        name: String::new(),
+        subject: subject.clone(),
+        body: body.clone(),
+    };
+    if f.contains_key("preview") {
+        let number = f.get("order_number").map(|s| s.trim()).unwrap_or("");
+        let (preview, form_error, status) = match st
+            .store
+            .preview_mail(&code, number, Some((&subject, &body)))
+            .await
+        {
+            Ok((s, b)) => (
+                Some((code.clone(), number.to_string(), s, b)),
+                String::new(),
+                StatusCode::OK,
+            ),
+            Err(StoreError::NotFound(what)) => (
+                None,
+                format!("プレビューできません: {what}「{number}」が見つかりません"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            Err(StoreError::Invalid(e)) => (
+                None,
+                format!("プレビューできません: {}", messages(&e)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            Err(e) => return store_error_page(e),
+        };
+        let shown = Shown {
+            form_error,
+            typed: Some(typed),
+            preview,
+            ..Shown::flash(String::new())
+        };
+        return view(&st, &session, shown, status).await;
+    }
     match st.store.update_mail_template(&code, &subject, &body).await {
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
-            let typed = MailTemplate {
-                code: code.clone(),
-                name: String::new(),
-                subject,
-                body,
+            let shown = Shown {
+                form_error: format!("「{code}」を保存できません: {}", messages(&e)),
+                typed: Some(typed),
+                ..Shown::flash(String::new())
             };
-            let msg = format!(
-                "「{code}」を保存できません: {}",
-                e.0.iter()
-                    .map(|e| e.message.clone())
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            );
-            view(
-                &st,
-                &session,
-                String::new(),
-                msg,
-                Some(typed),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => store_error_page(e),
     }
