@@ -102,9 +102,12 @@ both_stores!(
         let loaded = store.order_by_number(&o.order_number).await.unwrap();
         assert_eq!(loaded, o, "what is read back is what was written");
         let history = store.order_history(&o.order_number).await.unwrap();
-        assert_eq!(history.len(), 1);
+        assert_eq!(history.len(), 2);
         assert_eq!(history[0].after, "作成");
         assert_eq!(history[0].actor_name, "佐藤");
+        // 代金引換 has a provider: the new 未決済 order is sent for 与信処理.
+        assert_eq!(history[1].field, "payment_process");
+        assert!(history[1].after.contains("与信処理"), "{}", history[1].after);
         let events = store.order_events(&o.order_number).await.unwrap();
         assert_eq!(events[0].0, "created");
     }
@@ -626,7 +629,6 @@ both_stores!(inline_customer_and_duplicate_numbers, |store| async move {
         order,
         billing_given: false,
         new_customer: Some(CustomerInput {
-            card_token: None,
             address: address(
                 "鈴木",
                 "次郎",
@@ -636,6 +638,7 @@ both_stores!(inline_customer_and_duplicate_numbers, |store| async move {
             ),
             ..Default::default()
         }),
+        card_token: None,
     };
     let created = store
         .create_order(req.clone(), &staff(), None)
