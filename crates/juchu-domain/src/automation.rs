@@ -74,11 +74,45 @@ pub enum Condition {
     Label { name: String },
     /// 要対応受注 or not.
     NeedsAttention { value: bool },
+    /// A flag of the order's customer (an order without a customer has none set).
+    CustomerFlag { flag: CustomerFlag, value: bool },
+}
+
+/// Flags of a customer that rules can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerFlag {
+    /// メール設定: 送信しない.
+    MailOptOut,
+}
+
+impl CustomerFlag {
+    pub const ALL: &'static [CustomerFlag] = &[CustomerFlag::MailOptOut];
+    pub fn label(self) -> &'static str {
+        match self {
+            CustomerFlag::MailOptOut => "メール送信しない顧客",
+        }
+    }
+}
+
+/// What is known of the order's customer when rules are planned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CustomerFacts {
+    pub mail_opt_out: bool,
+}
+
+impl CustomerFacts {
+    pub fn has(&self, flag: CustomerFlag) -> bool {
+        match flag {
+            CustomerFlag::MailOptOut => self.mail_opt_out,
+        }
+    }
 }
 
 impl Condition {
-    pub fn holds(&self, o: &Order, m: &crate::masters::Masters) -> bool {
+    pub fn holds(&self, o: &Order, m: &crate::masters::Masters, customer: &CustomerFacts) -> bool {
         match self {
+            Condition::CustomerFlag { flag, value } => customer.has(*flag) == *value,
             Condition::PaymentMethod { name } => {
                 m.payment_method_by_key(name).map(|p| p.id) == o.payment_method_id
                     && o.payment_method_id.is_some()
@@ -100,6 +134,8 @@ impl Condition {
             Condition::Label { name } => format!("受注ラベル「{name}」あり"),
             Condition::NeedsAttention { value: true } => "要対応受注".into(),
             Condition::NeedsAttention { value: false } => "要対応受注でない".into(),
+            Condition::CustomerFlag { flag, value: true } => flag.label().to_string(),
+            Condition::CustomerFlag { flag, value: false } => format!("{}でない", flag.label()),
         }
     }
 
@@ -111,6 +147,10 @@ impl Condition {
             (Condition::NeedsAttention { value: a }, Condition::NeedsAttention { value: b }) => {
                 a != b
             }
+            (
+                Condition::CustomerFlag { flag: f, value: a },
+                Condition::CustomerFlag { flag: g, value: b },
+            ) => f == g && a != b,
             _ => false,
         }
     }
@@ -130,6 +170,13 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether a condition needs the customer's flags (loaded only then).
+    pub fn tests_customer(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|c| matches!(c, Condition::CustomerFlag { .. }))
+    }
+
     /// Whether both rules could fire on the same order: not when one requires
     /// what the other excludes (支払方法 A vs B).
     fn can_coincide(&self, other: &Rule) -> bool {
@@ -157,12 +204,18 @@ pub fn plan(
     fired: &mut Vec<i64>,
     order: &Order,
     masters: &crate::masters::Masters,
+    customer: &CustomerFacts,
 ) -> Vec<Firing> {
     let mut ordered: Vec<&Rule> = rules.iter().filter(|r| r.enabled).collect();
     ordered.sort_by_key(|r| (r.position, r.id));
     let mut out = Vec::new();
     for rule in ordered {
-        if fired.contains(&rule.id) || !rule.conditions.iter().all(|c| c.holds(order, masters)) {
+        if fired.contains(&rule.id)
+            || !rule
+                .conditions
+                .iter()
+                .all(|c| c.holds(order, masters, customer))
+        {
             continue;
         }
         if let Some(e) = events.iter().find(|e| rule.trigger.matches(e)) {
@@ -282,13 +335,14 @@ pub fn cascade(
     rules: &[Rule],
     ctx: &OrderContext<'_>,
     today: Date,
+    customer: &CustomerFacts,
 ) -> Cascade {
     let mut order = order;
     let mut steps = Vec::new();
     let mut fired = Vec::new();
     let mut current: Vec<OrderEvent> = events.to_vec();
     for depth in 1..=MAX_CHAIN + 1 {
-        let firings = plan(&current, rules, &mut fired, &order, ctx.masters);
+        let firings = plan(&current, rules, &mut fired, &order, ctx.masters, customer);
         if firings.is_empty() {
             return Cascade {
                 order,
@@ -686,10 +740,25 @@ mod tests {
         };
         let o = build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
         let mut fired = vec![];
-        let plan1 = plan(&events, &rules, &mut fired, &o, &m);
+        let plan1 = plan(
+            &events,
+            &rules,
+            &mut fired,
+            &o,
+            &m,
+            &CustomerFacts::default(),
+        );
         assert_eq!(plan1.iter().map(|f| f.rule_id).collect::<Vec<_>>(), [2, 1]);
         assert!(
-            plan(&events, &rules, &mut fired, &o, &m).is_empty(),
+            plan(
+                &events,
+                &rules,
+                &mut fired,
+                &o,
+                &m,
+                &CustomerFacts::default()
+            )
+            .is_empty(),
             "a rule never fires twice for one change"
         );
     }
@@ -728,7 +797,17 @@ mod tests {
             rounding: RoundingMode::Floor,
         };
         let o = build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
-        assert!(plan(&events, &[r, other], &mut vec![], &o, &m).is_empty());
+        assert!(
+            plan(
+                &events,
+                &[r, other],
+                &mut vec![],
+                &o,
+                &m,
+                &CustomerFacts::default()
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -778,7 +857,14 @@ mod tests {
         let ev = [OrderEvent::TrackingNumberSet {
             tracking_number: "1".into(),
         }];
-        let c = cascade(order.clone(), &ev, &rules, &ctx, today);
+        let c = cascade(
+            order.clone(),
+            &ev,
+            &rules,
+            &ctx,
+            today,
+            &CustomerFacts::default(),
+        );
         let ids: Vec<_> = c
             .steps
             .iter()
@@ -800,7 +886,7 @@ mod tests {
             },
             "消えた状況",
         )];
-        let c = cascade(order, &ev, &broken, &ctx, today);
+        let c = cascade(order, &ev, &broken, &ctx, today, &CustomerFacts::default());
         assert!(c.steps[0].error.is_some());
     }
 
@@ -850,6 +936,7 @@ mod tests {
             &rules,
             &ctx,
             "2026-11-24".parse().unwrap(),
+            &CustomerFacts::default(),
         );
         assert!(c.limit_reached);
         assert_eq!(c.steps.len(), MAX_CHAIN);
@@ -955,13 +1042,63 @@ mod tests {
             &mut vec![],
             &o,
             &m,
+            &CustomerFacts::default(),
         );
         assert_eq!(fired.iter().map(|f| f.rule_id).collect::<Vec<_>>(), [1]);
+        // Customer flags: opted-out customers only, and the flag's two values
+        // exclude each other (no conflict).
+        let mut quiet = rule(
+            4,
+            4,
+            Trigger::EventKind {
+                event: "created".into(),
+            },
+            "保留",
+        );
+        quiet.conditions = vec![Condition::CustomerFlag {
+            flag: CustomerFlag::MailOptOut,
+            value: true,
+        }];
+        let mut loud = rule(
+            5,
+            5,
+            Trigger::EventKind {
+                event: "created".into(),
+            },
+            "処理中",
+        );
+        loud.conditions = vec![Condition::CustomerFlag {
+            flag: CustomerFlag::MailOptOut,
+            value: false,
+        }];
+        assert!(quiet.tests_customer() && !cod.tests_customer());
+        assert!(conflicts(&[quiet.clone(), loud.clone()]).is_empty());
+        let opted = CustomerFacts { mail_opt_out: true };
+        let ids = |facts: &CustomerFacts| {
+            plan(
+                &[OrderEvent::Created],
+                &[quiet.clone(), loud.clone()],
+                &mut vec![],
+                &o,
+                &m,
+                facts,
+            )
+            .iter()
+            .map(|f| f.rule_id)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&opted), [4]);
+        assert_eq!(ids(&CustomerFacts::default()), [5]);
+        assert_eq!(quiet.conditions[0].describe(), "メール送信しない顧客");
         // Different values on one event, but never on the same order: no conflict.
         assert!(conflicts(&[cod.clone(), card]).is_empty());
         let mut any = rule(3, 3, trigger, "保留");
         any.conditions = vec![Condition::NeedsAttention { value: false }];
-        assert!(Condition::NeedsAttention { value: false }.holds(&o, &m));
+        assert!(Condition::NeedsAttention { value: false }.holds(
+            &o,
+            &m,
+            &CustomerFacts::default()
+        ));
         assert_eq!(
             conflicts(&[cod, any]).len(),
             1,

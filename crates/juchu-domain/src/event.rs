@@ -29,6 +29,11 @@ pub enum OrderEvent {
     DeliveredAtSet { date: String },
     /// 出荷リストが出力済になった
     ShippingListExported,
+    /// 定期受注のステータスが X になった: raised on the subscription's latest
+    /// order when an operator, the API or a job changes the subscription.
+    SubscriptionStatusBecame {
+        status: crate::status::SubscriptionStatus,
+    },
 }
 
 impl OrderEvent {
@@ -49,6 +54,9 @@ impl OrderEvent {
             OrderEvent::ShippedAtSet { .. } => "発送完了日が登録された".into(),
             OrderEvent::DeliveredAtSet { .. } => "配送完了日が登録された".into(),
             OrderEvent::ShippingListExported => "出荷リストが出力済になった".into(),
+            OrderEvent::SubscriptionStatusBecame { status } => {
+                format!("定期受注のステータスが「{}」になった", status.label())
+            }
         }
     }
 
@@ -64,6 +72,7 @@ impl OrderEvent {
             OrderEvent::ShippedAtSet { .. } => "shipped_at_set",
             OrderEvent::DeliveredAtSet { .. } => "delivered_at_set",
             OrderEvent::ShippingListExported => "shipping_list_exported",
+            OrderEvent::SubscriptionStatusBecame { .. } => "subscription_status_became",
         }
     }
 }

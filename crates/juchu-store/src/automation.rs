@@ -16,6 +16,29 @@ fn check_rule(
     reasons: &juchu_domain::subscription::SubscriptionReasons,
     templates: &[String],
 ) -> Result<(), StoreError> {
+    reference_problems(rule, masters, reasons, templates).into_result()?;
+    let mut all: Vec<Rule> = others.iter().filter(|r| r.id != rule.id).cloned().collect();
+    all.push(rule.clone());
+    let clashes: Vec<String> = conflicts(&all)
+        .iter()
+        .filter(|c| c.involves(&rule.name))
+        .map(|c| c.message())
+        .collect();
+    if !clashes.is_empty() {
+        return Err(FieldErrors::single("rule", "conflict", clashes.join(" / ")).into());
+    }
+    Ok(())
+}
+
+/// What a rule refers to that does not exist (a handling status renamed away, a
+/// label, a reason, a template): refused on save, and shown on saved rules that
+/// became dangling.
+fn reference_problems(
+    rule: &Rule,
+    masters: &juchu_domain::masters::Masters,
+    reasons: &juchu_domain::subscription::SubscriptionReasons,
+    templates: &[String],
+) -> FieldErrors {
     let mut e = FieldErrors::default();
     juchu_domain::text::check_len(&mut e, "name", &rule.name, 100);
     if rule.name.trim().is_empty() {
@@ -79,7 +102,7 @@ fn check_rule(
             Condition::PaymentMethod { name } => masters.payment_method_by_key(name).is_some(),
             Condition::Carrier { name } => masters.carrier_by_key(name).is_some(),
             Condition::Label { name } => masters.label_by_name(name).is_some(),
-            Condition::NeedsAttention { .. } => true,
+            Condition::NeedsAttention { .. } | Condition::CustomerFlag { .. } => true,
         };
         if !known {
             e.add(
@@ -89,18 +112,7 @@ fn check_rule(
             );
         }
     }
-    e.into_result()?;
-    let mut all: Vec<Rule> = others.iter().filter(|r| r.id != rule.id).cloned().collect();
-    all.push(rule.clone());
-    let clashes: Vec<String> = conflicts(&all)
-        .iter()
-        .filter(|c| c.involves(&rule.name))
-        .map(|c| c.message())
-        .collect();
-    if !clashes.is_empty() {
-        return Err(FieldErrors::single("rule", "conflict", clashes.join(" / ")).into());
-    }
-    Ok(())
+    e
 }
 
 async fn template_codes(conn: &mut sqlx::AnyConnection) -> Result<Vec<String>, StoreError> {
@@ -112,36 +124,93 @@ async fn template_codes(conn: &mut sqlx::AnyConnection) -> Result<Vec<String>, S
         .collect()
 }
 
+pub(crate) const RULE_COLUMNS: &str =
+    "id, name, position, enabled, trigger_json, action_json, conditions_json";
+
+/// One stored rule; a row that does not parse is a store error naming the rule.
+pub(crate) fn rule_from_row(r: &sqlx::any::AnyRow) -> Result<Rule, StoreError> {
+    let bad = |what: &str, e: serde_json::Error| {
+        StoreError::Other(format!(
+            "automation rule {} has a bad {what}: {e}",
+            get_i64(r, "id").unwrap_or(0)
+        ))
+    };
+    Ok(Rule {
+        id: get_i64(r, "id")?,
+        name: get_str(r, "name")?,
+        position: get_i64(r, "position")?,
+        enabled: get_bool(r, "enabled")?,
+        conditions: serde_json::from_str(&get_str(r, "conditions_json")?)
+            .map_err(|e| bad("conditions", e))?,
+        trigger: serde_json::from_str(&get_str(r, "trigger_json")?)
+            .map_err(|e| bad("trigger", e))?,
+        action: serde_json::from_str(&get_str(r, "action_json")?).map_err(|e| bad("action", e))?,
+    })
+}
+
 async fn all_rules(conn: &mut sqlx::AnyConnection) -> Result<Vec<Rule>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, name, position, enabled, trigger_json, action_json, conditions_json FROM automation_rules ORDER BY position, id",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RULE_COLUMNS} FROM automation_rules ORDER BY position, id"
+    )))
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let bad = |what: &str, e: serde_json::Error| {
-            StoreError::Other(format!(
-                "automation rule {} has a bad {what}: {e}",
-                get_i64(r, "id").unwrap_or(0)
-            ))
-        };
-        out.push(Rule {
-            id: get_i64(r, "id")?,
-            name: get_str(r, "name")?,
-            position: get_i64(r, "position")?,
-            enabled: get_bool(r, "enabled")?,
-            conditions: Vec::new(),
-            trigger: serde_json::from_str(&get_str(r, "trigger_json")?)
-                .map_err(|e| bad("trigger", e))?,
-            action: serde_json::from_str(&get_str(r, "action_json")?)
-                .map_err(|e| bad("action", e))?,
-        });
-    }
-    Ok(out)
+    rows.iter().map(rule_from_row).collect()
 }
 
 impl Store {
+    /// Saved rules whose status, label, reason or template no longer exists, with
+    /// what is missing (rule id → message). Such a rule records a failure on the
+    /// order when it fires; the UI and the API show the problem beside it.
+    pub async fn automation_rule_problems(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let rules = all_rules(&mut conn).await?;
+        let mut tx = self.begin_read().await?;
+        let masters = crate::masters::load_masters(&mut tx).await?;
+        let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
+        let templates = template_codes(&mut tx).await?;
+        tx.commit().await?;
+        Ok(rules
+            .iter()
+            .filter_map(|r| {
+                let e = reference_problems(r, &masters, &reasons, &templates);
+                (!e.0.is_empty()).then(|| (r.id, e.to_string()))
+            })
+            .collect())
+    }
+
+    /// Moves a rule one place earlier (`up`) or later in the execution order;
+    /// positions are renumbered 1, 2, 3 … on the way.
+    pub async fn move_automation_rule(&self, id: i64, up: bool) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut rules = all_rules(&mut tx).await?;
+        let Some(i) = rules.iter().position(|r| r.id == id) else {
+            return Err(StoreError::NotFound("自動化設定"));
+        };
+        let j = if up {
+            i.checked_sub(1)
+        } else {
+            Some(i + 1).filter(|j| *j < rules.len())
+        };
+        if let Some(j) = j {
+            rules.swap(i, j);
+        }
+        for (k, r) in rules.iter().enumerate() {
+            let position = k as i64 + 1;
+            if r.position != position {
+                sqlx::query("UPDATE automation_rules SET position = $1 WHERE id = $2")
+                    .bind(position)
+                    .bind(r.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Every rule, enabled or not, in position order.
     pub async fn automation_rules(&self) -> Result<Vec<Rule>, StoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -362,8 +431,20 @@ impl Store {
                     .map(crate::orders::order_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
                 crate::orders::attach_children(&mut conn, &mut orders).await?;
+                let customers: Vec<i64> = orders.iter().filter_map(|o| o.customer_id).collect();
+                let facts = crate::pipeline::customer_facts(
+                    &mut conn,
+                    std::slice::from_ref(rule),
+                    &customers,
+                )
+                .await?;
                 for o in &orders {
-                    if rule.conditions.iter().all(|c| c.holds(o, &masters)) {
+                    let customer = crate::pipeline::facts_of(&facts, o.customer_id);
+                    if rule
+                        .conditions
+                        .iter()
+                        .all(|c| c.holds(o, &masters, &customer))
+                    {
                         keep.insert(o.id);
                     }
                 }

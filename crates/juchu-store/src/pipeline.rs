@@ -15,7 +15,7 @@ use crate::orders::{
 };
 use jiff::Timestamp;
 use juchu_domain::FieldErrors;
-use juchu_domain::automation::{Cascade, Rule, cascade};
+use juchu_domain::automation::{Cascade, CustomerFacts, Rule, cascade};
 use juchu_domain::customer::CustomerInput;
 use juchu_domain::event::{OrderEvent, derive_events};
 use juchu_domain::masters::Masters;
@@ -195,39 +195,13 @@ fn event_rows(rows: &[EventRow], at: &str) -> Rows {
 }
 
 pub(crate) async fn load_rules(tx: &mut Tx) -> Result<Vec<Rule>, StoreError> {
-    let rows = sqlx::query("SELECT id, name, position, enabled, trigger_json, action_json, conditions_json FROM automation_rules WHERE enabled = 1")
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut rules = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let trigger = serde_json::from_str(&get_str(r, "trigger_json")?).map_err(|e| {
-            StoreError::Other(format!(
-                "automation rule {} has a bad trigger: {e}",
-                get_i64(r, "id").unwrap_or(0)
-            ))
-        })?;
-        let action = serde_json::from_str(&get_str(r, "action_json")?).map_err(|e| {
-            StoreError::Other(format!(
-                "automation rule {} has a bad action: {e}",
-                get_i64(r, "id").unwrap_or(0)
-            ))
-        })?;
-        rules.push(Rule {
-            id: get_i64(r, "id")?,
-            name: get_str(r, "name")?,
-            position: get_i64(r, "position")?,
-            enabled: true,
-            conditions: serde_json::from_str(&get_str(r, "conditions_json")?).map_err(|e| {
-                StoreError::Other(format!(
-                    "automation rule {} has bad conditions: {e}",
-                    get_i64(r, "id").unwrap_or(0)
-                ))
-            })?,
-            trigger,
-            action,
-        });
-    }
-    Ok(rules)
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM automation_rules WHERE enabled = 1",
+        crate::automation::RULE_COLUMNS
+    )))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(crate::automation::rule_from_row).collect()
 }
 
 /// Turns a cascade's steps into history and event rows.
@@ -263,14 +237,9 @@ fn cascade_rows(
             ));
             continue;
         }
-        // A subscription action changes the subscription, not the order: the store
-        // writes its own row for it (see `apply_outside_actions`).
-        let on_subscription = matches!(
-            step.firing.action,
-            juchu_domain::automation::Action::SetSubscriptionStatus { .. }
-                | juchu_domain::automation::Action::SendMail { .. }
-        );
-        if step.changes.is_empty() && !on_subscription {
+        // An action outside the order (subscription, mail, payment) gets its own
+        // row from the store (see `apply_outside_actions`).
+        if step.changes.is_empty() && !acts_outside(&step.firing.action) {
             history.push(rule_row(
                 "automation",
                 String::new(),
@@ -309,6 +278,46 @@ fn cascade_rows(
             reason: String::new(),
         });
     }
+}
+
+/// The customer flags rules test, for these customers — loaded only when an
+/// enabled rule has a customer condition, so intake pays nothing otherwise.
+pub(crate) async fn customer_facts(
+    conn: &mut sqlx::AnyConnection,
+    rules: &[Rule],
+    ids: &[i64],
+) -> Result<HashMap<i64, CustomerFacts>, StoreError> {
+    let mut out = HashMap::new();
+    if ids.is_empty() || !rules.iter().any(|r| r.enabled && r.tests_customer()) {
+        return Ok(out);
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(400) {
+        let sql = format!(
+            "SELECT id, mail_opt_out FROM customers WHERE id IN ({})",
+            crate::db::in_list(chunk.len(), 1)
+        );
+        let rows = query_with(sql, chunk.iter().map(|id| Arg::from(*id)).collect())
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            out.insert(
+                get_i64(r, "id")?,
+                CustomerFacts {
+                    mail_opt_out: get_i64(r, "mail_opt_out")? != 0,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn facts_of(map: &HashMap<i64, CustomerFacts>, customer: Option<i64>) -> CustomerFacts {
+    customer
+        .and_then(|id| map.get(&id).copied())
+        .unwrap_or_default()
 }
 
 pub(crate) fn today() -> jiff::civil::Date {
@@ -724,6 +733,8 @@ impl Store {
             _ => self.allocate_order_ids(tx, built.len()).await?,
         };
         assign_order_numbers(tx, self.backend, &mut built, &ids, checked).await?;
+        let customers: Vec<i64> = built.iter().filter_map(|o| o.customer_id).collect();
+        let facts = customer_facts(tx, &prep.rules, &customers).await?;
         let mut history = Vec::with_capacity(built.len());
         let mut events = Vec::with_capacity(built.len());
         let mut finals = Vec::with_capacity(built.len());
@@ -746,7 +757,8 @@ impl Store {
                 },
                 reason: String::new(),
             });
-            let c = cascade(order, &created_events, &prep.rules, &ctx, day);
+            let customer = facts_of(&facts, order.customer_id);
+            let c = cascade(order, &created_events, &prep.rules, &ctx, day, &customer);
             events.extend(created_events.into_iter().map(|event| EventRow {
                 order_id: id,
                 event,
@@ -828,6 +840,31 @@ impl Store {
         actor: &Actor,
         reason: &str,
     ) -> Result<Changed, StoreError> {
+        self.change_in_tx_with_events(
+            tx,
+            order_number,
+            expected_version,
+            patch,
+            actor,
+            reason,
+            &[],
+        )
+        .await
+    }
+
+    /// [`Store::change_in_tx`] with events that happened outside the order (its
+    /// subscription's status changed): rules fire on them as on the order's own.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn change_in_tx_with_events(
+        &self,
+        tx: &mut Tx,
+        order_number: &str,
+        expected_version: Option<i64>,
+        patch: &OrderPatch,
+        actor: &Actor,
+        reason: &str,
+        outside_events: &[OrderEvent],
+    ) -> Result<Changed, StoreError> {
         let mut reason_errors = FieldErrors::default();
         juchu_domain::text::check_len(&mut reason_errors, "reason", reason, 500);
         reason_errors.into_result()?;
@@ -870,7 +907,7 @@ impl Store {
         let day = today();
         let after = apply_patch(&before, patch, &ctx, day)?;
         let changes = diff(&before, &after, &prep.masters);
-        if changes.is_empty() {
+        if changes.is_empty() && outside_events.is_empty() {
             return Ok(Changed {
                 order: before,
                 changes,
@@ -878,9 +915,35 @@ impl Store {
                 cascade_steps: 0,
             });
         }
-        let events = derive_events(Some(&before), &after, &prep.masters);
-        let c = cascade(after, &events, &prep.rules, &ctx, day);
+        let mut events = derive_events(Some(&before), &after, &prep.masters);
+        events.extend(outside_events.iter().cloned());
+        let facts = customer_facts(
+            tx,
+            &prep.rules,
+            &before.customer_id.into_iter().collect::<Vec<_>>(),
+        )
+        .await?;
+        let customer = facts_of(&facts, before.customer_id);
+        let c = cascade(after, &events, &prep.rules, &ctx, day, &customer);
         let id = before.id;
+        if changes.is_empty() && c.steps.is_empty() {
+            // Only an outside event no rule acts on: logged, the order is untouched.
+            let rows: Vec<EventRow> = events
+                .iter()
+                .map(|e| EventRow {
+                    order_id: id,
+                    event: e.clone(),
+                    depth: 0,
+                })
+                .collect();
+            write_rows(tx, self.backend, vec![event_rows(&rows, &now_text())]).await?;
+            return Ok(Changed {
+                order: before,
+                changes,
+                events,
+                cascade_steps: 0,
+            });
+        }
         // A forced payment status says so on its 履歴 row: our record changed,
         // the payment provider was not asked.
         let forced = patch

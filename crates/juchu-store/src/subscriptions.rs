@@ -906,8 +906,44 @@ impl Store {
         let out = self
             .change_subscription_in_tx(&mut tx, id, expected_version, cmds, actor, reason)
             .await?;
+        if out.changes.iter().any(|c| c.field == "status") {
+            self.raise_subscription_status(&mut tx, &out.subscription, actor)
+                .await?;
+        }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// 自動化設定 on 「定期受注のステータスが X になった」: the event is raised on
+    /// the subscription's latest order, in the same transaction. Only here —
+    /// a status a rule set does not raise it again, so no chain crosses from
+    /// orders to subscriptions and back.
+    async fn raise_subscription_status(
+        &self,
+        tx: &mut Tx,
+        s: &Subscription,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let latest = sqlx::query(
+            "SELECT order_number FROM orders WHERE subscription_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(s.id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = latest else { return Ok(()) };
+        let number = get_str(&row, "order_number")?;
+        let event = juchu_domain::event::OrderEvent::SubscriptionStatusBecame { status: s.status };
+        self.change_in_tx_with_events(
+            tx,
+            &number,
+            None,
+            &juchu_domain::patch::OrderPatch::default(),
+            actor,
+            &format!("定期受注 #{} のステータス変更", s.id),
+            &[event],
+        )
+        .await?;
+        Ok(())
     }
 
     /// [`Store::change_subscription`] inside the caller's transaction (an

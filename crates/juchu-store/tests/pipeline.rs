@@ -107,7 +107,11 @@ both_stores!(
         assert_eq!(history[0].actor_name, "佐藤");
         // 代金引換 has a provider: the new 未決済 order is sent for 与信処理.
         assert_eq!(history[1].field, "payment_process");
-        assert!(history[1].after.contains("与信処理"), "{}", history[1].after);
+        assert!(
+            history[1].after.contains("与信処理"),
+            "{}",
+            history[1].after
+        );
         let events = store.order_events(&o.order_number).await.unwrap();
         assert_eq!(events[0].0, "created");
     }

@@ -35,6 +35,10 @@ pub struct RuleJson {
     #[schema(value_type = Object)]
     pub action: Action,
     pub action_label: String,
+    /// What the rule refers to that no longer exists (a renamed handling
+    /// status, a label): such a rule fails when it fires. Only in the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl From<&Rule> for RuleJson {
@@ -50,6 +54,7 @@ impl From<&Rule> for RuleJson {
             condition_labels: r.conditions.iter().map(Condition::describe).collect(),
             action: r.action.clone(),
             action_label: r.action.describe(),
+            problem: None,
         }
     }
 }
@@ -84,7 +89,16 @@ pub async fn list_rules(
 ) -> Result<Json<Vec<RuleJson>>, ApiError> {
     caller.require(Permission::Read)?;
     let rules = st.store.automation_rules().await?;
-    Ok(Json(rules.iter().map(Into::into).collect()))
+    let problems = st.store.automation_rule_problems().await?;
+    Ok(Json(
+        rules
+            .iter()
+            .map(|r| RuleJson {
+                problem: problems.get(&r.id).cloned(),
+                ..r.into()
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/automation-rules", tag = "automation", request_body = RuleBody,

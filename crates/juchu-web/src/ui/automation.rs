@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use juchu_domain::access::Permission;
-use juchu_domain::automation::{Action, MAX_CHAIN, Rule, Trigger};
+use juchu_domain::automation::{Action, Condition, MAX_CHAIN, Rule, Trigger};
 use juchu_domain::event::OrderEvent;
 use juchu_domain::status::PaymentStatus;
 use juchu_store::StoreError;
@@ -30,7 +30,10 @@ pub struct RuleRow {
     pub name: String,
     pub trigger: String,
     pub action: String,
+    pub conditions: String,
     pub enabled: bool,
+    /// A reference that no longer exists, shown in red.
+    pub problem: String,
 }
 
 #[derive(Template)]
@@ -41,6 +44,9 @@ struct Page {
     triggers: Vec<(String, String)>,
     /// (form value, label) of every action the form offers.
     actions: Vec<(String, String)>,
+    /// (form value, label) of the conditions the form offers.
+    conditions: Vec<(String, String)>,
+    condition: String,
     can_edit: bool,
     flash: String,
     form_error: String,
@@ -53,7 +59,7 @@ struct Page {
 
 /// The events a rule can start from, as (form value, label). The value is the
 /// trigger's JSON so the form needs no second vocabulary.
-fn trigger_choices(statuses: &[String]) -> Vec<(String, Trigger)> {
+fn trigger_choices(statuses: &[String], payment_methods: &[String]) -> Vec<(String, Trigger)> {
     let mut events = vec![
         OrderEvent::Created,
         OrderEvent::TrackingNumberSet {
@@ -85,6 +91,16 @@ fn trigger_choices(statuses: &[String]) -> Vec<(String, Trigger)> {
     out.extend(statuses.iter().map(|s| Trigger::Exact {
         event: OrderEvent::HandlingStatusBecame { name: s.clone() },
     }));
+    out.extend(payment_methods.iter().map(|p| Trigger::Exact {
+        event: OrderEvent::PaymentMethodBecame { name: p.clone() },
+    }));
+    out.extend(
+        juchu_domain::status::SubscriptionStatus::ALL
+            .iter()
+            .map(|s| Trigger::Exact {
+                event: OrderEvent::SubscriptionStatusBecame { status: *s },
+            }),
+    );
     out.into_iter()
         .map(|t| (serde_json::to_string(&t).unwrap_or_default(), t))
         .collect()
@@ -139,6 +155,27 @@ fn action_choices(
         .collect()
 }
 
+/// The conditions the form offers (one per rule in the UI; the API takes several).
+fn condition_choices(m: &juchu_domain::masters::Masters) -> Vec<Condition> {
+    use juchu_domain::automation::CustomerFlag;
+    m.payment_methods
+        .iter()
+        .map(|p| Condition::PaymentMethod {
+            name: p.name.clone(),
+        })
+        .chain(m.carriers.iter().map(|c| Condition::Carrier {
+            name: c.name.clone(),
+        }))
+        .chain(m.labels.iter().map(|l| Condition::Label {
+            name: l.name.clone(),
+        }))
+        .chain([true, false].map(|value| Condition::NeedsAttention { value }))
+        .chain(CustomerFlag::ALL.iter().flat_map(|flag| {
+            [true, false].map(|value| Condition::CustomerFlag { flag: *flag, value })
+        }))
+        .collect()
+}
+
 fn describe(t: &Trigger) -> String {
     match t {
         Trigger::EventKind { event } => match event.as_str() {
@@ -189,6 +226,15 @@ async fn view(
         .map(|s| s.name.clone())
         .collect();
     let labels: Vec<String> = masters.labels.iter().map(|l| l.name.clone()).collect();
+    let payment_methods: Vec<String> = masters
+        .payment_methods
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let problems = match st.store.automation_rule_problems().await {
+        Ok(p) => p,
+        Err(e) => return store_error_page(e),
+    };
     let g = |k: &str| form.get(k).cloned().unwrap_or_default();
     let t = Page {
         nav: Nav::of(session),
@@ -200,10 +246,22 @@ async fn view(
                 name: r.name.clone(),
                 trigger: describe(&r.trigger),
                 action: action_label(&r.action),
+                conditions: r
+                    .conditions
+                    .iter()
+                    .map(Condition::describe)
+                    .collect::<Vec<_>>()
+                    .join("、"),
                 enabled: r.enabled,
+                problem: problems.get(&r.id).cloned().unwrap_or_default(),
             })
             .collect(),
-        triggers: trigger_choices(&statuses)
+        conditions: condition_choices(&masters)
+            .into_iter()
+            .map(|c| (serde_json::to_string(&c).unwrap_or_default(), c.describe()))
+            .collect(),
+        condition: g("condition"),
+        triggers: trigger_choices(&statuses, &payment_methods)
             .into_iter()
             .map(|(v, t)| (v, describe(&t)))
             .collect(),
@@ -294,9 +352,16 @@ async fn add(
         .get("action")
         .ok_or_else(|| bad("アクションを選んでください"))
         .and_then(|a| serde_json::from_str(a).map_err(|_| bad("アクションが正しくありません")));
-    let (trigger, position, action) = match (trigger, position, action) {
-        (Ok(t), Ok(p), Ok(a)) => (t, p, a),
-        (Err(m), _, _) | (_, Err(m), _) | (_, _, Err(m)) => {
+    let conditions: Result<Vec<Condition>, String> =
+        match f.get("condition").map(String::as_str).unwrap_or("") {
+            "" => Ok(Vec::new()),
+            c => serde_json::from_str(c)
+                .map(|c| vec![c])
+                .map_err(|_| bad("条件が正しくありません")),
+        };
+    let (trigger, position, action, conditions) = match (trigger, position, action, conditions) {
+        (Ok(t), Ok(p), Ok(a), Ok(c)) => (t, p, a, c),
+        (Err(m), _, _, _) | (_, Err(m), _, _) | (_, _, Err(m), _) | (_, _, _, Err(m)) => {
             return view(
                 &st,
                 &session,
@@ -315,7 +380,7 @@ async fn add(
         name: f.get("name").cloned().unwrap_or_default(),
         position,
         enabled: true,
-        conditions: Vec::new(),
+        conditions,
         trigger,
         action,
     };
@@ -367,6 +432,11 @@ async fn change(
     }
     let result = match f.get("op").map(String::as_str) {
         Some("delete") => st.store.delete_automation_rule(id).await.map(|_| "deleted"),
+        Some(op @ ("up" | "down")) => st
+            .store
+            .move_automation_rule(id, op == "up")
+            .await
+            .map(|_| "changed"),
         Some("toggle") => {
             let rule = match st.store.automation_rules().await {
                 Ok(r) => r.into_iter().find(|r| r.id == id),
