@@ -231,4 +231,67 @@ impl Store {
         sqlx::query(sql).execute(&self.pool).await?;
         Ok(())
     }
+
+    /// Queues `n` rendered mails for `order_id` to `to` as bare INSERTs (the
+    /// delivery benchmark measures sending, not rendering).
+    pub async fn bench_queue_mails(
+        &self,
+        order_id: i64,
+        to: &str,
+        n: usize,
+    ) -> Result<(), StoreError> {
+        let now = crate::db::now_text();
+        let cols = 8;
+        let per = crate::db::rows_per_statement(self.backend, cols);
+        let mut tx = self.begin().await?;
+        let mut done = 0;
+        while done < n {
+            let k = per.min(n - done);
+            let mut args: Vec<Arg> = Vec::with_capacity(k * cols);
+            for i in done..done + k {
+                args.push(order_id.into());
+                args.push("bench".into());
+                args.push(to.into());
+                args.push(format!("【ベンチ】ご注文番号 {i} の発送のお知らせ").into());
+                args.push(
+                    format!(
+                        "山田 花子 様\n\nご注文の商品を発送しました。\n配送伝票番号: {i:012}\n"
+                    )
+                    .into(),
+                );
+                args.push("pending".into());
+                args.push(now.clone().into());
+                args.push(now.clone().into());
+            }
+            let sql = format!(
+                "INSERT INTO mail_outbox (order_id, template_code, to_address, subject, body, status, next_attempt_at, created_at) VALUES {}",
+                values_placeholders(k, cols, 1)
+            );
+            query_with(sql, args).execute(&mut *tx).await?;
+            done += k;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The raw baseline of applying a payment answer: per order, one transaction
+    /// with the status UPDATE and its one 履歴 row.
+    pub async fn bench_raw_payment_status(&self, order_ids: &[i64]) -> Result<(), StoreError> {
+        for id in order_ids {
+            let mut tx = self.begin().await?;
+            sqlx::query("UPDATE orders SET payment_status = 'authorized', version = version + 1 WHERE id = $1")
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) VALUES ($1, $2, 'system', NULL, 'bench', 'payment_status', '未決済', '仮売上完了', '')",
+            )
+            .bind(*id)
+            .bind(crate::db::now_text())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
 }

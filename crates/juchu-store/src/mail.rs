@@ -397,17 +397,20 @@ impl Store {
             .collect()
     }
 
-    /// Sends the due mails over SMTP. Each mail is first claimed in a short
-    /// transaction (PostgreSQL `SKIP LOCKED`; a 10-minute lease), then sent with no
-    /// transaction open — on SQLite a slow SMTP server must not hold the write
-    /// lock — then recorded. A failure is retried later (1, 2, 4, 8 minutes) and
-    /// marked failed after [`MAX_ATTEMPTS`]; a worker that dies mid-send leaves a
-    /// lease that expires, so the mail is sent again (at least once).
+    /// Sends up to `limit` due mails over SMTP. Mails are claimed in batches of
+    /// up to 50 in a short transaction (PostgreSQL `SKIP LOCKED`; a 10-minute
+    /// lease), sent with no transaction open — on SQLite a slow SMTP server must
+    /// not hold the write lock — over one pooled SMTP connection, then recorded
+    /// in one transaction per batch. A failure is retried later (1, 2, 4, 8
+    /// minutes) and marked failed after [`MAX_ATTEMPTS`]; a worker that dies
+    /// mid-batch leaves leases that expire, so those mails are sent again (at
+    /// least once).
     pub async fn deliver_mail(
         &self,
         smtp: &SmtpConfig,
         limit: i64,
     ) -> Result<Delivery, StoreError> {
+        const BATCH: i64 = 50;
         let transport = smtp.transport()?;
         let from: Mailbox = smtp
             .from
@@ -418,82 +421,124 @@ impl Store {
             crate::Backend::Sqlite => "",
         };
         let mut report = Delivery::default();
-        for _ in 0..limit.max(1) {
+        let mut left = limit.max(1);
+        while left > 0 {
             let mut tx = self.begin().await?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, to_address, subject, body, attempts FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT 1{lock}"
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, to_address, subject, body, attempts FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}"
             )))
             .bind(now_text())
-            .fetch_optional(&mut *tx)
+            .bind(left.min(BATCH))
+            .fetch_all(&mut *tx)
             .await?;
-            let Some(row) = row else {
+            if rows.is_empty() {
                 tx.commit().await?;
                 break;
-            };
-            let id = get_i64(&row, "id")?;
+            }
             let lease = jiff::Timestamp::now()
                 .checked_add(jiff::SignedDuration::from_secs(600))
                 .unwrap_or(jiff::Timestamp::now());
-            sqlx::query(
-                "UPDATE mail_outbox SET status = 'sending', next_attempt_at = $1 WHERE id = $2",
+            let ids: Vec<i64> = rows
+                .iter()
+                .map(|r| get_i64(r, "id"))
+                .collect::<Result<_, _>>()?;
+            let mut args: Vec<crate::Arg> = vec![juchu_domain::time::format_ts(lease).into()];
+            args.extend(ids.iter().map(|id| crate::Arg::from(*id)));
+            crate::db::query_with(
+                format!(
+                    "UPDATE mail_outbox SET status = 'sending', next_attempt_at = $1 WHERE id IN ({})",
+                    crate::db::in_list(ids.len(), 2)
+                ),
+                args,
             )
-            .bind(juchu_domain::time::format_ts(lease))
-            .bind(id)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            let attempts = get_i64(&row, "attempts")? + 1;
-            let message = get_str(&row, "to_address")?
-                .parse::<Mailbox>()
-                .map_err(|e| e.to_string())
-                .and_then(|to| {
-                    Message::builder()
-                        .from(from.clone())
-                        .to(to)
-                        .subject(get_str(&row, "subject").unwrap_or_default())
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(get_str(&row, "body").unwrap_or_default())
-                        .map_err(|e| e.to_string())
-                });
-            let result = match message {
-                Ok(m) => transport
-                    .send(m)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(()) => {
-                    sqlx::query("UPDATE mail_outbox SET status = 'sent', attempts = $1, sent_at = $2, last_error = '' WHERE id = $3")
-                        .bind(attempts)
-                        .bind(now_text())
-                        .bind(id)
-                        .execute(&self.pool)
-                        .await?;
-                    report.sent += 1;
+            left -= rows.len() as i64;
+            let mut sent = Vec::new();
+            let mut failed = Vec::new();
+            // After a failure to reach the server the rest of the batch is
+            // released untried: 50 timeouts in a row would outlast the lease.
+            let mut released = Vec::new();
+            for row in &rows {
+                let id = get_i64(row, "id")?;
+                if !failed.is_empty() && sent.is_empty() {
+                    released.push(id);
+                    continue;
                 }
-                Err(e) => {
-                    let status = if attempts >= MAX_ATTEMPTS {
-                        "failed"
-                    } else {
-                        "pending"
-                    };
-                    let next = jiff::Timestamp::now()
-                        .checked_add(jiff::SignedDuration::from_secs(
-                            60 << (attempts - 1).min(10),
-                        ))
-                        .unwrap_or(jiff::Timestamp::now());
-                    sqlx::query("UPDATE mail_outbox SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
-                        .bind(status)
-                        .bind(attempts)
-                        .bind(e.clone())
-                        .bind(juchu_domain::time::format_ts(next))
-                        .bind(id)
-                        .execute(&self.pool)
-                        .await?;
-                    report.failed.push((id, e));
+                let attempts = get_i64(row, "attempts")? + 1;
+                let message = get_str(row, "to_address")?
+                    .parse::<Mailbox>()
+                    .map_err(|e| e.to_string())
+                    .and_then(|to| {
+                        Message::builder()
+                            .from(from.clone())
+                            .to(to)
+                            .subject(get_str(row, "subject").unwrap_or_default())
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(get_str(row, "body").unwrap_or_default())
+                            .map_err(|e| e.to_string())
+                    });
+                let result = match message {
+                    Ok(m) => transport
+                        .send(m)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => sent.push((id, attempts)),
+                    Err(e) => failed.push((id, attempts, e)),
                 }
+            }
+            let mut tx = self.begin().await?;
+            let now = now_text();
+            for (id, attempts) in &sent {
+                sqlx::query("UPDATE mail_outbox SET status = 'sent', attempts = $1, sent_at = $2, last_error = '' WHERE id = $3")
+                    .bind(*attempts)
+                    .bind(now.clone())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (id, attempts, e) in &failed {
+                let status = if *attempts >= MAX_ATTEMPTS {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                let next = jiff::Timestamp::now()
+                    .checked_add(jiff::SignedDuration::from_secs(
+                        60 << (attempts - 1).min(10),
+                    ))
+                    .unwrap_or(jiff::Timestamp::now());
+                sqlx::query("UPDATE mail_outbox SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
+                    .bind(status)
+                    .bind(*attempts)
+                    .bind(e.clone())
+                    .bind(juchu_domain::time::format_ts(next))
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for id in &released {
+                sqlx::query(
+                    "UPDATE mail_outbox SET status = 'pending', next_attempt_at = $1 WHERE id = $2",
+                )
+                .bind(now.clone())
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            report.sent += sent.len();
+            report
+                .failed
+                .extend(failed.into_iter().map(|(id, _, e)| (id, e)));
+            if !released.is_empty() {
+                // The server is down: the next round (in 30 s) tries again.
+                break;
             }
         }
         Ok(report)

@@ -248,39 +248,41 @@ impl Store {
             .collect()
     }
 
-    /// Claims one due request (PostgreSQL `SKIP LOCKED`, a 5-minute lease, so a
-    /// worker that dies mid-call lets another take it over).
-    async fn claim_payment(&self) -> Result<Option<(i64, i64, String, i64)>, StoreError> {
+    /// Claims up to `n` due requests in one short transaction (PostgreSQL
+    /// `SKIP LOCKED`; a 5-minute lease, so a worker that dies mid-call lets
+    /// another take them over).
+    async fn claim_payments(&self, n: usize) -> Result<Vec<(i64, i64, String, i64)>, StoreError> {
         let lock = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::Backend::Sqlite => "",
         };
         let mut tx = self.begin().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, order_id, process, attempts FROM payment_requests WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT 1{lock}"
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, order_id, process, attempts FROM payment_requests WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2{lock}"
         )))
         .bind(now_text())
-        .fetch_optional(&mut *tx)
+        .bind(n as i64)
+        .fetch_all(&mut *tx)
         .await?;
-        let Some(row) = row else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let id = get_i64(&row, "id")?;
-        sqlx::query(
-            "UPDATE payment_requests SET status = 'running', next_attempt_at = $1 WHERE id = $2",
-        )
-        .bind(later(300))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = get_i64(row, "id")?;
+            sqlx::query(
+                "UPDATE payment_requests SET status = 'running', next_attempt_at = $1 WHERE id = $2",
+            )
+            .bind(later(300))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            out.push((
+                id,
+                get_i64(row, "order_id")?,
+                get_str(row, "process")?,
+                get_i64(row, "attempts")?,
+            ));
+        }
         tx.commit().await?;
-        Ok(Some((
-            id,
-            get_i64(&row, "order_id")?,
-            get_str(&row, "process")?,
-            get_i64(&row, "attempts")?,
-        )))
+        Ok(out)
     }
 
     async fn finish_request(
@@ -333,8 +335,20 @@ impl Store {
         let actor = Actor::System {
             name: gateway.name().to_string(),
         };
-        for _ in 0..limit.max(1) {
-            let Some((id, order_id, process_code, attempts)) = self.claim_payment().await? else {
+        let mut claimed = std::collections::VecDeque::new();
+        let mut left = limit.max(1);
+        loop {
+            if claimed.is_empty() {
+                if left == 0 {
+                    break;
+                }
+                claimed.extend(self.claim_payments(left.min(20)).await?);
+                if claimed.is_empty() {
+                    break;
+                }
+                left -= claimed.len();
+            }
+            let Some((id, order_id, process_code, attempts)) = claimed.pop_front() else {
                 break;
             };
             let Some(process) = PaymentProcess::parse(&process_code) else {
