@@ -102,7 +102,7 @@ fn luhn_ok(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn declined(status: Option<PaymentStatus>, reason: impl Into<String>) -> GatewayOutcome {

@@ -833,3 +833,133 @@ both_stores!(mail_templates_page, |store| async move {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 });
+
+both_stores!(payment_tab_shop_settings_and_preview, |store| async move {
+    let app = TestApp::start(store).await;
+    let n = sample_order(&app).await;
+    // The sample order has no payment method: switch it to 代金引換 first.
+    app.store
+        .change_order(
+            &n,
+            None,
+            &juchu_domain::patch::OrderPatch {
+                payment_method: Some(Some("代金引換".into())),
+                ..Default::default()
+            },
+            &Actor::system("test"),
+            "",
+        )
+        .await
+        .unwrap();
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let get = |path: String| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            app.client
+                .get(app.url(&path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = get(format!("/orders/{n}?tab=payment")).await;
+    assert!(
+        html.contains("決済処理") && html.contains("再オーソリ処理"),
+        "{html}"
+    );
+    let csrf = csrf_in(&html);
+    let post = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let n = n.clone();
+        async move {
+            app.client
+                .post(app.url(&format!("/orders/{n}/payment")))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // 売上 before the money arrived is refused with the reason on the page.
+    let r = post(vec![("csrf", csrf.clone()), ("process", "capture".into())]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("売上処理できません"));
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("process", "authorize".into()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("与信処理」を依頼しました"), "{html}");
+    assert!(html.contains("pending"));
+    // Without the CSRF token nothing is queued.
+    let r = post(vec![("process", "cancel".into())]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // ショップ情報 and a preview with the real order.
+    let page = get("/settings/mail-templates".into()).await;
+    let csrf = csrf_in(&page);
+    let r = app
+        .client
+        .post(app.url("/settings/shop"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "茶舗やまだ"),
+            ("email", "bad"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("メールアドレス"));
+    let r = app
+        .client
+        .post(app.url("/settings/shop"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "茶舗やまだ"),
+            ("email", "shop@example.jp"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app
+        .client
+        .post(app.url("/settings/mail-templates/order_received"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("subject", "【{{ shop_name }}】{{ order_number }}"),
+            ("body", "{{ customer_name }} 様"),
+            ("order_number", n.as_str()),
+            ("preview", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("【茶舗やまだ】{n}")), "{html}");
+    assert!(html.contains("山田 花子 様"));
+    // The preview saved nothing.
+    let t = app.store.mail_templates().await.unwrap();
+    assert!(!t.iter().any(|t| {
+        t.subject
+            .starts_with("【{{ shop_name }}】{{ order_number }}")
+    }));
+});
