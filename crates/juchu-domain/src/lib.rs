@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod automation;
+pub mod blacklist;
 pub mod calendar;
 pub mod customer;
 pub mod error;
