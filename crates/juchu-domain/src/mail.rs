@@ -30,7 +30,7 @@ pub struct ShopInfo {
 
 const SIGNATURE: &str = "\n--\n{{ shop_name }}\n{% if shop_address %}{{ shop_address }}\n{% endif %}{% if shop_phone %}TEL: {{ shop_phone }}\n{% endif %}{% if shop_email %}{{ shop_email }}\n{% endif %}";
 
-const ORDER_SUMMARY: &str = "ご注文番号: {{ order_number }}\n{% for i in items %}{{ i.name }}{% if i.reduced %}※{% endif %} × {{ i.quantity }}  {{ i.amount }}円\n{% endfor %}送料: {{ shipping_fee }}円\n{% if payment_fee %}決済手数料: {{ payment_fee }}円\n{% endif %}{% if discount %}値引き: -{{ discount }}円\n{% endif %}{% if points_used %}ポイント利用: -{{ points_used }}円\n{% endif %}合計: {{ total }}円（うち消費税 10%対象 {{ taxable_standard }}円 消費税 {{ tax_standard }}円 / 8%対象 {{ taxable_reduced }}円 消費税 {{ tax_reduced }}円）\n{% if has_reduced %}※は軽減税率（8%）対象です。\n{% endif %}お支払い方法: {{ payment_method }}\n{% if scheduled_delivery_date %}お届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n{% endif %}";
+const ORDER_SUMMARY: &str = "ご注文番号: {{ order_number }}\n{% for i in items %}{{ i.name }}{% if i.reduced %}※{% endif %} × {{ i.quantity }}  {{ i.amount }}円\n{% endfor %}送料: {{ shipping_fee }}円\n{% if payment_fee %}決済手数料: {{ payment_fee }}円\n{% endif %}{% if discount %}値引き: -{{ discount }}円\n{% endif %}{% if points_used %}ポイント利用: -{{ points_used }}円\n{% endif %}合計: {{ total }}円（10%対象 {{ taxable_standard }}円 内消費税 {{ tax_standard }}円 / 8%対象 {{ taxable_reduced }}円 内消費税 {{ tax_reduced }}円）\n{% if has_reduced %}※は軽減税率（8%）対象です。\n{% endif %}お支払い方法: {{ payment_method }}\n{% if scheduled_delivery_date %}お届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n{% endif %}";
 
 /// The defaults every shop starts with: one per step of the daily flow (seed 003).
 pub fn default_templates() -> Vec<MailTemplate> {
@@ -57,7 +57,7 @@ pub fn default_templates() -> Vec<MailTemplate> {
             "cancelled",
             "注文キャンセル完了メール",
             "【{{ shop_name }}】ご注文キャンセルのお知らせ（ご注文番号 {{ order_number }}）",
-            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} のキャンセルが完了しました。\nご利用のポイントはお客様のアカウントに戻しております。\n".into(),
+            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} のキャンセルが完了しました。\n{% if points_used %}ご利用のポイント（{{ points_used }}ポイント）はお客様のアカウントに戻しております。\n{% endif %}".into(),
         ),
         t(
             "returned",
@@ -297,7 +297,7 @@ mod tests {
         let (subject, body) = render(&default_templates().remove(0), &ctx).unwrap();
         assert!(subject.starts_with("【茶舗】"), "{subject}");
         assert!(body.contains("有機緑茶 100g※ × 2  2160円"), "{body}");
-        assert!(body.contains("8%対象 2160円 消費税 160円"), "{body}");
+        assert!(body.contains("8%対象 2160円 内消費税 160円"), "{body}");
         assert!(body.contains("※は軽減税率"), "{body}");
         assert!(body.contains("茶舗\n"), "signature: {body}");
         let names: Vec<String> = default_templates().into_iter().map(|t| t.name).collect();

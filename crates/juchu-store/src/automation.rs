@@ -40,6 +40,27 @@ fn reference_problems(
     templates: &[String],
 ) -> FieldErrors {
     let mut e = FieldErrors::default();
+    if let juchu_domain::automation::Trigger::Exact { event } = &rule.trigger {
+        use juchu_domain::event::OrderEvent;
+        let missing = match event {
+            OrderEvent::HandlingStatusBecame { name } => masters
+                .handling_status_by_name(name)
+                .is_none()
+                .then(|| format!("対応状況「{name}」は登録されていません")),
+            OrderEvent::PaymentMethodBecame { name } => masters
+                .payment_method_by_key(name)
+                .is_none()
+                .then(|| format!("支払方法「{name}」は登録されていません")),
+            OrderEvent::CarrierBecame { name } => masters
+                .carrier_by_key(name)
+                .is_none()
+                .then(|| format!("配送業者「{name}」は登録されていません")),
+            _ => None,
+        };
+        if let Some(m) = missing {
+            e.add("trigger", "unknown", format!("きっかけ: {m}"));
+        }
+    }
     juchu_domain::text::check_len(&mut e, "name", &rule.name, 100);
     if rule.name.trim().is_empty() {
         e.add("name", "required", "名前を入力してください");
@@ -164,9 +185,8 @@ impl Store {
     pub async fn automation_rule_problems(
         &self,
     ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let rules = all_rules(&mut conn).await?;
         let mut tx = self.begin_read().await?;
+        let rules = all_rules(&mut tx).await?;
         let masters = crate::masters::load_masters(&mut tx).await?;
         let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
         let templates = template_codes(&mut tx).await?;
@@ -270,7 +290,18 @@ impl Store {
         }
         let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
         let templates = template_codes(&mut tx).await?;
-        check_rule(rule, &existing, &masters, &reasons, &templates)?;
+        if rule.enabled {
+            check_rule(rule, &existing, &masters, &reasons, &templates)?;
+        } else {
+            // A disabled rule never fires: it may point at something renamed
+            // (that is how a shop switches off a dangling rule).
+            let mut e = FieldErrors::default();
+            juchu_domain::text::check_len(&mut e, "name", &rule.name, 100);
+            if rule.name.trim().is_empty() {
+                e.add("name", "required", "名前を入力してください");
+            }
+            e.into_result()?;
+        }
         sqlx::query(
             "UPDATE automation_rules SET name = $1, position = $2, enabled = $3, trigger_json = $4, action_json = $5, conditions_json = $7 WHERE id = $6",
         )

@@ -457,19 +457,22 @@ impl Store {
             left -= rows.len() as i64;
             let mut sent = Vec::new();
             let mut failed = Vec::new();
-            // After a failure to reach the server the rest of the batch is
-            // released untried: 50 timeouts in a row would outlast the lease.
+            // After a failure to send, the rest of the batch is released untried:
+            // the server is likely down, and 50 timeouts in a row would outlast
+            // the lease. A mail that cannot even be built (a bad address) fails
+            // for good and does not stop the batch.
             let mut released = Vec::new();
+            let mut undeliverable = Vec::new();
             for row in &rows {
                 let id = get_i64(row, "id")?;
-                if !failed.is_empty() && sent.is_empty() {
+                if !failed.is_empty() {
                     released.push(id);
                     continue;
                 }
                 let attempts = get_i64(row, "attempts")? + 1;
                 let message = get_str(row, "to_address")?
                     .parse::<Mailbox>()
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| format!("宛先が正しくありません: {e}"))
                     .and_then(|to| {
                         Message::builder()
                             .from(from.clone())
@@ -479,17 +482,16 @@ impl Store {
                             .body(get_str(row, "body").unwrap_or_default())
                             .map_err(|e| e.to_string())
                     });
-                let result = match message {
-                    Ok(m) => transport
-                        .send(m)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e),
+                let message = match message {
+                    Ok(m) => m,
+                    Err(e) => {
+                        undeliverable.push((id, attempts, e));
+                        continue;
+                    }
                 };
-                match result {
-                    Ok(()) => sent.push((id, attempts)),
-                    Err(e) => failed.push((id, attempts, e)),
+                match transport.send(message).await {
+                    Ok(_) => sent.push((id, attempts)),
+                    Err(e) => failed.push((id, attempts, e.to_string())),
                 }
             }
             let mut tx = self.begin().await?;
@@ -522,6 +524,14 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            for (id, attempts, e) in &undeliverable {
+                sqlx::query("UPDATE mail_outbox SET status = 'failed', attempts = $1, last_error = $2 WHERE id = $3")
+                    .bind(*attempts)
+                    .bind(e.clone())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for id in &released {
                 sqlx::query(
                     "UPDATE mail_outbox SET status = 'pending', next_attempt_at = $1 WHERE id = $2",
@@ -533,9 +543,12 @@ impl Store {
             }
             tx.commit().await?;
             report.sent += sent.len();
-            report
-                .failed
-                .extend(failed.into_iter().map(|(id, _, e)| (id, e)));
+            report.failed.extend(
+                failed
+                    .into_iter()
+                    .chain(undeliverable)
+                    .map(|(id, _, e)| (id, e)),
+            );
             if !released.is_empty() {
                 // The server is down: the next round (in 30 s) tries again.
                 break;

@@ -22,6 +22,12 @@ use juchu_domain::status::PaymentStatus;
 pub const MAX_ATTEMPTS: i64 = 5;
 /// How soon a deferred provider's pending credit check is asked again.
 const POLL_SECONDS: i64 = 10;
+/// How long one call to the provider may take before it counts as unanswered.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Payment requests 自動化設定 may raise per order.
+pub const MAX_RULE_REQUESTS: i64 = 3;
+/// How rules name themselves as requesters (`自動化設定「…」`).
+pub(crate) const RULE_PREFIX: &str = "自動化設定";
 
 /// One payment request, as the order page and the API show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -45,6 +51,15 @@ pub struct PaymentRun {
     pub declined: usize,
     /// Provider unreachable this time (retried later) or given up.
     pub unavailable: Vec<(i64, String)>,
+}
+
+/// A request a worker holds under its claim token.
+struct Claimed {
+    id: i64,
+    order_id: i64,
+    process: String,
+    attempts: i64,
+    token: String,
 }
 
 /// The provider behind the order's payment method (none for the shop's own methods).
@@ -76,6 +91,21 @@ pub(crate) async fn queue(
         Ok(k) => k,
         Err(why) => return Ok(Err(why)),
     };
+    // A rule that answers a provider's answer with another request (エラー →
+    // 再オーソリ) would go on for ever: rules may ask a few times per order.
+    if requested_by.starts_with(RULE_PREFIX) {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM payment_requests WHERE order_id = $1 AND requested_by LIKE '自動化設定%'",
+        )
+        .bind(order.id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if get_i64(&row, "n")? >= MAX_RULE_REQUESTS {
+            return Ok(Err(format!(
+                "自動化設定からの決済処理は1受注{MAX_RULE_REQUESTS}回までです（手動で依頼してください）"
+            )));
+        }
+    }
     let open = sqlx::query(
         "SELECT id, process FROM payment_requests WHERE order_id = $1 AND status IN ('pending', 'running')",
     )
@@ -149,7 +179,29 @@ fn payment_history(order_id: i64, actor: &Actor, after: String, reason: &str) ->
     }
 }
 
+/// One provider answer on its way into the order.
+struct Answered<'a> {
+    id: i64,
+    token: &'a str,
+    order: &'a Order,
+    kind: GatewayKind,
+    process: PaymentProcess,
+    before: PaymentStatus,
+    req: &'a GatewayRequest,
+    outcome: &'a GatewayOutcome,
+}
+
 impl Store {
+    /// The order by its number, locked for the transaction.
+    async fn lock_order(&self, tx: &mut Tx, order_number: &str) -> Result<Order, StoreError> {
+        let id = sqlx::query("SELECT id FROM orders WHERE order_number = $1")
+            .bind(order_number.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound("受注"))?;
+        self.load_order_by_id(tx, get_i64(&id, "id")?, true).await
+    }
+
     async fn load_order_by_id(
         &self,
         tx: &mut Tx,
@@ -188,14 +240,7 @@ impl Store {
             .into());
         }
         let mut tx = self.begin().await?;
-        let id = sqlx::query("SELECT id FROM orders WHERE order_number = $1")
-            .bind(order_number.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("受注"))?;
-        let order = self
-            .load_order_by_id(&mut tx, get_i64(&id, "id")?, true)
-            .await?;
+        let order = self.lock_order(&mut tx, order_number).await?;
         let snapshot = self.masters_in(&mut tx).await?;
         let done = queue(
             &mut tx,
@@ -251,7 +296,7 @@ impl Store {
     /// Claims up to `n` due requests in one short transaction (PostgreSQL
     /// `SKIP LOCKED`; a 5-minute lease, so a worker that dies mid-call lets
     /// another take them over).
-    async fn claim_payments(&self, n: usize) -> Result<Vec<(i64, i64, String, i64)>, StoreError> {
+    async fn claim_payments(&self, n: usize) -> Result<Vec<Claimed>, StoreError> {
         let lock = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::Backend::Sqlite => "",
@@ -264,22 +309,25 @@ impl Store {
         .bind(n as i64)
         .fetch_all(&mut *tx)
         .await?;
+        let token = crate::staff::random_token("")[..16].to_string();
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let id = get_i64(row, "id")?;
             sqlx::query(
-                "UPDATE payment_requests SET status = 'running', next_attempt_at = $1 WHERE id = $2",
+                "UPDATE payment_requests SET status = 'running', next_attempt_at = $1, claim_token = $2 WHERE id = $3",
             )
             .bind(later(300))
+            .bind(token.clone())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            out.push((
+            out.push(Claimed {
                 id,
-                get_i64(row, "order_id")?,
-                get_str(row, "process")?,
-                get_i64(row, "attempts")?,
-            ));
+                order_id: get_i64(row, "order_id")?,
+                process: get_str(row, "process")?,
+                attempts: get_i64(row, "attempts")?,
+                token: token.clone(),
+            });
         }
         tx.commit().await?;
         Ok(out)
@@ -348,7 +396,14 @@ impl Store {
                 }
                 left -= claimed.len();
             }
-            let Some((id, order_id, process_code, attempts)) = claimed.pop_front() else {
+            let Some(Claimed {
+                id,
+                order_id,
+                process: process_code,
+                attempts,
+                token,
+            }) = claimed.pop_front()
+            else {
                 break;
             };
             let Some(process) = PaymentProcess::parse(&process_code) else {
@@ -408,7 +463,14 @@ impl Store {
                 tracking_number: order.tracking_number.clone().unwrap_or_default(),
                 idempotency_key: format!("juchu-payment-request-{id}"),
             };
-            let outcome = match gateway.call(&req).await {
+            let answer = match tokio::time::timeout(CALL_TIMEOUT, gateway.call(&req)).await {
+                Ok(a) => a,
+                Err(_) => Err(crate::payment_gateway::GatewayUnavailable(format!(
+                    "決済サービスが{}秒以内に応答しませんでした",
+                    CALL_TIMEOUT.as_secs()
+                ))),
+            };
+            let outcome = match answer {
                 Ok(o) => o,
                 Err(e) => {
                     let attempts = attempts + 1;
@@ -451,18 +513,28 @@ impl Store {
                     .await?;
                 continue;
             }
-            match self
-                .apply_outcome(id, &order, kind, process, before, &req, &outcome, &actor)
-                .await
-            {
-                Ok(()) => match outcome {
+            let answered = Answered {
+                id,
+                token: &token,
+                order: &order,
+                kind,
+                process,
+                before,
+                req: &req,
+                outcome: &outcome,
+            };
+            match self.apply_outcome(&answered, &actor).await {
+                Ok(true) => match outcome {
                     GatewayOutcome::Declined { .. } => run.declined += 1,
                     _ => run.done += 1,
                 },
-                // The order moved on meanwhile (e.g. 強制取消): the answer no longer
-                // fits. Recorded, never half-applied.
+                // Another worker took the request over after the lease ran out.
+                Ok(false) => {}
+                // The answer does not fit the order any more (the pipeline refused
+                // it): recorded, never half-applied, the provider's transaction kept.
                 Err(StoreError::Invalid(e)) => {
                     let why = e.to_string();
+                    self.keep_link(order_id, &outcome).await?;
                     self.finish_request(id, "failed", "", &why).await?;
                     self.note_on_order(
                         order_id,
@@ -481,52 +553,97 @@ impl Store {
         Ok(run)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn apply_outcome(
-        &self,
-        id: i64,
-        order: &Order,
-        kind: GatewayKind,
-        process: PaymentProcess,
-        before: PaymentStatus,
-        req: &GatewayRequest,
-        outcome: &GatewayOutcome,
-        actor: &Actor,
-    ) -> Result<(), StoreError> {
-        let patch: OrderPatch = outcome_patch(kind, process, before, outcome);
-        let (status, result, reason) = match outcome {
+    /// Saves the provider's new transaction id when its answer could not be
+    /// applied, so a live authorisation is never left without our link to it.
+    async fn keep_link(&self, order_id: i64, outcome: &GatewayOutcome) -> Result<(), StoreError> {
+        if let GatewayOutcome::Accepted { transaction_id, .. } = outcome {
+            sqlx::query(
+                "UPDATE payment_links SET transaction_id = $1, updated_at = $2 WHERE order_id = $3",
+            )
+            .bind(transaction_id.clone())
+            .bind(now_text())
+            .bind(order_id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one answer in one transaction: the request is closed first (under
+    /// its claim — `false` when another worker took it over), then the order
+    /// changes through the pipeline, unless its 決済状況 moved on since the call
+    /// (e.g. a 強制取消 meanwhile), which is recorded instead.
+    async fn apply_outcome(&self, a: &Answered<'_>, actor: &Actor) -> Result<bool, StoreError> {
+        let (status, result, reason) = match a.outcome {
             GatewayOutcome::Accepted { status, .. } => (
                 "done",
                 format!("「{}」", status.label()),
-                format!("決済処理「{}」", process.label()),
+                format!("決済処理「{}」", a.process.label()),
             ),
             GatewayOutcome::Declined { reason, .. } => (
                 "declined",
                 reason.clone(),
-                format!("決済処理「{}」: {reason}", process.label()),
+                format!("決済処理「{}」: {reason}", a.process.label()),
             ),
-            GatewayOutcome::Pending => unreachable!("pending is rescheduled, not applied"),
+            GatewayOutcome::Pending => return Ok(true),
         };
         let mut tx = self.begin().await?;
-        let changed = self
-            .change_in_tx(&mut tx, &order.order_number, None, &patch, actor, &reason)
-            .await?;
         let at = now_text();
-        if changed.changes.is_empty() {
-            // A decline without a status of its own (売上 refused): say so on the order.
+        // Closed before the order changes, so a rule reacting to the answer may
+        // ask for the next process at once.
+        let closed = sqlx::query("UPDATE payment_requests SET status = $1, result = $2, finished_at = $3 WHERE id = $4 AND claim_token = $5 AND status = 'running'")
+            .bind(status)
+            .bind(result)
+            .bind(at.clone())
+            .bind(a.id)
+            .bind(a.token.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if closed != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let now_status = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT payment_status FROM orders WHERE id = $1{}",
+            self.lock_suffix()
+        )))
+        .bind(a.order.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let now_status = get_str(&now_status, "payment_status")?;
+        let mut notes = Vec::new();
+        if now_status != a.before.code() {
+            let label =
+                PaymentStatus::from_code(&now_status).map_or(now_status.as_str(), |s| s.label());
+            notes.push(format!(
+                "{reason} — 決済状況が依頼後に「{label}」に変わったため反映しません"
+            ));
+        } else {
+            let patch: OrderPatch = outcome_patch(a.kind, a.process, a.before, a.outcome);
+            let changed = self
+                .change_in_tx(&mut tx, &a.order.order_number, None, &patch, actor, &reason)
+                .await?;
+            if changed.changes.is_empty() {
+                // A decline without a status of its own (売上 refused): say so.
+                notes.push(reason.clone());
+            }
+        }
+        if !notes.is_empty() {
+            let rows: Vec<HistoryRow> = notes
+                .into_iter()
+                .map(|n| payment_history(a.order.id, actor, n, ""))
+                .collect();
             write_rows(
                 &mut tx,
                 self.backend,
-                vec![crate::pipeline::history_rows(
-                    &[payment_history(order.id, actor, reason.clone(), "")],
-                    &at,
-                )],
+                vec![crate::pipeline::history_rows(&rows, &at)],
             )
             .await?;
         }
-        let new_transaction = match outcome {
+        let new_transaction = match a.outcome {
             GatewayOutcome::Accepted { transaction_id, .. } => Some(transaction_id.clone()),
-            _ if req.transaction_id.is_empty() => Some(String::new()),
+            _ if a.req.transaction_id.is_empty() => Some(String::new()),
             _ => None,
         };
         if let Some(t) = new_transaction {
@@ -535,13 +652,13 @@ impl Store {
             )
             .bind(t)
             .bind(at.clone())
-            .bind(order.id)
+            .bind(a.order.id)
             .execute(&mut *tx)
             .await?;
         }
         // A registration accepted for credit check: ask for the result later.
         if matches!(
-            outcome,
+            a.outcome,
             GatewayOutcome::Accepted {
                 status: PaymentStatus::CreditCheckPending,
                 ..
@@ -549,22 +666,15 @@ impl Store {
         ) {
             insert_request(
                 &mut tx,
-                order.id,
+                a.order.id,
                 PaymentProcess::FetchCreditResult,
                 actor.name(),
                 &at,
             )
             .await?;
         }
-        sqlx::query("UPDATE payment_requests SET status = $1, result = $2, finished_at = $3 WHERE id = $4 AND status = 'running'")
-            .bind(status)
-            .bind(result)
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// 入金通知: the provider (bank transfer, convenience store, the carrier for
@@ -577,15 +687,21 @@ impl Store {
         paid_on: Option<jiff::civil::Date>,
     ) -> Result<crate::pipeline::Changed, StoreError> {
         let mut tx = self.begin().await?;
-        let id = sqlx::query("SELECT id FROM orders WHERE order_number = $1")
-            .bind(order_number.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("受注"))?;
-        let order = self
-            .load_order_by_id(&mut tx, get_i64(&id, "id")?, true)
-            .await?;
+        let order = self.lock_order(&mut tx, order_number).await?;
         let snapshot = self.masters_in(&mut tx).await?;
+        // A provider that sends the same notification again gets the same answer.
+        if order.payment_status == PaymentStatus::Paid
+            && amount == order.totals.total
+            && (paid_on.is_none() || paid_on == order.paid_at)
+        {
+            tx.commit().await?;
+            return Ok(crate::pipeline::Changed {
+                order,
+                changes: vec![],
+                events: vec![],
+                cascade_steps: 0,
+            });
+        }
         let mut errors = FieldErrors::default();
         if !matches!(
             gateway_of(&order, &snapshot.masters),

@@ -291,6 +291,23 @@ both_stores!(
                 .any(|h| h.actor_kind == "rule" && h.after.contains("失敗")),
             "{h:?}"
         );
+        // Such a rule can still be switched off, not on again until it is fixed.
+        let mut off = store
+            .automation_rules()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == first.id)
+            .unwrap();
+        off.enabled = false;
+        store.update_automation_rule(&off).await.unwrap();
+        off.enabled = true;
+        assert!(store.update_automation_rule(&off).await.is_err());
+        off.action = Action::SetHandlingStatus {
+            name: "確認待ち".into(),
+        };
+        store.update_automation_rule(&off).await.unwrap();
+        assert!(store.automation_rule_problems().await.unwrap().is_empty());
 
         // Reorder: the second rule moves first.
         store.move_automation_rule(second.id, true).await.unwrap();

@@ -384,10 +384,10 @@ both_stores!(
         let o = store.order_by_number(&n).await.unwrap();
         assert_eq!(o.payment_status, PaymentStatus::Paid);
         assert_eq!(o.paid_at, Some(day));
-        // Twice is refused.
+        // Again with another amount is refused (the same one is answered alike).
         assert!(
             store
-                .record_payment_notification(&n, total, None)
+                .record_payment_notification(&n, total + 5, None)
                 .await
                 .is_err()
         );
@@ -443,3 +443,152 @@ both_stores!(a_retried_call_gets_the_first_answer, |store| async move {
     };
     assert_ne!(gw.call(&other).await.unwrap(), first);
 });
+
+both_stores!(
+    rules_chain_payment_processes_within_limits,
+    |store| async move {
+        use juchu_domain::automation::{Action, Rule, Trigger};
+        use juchu_domain::event::OrderEvent;
+        seed(&store).await;
+        // 仮売上完了 → 売上処理 at once (the answer's own request is closed first).
+        store
+            .add_automation_rule(&Rule {
+                id: 0,
+                name: "仮売上で即売上".into(),
+                position: 0,
+                enabled: true,
+                trigger: Trigger::Exact {
+                    event: OrderEvent::PaymentStatusBecame {
+                        status: PaymentStatus::Authorized,
+                    },
+                },
+                conditions: vec![],
+                action: Action::RunPaymentProcess {
+                    process: PaymentProcess::Capture,
+                },
+            })
+            .await
+            .unwrap();
+        // 与信審査エラー → 再オーソリ: 後払い above its limit goes 与信審査中 → 与信審査エラー
+        // again and again — without the per-order limit, for ever.
+        store
+            .add_automation_rule(&Rule {
+                id: 0,
+                name: "与信NGなら再オーソリ".into(),
+                position: 0,
+                enabled: true,
+                trigger: Trigger::Exact {
+                    event: OrderEvent::PaymentStatusBecame {
+                        status: PaymentStatus::CreditCheckError,
+                    },
+                },
+                conditions: vec![],
+                action: Action::RunPaymentProcess {
+                    process: PaymentProcess::Reauthorize,
+                },
+            })
+            .await
+            .unwrap();
+        let n = order(&store, "credit_card", 1, Some(test_cards::OK)).await;
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        assert_eq!(status(&store, &n).await, PaymentStatus::Captured);
+
+        let m = order(&store, "np_atobarai", 60, None).await;
+        for _ in 0..10 {
+            store.process_payments(&sandbox(&store), 10).await.unwrap();
+        }
+        let o = store.order_by_number(&m).await.unwrap();
+        assert_eq!(o.payment_status, PaymentStatus::CreditCheckError);
+        let reqs = store.payment_requests(o.id).await.unwrap();
+        let by_rules = reqs
+            .iter()
+            .filter(|r| r.requested_by.starts_with("自動化設定"))
+            .count();
+        assert_eq!(
+            by_rules,
+            juchu_store::payments::MAX_RULE_REQUESTS as usize,
+            "{reqs:?}"
+        );
+        assert!(
+            reqs.iter()
+                .all(|r| r.status != "pending" && r.status != "running")
+        );
+        let h = history_text(&store, &m).await;
+        assert!(h.contains("1受注3回まで"), "{h}");
+    }
+);
+
+both_stores!(
+    points_go_back_once_and_answers_that_no_longer_fit,
+    |store| async move {
+        seed(&store).await;
+        let n = order(&store, "credit_card", 1, Some(test_cards::OK)).await;
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        let customer = store
+            .order_by_number(&n)
+            .await
+            .unwrap()
+            .customer_id
+            .unwrap();
+        let points = || {
+            let store = store.clone();
+            async move { store.customer(customer).await.unwrap().points }
+        };
+        let start = points().await;
+        // cancel → 再オーソリ → cancel: the points go back once, not twice.
+        request(&store, &n, PaymentProcess::Cancel).await.unwrap();
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        assert_eq!(points().await, start + 70);
+        request(&store, &n, PaymentProcess::Reauthorize)
+            .await
+            .unwrap();
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        assert_eq!(status(&store, &n).await, PaymentStatus::Authorized);
+        assert_eq!(
+            points().await,
+            start,
+            "re-authorised: used again, granted again"
+        );
+        request(&store, &n, PaymentProcess::Cancel).await.unwrap();
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        assert_eq!(points().await, start + 70);
+
+        // 強制取消 while an authorisation is on its way: the answer is recorded, not
+        // applied over the operator's decision.
+        let m = order(&store, "credit_card", 1, Some(test_cards::OK)).await;
+        store
+            .change_order(
+                &m,
+                None,
+                &OrderPatch {
+                    payment_override: Some("強制取消".into()),
+                    ..Default::default()
+                },
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap();
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        assert_eq!(status(&store, &m).await, PaymentStatus::Cancelled);
+        let h = history_text(&store, &m).await;
+        // Asked after the 強制取消, the request is dropped before the provider is
+        // called (an answer arriving after one is recorded, not applied).
+        assert!(h.contains("中止"), "{h}");
+
+        // A 入金通知 sent twice gets the same answer.
+        let t = order(&store, "bank_transfer", 1, None).await;
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        let total = store.order_by_number(&t).await.unwrap().totals.total;
+        store
+            .record_payment_notification(&t, total, None)
+            .await
+            .unwrap();
+        let again = store
+            .record_payment_notification(&t, total, None)
+            .await
+            .unwrap();
+        assert!(again.changes.is_empty());
+        assert_eq!(again.order.payment_status, PaymentStatus::Paid);
+    }
+);

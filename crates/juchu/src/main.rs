@@ -217,22 +217,40 @@ async fn run(cli: Cli) -> Result<(), String> {
                 None => None,
             };
             tokio::spawn(worker::deliver_mail(store.clone(), smtp));
-            let credit_delay = std::env::var("JUCHU_SANDBOX_CREDIT_DELAY_SECS")
-                .ok()
-                .map(|s| {
-                    s.trim().parse::<u64>().map_err(|_| {
-                        format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})")
-                    })
-                })
-                .transpose()?
-                .unwrap_or(30);
-            tokio::spawn(worker::process_payments(
-                store.clone(),
-                juchu_store::payment_gateway::SandboxGateway::new(
-                    &store,
-                    std::time::Duration::from_secs(credit_delay),
+            match std::env::var("JUCHU_PAYMENT_GATEWAY")
+                .unwrap_or_default()
+                .trim()
+            {
+                "" | "sandbox" => {
+                    let credit_delay = std::env::var("JUCHU_SANDBOX_CREDIT_DELAY_SECS")
+                        .ok()
+                        .map(|s| {
+                            s.trim().parse::<u64>().map_err(|_| {
+                                format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})")
+                            })
+                        })
+                        .transpose()?
+                        .unwrap_or(30);
+                    println!(
+                        "Payments: the built-in SANDBOX provider answers 決済処理 (test cards, no real money). JUCHU_PAYMENT_GATEWAY=off keeps requests queued instead."
+                    );
+                    tokio::spawn(worker::process_payments(
+                        store.clone(),
+                        juchu_store::payment_gateway::SandboxGateway::new(
+                            &store,
+                            std::time::Duration::from_secs(credit_delay),
+                        ),
+                    ));
+                }
+                "off" => println!(
+                    "Payments: JUCHU_PAYMENT_GATEWAY=off — 決済処理 requests stay queued (visible on each order)."
                 ),
-            ));
+                other => {
+                    return Err(format!(
+                        "JUCHU_PAYMENT_GATEWAY must be sandbox or off (got {other:?}); no real provider can be reached from here"
+                    ));
+                }
+            }
             let worker = tokio::spawn(worker::run_in_process(store.clone()));
             tokio::select! {
                 r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,

@@ -20,6 +20,8 @@ CREATE TABLE payment_requests (
     last_error TEXT NOT NULL DEFAULT '',
     result TEXT NOT NULL DEFAULT '',
     requested_by TEXT NOT NULL,
+    -- The claim a worker holds; its answer is applied only under the same claim.
+    claim_token TEXT NOT NULL DEFAULT '',
     next_attempt_at TEXT NOT NULL,
     created_at TEXT NOT NULL,
     finished_at TEXT

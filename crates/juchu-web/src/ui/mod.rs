@@ -659,9 +659,16 @@ async fn order_detail(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let tab = q.get("tab").map(String::as_str).unwrap_or("basic");
-    let flash = match q.get("saved").map(String::as_str) {
-        Some("1") => "保存しました。".to_string(),
-        Some("0") => "変更はありませんでした。".to_string(),
+    let requested = q
+        .get("requested")
+        .and_then(|p| juchu_domain::payment::PaymentProcess::parse(p));
+    let flash = match (q.get("saved").map(String::as_str), requested) {
+        (_, Some(p)) => format!(
+            "決済処理「{}」を依頼しました。結果は決済状況と履歴に反映されます。",
+            p.label()
+        ),
+        (Some("1"), _) => "保存しました。".to_string(),
+        (Some("0"), _) => "変更はありませんでした。".to_string(),
         _ => String::new(),
     };
     order_page(
@@ -1035,43 +1042,55 @@ async fn order_payment_request(
     let g = |k: &str| f.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let process = g("process").and_then(juchu_domain::payment::PaymentProcess::parse);
     let actor = session.actor();
-    let (flash, form_error, status) = match process {
-        None => (
-            String::new(),
-            "決済処理を選んでください".to_string(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Some(p) => match st
-            .store
-            .request_payment(
-                &number,
-                p,
-                g("card_token"),
-                &actor,
-                g("reason").unwrap_or(""),
-            )
-            .await
-        {
-            Ok(done) => (
-                format!("{done}。結果は決済状況と履歴に反映されます。"),
-                String::new(),
-                StatusCode::OK,
-            ),
-            Err(juchu_store::StoreError::Invalid(e)) => (
-                String::new(),
-                e.to_string(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            Err(e) => return store_error_page(e),
-        },
-    };
-    let fb = Feedback {
-        flash,
+    let refused = |form_error: String| Feedback {
+        flash: String::new(),
         form_error,
         errors: HashMap::new(),
         values: HashMap::new(),
     };
-    order_page(&st, &session, &number, "payment", fb, status).await
+    let Some(p) = process else {
+        let fb = refused("決済処理を選んでください".into());
+        return order_page(
+            &st,
+            &session,
+            &number,
+            "payment",
+            fb,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    match st
+        .store
+        .request_payment(
+            &number,
+            p,
+            g("card_token"),
+            &actor,
+            g("reason").unwrap_or(""),
+        )
+        .await
+    {
+        // Redirect after the post, so a reload does not ask the provider again.
+        Ok(_) => Redirect::to(&format!(
+            "/orders/{}?tab=payment&requested={}",
+            urlencode(&number),
+            p.code()
+        ))
+        .into_response(),
+        Err(juchu_store::StoreError::Invalid(e)) => {
+            order_page(
+                &st,
+                &session,
+                &number,
+                "payment",
+                refused(e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => store_error_page(e),
+    }
 }
 
 async fn order_memo_update(
