@@ -900,8 +900,11 @@ both_stores!(payment_tab_shop_settings_and_preview, |store| async move {
         ("process", "authorize".into()),
     ])
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    // Post, then redirect: a reload does not ask the provider again.
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.contains("tab=payment&requested=authorize"), "{to}");
+    let html = get(to).await;
     assert!(html.contains("与信処理」を依頼しました"), "{html}");
     assert!(html.contains("pending"));
     // Without the CSRF token nothing is queued.
