@@ -20,6 +20,15 @@ pub const REASON_CONDITION: &str = "ブラックリスト条件合致者から�
 /// 要対応理由 of a manually flagged subscription that has a flagged order.
 pub const REASON_SUBSCRIPTION_WITH_FLAGGED_ORDER: &str = "要対応受注がある定期受注";
 
+/// Whether a 要対応理由 came from the blacklist screening (all its reasons are
+/// screening reasons), not from a person.
+pub fn is_screening_reason(reason: &str) -> bool {
+    !reason.is_empty()
+        && reason
+            .split('、')
+            .all(|r| [REASON_BLACKLISTED, REASON_SIMILAR, REASON_CONDITION].contains(&r))
+}
+
 /// A blacklisted customer's match keys, as stored (normalised once, indexed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlacklistedKeys {

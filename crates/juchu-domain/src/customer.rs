@@ -140,6 +140,11 @@ pub struct Customer {
     pub points: i64,
     pub memo: String,
     pub created_at: String,
+    /// ブラックリスト: orders of this customer need attention.
+    #[serde(default)]
+    pub blacklisted: bool,
+    #[serde(default)]
+    pub blacklist_reason: String,
 }
 
 /// What creating or replacing a customer takes.

@@ -583,6 +583,8 @@ pub fn from_parent_order(
     }
     cycle.validate()?;
     let schedule = crate::calendar::schedule_after_first(first_delivery, &cycle, calendar)?;
+    let screened = order.needs_attention
+        && crate::blacklist::is_screening_reason(&order.needs_attention_reason);
     Ok(Some(Subscription {
         id: 0,
         customer_id: order.customer_id,
@@ -601,8 +603,14 @@ pub fn from_parent_order(
         items,
         memo: String::new(),
         label_ids: Vec::new(),
-        needs_attention: false,
-        needs_attention_reason: String::new(),
+        // Flagged by the blacklist screening: 要対応定期受注 too. A manual flag on
+        // the order does not carry over (the seed's rule).
+        needs_attention: screened,
+        needs_attention_reason: if screened {
+            order.needs_attention_reason.clone()
+        } else {
+            String::new()
+        },
         version: 1,
     }))
 }

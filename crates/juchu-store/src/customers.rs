@@ -6,9 +6,9 @@ use juchu_domain::customer::{Address, Customer, CustomerInput};
 use juchu_domain::normalize::{email_key, like_prefix, name_key, phone_key, postal_key};
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, created_at";
+pub(crate) const COLUMNS: &str = "id, family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, created_at, blacklisted, blacklist_reason";
 
-fn from_row(r: &AnyRow) -> Result<Customer, sqlx::Error> {
+pub(crate) fn from_row(r: &AnyRow) -> Result<Customer, sqlx::Error> {
     Ok(Customer {
         id: get_i64(r, "id")?,
         address: Address {
@@ -27,6 +27,8 @@ fn from_row(r: &AnyRow) -> Result<Customer, sqlx::Error> {
         points: get_i64(r, "points")?,
         memo: get_str(r, "memo")?,
         created_at: get_str(r, "created_at")?,
+        blacklisted: get_bool(r, "blacklisted")?,
+        blacklist_reason: get_str(r, "blacklist_reason")?,
     })
 }
 
@@ -88,6 +90,8 @@ pub(crate) async fn insert(tx: &mut Tx, input: &CustomerInput) -> Result<Custome
         points: input.points,
         memo: input.memo.clone(),
         created_at: now,
+        blacklisted: false,
+        blacklist_reason: String::new(),
     })
 }
 

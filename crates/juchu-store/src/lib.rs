@@ -8,6 +8,7 @@
 
 pub mod automation;
 pub mod bench_support;
+pub mod blacklist;
 pub mod customers;
 pub mod db;
 pub mod error;

@@ -356,16 +356,19 @@ pub(crate) struct Snapshot {
     pub masters: Masters,
     pub rules: Vec<Rule>,
     pub rounding: juchu_domain::status::RoundingMode,
+    pub blacklist: crate::blacklist::BlacklistSnapshot,
 }
 
 async fn load_snapshot(tx: &mut Tx) -> Result<Snapshot, StoreError> {
     let masters = load_masters(tx).await?;
     let rules = load_rules(tx).await?;
     let rounding = load_rounding(tx).await?;
+    let blacklist = crate::blacklist::load_snapshot(tx).await?;
     Ok(Snapshot {
         masters,
         rules,
         rounding,
+        blacklist,
     })
 }
 
@@ -733,6 +736,21 @@ impl Store {
             _ => self.allocate_order_ids(tx, built.len()).await?,
         };
         assign_order_numbers(tx, self.backend, &mut built, &ids, checked).await?;
+        // ブラックリスト: flagged before rules run, so conditions on 要対応 see it.
+        let screened =
+            crate::blacklist::screen_orders(tx, &prep.blacklist, &prep.masters, &built).await?;
+        let mut attention = Vec::new();
+        for ((order, matches), id) in built.iter_mut().zip(screened).zip(&ids) {
+            if matches.is_empty() {
+                continue;
+            }
+            order.needs_attention = true;
+            if order.needs_attention_reason.is_empty() {
+                order.needs_attention_reason =
+                    juchu_domain::blacklist::reasons(&matches).join("、");
+            }
+            attention.push((*id, matches));
+        }
         let customers: Vec<i64> = built.iter().filter_map(|o| o.customer_id).collect();
         let facts = customer_facts(tx, &prep.rules, &customers).await?;
         let mut history = Vec::with_capacity(built.len());
@@ -787,6 +805,9 @@ impl Store {
         sets.extend(new_order_rows(&finals, &at));
         sets.push(history_rows(&history, &at));
         sets.push(event_rows(&events, &at));
+        if !attention.is_empty() {
+            sets.push(crate::blacklist::match_rows(&attention, &at));
+        }
         sets.extend(extra);
         write_rows(tx, self.backend, sets).await.map_err(|e| {
             e.unique_to_conflict("order_number", "この受注番号は既に使われています")

@@ -117,6 +117,15 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{order_number}/mails", g(api::mail::order_mails))
         .route("/mail-templates/{code}/preview", p(api::mail::preview))
         .route(
+            "/blacklist-conditions",
+            g(api::blacklist::list_conditions).post(api::blacklist::create_condition),
+        )
+        .route(
+            "/blacklist-conditions/{id}",
+            axum::routing::put(api::blacklist::put_condition)
+                .delete(api::blacklist::delete_condition),
+        )
+        .route(
             "/shop-settings",
             g(api::mail::get_shop_settings).put(api::mail::put_shop_settings),
         )

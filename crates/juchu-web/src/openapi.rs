@@ -39,6 +39,8 @@ impl Modify for BearerAuth {
         api::automation::delete_rule, api::automation::load_presets, api::automation::dry_run,
         api::mail::list_templates, api::mail::put_template, api::mail::order_mails,
         api::mail::preview, api::mail::get_shop_settings, api::mail::put_shop_settings,
+        api::blacklist::list_conditions, api::blacklist::create_condition, api::blacklist::put_condition,
+        api::blacklist::delete_condition,
         api::payments::request_payment, api::payments::list_payment_requests, api::payments::payment_notification,
     ),
     components(schemas(
@@ -56,6 +58,7 @@ impl Modify for BearerAuth {
         api::payments::PaymentRequestBody, api::payments::PaymentRequestJson, api::payments::PaymentRequestsJson,
         api::payments::PaymentNotificationBody,
         api::mail::PreviewBody, api::mail::PreviewJson, api::mail::ShopSettingsJson,
+        api::blacklist::BlacklistConditionJson, api::blacklist::BlacklistConditionBody, dto::AttentionMatchJson,
     )),
     modifiers(&BearerAuth)
 )]

@@ -163,6 +163,10 @@ pub struct OrderJson {
     pub needs_attention: bool,
     pub needs_attention_reason: String,
     pub needs_attention_reasons: Vec<String>,
+    /// Why the blacklist screening flagged the order: which fields matched, and
+    /// against which blacklisted customer or condition (single-order responses).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attention_matches: Vec<AttentionMatchJson>,
     /// The subscription (定期受注) this order started or was created by.
     pub subscription_id: Option<i64>,
     /// For a subscription's order: the delivery it was created for.
@@ -231,9 +235,16 @@ impl OrderJson {
             needs_attention_reason: o.needs_attention_reason.clone(),
             needs_attention_reasons: if o.needs_attention_reason.is_empty() {
                 vec![]
+            } else if juchu_domain::blacklist::is_screening_reason(&o.needs_attention_reason) {
+                // Several screening reasons are stored joined by 、.
+                o.needs_attention_reason
+                    .split('、')
+                    .map(str::to_string)
+                    .collect()
             } else {
                 vec![o.needs_attention_reason.clone()]
             },
+            attention_matches: Vec::new(),
             subscription_id: o.subscription_id,
             subscription_delivery_date: date(o.subscription_delivery_date),
             billing: (&o.billing).into(),
@@ -330,6 +341,34 @@ pub struct CustomerJson {
     pub points: i64,
     pub memo: String,
     pub created_at: String,
+    /// ブラックリスト.
+    pub blacklisted: bool,
+    pub blacklist_reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttentionMatchJson {
+    /// ブラックリストからの受注 / ブラックリスト類似顧客からの受注 / ブラックリスト条件合致者からの受注
+    pub reason: String,
+    pub detail: String,
+    /// The blacklisted customer matched.
+    pub customer_id: Option<i64>,
+    /// The ブラックリスト条件 matched.
+    pub condition_id: Option<i64>,
+    /// The fields that matched (姓名, 電話番号 …).
+    pub fields: Vec<String>,
+}
+
+impl From<juchu_domain::blacklist::AttentionMatch> for AttentionMatchJson {
+    fn from(m: juchu_domain::blacklist::AttentionMatch) -> Self {
+        AttentionMatchJson {
+            reason: m.reason,
+            detail: m.detail,
+            customer_id: m.customer_id,
+            condition_id: m.condition_id,
+            fields: m.fields,
+        }
+    }
 }
 
 impl From<&Customer> for CustomerJson {
@@ -351,6 +390,8 @@ impl From<&Customer> for CustomerJson {
             points: c.points,
             memo: c.memo.clone(),
             created_at: c.created_at.clone(),
+            blacklisted: c.blacklisted,
+            blacklist_reason: c.blacklist_reason.clone(),
         }
     }
 }

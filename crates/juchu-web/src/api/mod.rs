@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 pub mod automation;
+pub mod blacklist;
 pub mod dto;
 pub mod mail;
 pub mod payments;
@@ -190,7 +191,8 @@ pub async fn create_order(
     } else {
         StatusCode::CREATED
     };
-    let mut resp = (status, Json(OrderJson::new(&created.order, &m))).into_response();
+    let json = with_matches(&st, OrderJson::new(&created.order, &m), created.order.id).await?;
+    let mut resp = (status, Json(json)).into_response();
     if created.replayed {
         resp.headers_mut().insert(
             "idempotent-replayed",
@@ -211,7 +213,27 @@ pub async fn get_order(
     caller.require(Permission::Read)?;
     let o = st.store.order_by_number(&number).await?;
     let m = st.store.masters().await?;
-    Ok(Json(OrderJson::new(&o, &m)))
+    with_matches(&st, OrderJson::new(&o, &m), o.id)
+        .await
+        .map(Json)
+}
+
+/// An order's JSON with what the blacklist screening matched.
+async fn with_matches(
+    st: &AppState,
+    mut j: OrderJson,
+    order_id: i64,
+) -> Result<OrderJson, ApiError> {
+    if j.needs_attention {
+        j.attention_matches = st
+            .store
+            .order_attention_matches(order_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+    }
+    Ok(j)
 }
 
 /// Changes an order through the change pipeline. `version` must be the one you read.
@@ -353,6 +375,9 @@ pub struct CustomerPatchBody {
     pub mail_opt_out: Option<bool>,
     pub points: Option<i64>,
     pub memo: Option<String>,
+    /// ブラックリスト: `true` needs `blacklist_reason`.
+    pub blacklisted: Option<bool>,
+    pub blacklist_reason: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), request_body = CustomerPatchBody,
@@ -367,8 +392,46 @@ pub async fn patch_customer(
     caller.require(Permission::WriteOrders)?;
     let id = parse_id(&id)?;
     let b: CustomerPatchBody = parse_json(&body)?;
+    // Checked before anything is written: nothing half-applied.
+    if b.blacklisted == Some(true)
+        && b.blacklist_reason
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .is_empty()
+    {
+        return Err(ApiError::invalid(FieldErrors::single(
+            "blacklist_reason",
+            "required",
+            "ブラックリストに登録する理由を入力してください",
+        )));
+    }
+    if b.blacklist_reason.is_some() && b.blacklisted.is_none() {
+        return Err(ApiError::invalid(FieldErrors::single(
+            "blacklisted",
+            "required",
+            "blacklist_reason は blacklisted と一緒に指定してください",
+        )));
+    }
+    let contact_changed = [
+        &b.family_name,
+        &b.given_name,
+        &b.family_kana,
+        &b.given_kana,
+        &b.postal_code,
+        &b.prefecture,
+        &b.address1,
+        &b.address2,
+        &b.phone,
+        &b.email,
+        &b.memo,
+    ]
+    .iter()
+    .any(|v| v.is_some())
+        || b.mail_opt_out.is_some()
+        || b.points.is_some();
     let c = st.store.customer(id).await?;
-    let mut a = c.address;
+    let mut a = c.address.clone();
     let set = |t: &mut String, v: Option<String>| {
         if let Some(v) = v {
             *t = v;
@@ -388,9 +451,25 @@ pub async fn patch_customer(
         address: a,
         mail_opt_out: b.mail_opt_out.unwrap_or(c.mail_opt_out),
         points: b.points.unwrap_or(c.points),
-        memo: b.memo.unwrap_or(c.memo),
+        memo: b.memo.unwrap_or_else(|| c.memo.clone()),
     };
-    Ok(Json((&st.store.update_customer(id, input).await?).into()))
+    let mut out = if contact_changed {
+        st.store.update_customer(id, input).await?
+    } else {
+        c
+    };
+    if let Some(flag) = b.blacklisted {
+        out = st
+            .store
+            .set_blacklisted(
+                id,
+                flag,
+                b.blacklist_reason.as_deref().unwrap_or(""),
+                &caller.actor,
+            )
+            .await?;
+    }
+    Ok(Json((&out).into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "masters", params(("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
