@@ -294,4 +294,40 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Inserts blacklisted customers with bare multi-row INSERTs (keys as the
+    /// store computes them), then replaces `masters_revision` as blacklisting does.
+    pub async fn bench_insert_blacklisted(
+        &self,
+        addresses: &[juchu_domain::customer::Address],
+    ) -> Result<(), StoreError> {
+        // 18 contact and key columns, two timestamps, the flag and its reason.
+        let cols = 22;
+        let per = crate::db::rows_per_statement(self.backend, cols);
+        let now = crate::db::now_text();
+        let mut tx = self.begin().await?;
+        for chunk in addresses.chunks(per) {
+            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * cols);
+            for a in chunk {
+                args.extend(crate::customers::customer_args(
+                    &juchu_domain::customer::CustomerInput {
+                        address: a.clone(),
+                        ..Default::default()
+                    },
+                ));
+                args.push(now.clone().into());
+                args.push(now.clone().into());
+                args.push(1i64.into());
+                args.push("bench".into());
+            }
+            let sql = format!(
+                "INSERT INTO customers (family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, name_key, kana_key, phone_key, email_key, postal_key, created_at, updated_at, blacklisted, blacklist_reason) VALUES {}",
+                values_placeholders(chunk.len(), cols, 1)
+            );
+            query_with(sql, args).execute(&mut *tx).await?;
+        }
+        crate::db::bump_masters_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

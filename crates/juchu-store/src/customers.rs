@@ -34,7 +34,7 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Customer, sqlx::Error> {
 
 /// Bind values of a customer row in column order: the contact data, then the
 /// normalised match keys (see [`key_args`]).
-fn customer_args(input: &CustomerInput) -> Vec<Arg> {
+pub(crate) fn customer_args(input: &CustomerInput) -> Vec<Arg> {
     let a = &input.address;
     let mut args: Vec<Arg> = vec![
         a.family_name.trim().into(),

@@ -972,6 +972,41 @@ impl Store {
                 ),
             });
         }
+        // A manual flag without a reason on a subscription that has a flagged
+        // order reads 「要対応受注がある定期受注」 (the seed's rule).
+        let manual_flag = !before.needs_attention
+            && cmds.iter().any(|c| {
+                matches!(c, SubscriptionCommand::Patch(p)
+                    if p.needs_attention == Some(true)
+                        && p.needs_attention_reason.as_deref().is_none_or(|r| r.trim().is_empty()))
+            });
+        let with_reason;
+        let cmds = if manual_flag
+            && sqlx::query(
+                "SELECT id FROM orders WHERE subscription_id = $1 AND needs_attention = 1 LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some()
+        {
+            with_reason = cmds
+                .iter()
+                .map(|c| match c {
+                    SubscriptionCommand::Patch(p) if p.needs_attention == Some(true) => {
+                        let mut p = p.clone();
+                        p.needs_attention_reason = Some(
+                            juchu_domain::blacklist::REASON_SUBSCRIPTION_WITH_FLAGGED_ORDER.into(),
+                        );
+                        SubscriptionCommand::Patch(p)
+                    }
+                    c => c.clone(),
+                })
+                .collect::<Vec<_>>();
+            &with_reason[..]
+        } else {
+            cmds
+        };
         let mut codes: Vec<String> = before
             .items
             .iter()

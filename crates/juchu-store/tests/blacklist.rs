@@ -321,4 +321,28 @@ both_stores!(subscriptions_follow_the_seed, |store| async move {
         .await
         .unwrap();
     assert!(!s.needs_attention, "a manual flag stays on the order");
+    // Flagging that subscription by hand: it has a flagged order, so the reason
+    // reads 要対応受注がある定期受注.
+    let patch = juchu_domain::subscription::SubscriptionPatch {
+        needs_attention: Some(true),
+        ..Default::default()
+    };
+    store
+        .change_subscription(
+            s.id,
+            None,
+            &[juchu_domain::subscription::SubscriptionCommand::Patch(
+                Box::new(patch),
+            )],
+            &actor(),
+            "",
+        )
+        .await
+        .unwrap();
+    let s = store.subscription(s.id).await.unwrap();
+    assert!(s.needs_attention);
+    assert_eq!(
+        s.needs_attention_reason,
+        juchu_domain::blacklist::REASON_SUBSCRIPTION_WITH_FLAGGED_ORDER
+    );
 });
