@@ -286,52 +286,98 @@ impl BlacklistCondition {
 
     /// The clauses' descriptions when every clause holds, else `None`.
     pub fn matches(&self, facts: &OrderFacts<'_>) -> Option<Vec<String>> {
-        if !self.enabled || self.clauses.is_empty() {
-            return None;
-        }
-        let mut matched = Vec::with_capacity(self.clauses.len());
-        for c in &self.clauses {
-            let actual = facts.value(c.field);
-            let actual = actual.as_str();
-            let hit = match c.op {
-                Op::Equals if c.field == ConditionField::PaymentMethod => {
-                    let want = c.value.trim();
-                    want == facts.payment_method.0 || want == facts.payment_method.1
-                }
-                Op::Equals => {
-                    let a = c.field.key(actual);
-                    !a.is_empty() && a == c.field.key(&c.value)
-                }
-                Op::EmailDomain => {
-                    let want = domain_key(&c.value);
-                    let have = email_key(actual);
-                    match have.rsplit_once('@') {
-                        Some((_, d)) => {
-                            !want.is_empty() && (d == want || d.ends_with(&format!(".{want}")))
-                        }
-                        None => false,
-                    }
-                }
-                Op::Contains => {
-                    let want = c.field.key(&c.value);
-                    !want.is_empty() && c.field.key(actual).contains(&want)
-                }
-                Op::StartsWith => {
-                    let want = c.field.key(&c.value);
-                    !want.is_empty() && c.field.key(actual).starts_with(&want)
-                }
-            };
-            if !hit {
-                return None;
+        let prepared = PreparedConditions::new(vec![self.clone()]);
+        prepared.matching(facts).pop().map(|(_, fields)| fields)
+    }
+}
+
+/// Conditions with their values normalised once (they are cached with the
+/// masters), so screening an order normalises each of its fields once, not
+/// once per condition.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedConditions {
+    conditions: Vec<BlacklistCondition>,
+    /// Per condition, per clause: the value's match key.
+    wants: Vec<Vec<String>>,
+}
+
+impl PreparedConditions {
+    pub fn new(conditions: Vec<BlacklistCondition>) -> Self {
+        let conditions: Vec<BlacklistCondition> = conditions
+            .into_iter()
+            .filter(|c| c.enabled && !c.clauses.is_empty())
+            .collect();
+        let wants = conditions
+            .iter()
+            .map(|c| {
+                c.clauses
+                    .iter()
+                    .map(|k| match k.op {
+                        Op::EmailDomain => domain_key(&k.value),
+                        _ if k.field == ConditionField::PaymentMethod => k.value.trim().to_string(),
+                        _ => k.field.key(&k.value),
+                    })
+                    .collect()
+            })
+            .collect();
+        PreparedConditions { conditions, wants }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+    }
+
+    /// The conditions the order meets, with the matched clauses described.
+    fn matching<'c>(
+        &'c self,
+        facts: &OrderFacts<'_>,
+    ) -> Vec<(&'c BlacklistCondition, Vec<String>)> {
+        let mut keys: Vec<(ConditionField, String)> = Vec::new();
+        let mut key_of = |f: ConditionField| -> String {
+            if let Some((_, k)) = keys.iter().find(|(g, _)| *g == f) {
+                return k.clone();
             }
-            matched.push(format!(
-                "{}{}「{}」",
-                c.field.label(),
-                c.op.label(),
-                c.value.trim()
-            ));
+            let k = match f {
+                ConditionField::BillingEmail => email_key(&facts.value(f)),
+                ConditionField::PaymentMethod => String::new(),
+                _ => f.key(&facts.value(f)),
+            };
+            keys.push((f, k.clone()));
+            k
+        };
+        let mut out = Vec::new();
+        'conditions: for (c, wants) in self.conditions.iter().zip(&self.wants) {
+            let mut matched = Vec::with_capacity(c.clauses.len());
+            for (k, want) in c.clauses.iter().zip(wants) {
+                if want.is_empty() {
+                    continue 'conditions;
+                }
+                let hit = if k.field == ConditionField::PaymentMethod {
+                    want == facts.payment_method.0 || want == facts.payment_method.1
+                } else {
+                    let have = key_of(k.field);
+                    match k.op {
+                        Op::Equals => !have.is_empty() && have == *want,
+                        Op::EmailDomain => have
+                            .rsplit_once('@')
+                            .is_some_and(|(_, d)| d == want || d.ends_with(&format!(".{want}"))),
+                        Op::Contains => have.contains(want.as_str()),
+                        Op::StartsWith => have.starts_with(want.as_str()),
+                    }
+                };
+                if !hit {
+                    continue 'conditions;
+                }
+                matched.push(format!(
+                    "{}{}「{}」",
+                    k.field.label(),
+                    k.op.label(),
+                    k.value.trim()
+                ));
+            }
+            out.push((c, matched));
         }
-        Some(matched)
+        out
     }
 }
 
@@ -393,7 +439,7 @@ pub fn screen(
     customer: Option<(i64, bool)>,
     billing: &BillingKeys,
     candidates: &[BlacklistedKeys],
-    conditions: &[BlacklistCondition],
+    conditions: &PreparedConditions,
     facts: &OrderFacts<'_>,
 ) -> Vec<AttentionMatch> {
     let mut out = Vec::new();
@@ -427,8 +473,8 @@ pub fn screen(
             });
         }
     }
-    for c in conditions {
-        if let Some(fields) = c.matches(facts) {
+    for (c, fields) in conditions.matching(facts) {
+        {
             out.push(AttentionMatch {
                 reason: REASON_CONDITION.into(),
                 detail: format!("ブラックリスト条件「{}」: {}", c.name, fields.join("、")),
@@ -521,7 +567,7 @@ mod tests {
     fn two_of_three_at_its_edges() {
         let bad = addr(("山田", "花子"), "150-0001", "090-1234-5678");
         let list = [listed(7, &bad)];
-        let none: [BlacklistCondition; 0] = [];
+        let none = PreparedConditions::default();
         let cases = [
             // (name, postal, phone, flagged)
             (("山田", "花子"), "150-0001", "090-1234-5678", true),
@@ -556,7 +602,7 @@ mod tests {
     fn blacklisted_customer_and_its_own_record() {
         let a = addr(("山田", "花子"), "150-0001", "090-1234-5678");
         let list = [listed(7, &a)];
-        let none: [BlacklistCondition; 0] = [];
+        let none = PreparedConditions::default();
         // The customer itself: one reason, not also "similar to itself".
         let m = screen(
             Some((7, true)),
@@ -600,7 +646,13 @@ mod tests {
         let list: [BlacklistedKeys; 0] = [];
         let hit = |c: BlacklistCondition| {
             c.validate().unwrap();
-            screen(None, &BillingKeys::of(&a), &list, &[c], &facts(&a))
+            screen(
+                None,
+                &BillingKeys::of(&a),
+                &list,
+                &PreparedConditions::new(vec![c]),
+                &facts(&a),
+            )
         };
         let m = hit(cond(vec![clause(
             ConditionField::BillingPhone,
@@ -690,7 +742,16 @@ mod tests {
             "1500001",
         )]);
         off.enabled = false;
-        assert!(screen(None, &BillingKeys::of(&a), &list, &[off], &facts(&a)).is_empty());
+        assert!(
+            screen(
+                None,
+                &BillingKeys::of(&a),
+                &list,
+                &PreparedConditions::new(vec![off]),
+                &facts(&a)
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -22,8 +22,8 @@ use std::collections::HashSet;
 pub(crate) struct BlacklistSnapshot {
     /// Whether any customer is blacklisted (no lookups at all otherwise).
     pub any_blacklisted: bool,
-    /// The enabled conditions.
-    pub conditions: Vec<BlacklistCondition>,
+    /// The enabled conditions, normalised once.
+    pub conditions: juchu_domain::blacklist::PreparedConditions,
 }
 
 fn condition_from_row(r: &sqlx::any::AnyRow) -> Result<BlacklistCondition, StoreError> {
@@ -53,17 +53,20 @@ pub(crate) async fn load_snapshot(tx: &mut Tx) -> Result<BlacklistSnapshot, Stor
     .await?;
     Ok(BlacklistSnapshot {
         any_blacklisted: any,
-        conditions: rows
-            .iter()
-            .map(condition_from_row)
-            .collect::<Result<_, _>>()?,
+        conditions: juchu_domain::blacklist::PreparedConditions::new(
+            rows.iter()
+                .map(condition_from_row)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
     })
 }
 
-/// Screens new orders: one list of matches per order, in order. Two indexed
-/// lookups per 200 orders when anyone is blacklisted, none otherwise.
+/// Screens new orders: one list of matches per order, in order. Per 200 orders
+/// one indexed lookup on PostgreSQL (two on SQLite) when anyone is blacklisted,
+/// none otherwise.
 pub(crate) async fn screen_orders(
     tx: &mut Tx,
+    backend: crate::Backend,
     snapshot: &BlacklistSnapshot,
     masters: &Masters,
     orders: &[Order],
@@ -86,15 +89,36 @@ pub(crate) async fn screen_orders(
                 .map(|k| k.phone_key.as_str())
                 .filter(|k| !k.is_empty())
                 .collect();
-            for (column, values) in [("name_key", names), ("phone_key", phones)] {
-                if values.is_empty() {
-                    continue;
+            if names.is_empty() && phones.is_empty() {
+                continue;
+            }
+            // PostgreSQL: one round trip over both partial indexes (BitmapOr).
+            // SQLite does not use partial indexes under OR, and has no round
+            // trips to save: one query per key there.
+            let mut parts = Vec::new();
+            if !names.is_empty() {
+                parts.push(("name_key", names.clone()));
+            }
+            if !phones.is_empty() {
+                parts.push(("phone_key", phones.clone()));
+            }
+            let statements: Vec<Vec<(&str, Vec<&str>)>> = match backend {
+                crate::Backend::Postgres => vec![parts],
+                crate::Backend::Sqlite => parts.into_iter().map(|p| vec![p]).collect(),
+            };
+            for parts in statements {
+                let mut next = 1;
+                let mut terms = Vec::new();
+                let mut args: Vec<Arg> = Vec::new();
+                for (column, values) in &parts {
+                    terms.push(format!("{column} IN ({})", in_list(values.len(), next)));
+                    next += values.len();
+                    args.extend(values.iter().map(|v| Arg::from(*v)));
                 }
                 let sql = format!(
-                    "SELECT id, name_key, postal_key, phone_key FROM customers WHERE blacklisted = 1 AND {column} IN ({})",
-                    in_list(values.len(), 1)
+                    "SELECT id, name_key, postal_key, phone_key FROM customers WHERE blacklisted = 1 AND ({})",
+                    terms.join(" OR ")
                 );
-                let args = values.iter().map(|v| Arg::from(*v)).collect();
                 for r in query_with(sql, args).fetch_all(&mut **tx).await? {
                     let id = get_i64(&r, "id")?;
                     if candidates.iter().any(|c| c.customer_id == id) {

@@ -737,8 +737,14 @@ impl Store {
         };
         assign_order_numbers(tx, self.backend, &mut built, &ids, checked).await?;
         // ブラックリスト: flagged before rules run, so conditions on 要対応 see it.
-        let screened =
-            crate::blacklist::screen_orders(tx, &prep.blacklist, &prep.masters, &built).await?;
+        let screened = crate::blacklist::screen_orders(
+            tx,
+            self.backend,
+            &prep.blacklist,
+            &prep.masters,
+            &built,
+        )
+        .await?;
         let mut attention = Vec::new();
         for ((order, matches), id) in built.iter_mut().zip(screened).zip(&ids) {
             if matches.is_empty() {

@@ -936,9 +936,33 @@ async fn blacklist_section(store: &Store, args: &BenchArgs, r: &mut Report) -> R
     ));
     let none_before = intake_rate(store, n, 401).await?;
     let mut rng = SmallRng::seed_from_u64(402);
-    // Addresses from the same generator as the orders: names and phones do meet.
+    // Other people than the shop's customers: addresses from the demo generator
+    // (so postal codes and surnames do meet the orders'), with given names and
+    // phone numbers of their own — and every 1,000th one a copy of a customer
+    // who will order, so screening also finds real matches.
+    const GIVEN: [&str; 20] = [
+        "一", "二", "三", "太", "次", "美", "恵", "子", "郎", "吾", "真", "由", "香", "奈", "亮",
+        "翔", "結", "陽", "蓮", "葵",
+    ];
+    let mut order_rng = SmallRng::seed_from_u64(403);
+    let upcoming: Vec<_> = (0..n)
+        .map(|i| sample_order(&mut order_rng, None, i).billing)
+        .collect();
     let addresses: Vec<_> = (0..k)
-        .map(|i| demo::random_address(&mut rng, 9_000_000 + i))
+        .map(|i| {
+            if i % 1000 == 0 {
+                return upcoming[(i / 1000) % upcoming.len()].clone();
+            }
+            let mut a = demo::random_address(&mut rng, 9_000_000 + i);
+            a.given_name = format!(
+                "{}{}{}",
+                GIVEN[i % 20],
+                GIVEN[(i / 20) % 20],
+                GIVEN[(i / 400) % 20]
+            );
+            a.phone = format!("070-{:04}-{:04}", i / 10_000, i % 10_000);
+            a
+        })
         .collect();
     let t = Instant::now();
     store
