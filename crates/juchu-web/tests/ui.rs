@@ -966,3 +966,102 @@ both_stores!(payment_tab_shop_settings_and_preview, |store| async move {
             .starts_with("【{{ shop_name }}】{{ order_number }}")
     }));
 });
+
+both_stores!(blacklist_from_the_customer_page, |store| async move {
+    let app = TestApp::start(store).await;
+    seed_products(&app.store).await;
+    let billing = Address {
+        family_name: "山田".into(),
+        given_name: "花子".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "ハナコ".into(),
+        postal_code: "150-0001".into(),
+        prefecture: "東京都".into(),
+        address1: "渋谷区神宮前1-2-3".into(),
+        address2: String::new(),
+        phone: "090-1234-5678".into(),
+        email: "hanako@example.jp".into(),
+    };
+    let c = app
+        .store
+        .create_customer(juchu_domain::customer::CustomerInput {
+            address: billing.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.store
+        .create_staff("op@example.jp", "", "correct horse battery", Role::Operator)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "op@example.jp", "correct horse battery").await;
+    let page = |path: String| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            app.client
+                .get(app.url(&path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = page(format!("/customers/{}", c.id)).await;
+    assert!(html.contains("blacklist-form"), "{html}");
+    let csrf = csrf_in(&html);
+    let post = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let id = c.id;
+        async move {
+            app.client
+                .post(app.url(&format!("/customers/{id}/blacklist")))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post(vec![("csrf", csrf.clone()), ("blacklisted", "true".into())]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("理由"));
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("blacklisted", "true".into()),
+        ("blacklist_reason", "受取拒否の常習".into()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = page(format!("/customers/{}", c.id)).await;
+    assert!(html.contains("● 登録済み（受取拒否の常習）"), "{html}");
+    // Their next order is flagged and its page says why.
+    let o = app
+        .store
+        .create_orders(
+            vec![NewOrder {
+                customer_id: Some(c.id),
+                billing,
+                items: vec![ItemInput {
+                    product_code: "TEA-01".into(),
+                    quantity: 1,
+                    unit_price: None,
+                }],
+                ..Default::default()
+            }],
+            &Actor::system("test"),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let html = page(format!("/orders/{}", o.order_number)).await;
+    assert!(html.contains("id=\"attention\""), "{html}");
+    assert!(html.contains("ブラックリストからの受注"), "{html}");
+    // The red mark in the list.
+    let list = page("/orders".into()).await;
+    assert!(list.contains("mark"), "{list}");
+});

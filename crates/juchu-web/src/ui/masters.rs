@@ -25,6 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/masters/{kind}", get(master_list).post(master_create))
         .route("/customers", get(customers_list).post(customer_create))
         .route("/customers/{id}", get(customer_detail))
+        .route(
+            "/customers/{id}/blacklist",
+            axum::routing::post(customer_blacklist),
+        )
 }
 
 /// A submitted form's values and the errors by field name, shown again on failure.
@@ -77,6 +81,8 @@ struct MasterPage {
     search_email: String,
     /// The row being edited (the form then saves it instead of creating one).
     editing_id: String,
+    /// On a customer's page: (blacklisted, reason) for the ブラックリスト form.
+    blacklist: Option<(bool, String)>,
 }
 
 struct Kind {
@@ -356,6 +362,7 @@ async fn master_page(
         search_phone: String::new(),
         search_email: String::new(),
         editing_id,
+        blacklist: None,
     };
     render(status, &t)
 }
@@ -672,6 +679,7 @@ async fn customers_page(
         search_phone: q.get("phone").cloned().unwrap_or_default(),
         search_email: q.get("email").cloned().unwrap_or_default(),
         editing_id,
+        blacklist: None,
     };
     render(status, &t)
 }
@@ -831,6 +839,14 @@ async fn customer_detail(
             ),
             ("ポイント", c.points.to_string()),
             ("顧客メモ", c.memo.clone()),
+            (
+                "ブラックリスト",
+                if c.blacklisted {
+                    format!("● 登録済み（{}）", c.blacklist_reason)
+                } else {
+                    "なし".into()
+                },
+            ),
         ]
         .into_iter()
         .map(|(k, v)| MasterRow {
@@ -851,6 +867,36 @@ async fn customer_detail(
         search_phone: String::new(),
         search_email: String::new(),
         editing_id: c.id.to_string(),
+        blacklist: Some((c.blacklisted, c.blacklist_reason.clone())),
     };
     render(StatusCode::OK, &t)
+}
+
+/// ブラックリスト from the customer page: register with a reason, or take off.
+async fn customer_blacklist(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+        return refused;
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return error_page(StatusCode::NOT_FOUND, "顧客が見つかりません");
+    };
+    let on = f.get("blacklisted").map(String::as_str) == Some("true");
+    let reason = f.get("blacklist_reason").cloned().unwrap_or_default();
+    match st
+        .store
+        .set_blacklisted(id, on, &reason, &session.actor())
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/customers/{id}?saved=1")).into_response(),
+        Err(juchu_store::StoreError::Invalid(e)) => error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("ブラックリストを変更できません: {e}"),
+        ),
+        Err(e) => store_error_page(e),
+    }
 }

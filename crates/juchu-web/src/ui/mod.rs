@@ -527,6 +527,8 @@ struct OrderPage {
     mails: Vec<juchu_store::mail::QueuedMail>,
     /// Whether the payment method has a provider (決済処理 buttons).
     has_gateway: bool,
+    /// Why the blacklist screening flagged the order (what matched what).
+    attention: Vec<String>,
 }
 
 impl OrderPage {
@@ -624,11 +626,23 @@ async fn order_page(
         (vec![], vec![])
     };
     let has_gateway = juchu_store::payments::gateway_of(&order, &masters).is_some();
+    let attention = if order.needs_attention {
+        match st.store.order_attention_matches(order.id).await {
+            Ok(m) => m
+                .into_iter()
+                .map(|m| format!("{}: {}", m.reason, m.detail))
+                .collect(),
+            Err(e) => return store_error_page(e),
+        }
+    } else {
+        vec![]
+    };
     let o = OrderJson::new(&order, &masters);
     let t = OrderPage {
         payments,
         mails,
         has_gateway,
+        attention,
         nav: Nav::of(session),
         status_color: masters
             .handling_status(order.handling_status_id)
