@@ -166,7 +166,13 @@ async fn insert_request(
     Ok(())
 }
 
-fn payment_history(order_id: i64, actor: &Actor, after: String, reason: &str) -> HistoryRow {
+/// The 履歴 row of a payment request or answer on its order.
+pub(crate) fn payment_history(
+    order_id: i64,
+    actor: &Actor,
+    after: String,
+    reason: &str,
+) -> HistoryRow {
     HistoryRow {
         owner_id: order_id,
         actor_kind: actor.kind(),

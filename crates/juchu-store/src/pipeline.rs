@@ -614,16 +614,7 @@ impl Store {
             Ok(done) => done,
             Err(why) => format!("与信処理を依頼しません: {why}"),
         };
-        let row = HistoryRow {
-            owner_id: order.id,
-            actor_kind: actor.kind(),
-            actor_id: actor.id(),
-            actor_name: actor.name().to_string(),
-            field: "payment_process".into(),
-            before: String::new(),
-            after,
-            reason: String::new(),
-        };
+        let row = crate::payments::payment_history(order.id, actor, after, "");
         write_rows(tx, self.backend, vec![history_rows(&[row], &now_text())]).await?;
         Ok(())
     }
@@ -1114,93 +1105,82 @@ impl Store {
                 step.firing.event.describe(),
                 step.firing.action.describe()
             );
-            if let Action::SendMail { template } = &step.firing.action {
-                let snapshot = self.masters_in(tx).await?;
-                let result =
-                    crate::mail::queue_for_order(tx, template, &c.order, &snapshot.masters).await?;
-                history.push(HistoryRow {
-                    owner_id: c.order.id,
-                    actor_kind: "rule",
-                    actor_id: Some(step.firing.rule_id),
-                    actor_name: rule.clone(),
-                    field: "mail".into(),
-                    before: String::new(),
-                    after: match result {
-                        Ok(done) => done,
-                        Err(why) => format!("送信しません: {why}"),
-                    },
-                    reason: why,
-                });
-                continue;
-            }
-            if let Action::RunPaymentProcess { process } = &step.firing.action {
-                let snapshot = self.masters_in(tx).await?;
-                let result = crate::payments::queue(
-                    tx,
-                    &c.order,
-                    &snapshot.masters,
-                    *process,
-                    &format!("自動化設定「{rule}」"),
-                    None,
-                )
-                .await?;
-                history.push(HistoryRow {
-                    owner_id: c.order.id,
-                    actor_kind: "rule",
-                    actor_id: Some(step.firing.rule_id),
-                    actor_name: rule.clone(),
-                    field: "payment_process".into(),
-                    before: String::new(),
-                    after: match result {
-                        Ok(done) => done,
-                        Err(why) => format!("依頼しません: {why}"),
-                    },
-                    reason: why,
-                });
-                continue;
-            }
-            let Action::SetSubscriptionStatus { status, reason } = &step.firing.action else {
-                continue;
-            };
-            let result = match c.order.subscription_id {
-                None => Err("この受注には定期受注がありません".to_string()),
-                Some(sid) => {
-                    let cmd = match status {
-                        SubscriptionStatus::Stopped => SubscriptionCommand::Stop {
-                            reason: reason.clone(),
-                        },
-                        SubscriptionStatus::Cancelled => SubscriptionCommand::Cancel {
-                            reason: reason.clone(),
-                        },
-                        SubscriptionStatus::Active => SubscriptionCommand::Resume { confirm: true },
-                    };
-                    let actor = Actor::System {
-                        name: format!("自動化設定「{rule}」"),
-                    };
-                    match self
-                        .change_subscription_in_tx(tx, sid, None, &[cmd], &actor, &why)
-                        .await
-                    {
-                        Ok(changed) if changed.changes.is_empty() => {
-                            Ok(format!("定期受注 #{sid}: 変更なし"))
-                        }
-                        Ok(_) => Ok(format!("定期受注 #{sid} を「{}」に変更", status.label())),
-                        Err(StoreError::Invalid(e)) => Err(e.to_string()),
-                        Err(e) => return Err(e),
-                    }
+            // What the action did (or why not), for one 履歴 row on the order.
+            let (field, after) = match &step.firing.action {
+                Action::SendMail { template } => {
+                    let snapshot = self.masters_in(tx).await?;
+                    let result =
+                        crate::mail::queue_for_order(tx, template, &c.order, &snapshot.masters)
+                            .await?;
+                    (
+                        "mail",
+                        result.unwrap_or_else(|why| format!("送信しません: {why}")),
+                    )
                 }
+                Action::RunPaymentProcess { process } => {
+                    let snapshot = self.masters_in(tx).await?;
+                    let result = crate::payments::queue(
+                        tx,
+                        &c.order,
+                        &snapshot.masters,
+                        *process,
+                        &format!("自動化設定「{rule}」"),
+                        None,
+                    )
+                    .await?;
+                    (
+                        "payment_process",
+                        result.unwrap_or_else(|why| format!("依頼しません: {why}")),
+                    )
+                }
+                Action::SetSubscriptionStatus { status, reason } => {
+                    let result = match c.order.subscription_id {
+                        None => Err("この受注には定期受注がありません".to_string()),
+                        Some(sid) => {
+                            let cmd = match status {
+                                SubscriptionStatus::Stopped => SubscriptionCommand::Stop {
+                                    reason: reason.clone(),
+                                },
+                                SubscriptionStatus::Cancelled => SubscriptionCommand::Cancel {
+                                    reason: reason.clone(),
+                                },
+                                SubscriptionStatus::Active => {
+                                    SubscriptionCommand::Resume { confirm: true }
+                                }
+                            };
+                            let actor = Actor::System {
+                                name: format!("自動化設定「{rule}」"),
+                            };
+                            match self
+                                .change_subscription_in_tx(tx, sid, None, &[cmd], &actor, &why)
+                                .await
+                            {
+                                Ok(changed) if changed.changes.is_empty() => {
+                                    Ok(format!("定期受注 #{sid}: 変更なし"))
+                                }
+                                Ok(_) => {
+                                    Ok(format!("定期受注 #{sid} を「{}」に変更", status.label()))
+                                }
+                                Err(StoreError::Invalid(e)) => Err(e.to_string()),
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    };
+                    (
+                        "subscription",
+                        result.unwrap_or_else(|why| format!("失敗: {why}")),
+                    )
+                }
+                _ => continue,
             };
             history.push(HistoryRow {
                 owner_id: c.order.id,
                 actor_kind: "rule",
                 actor_id: Some(step.firing.rule_id),
                 actor_name: rule.clone(),
-                field: "subscription".into(),
+                field: field.into(),
                 before: String::new(),
-                after: match result {
-                    Ok(done) => done,
-                    Err(why) => format!("失敗: {why}"),
-                },
+                after,
                 reason: why,
             });
         }
