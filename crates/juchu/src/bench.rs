@@ -185,10 +185,17 @@ async fn run_in(store: &Store, args: &BenchArgs, location: &str) -> Result<(), S
     let pg = store.backend == Backend::Postgres;
     let n = args.orders.unwrap_or(if pg { 1_000_000 } else { 100_000 });
     let mut r = Report { lines: vec![] };
-    println!(
-        "juchu bench on {location}: {n} orders, {} intake orders per measurement, {} searches per filter",
-        args.intake, args.searches
-    );
+    if args.only_subscriptions || args.only_automation || args.only_blacklist {
+        println!(
+            "juchu bench on {location}: 1000 demo orders, {} intake orders per measurement",
+            args.intake
+        );
+    } else {
+        println!(
+            "juchu bench on {location}: {n} orders, {} intake orders per measurement, {} searches per filter",
+            args.intake, args.searches
+        );
+    }
 
     if args.only_subscriptions {
         demo::generate(store, 1000, 7, false).await.map_err(e)?;
