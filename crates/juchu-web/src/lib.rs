@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{order_number}/mails", g(api::mail::order_mails))
         .route("/mail-templates/{code}/preview", p(api::mail::preview))
+        .route("/blacklist/rescan", p(api::blacklist::rescan))
         .route(
             "/blacklist-conditions",
             g(api::blacklist::list_conditions).post(api::blacklist::create_condition),

@@ -40,7 +40,7 @@ impl Modify for BearerAuth {
         api::mail::list_templates, api::mail::put_template, api::mail::order_mails,
         api::mail::preview, api::mail::get_shop_settings, api::mail::put_shop_settings,
         api::blacklist::list_conditions, api::blacklist::create_condition, api::blacklist::put_condition,
-        api::blacklist::delete_condition,
+        api::blacklist::delete_condition, api::blacklist::rescan,
         api::payments::request_payment, api::payments::list_payment_requests, api::payments::payment_notification,
     ),
     components(schemas(
@@ -59,6 +59,7 @@ impl Modify for BearerAuth {
         api::payments::PaymentNotificationBody,
         api::mail::PreviewBody, api::mail::PreviewJson, api::mail::ShopSettingsJson,
         api::blacklist::BlacklistConditionJson, api::blacklist::BlacklistConditionBody, dto::AttentionMatchJson,
+        api::blacklist::RescanBody, api::blacklist::RescanJson,
     )),
     modifiers(&BearerAuth)
 )]

@@ -147,4 +147,66 @@ both_stores!(blacklist_over_http, |store| async move {
         2,
         "{got}"
     );
+    // Re-scan: an order placed before its customer was blacklisted.
+    let mut later = order_body();
+    later["billing"]["family_name"] = json!("佐藤");
+    later["billing"]["phone"] = json!("03-9999-0000");
+    let (_, before) = send(&app, Method::POST, &op, "/api/v1/orders", &later).await;
+    assert_eq!(before["needs_attention"], false);
+    let n = before["order_number"].as_str().unwrap().to_string();
+    let mut c2 = later["billing"].clone();
+    c2["email"] = json!("sato@example.jp");
+    let (s, cust) = send(&app, Method::POST, &manager, "/api/v1/customers", &c2).await;
+    assert!(s.is_success(), "{cust}");
+    let cid = cust["id"].as_i64().unwrap();
+    send(
+        &app,
+        Method::PATCH,
+        &op,
+        &format!("/api/v1/customers/{cid}"),
+        &json!({"blacklisted": true, "blacklist_reason": "なりすまし"}),
+    )
+    .await;
+    let (s, e) = send(
+        &app,
+        Method::POST,
+        &op,
+        "/api/v1/blacklist/rescan",
+        &json!({"days": 0}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, r) = send(
+        &app,
+        Method::POST,
+        &op,
+        "/api/v1/blacklist/rescan",
+        &json!({"days": 30}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r["flagged"].as_array().unwrap().contains(&json!(n)), "{r}");
+    let (_, o) = send(
+        &app,
+        Method::GET,
+        &op,
+        &format!("/api/v1/orders/{n}"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(o["needs_attention"], true);
+    assert_eq!(
+        o["needs_attention_reasons"],
+        json!(["ブラックリスト類似顧客からの受注"])
+    );
+    // Again: nothing new.
+    let (_, r) = send(
+        &app,
+        Method::POST,
+        &op,
+        "/api/v1/blacklist/rescan",
+        &json!({"days": 30}),
+    )
+    .await;
+    assert!(r["flagged"].as_array().unwrap().is_empty(), "{r}");
 });

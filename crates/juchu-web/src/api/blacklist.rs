@@ -124,3 +124,37 @@ pub async fn delete_condition(
     st.store.delete_blacklist_condition(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescanBody {
+    /// Orders of the last N days (1–3660) are checked.
+    pub days: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RescanJson {
+    /// Orders looked at (not 要対応 yet).
+    pub checked: usize,
+    /// Order numbers flagged now.
+    pub flagged: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/blacklist/rescan", tag = "blacklist", request_body = RescanBody,
+    responses((status = 200, body = RescanJson), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// Checks existing orders against the blacklist as it is now (orders placed
+/// before a customer was blacklisted) and flags those that match.
+pub async fn rescan(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<Json<RescanJson>, ApiError> {
+    caller.require(Permission::WriteOrders)?;
+    let b: RescanBody = parse_json(&body)?;
+    let r = st.store.rescan_blacklist(b.days, &caller.actor).await?;
+    Ok(Json(RescanJson {
+        checked: r.checked,
+        flagged: r.flagged,
+    }))
+}
