@@ -381,12 +381,10 @@ impl Store {
     }
 }
 
-/// 「ブラックリスト化した顧客が持つ定期受注の要対応化」 (default: on).
+/// 「ブラックリスト化した顧客が持つ定期受注の要対応化」 (定期受注の設定; default: on).
 async fn flags_subscriptions(tx: &mut Tx) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT value FROM settings WHERE key = 'blacklist_flags_subscriptions'")
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(row.is_none_or(|r| get_str(&r, "value").map(|v| v != "0").unwrap_or(true)))
+    let map = crate::subscriptions::settings_map(tx).await?;
+    Ok(crate::subscriptions::settings_from(&map).blacklist_flags_subscriptions)
 }
 
 /// What a re-check of existing orders found.

@@ -41,6 +41,8 @@ pub struct SubscriptionSettings {
     pub default_cycle_months: u8,
     /// 要対応定期受注の自動受注設定: 作成する (true) / 作成しない (false).
     pub flagged_creates: bool,
+    /// ブラックリスト化した顧客が持つ定期受注の要対応化: する (true) / しない.
+    pub blacklist_flags_subscriptions: bool,
 }
 
 impl Default for SubscriptionSettings {
@@ -50,6 +52,7 @@ impl Default for SubscriptionSettings {
             basis: CreationBasis::Delivery,
             default_cycle_months: 1,
             flagged_creates: true,
+            blacklist_flags_subscriptions: true,
         }
     }
 }
@@ -61,9 +64,10 @@ const SETTING_KEYS: &[&str] = &[
     "subscription.basis",
     "subscription.default_cycle_months",
     "subscription.flagged_creates",
+    "subscription.blacklist_flags",
 ];
 
-async fn settings_map(
+pub(crate) async fn settings_map(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<HashMap<String, String>, StoreError> {
     let sql = format!(
@@ -78,7 +82,7 @@ async fn settings_map(
         .collect()
 }
 
-fn settings_from(map: &HashMap<String, String>) -> SubscriptionSettings {
+pub(crate) fn settings_from(map: &HashMap<String, String>) -> SubscriptionSettings {
     let d = SubscriptionSettings::default();
     SubscriptionSettings {
         days_before: map
@@ -95,6 +99,9 @@ fn settings_from(map: &HashMap<String, String>) -> SubscriptionSettings {
             .unwrap_or(d.default_cycle_months),
         flagged_creates: map
             .get("subscription.flagged_creates")
+            .is_none_or(|v| v != "false"),
+        blacklist_flags_subscriptions: map
+            .get("subscription.blacklist_flags")
             .is_none_or(|v| v != "false"),
     }
 }
@@ -760,6 +767,10 @@ impl Store {
             (
                 "subscription.flagged_creates",
                 s.flagged_creates.to_string(),
+            ),
+            (
+                "subscription.blacklist_flags",
+                s.blacklist_flags_subscriptions.to_string(),
             ),
         ];
         let mut tx = self.begin().await?;

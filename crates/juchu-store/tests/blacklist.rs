@@ -346,3 +346,52 @@ both_stores!(subscriptions_follow_the_seed, |store| async move {
         juchu_domain::blacklist::REASON_SUBSCRIPTION_WITH_FLAGGED_ORDER
     );
 });
+
+both_stores!(
+    the_subscription_flag_setting_can_be_off,
+    |store| async move {
+        seed(&store).await;
+        let settings = juchu_store::subscriptions::SubscriptionSettings {
+            blacklist_flags_subscriptions: false,
+            ..store.subscription_settings().await.unwrap()
+        };
+        let cal = store.shipping_calendar().await.unwrap();
+        store
+            .save_subscription_settings(&settings, &cal)
+            .await
+            .unwrap();
+        let bad = customer(
+            &store,
+            address(("山田", "花子"), "150-0001", "090-1234-5678"),
+        )
+        .await;
+        let o = order(
+            &store,
+            Some(bad),
+            address(("山田", "花子"), "150-0001", "090-1234-5678"),
+            "SUP-01",
+        )
+        .await;
+        store
+            .set_blacklisted(bad, true, "不正利用", &actor())
+            .await
+            .unwrap();
+        let s = store
+            .subscription(o.subscription_id.unwrap())
+            .await
+            .unwrap();
+        assert!(
+            !s.needs_attention,
+            "setting off: existing subscriptions untouched"
+        );
+        // New orders are still screened.
+        let o = order(
+            &store,
+            Some(bad),
+            address(("山田", "花子"), "150-0001", "090-1234-5678"),
+            "TEA-01",
+        )
+        .await;
+        assert!(o.needs_attention);
+    }
+);

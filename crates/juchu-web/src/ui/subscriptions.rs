@@ -736,6 +736,8 @@ async fn settings_save(
         },
         default_cycle_months: u8::try_from(months).unwrap_or(0),
         flagged_creates: f.get("flagged_creates").map(String::as_str) != Some("false"),
+        blacklist_flags_subscriptions: f.get("blacklist_flags").map(String::as_str)
+            != Some("false"),
     };
     let cal = ShippingCalendar {
         lead_days,
