@@ -72,6 +72,8 @@ pub struct CustomerQuery {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// Only blacklisted customers (true) or only others (false).
+    pub blacklisted: Option<bool>,
 }
 
 /// Inserts a validated customer inside the caller's transaction.
@@ -196,6 +198,10 @@ impl Store {
         if let Some(e) = q.email.as_deref().map(email_key).filter(|s| !s.is_empty()) {
             args.push(e.into());
             conds.push(format!("email_key = ${}", args.len()));
+        }
+        if let Some(b) = q.blacklisted {
+            args.push(b.into());
+            conds.push(format!("blacklisted = ${}", args.len()));
         }
         let filter = if conds.is_empty() {
             String::new()

@@ -62,6 +62,25 @@ both_stores!(blacklist_over_http, |store| async move {
     assert_eq!(s, StatusCode::OK, "{c}");
     assert_eq!(c["blacklisted"], true);
     assert_eq!(c["blacklist_reason"], "受取拒否");
+    let (_, listed) = send(
+        &app,
+        Method::GET,
+        &op,
+        "/api/v1/customers?blacklisted=true",
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["items"][0]["id"], id);
+    let (s, _) = send(
+        &app,
+        Method::GET,
+        &op,
+        "/api/v1/customers?blacklisted=yes",
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, _) = send(
         &app,
         Method::PATCH,

@@ -1039,6 +1039,12 @@ both_stores!(blacklist_from_the_customer_page, |store| async move {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let html = page(format!("/customers/{}", c.id)).await;
     assert!(html.contains("● 登録済み（受取拒否の常習）"), "{html}");
+    // The customer list finds them with ブラックリストのみ.
+    let list = page("/customers?blacklisted=true".into()).await;
+    assert!(
+        list.contains("（ブラックリスト）") && list.contains("1件"),
+        "{list}"
+    );
     // Their next order is flagged and its page says why.
     let o = app
         .store

@@ -301,6 +301,7 @@ fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
     params(("name" = Option<String>, Query), ("phone" = Option<String>, Query), ("email" = Option<String>, Query),
+        ("blacklisted" = Option<bool>, Query, description = "true: only ブラックリスト customers"),
         ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
     responses((status = 200, body = ListJson<CustomerJson>)), security(("bearer" = [])))]
 pub async fn list_customers(
@@ -310,10 +311,23 @@ pub async fn list_customers(
 ) -> Result<Json<ListJson<CustomerJson>>, ApiError> {
     caller.require(Permission::Read)?;
     let (limit, offset) = paging(&params)?;
+    let blacklisted = match params.get("blacklisted").map(String::as_str) {
+        None | Some("") => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(ApiError::invalid(FieldErrors::single(
+                "blacklisted",
+                "invalid_bool",
+                "true か false で指定してください",
+            )));
+        }
+    };
     let q = CustomerQuery {
         name: params.get("name").cloned(),
         phone: params.get("phone").cloned(),
         email: params.get("email").cloned(),
+        blacklisted,
     };
     let (items, total) = st.store.list_customers(&q, limit, offset).await?;
     Ok(Json(ListJson {

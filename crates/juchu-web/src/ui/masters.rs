@@ -612,6 +612,7 @@ async fn customers_page(
         name: q.get("name").cloned(),
         phone: q.get("phone").cloned(),
         email: q.get("email").cloned(),
+        blacklisted: q.get("blacklisted").map(|v| v == "true"),
     };
     let page: i64 = q
         .get("page")
@@ -628,7 +629,11 @@ async fn customers_page(
         .map(|c| MasterRow {
             cells: vec![
                 c.id.to_string(),
-                c.address.full_name(),
+                if c.blacklisted {
+                    format!("● {}（ブラックリスト）", c.address.full_name())
+                } else {
+                    c.address.full_name()
+                },
                 c.address.full_kana(),
                 c.address.phone.clone(),
                 c.address.email.clone(),
