@@ -1071,3 +1071,76 @@ both_stores!(blacklist_from_the_customer_page, |store| async move {
     let list = page("/orders".into()).await;
     assert!(list.contains("mark"), "{list}");
 });
+
+both_stores!(blacklist_conditions_page, |store| async move {
+    let app = TestApp::start(store).await;
+    let n = sample_order(&app).await;
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let html = app
+        .client
+        .get(app.url("/settings/blacklist-conditions"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("ブラックリスト条件管理") && html.contains("請求者の電話番号"));
+    let csrf = csrf_in(&html);
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        async move {
+            let mut form: Vec<(&str, String)> =
+                form.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+            form.push(("csrf", csrf));
+            app.client
+                .post(app.url(path))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // An operator that the field does not take is refused with the row.
+    let r = post(
+        "/settings/blacklist-conditions",
+        vec![
+            ("name", "電話"),
+            ("field0", "billing_phone"),
+            ("op0", "contains"),
+            ("value0", "090"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("clauses[0].op"));
+    let r = post(
+        "/settings/blacklist-conditions",
+        vec![
+            ("name", "要注意の電話番号"),
+            ("field0", "billing_phone"),
+            ("op0", "equals"),
+            ("value0", "０９０ー１２３４ー５６７８"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The sample order (090-1234-5678) placed before the condition is found by the re-check.
+    let r = post("/settings/blacklist-conditions/rescan", vec![]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("1件を要対応受注にしました") && html.contains(&n),
+        "{html}"
+    );
+    let o = app.store.order_by_number(&n).await.unwrap();
+    assert!(o.needs_attention);
+});

@@ -3,6 +3,7 @@
 //! (and so the same change pipeline) as the API.
 
 mod automation;
+mod blacklist;
 mod mail;
 mod masters;
 mod subscriptions;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .merge(subscriptions::routes())
         .merge(automation::routes())
         .merge(mail::routes())
+        .merge(blacklist::routes())
 }
 
 /// Formats yen with thousands separators: `¥12,345`.
