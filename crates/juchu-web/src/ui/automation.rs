@@ -314,12 +314,7 @@ fn guard(session: &StaffSession, f: &HashMap<String, String>) -> Option<Response
 
 fn invalid_message(e: &StoreError) -> Option<String> {
     match e {
-        StoreError::Invalid(fe) => Some(
-            fe.0.iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join(" / "),
-        ),
+        StoreError::Invalid(fe) => Some(super::messages_of(fe)),
         _ => None,
     }
 }

@@ -122,13 +122,6 @@ async fn page(
     .await
 }
 
-fn messages(e: &juchu_domain::FieldErrors) -> String {
-    e.0.iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
 async fn add(
     State(st): State<AppState>,
     session: StaffSession,
@@ -173,7 +166,8 @@ async fn add(
     match st.store.add_blacklist_condition(&c).await {
         Ok(_) => Redirect::to("/settings/blacklist-conditions?done=added").into_response(),
         Err(StoreError::Invalid(e)) => {
-            let msg = format!("条件を保存できません: {}", messages(&e));
+            // With the clause's path (clauses[1].op): the form has several rows.
+            let msg = format!("条件を保存できません: {e}");
             view(
                 &st,
                 &session,

@@ -107,13 +107,6 @@ async fn page(
     view(&st, &session, Shown::flash(flash), StatusCode::OK).await
 }
 
-fn messages(e: &juchu_domain::FieldErrors) -> String {
-    e.0.iter()
-        .map(|e| e.message.clone())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
 async fn save_shop(
     State(st): State<AppState>,
     session: StaffSession,
@@ -133,7 +126,7 @@ async fn save_shop(
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
-                form_error: format!("ショップ情報を保存できません: {}", messages(&e)),
+                form_error: format!("ショップ情報を保存できません: {}", super::messages_of(&e)),
                 shop: Some(shop),
                 ..Shown::flash(String::new())
             };
@@ -185,7 +178,7 @@ async fn save(
             ),
             Err(StoreError::Invalid(e)) => (
                 None,
-                format!("プレビューできません: {}", messages(&e)),
+                format!("プレビューできません: {}", super::messages_of(&e)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             ),
             Err(e) => return store_error_page(e),
@@ -202,7 +195,7 @@ async fn save(
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
-                form_error: format!("「{code}」を保存できません: {}", messages(&e)),
+                form_error: format!("「{code}」を保存できません: {}", super::messages_of(&e)),
                 typed: Some(typed),
                 ..Shown::flash(String::new())
             };

@@ -812,6 +812,14 @@ async fn submit_patch(
 
 /// Refuses a form post before anything in it is looked at: a role that may not
 /// do it (403), then a missing or wrong CSRF token (403).
+/// The messages of a validation error, for a flash line above a form.
+pub(crate) fn messages_of(e: &juchu_domain::FieldErrors) -> String {
+    e.0.iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 pub(crate) fn refuse_post(
     session: &StaffSession,
     permission: Permission,
