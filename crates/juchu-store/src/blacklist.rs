@@ -16,6 +16,13 @@ use juchu_domain::masters::Masters;
 use juchu_domain::order::Order;
 use std::collections::HashSet;
 
+/// An entry of the ブラックリスト理由 master.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BlacklistReason {
+    pub id: i64,
+    pub name: String,
+}
+
 /// What screening needs that changes rarely, cached with the masters snapshot
 /// (every write here replaces `masters_revision`).
 #[derive(Debug, Clone, Default)]
@@ -61,95 +68,202 @@ pub(crate) async fn load_snapshot(tx: &mut Tx) -> Result<BlacklistSnapshot, Stor
     })
 }
 
-/// Screens new orders: one list of matches per order, in order. Per 200 orders
-/// one indexed lookup on PostgreSQL (two on SQLite) when anyone is blacklisted,
-/// none otherwise.
+/// The blacklisted customers a batch of new orders could match: those whose
+/// name or phone key equals an order's, and which of the orders' own
+/// customers are blacklisted.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Candidates {
+    pub keys: Vec<BlacklistedKeys>,
+    pub blacklisted: HashSet<i64>,
+}
+
+impl Candidates {
+    fn add(&mut self, keys: BlacklistedKeys) {
+        if !self.keys.iter().any(|c| c.customer_id == keys.customer_id) {
+            self.keys.push(keys);
+        }
+    }
+}
+
+/// The lookup keys of orders about to be screened.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScreenKeys {
+    pub names: Vec<String>,
+    pub phones: Vec<String>,
+    pub customer_ids: Vec<i64>,
+}
+
+impl ScreenKeys {
+    pub fn of<'a>(
+        orders: impl Iterator<Item = (&'a juchu_domain::customer::Address, Option<i64>)>,
+    ) -> Self {
+        let mut out = ScreenKeys::default();
+        for (billing, customer_id) in orders {
+            let k = BillingKeys::of(billing);
+            if !k.name_key.is_empty() {
+                out.names.push(k.name_key);
+            }
+            if !k.phone_key.is_empty() {
+                out.phones.push(k.phone_key);
+            }
+            out.customer_ids.extend(customer_id);
+        }
+        out
+    }
+}
+
+/// A scalar subquery (PostgreSQL) that returns the [`Candidates`] of `keys` as
+/// JSON, so that single-order intake can fetch them with the pipeline's context
+/// query instead of in a round trip of their own. Placeholders start at `next`.
+pub(crate) fn candidates_subquery(keys: &ScreenKeys, next: usize) -> (String, Vec<Arg>) {
+    let mut terms = vec!["1 = 0".to_string()];
+    let mut args: Vec<Arg> = Vec::new();
+    let mut next = next;
+    for (column, values) in [("name_key", &keys.names), ("phone_key", &keys.phones)] {
+        if !values.is_empty() {
+            terms.push(format!("c.{column} IN ({})", in_list(values.len(), next)));
+            next += values.len();
+            args.extend(values.iter().map(|v| Arg::from(v.as_str())));
+        }
+    }
+    if !keys.customer_ids.is_empty() {
+        terms.push(format!(
+            "c.id IN ({})",
+            in_list(keys.customer_ids.len(), next)
+        ));
+        args.extend(keys.customer_ids.iter().map(|id| Arg::from(*id)));
+    }
+    (
+        format!(
+            "(SELECT CAST(json_agg(json_build_array(c.id, c.name_key, c.postal_key, c.phone_key)) AS TEXT) \
+             FROM customers c WHERE c.blacklisted = 1 AND ({}))",
+            terms.join(" OR ")
+        ),
+        args,
+    )
+}
+
+/// Reads what [`candidates_subquery`] returned.
+pub(crate) fn candidates_from_json(
+    keys: &ScreenKeys,
+    json: Option<&str>,
+) -> Result<Candidates, StoreError> {
+    let rows: Vec<(i64, String, String, String)> = match json {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| StoreError::Other(format!("bad blacklist candidates: {e}")))?,
+        None => Vec::new(),
+    };
+    let mut out = Candidates::default();
+    for (id, name_key, postal_key, phone_key) in rows {
+        if keys.customer_ids.contains(&id) {
+            out.blacklisted.insert(id);
+        }
+        if keys.names.contains(&name_key) || keys.phones.contains(&phone_key) {
+            out.add(BlacklistedKeys {
+                customer_id: id,
+                name_key,
+                postal_key,
+                phone_key,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Looks the candidates of `keys` up: per 200 orders one indexed query on
+/// PostgreSQL (two on SQLite), plus one for the orders' own customers.
+async fn fetch_candidates(
+    tx: &mut Tx,
+    backend: crate::Backend,
+    keys: &ScreenKeys,
+) -> Result<Candidates, StoreError> {
+    let mut out = Candidates::default();
+    let chunks = keys.names.len().max(keys.phones.len()).div_ceil(200);
+    for chunk in 0..chunks {
+        let range = |v: &Vec<String>| -> Vec<String> {
+            v.iter().skip(chunk * 200).take(200).cloned().collect()
+        };
+        let mut parts = Vec::new();
+        let names = range(&keys.names);
+        if !names.is_empty() {
+            parts.push(("name_key", names));
+        }
+        let phones = range(&keys.phones);
+        if !phones.is_empty() {
+            parts.push(("phone_key", phones));
+        }
+        // PostgreSQL: one round trip over both partial indexes (BitmapOr).
+        // SQLite does not use partial indexes under OR, and has no round
+        // trips to save: one query per key there.
+        let statements: Vec<Vec<(&str, Vec<String>)>> = match backend {
+            crate::Backend::Postgres => vec![parts],
+            crate::Backend::Sqlite => parts.into_iter().map(|p| vec![p]).collect(),
+        };
+        for parts in statements {
+            let mut next = 1;
+            let mut terms = Vec::new();
+            let mut args: Vec<Arg> = Vec::new();
+            for (column, values) in &parts {
+                terms.push(format!("{column} IN ({})", in_list(values.len(), next)));
+                next += values.len();
+                args.extend(values.iter().map(|v| Arg::from(v.as_str())));
+            }
+            let sql = format!(
+                "SELECT id, name_key, postal_key, phone_key FROM customers WHERE blacklisted = 1 AND ({})",
+                terms.join(" OR ")
+            );
+            for r in query_with(sql, args).fetch_all(&mut **tx).await? {
+                out.add(BlacklistedKeys {
+                    customer_id: get_i64(&r, "id")?,
+                    name_key: get_str(&r, "name_key")?,
+                    postal_key: get_str(&r, "postal_key")?,
+                    phone_key: get_str(&r, "phone_key")?,
+                });
+            }
+        }
+    }
+    for chunk in keys.customer_ids.chunks(400) {
+        let sql = format!(
+            "SELECT id FROM customers WHERE blacklisted = 1 AND id IN ({})",
+            in_list(chunk.len(), 1)
+        );
+        let args = chunk.iter().map(|id| Arg::from(*id)).collect();
+        for r in query_with(sql, args).fetch_all(&mut **tx).await? {
+            out.blacklisted.insert(get_i64(&r, "id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Screens new orders: one list of matches per order, in order. Nothing is
+/// looked up when nobody is blacklisted; `prefetched` candidates (fetched with
+/// the pipeline's context query) save the lookup's round trip.
 pub(crate) async fn screen_orders(
     tx: &mut Tx,
     backend: crate::Backend,
     snapshot: &BlacklistSnapshot,
     masters: &Masters,
     orders: &[Order],
+    prefetched: Option<Candidates>,
 ) -> Result<Vec<Vec<AttentionMatch>>, StoreError> {
     if !snapshot.any_blacklisted && snapshot.conditions.is_empty() {
         return Ok(vec![Vec::new(); orders.len()]);
     }
     let keys: Vec<BillingKeys> = orders.iter().map(|o| BillingKeys::of(&o.billing)).collect();
-    let mut candidates: Vec<BlacklistedKeys> = Vec::new();
-    let mut blacklisted: HashSet<i64> = HashSet::new();
-    if snapshot.any_blacklisted {
-        for chunk in keys.chunks(200) {
-            let names: Vec<&str> = chunk
-                .iter()
-                .map(|k| k.name_key.as_str())
-                .filter(|k| !k.is_empty())
-                .collect();
-            let phones: Vec<&str> = chunk
-                .iter()
-                .map(|k| k.phone_key.as_str())
-                .filter(|k| !k.is_empty())
-                .collect();
-            if names.is_empty() && phones.is_empty() {
-                continue;
-            }
-            // PostgreSQL: one round trip over both partial indexes (BitmapOr).
-            // SQLite does not use partial indexes under OR, and has no round
-            // trips to save: one query per key there.
-            let mut parts = Vec::new();
-            if !names.is_empty() {
-                parts.push(("name_key", names.clone()));
-            }
-            if !phones.is_empty() {
-                parts.push(("phone_key", phones.clone()));
-            }
-            let statements: Vec<Vec<(&str, Vec<&str>)>> = match backend {
-                crate::Backend::Postgres => vec![parts],
-                crate::Backend::Sqlite => parts.into_iter().map(|p| vec![p]).collect(),
-            };
-            for parts in statements {
-                let mut next = 1;
-                let mut terms = Vec::new();
-                let mut args: Vec<Arg> = Vec::new();
-                for (column, values) in &parts {
-                    terms.push(format!("{column} IN ({})", in_list(values.len(), next)));
-                    next += values.len();
-                    args.extend(values.iter().map(|v| Arg::from(*v)));
-                }
-                let sql = format!(
-                    "SELECT id, name_key, postal_key, phone_key FROM customers WHERE blacklisted = 1 AND ({})",
-                    terms.join(" OR ")
-                );
-                for r in query_with(sql, args).fetch_all(&mut **tx).await? {
-                    let id = get_i64(&r, "id")?;
-                    if candidates.iter().any(|c| c.customer_id == id) {
-                        continue;
-                    }
-                    candidates.push(BlacklistedKeys {
-                        customer_id: id,
-                        name_key: get_str(&r, "name_key")?,
-                        postal_key: get_str(&r, "postal_key")?,
-                        phone_key: get_str(&r, "phone_key")?,
-                    });
-                }
-            }
+    let candidates = match prefetched {
+        _ if !snapshot.any_blacklisted => Candidates::default(),
+        Some(c) => c,
+        None => {
+            let lookup = ScreenKeys::of(orders.iter().map(|o| (&o.billing, o.customer_id)));
+            fetch_candidates(tx, backend, &lookup).await?
         }
-        let ids: Vec<i64> = orders.iter().filter_map(|o| o.customer_id).collect();
-        for chunk in ids.chunks(400) {
-            let sql = format!(
-                "SELECT id FROM customers WHERE blacklisted = 1 AND id IN ({})",
-                in_list(chunk.len(), 1)
-            );
-            let args = chunk.iter().map(|id| Arg::from(*id)).collect();
-            for r in query_with(sql, args).fetch_all(&mut **tx).await? {
-                blacklisted.insert(get_i64(&r, "id")?);
-            }
-        }
-    }
+    };
     Ok(orders
         .iter()
         .zip(&keys)
         .map(|(o, k)| {
             let mine: Vec<BlacklistedKeys> = candidates
+                .keys
                 .iter()
                 .filter(|c| {
                     (!k.name_key.is_empty() && c.name_key == k.name_key)
@@ -165,7 +279,9 @@ pub(crate) async fn screen_orders(
                 shipping: &o.shipping,
                 payment_method: method.map_or(("", ""), |p| (p.name.as_str(), p.code.as_str())),
             };
-            let customer = o.customer_id.map(|id| (id, blacklisted.contains(&id)));
+            let customer = o
+                .customer_id
+                .map(|id| (id, candidates.blacklisted.contains(&id)));
             screen(customer, k, &mine, &snapshot.conditions, &facts)
         })
         .collect())
@@ -363,6 +479,74 @@ impl Store {
         Ok(())
     }
 
+    /// The ブラックリスト理由 master, in the order they were added.
+    pub async fn blacklist_reasons(&self) -> Result<Vec<BlacklistReason>, StoreError> {
+        let rows = sqlx::query("SELECT id, name FROM blacklist_reasons ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BlacklistReason {
+                    id: get_i64(r, "id")?,
+                    name: get_str(r, "name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a reason to the master; an empty, too long or existing name is a
+    /// field error on `name`.
+    pub async fn add_blacklist_reason(&self, name: &str) -> Result<BlacklistReason, StoreError> {
+        let name = name.trim();
+        let mut errors = FieldErrors::default();
+        if name.is_empty() {
+            errors.add("name", "required", "理由を入力してください");
+        } else if name.chars().count() > 100 {
+            errors.add("name", "too_long", "理由は100文字以内で入力してください");
+        }
+        errors.into_result()?;
+        let mut tx = self.begin().await?;
+        if sqlx::query("SELECT id FROM blacklist_reasons WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some()
+        {
+            return Err(FieldErrors::single(
+                "name",
+                "duplicate",
+                format!("「{name}」はすでに登録されています"),
+            )
+            .into());
+        }
+        let row = sqlx::query(
+            "INSERT INTO blacklist_reasons (name, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(name.to_string())
+        .bind(now_text())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(BlacklistReason {
+            id: get_i64(&row, "id")?,
+            name: name.to_string(),
+        })
+    }
+
+    /// Removes a reason from the master (customers keep the text they were
+    /// listed with).
+    pub async fn delete_blacklist_reason(&self, id: i64) -> Result<(), StoreError> {
+        let n = sqlx::query("DELETE FROM blacklist_reasons WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(StoreError::NotFound("ブラックリスト理由"));
+        }
+        Ok(())
+    }
+
     /// Blacklisted customers, newest first.
     pub async fn blacklisted_customers(
         &self,
@@ -451,6 +635,7 @@ impl Store {
                 &snapshot.blacklist,
                 &snapshot.masters,
                 &orders,
+                None,
             )
             .await?;
             tx.commit().await?;

@@ -340,6 +340,9 @@ pub(crate) struct BuiltOrders<'a> {
 pub(crate) struct Allocated {
     pub ids: Vec<i64>,
     pub taken: std::collections::HashSet<String>,
+    /// The blacklist candidates of the new orders, fetched in the same round
+    /// trip when asked for.
+    pub screening: Option<crate::blacklist::Candidates>,
 }
 
 /// Now, at the second precision the store keeps (so the in-memory order equals
@@ -380,24 +383,24 @@ impl Store {
         tx: &mut Tx,
         codes: &[String],
     ) -> Result<(Arc<Snapshot>, HashMap<String, Product>), StoreError> {
-        let (snapshot, products, _) = self.context_with_ids(tx, codes, 0).await?;
+        let (snapshot, products, _) = self.context_with_ids(tx, codes, 0, None).await?;
         Ok((snapshot, products))
     }
 
     /// [`Store::context`], and on PostgreSQL `new_ids` fresh order ids with the
     /// derived numbers imported orders already use, in the same round trip
     /// (single-order intake is round-trip bound: this is one of its three).
+    /// With `screen`, the blacklist candidates of those keys come along too.
     async fn context_with_ids(
         &self,
         tx: &mut Tx,
         codes: &[String],
         new_ids: usize,
+        screen: Option<&crate::blacklist::ScreenKeys>,
     ) -> Result<(Arc<Snapshot>, HashMap<String, Product>, Option<Allocated>), StoreError> {
-        let new_ids = if self.backend == crate::db::Backend::Postgres {
-            new_ids
-        } else {
-            0
-        };
+        let postgres = self.backend == crate::db::Backend::Postgres;
+        let new_ids = if postgres { new_ids } else { 0 };
+        let screen = screen.filter(|_| postgres);
         let mut unique: Vec<&str> = codes.iter().map(|c| c.trim()).collect();
         unique.sort_unstable();
         unique.dedup();
@@ -427,13 +430,20 @@ impl Store {
         } else {
             String::new()
         };
+        let mut args: Vec<Arg> = unique.iter().map(|c| Arg::from(*c)).collect();
+        let screen_column = match screen {
+            Some(keys) => {
+                let (sub, more) = crate::blacklist::candidates_subquery(keys, args.len() + 1);
+                args.extend(more);
+                format!(", {sub} AS blacklist_candidates")
+            }
+            None => String::new(),
+        };
         let sql = format!(
-            "SELECT s.value AS rev, p.id, p.code, p.name, p.unit_price, p.tax_rate, p.shipping_fee, p.payment_fee, p.is_bundled_item, p.is_subscription{ids_column} \
+            "SELECT s.value AS rev, p.id, p.code, p.name, p.unit_price, p.tax_rate, p.shipping_fee, p.payment_fee, p.is_bundled_item, p.is_subscription{ids_column}{screen_column} \
              FROM settings s LEFT JOIN products p ON {join} WHERE s.key = 'masters_revision'"
         );
-        let rows = query_with(sql, unique.iter().map(|c| Arg::from(*c)).collect())
-            .fetch_all(&mut **tx)
-            .await?;
+        let rows = query_with(sql, args).fetch_all(&mut **tx).await?;
         let allocated = match rows.first() {
             Some(r) if new_ids > 0 => {
                 let text = get_opt_str(r, "new_ids")?.unwrap_or_default();
@@ -452,7 +462,18 @@ impl Store {
                     }
                     ids.push(id);
                 }
-                Some(Allocated { ids, taken })
+                let screening = match screen {
+                    Some(keys) => Some(crate::blacklist::candidates_from_json(
+                        keys,
+                        get_opt_str(r, "blacklist_candidates")?.as_deref(),
+                    )?),
+                    None => None,
+                };
+                Some(Allocated {
+                    ids,
+                    taken,
+                    screening,
+                })
             }
             _ => None,
         };
@@ -669,7 +690,14 @@ impl Store {
             .flat_map(|o| o.items.iter().map(|i| i.product_code.trim().to_string()))
             .collect();
         let n = inputs.len();
-        let (prep, products, allocated) = self.context_with_ids(tx, &codes, n).await?;
+        // Single orders are round-trip bound: their blacklist lookup rides on
+        // the context query. Batches look up in chunks later.
+        let screen = (n == 1).then(|| {
+            crate::blacklist::ScreenKeys::of(inputs.iter().map(|i| (&i.billing, i.customer_id)))
+        });
+        let (prep, products, allocated) = self
+            .context_with_ids(tx, &codes, n, screen.as_ref())
+            .await?;
         let ctx = OrderContext {
             masters: &prep.masters,
             products: &products,
@@ -722,9 +750,14 @@ impl Store {
             rounding: prep.rounding,
         };
         let day = today();
-        let (ids, checked) = match allocated {
-            Some(a) if a.ids.len() >= built.len() => (a.ids[..built.len()].to_vec(), Some(a.taken)),
-            _ => self.allocate_order_ids(tx, built.len()).await?,
+        let (ids, checked, prefetched) = match allocated {
+            Some(a) if a.ids.len() >= built.len() => {
+                (a.ids[..built.len()].to_vec(), Some(a.taken), a.screening)
+            }
+            _ => {
+                let (ids, checked) = self.allocate_order_ids(tx, built.len()).await?;
+                (ids, checked, None)
+            }
         };
         assign_order_numbers(tx, self.backend, &mut built, &ids, checked).await?;
         // ブラックリスト: flagged before rules run, so conditions on 要対応 see it.
@@ -734,6 +767,7 @@ impl Store {
             &prep.blacklist,
             &prep.masters,
             &built,
+            prefetched,
         )
         .await?;
         let mut attention = Vec::new();

@@ -118,6 +118,14 @@ pub fn router(state: AppState) -> Router {
         .route("/mail-templates/{code}/preview", p(api::mail::preview))
         .route("/blacklist/rescan", p(api::blacklist::rescan))
         .route(
+            "/blacklist-reasons",
+            g(api::blacklist::list_reasons).post(api::blacklist::create_reason),
+        )
+        .route(
+            "/blacklist-reasons/{id}",
+            axum::routing::delete(api::blacklist::delete_reason),
+        )
+        .route(
             "/blacklist-conditions",
             g(api::blacklist::list_conditions).post(api::blacklist::create_condition),
         )

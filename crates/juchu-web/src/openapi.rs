@@ -41,6 +41,7 @@ impl Modify for BearerAuth {
         api::mail::preview, api::mail::get_shop_settings, api::mail::put_shop_settings,
         api::blacklist::list_conditions, api::blacklist::create_condition, api::blacklist::put_condition,
         api::blacklist::delete_condition, api::blacklist::rescan,
+        api::blacklist::list_reasons, api::blacklist::create_reason, api::blacklist::delete_reason,
         api::payments::request_payment, api::payments::list_payment_requests, api::payments::payment_notification,
     ),
     components(schemas(
@@ -60,6 +61,7 @@ impl Modify for BearerAuth {
         api::mail::PreviewBody, api::mail::PreviewJson, api::mail::ShopSettingsJson,
         api::blacklist::BlacklistConditionJson, api::blacklist::BlacklistConditionBody, dto::AttentionMatchJson,
         api::blacklist::RescanBody, api::blacklist::RescanJson,
+        api::blacklist::BlacklistReasonJson, api::blacklist::BlacklistReasonBody,
     )),
     modifiers(&BearerAuth)
 )]

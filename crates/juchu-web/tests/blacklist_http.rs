@@ -229,3 +229,61 @@ both_stores!(blacklist_over_http, |store| async move {
     .await;
     assert!(r["flagged"].as_array().unwrap().is_empty(), "{r}");
 });
+
+both_stores!(blacklist_reason_master, |store| async move {
+    let app = TestApp::start(store).await;
+    let op = app.token(Role::Operator).await;
+    let manager = app.token(Role::Manager).await;
+    let (s, list) = send(
+        &app,
+        Method::GET,
+        &op,
+        "/api/v1/blacklist-reasons",
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"受取拒否"), "{list}");
+    let path = "/api/v1/blacklist-reasons";
+    let (s, _) = send(&app, Method::POST, &op, path, &json!({"name": "x"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = send(&app, Method::POST, &manager, path, &json!({"name": "  "})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["field"], "name");
+    let (s, e) = send(
+        &app,
+        Method::POST,
+        &manager,
+        path,
+        &json!({"name": "受取拒否"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("すでに"), "{e}");
+    let (s, r) = send(
+        &app,
+        Method::POST,
+        &manager,
+        path,
+        &json!({"name": "なりすまし"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_i64().unwrap();
+    let (_, list) = send(&app, Method::GET, &op, path, &Value::Null).await;
+    assert_eq!(
+        list.as_array().unwrap().last().unwrap()["name"],
+        "なりすまし"
+    );
+    let del = format!("{path}/{id}");
+    let (s, _) = send(&app, Method::DELETE, &manager, &del, &Value::Null).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = send(&app, Method::DELETE, &manager, &del, &Value::Null).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+});

@@ -1143,4 +1143,37 @@ both_stores!(blacklist_conditions_page, |store| async move {
     );
     let o = app.store.order_by_number(&n).await.unwrap();
     assert!(o.needs_attention);
+    // ブラックリスト理由: added here, offered on the customer page.
+    let r = post("/settings/blacklist-reasons", vec![("reason", " ")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("理由を入力してください"));
+    let r = post(
+        "/settings/blacklist-reasons",
+        vec![("reason", "なりすまし注文")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let c = app
+        .store
+        .create_customer(juchu_domain::customer::CustomerInput {
+            address: o.billing.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let html = app
+        .client
+        .get(app.url(&format!("/customers/{}", c.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"<option value="なりすまし注文">"#)
+            && html.contains(r#"<option value="受取拒否">"#),
+        "{html}"
+    );
 });

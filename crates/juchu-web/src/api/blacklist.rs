@@ -1,4 +1,5 @@
-//! `/api/v1/blacklist-conditions` (ブラックリスト条件管理).
+//! `/api/v1/blacklist-conditions` (ブラックリスト条件管理) and
+//! `/api/v1/blacklist-reasons` (the ブラックリスト理由 master).
 
 use crate::AppState;
 use crate::auth::ApiCaller;
@@ -157,4 +158,71 @@ pub async fn rescan(
         checked: r.checked,
         flagged: r.flagged,
     }))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BlacklistReasonJson {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlacklistReasonBody {
+    /// 1–100 characters, unique.
+    pub name: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/blacklist-reasons", tag = "blacklist",
+    responses((status = 200, body = Vec<BlacklistReasonJson>)), security(("bearer" = [])))]
+/// The ブラックリスト理由 master: the reasons offered when blacklisting a
+/// customer (`blacklist_reason` may still be any text).
+pub async fn list_reasons(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<BlacklistReasonJson>>, ApiError> {
+    caller.require(Permission::Read)?;
+    let list = st.store.blacklist_reasons().await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|r| BlacklistReasonJson {
+                id: r.id,
+                name: r.name,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/blacklist-reasons", tag = "blacklist", request_body = BlacklistReasonBody,
+    responses((status = 201, body = BlacklistReasonJson),
+        (status = 422, description = "empty, longer than 100 characters, or already there", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_reason(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<BlacklistReasonJson>), ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: BlacklistReasonBody = parse_json(&body)?;
+    let r = st.store.add_blacklist_reason(&b.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(BlacklistReasonJson {
+            id: r.id,
+            name: r.name,
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/blacklist-reasons/{id}", tag = "blacklist", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// Removes a reason from the master; customers keep the text they were listed with.
+pub async fn delete_reason(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    st.store.delete_blacklist_reason(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

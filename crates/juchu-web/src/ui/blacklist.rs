@@ -24,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/blacklist-conditions", get(page).post(add))
         .route("/settings/blacklist-conditions/rescan", post(rescan))
         .route("/settings/blacklist-conditions/{id}", post(change))
+        .route("/settings/blacklist-reasons", post(add_reason))
+        .route("/settings/blacklist-reasons/{id}", post(delete_reason))
 }
 
 struct Row {
@@ -45,6 +47,8 @@ struct Page {
     flash: String,
     form_error: String,
     name: String,
+    /// The ブラックリスト理由 master.
+    reasons: Vec<(i64, String)>,
 }
 
 /// The API name of a unit variant (`billing_phone`), the form's value.
@@ -67,7 +71,12 @@ async fn view(
         Ok(l) => l,
         Err(e) => return store_error_page(e),
     };
+    let reasons = match st.store.blacklist_reasons().await {
+        Ok(l) => l.into_iter().map(|r| (r.id, r.name)).collect(),
+        Err(e) => return store_error_page(e),
+    };
     let t = Page {
+        reasons,
         nav: Nav::of(session),
         rows: list
             .iter()
@@ -109,6 +118,8 @@ async fn page(
         Some("added") => "条件を追加しました。",
         Some("changed") => "保存しました。",
         Some("deleted") => "削除しました。",
+        Some("reason_added") => "理由を追加しました。",
+        Some("reason_deleted") => "理由を削除しました。",
         _ => "",
     };
     view(
@@ -257,6 +268,50 @@ async fn rescan(
             )
             .await
         }
+        Err(e) => store_error_page(e),
+    }
+}
+
+async fn add_reason(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
+    }
+    let name = f.get("reason").cloned().unwrap_or_default();
+    match st.store.add_blacklist_reason(&name).await {
+        Ok(_) => {
+            Redirect::to("/settings/blacklist-conditions?done=reason_added#reasons").into_response()
+        }
+        Err(StoreError::Invalid(e)) => {
+            view(
+                &st,
+                &session,
+                String::new(),
+                format!("理由を追加できません: {}", super::messages_of(&e)),
+                String::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+async fn delete_reason(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<i64>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
+    }
+    match st.store.delete_blacklist_reason(id).await {
+        Ok(()) => Redirect::to("/settings/blacklist-conditions?done=reason_deleted#reasons")
+            .into_response(),
         Err(e) => store_error_page(e),
     }
 }

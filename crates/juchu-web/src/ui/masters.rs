@@ -79,10 +79,12 @@ struct MasterPage {
     search_name: String,
     search_phone: String,
     search_email: String,
+    search_blacklisted: bool,
     /// The row being edited (the form then saves it instead of creating one).
     editing_id: String,
-    /// On a customer's page: (blacklisted, reason) for the ブラックリスト form.
-    blacklist: Option<(bool, String)>,
+    /// On a customer's page: (blacklisted, reason, the ブラックリスト理由 master)
+    /// for the ブラックリスト form.
+    blacklist: Option<(bool, String, Vec<String>)>,
 }
 
 struct Kind {
@@ -361,6 +363,7 @@ async fn master_page(
         search_name: String::new(),
         search_phone: String::new(),
         search_email: String::new(),
+        search_blacklisted: false,
         editing_id,
         blacklist: None,
     };
@@ -683,6 +686,7 @@ async fn customers_page(
         search_name: q.get("name").cloned().unwrap_or_default(),
         search_phone: q.get("phone").cloned().unwrap_or_default(),
         search_email: q.get("email").cloned().unwrap_or_default(),
+        search_blacklisted: cq.blacklisted == Some(true),
         editing_id,
         blacklist: None,
     };
@@ -791,6 +795,10 @@ async fn customer_detail(
         Ok(c) => c,
         Err(e) => return store_error_page(e),
     };
+    let reasons = match st.store.blacklist_reasons().await {
+        Ok(list) => list.into_iter().map(|r| r.name).collect(),
+        Err(e) => return store_error_page(e),
+    };
     let a = &c.address;
     let mut fields = customer_fields();
     for fd in &mut fields {
@@ -871,8 +879,9 @@ async fn customer_detail(
         search_name: String::new(),
         search_phone: String::new(),
         search_email: String::new(),
+        search_blacklisted: false,
         editing_id: c.id.to_string(),
-        blacklist: Some((c.blacklisted, c.blacklist_reason.clone())),
+        blacklist: Some((c.blacklisted, c.blacklist_reason.clone(), reasons)),
     };
     render(StatusCode::OK, &t)
 }
