@@ -4,7 +4,9 @@
 
 use crate::FieldErrors;
 use crate::order::Order;
-use crate::status::PaymentStatus;
+use crate::patch::OrderPatch;
+use crate::status::{PaymentStatus, SubscriptionStatus};
+use crate::subscription::{Subscription, SubscriptionCommand, SubscriptionPatch};
 use crate::text::check_len;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -462,6 +464,65 @@ impl BulkUpdate {
             return Err("売上完了の受注は配送業者を変更できません".into());
         }
         Ok(())
+    }
+
+    /// The order's part of the update as a pipeline patch, for this order (a
+    /// memo or labels added to are added to what it has).
+    pub fn order_patch(&self, order: &Order, masters: &crate::masters::Masters) -> OrderPatch {
+        let current_labels: Vec<String> = order
+            .label_ids
+            .iter()
+            .filter_map(|id| masters.label(*id))
+            .map(|l| l.name.clone())
+            .collect();
+        OrderPatch {
+            handling_status: self.handling_status.clone(),
+            payment_method: self.payment_method.clone(),
+            carrier: self.carrier.clone(),
+            shipping_list_state: self.shipping_list_state.clone(),
+            shipping_list_exported_on: self.shipping_list_exported_on.clone(),
+            scheduled_ship_date: self.scheduled_ship_date.clone(),
+            scheduled_delivery_date: self.scheduled_delivery_date.clone(),
+            shipped_at: self.shipped_at.clone(),
+            delivered_at: self.delivered_at.clone(),
+            paid_at: self.paid_at.clone(),
+            memo: self.memo.as_ref().map(|m| m.apply(&order.memo)),
+            labels: self.labels.as_ref().map(|l| l.apply(&current_labels)),
+            needs_attention: self.needs_attention,
+            needs_attention_reason: self.needs_attention_reason.clone(),
+            ..OrderPatch::default()
+        }
+    }
+
+    /// The subscription's part of the update, for that subscription.
+    pub fn subscription_commands(&self, sub: &Subscription) -> Vec<SubscriptionCommand> {
+        let mut out = Vec::new();
+        let patch = SubscriptionPatch {
+            next_ship_date: self.subscription_next_ship_date.clone(),
+            next_delivery_date: self.subscription_next_delivery_date.clone(),
+            sync_dates: self.subscription_sync_dates,
+            memo: self.subscription_memo.as_ref().map(|m| m.apply(&sub.memo)),
+            needs_attention: self.subscription_needs_attention,
+            needs_attention_reason: self.subscription_needs_attention_reason.clone(),
+            ..SubscriptionPatch::default()
+        };
+        if patch != SubscriptionPatch::default() {
+            out.push(SubscriptionCommand::Patch(Box::new(patch)));
+        }
+        let reason = self.subscription_status_reason.clone().unwrap_or_default();
+        match self.subscription_status.as_deref() {
+            Some("有効") if sub.status != SubscriptionStatus::Active => {
+                out.push(SubscriptionCommand::Resume { confirm: true })
+            }
+            Some("停止") if sub.status != SubscriptionStatus::Stopped => {
+                out.push(SubscriptionCommand::Stop { reason })
+            }
+            Some("キャンセル") if sub.status != SubscriptionStatus::Cancelled => {
+                out.push(SubscriptionCommand::Cancel { reason })
+            }
+            _ => {}
+        }
+        out
     }
 
     /// The reminders the UI shows before running (the seed's 注意事項).

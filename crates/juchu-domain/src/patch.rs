@@ -115,6 +115,8 @@ pub fn field_label(field: &str) -> &'static str {
         "total" => "合計金額",
         "shipping_fee" => "送料",
         "payment_fee" => "決済手数料",
+        "dunning" => "督促",
+        "mail" => "メール",
         _ => "",
     }
 }

@@ -362,6 +362,22 @@ impl Store {
         juchu_domain::text::check_len(&mut e, "blacklist_reason", reason, 200);
         e.into_result()?;
         let mut tx = self.begin().await?;
+        self.set_blacklisted_in_tx(&mut tx, customer_id, blacklisted, reason, actor)
+            .await?;
+        tx.commit().await?;
+        self.customer(customer_id).await
+    }
+
+    /// [`Store::set_blacklisted`] inside a transaction, the reason checked.
+    pub(crate) async fn set_blacklisted_in_tx(
+        &self,
+        tx: &mut Tx,
+        customer_id: i64,
+        blacklisted: bool,
+        reason: &str,
+        actor: &crate::Actor,
+    ) -> Result<(), StoreError> {
+        let reason = reason.trim();
         let done = sqlx::query(
             "UPDATE customers SET blacklisted = $1, blacklist_reason = $2, updated_at = $3 WHERE id = $4",
         )
@@ -369,18 +385,18 @@ impl Store {
         .bind(if blacklisted { reason.to_string() } else { String::new() })
         .bind(now_text())
         .bind(customer_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         if done != 1 {
             return Err(StoreError::NotFound("顧客"));
         }
-        if blacklisted && flags_subscriptions(&mut tx).await? {
+        if blacklisted && flags_subscriptions(tx).await? {
             let ids = sqlx::query(
                 "SELECT id FROM subscriptions WHERE customer_id = $1 AND needs_attention = 0",
             )
             .bind(customer_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             for r in &ids {
                 let cmd = juchu_domain::subscription::SubscriptionCommand::Patch(Box::new(
@@ -393,7 +409,7 @@ impl Store {
                     },
                 ));
                 self.change_subscription_in_tx(
-                    &mut tx,
+                    tx,
                     get_i64(r, "id")?,
                     None,
                     &[cmd],
@@ -403,9 +419,8 @@ impl Store {
                 .await?;
             }
         }
-        crate::db::bump_masters_revision(&mut tx).await?;
-        tx.commit().await?;
-        self.customer(customer_id).await
+        crate::db::bump_masters_revision(tx).await?;
+        Ok(())
     }
 
     /// The blacklist conditions, enabled or not.

@@ -107,6 +107,31 @@ pub(crate) async fn get_in_tx(tx: &mut Tx, id: i64) -> Result<Option<Customer>, 
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
+/// Which of the orders' customers opted out of mail (メール設定: 送信しない).
+pub(crate) async fn opted_out(
+    exec: &mut sqlx::AnyConnection,
+    orders: &[juchu_domain::order::Order],
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let mut ids: Vec<i64> = orders.iter().filter_map(|o| o.customer_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id FROM customers WHERE mail_opt_out = 1 AND id IN ({})",
+            crate::db::in_list(chunk.len(), 1)
+        );
+        let args = chunk.iter().map(|id| crate::db::Arg::from(*id)).collect();
+        for r in crate::db::query_with(sql, args)
+            .fetch_all(&mut *exec)
+            .await?
+        {
+            out.insert(crate::db::get_i64(&r, "id")?);
+        }
+    }
+    Ok(out)
+}
+
 impl Store {
     pub async fn create_customer(&self, input: CustomerInput) -> Result<Customer, StoreError> {
         let input = input.validate()?;

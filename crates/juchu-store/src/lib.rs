@@ -9,9 +9,13 @@
 pub mod automation;
 pub mod bench_support;
 pub mod blacklist;
+mod bulk;
+pub mod csv_formats;
 pub mod customers;
 pub mod db;
 pub mod error;
+mod export;
+pub mod jobs;
 pub mod mail;
 pub mod masters;
 pub mod orders;

@@ -124,6 +124,39 @@ pub(crate) async fn shop_info(conn: &mut sqlx::AnyConnection) -> Result<ShopInfo
     Ok(shop)
 }
 
+/// A message for SMTP; `Err` says why it cannot be built (a bad address).
+fn build_message(
+    from: &Mailbox,
+    to: &str,
+    cc: &str,
+    bcc: &str,
+    subject: String,
+    body: String,
+) -> Result<Message, String> {
+    let parse = |a: &str| {
+        a.parse::<Mailbox>()
+            .map_err(|e| format!("宛先「{a}」が正しくありません: {e}"))
+    };
+    let mut b = Message::builder().from(from.clone()).to(parse(to)?);
+    for a in cc.split_whitespace() {
+        b = b.cc(parse(a)?);
+    }
+    for a in bcc.split_whitespace() {
+        b = b.bcc(parse(a)?);
+    }
+    b.subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| e.to_string())
+}
+
+/// Copies a mail goes to besides the customer (メール一括通知's CC / BCC).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Copies {
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+}
+
 async fn insert_outbox(
     tx: &mut Tx,
     order_id: i64,
@@ -133,10 +166,31 @@ async fn insert_outbox(
     status: &str,
     note: &str,
 ) -> Result<(), StoreError> {
+    insert_outbox_with(
+        tx,
+        order_id,
+        code,
+        to,
+        (subject, body),
+        (status, note),
+        &Copies::default(),
+    )
+    .await
+}
+
+async fn insert_outbox_with(
+    tx: &mut Tx,
+    order_id: i64,
+    code: &str,
+    to: &str,
+    (subject, body): (&str, &str),
+    (status, note): (&str, &str),
+    copies: &Copies,
+) -> Result<(), StoreError> {
     let now = now_text();
     sqlx::query(
-        "INSERT INTO mail_outbox (order_id, template_code, to_address, subject, body, status, last_error, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO mail_outbox (order_id, template_code, to_address, subject, body, status, last_error, next_attempt_at, created_at, cc, bcc) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(order_id)
     .bind(code.to_string())
@@ -147,6 +201,8 @@ async fn insert_outbox(
     .bind(note.to_string())
     .bind(now.clone())
     .bind(now)
+    .bind(copies.cc.join(" "))
+    .bind(copies.bcc.join(" "))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -183,6 +239,18 @@ pub(crate) async fn queue_for_order(
     let Some(t) = template(tx, code).await? else {
         return Ok(Err(format!("メールテンプレート「{code}」がありません")));
     };
+    queue_template(tx, &t, order, masters, &Copies::default()).await
+}
+
+/// Renders `t` (stored, or typed for メール一括通知) for `order` and queues it;
+/// see [`queue_for_order`].
+pub(crate) async fn queue_template(
+    tx: &mut Tx,
+    t: &MailTemplate,
+    order: &Order,
+    masters: &Masters,
+    copies: &Copies,
+) -> Result<Result<String, String>, StoreError> {
     let to = order.billing.email.trim().to_string();
     // Mails not sent are listed with the order too, with the reason.
     let skip = async |tx: &mut Tx, why: String| -> Result<Result<String, String>, StoreError> {
@@ -210,11 +278,20 @@ pub(crate) async fn queue_for_order(
         .await;
     }
     let shop = shop_info(tx).await?;
-    let (subject, body) = match render(&t, &MailContext::of(order, masters, &shop)) {
+    let (subject, body) = match render(t, &MailContext::of(order, masters, &shop)) {
         Ok(r) => r,
         Err(e) => return skip(tx, format!("「{}」を作れません: {e}", t.name)).await,
     };
-    insert_outbox(tx, order.id, &t.code, &to, (&subject, &body), "pending", "").await?;
+    insert_outbox_with(
+        tx,
+        order.id,
+        &t.code,
+        &to,
+        (&subject, &body),
+        ("pending", ""),
+        copies,
+    )
+    .await?;
     // 注文受付メール also goes to the shop (its copy), when the shop has an address.
     let copy = t.code == "order_received" && !shop.email.trim().is_empty();
     if copy {
@@ -425,7 +502,7 @@ impl Store {
         while left > 0 {
             let mut tx = self.begin().await?;
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, to_address, subject, body, attempts FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}"
+                "SELECT id, to_address, cc, bcc, subject, body, attempts FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}"
             )))
             .bind(now_text())
             .bind(left.min(BATCH))
@@ -470,18 +547,14 @@ impl Store {
                     continue;
                 }
                 let attempts = get_i64(row, "attempts")? + 1;
-                let message = get_str(row, "to_address")?
-                    .parse::<Mailbox>()
-                    .map_err(|e| format!("宛先が正しくありません: {e}"))
-                    .and_then(|to| {
-                        Message::builder()
-                            .from(from.clone())
-                            .to(to)
-                            .subject(get_str(row, "subject").unwrap_or_default())
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(get_str(row, "body").unwrap_or_default())
-                            .map_err(|e| e.to_string())
-                    });
+                let message = build_message(
+                    &from,
+                    &get_str(row, "to_address")?,
+                    &get_str(row, "cc")?,
+                    &get_str(row, "bcc")?,
+                    get_str(row, "subject")?,
+                    get_str(row, "body")?,
+                );
                 let message = match message {
                     Ok(m) => m,
                     Err(e) => {

@@ -326,6 +326,33 @@ pub(crate) async fn attach_children(
     Ok(())
 }
 
+/// Orders by id with their items and labels, in `ids`' order (missing ones
+/// left out); 500 per statement.
+pub(crate) async fn load_orders_by_ids(
+    exec: &mut sqlx::AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<Order>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "{} WHERE id IN ({})",
+            select_order_sql(),
+            crate::db::in_list(chunk.len(), 1)
+        );
+        let rows = query_with(sql, chunk.iter().map(|id| Arg::from(*id)).collect())
+            .fetch_all(&mut *exec)
+            .await?;
+        let mut orders = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_children(exec, &mut orders).await?;
+        let mut by_id: HashMap<i64, Order> = orders.into_iter().map(|o| (o.id, o)).collect();
+        out.extend(chunk.iter().filter_map(|id| by_id.remove(id)));
+    }
+    Ok(out)
+}
+
 pub(crate) fn select_order_sql() -> String {
     format!("SELECT id, {} FROM orders", WRITE_COLUMNS.join(", "))
 }

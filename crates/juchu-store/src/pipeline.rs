@@ -41,6 +41,11 @@ pub enum Actor {
     System {
         name: String,
     },
+    /// A job (一括処理) carrying out what `name` (who registered it) asked.
+    Job {
+        id: i64,
+        name: String,
+    },
 }
 
 impl Actor {
@@ -54,19 +59,23 @@ impl Actor {
             Actor::Staff { .. } => "staff",
             Actor::ApiToken { .. } => "api_token",
             Actor::System { .. } => "system",
+            Actor::Job { .. } => "job",
         }
     }
     pub(crate) fn id(&self) -> Option<i64> {
         match self {
-            Actor::Staff { id, .. } | Actor::ApiToken { id, .. } => Some(*id),
+            Actor::Staff { id, .. } | Actor::ApiToken { id, .. } | Actor::Job { id, .. } => {
+                Some(*id)
+            }
             Actor::System { .. } => None,
         }
     }
     pub(crate) fn name(&self) -> &str {
         match self {
-            Actor::Staff { name, .. } | Actor::ApiToken { name, .. } | Actor::System { name } => {
-                name
-            }
+            Actor::Staff { name, .. }
+            | Actor::ApiToken { name, .. }
+            | Actor::System { name }
+            | Actor::Job { name, .. } => name,
         }
     }
 }

@@ -1441,7 +1441,11 @@ async fn last_run_on(tx: &mut Tx, id: i64) -> Result<Option<Date>, StoreError> {
     Ok(get_opt_str(&row, "last_run_on")?.and_then(|s| s.parse().ok()))
 }
 
-async fn load_subscription(tx: &mut Tx, id: i64, lock: &str) -> Result<Subscription, StoreError> {
+pub(crate) async fn load_subscription(
+    tx: &mut Tx,
+    id: i64,
+    lock: &str,
+) -> Result<Subscription, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{} WHERE id = $1{lock}",
         select_sql()

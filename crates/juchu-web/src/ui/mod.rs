@@ -601,6 +601,7 @@ async fn order_page(
                     let who = match h.actor_kind.as_str() {
                         "rule" => format!("自動化: {}", h.actor_name),
                         "api_token" => format!("API: {}", h.actor_name),
+                        "job" => format!("ジョブ: {}", h.actor_name),
                         _ => h.actor_name,
                     };
                     let label = if h.field_label.is_empty() {

@@ -1,0 +1,479 @@
+//! CSV一括出力 as a job: the frozen items are read in batches and written as
+//! one file in parts of about a megabyte (stored with the job, so any machine
+//! can serve the download), so memory stays flat however many orders. The
+//! export runs as one chunk under a lease it renews as it goes; a worker that
+//! dies leaves the lease to expire, and the next one starts the file again —
+//! orders it had already marked 出力済 are not changed twice.
+
+use crate::StoreError;
+use crate::db::{Store, Tx, get_i64, get_opt_i64, get_str, in_list, now_text, query_with};
+use crate::jobs::{Job, item_error};
+use juchu_domain::csv_format::{
+    ColumnGroup, CsvFormat, Encoding, RowPer, RowSource, cell, encode, neutralise, preamble,
+    record_line,
+};
+use juchu_domain::job::{CsvExport, JobKind, JobParams};
+use std::collections::HashMap;
+
+const LEASE_SECS: i64 = 120;
+const BATCH: i64 = 500;
+const PART_BYTES: usize = 1 << 20;
+
+/// Why an export stopped.
+enum Stop {
+    /// Another worker holds the job now (our lease ran out).
+    Lost,
+    /// The job cannot be done: 失敗 with this reason.
+    Failed(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Store(e.into())
+    }
+}
+
+fn lease_until() -> String {
+    let t = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(LEASE_SECS))
+        .unwrap_or(jiff::Timestamp::now());
+    juchu_domain::time::format_ts(t)
+}
+
+/// Renews the lease in `tx`; `Stop::Lost` when the chunk is no longer ours.
+async fn renew(tx: &mut Tx, job_id: i64, token: &str) -> Result<(), Stop> {
+    let n = sqlx::query(
+        "UPDATE job_chunks SET lease_until = $1 WHERE job_id = $2 AND chunk = 0 AND claim_token = $3 AND status = 'running'",
+    )
+    .bind(lease_until())
+    .bind(job_id)
+    .bind(token.to_string())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 1 { Ok(()) } else { Err(Stop::Lost) }
+}
+
+/// The file being written, a part at a time.
+struct Parts {
+    job_id: i64,
+    next: i64,
+    buf: Vec<u8>,
+}
+
+impl Parts {
+    async fn flush(&mut self, store: &Store, token: &str) -> Result<(), Stop> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut tx = store.begin().await?;
+        renew(&mut tx, self.job_id, token).await?;
+        sqlx::query("INSERT INTO job_files (job_id, part, data) VALUES ($1, $2, $3)")
+            .bind(self.job_id)
+            .bind(self.next)
+            .bind(std::mem::take(&mut self.buf))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.next += 1;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Claims an export whose chunk is free (or whose lease ran out) and runs
+    /// it to the end. `false` when there was none.
+    pub(crate) async fn run_export_chunk(&self) -> Result<bool, StoreError> {
+        let now = now_text();
+        let lock = match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE OF c SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.job_id FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
+             WHERE j.kind IN ('csv_export', 'pdf_export') AND j.status IN ('queued', 'running') AND j.cancel_requested = 0 \
+             AND (c.status = 'pending' OR (c.status = 'running' AND c.lease_until < $1)) \
+             ORDER BY c.job_id LIMIT 1{lock}"
+        )))
+        .bind(now.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(false);
+        };
+        let job_id = get_i64(&row, "job_id")?;
+        let token = crate::staff::random_token("")[..16].to_string();
+        sqlx::query(
+            "UPDATE job_chunks SET status = 'running', claim_token = $1, lease_until = $2 WHERE job_id = $3",
+        )
+        .bind(token.clone())
+        .bind(lease_until())
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let job = self.job(job_id).await?;
+        let result = match JobParams::parse(job.kind, &job.params) {
+            Ok(JobParams::CsvExport(p)) => self.export_csv(&job, &p, &token).await,
+            Ok(_) => Err(Stop::Failed(format!(
+                "{}はこのバージョンでは実行できません",
+                job.kind.label()
+            ))),
+            Err(e) => Err(Stop::Failed(format!("パラメータを読めません: {e}"))),
+        };
+        match result {
+            Ok(()) => self.finish_if_done(job_id).await?,
+            Err(Stop::Lost) => {
+                tracing::warn!(
+                    job = job_id,
+                    "export lease lost; another worker took it over"
+                )
+            }
+            Err(Stop::Failed(why)) => self.fail_job(job_id, &why).await?,
+            Err(Stop::Store(e)) => return Err(e),
+        }
+        Ok(true)
+    }
+
+    async fn export_csv(&self, job: &Job, p: &CsvExport, token: &str) -> Result<(), Stop> {
+        let format = match self.csv_format(p.format_id).await {
+            Ok(f) => f,
+            Err(StoreError::NotFound(_)) => {
+                return Err(Stop::Failed(format!(
+                    "CSVフォーマット {} が削除されています",
+                    p.format_id
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let enc = p.encoding.unwrap_or(format.encoding);
+        // A file begun by a worker that died is started again.
+        sqlx::query("DELETE FROM job_files WHERE job_id = $1")
+            .bind(job.id)
+            .execute(&self.pool)
+            .await?;
+        let mut parts = Parts {
+            job_id: job.id,
+            next: 0,
+            buf: preamble(enc).to_vec(),
+        };
+        let headers = format.headers();
+        let header_line = record_line(&headers);
+        match encode(&header_line, enc, format.unmappable) {
+            Ok((bytes, _)) => parts.buf.extend(bytes),
+            Err(u) => {
+                return Err(Stop::Failed(format!(
+                    "見出しの「{}」は {} で表せません",
+                    u.ch,
+                    enc.label()
+                )));
+            }
+        }
+        let mut line = 1usize;
+        let mut after = 0i64;
+        let today = crate::pipeline::today().to_string();
+        loop {
+            let mut tx = self.begin_read().await?;
+            let items = sqlx::query(
+                "SELECT seq, order_id, status FROM job_items WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(job.id)
+            .bind(after)
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            if items.is_empty() {
+                tx.commit().await?;
+                break;
+            }
+            let items: Vec<(i64, i64, String)> = items
+                .iter()
+                .map(|r| {
+                    Ok((
+                        get_i64(r, "seq")?,
+                        get_i64(r, "order_id")?,
+                        get_str(r, "status")?,
+                    ))
+                })
+                .collect::<Result<_, sqlx::Error>>()?;
+            let ids: Vec<i64> = items.iter().map(|(_, id, _)| *id).collect();
+            let orders: HashMap<i64, juchu_domain::order::Order> =
+                crate::orders::load_orders_by_ids(&mut tx, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|o| (o.id, o))
+                    .collect();
+            let related = Related::load(&mut tx, &format, orders.values()).await?;
+            let snapshot = self.masters_in(&mut tx).await?;
+            tx.commit().await?;
+            let mut notes: Vec<(i64, String)> = Vec::new();
+            for (seq, order_id, _) in &items {
+                let Some(order) = orders.get(order_id) else {
+                    notes.push((*seq, "受注が削除されています（出力していません）".into()));
+                    continue;
+                };
+                let lines: Vec<Option<&juchu_domain::order::OrderItem>> = match format.row_per {
+                    RowPer::Item if !order.items.is_empty() => {
+                        order.items.iter().map(Some).collect()
+                    }
+                    _ => vec![None],
+                };
+                let mut replaced = Vec::new();
+                for item in lines {
+                    line += 1;
+                    let src = RowSource {
+                        order,
+                        item,
+                        customer: order.customer_id.and_then(|c| related.customers.get(&c)),
+                        subscription: related.subscriptions.get(&order.id),
+                        attributes: related
+                            .attributes
+                            .get(&order.id)
+                            .map(Vec::as_slice)
+                            .unwrap_or(&[]),
+                        masters: &snapshot.masters,
+                    };
+                    let cells: Vec<String> = format
+                        .columns
+                        .iter()
+                        .map(|c| neutralise(cell(&c.key, &src)))
+                        .collect();
+                    match encode(&record_line(&cells), enc, format.unmappable) {
+                        Ok((bytes, r)) => {
+                            parts.buf.extend(bytes);
+                            replaced.extend(r);
+                        }
+                        Err(u) => {
+                            let column = cells
+                                .iter()
+                                .position(|c| c.contains(u.ch))
+                                .map_or(String::new(), |i| {
+                                    format!("{}列目「{}」の", i + 1, headers[i])
+                                });
+                            return Err(Stop::Failed(format!(
+                                "{line}行目（受注番号 {}）{column}文字「{}」は {} で表せません。UTF-8 で出力するか、CSVフォーマットで「〓に置き換える」を選んでください",
+                                order.order_number,
+                                u.ch,
+                                enc.label()
+                            )));
+                        }
+                    }
+                }
+                if !replaced.is_empty() {
+                    let chars: String = replaced.iter().collect();
+                    notes.push((
+                        *seq,
+                        format!("{} で表せない文字「{chars}」を〓にしました", enc.label()),
+                    ));
+                }
+            }
+            if parts.buf.len() >= PART_BYTES {
+                parts.flush(self, token).await?;
+            }
+            self.mark_exported(job, p, token, &items, &notes, &today)
+                .await?;
+            after = items.last().map_or(after, |(seq, _, _)| *seq);
+        }
+        parts.flush(self, token).await?;
+        let name = format!(
+            "orders_{}_{}.csv",
+            job.id,
+            crate::pipeline::today().strftime("%Y%m%d")
+        );
+        let content_type = match enc {
+            Encoding::Cp932 => "text/csv; charset=Shift_JIS",
+            _ => "text/csv; charset=UTF-8",
+        };
+        let mut tx = self.begin().await?;
+        renew(&mut tx, job.id, token).await?;
+        sqlx::query(
+            "UPDATE jobs SET result_name = $1, result_type = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(name)
+        .bind(content_type)
+        .bind(now_text())
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE job_chunks SET status = 'done' WHERE job_id = $1 AND claim_token = $2")
+            .bind(job.id)
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a batch as exported; with 出荷リスト出力用, each order not yet
+    /// marked becomes 出力済 with today's date through the pipeline.
+    async fn mark_exported(
+        &self,
+        job: &Job,
+        p: &CsvExport,
+        token: &str,
+        items: &[(i64, i64, String)],
+        notes: &[(i64, String)],
+        today: &str,
+    ) -> Result<(), Stop> {
+        let actor = job.actor();
+        let mut tx = self.begin().await?;
+        renew(&mut tx, job.id, token).await?;
+        let note_of: HashMap<i64, &str> = notes.iter().map(|(s, n)| (*s, n.as_str())).collect();
+        let (mut newly, mut failed) = (0i64, 0i64);
+        for (seq, order_id, status) in items {
+            if status != "pending" {
+                continue;
+            }
+            let mut outcome = "ok";
+            let mut message = note_of.get(seq).copied().unwrap_or("").to_string();
+            if p.shipping_list {
+                let number = sqlx::query("SELECT order_number FROM orders WHERE id = $1")
+                    .bind(*order_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(r) = number {
+                    let patch = juchu_domain::patch::OrderPatch {
+                        shipping_list_state: Some("出力済".into()),
+                        shipping_list_exported_on: Some(Some(today.to_string())),
+                        ..Default::default()
+                    };
+                    sqlx::query("SAVEPOINT export_item")
+                        .execute(&mut *tx)
+                        .await?;
+                    match self
+                        .change_in_tx(
+                            &mut tx,
+                            &get_str(&r, "order_number")?,
+                            None,
+                            &patch,
+                            &actor,
+                            JobKind::CsvExport.label(),
+                        )
+                        .await
+                    {
+                        Ok(_) => {
+                            sqlx::query("RELEASE SAVEPOINT export_item")
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Err(e) => {
+                            sqlx::query("ROLLBACK TO SAVEPOINT export_item")
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query("RELEASE SAVEPOINT export_item")
+                                .execute(&mut *tx)
+                                .await?;
+                            outcome = "failed";
+                            message = format!(
+                                "出力しましたが出荷リストを更新できません: {}",
+                                item_error(&e)
+                            );
+                        }
+                    }
+                }
+            }
+            if outcome == "failed" {
+                failed += 1;
+            }
+            newly += 1;
+            sqlx::query(
+                "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq = $4",
+            )
+            .bind(outcome)
+            .bind(message)
+            .bind(job.id)
+            .bind(*seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE jobs SET done = done + $1, failed = failed + $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(newly)
+        .bind(failed)
+        .bind(now_text())
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What a format reads besides the orders, loaded per batch only when a
+/// column needs it.
+#[derive(Default)]
+struct Related {
+    customers: HashMap<i64, juchu_domain::customer::Customer>,
+    /// By order id.
+    subscriptions: HashMap<i64, juchu_domain::subscription::Subscription>,
+    attributes: HashMap<i64, Vec<(String, String)>>,
+}
+
+impl Related {
+    async fn load<'a>(
+        tx: &mut Tx,
+        format: &CsvFormat,
+        orders: impl Iterator<Item = &'a juchu_domain::order::Order> + Clone,
+    ) -> Result<Related, StoreError> {
+        let mut out = Related::default();
+        if format.needs(ColumnGroup::Customer) {
+            let mut ids: Vec<i64> = orders.clone().filter_map(|o| o.customer_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for chunk in ids.chunks(500) {
+                let sql = format!(
+                    "SELECT {} FROM customers WHERE id IN ({})",
+                    crate::customers::COLUMNS,
+                    in_list(chunk.len(), 1)
+                );
+                let args = chunk.iter().map(|id| crate::Arg::from(*id)).collect();
+                for r in query_with(sql, args).fetch_all(&mut **tx).await? {
+                    let c = crate::customers::from_row(&r)?;
+                    out.customers.insert(c.id, c);
+                }
+            }
+        }
+        if format.needs(ColumnGroup::Subscription) {
+            for o in orders.clone() {
+                if let Some(id) = crate::jobs::subscription_of(tx, o).await? {
+                    let s = crate::subscriptions::load_subscription(tx, id, "").await?;
+                    out.subscriptions.insert(o.id, s);
+                }
+            }
+        }
+        if format.needs_attributes() {
+            let ids: Vec<i64> = orders.map(|o| o.id).collect();
+            for chunk in ids.chunks(500) {
+                let sql = format!(
+                    "SELECT order_id, name, value FROM order_attributes WHERE order_id IN ({}) ORDER BY order_id, name",
+                    in_list(chunk.len(), 1)
+                );
+                let args = chunk.iter().map(|id| crate::Arg::from(*id)).collect();
+                for r in query_with(sql, args).fetch_all(&mut **tx).await? {
+                    out.attributes
+                        .entry(get_opt_i64(&r, "order_id")?.unwrap_or(0))
+                        .or_default()
+                        .push((get_str(&r, "name")?, get_str(&r, "value")?));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,850 @@
+//! Jobs (一括処理): registering, claiming, running and reporting.
+//!
+//! A job's selection is frozen into `job_items` when it is registered, so the
+//! job acts on what the operator saw. Items are grouped in chunks of
+//! [`CHUNK_SIZE`]. A worker claims a chunk and runs it **in one transaction**
+//! together with the claim: PostgreSQL's `FOR UPDATE SKIP LOCKED` lets several
+//! `juchu worker` processes share a job's chunks, and a worker that dies
+//! leaves nothing behind (its transaction and its row lock go with its
+//! connection), so the chunk is simply claimed again and each order is changed
+//! exactly once. Each item runs under a savepoint: one order failing does not
+//! undo the others. Exports write one file in order and run as one chunk with
+//! a lease that is renewed as they go (see [`crate::export`]).
+//!
+//! Every change goes through the change pipeline with the actor
+//! [`Actor::Job`], so 履歴 says which job did it and rules fire.
+
+use crate::StoreError;
+use crate::db::{
+    Arg, Store, Tx, get_i64, get_opt_i64, get_opt_str, get_str, in_list, now_text, query_with,
+};
+use crate::pipeline::{Actor, HistoryRow, history_rows};
+use crate::search::OrderQuery;
+use juchu_domain::FieldErrors;
+use juchu_domain::job::{ItemOutcome, JobKind, JobParams, JobStatus};
+
+/// Orders per chunk (and per transaction).
+pub const CHUNK_SIZE: i64 = 100;
+
+/// What a job acts on.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Every order the search finds (frozen when the job is registered).
+    Query(Box<OrderQuery>),
+    /// The checked rows or the page, by order number.
+    OrderNumbers(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: JobKind,
+    /// Required, except for a ブラックリスト再チェック (its period selects).
+    pub selection: Option<Selection>,
+    pub params: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub params: serde_json::Value,
+    pub status: JobStatus,
+    pub total: i64,
+    /// Items processed, whatever their outcome.
+    pub done: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub created_by: String,
+    pub cancel_requested: bool,
+    /// Why a failed job stopped.
+    pub error: String,
+    /// The download's file name and type, once there is one.
+    pub result_name: String,
+    pub result_type: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub updated_at: String,
+}
+
+impl Job {
+    /// Who the job's changes are attributed to in 履歴.
+    pub fn actor(&self) -> Actor {
+        Actor::Job {
+            id: self.id,
+            name: format!("{} #{}（{}）", self.kind.label(), self.id, self.created_by),
+        }
+    }
+
+    pub fn notice(&self) -> String {
+        if self.status.is_finished() {
+            juchu_domain::job::finished_notice(self.kind, self.status)
+        } else {
+            juchu_domain::job::registered_notice(self.kind)
+        }
+    }
+}
+
+/// What registering would do: how many orders, and how many would fail and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobPreview {
+    pub total: i64,
+    pub would_fail: i64,
+    /// The first failures: (order number, reason).
+    pub failures: Vec<(String, String)>,
+    pub reminders: Vec<String>,
+}
+
+/// One item's outcome, for the result file and the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobItem {
+    pub seq: i64,
+    pub order_number: String,
+    /// pending / ok / failed / skipped
+    pub status: String,
+    pub message: String,
+}
+
+const JOB_COLUMNS: &str = "id, kind, params_json, status, total, done, failed, skipped, actor_name, cancel_requested, error, result_name, result_type, created_at, started_at, finished_at, updated_at";
+
+fn job_from_row(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
+    let kind = get_str(r, "kind")?;
+    let status = get_str(r, "status")?;
+    Ok(Job {
+        id: get_i64(r, "id")?,
+        kind: JobKind::parse(&kind)
+            .ok_or_else(|| StoreError::Other(format!("unknown job kind {kind:?}")))?,
+        params: serde_json::from_str(&get_str(r, "params_json")?).unwrap_or_default(),
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| StoreError::Other(format!("unknown job status {status:?}")))?,
+        total: get_i64(r, "total")?,
+        done: get_i64(r, "done")?,
+        failed: get_i64(r, "failed")?,
+        skipped: get_i64(r, "skipped")?,
+        created_by: get_str(r, "actor_name")?,
+        cancel_requested: get_i64(r, "cancel_requested")? != 0,
+        error: get_str(r, "error")?,
+        result_name: get_str(r, "result_name")?,
+        result_type: get_str(r, "result_type")?,
+        created_at: get_str(r, "created_at")?,
+        started_at: get_opt_str(r, "started_at")?,
+        finished_at: get_opt_str(r, "finished_at")?,
+        updated_at: get_str(r, "updated_at")?,
+    })
+}
+
+/// How an item's error reads in the result file.
+pub(crate) fn item_error(e: &StoreError) -> String {
+    match e {
+        StoreError::Invalid(errors) => errors
+            .0
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join(" / "),
+        StoreError::Database(err) => {
+            tracing::warn!(error = %err, "job item failed on a database error");
+            "データベースエラーのため処理できませんでした".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Days before now, as a stored timestamp.
+fn days_ago(days: i64) -> String {
+    let since = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    juchu_domain::time::format_ts(since)
+}
+
+impl Store {
+    /// Checks a job's parameters and everything they name (a CSV format, a
+    /// mail template) before anything is written.
+    async fn check_params(&self, new: &NewJob) -> Result<JobParams, StoreError> {
+        let params = JobParams::parse(new.kind, &new.params)?;
+        match &params {
+            JobParams::CsvExport(p) => {
+                self.csv_format(p.format_id).await.map_err(|e| match e {
+                    StoreError::NotFound(_) => FieldErrors::single(
+                        "params.format_id",
+                        "unknown",
+                        format!("CSVフォーマット {} はありません", p.format_id),
+                    )
+                    .into(),
+                    e => e,
+                })?;
+            }
+            JobParams::PdfExport(_) => {
+                return Err(FieldErrors::single(
+                    "kind",
+                    "not_available",
+                    "PDF一括出力（帳票）はこのバージョンではまだ使えません",
+                )
+                .into());
+            }
+            JobParams::BulkMail(m) => {
+                if let (Some(subject), Some(body)) = (&m.subject, &m.body) {
+                    let typed = juchu_domain::mail::MailTemplate {
+                        code: "bulk_mail".into(),
+                        name: "メール一括通知".into(),
+                        subject: subject.clone(),
+                        body: body.clone(),
+                    };
+                    if let Err(e) =
+                        juchu_domain::mail::render(&typed, &juchu_domain::mail::sample_context())
+                    {
+                        return Err(FieldErrors::single(
+                            "params.body",
+                            "bad_template",
+                            format!("件名か本文を作れません: {e}"),
+                        )
+                        .into());
+                    }
+                }
+                if let Some(code) = &m.template_code
+                    && m.subject.is_none()
+                {
+                    let mut conn = self.pool.acquire().await?;
+                    if crate::mail::template(&mut conn, code).await?.is_none() {
+                        return Err(FieldErrors::single(
+                            "params.template_code",
+                            "unknown",
+                            format!("メールテンプレート「{code}」はありません"),
+                        )
+                        .into());
+                    }
+                }
+            }
+            JobParams::BulkUpdate(u) => {
+                let snapshot = self.masters().await?;
+                let mut e = FieldErrors::default();
+                if let Some(s) = &u.handling_status
+                    && snapshot.handling_status_by_name(s).is_none()
+                {
+                    e.add(
+                        "params.handling_status",
+                        "unknown",
+                        format!("対応状況「{s}」はありません"),
+                    );
+                }
+                if let Some(Some(p)) = &u.payment_method
+                    && snapshot.payment_method_by_key(p).is_none()
+                {
+                    e.add(
+                        "params.payment_method",
+                        "unknown",
+                        format!("支払方法「{p}」はありません"),
+                    );
+                }
+                if let Some(Some(c)) = &u.carrier
+                    && snapshot.carrier_by_key(c).is_none()
+                {
+                    e.add(
+                        "params.carrier",
+                        "unknown",
+                        format!("配送業者「{c}」はありません"),
+                    );
+                }
+                if let Some(l) = &u.labels {
+                    for (i, name) in l.values.iter().enumerate() {
+                        if snapshot.label_by_name(name).is_none() {
+                            e.add(
+                                format!("params.labels.values[{i}]"),
+                                "unknown",
+                                format!("受注ラベル「{name}」はありません"),
+                            );
+                        }
+                    }
+                }
+                e.into_result()?;
+            }
+            _ => {}
+        }
+        Ok(params)
+    }
+
+    /// The WHERE clause (and its arguments) of a job's selection.
+    async fn selection_sql(
+        &self,
+        new: &NewJob,
+        params: &JobParams,
+    ) -> Result<(String, Vec<Arg>), StoreError> {
+        if let JobParams::BlacklistRescan(r) = params {
+            return Ok((
+                // An order an operator cleared after a screening is left alone.
+                " WHERE needs_attention = 0 AND ordered_at >= $1 AND NOT EXISTS (SELECT 1 FROM order_attention_matches m WHERE m.order_id = orders.id)".into(),
+                vec![days_ago(r.days).into()],
+            ));
+        }
+        match &new.selection {
+            None => Err(FieldErrors::single(
+                "selection",
+                "required",
+                "対象の受注（selection: query か order_numbers）を指定してください",
+            )
+            .into()),
+            Some(Selection::Query(q)) => {
+                let masters = self.masters().await?;
+                let f = q.filter(&masters, self.backend)?;
+                Ok((f.where_sql, f.args))
+            }
+            Some(Selection::OrderNumbers(numbers)) => {
+                if numbers.is_empty() {
+                    return Err(FieldErrors::single(
+                        "selection.order_numbers",
+                        "required",
+                        "受注を1件以上選んでください",
+                    )
+                    .into());
+                }
+                if numbers.len() > 100_000 {
+                    return Err(FieldErrors::single(
+                        "selection.order_numbers",
+                        "too_many",
+                        "一度に選べる受注は100,000件までです（検索条件で選んでください）",
+                    )
+                    .into());
+                }
+                // Unknown numbers are named, with their position.
+                let mut known = std::collections::HashSet::new();
+                for chunk in numbers.chunks(500) {
+                    let sql = format!(
+                        "SELECT order_number FROM orders WHERE order_number IN ({})",
+                        in_list(chunk.len(), 1)
+                    );
+                    let args = chunk.iter().map(|n| Arg::from(n.trim())).collect();
+                    for r in query_with(sql, args).fetch_all(&self.pool).await? {
+                        known.insert(get_str(&r, "order_number")?);
+                    }
+                }
+                let mut e = FieldErrors::default();
+                for (i, n) in numbers.iter().enumerate() {
+                    if !known.contains(n.trim()) && e.0.len() < 20 {
+                        e.add(
+                            format!("selection.order_numbers[{i}]"),
+                            "unknown",
+                            format!("受注番号「{n}」の受注はありません"),
+                        );
+                    }
+                }
+                e.into_result()?;
+                Ok((String::new(), Vec::new()))
+            }
+        }
+    }
+
+    /// Registers a job: its items are frozen now. Nothing is written when the
+    /// parameters or the selection are wrong, or when nothing is selected.
+    pub async fn register_job(&self, new: NewJob, actor: &Actor) -> Result<Job, StoreError> {
+        let params = self.check_params(&new).await?;
+        let (where_sql, args) = self.selection_sql(&new, &params).await?;
+        let now = now_text();
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO jobs (kind, params_json, status, actor_kind, actor_id, actor_name, created_at, updated_at) \
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(new.kind.code())
+        .bind(new.params.to_string())
+        .bind(actor.kind())
+        .bind(actor.id())
+        .bind(actor.name().to_string())
+        .bind(now.clone())
+        .fetch_one(&mut *tx)
+        .await?;
+        let id = get_i64(&row, "id")?;
+        // An export writes one file in order: one chunk.
+        let chunk_expr = if new.kind.splits_into_chunks() {
+            format!("(rn - 1) / {CHUNK_SIZE}")
+        } else {
+            "0".into()
+        };
+        match &new.selection {
+            Some(Selection::OrderNumbers(numbers))
+                if !matches!(params, JobParams::BlacklistRescan(_)) =>
+            {
+                let mut seen = std::collections::HashSet::new();
+                let unique: Vec<&str> = numbers
+                    .iter()
+                    .map(|n| n.trim())
+                    .filter(|n| seen.insert(*n))
+                    .collect();
+                let mut seq = 0i64;
+                for chunk in unique.chunks(400) {
+                    let sql = format!(
+                        "SELECT id, order_number FROM orders WHERE order_number IN ({})",
+                        in_list(chunk.len(), 1)
+                    );
+                    let rows = query_with(sql, chunk.iter().map(|n| Arg::from(*n)).collect())
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let mut by_number = std::collections::HashMap::new();
+                    for r in &rows {
+                        by_number.insert(get_str(r, "order_number")?, get_i64(r, "id")?);
+                    }
+                    let mut values = Vec::new();
+                    let mut args: Vec<Arg> = Vec::new();
+                    for n in chunk {
+                        // Deleted since the check: nothing to do for it.
+                        let Some(order_id) = by_number.get(*n) else {
+                            continue;
+                        };
+                        seq += 1;
+                        let chunk_no = if new.kind.splits_into_chunks() {
+                            (seq - 1) / CHUNK_SIZE
+                        } else {
+                            0
+                        };
+                        let base = args.len();
+                        values.push(format!(
+                            "({id}, ${}, ${}, ${})",
+                            base + 1,
+                            base + 2,
+                            base + 3
+                        ));
+                        args.push(seq.into());
+                        args.push((*order_id).into());
+                        args.push(chunk_no.into());
+                    }
+                    if !values.is_empty() {
+                        query_with(
+                            format!(
+                                "INSERT INTO job_items (job_id, seq, order_id, chunk) VALUES {}",
+                                values.join(", ")
+                            ),
+                            args,
+                        )
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+            _ => {
+                // Set-based: a million orders are frozen in one statement.
+                let sql = format!(
+                    "INSERT INTO job_items (job_id, seq, order_id, chunk) \
+                     SELECT {id}, rn, id, {chunk_expr} FROM \
+                     (SELECT id, ROW_NUMBER() OVER (ORDER BY ordered_at DESC, id DESC) AS rn FROM orders{where_sql}) selected"
+                );
+                query_with(sql, args).execute(&mut *tx).await?;
+            }
+        }
+        let total = get_i64(
+            &sqlx::query("SELECT COUNT(*) AS n FROM job_items WHERE job_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?,
+            "n",
+        )?;
+        if total == 0 {
+            // Dropped with the transaction: nothing is left of the job.
+            return Err(FieldErrors::single("selection", "empty", "対象の受注がありません").into());
+        }
+        sqlx::query(
+            "INSERT INTO job_chunks (job_id, chunk) SELECT DISTINCT job_id, chunk FROM job_items WHERE job_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE jobs SET total = $1 WHERE id = $2")
+            .bind(total)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.job(id).await
+    }
+
+    /// What [`Store::register_job`] would do, without doing it: the count, and
+    /// for changes the orders that would fail and why.
+    pub async fn preview_job(&self, new: NewJob) -> Result<JobPreview, StoreError> {
+        let params = self.check_params(&new).await?;
+        let (where_sql, args) = self.selection_sql(&new, &params).await?;
+        let mut preview = JobPreview::default();
+        if let JobParams::BulkUpdate(u) = &params {
+            preview.reminders = u.reminders().into_iter().map(String::from).collect();
+        }
+        let ids: Vec<i64> = match &new.selection {
+            Some(Selection::OrderNumbers(numbers))
+                if !matches!(params, JobParams::BlacklistRescan(_)) =>
+            {
+                let mut out = Vec::new();
+                for chunk in numbers.chunks(400) {
+                    let sql = format!(
+                        "SELECT id FROM orders WHERE order_number IN ({})",
+                        in_list(chunk.len(), 1)
+                    );
+                    let args = chunk.iter().map(|n| Arg::from(n.trim())).collect();
+                    for r in query_with(sql, args).fetch_all(&self.pool).await? {
+                        out.push(get_i64(&r, "id")?);
+                    }
+                }
+                out.sort_unstable();
+                out.dedup();
+                out
+            }
+            _ => {
+                let sql = format!("SELECT id FROM orders{where_sql}");
+                query_with(sql, args)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| get_i64(r, "id"))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        preview.total = ids.len() as i64;
+        // Only changes can fail per order; a dry run of an export is its count.
+        if !matches!(
+            params,
+            JobParams::BulkUpdate(_) | JobParams::PaymentChange(_) | JobParams::BulkMail(_)
+        ) {
+            return Ok(preview);
+        }
+        let snapshot = {
+            let mut tx = self.begin_read().await?;
+            let s = self.masters_in(&mut tx).await?;
+            tx.commit().await?;
+            s
+        };
+        for chunk in ids.chunks(500) {
+            let mut tx = self.begin_read().await?;
+            let orders = crate::orders::load_orders_by_ids(&mut tx, chunk).await?;
+            let opted_out = if matches!(params, JobParams::BulkMail(_)) {
+                crate::customers::opted_out(&mut tx, &orders).await?
+            } else {
+                Default::default()
+            };
+            tx.commit().await?;
+            for o in &orders {
+                let why = crate::bulk::would_fail(&params, o, &snapshot, &opted_out);
+                if let Some(why) = why {
+                    preview.would_fail += 1;
+                    if preview.failures.len() < 100 {
+                        preview.failures.push((o.order_number.clone(), why));
+                    }
+                }
+            }
+        }
+        Ok(preview)
+    }
+
+    pub async fn job(&self, id: i64) -> Result<Job, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("ジョブ"))?;
+        job_from_row(&row)
+    }
+
+    /// The newest jobs first.
+    pub async fn jobs(&self, limit: i64) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT $1"
+        )))
+        .bind(limit.clamp(1, 500))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Jobs changed after `since` (an `updated_at`), oldest change first: what
+    /// the admin pages' notifications poll.
+    pub async fn jobs_changed_since(&self, since: &str) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE updated_at > $1 ORDER BY updated_at, id LIMIT 100"
+        )))
+        .bind(since.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Asks a job to stop: no further chunk starts; the one running finishes.
+    pub async fn cancel_job(&self, id: i64) -> Result<Job, StoreError> {
+        let job = self.job(id).await?;
+        if job.status.is_finished() {
+            return Err(StoreError::Conflict {
+                field: None,
+                message: format!(
+                    "ジョブ #{id} は{}のためキャンセルできません",
+                    job.status.label()
+                ),
+            });
+        }
+        sqlx::query("UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2")
+            .bind(now_text())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.reap_cancelled().await?;
+        self.job(id).await
+    }
+
+    /// Cancelled jobs whose running chunk (if any) has ended become キャンセル.
+    async fn reap_cancelled(&self) -> Result<(), StoreError> {
+        let now = now_text();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE job_chunks SET status = 'cancelled' WHERE status = 'pending' AND job_id IN \
+             (SELECT id FROM jobs WHERE cancel_requested = 1 AND status IN ('queued', 'running'))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'cancelled', finished_at = $1, updated_at = $1 \
+             WHERE cancel_requested = 1 AND status IN ('queued', 'running') AND NOT EXISTS \
+             (SELECT 1 FROM job_chunks c WHERE c.job_id = jobs.id AND c.status = 'running' AND c.lease_until >= $1)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Items of a job in order, from `after_seq`, with the order number.
+    pub async fn job_items(
+        &self,
+        id: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<JobItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ji.seq, o.order_number, ji.status, ji.message FROM job_items ji \
+             LEFT JOIN orders o ON o.id = ji.order_id WHERE ji.job_id = $1 AND ji.seq > $2 ORDER BY ji.seq LIMIT $3",
+        )
+        .bind(id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(JobItem {
+                    seq: get_i64(r, "seq")?,
+                    order_number: get_opt_str(r, "order_number")?.unwrap_or_default(),
+                    status: get_str(r, "status")?,
+                    message: get_str(r, "message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A part of a job's stored file (an export), if there is one.
+    pub async fn job_file_part(&self, id: i64, part: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT data FROM job_files WHERE job_id = $1 AND part = $2")
+            .bind(id)
+            .bind(part)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            use sqlx::Row;
+            r.try_get::<Vec<u8>, _>("data").map_err(StoreError::from)
+        })
+        .transpose()
+    }
+
+    /// Runs jobs until none has work left (or `max_chunks` ran). Returns the
+    /// number of chunks run.
+    pub async fn run_jobs(&self, max_chunks: usize) -> Result<usize, StoreError> {
+        let mut ran = 0;
+        while ran < max_chunks {
+            if !self.run_next_chunk().await? {
+                break;
+            }
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Claims and runs one chunk of some job. `false` when there was none.
+    pub async fn run_next_chunk(&self) -> Result<bool, StoreError> {
+        self.reap_cancelled().await?;
+        if self.run_export_chunk().await? {
+            return Ok(true);
+        }
+        let now = now_text();
+        let lock = match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE OF c SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.job_id, c.chunk FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
+             WHERE c.status = 'pending' AND j.status IN ('queued', 'running') AND j.cancel_requested = 0 \
+             AND j.kind NOT IN ('csv_export', 'pdf_export') \
+             ORDER BY c.job_id, c.chunk LIMIT 1{lock}"
+        )))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(claimed) = claimed else {
+            tx.commit().await?;
+            return Ok(false);
+        };
+        let job_id = get_i64(&claimed, "job_id")?;
+        let chunk = get_i64(&claimed, "chunk")?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 WHERE id = $2 AND status IN ('queued', 'running')",
+        )
+        .bind(now.clone())
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        let job = {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+            )))
+            .bind(job_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            job_from_row(&row)?
+        };
+        let params = match JobParams::parse(job.kind, &job.params) {
+            Ok(p) => p,
+            Err(e) => {
+                // Parameters checked at registration no longer parse (an
+                // upgrade changed them): the job fails, visibly.
+                drop(tx);
+                self.fail_job(job_id, &format!("パラメータを読めません: {e}"))
+                    .await?;
+                return Ok(true);
+            }
+        };
+        let items = sqlx::query(
+            "SELECT seq, order_id FROM job_items WHERE job_id = $1 AND chunk = $2 AND status = 'pending' ORDER BY seq",
+        )
+        .bind(job_id)
+        .bind(chunk)
+        .fetch_all(&mut *tx)
+        .await?;
+        let items: Vec<(i64, i64)> = items
+            .iter()
+            .map(|r| Ok((get_i64(r, "seq")?, get_i64(r, "order_id")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let actor = job.actor();
+        let outcomes = crate::bulk::run_items(self, &mut tx, &job, &params, &items, &actor).await?;
+        let (mut failed, mut skipped) = (0i64, 0i64);
+        for (seq, outcome, message) in &outcomes {
+            match outcome {
+                ItemOutcome::Failed => failed += 1,
+                ItemOutcome::Skipped => skipped += 1,
+                ItemOutcome::Ok => {}
+            }
+            sqlx::query(
+                "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq = $4",
+            )
+            .bind(outcome.code())
+            .bind(message.clone())
+            .bind(job_id)
+            .bind(*seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE job_chunks SET status = 'done' WHERE job_id = $1 AND chunk = $2")
+            .bind(job_id)
+            .bind(chunk)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE jobs SET done = done + $1, failed = failed + $2, skipped = skipped + $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(outcomes.len() as i64)
+        .bind(failed)
+        .bind(skipped)
+        .bind(now_text())
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.finish_if_done(job_id).await?;
+        Ok(true)
+    }
+
+    /// A job whose every chunk is done is 完了.
+    pub(crate) async fn finish_if_done(&self, job_id: i64) -> Result<(), StoreError> {
+        let now = now_text();
+        sqlx::query(
+            "UPDATE jobs SET status = 'completed', finished_at = $1, updated_at = $1 WHERE id = $2 AND status = 'running' \
+             AND NOT EXISTS (SELECT 1 FROM job_chunks WHERE job_id = $2 AND status <> 'done')",
+        )
+        .bind(now)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A job that cannot go on: 失敗, with why.
+    pub(crate) async fn fail_job(&self, job_id: i64, why: &str) -> Result<(), StoreError> {
+        let now = now_text();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE job_chunks SET status = 'cancelled' WHERE job_id = $1 AND status <> 'done'",
+        )
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, updated_at = $2 WHERE id = $3",
+        )
+        .bind(why.to_string())
+        .bind(now)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The order history row a job writes for what is not a field change (a
+    /// dunning record, a mail).
+    pub(crate) async fn job_note(
+        &self,
+        tx: &mut Tx,
+        order_id: i64,
+        actor: &Actor,
+        field: &str,
+        after: String,
+    ) -> Result<(), StoreError> {
+        crate::orders::write_rows(
+            tx,
+            self.backend,
+            vec![history_rows(
+                &[HistoryRow {
+                    owner_id: order_id,
+                    actor_kind: actor.kind(),
+                    actor_id: actor.id(),
+                    actor_name: actor.name().to_string(),
+                    field: field.to_string(),
+                    before: String::new(),
+                    after,
+                    reason: String::new(),
+                }],
+                &now_text(),
+            )],
+        )
+        .await
+    }
+}
+
+/// The subscription an order belongs to: the one it was created for, or the
+/// one it started.
+pub(crate) async fn subscription_of(
+    tx: &mut Tx,
+    order: &juchu_domain::order::Order,
+) -> Result<Option<i64>, StoreError> {
+    if let Some(id) = order.subscription_id {
+        return Ok(Some(id));
+    }
+    let row =
+        sqlx::query("SELECT id FROM subscriptions WHERE parent_order_id = $1 ORDER BY id LIMIT 1")
+            .bind(order.id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.map(|r| get_opt_i64(&r, "id")).transpose()?.flatten())
+}

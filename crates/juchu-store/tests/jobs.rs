@@ -1,0 +1,622 @@
+//! 一括処理 as jobs on both stores: selections frozen at registration, each
+//! operation through the pipeline (履歴 says which job), per-order results,
+//! the seed's rules, exports in every encoding, cancellation and dry runs.
+
+use juchu_domain::calendar::Cycle;
+use juchu_domain::csv_format::{Column, CsvFormat, Encoding, RowPer, Unmappable};
+use juchu_domain::customer::{Address, CustomerInput};
+use juchu_domain::job::{JobKind, JobStatus};
+use juchu_domain::order::{ItemInput, NewOrder, Order};
+use juchu_domain::patch::OrderPatch;
+use juchu_store::jobs::{Job, NewJob, Selection};
+use juchu_store::masters::{LabelInput, ProductInput};
+use juchu_store::{Actor, OrderQuery, Store, StoreError, both_stores};
+use serde_json::json;
+
+fn actor() -> Actor {
+    Actor::Staff {
+        id: 1,
+        name: "山田（店長）".into(),
+    }
+}
+
+fn address(family: &str, email: &str) -> Address {
+    Address {
+        family_name: family.into(),
+        given_name: "花子".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "ハナコ".into(),
+        postal_code: "150-0001".into(),
+        prefecture: "東京都".into(),
+        address1: "渋谷区神宮前1-2-3".into(),
+        address2: String::new(),
+        phone: "090-1234-5678".into(),
+        email: email.into(),
+    }
+}
+
+async fn seed(store: &Store) {
+    for (code, sub, fee) in [
+        ("TEA-01", false, None),
+        ("SUP-01", true, None),
+        ("BIG-01", false, Some(0)),
+    ] {
+        store
+            .create_product(ProductInput {
+                code: code.into(),
+                name: format!("商品 {code}"),
+                unit_price: 1080,
+                tax_rate: 8,
+                shipping_fee: fee,
+                payment_fee: None,
+                is_bundled_item: false,
+                is_subscription: sub,
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .create_label(LabelInput {
+            name: "VIP".into(),
+            color: "#ff0000".into(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn orders(store: &Store, n: usize, product: &str, customer: Option<i64>) -> Vec<Order> {
+    let inputs = (0..n)
+        .map(|i| NewOrder {
+            customer_id: customer,
+            billing: address(&format!("山田{i}"), "hanako@example.jp"),
+            items: vec![ItemInput {
+                product_code: product.into(),
+                quantity: 1,
+                unit_price: None,
+            }],
+            carrier: Some("yamato".into()),
+            payment_method: Some("cod".into()),
+            subscription_cycle: (product == "SUP-01").then_some(Cycle::Days { every: 30 }),
+            scheduled_delivery_date: Some("2027-01-10".into()),
+            ..Default::default()
+        })
+        .collect();
+    store.create_orders(inputs, &actor()).await.unwrap()
+}
+
+fn numbers(os: &[Order]) -> Selection {
+    Selection::OrderNumbers(os.iter().map(|o| o.order_number.clone()).collect())
+}
+
+async fn run(store: &Store, kind: JobKind, selection: Selection, params: serde_json::Value) -> Job {
+    let job = store
+        .register_job(
+            NewJob {
+                kind,
+                selection: Some(selection),
+                params,
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    store.run_jobs(10_000).await.unwrap();
+    store.job(job.id).await.unwrap()
+}
+
+async fn result_csv(store: &Store, job: &Job) -> Vec<(String, String, String)> {
+    store
+        .job_items(job.id, 0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.order_number, i.status, i.message))
+        .collect()
+}
+
+async fn file(store: &Store, job: &Job) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut part = 0;
+    while let Some(bytes) = store.job_file_part(job.id, part).await.unwrap() {
+        out.extend(bytes);
+        part += 1;
+    }
+    out
+}
+
+both_stores!(bulk_update_through_the_pipeline, |store| async move {
+    seed(&store).await;
+    let os = orders(&store, 250, "TEA-01", None).await;
+    // One of them is 売上完了: its payment method may not change.
+    store
+        .change_order(
+            &os[3].order_number,
+            None,
+            &OrderPatch {
+                payment_override: Some("強制売上".into()),
+                ..Default::default()
+            },
+            &actor(),
+            "",
+        )
+        .await
+        .unwrap();
+    let params = json!({
+        "handling_status": "発送準備中",
+        "payment_method": "bank_transfer",
+        "paid_at": "2026-12-01",
+        "memo": {"mode": "add", "value": "一括で確認済み"},
+        "labels": {"mode": "add", "values": ["VIP"]}
+    });
+    let preview = store
+        .preview_job(NewJob {
+            kind: JobKind::BulkUpdate,
+            selection: Some(Selection::Query(Box::new(OrderQuery::default()))),
+            params: params.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(preview.total, 250);
+    assert_eq!(preview.would_fail, 1);
+    assert_eq!(preview.failures[0].0, os[3].order_number);
+    assert!(preview.failures[0].1.contains("売上完了"), "{preview:?}");
+    assert!(preview.reminders[0].contains("再オーソリ"));
+
+    let job = run(
+        &store,
+        JobKind::BulkUpdate,
+        Selection::Query(Box::new(OrderQuery::default())),
+        params,
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Completed);
+    assert_eq!((job.total, job.done, job.failed), (250, 250, 1));
+    let o = store.order_by_number(&os[0].order_number).await.unwrap();
+    let snapshot = store.masters().await.unwrap();
+    assert_eq!(
+        snapshot.handling_status(o.handling_status_id).unwrap().name,
+        "発送準備中"
+    );
+    // The payment fee follows the method (銀行振込: 0, 代金引換 was 330).
+    assert_eq!(o.totals.payment_fee, 0);
+    assert_eq!(o.paid_at.unwrap().to_string(), "2026-12-01");
+    assert!(o.memo.ends_with("一括で確認済み"));
+    assert_eq!(o.label_ids.len(), 1);
+    // 履歴 names the job and who registered it.
+    let h = store.order_history(&o.order_number).await.unwrap();
+    let status_rows: Vec<_> = h.iter().filter(|e| e.field == "handling_status").collect();
+    assert_eq!(status_rows.len(), 1, "{h:?}");
+    assert_eq!(status_rows[0].actor_kind, "job");
+    assert!(
+        status_rows[0]
+            .actor_name
+            .contains(&format!("一括更新 #{}", job.id))
+            && status_rows[0].actor_name.contains("山田（店長）"),
+        "{}",
+        status_rows[0].actor_name
+    );
+    // The captured order failed alone and is unchanged.
+    let items = result_csv(&store, &job).await;
+    let failed: Vec<_> = items.iter().filter(|i| i.1 == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, os[3].order_number);
+    assert!(
+        failed[0]
+            .2
+            .contains("売上完了の受注は支払方法を変更できません")
+    );
+    let captured = store.order_by_number(&os[3].order_number).await.unwrap();
+    assert!(!captured.memo.contains("一括"));
+    // Running again changes nothing: every item is done.
+    assert_eq!(store.run_jobs(100).await.unwrap(), 0);
+});
+
+both_stores!(
+    bad_jobs_are_refused_and_nothing_is_written,
+    |store| async move {
+        seed(&store).await;
+        let os = orders(&store, 2, "TEA-01", None).await;
+        let bad = |kind, selection, params| NewJob {
+            kind,
+            selection,
+            params,
+        };
+        let cases = vec![
+            (
+                bad(JobKind::BulkUpdate, Some(numbers(&os)), json!({})),
+                "params",
+            ),
+            (
+                bad(
+                    JobKind::BulkUpdate,
+                    Some(numbers(&os)),
+                    json!({"handling_status": "宇宙"}),
+                ),
+                "params.handling_status",
+            ),
+            (
+                bad(
+                    JobKind::BulkUpdate,
+                    Some(numbers(&os)),
+                    json!({"labels": {"mode": "add", "values": ["なし"]}}),
+                ),
+                "params.labels.values[0]",
+            ),
+            (
+                bad(
+                    JobKind::BulkUpdate,
+                    Some(Selection::OrderNumbers(vec![
+                        os[0].order_number.clone(),
+                        "NOPE-1".into(),
+                    ])),
+                    json!({"handling_status": "保留"}),
+                ),
+                "selection.order_numbers[1]",
+            ),
+            (
+                bad(
+                    JobKind::BulkUpdate,
+                    None,
+                    json!({"handling_status": "保留"}),
+                ),
+                "selection",
+            ),
+            (
+                bad(
+                    JobKind::BulkUpdate,
+                    Some(Selection::Query(Box::new(OrderQuery {
+                        order_number: Some("none-such".into()),
+                        ..Default::default()
+                    }))),
+                    json!({"handling_status": "保留"}),
+                ),
+                "selection",
+            ),
+            (
+                bad(
+                    JobKind::CsvExport,
+                    Some(numbers(&os)),
+                    json!({"format_id": 99}),
+                ),
+                "params.format_id",
+            ),
+            (
+                bad(
+                    JobKind::BulkMail,
+                    Some(numbers(&os)),
+                    json!({"template_code": "none"}),
+                ),
+                "params.template_code",
+            ),
+            (
+                bad(JobKind::PdfExport, Some(numbers(&os)), json!({})),
+                "kind",
+            ),
+        ];
+        for (job, field) in cases {
+            match store.register_job(job, &actor()).await {
+                Err(StoreError::Invalid(e)) => assert_eq!(e.0[0].field, field, "{e:?}"),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(store.jobs(10).await.unwrap().is_empty());
+    }
+);
+
+both_stores!(dunning_mail_and_payment_jobs, |store| async move {
+    seed(&store).await;
+    let os = orders(&store, 3, "TEA-01", None).await;
+    let job = run(
+        &store,
+        JobKind::Dunning,
+        numbers(&os),
+        json!({"memo": "電話で入金をお願いした", "due_date": "2026-12-20"}),
+    )
+    .await;
+    assert_eq!(
+        (job.status, job.done, job.failed),
+        (JobStatus::Completed, 3, 0)
+    );
+    let h = store.order_history(&os[0].order_number).await.unwrap();
+    let d = h.iter().find(|e| e.field == "dunning").unwrap();
+    assert_eq!(d.after, "電話で入金をお願いした（支払期限 2026-12-20）");
+    assert_eq!(d.field_label, "督促");
+
+    // メール一括通知: a customer who opted out is skipped and listed.
+    let opted = store
+        .create_customer(CustomerInput {
+            address: address("鈴木", "suzuki@example.jp"),
+            mail_opt_out: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut all = os.clone();
+    all.extend(orders(&store, 1, "TEA-01", Some(opted.id)).await);
+    // A typed body with an unknown variable is refused before anything is sent.
+    match store
+        .register_job(
+            NewJob {
+                kind: JobKind::BulkMail,
+                selection: Some(numbers(&all)),
+                params: json!({"subject": "x", "body": "{{ nonsense }}"}),
+            },
+            &actor(),
+        )
+        .await
+    {
+        Err(StoreError::Invalid(e)) => assert_eq!(e.0[0].field, "params.body", "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    let job = run(
+        &store,
+        JobKind::BulkMail,
+        numbers(&all),
+        json!({"subject": "{{ order_number }} のお知らせ", "body": "{{ customer_name }} 様\n年末年始の配送について", "bcc": ["shop@example.jp"]}),
+    )
+    .await;
+    assert_eq!(
+        (job.status, job.done, job.skipped),
+        (JobStatus::Completed, 4, 1)
+    );
+    let items = result_csv(&store, &job).await;
+    assert!(items[3].2.contains("送信しない"), "{items:?}");
+    let mails = store.order_mails(os[0].id).await.unwrap();
+    let m = mails
+        .iter()
+        .find(|m| m.template_code == "bulk_mail")
+        .unwrap();
+    assert_eq!(m.subject, format!("{} のお知らせ", os[0].order_number));
+    assert!(m.body.starts_with("山田0 花子 様"), "{}", m.body);
+
+    // 決済状況一括変更: 強制取消 with the subscription stopped; 売上処理 queued.
+    let sub_orders = orders(&store, 1, "SUP-01", None).await;
+    let reasons = store.subscription_reasons().await.unwrap();
+    let job = run(
+        &store,
+        JobKind::PaymentChange,
+        numbers(&sub_orders),
+        json!({"process": "force_cancel", "subscription": "stop", "subscription_reason": reasons.stop[0]}),
+    )
+    .await;
+    assert_eq!(
+        (job.done, job.failed),
+        (1, 0),
+        "{:?}",
+        result_csv(&store, &job).await
+    );
+    let o = store
+        .order_by_number(&sub_orders[0].order_number)
+        .await
+        .unwrap();
+    assert_eq!(o.payment_status.label(), "取消完了");
+    let subs = store
+        .search_subscriptions(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(subs.subscriptions[0].status.label(), "停止");
+
+    let job = run(
+        &store,
+        JobKind::PaymentChange,
+        numbers(&os[..1]),
+        json!({"process": "capture"}),
+    )
+    .await;
+    assert_eq!((job.done, job.failed), (1, 1));
+    let r = store.payment_requests(os[0].id).await.unwrap();
+    // An unpaid order cannot be captured: the reason is the result, nothing is queued.
+    let items = result_csv(&store, &job).await;
+    assert!(r.is_empty());
+    assert_eq!(items[0].1, "failed");
+    assert!(
+        items[0].2.contains("未決済") && items[0].2.contains("売上処理"),
+        "{items:?}"
+    );
+});
+
+fn format(row_per: RowPer, encoding: Encoding, unmappable: Unmappable) -> CsvFormat {
+    CsvFormat {
+        id: 0,
+        name: "出荷用".into(),
+        row_per,
+        encoding,
+        unmappable,
+        columns: [
+            "order_number",
+            "billing_name",
+            "item_product_code",
+            "item_quantity",
+            "memo",
+        ]
+        .iter()
+        .map(|k| Column {
+            key: k.to_string(),
+            header: if *k == "billing_name" {
+                "お名前".into()
+            } else {
+                String::new()
+            },
+        })
+        .collect(),
+    }
+}
+
+both_stores!(csv_exports_in_every_encoding, |store| async move {
+    seed(&store).await;
+    let os = orders(&store, 3, "TEA-01", None).await;
+    // A name CP932 cannot hold, and a formula.
+    store
+        .change_order(
+            &os[1].order_number,
+            None,
+            &OrderPatch {
+                memo: Some("=HYPERLINK(\"http://evil\")".into()),
+                billing: Some(address("𠮷田", "yoshida@example.jp")),
+                ..Default::default()
+            },
+            &actor(),
+            "",
+        )
+        .await
+        .unwrap();
+    let strict = store
+        .add_csv_format(&format(RowPer::Item, Encoding::Cp932, Unmappable::Error))
+        .await
+        .unwrap();
+    let job = run(
+        &store,
+        JobKind::CsvExport,
+        numbers(&os),
+        json!({"format_id": strict.id}),
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.error.contains("行目") && job.error.contains("お名前") && job.error.contains('𠮷'),
+        "{}",
+        job.error
+    );
+
+    let lenient = store
+        .add_csv_format(&format(RowPer::Item, Encoding::Cp932, Unmappable::Replace))
+        .await
+        .unwrap();
+    let job = run(
+        &store,
+        JobKind::CsvExport,
+        numbers(&os),
+        json!({"format_id": lenient.id, "shipping_list": true}),
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Completed, "{}", job.error);
+    assert_eq!(job.result_type, "text/csv; charset=Shift_JIS");
+    let bytes = file(&store, &job).await;
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    assert!(!bad);
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(lines[0], "受注番号,お名前,商品コード,数量,受注メモ");
+    assert!(lines.iter().any(|l| l.contains("〓田 花子")), "{text}");
+    assert!(text.contains("'=HYPERLINK"), "{text}");
+    let items = result_csv(&store, &job).await;
+    assert!(
+        items.iter().any(|i| i.2.contains("〓にしました")),
+        "{items:?}"
+    );
+    // 出荷リスト出力用: 出力済 with today's date, through the pipeline.
+    let o = store.order_by_number(&os[0].order_number).await.unwrap();
+    assert_eq!(o.shipping_list_state.label(), "出力済");
+    assert!(o.shipping_list_exported_on.is_some());
+    let h = store.order_history(&o.order_number).await.unwrap();
+    assert!(
+        h.iter()
+            .any(|e| e.field == "shipping_list_state" && e.actor_kind == "job")
+    );
+
+    let bom = store
+        .add_csv_format(&format(RowPer::Order, Encoding::Utf8Bom, Unmappable::Error))
+        .await
+        .unwrap();
+    let job = run(
+        &store,
+        JobKind::CsvExport,
+        numbers(&os),
+        json!({"format_id": bom.id}),
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Completed);
+    let bytes = file(&store, &job).await;
+    assert!(bytes.starts_with(b"\xef\xbb\xbf"));
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.contains("𠮷田 花子"));
+    assert_eq!(text.split("\r\n").filter(|l| !l.is_empty()).count(), 4);
+    // The same export in plain UTF-8, chosen at export time.
+    let job = run(
+        &store,
+        JobKind::CsvExport,
+        numbers(&os),
+        json!({"format_id": bom.id, "encoding": "utf8"}),
+    )
+    .await;
+    assert!(!file(&store, &job).await.starts_with(b"\xef\xbb\xbf"));
+});
+
+both_stores!(csv_formats_are_checked, |store| async move {
+    let mut f = format(RowPer::Order, Encoding::Utf8, Unmappable::Error);
+    f.columns.push(Column {
+        key: "favourite_colour".into(),
+        header: String::new(),
+    });
+    match store.add_csv_format(&f).await {
+        Err(StoreError::Invalid(e)) => assert_eq!(e.0[0].field, "columns[5].key"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.csv_formats().await.unwrap().is_empty());
+});
+
+both_stores!(
+    jobs_can_be_cancelled_and_rescans_run_as_jobs,
+    |store| async move {
+        seed(&store).await;
+        let os = orders(&store, 250, "TEA-01", None).await;
+        let job = store
+            .register_job(
+                NewJob {
+                    kind: JobKind::BulkUpdate,
+                    selection: Some(numbers(&os)),
+                    params: json!({"handling_status": "保留"}),
+                },
+                &actor(),
+            )
+            .await
+            .unwrap();
+        // One chunk runs, then the job is cancelled: the rest is never touched.
+        assert!(store.run_next_chunk().await.unwrap());
+        let cancelled = store.cancel_job(job.id).await.unwrap();
+        assert_eq!(cancelled.status, JobStatus::Cancelled);
+        assert_eq!(store.run_jobs(100).await.unwrap(), 0);
+        let j = store.job(job.id).await.unwrap();
+        assert_eq!(j.done, 100);
+        assert!(matches!(
+            store.cancel_job(job.id).await,
+            Err(StoreError::Conflict { .. })
+        ));
+
+        // ブラックリスト再チェック as a job: an order placed before its customer
+        // was blacklisted is found.
+        let c = store
+            .create_customer(CustomerInput {
+                address: address("山田5", "x@example.jp"),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store
+            .set_blacklisted(c.id, true, "受取拒否", &actor())
+            .await
+            .unwrap();
+        let job = store
+            .register_job(
+                NewJob {
+                    kind: JobKind::BlacklistRescan,
+                    selection: None,
+                    params: json!({"days": 30}),
+                },
+                &actor(),
+            )
+            .await
+            .unwrap();
+        store.run_jobs(100).await.unwrap();
+        let job = store.job(job.id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Completed);
+        let o = store.order_by_number(&os[5].order_number).await.unwrap();
+        assert!(o.needs_attention, "{:?}", o.needs_attention_reason);
+        let items = result_csv(&store, &job).await;
+        assert!(
+            items
+                .iter()
+                .any(|i| i.0 == os[5].order_number && i.2.contains("要対応受注にしました"))
+        );
+    }
+);
