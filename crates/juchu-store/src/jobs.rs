@@ -556,7 +556,7 @@ impl Store {
     /// the admin pages' notifications poll.
     pub async fn jobs_changed_since(&self, since: &str) -> Result<Vec<Job>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE updated_at > $1 ORDER BY updated_at, id LIMIT 100"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT 100"
         )))
         .bind(since.to_string())
         .fetch_all(&self.pool)

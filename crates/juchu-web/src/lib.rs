@@ -117,6 +117,21 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{order_number}/mails", g(api::mail::order_mails))
         .route("/mail-templates/{code}/preview", p(api::mail::preview))
         .route("/blacklist/rescan", p(api::blacklist::rescan))
+        .route("/jobs", g(api::jobs::list_jobs).post(api::jobs::create_job))
+        .route("/jobs/{id}", g(api::jobs::get_job))
+        .route("/jobs/{id}/cancel", p(api::jobs::cancel_job))
+        .route("/jobs/{id}/items", g(api::jobs::job_items))
+        .route("/jobs/{id}/result", g(api::jobs::job_result))
+        .route(
+            "/csv-formats",
+            g(api::jobs::list_csv_formats).post(api::jobs::create_csv_format),
+        )
+        .route("/csv-formats/columns", g(api::jobs::csv_columns))
+        .route("/csv-formats/import", p(api::jobs::import_csv_format))
+        .route(
+            "/csv-formats/{id}",
+            axum::routing::put(api::jobs::put_csv_format).delete(api::jobs::delete_csv_format),
+        )
         .route(
             "/blacklist-reasons",
             g(api::blacklist::list_reasons).post(api::blacklist::create_reason),

@@ -42,6 +42,10 @@ impl Modify for BearerAuth {
         api::blacklist::list_conditions, api::blacklist::create_condition, api::blacklist::put_condition,
         api::blacklist::delete_condition, api::blacklist::rescan,
         api::blacklist::list_reasons, api::blacklist::create_reason, api::blacklist::delete_reason,
+        api::jobs::create_job, api::jobs::list_jobs, api::jobs::get_job, api::jobs::cancel_job,
+        api::jobs::job_items, api::jobs::job_result, api::jobs::csv_columns, api::jobs::list_csv_formats,
+        api::jobs::create_csv_format, api::jobs::put_csv_format, api::jobs::delete_csv_format,
+        api::jobs::import_csv_format,
         api::payments::request_payment, api::payments::list_payment_requests, api::payments::payment_notification,
     ),
     components(schemas(
@@ -62,6 +66,9 @@ impl Modify for BearerAuth {
         api::blacklist::BlacklistConditionJson, api::blacklist::BlacklistConditionBody, dto::AttentionMatchJson,
         api::blacklist::RescanBody, api::blacklist::RescanJson,
         api::blacklist::BlacklistReasonJson, api::blacklist::BlacklistReasonBody,
+        api::jobs::JobKindName, api::jobs::SelectionBody, api::jobs::JobBody, api::jobs::JobJson,
+        api::jobs::FailureJson, api::jobs::JobPreviewJson, api::jobs::JobItemJson,
+        api::jobs::CsvFormatBody, api::jobs::CsvFormatJson, api::jobs::CsvColumnJson,
     )),
     modifiers(&BearerAuth)
 )]

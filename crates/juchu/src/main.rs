@@ -52,6 +52,10 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Run jobs (一括処理), mail delivery and payment requests without the web
+    /// server: extra workers sharing one PostgreSQL store (FOR UPDATE SKIP
+    /// LOCKED), or a separate worker for the SQLite file.
+    Worker,
     /// Create or upgrade the database schema (creates the data directory if needed).
     Migrate,
     /// Manage staff users.
@@ -168,6 +172,59 @@ async fn open(cli: &Cli, create_dir: bool) -> Result<Store, String> {
     Ok(store)
 }
 
+/// SMTP from `JUCHU_SMTP_URL` / `JUCHU_MAIL_FROM`; none when unset.
+fn smtp_config() -> Result<Option<juchu_store::mail::SmtpConfig>, String> {
+    match std::env::var("JUCHU_SMTP_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(url) => Ok(Some(juchu_store::mail::SmtpConfig::parse(
+            &url,
+            &std::env::var("JUCHU_MAIL_FROM").unwrap_or_else(|_| "juchu@localhost".into()),
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// The payment provider `JUCHU_PAYMENT_GATEWAY` names: the built-in sandbox
+/// (default) or none (`off`: requests stay queued).
+fn payment_gateway(
+    store: &juchu_store::Store,
+) -> Result<Option<juchu_store::payment_gateway::SandboxGateway>, String> {
+    match std::env::var("JUCHU_PAYMENT_GATEWAY")
+        .unwrap_or_default()
+        .trim()
+    {
+        "" | "sandbox" => {
+            let credit_delay = std::env::var("JUCHU_SANDBOX_CREDIT_DELAY_SECS")
+                .ok()
+                .map(|s| {
+                    s.trim().parse::<u64>().map_err(|_| {
+                        format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})")
+                    })
+                })
+                .transpose()?
+                .unwrap_or(30);
+            println!(
+                "Payments: the built-in SANDBOX provider answers 決済処理 (test cards, no real money). JUCHU_PAYMENT_GATEWAY=off keeps requests queued instead."
+            );
+            Ok(Some(juchu_store::payment_gateway::SandboxGateway::new(
+                store,
+                std::time::Duration::from_secs(credit_delay),
+            )))
+        }
+        "off" => {
+            println!(
+                "Payments: JUCHU_PAYMENT_GATEWAY=off — 決済処理 requests stay queued (visible on each order)."
+            );
+            Ok(None)
+        }
+        other => Err(format!(
+            "JUCHU_PAYMENT_GATEWAY must be sandbox or off (got {other:?}); no real provider can be reached from here"
+        )),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
         Command::Migrate => {
@@ -206,55 +263,30 @@ async fn run(cli: Cli) -> Result<(), String> {
             if orders.total == 0 {
                 println!("The store has no orders. Demo data: juchu demo --orders 10000");
             }
-            let smtp = match std::env::var("JUCHU_SMTP_URL")
-                .ok()
-                .filter(|u| !u.trim().is_empty())
-            {
-                Some(url) => Some(juchu_store::mail::SmtpConfig::parse(
-                    &url,
-                    &std::env::var("JUCHU_MAIL_FROM").unwrap_or_else(|_| "juchu@localhost".into()),
-                )?),
-                None => None,
-            };
-            tokio::spawn(worker::deliver_mail(store.clone(), smtp));
-            match std::env::var("JUCHU_PAYMENT_GATEWAY")
-                .unwrap_or_default()
-                .trim()
-            {
-                "" | "sandbox" => {
-                    let credit_delay = std::env::var("JUCHU_SANDBOX_CREDIT_DELAY_SECS")
-                        .ok()
-                        .map(|s| {
-                            s.trim().parse::<u64>().map_err(|_| {
-                                format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})")
-                            })
-                        })
-                        .transpose()?
-                        .unwrap_or(30);
-                    println!(
-                        "Payments: the built-in SANDBOX provider answers 決済処理 (test cards, no real money). JUCHU_PAYMENT_GATEWAY=off keeps requests queued instead."
-                    );
-                    tokio::spawn(worker::process_payments(
-                        store.clone(),
-                        juchu_store::payment_gateway::SandboxGateway::new(
-                            &store,
-                            std::time::Duration::from_secs(credit_delay),
-                        ),
-                    ));
-                }
-                "off" => println!(
-                    "Payments: JUCHU_PAYMENT_GATEWAY=off — 決済処理 requests stay queued (visible on each order)."
-                ),
-                other => {
-                    return Err(format!(
-                        "JUCHU_PAYMENT_GATEWAY must be sandbox or off (got {other:?}); no real provider can be reached from here"
-                    ));
-                }
+            tokio::spawn(worker::deliver_mail(store.clone(), smtp_config()?));
+            if let Some(gateway) = payment_gateway(&store)? {
+                tokio::spawn(worker::process_payments(store.clone(), gateway));
             }
+            tokio::spawn(worker::run_jobs(store.clone()));
             let worker = tokio::spawn(worker::run_in_process(store.clone()));
             tokio::select! {
                 r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,
                 r = worker => return Err(format!("in-process worker stopped: {r:?}")),
+                _ = tokio::signal::ctrl_c() => println!("shutting down"),
+            }
+        }
+        Command::Worker => {
+            let store = open(&cli, false).await?;
+            println!(
+                "juchu worker: running jobs, mail and payment requests on {:?} (Ctrl-C stops)",
+                store.backend
+            );
+            tokio::spawn(worker::deliver_mail(store.clone(), smtp_config()?));
+            if let Some(gateway) = payment_gateway(&store)? {
+                tokio::spawn(worker::process_payments(store.clone(), gateway));
+            }
+            tokio::select! {
+                _ = worker::run_jobs(store.clone()) => {}
                 _ = tokio::signal::ctrl_c() => println!("shutting down"),
             }
         }

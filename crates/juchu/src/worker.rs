@@ -79,3 +79,19 @@ pub async fn process_payments(store: Store, gateway: juchu_store::payment_gatewa
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
+
+/// Runs jobs (一括処理) as they are registered: chunk after chunk while there
+/// is work, then a look every second. On PostgreSQL any number of these loops
+/// (in `juchu serve` and in `juchu worker` processes) share the work.
+pub async fn run_jobs(store: Store) {
+    loop {
+        match store.run_jobs(20).await {
+            Ok(0) => tokio::time::sleep(Duration::from_secs(1)).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "job chunk failed (will retry)");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}

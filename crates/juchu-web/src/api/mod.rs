@@ -3,6 +3,7 @@
 pub mod automation;
 pub mod blacklist;
 pub mod dto;
+pub mod jobs;
 pub mod mail;
 pub mod payments;
 pub mod subscriptions;

@@ -4,6 +4,7 @@
 
 mod automation;
 mod blacklist;
+mod jobs;
 mod mail;
 mod masters;
 mod subscriptions;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(automation::routes())
         .merge(mail::routes())
         .merge(blacklist::routes())
+        .merge(jobs::routes())
 }
 
 /// Formats yen with thousands separators: `¥12,345`.
@@ -360,6 +362,9 @@ struct OrdersPage {
     prev_url: String,
     next_url: String,
     c: Choices,
+    /// The search's filters, carried to the bulk form (「検索結果すべて」).
+    filter_pairs: Vec<(String, String)>,
+    kinds: Vec<(&'static str, &'static str)>,
 }
 
 fn page_url(params: &HashMap<String, String>, page: i64) -> String {
@@ -490,6 +495,16 @@ async fn orders_list(
         prev_url: page_url(&params, page - 1),
         next_url: page_url(&params, page + 1),
         c: Choices::of(&masters),
+        filter_pairs: {
+            let mut p: Vec<(String, String)> = params
+                .iter()
+                .filter(|(k, v)| !v.is_empty() && k.as_str() != "page" && k.as_str() != "per_page")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            p.sort();
+            p
+        },
+        kinds: jobs::offered_kinds(),
     };
     render(StatusCode::OK, &t)
 }
