@@ -113,3 +113,13 @@ macro_rules! both_stores {
         }
     };
 }
+
+/// A count from SQL the test writes (checks across many rows, such as "every
+/// order has exactly one 履歴 row for the change"). Test code only.
+pub async fn count(store: &Store, sql: &str) -> i64 {
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&store.pool)
+        .await
+        .expect("count query");
+    crate::db::get_i64(&row, "n").expect("column n")
+}

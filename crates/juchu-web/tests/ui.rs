@@ -1134,12 +1134,24 @@ both_stores!(blacklist_conditions_page, |store| async move {
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     // The sample order (090-1234-5678) placed before the condition is found by the re-check.
+    // The re-check runs as a job (progress and result on ジョブ管理).
     let r = post("/settings/blacklist-conditions/rescan", vec![]).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(
-        html.contains("1件を要対応受注にしました") && html.contains(&n),
-        "{html}"
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/jobs?registered=")
+    );
+    app.store.run_jobs(10).await.unwrap();
+    let job = &app.store.jobs(1).await.unwrap()[0];
+    assert_eq!(job.status, juchu_domain::job::JobStatus::Completed);
+    let items = app.store.job_items(job.id, 0, 10).await.unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i.order_number == n && i.message.contains("要対応受注にしました")),
+        "{items:?}"
     );
     let o = app.store.order_by_number(&n).await.unwrap();
     assert!(o.needs_attention);
@@ -1176,4 +1188,170 @@ both_stores!(blacklist_conditions_page, |store| async move {
             && html.contains(r#"<option value="受取拒否">"#),
         "{html}"
     );
+});
+
+both_stores!(bulk_jobs_from_the_order_list, |store| async move {
+    let app = TestApp::start(store).await;
+    let n = sample_order(&app).await;
+    app.store
+        .create_staff("op@example.jp", "", "correct horse battery", Role::Operator)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "op@example.jp", "correct horse battery").await;
+    let get = |path: String| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let r = app
+                .client
+                .get(app.url(&path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (_, list) = get("/orders".into()).await;
+    assert!(
+        list.contains(r#"id="bulk-form""#)
+            && list.contains("メール一括通知")
+            && list.contains("検索結果すべて")
+    );
+    assert!(list.contains(&format!(r#"name="n" value="{n}" form="bulk-form""#)));
+    // The form for 一括更新 of the checked order.
+    let (s, html) = get(format!("/jobs/new?kind=bulk_update&scope=checked&n={n}")).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("受注 一括更新")
+            && html.contains("1件")
+            && html.contains("ブラックリスト(顧客)")
+    );
+    let csrf = csrf_in(&html);
+    let post = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        async move {
+            let mut form = form;
+            form.push(("csrf", csrf));
+            app.client
+                .post(app.url("/jobs/new"))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let base = vec![
+        ("kind", "bulk_update".to_string()),
+        ("scope", "checked".to_string()),
+        ("n", n.clone()),
+    ];
+    let mut bad = base.clone();
+    bad.push(("action", "run".into()));
+    let r = post(bad).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("更新する項目を1つ以上指定してください")
+    );
+    let mut preview = base.clone();
+    preview.extend([
+        ("handling_status", "保留".to_string()),
+        ("carrier", "sagawa".into()),
+        ("action", "preview".into()),
+    ]);
+    let r = post(preview).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"<span id="would-fail">0</span>"#), "{html}");
+    assert!(html.contains("再計算"), "the reminder: {html}");
+    let mut run = base.clone();
+    run.extend([
+        ("handling_status", "保留".to_string()),
+        ("action", "run".into()),
+    ]);
+    let r = post(run).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    let (_, jobs) = get(to).await;
+    assert!(jobs.contains("受注 一括更新 を登録しました。"), "{jobs}");
+    assert!(jobs.contains("待機中"));
+    app.store.run_jobs(10).await.unwrap();
+    let (_, jobs) = get("/jobs".into()).await;
+    assert!(
+        jobs.contains("完了") && jobs.contains("ダウンロード"),
+        "{jobs}"
+    );
+    let id = app.store.jobs(1).await.unwrap()[0].id;
+    let (s, csv) = get(format!("/jobs/{id}/result")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(csv.contains(&n) && csv.contains("成功"), "{csv}");
+    // 「検索結果すべて」 carries the search.
+    let (s, html) =
+        get("/jobs/new?kind=dunning&scope=all&q_handling_status=%E4%BF%9D%E7%95%99".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("検索結果すべて") && html.contains(r#"<strong id="count">1件</strong>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="q_handling_status" value="保留""#));
+});
+
+both_stores!(csv_formats_page, |store| async move {
+    let app = TestApp::start(store).await;
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let html = app
+        .client
+        .get(app.url("/settings/csv-formats"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("CSV管理") && html.contains("item_product_code"));
+    let csrf = csrf_in(&html);
+    let add = |definition: &'static str| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        async move {
+            app.client
+                .post(app.url("/settings/csv-formats"))
+                .header("cookie", &cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("name", "出荷用"),
+                    ("row_per", "item"),
+                    ("encoding", "cp932"),
+                    ("unmappable", "replace"),
+                    ("definition", definition),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = add("項目,見出し\norder_number,\ncolour,色\n").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("3行目1列目: 項目「colour」はありません")
+    );
+    let r = add("項目,見出し\norder_number,番号\n商品名,\n").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let f = app.store.csv_formats().await.unwrap();
+    assert_eq!(f[0].columns.len(), 2);
+    assert_eq!(f[0].encoding, juchu_domain::csv_format::Encoding::Cp932);
 });

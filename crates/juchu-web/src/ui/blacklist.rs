@@ -243,25 +243,19 @@ async fn rescan(
     if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
         return refused;
     }
-    match st.store.rescan_blacklist(30, &session.actor()).await {
-        Ok(r) => {
-            let msg = if r.flagged.is_empty() {
-                format!(
-                    "直近30日の受注{}件を再チェックしました。新たな要対応受注はありません。",
-                    r.checked
-                )
-            } else {
-                format!(
-                    "直近30日の受注{}件を再チェックし、{}件を要対応受注にしました（{}）。",
-                    r.checked,
-                    r.flagged.len(),
-                    r.flagged.join("、")
-                )
-            };
+    // A job: progress and the per-order result on ジョブ管理.
+    let job = juchu_store::jobs::NewJob {
+        kind: juchu_domain::job::JobKind::BlacklistRescan,
+        selection: None,
+        params: serde_json::json!({"days": 30}),
+    };
+    match st.store.register_job(job, &session.actor()).await {
+        Ok(job) => Redirect::to(&format!("/jobs?registered={}", job.id)).into_response(),
+        Err(StoreError::Invalid(_)) => {
             view(
                 &st,
                 &session,
-                msg,
+                "直近30日に再チェックする受注はありません。".into(),
                 String::new(),
                 String::new(),
                 StatusCode::OK,
