@@ -85,6 +85,29 @@ pub struct Order {
     pub version: i64,
 }
 
+/// Custom attributes: at most 50, names 1–50 characters and unique, values up
+/// to 1,000 characters.
+pub fn check_attributes(errors: &mut FieldErrors, attributes: &[(String, String)]) {
+    if attributes.len() > 50 {
+        errors.add("attributes", "too_many", "カスタム属性は50個までです");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in attributes {
+        let field = format!("attributes.{name}");
+        if name.trim().is_empty() {
+            errors.add("attributes", "required", "カスタム属性の名前が空です");
+        } else if !seen.insert(name.trim()) {
+            errors.add(
+                field.clone(),
+                "duplicate",
+                format!("カスタム属性「{name}」が重複しています"),
+            );
+        }
+        check_len(errors, "attributes", name, 50);
+        check_len(errors, &field, value, 1000);
+    }
+}
+
 /// Context the pure order rules need, gathered by the store.
 pub struct OrderContext<'a> {
     pub masters: &'a Masters,
@@ -219,6 +242,9 @@ pub struct NewOrder {
     /// Fields an import from another system may carry (orders already shipped).
     pub tracking_number: Option<String>,
     pub shipment_status: Option<String>,
+    /// Custom attributes (アンケート結果 and the like): name → value, kept
+    /// with the order and exportable as CSV columns.
+    pub attributes: Vec<(String, String)>,
     pub shipped_at: Option<String>,
     pub delivered_at: Option<String>,
     pub paid_at: Option<String>,
@@ -352,6 +378,7 @@ pub fn build_order(
         check_len(&mut errors, "delivery_time_slot", slot, 50);
     }
     check_len(&mut errors, "memo", &input.memo, MAX_MEMO);
+    check_attributes(&mut errors, &input.attributes);
     let label_ids = resolve_labels(&mut errors, &input.labels, ctx.masters);
     if !errors.is_empty() {
         return Err(errors);

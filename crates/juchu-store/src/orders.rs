@@ -504,6 +504,22 @@ impl Store {
     }
 
     /// 履歴 of an order, oldest first.
+    /// An order's custom attributes (アンケート結果 and the like), by name.
+    pub async fn order_attributes(
+        &self,
+        order_id: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, value FROM order_attributes WHERE order_id = $1 ORDER BY name",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get_str(r, "name")?, get_str(r, "value")?)))
+            .collect()
+    }
+
     pub async fn order_history(&self, order_number: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         let row = sqlx::query("SELECT id FROM orders WHERE order_number = $1")
             .bind(order_number.to_string())

@@ -338,6 +338,8 @@ pub(crate) struct BuiltOrders<'a> {
     pub orders: Vec<Order>,
     /// Per order: the cycle requested for the subscription it starts, if any.
     pub cycles: Vec<Option<juchu_domain::calendar::Cycle>>,
+    /// Per order: its custom attributes (アンケート結果 and the like).
+    pub attributes: Vec<Vec<(String, String)>>,
     pub snapshot: &'a Snapshot,
     pub products: &'a HashMap<String, Product>,
     pub now: Timestamp,
@@ -714,6 +716,7 @@ impl Store {
         };
         let now = now_second();
         let cycles: Vec<_> = inputs.iter().map(|i| i.subscription_cycle).collect();
+        let attributes: Vec<_> = inputs.iter().map(|i| i.attributes.clone()).collect();
         let mut built = Vec::with_capacity(n);
         let mut errors = FieldErrors::default();
         for (i, input) in inputs.into_iter().enumerate() {
@@ -727,6 +730,7 @@ impl Store {
         let parts = BuiltOrders {
             orders: built,
             cycles,
+            attributes,
             snapshot: &prep,
             products: &products,
             now,
@@ -748,6 +752,7 @@ impl Store {
         let BuiltOrders {
             orders: mut built,
             cycles,
+            attributes,
             snapshot: prep,
             products,
             now,
@@ -847,6 +852,17 @@ impl Store {
         sets.push(event_rows(&events, &at));
         if !attention.is_empty() {
             sets.push(crate::blacklist::match_rows(&attention, &at));
+        }
+        if attributes.iter().any(|a| !a.is_empty()) {
+            let mut rows = Rows::new("order_attributes", &["order_id", "name", "value"]);
+            for (order, attrs) in finals.iter().zip(&attributes) {
+                for (name, value) in attrs {
+                    rows.args.push(order.id.into());
+                    rows.args.push(name.trim().into());
+                    rows.args.push(value.clone().into());
+                }
+            }
+            sets.push(rows);
         }
         sets.extend(extra);
         write_rows(tx, self.backend, sets).await.map_err(|e| {

@@ -1355,6 +1355,7 @@ impl Store {
         let parts = BuiltOrders {
             orders: built,
             cycles: vec![None; n],
+            attributes: vec![Vec::new(); n],
             snapshot: &snapshot,
             products: &products,
             now,

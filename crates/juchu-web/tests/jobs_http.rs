@@ -226,3 +226,36 @@ both_stores!(jobs_over_http, |store| async move {
     }
     assert!(doc["paths"]["/api/v1/jobs/{id}/result"].is_object());
 });
+
+both_stores!(survey_answers_as_csv_columns, |store| async move {
+    seed_products(&store).await;
+    let app = TestApp::start(store).await;
+    let op = app.token(Role::Operator).await;
+    let manager = app.token(Role::Manager).await;
+    let mut body = order_body();
+    body["attributes"] = json!({"好きな色": "青", "購入のきっかけ": "=SNS"});
+    let (s, o) = send(&app, Method::POST, &op, "/api/v1/orders", &body).await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    assert_eq!(o["attributes"]["好きな色"], "青");
+    let number = o["order_number"].as_str().unwrap().to_string();
+    let mut bad = order_body();
+    bad["attributes"] = json!({"メモ": "あ".repeat(1001)});
+    let (s, e) = send(&app, Method::POST, &op, "/api/v1/orders", &bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["field"], "attributes.メモ");
+    let (s, f) = send(&app, Method::POST, &manager, "/api/v1/csv-formats", &json!({
+        "name": "アンケート結果", "encoding": "utf8",
+        "columns": [{"key": "order_number"}, {"key": "attribute:好きな色"}, {"key": "attribute:購入のきっかけ", "header": "きっかけ"}]
+    })).await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    let (_, job) = send(&app, Method::POST, &op, "/api/v1/jobs", &json!({
+        "kind": "csv_export", "selection": {"order_numbers": [number]}, "params": {"format_id": f["id"]}
+    })).await;
+    app.store.run_jobs(10).await.unwrap();
+    let (_, _, bytes) = download(&app, &op, &format!("/api/v1/jobs/{}/result", job["id"])).await;
+    let text = String::from_utf8(bytes).unwrap();
+    assert_eq!(
+        text,
+        format!("受注番号,好きな色,きっかけ\r\n{number},青,'=SNS\r\n")
+    );
+});

@@ -167,6 +167,9 @@ pub struct OrderJson {
     /// against which blacklisted customer or condition (single-order responses).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attention_matches: Vec<AttentionMatchJson>,
+    /// Custom attributes (single-order responses).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, String>,
     /// The subscription (定期受注) this order started or was created by.
     pub subscription_id: Option<i64>,
     /// For a subscription's order: the delivery it was created for.
@@ -245,6 +248,7 @@ impl OrderJson {
                 vec![o.needs_attention_reason.clone()]
             },
             attention_matches: Vec::new(),
+            attributes: Default::default(),
             subscription_id: o.subscription_id,
             subscription_delivery_date: date(o.subscription_delivery_date),
             billing: (&o.billing).into(),
@@ -467,6 +471,10 @@ pub struct CreateOrderBody {
     pub delivered_at: Option<String>,
     #[serde(default)]
     pub paid_at: Option<String>,
+    /// Custom attributes (e.g. survey answers: `{"好きな色": "青"}`), exportable
+    /// as `attribute:<name>` CSV columns. Up to 50; names ≤ 50, values ≤ 1,000 characters.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// A change. Absent fields are left alone; `null` clears a clearable field.

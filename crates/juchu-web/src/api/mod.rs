@@ -182,6 +182,7 @@ pub async fn create_order(
             delivered_at: b.delivered_at,
             paid_at: b.paid_at,
             subscription_cycle: b.subscription_cycle,
+            attributes: b.attributes.into_iter().collect(),
             ..Default::default()
         },
     };
@@ -225,6 +226,12 @@ async fn with_matches(
     mut j: OrderJson,
     order_id: i64,
 ) -> Result<OrderJson, ApiError> {
+    j.attributes = st
+        .store
+        .order_attributes(order_id)
+        .await?
+        .into_iter()
+        .collect();
     if j.needs_attention {
         j.attention_matches = st
             .store
