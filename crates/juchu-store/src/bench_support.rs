@@ -331,3 +331,122 @@ impl Store {
         Ok(())
     }
 }
+
+/// The columns of the bench's export: one row per item, the order's data, its
+/// 対応状況 and billing, the item.
+pub const BENCH_EXPORT_SQL: &str = "SELECT o.order_number, o.ordered_at, h.name AS status, \
+     o.billing_family_name || ' ' || o.billing_given_name AS billing_name, o.billing_postal_code, \
+     o.billing_prefecture, o.billing_address1, o.billing_phone, i.product_code, i.product_name, \
+     i.quantity, i.unit_price, o.total \
+     FROM orders o JOIN order_items i ON i.order_id = o.id JOIN handling_statuses h ON h.id = o.handling_status_id \
+     ORDER BY o.ordered_at DESC, o.id DESC, i.position";
+
+/// CP932 for the baseline: complete lines only, so no character is split.
+fn cp932_lines(pending: &mut Vec<u8>, out: &mut u64) {
+    let Some(end) = pending.iter().rposition(|b| *b == b'\n') else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&pending[..=end]).into_owned();
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    *out += bytes.len() as u64;
+    pending.drain(..=end);
+}
+
+impl Store {
+    /// The raw baseline of a CSV export: PostgreSQL `COPY (the same join) TO
+    /// STDOUT` on its own connection, piped through a CP932 encoder; on
+    /// SQLite the same SELECT streamed and written as CSV. Returns the bytes.
+    pub async fn bench_raw_export_cp932(&self, pg_url: Option<&str>) -> Result<u64, StoreError> {
+        use futures_util::TryStreamExt;
+        let mut out = 0u64;
+        let mut pending = Vec::new();
+        match pg_url {
+            Some(url) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await?;
+                let statement =
+                    format!("COPY ({BENCH_EXPORT_SQL}) TO STDOUT WITH (FORMAT csv, HEADER)");
+                let mut copy = conn.copy_out_raw(&statement).await?;
+                while let Some(chunk) = copy.try_next().await? {
+                    pending.extend_from_slice(&chunk);
+                    cp932_lines(&mut pending, &mut out);
+                }
+            }
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                let mut rows = sqlx::query(BENCH_EXPORT_SQL).fetch(&mut *conn);
+                while let Some(r) = rows.try_next().await? {
+                    use sqlx::Row;
+                    let cells: Vec<String> = (0..r.len())
+                        .map(|i| {
+                            r.try_get::<String, _>(i)
+                                .or_else(|_| r.try_get::<i64, _>(i).map(|v| v.to_string()))
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                    pending.extend(juchu_domain::csv_format::record_line(&cells).into_bytes());
+                    if pending.len() > 1 << 16 {
+                        cp932_lines(&mut pending, &mut out);
+                    }
+                }
+            }
+        }
+        pending.push(b'\n');
+        cp932_lines(&mut pending, &mut out);
+        Ok(out)
+    }
+
+    /// The newest `n` order ids and numbers.
+    pub async fn bench_newest_orders(
+        &self,
+        n: i64,
+        offset: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, order_number FROM orders ORDER BY ordered_at DESC, id DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(n)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get_i64(r, "id")?, crate::db::get_str(r, "order_number")?)))
+            .collect()
+    }
+
+    /// The raw baseline of a bulk status change: per 1,000 orders one
+    /// transaction with one `UPDATE` and one `INSERT … SELECT` of the 履歴 rows.
+    pub async fn bench_raw_bulk_status(
+        &self,
+        ids: &[i64],
+        status_id: i64,
+    ) -> Result<(), StoreError> {
+        let now = crate::db::now_text();
+        for chunk in ids.chunks(1000) {
+            let mut tx = self.begin().await?;
+            let list = crate::db::in_list(chunk.len(), 3);
+            let mut args: Vec<Arg> = vec![status_id.into(), now.clone().into()];
+            args.extend(chunk.iter().map(|id| Arg::from(*id)));
+            query_with(
+                format!(
+                    "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) \
+                     SELECT o.id, $2, 'system', NULL, 'bench', 'handling_status', h.name, (SELECT name FROM handling_statuses WHERE id = $1), '' \
+                     FROM orders o JOIN handling_statuses h ON h.id = o.handling_status_id WHERE o.id IN ({list})"
+                ),
+                args.clone(),
+            )
+            .execute(&mut *tx)
+            .await?;
+            query_with(
+                format!(
+                    "UPDATE orders SET handling_status_id = $1, version = version + 1, updated_at = $2 WHERE id IN ({list})"
+                ),
+                args,
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}

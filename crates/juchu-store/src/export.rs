@@ -336,7 +336,31 @@ impl Store {
         renew(&mut tx, job.id, token).await?;
         let note_of: HashMap<i64, &str> = notes.iter().map(|(s, n)| (*s, n.as_str())).collect();
         let (mut newly, mut failed) = (0i64, 0i64);
-        for (seq, order_id, status) in items {
+        if !p.shipping_list {
+            // Nothing changes on the orders: the batch is marked in one statement,
+            // and the few with a note one by one.
+            let (Some(from), Some(to)) = (items.first(), items.last()) else {
+                return Ok(());
+            };
+            newly = sqlx::query(
+                "UPDATE job_items SET status = 'ok' WHERE job_id = $1 AND seq >= $2 AND seq <= $3 AND status = 'pending'",
+            )
+            .bind(job.id)
+            .bind(from.0)
+            .bind(to.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+            for (seq, note) in notes {
+                sqlx::query("UPDATE job_items SET message = $1 WHERE job_id = $2 AND seq = $3")
+                    .bind(note.clone())
+                    .bind(job.id)
+                    .bind(*seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for (seq, order_id, status) in items.iter().filter(|_| p.shipping_list) {
             if status != "pending" {
                 continue;
             }

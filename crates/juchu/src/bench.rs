@@ -43,6 +43,16 @@ pub struct BenchArgs {
     /// Card authorisations in the payment-outbox measurement.
     #[arg(long, default_value_t = 2_000)]
     payments: usize,
+    /// Only the jobs (一括処理): CSV export, bulk update, two workers — on
+    /// `--orders` orders (default as for the full run).
+    #[arg(long)]
+    only_jobs: bool,
+    /// Orders in the bulk-update measurement.
+    #[arg(long, default_value_t = 100_000)]
+    bulk: usize,
+    /// Orders in the one-worker / two-worker measurement.
+    #[arg(long, default_value_t = 20_000)]
+    worker_orders: usize,
     /// Keep the benchmark database afterwards (its location is printed).
     #[arg(long)]
     keep: bool,
@@ -77,7 +87,7 @@ impl Report {
 
 async fn fresh_store(
     database_url: &Option<String>,
-) -> Result<(Store, Box<dyn FnOnce() + Send>, String), String> {
+) -> Result<(Store, Box<dyn FnOnce() + Send>, String, Option<String>), String> {
     match database_url.as_deref() {
         Some(u) if u.starts_with("postgres") => {
             let base = u
@@ -113,6 +123,7 @@ async fn fresh_store(
                 store,
                 cleanup,
                 format!("PostgreSQL database {shown_name} on {host}"),
+                Some(url),
             ))
         }
         _ => {
@@ -133,7 +144,7 @@ async fn fresh_store(
             let cleanup = Box::new(move || {
                 let _ = std::fs::remove_dir_all(&dir);
             });
-            Ok((store, cleanup, shown))
+            Ok((store, cleanup, shown, None))
         }
     }
 }
@@ -168,8 +179,8 @@ fn sample_order(rng: &mut SmallRng, customer_id: Option<i64>, i: usize) -> NewOr
 }
 
 pub async fn run(database_url: &Option<String>, args: &BenchArgs) -> Result<(), String> {
-    let (store, cleanup, location) = fresh_store(database_url).await?;
-    let result = run_in(&store, args, &location).await;
+    let (store, cleanup, location, pg_url) = fresh_store(database_url).await?;
+    let result = run_in(&store, args, &location, pg_url.as_deref()).await;
     store.close().await;
     if args.keep {
         println!("\nkept: {location}");
@@ -179,7 +190,12 @@ pub async fn run(database_url: &Option<String>, args: &BenchArgs) -> Result<(), 
     result
 }
 
-async fn run_in(store: &Store, args: &BenchArgs, location: &str) -> Result<(), String> {
+async fn run_in(
+    store: &Store,
+    args: &BenchArgs,
+    location: &str,
+    pg_url: Option<&str>,
+) -> Result<(), String> {
     let e = |e: juchu_store::StoreError| e.to_string();
     store.migrate().await.map_err(e)?;
     let pg = store.backend == Backend::Postgres;
@@ -219,6 +235,9 @@ async fn run_in(store: &Store, args: &BenchArgs, location: &str) -> Result<(), S
         rate(n, d)
     ));
     store.analyze().await.map_err(e)?;
+    if args.only_jobs {
+        return jobs_section(store, args, &mut r, pg_url).await;
+    }
 
     // ---- intake: one order per transaction
     r.header("## order intake, one order per transaction (orders/s)");
@@ -498,6 +517,7 @@ async fn run_in(store: &Store, args: &BenchArgs, location: &str) -> Result<(), S
     automation_section(store, args, &mut r).await?;
     blacklist_section(store, args, &mut r).await?;
     subscription_section(store, args, &mut r).await?;
+    jobs_section(store, args, &mut r, pg_url).await?;
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         let pick = |k: &str| {
             status
@@ -1030,6 +1050,254 @@ async fn blacklist_section(store: &Store, args: &BenchArgs, r: &mut Report) -> R
         "{:<44} {:>8.1} s",
         format!("loading {k} blacklisted customers (bulk INSERT)"),
         loaded.as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// The resident memory of this process now, in kB (Linux).
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Samples the resident memory until stopped; returns the highest seen.
+struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start() -> RssSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kb());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(rss_kb())
+        });
+        RssSampler { stop, handle }
+    }
+    fn peak_mb(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().unwrap_or(0) as f64 / 1024.0
+    }
+}
+
+/// Runs jobs with `workers` concurrent loops until none has work.
+async fn drain_jobs(store: &Store, workers: usize) -> Result<(), String> {
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            while store.run_next_chunk().await? {}
+            Ok::<_, juchu_store::StoreError>(())
+        }));
+    }
+    for t in tasks {
+        t.await
+            .map_err(|x| x.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// 一括処理: CSV export of every order (one row per item, CP932) against
+/// `COPY … TO STDOUT` piped through a CP932 encoder; a bulk status update
+/// against raw `UPDATE` + 履歴 `INSERT`; one worker against two.
+async fn jobs_section(
+    store: &Store,
+    args: &BenchArgs,
+    r: &mut Report,
+    pg_url: Option<&str>,
+) -> Result<(), String> {
+    use juchu_domain::csv_format::{Column, CsvFormat, Encoding, RowPer, Unmappable};
+    use juchu_domain::job::JobKind;
+    use juchu_store::jobs::{NewJob, Selection};
+    let e = |e: juchu_store::StoreError| e.to_string();
+    let actor = Actor::system("bench");
+    let columns = [
+        "order_number",
+        "ordered_at",
+        "handling_status",
+        "billing_name",
+        "billing_postal_code",
+        "billing_prefecture",
+        "billing_address1",
+        "billing_phone",
+        "item_product_code",
+        "item_product_name",
+        "item_quantity",
+        "item_unit_price",
+        "total",
+    ];
+    let format = store
+        .add_csv_format(&CsvFormat {
+            id: 0,
+            name: "bench".into(),
+            row_per: RowPer::Item,
+            encoding: Encoding::Cp932,
+            unmappable: Unmappable::Replace,
+            columns: columns
+                .iter()
+                .map(|k| Column {
+                    key: k.to_string(),
+                    header: String::new(),
+                })
+                .collect(),
+        })
+        .await
+        .map_err(e)?;
+    r.header("## CSV一括出力 of every order, one row per item, CP932 (13 columns)");
+    let baseline_rss = rss_kb() as f64 / 1024.0;
+    let sampler = RssSampler::start();
+    let t = Instant::now();
+    let job = store
+        .register_job(
+            NewJob {
+                kind: JobKind::CsvExport,
+                selection: Some(Selection::Query(Box::new(OrderQuery::default()))),
+                params: serde_json::json!({"format_id": format.id}),
+            },
+            &actor,
+        )
+        .await
+        .map_err(e)?;
+    let registered = t.elapsed();
+    drain_jobs(store, 1).await?;
+    let ours = t.elapsed();
+    let peak = sampler.peak_mb();
+    let job = store.job(job.id).await.map_err(e)?;
+    let mut bytes = 0usize;
+    let mut part = 0;
+    while let Some(p) = store.job_file_part(job.id, part).await.map_err(e)? {
+        bytes += p.len();
+        part += 1;
+    }
+    let t = Instant::now();
+    let raw_bytes = store.bench_raw_export_cp932(pg_url).await.map_err(e)?;
+    let raw = t.elapsed();
+    let ratio = ours.as_secs_f64() / raw.as_secs_f64();
+    r.line(format!(
+        "juchu job: {} orders, {:.1} MB in {:.1} s (of which freezing the selection {:.1} s); status {}",
+        job.total,
+        bytes as f64 / 1e6,
+        ours.as_secs_f64(),
+        registered.as_secs_f64(),
+        job.status.label()
+    ));
+    r.line(format!(
+        "raw {}: {:.1} MB in {:.1} s",
+        if pg_url.is_some() {
+            "COPY (same join) TO STDOUT → CP932"
+        } else {
+            "SELECT (same join) → CSV → CP932"
+        },
+        raw_bytes as f64 / 1e6,
+        raw.as_secs_f64()
+    ));
+    r.line(format!(
+        "ratio {ratio:.2}× (goal ≤ 2×: {}); bench process resident memory during the export: peak {peak:.0} MB (before: {baseline_rss:.0} MB; goal < 300 MB)",
+        if ratio <= 2.0 { "met" } else { "MISSED" }
+    ));
+
+    r.header("## 一括更新 of handling status with 履歴 and automation (orders/s)");
+    let n = args.bulk as i64;
+    let ours_orders = store.bench_newest_orders(n, 0).await.map_err(e)?;
+    let raw_orders = store.bench_newest_orders(n, n).await.map_err(e)?;
+    let masters = store.masters().await.map_err(e)?;
+    let status_id = masters
+        .handling_status_by_name("処理中")
+        .map(|s| s.id)
+        .unwrap_or(1);
+    let t = Instant::now();
+    store
+        .register_job(
+            NewJob {
+                kind: JobKind::BulkUpdate,
+                selection: Some(Selection::OrderNumbers(
+                    ours_orders.iter().map(|(_, n)| n.clone()).collect(),
+                )),
+                params: serde_json::json!({"handling_status": "処理中"}),
+            },
+            &actor,
+        )
+        .await
+        .map_err(e)?;
+    drain_jobs(store, 1).await?;
+    let ours = t.elapsed();
+    let t = Instant::now();
+    store
+        .bench_raw_bulk_status(
+            &raw_orders.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            status_id,
+        )
+        .await
+        .map_err(e)?;
+    let raw = t.elapsed();
+    let ratio = ours.as_secs_f64() / raw.as_secs_f64();
+    r.line(format!(
+        "juchu job (register + run, {} orders per transaction): {} orders in {:.1} s = {:.0} orders/s",
+        juchu_store::jobs::CHUNK_SIZE,
+        ours_orders.len(),
+        ours.as_secs_f64(),
+        rate(ours_orders.len(), ours)
+    ));
+    r.line(format!(
+        "raw UPDATE + 履歴 INSERT … SELECT (1,000 per transaction): {} orders in {:.1} s = {:.0} orders/s",
+        raw_orders.len(),
+        raw.as_secs_f64(),
+        rate(raw_orders.len(), raw)
+    ));
+    r.line(format!(
+        "ratio {ratio:.2}× (goal ≤ 3×: {})",
+        if ratio <= 3.0 { "met" } else { "MISSED" }
+    ));
+
+    r.header("## one job, one worker vs two workers (一括更新, orders/s)");
+    let m = args.worker_orders as i64;
+    let mut rates = Vec::new();
+    for (round, workers) in [1usize, 2].into_iter().enumerate() {
+        let orders = store
+            .bench_newest_orders(m, 2 * n + round as i64 * m)
+            .await
+            .map_err(e)?;
+        store
+            .register_job(
+                NewJob {
+                    kind: JobKind::BulkUpdate,
+                    selection: Some(Selection::OrderNumbers(
+                        orders.iter().map(|(_, n)| n.clone()).collect(),
+                    )),
+                    params: serde_json::json!({"handling_status": "保留"}),
+                },
+                &actor,
+            )
+            .await
+            .map_err(e)?;
+        let t = Instant::now();
+        drain_jobs(store, workers).await?;
+        rates.push(rate(orders.len(), t.elapsed()));
+    }
+    r.line(format!(
+        "1 worker {:.0}, 2 workers {:.0} orders/s ({:.2}×){}",
+        rates[0],
+        rates[1],
+        rates[1] / rates[0],
+        if store.backend == Backend::Sqlite {
+            " — SQLite has one writer: the second worker waits"
+        } else {
+            ""
+        }
     ));
     Ok(())
 }
