@@ -587,6 +587,16 @@ impl Store {
 
     /// Cancelled jobs whose running chunk (if any) has ended become キャンセル.
     async fn reap_cancelled(&self) -> Result<(), StoreError> {
+        // Cheap when nothing is being cancelled (every chunk asks): no write.
+        if sqlx::query(
+            "SELECT id FROM jobs WHERE cancel_requested = 1 AND status IN ('queued', 'running') LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .is_none()
+        {
+            return Ok(());
+        }
         let now = now_text();
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -729,21 +739,33 @@ impl Store {
         let actor = job.actor();
         let outcomes = crate::bulk::run_items(self, &mut tx, &job, &params, &items, &actor).await?;
         let (mut failed, mut skipped) = (0i64, 0i64);
+        // Items with the same outcome and message are marked in one statement
+        // (a bulk update mostly says the same for every order).
+        let mut same: std::collections::BTreeMap<(&str, &str), Vec<i64>> = Default::default();
         for (seq, outcome, message) in &outcomes {
             match outcome {
                 ItemOutcome::Failed => failed += 1,
                 ItemOutcome::Skipped => skipped += 1,
                 ItemOutcome::Ok => {}
             }
-            sqlx::query(
-                "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq = $4",
-            )
-            .bind(outcome.code())
-            .bind(message.clone())
-            .bind(job_id)
-            .bind(*seq)
-            .execute(&mut *tx)
-            .await?;
+            same.entry((outcome.code(), message.as_str()))
+                .or_default()
+                .push(*seq);
+        }
+        for ((status, message), seqs) in same {
+            for chunk in seqs.chunks(400) {
+                let mut args: Vec<Arg> = vec![status.into(), message.into(), job_id.into()];
+                args.extend(chunk.iter().map(|s| Arg::from(*s)));
+                query_with(
+                    format!(
+                        "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq IN ({})",
+                        in_list(chunk.len(), 4)
+                    ),
+                    args,
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         sqlx::query("UPDATE job_chunks SET status = 'done' WHERE job_id = $1 AND chunk = $2")
             .bind(job_id)

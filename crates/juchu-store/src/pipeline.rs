@@ -942,37 +942,116 @@ impl Store {
         reason: &str,
         outside_events: &[OrderEvent],
     ) -> Result<Changed, StoreError> {
+        let target = ChangeTarget {
+            order_number,
+            expected_version,
+            patch,
+            outside_events,
+        };
+        self.change_batch_in_tx(tx, &[target], actor, reason)
+            .await?
+            .pop()
+            .unwrap_or(Err(StoreError::NotFound("受注")))
+    }
+
+    /// The change pipeline for many orders at once (a job's chunk): each
+    /// order is validated, diffed, recorded and run through the rules exactly
+    /// as alone, but the orders are read, locked and written together — one
+    /// read, one multi-row `UPDATE` per few hundred orders, one write of every
+    /// 履歴 and event row. An order that fails (not found, stale version,
+    /// invalid) gets its error and nothing of it is written; the others go
+    /// on. `Err` is for the store itself failing: the caller's transaction is
+    /// then to be dropped.
+    pub(crate) async fn change_batch_in_tx(
+        &self,
+        tx: &mut Tx,
+        targets: &[ChangeTarget<'_>],
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Vec<Result<Changed, StoreError>>, StoreError> {
         let mut reason_errors = FieldErrors::default();
         juchu_domain::text::check_len(&mut reason_errors, "reason", reason, 500);
         reason_errors.into_result()?;
-        let sql = format!(
-            "{} WHERE order_number = $1{}",
-            select_order_sql(),
-            self.lock_suffix()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(order_number.to_string())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(StoreError::NotFound("受注"))?;
-        let mut loaded = vec![order_from_row(&row)?];
-        attach_children(tx, &mut loaded).await?;
-        let before = loaded.remove(0);
-        if let Some(v) = expected_version
-            && v != before.version
-        {
-            return Err(StoreError::Conflict {
-                field: Some("version".into()),
-                message: format!(
-                    "受注 {} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから変更してください",
-                    before.order_number, before.version
-                ),
-            });
+        let loaded = self.lock_orders_by_number(tx, targets).await?;
+        self.change_loaded_in_tx(tx, loaded, targets, actor, reason)
+            .await
+    }
+
+    /// Reads and locks the targets' orders (in id order on PostgreSQL, so two
+    /// batches never wait on each other in a circle).
+    async fn lock_orders_by_number(
+        &self,
+        tx: &mut Tx,
+        targets: &[ChangeTarget<'_>],
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let mut numbers: Vec<&str> = targets.iter().map(|t| t.order_number).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut loaded: HashMap<String, Order> = HashMap::with_capacity(numbers.len());
+        for chunk in numbers.chunks(500) {
+            let sql = format!(
+                "{} WHERE order_number IN ({}) ORDER BY id{}",
+                select_order_sql(),
+                crate::db::in_list(chunk.len(), 1),
+                self.lock_suffix()
+            );
+            let rows = query_with(sql, chunk.iter().map(|n| Arg::from(*n)).collect())
+                .fetch_all(&mut **tx)
+                .await?;
+            let mut orders = rows
+                .iter()
+                .map(order_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            attach_children(tx, &mut orders).await?;
+            loaded.extend(orders.into_iter().map(|o| (o.order_number.clone(), o)));
         }
-        let codes: Vec<String> = patch
-            .items
+        Ok(loaded)
+    }
+
+    /// Orders by id with their items and labels, locked for the transaction
+    /// (in id order), keyed by order number: for [`Store::change_loaded_in_tx`].
+    pub(crate) async fn lock_orders_by_id(
+        &self,
+        tx: &mut Tx,
+        ids: &[i64],
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut loaded = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "{} WHERE id IN ({}) ORDER BY id{}",
+                select_order_sql(),
+                crate::db::in_list(chunk.len(), 1),
+                self.lock_suffix()
+            );
+            let rows = query_with(sql, chunk.iter().map(|id| Arg::from(*id)).collect())
+                .fetch_all(&mut **tx)
+                .await?;
+            let mut orders = rows
+                .iter()
+                .map(order_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            attach_children(tx, &mut orders).await?;
+            loaded.extend(orders.into_iter().map(|o| (o.order_number.clone(), o)));
+        }
+        Ok(loaded)
+    }
+
+    /// [`Store::change_batch_in_tx`] on orders the caller read and locked in
+    /// this transaction ([`Store::lock_orders_by_id`]).
+    pub(crate) async fn change_loaded_in_tx(
+        &self,
+        tx: &mut Tx,
+        mut loaded: HashMap<String, Order>,
+        targets: &[ChangeTarget<'_>],
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Vec<Result<Changed, StoreError>>, StoreError> {
+        let codes: Vec<String> = targets
             .iter()
-            .flatten()
+            .flat_map(|t| t.patch.items.iter().flatten())
             .map(|i| i.product_code.trim().to_string())
             .collect();
         let (prep, products) = self.context(tx, &codes).await?;
@@ -982,30 +1061,112 @@ impl Store {
             rounding: prep.rounding,
         };
         let day = today();
-        let after = apply_patch(&before, patch, &ctx, day)?;
-        let changes = diff(&before, &after, &prep.masters);
-        if changes.is_empty() && outside_events.is_empty() {
-            return Ok(Changed {
-                order: before,
-                changes,
-                events: vec![],
-                cascade_steps: 0,
-            });
+        let customers: Vec<i64> = loaded.values().filter_map(|o| o.customer_id).collect();
+        let facts = customer_facts(tx, &prep.rules, &customers).await?;
+
+        /// An order whose change is to be written.
+        struct Pending {
+            index: usize,
+            before_version: i64,
+            items_changed: bool,
+            labels_changed: bool,
+            order: Order,
+            changes: Vec<FieldChange>,
+            events: Vec<OrderEvent>,
+            cascade_steps: usize,
         }
-        let mut events = derive_events(Some(&before), &after, &prep.masters);
-        events.extend(outside_events.iter().cloned());
-        let facts = customer_facts(
-            tx,
-            &prep.rules,
-            &before.customer_id.into_iter().collect::<Vec<_>>(),
-        )
-        .await?;
-        let customer = facts_of(&facts, before.customer_id);
-        let c = cascade(after, &events, &prep.rules, &ctx, day, &customer);
-        let id = before.id;
-        if changes.is_empty() && c.steps.is_empty() {
-            // Only an outside event no rule acts on: logged, the order is untouched.
-            let rows: Vec<EventRow> = events
+        let mut results: Vec<Option<Result<Changed, StoreError>>> =
+            (0..targets.len()).map(|_| None).collect();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut history: Vec<HistoryRow> = Vec::new();
+        let mut event_rows_all: Vec<EventRow> = Vec::new();
+        for (index, t) in targets.iter().enumerate() {
+            // The same order twice in one batch: the second sees the first's
+            // result only in a later batch, so it is refused here.
+            let Some(before) = loaded.remove(t.order_number) else {
+                results[index] = Some(Err(StoreError::NotFound("受注")));
+                continue;
+            };
+            if let Some(v) = t.expected_version
+                && v != before.version
+            {
+                results[index] = Some(Err(StoreError::Conflict {
+                    field: Some("version".into()),
+                    message: format!(
+                        "受注 {} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから変更してください",
+                        before.order_number, before.version
+                    ),
+                }));
+                continue;
+            }
+            let after = match apply_patch(&before, t.patch, &ctx, day) {
+                Ok(a) => a,
+                Err(e) => {
+                    results[index] = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            let changes = diff(&before, &after, &prep.masters);
+            if changes.is_empty() && t.outside_events.is_empty() {
+                results[index] = Some(Ok(Changed {
+                    order: before,
+                    changes,
+                    events: vec![],
+                    cascade_steps: 0,
+                }));
+                continue;
+            }
+            let mut events = derive_events(Some(&before), &after, &prep.masters);
+            events.extend(t.outside_events.iter().cloned());
+            let customer = facts_of(&facts, before.customer_id);
+            let c = cascade(after, &events, &prep.rules, &ctx, day, &customer);
+            let id = before.id;
+            if changes.is_empty() && c.steps.is_empty() {
+                // Only an outside event no rule acts on: logged, the order is untouched.
+                event_rows_all.extend(events.iter().map(|e| EventRow {
+                    order_id: id,
+                    event: e.clone(),
+                    depth: 0,
+                }));
+                results[index] = Some(Ok(Changed {
+                    order: before,
+                    changes,
+                    events,
+                    cascade_steps: 0,
+                }));
+                continue;
+            }
+            // A forced payment status says so on its 履歴 row: our record changed,
+            // the payment provider was not asked.
+            let forced = t
+                .patch
+                .payment_override
+                .as_deref()
+                .and_then(juchu_domain::status::PaymentOverride::parse);
+            let mut order_history: Vec<HistoryRow> = changes
+                .iter()
+                .map(|ch| HistoryRow {
+                    owner_id: id,
+                    actor_kind: actor.kind(),
+                    actor_id: actor.id(),
+                    actor_name: actor.name().to_string(),
+                    field: ch.field.to_string(),
+                    before: ch.before.clone(),
+                    after: ch.after.clone(),
+                    reason: match forced {
+                        Some(f) if ch.field == "payment_status" => {
+                            let note = format!("{}（決済サービスへの連絡なし）", f.label());
+                            if reason.is_empty() {
+                                note
+                            } else {
+                                format!("{note}: {reason}")
+                            }
+                        }
+                        _ => reason.to_string(),
+                    },
+                })
+                .collect();
+            let mut order_events: Vec<EventRow> = events
                 .iter()
                 .map(|e| EventRow {
                     order_id: id,
@@ -1013,122 +1174,158 @@ impl Store {
                     depth: 0,
                 })
                 .collect();
-            write_rows(tx, self.backend, vec![event_rows(&rows, &now_text())]).await?;
-            return Ok(Changed {
-                order: before,
+            cascade_rows(&c, id, &mut order_history, &mut order_events);
+            self.apply_outside_actions(tx, &c, &mut order_history)
+                .await?;
+            self.return_points_on_cancel(tx, &before, &c.order, &mut order_history)
+                .await?;
+            let cascade_steps = c.steps.len();
+            let mut order = c.order;
+            order.version = before.version + 1;
+            let mut all_events = events;
+            all_events.extend(
+                order_events
+                    .iter()
+                    .filter(|e| e.depth > 0)
+                    .map(|e| e.event.clone()),
+            );
+            history.extend(order_history);
+            event_rows_all.extend(order_events);
+            pending.push(Pending {
+                index,
+                before_version: before.version,
+                items_changed: order.items != before.items,
+                labels_changed: order.label_ids != before.label_ids,
+                order,
                 changes,
-                events,
-                cascade_steps: 0,
+                events: all_events,
+                cascade_steps,
             });
         }
-        // A forced payment status says so on its 履歴 row: our record changed,
-        // the payment provider was not asked.
-        let forced = patch
-            .payment_override
-            .as_deref()
-            .and_then(juchu_domain::status::PaymentOverride::parse);
-        let mut history: Vec<HistoryRow> = changes
-            .iter()
-            .map(|ch| HistoryRow {
-                owner_id: id,
-                actor_kind: actor.kind(),
-                actor_id: actor.id(),
-                actor_name: actor.name().to_string(),
-                field: ch.field.to_string(),
-                before: ch.before.clone(),
-                after: ch.after.clone(),
-                reason: match forced {
-                    Some(f) if ch.field == "payment_status" => {
-                        let note = format!("{}（決済サービスへの連絡なし）", f.label());
-                        if reason.is_empty() {
-                            note
-                        } else {
-                            format!("{note}: {reason}")
-                        }
-                    }
-                    _ => reason.to_string(),
-                },
-            })
-            .collect();
-        let mut event_rows: Vec<EventRow> = events
-            .iter()
-            .map(|e| EventRow {
-                order_id: id,
-                event: e.clone(),
-                depth: 0,
-            })
-            .collect();
-        cascade_rows(&c, id, &mut history, &mut event_rows);
-        self.apply_outside_actions(tx, &c, &mut history).await?;
-        self.return_points_on_cancel(tx, &before, &c.order, &mut history)
-            .await?;
-        let cascade_steps = c.steps.len();
-        let mut order = c.order;
-        order.version = before.version + 1;
         let now = now_text();
-        let mut args = write_args(&order, &now);
-        let sets: Vec<String> = WRITE_COLUMNS
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ${}", i + 1))
-            .collect();
-        args.push(id.into());
-        args.push(before.version.into());
-        let sql = format!(
-            "UPDATE orders SET {} WHERE id = ${} AND version = ${}",
-            sets.join(", "),
-            WRITE_COLUMNS.len() + 1,
-            WRITE_COLUMNS.len() + 2
-        );
-        let done = query_with(sql, args)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| {
-                StoreError::unique_as_conflict(
-                    e,
-                    "order_number",
-                    "この受注番号は既に使われています".into(),
-                )
-            })?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict {
-                field: Some("version".into()),
-                message: "受注が同時に更新されました。再読み込みしてください".into(),
-            });
+        let conflict = || StoreError::Conflict {
+            field: Some("version".into()),
+            message: "受注が同時に更新されました。再読み込みしてください".into(),
+        };
+        let unique = |e: sqlx::Error| {
+            StoreError::unique_as_conflict(
+                e,
+                "order_number",
+                "この受注番号は既に使われています".into(),
+            )
+        };
+        if pending.len() == 1 {
+            let p = &pending[0];
+            let mut args = write_args(&p.order, &now);
+            let sets: Vec<String> = WRITE_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ${}", i + 1))
+                .collect();
+            args.push(p.order.id.into());
+            args.push(p.before_version.into());
+            let sql = format!(
+                "UPDATE orders SET {} WHERE id = ${} AND version = ${}",
+                sets.join(", "),
+                WRITE_COLUMNS.len() + 1,
+                WRITE_COLUMNS.len() + 2
+            );
+            let done = query_with(sql, args)
+                .execute(&mut **tx)
+                .await
+                .map_err(unique)?;
+            if done.rows_affected() != 1 {
+                return Err(conflict());
+            }
+        } else if !pending.is_empty() {
+            // Many rows in one statement: the new values joined by id (and the
+            // version read, which the row locks keep).
+            let per = crate::db::rows_per_statement(self.backend, WRITE_COLUMNS.len() + 2);
+            for group in pending.chunks(per) {
+                let mut args: Vec<Arg> =
+                    Vec::with_capacity(group.len() * (WRITE_COLUMNS.len() + 2));
+                let mut selects = Vec::with_capacity(group.len());
+                for p in group {
+                    let base = args.len();
+                    args.push(p.order.id.into());
+                    args.push(p.before_version.into());
+                    args.extend(write_args(&p.order, &now));
+                    let cols: Vec<String> = std::iter::once(format!("${} AS v_id", base + 1))
+                        .chain(std::iter::once(format!("${} AS v_version", base + 2)))
+                        .chain(
+                            WRITE_COLUMNS
+                                .iter()
+                                .enumerate()
+                                .map(|(i, c)| format!("${} AS {c}", base + 3 + i)),
+                        )
+                        .collect();
+                    selects.push(format!("SELECT {}", cols.join(", ")));
+                }
+                let sets: Vec<String> = WRITE_COLUMNS
+                    .iter()
+                    .map(|c| format!("{c} = v.{c}"))
+                    .collect();
+                let sql = format!(
+                    "UPDATE orders SET {} FROM ({}) v WHERE orders.id = v.v_id AND orders.version = v.v_version",
+                    sets.join(", "),
+                    selects.join(" UNION ALL ")
+                );
+                let done = query_with(sql, args)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(unique)?;
+                if done.rows_affected() != group.len() as u64 {
+                    return Err(conflict());
+                }
+            }
         }
         let mut sets = vec![
             history_rows(&history, &now),
-            self::event_rows(&event_rows, &now),
+            self::event_rows(&event_rows_all, &now),
         ];
-        if order.items != before.items {
+        for p in pending.iter().filter(|p| p.items_changed) {
             sqlx::query("DELETE FROM order_items WHERE order_id = $1")
-                .bind(id)
+                .bind(p.order.id)
                 .execute(&mut **tx)
                 .await?;
-            sets.push(item_rows(id, &order.items));
+            sets.push(item_rows(p.order.id, &p.order.items));
         }
-        if order.label_ids != before.label_ids {
-            sqlx::query("DELETE FROM order_label_links WHERE order_id = $1")
-                .bind(id)
+        let relabelled: Vec<&Pending> = pending.iter().filter(|p| p.labels_changed).collect();
+        for chunk in relabelled.chunks(500) {
+            let sql = format!(
+                "DELETE FROM order_label_links WHERE order_id IN ({})",
+                crate::db::in_list(chunk.len(), 1)
+            );
+            query_with(sql, chunk.iter().map(|p| Arg::from(p.order.id)).collect())
                 .execute(&mut **tx)
                 .await?;
-            sets.push(label_rows(id, &order.label_ids));
+            for p in chunk {
+                sets.push(label_rows(p.order.id, &p.order.label_ids));
+            }
         }
         write_rows(tx, self.backend, sets).await?;
-        let mut all_events = events;
-        all_events.extend(
-            event_rows
-                .into_iter()
-                .filter(|e| e.depth > 0)
-                .map(|e| e.event),
-        );
-        Ok(Changed {
-            order,
-            changes,
-            events: all_events,
-            cascade_steps,
-        })
+        for p in pending {
+            results[p.index] = Some(Ok(Changed {
+                order: p.order,
+                changes: p.changes,
+                events: p.events,
+                cascade_steps: p.cascade_steps,
+            }));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(StoreError::NotFound("受注"))))
+            .collect())
     }
+}
+
+/// One order to change in [`Store::change_batch_in_tx`].
+pub(crate) struct ChangeTarget<'a> {
+    pub order_number: &'a str,
+    pub expected_version: Option<i64>,
+    pub patch: &'a OrderPatch,
+    /// Events that happened outside the order (its subscription's status).
+    pub outside_events: &'a [OrderEvent],
 }
 
 /// Whether an action acts outside the order (a mail, the subscription).
