@@ -518,12 +518,18 @@ pub fn encode(
     if enc != Encoding::Cp932 {
         return Ok((line.as_bytes().to_vec(), Vec::new()));
     }
-    let folded: String = line.chars().map(fold_for_cp932).collect();
+    // Folding allocates only when there is something to fold.
+    let folded: std::borrow::Cow<'_, str> = if line.chars().any(|c| fold_for_cp932(c) != c) {
+        line.chars().map(fold_for_cp932).collect::<String>().into()
+    } else {
+        line.into()
+    };
     let mut out = Vec::with_capacity(folded.len());
     let mut replaced = Vec::new();
     let mut encoder = encoding_rs::SHIFT_JIS.new_encoder();
     let mut rest: &str = &folded;
-    let mut buf = vec![0u8; folded.len() * 2 + 16];
+    // Shift_JIS never takes more bytes than UTF-8 for the same text.
+    let mut buf = vec![0u8; folded.len() + 16];
     loop {
         let (result, read, written) =
             encoder.encode_from_utf8_without_replacement(rest, &mut buf, true);
@@ -553,6 +559,18 @@ pub fn preamble(enc: Encoding) -> &'static [u8] {
         Encoding::Utf8Bom => b"\xef\xbb\xbf",
         _ => b"",
     }
+}
+
+/// Writes records as CSV lines (RFC 4180 quoting, CRLF as Excel expects).
+pub fn records_text<'a>(records: impl Iterator<Item = &'a [String]>) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for r in records {
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(r);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// Writes one record as a CSV line (RFC 4180 quoting, CRLF as Excel expects).

@@ -10,13 +10,13 @@ use crate::db::{Store, Tx, get_i64, get_opt_i64, get_str, in_list, now_text, que
 use crate::jobs::{Job, item_error};
 use juchu_domain::csv_format::{
     ColumnGroup, CsvFormat, Encoding, RowPer, RowSource, cell, encode, neutralise, preamble,
-    record_line,
+    record_line, records_text,
 };
 use juchu_domain::job::{CsvExport, JobKind, JobParams};
 use std::collections::HashMap;
 
 const LEASE_SECS: i64 = 120;
-const BATCH: i64 = 500;
+const BATCH: i64 = 2000;
 const PART_BYTES: usize = 1 << 20;
 
 /// Why an export stopped.
@@ -190,41 +190,20 @@ impl Store {
         let today = crate::pipeline::today().to_string();
         loop {
             let mut tx = self.begin_read().await?;
-            let items = sqlx::query(
-                "SELECT seq, order_id, status FROM job_items WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(job.id)
-            .bind(after)
-            .bind(BATCH)
-            .fetch_all(&mut *tx)
-            .await?;
-            if items.is_empty() {
+            let rows = crate::orders::load_job_orders(&mut tx, job.id, after, BATCH).await?;
+            if rows.is_empty() {
                 tx.commit().await?;
                 break;
             }
-            let items: Vec<(i64, i64, String)> = items
-                .iter()
-                .map(|r| {
-                    Ok((
-                        get_i64(r, "seq")?,
-                        get_i64(r, "order_id")?,
-                        get_str(r, "status")?,
-                    ))
-                })
-                .collect::<Result<_, sqlx::Error>>()?;
-            let ids: Vec<i64> = items.iter().map(|(_, id, _)| *id).collect();
-            let orders: HashMap<i64, juchu_domain::order::Order> =
-                crate::orders::load_orders_by_ids(&mut tx, &ids)
-                    .await?
-                    .into_iter()
-                    .map(|o| (o.id, o))
-                    .collect();
-            let related = Related::load(&mut tx, &format, orders.values()).await?;
+            let related =
+                Related::load(&mut tx, &format, rows.iter().filter_map(|r| r.2.as_ref())).await?;
             let snapshot = self.masters_in(&mut tx).await?;
             tx.commit().await?;
             let mut notes: Vec<(i64, String)> = Vec::new();
-            for (seq, order_id, _) in &items {
-                let Some(order) = orders.get(order_id) else {
+            // (seq, order number, cells) per CSV record of the batch.
+            let mut records: Vec<(i64, &str, Vec<String>)> = Vec::new();
+            for (seq, _, order) in &rows {
+                let Some(order) = order else {
                     notes.push((*seq, "受注が削除されています（出力していません）".into()));
                     continue;
                 };
@@ -234,9 +213,7 @@ impl Store {
                     }
                     _ => vec![None],
                 };
-                let mut replaced = Vec::new();
                 for item in lines {
-                    line += 1;
                     let src = RowSource {
                         order,
                         item,
@@ -254,38 +231,61 @@ impl Store {
                         .iter()
                         .map(|c| neutralise(cell(&c.key, &src)))
                         .collect();
-                    match encode(&record_line(&cells), enc, format.unmappable) {
-                        Ok((bytes, r)) => {
-                            parts.buf.extend(bytes);
-                            replaced.extend(r);
-                        }
-                        Err(u) => {
-                            let column = cells
-                                .iter()
-                                .position(|c| c.contains(u.ch))
-                                .map_or(String::new(), |i| {
-                                    format!("{}列目「{}」の", i + 1, headers[i])
-                                });
-                            return Err(Stop::Failed(format!(
-                                "{line}行目（受注番号 {}）{column}文字「{}」は {} で表せません。UTF-8 で出力するか、CSVフォーマットで「〓に置き換える」を選んでください",
-                                order.order_number,
-                                u.ch,
-                                enc.label()
-                            )));
-                        }
-                    }
-                }
-                if !replaced.is_empty() {
-                    let chars: String = replaced.iter().collect();
-                    notes.push((
-                        *seq,
-                        format!("{} で表せない文字「{chars}」を〓にしました", enc.label()),
-                    ));
+                    records.push((*seq, order.order_number.as_str(), cells));
                 }
             }
+            let text = records_text(records.iter().map(|(_, _, c)| c.as_slice()));
+            match encode(&text, enc, format.unmappable) {
+                Ok((bytes, replaced)) => {
+                    parts.buf.extend(bytes);
+                    if !replaced.is_empty() {
+                        let mut by_seq: std::collections::BTreeMap<i64, String> =
+                            Default::default();
+                        for (seq, _, cells) in &records {
+                            for ch in cells.iter().flat_map(|c| c.chars()) {
+                                if replaced.contains(&ch) {
+                                    let chars = by_seq.entry(*seq).or_default();
+                                    if !chars.contains(ch) {
+                                        chars.push(ch);
+                                    }
+                                }
+                            }
+                        }
+                        notes.extend(by_seq.into_iter().map(|(seq, chars)| {
+                            (
+                                seq,
+                                format!("{} で表せない文字「{chars}」を〓にしました", enc.label()),
+                            )
+                        }));
+                    }
+                }
+                Err(u) => {
+                    // Which record and column: the row and column Excel would show.
+                    let at = records.iter().enumerate().find_map(|(i, (_, n, cells))| {
+                        cells
+                            .iter()
+                            .position(|c| c.contains(u.ch))
+                            .map(|col| (i, *n, col))
+                    });
+                    let (i, number, col) = at.unwrap_or((0, "", 0));
+                    return Err(Stop::Failed(format!(
+                        "{}行目（受注番号 {number}）{}列目「{}」の文字「{}」は {} で表せません。UTF-8 で出力するか、CSVフォーマットで「〓に置き換える」を選んでください",
+                        line + i + 1,
+                        col + 1,
+                        headers.get(col).map(String::as_str).unwrap_or(""),
+                        u.ch,
+                        enc.label()
+                    )));
+                }
+            }
+            line += records.len();
             if parts.buf.len() >= PART_BYTES {
                 parts.flush(self, token).await?;
             }
+            let items: Vec<(i64, i64, String)> = rows
+                .iter()
+                .map(|(seq, status, o)| (*seq, o.as_ref().map_or(0, |o| o.id), status.clone()))
+                .collect();
             self.mark_exported(job, p, token, &items, &notes, &today)
                 .await?;
             after = items.last().map_or(after, |(seq, _, _)| *seq);
@@ -360,71 +360,79 @@ impl Store {
                     .await?;
             }
         }
-        for (seq, order_id, status) in items.iter().filter(|_| p.shipping_list) {
-            if status != "pending" {
-                continue;
-            }
-            let mut outcome = "ok";
-            let mut message = note_of.get(seq).copied().unwrap_or("").to_string();
-            if p.shipping_list {
-                let number = sqlx::query("SELECT order_number FROM orders WHERE id = $1")
-                    .bind(*order_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(r) = number {
-                    let patch = juchu_domain::patch::OrderPatch {
-                        shipping_list_state: Some("出力済".into()),
-                        shipping_list_exported_on: Some(Some(today.to_string())),
-                        ..Default::default()
-                    };
-                    sqlx::query("SAVEPOINT export_item")
-                        .execute(&mut *tx)
-                        .await?;
-                    match self
-                        .change_in_tx(
-                            &mut tx,
-                            &get_str(&r, "order_number")?,
-                            None,
-                            &patch,
-                            &actor,
-                            JobKind::CsvExport.label(),
-                        )
-                        .await
-                    {
-                        Ok(_) => {
-                            sqlx::query("RELEASE SAVEPOINT export_item")
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Err(e) => {
-                            sqlx::query("ROLLBACK TO SAVEPOINT export_item")
-                                .execute(&mut *tx)
-                                .await?;
-                            sqlx::query("RELEASE SAVEPOINT export_item")
-                                .execute(&mut *tx)
-                                .await?;
-                            outcome = "failed";
-                            message = format!(
+        if p.shipping_list {
+            // 出荷リスト出力用: the batch's pending orders become 出力済 through
+            // the pipeline, as one batch (rules fire for each).
+            let todo: Vec<&(i64, i64, String)> =
+                items.iter().filter(|(_, _, s)| s == "pending").collect();
+            let ids: Vec<i64> = todo.iter().map(|(_, id, _)| *id).collect();
+            let loaded = self.lock_orders_by_id(&mut tx, &ids).await?;
+            let number_of: HashMap<i64, String> = loaded
+                .values()
+                .map(|o| (o.id, o.order_number.clone()))
+                .collect();
+            let patch = juchu_domain::patch::OrderPatch {
+                shipping_list_state: Some("出力済".into()),
+                shipping_list_exported_on: Some(Some(today.to_string())),
+                ..Default::default()
+            };
+            let marked: Vec<(i64, &str)> = todo
+                .iter()
+                .filter_map(|(seq, id, _)| number_of.get(id).map(|n| (*seq, n.as_str())))
+                .collect();
+            let targets: Vec<crate::pipeline::ChangeTarget<'_>> = marked
+                .iter()
+                .map(|(_, n)| crate::pipeline::ChangeTarget {
+                    order_number: n,
+                    expected_version: None,
+                    patch: &patch,
+                    outside_events: &[],
+                })
+                .collect();
+            let results = self
+                .change_loaded_in_tx(
+                    &mut tx,
+                    loaded,
+                    &targets,
+                    &actor,
+                    JobKind::CsvExport.label(),
+                )
+                .await?;
+            let mut outcome_of: HashMap<i64, (&str, String)> = HashMap::new();
+            for ((seq, _), r) in marked.iter().zip(results) {
+                let note = note_of.get(seq).copied().unwrap_or("").to_string();
+                outcome_of.insert(
+                    *seq,
+                    match r {
+                        Ok(_) => ("ok", note),
+                        Err(e) => (
+                            "failed",
+                            format!(
                                 "出力しましたが出荷リストを更新できません: {}",
                                 item_error(&e)
-                            );
-                        }
-                    }
+                            ),
+                        ),
+                    },
+                );
+            }
+            for (seq, _, _) in &todo {
+                let (outcome, message) = outcome_of
+                    .remove(seq)
+                    .unwrap_or(("ok", note_of.get(seq).copied().unwrap_or("").to_string()));
+                if outcome == "failed" {
+                    failed += 1;
                 }
+                newly += 1;
+                sqlx::query(
+                    "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq = $4",
+                )
+                .bind(outcome)
+                .bind(message)
+                .bind(job.id)
+                .bind(*seq)
+                .execute(&mut *tx)
+                .await?;
             }
-            if outcome == "failed" {
-                failed += 1;
-            }
-            newly += 1;
-            sqlx::query(
-                "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq = $4",
-            )
-            .bind(outcome)
-            .bind(message)
-            .bind(job.id)
-            .bind(*seq)
-            .execute(&mut *tx)
-            .await?;
         }
         sqlx::query(
             "UPDATE jobs SET done = done + $1, failed = failed + $2, updated_at = $3 WHERE id = $4",

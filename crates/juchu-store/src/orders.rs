@@ -299,10 +299,32 @@ pub(crate) async fn attach_children(
     }
     let ids: Vec<Arg> = orders.iter().map(|o| Arg::from(o.id)).collect();
     let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let ph = ph.join(", ");
+    attach_children_where(
+        exec,
+        orders,
+        &format!("order_id IN ({})", ph.join(", ")),
+        ids,
+    )
+    .await
+}
+
+/// [`attach_children`] with the orders named by a condition on `order_id`
+/// (e.g. a subquery over a job's items) instead of a list of ids.
+pub(crate) async fn attach_children_where(
+    exec: &mut sqlx::AnyConnection,
+    orders: &mut [Order],
+    condition: &str,
+    args: Vec<Arg>,
+) -> Result<(), StoreError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
     let rows = query_with(
-        format!("SELECT order_id, {} FROM order_items WHERE order_id IN ({ph}) ORDER BY order_id, position", ITEM_COLUMNS[2..].join(", ")),
-        ids.clone(),
+        format!(
+            "SELECT order_id, {} FROM order_items WHERE {condition} ORDER BY order_id, position",
+            ITEM_COLUMNS[2..].join(", ")
+        ),
+        args.clone(),
     )
     .fetch_all(&mut *exec)
     .await?;
@@ -313,8 +335,8 @@ pub(crate) async fn attach_children(
         }
     }
     let rows = query_with(
-        format!("SELECT order_id, label_id FROM order_label_links WHERE order_id IN ({ph}) ORDER BY order_id, label_id"),
-        ids,
+        format!("SELECT order_id, label_id FROM order_label_links WHERE {condition} ORDER BY order_id, label_id"),
+        args,
     )
     .fetch_all(&mut *exec)
     .await?;
@@ -324,6 +346,61 @@ pub(crate) async fn attach_children(
         }
     }
     Ok(())
+}
+
+/// A job's orders from `after_seq` on, at most `limit`, in the job's order:
+/// (seq, item status, the order — `None` when it was deleted). One query for
+/// the orders and one each for their items and labels, with no id lists.
+pub(crate) async fn load_job_orders(
+    exec: &mut sqlx::AnyConnection,
+    job_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, Option<Order>)>, StoreError> {
+    let sql = format!(
+        "SELECT ji.seq AS job_seq, ji.status AS job_item_status, o.id, {} FROM job_items ji \
+         LEFT JOIN orders o ON o.id = ji.order_id WHERE ji.job_id = $1 AND ji.seq > $2 ORDER BY ji.seq LIMIT $3",
+        WRITE_COLUMNS
+            .iter()
+            .map(|c| format!("o.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(job_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&mut *exec)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut orders = Vec::with_capacity(rows.len());
+    let mut slots = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let seq = get_i64(r, "job_seq")?;
+        let status = get_str(r, "job_item_status")?;
+        if get_opt_i64(r, "id")?.is_some() {
+            slots.push(Some(orders.len()));
+            orders.push(order_from_row(r)?);
+        } else {
+            slots.push(None);
+        }
+        out.push((seq, status, None));
+    }
+    let (Some(first), Some(last)) = (out.first().map(|o| o.0), out.last().map(|o| o.0)) else {
+        return Ok(out);
+    };
+    attach_children_where(
+        exec,
+        &mut orders,
+        "order_id IN (SELECT order_id FROM job_items WHERE job_id = $1 AND seq >= $2 AND seq <= $3)",
+        vec![job_id.into(), first.into(), last.into()],
+    )
+    .await?;
+    let mut orders: Vec<Option<Order>> = orders.into_iter().map(Some).collect();
+    for (row, slot) in out.iter_mut().zip(slots) {
+        row.2 = slot.and_then(|i| orders[i].take());
+    }
+    Ok(out)
 }
 
 /// Orders by id with their items and labels, in `ids`' order (missing ones
