@@ -96,6 +96,16 @@ impl Store {
             crate::Backend::Postgres => " FOR UPDATE OF c SKIP LOCKED",
             crate::Backend::Sqlite => "",
         };
+        // Most of the time there is no export: find out without a write transaction.
+        if sqlx::query(
+            "SELECT id FROM jobs WHERE kind IN ('csv_export', 'pdf_export') AND status IN ('queued', 'running') LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .is_none()
+        {
+            return Ok(false);
+        }
         let mut tx = self.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT c.job_id FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
@@ -121,7 +131,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 WHERE id = $2",
+            "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 WHERE id = $2 AND status = 'queued'",
         )
         .bind(now)
         .bind(job_id)
@@ -435,11 +445,10 @@ impl Store {
             }
         }
         sqlx::query(
-            "UPDATE jobs SET done = done + $1, failed = failed + $2, updated_at = $3 WHERE id = $4",
+            "UPDATE job_chunks SET done = done + $1, failed = failed + $2 WHERE job_id = $3 AND chunk = 0",
         )
         .bind(newly)
         .bind(failed)
-        .bind(now_text())
         .bind(job.id)
         .execute(&mut *tx)
         .await?;

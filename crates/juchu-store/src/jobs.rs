@@ -105,7 +105,11 @@ pub struct JobItem {
     pub message: String,
 }
 
-const JOB_COLUMNS: &str = "id, kind, params_json, status, total, done, failed, skipped, actor_name, cancel_requested, error, result_name, result_type, created_at, started_at, finished_at, updated_at";
+const JOB_COLUMNS: &str = "id, kind, params_json, status, total, \
+    CAST((SELECT COALESCE(SUM(c.done), 0) FROM job_chunks c WHERE c.job_id = jobs.id) AS BIGINT) AS done, \
+    CAST((SELECT COALESCE(SUM(c.failed), 0) FROM job_chunks c WHERE c.job_id = jobs.id) AS BIGINT) AS failed, \
+    CAST((SELECT COALESCE(SUM(c.skipped), 0) FROM job_chunks c WHERE c.job_id = jobs.id) AS BIGINT) AS skipped, \
+    actor_name, cancel_requested, error, result_name, result_type, created_at, started_at, finished_at, updated_at";
 
 fn job_from_row(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
     let kind = get_str(r, "kind")?;
@@ -699,7 +703,9 @@ impl Store {
         let job_id = get_i64(&claimed, "job_id")?;
         let chunk = get_i64(&claimed, "chunk")?;
         sqlx::query(
-            "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 WHERE id = $2 AND status IN ('queued', 'running')",
+            // Only the first chunk changes the job row: workers sharing a job
+            // do not queue on it.
+            "UPDATE jobs SET status = 'running', started_at = $1, updated_at = $1 WHERE id = $2 AND status = 'queued'",
         )
         .bind(now.clone())
         .bind(job_id)
@@ -767,19 +773,14 @@ impl Store {
                 .await?;
             }
         }
-        sqlx::query("UPDATE job_chunks SET status = 'done' WHERE job_id = $1 AND chunk = $2")
-            .bind(job_id)
-            .bind(chunk)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "UPDATE jobs SET done = done + $1, failed = failed + $2, skipped = skipped + $3, updated_at = $4 WHERE id = $5",
+            "UPDATE job_chunks SET status = 'done', done = done + $1, failed = failed + $2, skipped = skipped + $3 WHERE job_id = $4 AND chunk = $5",
         )
         .bind(outcomes.len() as i64)
         .bind(failed)
         .bind(skipped)
-        .bind(now_text())
         .bind(job_id)
+        .bind(chunk)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

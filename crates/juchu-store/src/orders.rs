@@ -349,58 +349,44 @@ pub(crate) async fn attach_children_where(
 }
 
 /// A job's orders from `after_seq` on, at most `limit`, in the job's order:
-/// (seq, item status, the order — `None` when it was deleted). One query for
-/// the orders and one each for their items and labels, with no id lists.
+/// (seq, item status, the order — `None` when it was deleted). The items are
+/// read by their key range, then the orders by id: a join of a fresh job's
+/// table (no statistics yet) with the orders could be planned as a scan of
+/// every order.
 pub(crate) async fn load_job_orders(
     exec: &mut sqlx::AnyConnection,
     job_id: i64,
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<(i64, String, Option<Order>)>, StoreError> {
-    let sql = format!(
-        "SELECT ji.seq AS job_seq, ji.status AS job_item_status, o.id, {} FROM job_items ji \
-         LEFT JOIN orders o ON o.id = ji.order_id WHERE ji.job_id = $1 AND ji.seq > $2 ORDER BY ji.seq LIMIT $3",
-        WRITE_COLUMNS
-            .iter()
-            .map(|c| format!("o.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(job_id)
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(&mut *exec)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    let mut orders = Vec::with_capacity(rows.len());
-    let mut slots = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let seq = get_i64(r, "job_seq")?;
-        let status = get_str(r, "job_item_status")?;
-        if get_opt_i64(r, "id")?.is_some() {
-            slots.push(Some(orders.len()));
-            orders.push(order_from_row(r)?);
-        } else {
-            slots.push(None);
-        }
-        out.push((seq, status, None));
-    }
-    let (Some(first), Some(last)) = (out.first().map(|o| o.0), out.last().map(|o| o.0)) else {
-        return Ok(out);
-    };
-    attach_children_where(
-        exec,
-        &mut orders,
-        "order_id IN (SELECT order_id FROM job_items WHERE job_id = $1 AND seq >= $2 AND seq <= $3)",
-        vec![job_id.into(), first.into(), last.into()],
+    let rows = sqlx::query(
+        "SELECT seq, order_id, status FROM job_items WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
+    .bind(job_id)
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(&mut *exec)
     .await?;
-    let mut orders: Vec<Option<Order>> = orders.into_iter().map(Some).collect();
-    for (row, slot) in out.iter_mut().zip(slots) {
-        row.2 = slot.and_then(|i| orders[i].take());
-    }
-    Ok(out)
+    let items: Vec<(i64, i64, String)> = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                get_i64(r, "seq")?,
+                get_i64(r, "order_id")?,
+                get_str(r, "status")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    let ids: Vec<i64> = items.iter().map(|(_, id, _)| *id).collect();
+    let mut by_id: HashMap<i64, Order> = load_orders_by_ids(exec, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    Ok(items
+        .into_iter()
+        .map(|(seq, id, status)| (seq, status, by_id.remove(&id)))
+        .collect())
 }
 
 /// Orders by id with their items and labels, in `ids`' order (missing ones

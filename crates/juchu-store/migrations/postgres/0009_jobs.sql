@@ -9,9 +9,6 @@ CREATE TABLE jobs (
     params_json TEXT NOT NULL,
     status TEXT NOT NULL,
     total BIGINT NOT NULL DEFAULT 0,
-    done BIGINT NOT NULL DEFAULT 0,
-    failed BIGINT NOT NULL DEFAULT 0,
-    skipped BIGINT NOT NULL DEFAULT 0,
     actor_kind TEXT NOT NULL,
     actor_id BIGINT,
     actor_name TEXT NOT NULL,
@@ -43,6 +40,11 @@ CREATE TABLE job_chunks (
     status TEXT NOT NULL DEFAULT 'pending',
     claim_token TEXT NOT NULL DEFAULT '',
     lease_until TEXT NOT NULL DEFAULT '',
+    -- Progress is counted per chunk, so workers sharing a job never wait on
+    -- one counter row; a job's progress is their sum.
+    done BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    skipped BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, chunk)
 );
 CREATE INDEX job_chunks_open ON job_chunks (status, lease_until);
