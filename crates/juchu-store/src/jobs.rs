@@ -24,7 +24,7 @@ use juchu_domain::FieldErrors;
 use juchu_domain::job::{ItemOutcome, JobKind, JobParams, JobStatus};
 
 /// Orders per chunk (and per transaction).
-pub const CHUNK_SIZE: i64 = 100;
+pub const CHUNK_SIZE: i64 = 200;
 
 /// What a job acts on.
 #[derive(Debug, Clone)]

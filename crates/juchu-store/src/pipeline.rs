@@ -1240,7 +1240,9 @@ impl Store {
         } else if !pending.is_empty() {
             // Many rows in one statement: the new values joined by id (and the
             // version read, which the row locks keep).
-            let per = crate::db::rows_per_statement(self.backend, WRITE_COLUMNS.len() + 2);
+            // A UNION of a few dozen rows plans fast; hundreds made PostgreSQL
+            // plan longer than it wrote.
+            let per = crate::db::rows_per_statement(self.backend, WRITE_COLUMNS.len() + 2).min(50);
             for group in pending.chunks(per) {
                 let mut args: Vec<Arg> =
                     Vec::with_capacity(group.len() * (WRITE_COLUMNS.len() + 2));

@@ -559,7 +559,13 @@ both_stores!(
     jobs_can_be_cancelled_and_rescans_run_as_jobs,
     |store| async move {
         seed(&store).await;
-        let os = orders(&store, 250, "TEA-01", None).await;
+        let os = orders(
+            &store,
+            2 * juchu_store::jobs::CHUNK_SIZE as usize + 10,
+            "TEA-01",
+            None,
+        )
+        .await;
         let job = store
             .register_job(
                 NewJob {
@@ -577,7 +583,21 @@ both_stores!(
         assert_eq!(cancelled.status, JobStatus::Cancelled);
         assert_eq!(store.run_jobs(100).await.unwrap(), 0);
         let j = store.job(job.id).await.unwrap();
-        assert_eq!(j.done, 100);
+        assert_eq!(j.done, juchu_store::jobs::CHUNK_SIZE);
+        let untouched = store
+            .order_by_number(&os.last().unwrap().order_number)
+            .await
+            .unwrap();
+        assert_ne!(
+            store
+                .masters()
+                .await
+                .unwrap()
+                .handling_status(untouched.handling_status_id)
+                .unwrap()
+                .name,
+            "保留"
+        );
         assert!(matches!(
             store.cancel_job(job.id).await,
             Err(StoreError::Conflict { .. })
