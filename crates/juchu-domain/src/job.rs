@@ -765,7 +765,7 @@ pub struct BlacklistRescan {
 pub enum JobParams {
     BulkUpdate(Box<BulkUpdate>),
     CsvExport(CsvExport),
-    PdfExport(serde_json::Value),
+    PdfExport(crate::document::PdfExport),
     Dunning(Dunning),
     BulkMail(BulkMail),
     PaymentChange(PaymentChange),
@@ -797,7 +797,11 @@ impl JobParams {
                 JobParams::BulkUpdate(Box::new(u))
             }
             JobKind::CsvExport => JobParams::CsvExport(from(params)?),
-            JobKind::PdfExport => JobParams::PdfExport(params.clone()),
+            JobKind::PdfExport => {
+                let p: crate::document::PdfExport = from(params)?;
+                p.validate()?;
+                JobParams::PdfExport(p)
+            }
             JobKind::Dunning => {
                 let d: Dunning = from(params)?;
                 d.validate()?;

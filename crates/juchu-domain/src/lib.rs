@@ -9,6 +9,7 @@ pub mod blacklist;
 pub mod calendar;
 pub mod csv_format;
 pub mod customer;
+pub mod document;
 pub mod error;
 pub mod event;
 pub mod job;

@@ -26,6 +26,8 @@ pub struct ShopInfo {
     pub email: String,
     pub phone: String,
     pub address: String,
+    /// 適格請求書発行事業者の登録番号 (T + 13 digits), printed on 請求書 and 領収書.
+    pub registration_number: String,
 }
 
 const SIGNATURE: &str = "\n--\n{{ shop_name }}\n{% if shop_address %}{{ shop_address }}\n{% endif %}{% if shop_phone %}TEL: {{ shop_phone }}\n{% endif %}{% if shop_email %}{{ shop_email }}\n{% endif %}";

@@ -141,6 +141,7 @@ impl Store {
         let job = self.job(job_id).await?;
         let result = match JobParams::parse(job.kind, &job.params) {
             Ok(JobParams::CsvExport(p)) => self.export_csv(&job, &p, &token).await,
+            Ok(JobParams::PdfExport(p)) => self.export_pdf(&job, &p, &token).await,
             Ok(_) => Err(Stop::Failed(format!(
                 "{}はこのバージョンでは実行できません",
                 job.kind.label()
@@ -296,7 +297,7 @@ impl Store {
                 .iter()
                 .map(|(seq, status, o)| (*seq, o.as_ref().map_or(0, |o| o.id), status.clone()))
                 .collect();
-            self.mark_exported(job, p, token, &items, &notes, &today)
+            self.mark_exported(job, p.shipping_list, token, &items, &notes, &today)
                 .await?;
             after = items.last().map_or(after, |(seq, _, _)| *seq);
         }
@@ -330,12 +331,112 @@ impl Store {
         Ok(())
     }
 
+    /// PDF一括出力: every order's 帳票 in one PDF (Japanese text in an embedded
+    /// font), stored with the job like an export.
+    async fn export_pdf(
+        &self,
+        job: &Job,
+        p: &juchu_domain::document::PdfExport,
+        token: &str,
+    ) -> Result<(), Stop> {
+        let font = juchu_docs::DocumentFont::find().map_err(Stop::Failed)?;
+        let shop = self.shop_settings().await?;
+        if p.document.is_qualified_invoice() && shop.registration_number.is_empty() {
+            return Err(Stop::Failed(format!(
+                "{}（適格請求書）には登録番号（T+13桁）が必要です。ショップ情報で設定してください",
+                p.document.label()
+            )));
+        }
+        let issuer = juchu_domain::document::Issuer {
+            shop_name: shop.name,
+            address: shop.address,
+            phone: shop.phone,
+            registration_number: shop.registration_number,
+        };
+        sqlx::query("DELETE FROM job_files WHERE job_id = $1")
+            .bind(job.id)
+            .execute(&self.pool)
+            .await?;
+        let mut docs = Vec::new();
+        let mut items: Vec<(i64, i64, String)> = Vec::new();
+        let mut notes: Vec<(i64, String)> = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let mut tx = self.begin_read().await?;
+            let rows = crate::orders::load_job_orders(&mut tx, job.id, after, BATCH).await?;
+            let snapshot = self.masters_in(&mut tx).await?;
+            tx.commit().await?;
+            if rows.is_empty() {
+                break;
+            }
+            for (seq, status, order) in rows {
+                match &order {
+                    Some(o) => docs.push(juchu_domain::document::document_of(
+                        o,
+                        &snapshot.masters,
+                        p.document,
+                        &p.issue_date,
+                    )),
+                    None => notes.push((seq, "受注が削除されています（出力していません）".into())),
+                }
+                after = seq;
+                items.push((seq, order.map_or(0, |o| o.id), status));
+            }
+        }
+        // Layout is CPU work: off the async threads.
+        let pdf = tokio::task::spawn_blocking(move || {
+            juchu_docs::Renderer::new(&font).render(&issuer, &docs)
+        })
+        .await
+        .map_err(|e| Stop::Failed(format!("帳票の作成が中断されました: {e}")))?
+        .map_err(Stop::Failed)?;
+        let mut parts = Parts {
+            job_id: job.id,
+            next: 0,
+            buf: Vec::new(),
+        };
+        for chunk in pdf.chunks(PART_BYTES) {
+            parts.buf = chunk.to_vec();
+            parts.flush(self, token).await?;
+        }
+        let today = crate::pipeline::today().to_string();
+        for batch in items.chunks(BATCH as usize) {
+            self.mark_exported(job, false, token, batch, &notes, &today)
+                .await?;
+        }
+        let name = format!(
+            "{}_{}_{}.pdf",
+            match p.document {
+                juchu_domain::document::DocumentKind::DeliveryNote => "delivery_notes",
+                juchu_domain::document::DocumentKind::Invoice => "invoices",
+                juchu_domain::document::DocumentKind::Receipt => "receipts",
+            },
+            job.id,
+            p.issue_date.replace('-', "")
+        );
+        let mut tx = self.begin().await?;
+        renew(&mut tx, job.id, token).await?;
+        sqlx::query("UPDATE jobs SET result_name = $1, result_type = 'application/pdf', updated_at = $2 WHERE id = $3")
+            .bind(name)
+            .bind(now_text())
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE job_chunks SET status = 'done' WHERE job_id = $1 AND claim_token = $2")
+            .bind(job.id)
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records a batch as exported; with 出荷リスト出力用, each order not yet
     /// marked becomes 出力済 with today's date through the pipeline.
     async fn mark_exported(
         &self,
         job: &Job,
-        p: &CsvExport,
+        shipping_list: bool,
         token: &str,
         items: &[(i64, i64, String)],
         notes: &[(i64, String)],
@@ -346,7 +447,7 @@ impl Store {
         renew(&mut tx, job.id, token).await?;
         let note_of: HashMap<i64, &str> = notes.iter().map(|(s, n)| (*s, n.as_str())).collect();
         let (mut newly, mut failed) = (0i64, 0i64);
-        if !p.shipping_list {
+        if !shipping_list {
             // Nothing changes on the orders: the batch is marked in one statement,
             // and the few with a note one by one.
             let (Some(from), Some(to)) = (items.first(), items.last()) else {
@@ -370,7 +471,7 @@ impl Store {
                     .await?;
             }
         }
-        if p.shipping_list {
+        if shipping_list {
             // 出荷リスト出力用: the batch's pending orders become 出力済 through
             // the pipeline, as one batch (rules fire for each).
             let todo: Vec<&(i64, i64, String)> =

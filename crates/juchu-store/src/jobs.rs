@@ -23,6 +23,9 @@ use crate::search::OrderQuery;
 use juchu_domain::FieldErrors;
 use juchu_domain::job::{ItemOutcome, JobKind, JobParams, JobStatus};
 
+/// Orders one PDF一括出力 may hold: the document is laid out in one go.
+pub const MAX_PDF_ORDERS: i64 = 1000;
+
 /// Orders per chunk (and per transaction).
 pub const CHUNK_SIZE: i64 = 200;
 
@@ -179,13 +182,23 @@ impl Store {
                     e => e,
                 })?;
             }
-            JobParams::PdfExport(_) => {
-                return Err(FieldErrors::single(
-                    "kind",
-                    "not_available",
-                    "PDF一括出力（帳票）はこのバージョンではまだ使えません",
-                )
-                .into());
+            JobParams::PdfExport(p) => {
+                if let Err(why) = juchu_docs::DocumentFont::find() {
+                    return Err(FieldErrors::single("kind", "no_font", why).into());
+                }
+                if p.document.is_qualified_invoice()
+                    && self.shop_settings().await?.registration_number.is_empty()
+                {
+                    return Err(FieldErrors::single(
+                        "params.document",
+                        "no_registration_number",
+                        format!(
+                            "{}（適格請求書）には登録番号（T+13桁）が必要です。ショップ情報で設定してください",
+                            p.document.label()
+                        ),
+                    )
+                    .into());
+                }
             }
             JobParams::BulkMail(m) => {
                 if let (Some(subject), Some(body)) = (&m.subject, &m.body) {
@@ -441,6 +454,14 @@ impl Store {
                 .await?,
             "n",
         )?;
+        if new.kind == JobKind::PdfExport && total > MAX_PDF_ORDERS {
+            return Err(FieldErrors::single(
+                "selection",
+                "too_many",
+                format!("PDF一括出力は1回{MAX_PDF_ORDERS}件までです（{total}件選ばれています）。検索条件で絞ってください"),
+            )
+            .into());
+        }
         if total == 0 {
             // Dropped with the transaction: nothing is left of the job.
             return Err(FieldErrors::single("selection", "empty", "対象の受注がありません").into());

@@ -102,11 +102,17 @@ pub(crate) async fn seed_templates(tx: &mut Tx) -> Result<(), StoreError> {
     Ok(())
 }
 
-const SHOP_KEYS: [&str; 4] = ["shop_name", "shop_email", "shop_phone", "shop_address"];
+const SHOP_KEYS: [&str; 5] = [
+    "shop_name",
+    "shop_email",
+    "shop_phone",
+    "shop_address",
+    "shop_registration_number",
+];
 
 pub(crate) async fn shop_info(conn: &mut sqlx::AnyConnection) -> Result<ShopInfo, StoreError> {
     let rows = sqlx::query(
-        "SELECT key, value FROM settings WHERE key IN ('shop_name', 'shop_email', 'shop_phone', 'shop_address')",
+        "SELECT key, value FROM settings WHERE key IN ('shop_name', 'shop_email', 'shop_phone', 'shop_address', 'shop_registration_number')",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -118,6 +124,7 @@ pub(crate) async fn shop_info(conn: &mut sqlx::AnyConnection) -> Result<ShopInfo
             "shop_email" => shop.email = v,
             "shop_phone" => shop.phone = v,
             "shop_address" => shop.address = v,
+            "shop_registration_number" => shop.registration_number = v,
             _ => {}
         }
     }
@@ -419,6 +426,17 @@ impl Store {
             email: shop.email.trim().to_string(),
             phone: shop.phone.trim().to_string(),
             address: shop.address.trim().to_string(),
+            registration_number: if shop.registration_number.trim().is_empty() {
+                String::new()
+            } else {
+                match juchu_domain::document::registration_number(&shop.registration_number) {
+                    Ok(n) => n,
+                    Err(why) => {
+                        e.add("registration_number", "invalid", why);
+                        shop.registration_number.clone()
+                    }
+                }
+            },
         };
         if shop.name.is_empty() {
             e.add("name", "required", "ショップ名を入力してください");
@@ -435,11 +453,13 @@ impl Store {
         }
         e.into_result()?;
         let mut tx = self.begin().await?;
-        for (key, value) in
-            SHOP_KEYS
-                .iter()
-                .zip([&shop.name, &shop.email, &shop.phone, &shop.address])
-        {
+        for (key, value) in SHOP_KEYS.iter().zip([
+            &shop.name,
+            &shop.email,
+            &shop.phone,
+            &shop.address,
+            &shop.registration_number,
+        ]) {
             sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
                 .bind(key.to_string())
                 .bind(value.clone())

@@ -290,8 +290,20 @@ both_stores!(
                 "params.template_code",
             ),
             (
-                bad(JobKind::PdfExport, Some(numbers(&os)), json!({})),
-                "kind",
+                bad(
+                    JobKind::PdfExport,
+                    Some(numbers(&os)),
+                    json!({"document": "invoice", "issue_date": "2026-12-01"}),
+                ),
+                "params.document",
+            ),
+            (
+                bad(
+                    JobKind::PdfExport,
+                    Some(numbers(&os)),
+                    json!({"document": "invoice", "issue_date": "12/1"}),
+                ),
+                "params.issue_date",
             ),
         ];
         for (job, field) in cases {
@@ -640,3 +652,83 @@ both_stores!(
         );
     }
 );
+
+both_stores!(pdf_invoices_with_japanese_text, |store| async move {
+    seed(&store).await;
+    store
+        .create_product(ProductInput {
+            code: "CUP-01".into(),
+            name: "有田焼の湯呑み".into(),
+            unit_price: 3300,
+            tax_rate: 10,
+            shipping_fee: None,
+            payment_fee: None,
+            is_bundled_item: false,
+            is_subscription: false,
+        })
+        .await
+        .unwrap();
+    let mut os = orders(&store, 2, "TEA-01", None).await;
+    os.extend(orders(&store, 1, "CUP-01", None).await);
+    let bad = store
+        .update_shop_settings(&juchu_domain::mail::ShopInfo {
+            name: "茶舗やまだ".into(),
+            registration_number: "T123".into(),
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::Invalid(e)) if e.0[0].field == "registration_number"));
+    store
+        .update_shop_settings(&juchu_domain::mail::ShopInfo {
+            name: "茶舗やまだ".into(),
+            address: "東京都渋谷区神宮前1-2-3".into(),
+            phone: "03-0000-0000".into(),
+            registration_number: "Ｔ１２３４５６７８９０１２３".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let job = run(
+        &store,
+        JobKind::PdfExport,
+        numbers(&os),
+        json!({"document": "invoice", "issue_date": "2026-12-01"}),
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Completed, "{}", job.error);
+    assert_eq!(job.result_type, "application/pdf");
+    assert_eq!(job.done, 3);
+    let pdf = file(&store, &job).await;
+    assert!(pdf.starts_with(b"%PDF-"));
+    // A subset of the font is embedded: far below the font's own size.
+    assert!(pdf.len() < 2_000_000, "{} bytes", pdf.len());
+    // The text reads back (searchable): pdftotext from poppler-utils.
+    let path = std::env::temp_dir().join(format!(
+        "juchu-invoice-{}-{}.pdf",
+        job.id,
+        std::process::id()
+    ));
+    std::fs::write(&path, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    for want in [
+        "請求書",
+        "登録番号T1234567890123",
+        "茶舗やまだ",
+        "山田0花子様",
+        "発行日2026-12-01",
+        "8%対象",
+        "10%対象",
+        "内消費税",
+        "※は軽減税率（8%）対象です。",
+        "有田焼の湯呑み",
+    ] {
+        assert!(squeezed.contains(want), "{want} in {text}");
+    }
+    assert_eq!(squeezed.matches("請求書").count(), 3, "one per order");
+});

@@ -242,6 +242,7 @@ both_stores!(a_new_order_can_send_its_confirmation, |store| async move {
             email: "orders@shop.example.jp".into(),
             phone: "03-0000-0000".into(),
             address: "東京都渋谷区".into(),
+            registration_number: String::new(),
         })
         .await
         .unwrap();

@@ -166,6 +166,54 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
         std::fs::create_dir_all(&dir).ok();
         std::fs::write(dir.join("order-history.png"), png).expect("write screenshot");
+
+        // 一括督促 of the checked order from 受注一覧, registered as a job; the
+        // notices reach the open page as the seed says.
+        c.goto(&app.url("/orders")).await?;
+        c.wait().for_element(Locator::Id("bulk-form")).await?;
+        c.find(Locator::Css(&format!("input.row-check[value='{number}']")))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::Id("bulk-kind"))
+            .await?
+            .select_by_value("dunning")
+            .await?;
+        c.find(Locator::Id("bulk-next")).await?.click().await?;
+        c.wait().for_element(Locator::Id("job-form")).await?;
+        let target = c.find(Locator::Id("count")).await?.text().await?;
+        assert_eq!(target, "1件");
+        c.find(Locator::Css("textarea[name=memo]"))
+            .await?
+            .send_keys("お電話で入金をお願いしました")
+            .await?;
+        c.find(Locator::Id("run-job")).await?.click().await?;
+        c.wait().for_element(Locator::Id("flash")).await?;
+        let flash = c.find(Locator::Id("flash")).await?.text().await?;
+        assert_eq!(flash, "受注 一括督促 を登録しました。");
+        // An open page; the worker runs the job once the page listens.
+        c.goto(&app.url("/orders")).await?;
+        c.wait().for_element(Locator::Id("orders")).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let store = app.store.clone();
+        tokio::spawn(async move {
+            let _ = store.run_jobs(100).await;
+        });
+        let notice = c
+            .wait()
+            .at_most(std::time::Duration::from_secs(20))
+            .for_element(Locator::XPath(
+                "//div[contains(@class, 'notice') and contains(., 'を完了しました')]",
+            ))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            notice.starts_with("受注 一括督促 を完了しました。"),
+            "{notice}"
+        );
+        let png = c.screenshot().await?;
+        std::fs::write(dir.join("job-notice.png"), png).expect("write screenshot");
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;

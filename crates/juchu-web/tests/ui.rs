@@ -1299,6 +1299,12 @@ both_stores!(bulk_jobs_from_the_order_list, |store| async move {
         "{html}"
     );
     assert!(html.contains(r#"name="q_handling_status" value="保留""#));
+    let (s, html) = get(format!("/jobs/new?kind=pdf_export&scope=checked&n={n}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("帳票の種類") && html.contains("請求書") && html.contains("発行日"),
+        "{html}"
+    );
 });
 
 both_stores!(csv_formats_page, |store| async move {

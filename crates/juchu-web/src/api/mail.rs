@@ -185,6 +185,10 @@ pub struct ShopSettingsJson {
     pub phone: String,
     #[serde(default)]
     pub address: String,
+    /// 適格請求書発行事業者の登録番号: `T` and 13 digits, printed on 請求書 and
+    /// 領収書 (PDF一括出力 needs it for those).
+    #[serde(default)]
+    pub registration_number: String,
 }
 
 impl From<juchu_domain::mail::ShopInfo> for ShopSettingsJson {
@@ -194,6 +198,7 @@ impl From<juchu_domain::mail::ShopInfo> for ShopSettingsJson {
             email: s.email,
             phone: s.phone,
             address: s.address,
+            registration_number: s.registration_number,
         }
     }
 }
@@ -226,6 +231,7 @@ pub async fn put_shop_settings(
             email: b.email,
             phone: b.phone,
             address: b.address,
+            registration_number: b.registration_number,
         })
         .await?;
     Ok(Json(saved.into()))

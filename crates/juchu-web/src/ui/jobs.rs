@@ -34,11 +34,12 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/csv-formats/{id}/delete", post(csv_format_delete))
 }
 
-/// The kinds the 受注一覧 offers (PDF一括出力 is not available yet).
+/// The kinds the 受注一覧 offers.
 pub(crate) fn offered_kinds() -> Vec<(&'static str, &'static str)> {
     [
         JobKind::BulkUpdate,
         JobKind::CsvExport,
+        JobKind::PdfExport,
         JobKind::Dunning,
         JobKind::BulkMail,
         JobKind::PaymentChange,
@@ -246,7 +247,10 @@ fn params_of(kind: JobKind, pairs: &Pairs) -> Value {
                 p.insert("days".into(), d.into());
             }
         }
-        JobKind::PdfExport => {}
+        JobKind::PdfExport => {
+            text_param(&mut p, pairs, "document");
+            text_param(&mut p, pairs, "issue_date");
+        }
     }
     Value::Object(p)
 }
@@ -294,7 +298,8 @@ async fn new_job_view(
     preview: Option<JobPreview>,
     status: StatusCode,
 ) -> Response {
-    let Some(kind) = JobKind::parse(first(&pairs, "kind")).filter(|k| *k != JobKind::PdfExport)
+    let Some(kind) =
+        JobKind::parse(first(&pairs, "kind")).filter(|k| *k != JobKind::BlacklistRescan)
     else {
         return error_page(StatusCode::BAD_REQUEST, "一括処理の種類を選んでください");
     };

@@ -121,6 +121,7 @@ async fn save_shop(
         email: g("email"),
         phone: g("phone"),
         address: g("address"),
+        registration_number: g("registration_number"),
     };
     match st.store.update_shop_settings(&shop).await {
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),

@@ -1,0 +1,148 @@
+//! 帳票 as PDF: 納品書, 請求書 and 領収書 for many orders in one document,
+//! Japanese text set in an embedded font (a subset, searchable), through
+//! typst. The fonts are given as bytes by the caller.
+
+use juchu_domain::document::{DocumentData, Issuer};
+use serde::Serialize;
+use typst::foundations::{Dict, IntoValue, Str};
+use typst_as_lib::{TypstEngine, TypstTemplateMainFile};
+use typst_layout::PagedDocument;
+
+const TEMPLATE: &str = include_str!("invoice.typ");
+
+/// Where Japanese fonts are usually found (Debian `fonts-noto-cjk`, then
+/// `fonts-ipaexfont`); `JUCHU_PDF_FONT` names another file.
+pub const FONT_CANDIDATES: &[(&str, &str)] = &[
+    (
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "Noto Sans CJK JP",
+    ),
+    (
+        "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+        "IPAexGothic",
+    ),
+    (
+        "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+        "IPAexGothic",
+    ),
+];
+
+/// A font to set documents in: its bytes and the family name to ask for.
+#[derive(Clone)]
+pub struct DocumentFont {
+    pub bytes: Vec<u8>,
+    pub family: String,
+}
+
+impl DocumentFont {
+    /// `JUCHU_PDF_FONT` (a .ttf/.otf/.ttc file; `JUCHU_PDF_FONT_FAMILY` its
+    /// family), else the first of [`FONT_CANDIDATES`] present.
+    pub fn find() -> Result<DocumentFont, String> {
+        if let Ok(path) = std::env::var("JUCHU_PDF_FONT")
+            && !path.trim().is_empty()
+        {
+            let bytes = std::fs::read(path.trim())
+                .map_err(|e| format!("JUCHU_PDF_FONT {path}: cannot read the font: {e}"))?;
+            let family = std::env::var("JUCHU_PDF_FONT_FAMILY")
+                .unwrap_or_else(|_| "Noto Sans CJK JP".into());
+            return Ok(DocumentFont { bytes, family });
+        }
+        for (path, family) in FONT_CANDIDATES {
+            if let Ok(bytes) = std::fs::read(path) {
+                return Ok(DocumentFont {
+                    bytes,
+                    family: family.to_string(),
+                });
+            }
+        }
+        Err("帳票に使う日本語フォントがありません。fonts-noto-cjk を入れるか、JUCHU_PDF_FONT でフォントファイルを指定してください".into())
+    }
+}
+
+#[derive(Serialize)]
+struct Input<'a> {
+    font: &'a str,
+    issuer: &'a Issuer,
+    docs: &'a [DocumentData],
+}
+
+/// Compiles a document set: the engine parses the fonts once and is reused.
+pub struct Renderer {
+    engine: TypstEngine<TypstTemplateMainFile>,
+    family: String,
+}
+
+impl Renderer {
+    pub fn new(font: &DocumentFont) -> Renderer {
+        let engine = TypstEngine::builder()
+            .main_file(TEMPLATE)
+            .fonts([font.bytes.as_slice()])
+            .build();
+        Renderer {
+            engine,
+            family: font.family.clone(),
+        }
+    }
+
+    /// One PDF with every document in order (each starts on a new page).
+    pub fn render(&self, issuer: &Issuer, docs: &[DocumentData]) -> Result<Vec<u8>, String> {
+        let json = serde_json::to_string(&Input {
+            font: &self.family,
+            issuer,
+            docs,
+        })
+        .map_err(|e| e.to_string())?;
+        let mut inputs = Dict::new();
+        inputs.insert("data".into(), Str::from(json).into_value());
+        let doc: PagedDocument = self
+            .engine
+            .compile_with_input(inputs)
+            .output
+            .map_err(|e| format!("帳票を組版できません: {e:?}"))?;
+        typst_pdf::pdf(&doc, &Default::default()).map_err(|e| format!("PDFを作れません: {e:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use juchu_domain::document::{DocumentData, DocumentLine};
+
+    #[test]
+    fn renders_japanese_documents_into_one_pdf() {
+        let font =
+            DocumentFont::find().expect("a Japanese font (scripts/test installs fonts-noto-cjk)");
+        let doc = DocumentData {
+            title: "納品書",
+            order_number: "1001".into(),
+            issue_date: "2026-12-01".into(),
+            ordered_on: "2026-11-30".into(),
+            customer_name: "山田 花子".into(),
+            postal_code: "150-0001".into(),
+            address: "東京都渋谷区神宮前1-2-3".into(),
+            payment_method: "代金引換".into(),
+            lines: vec![DocumentLine {
+                code: "TEA-01".into(),
+                name: "有機緑茶".into(),
+                quantity: 2,
+                unit_price: "¥1,080".into(),
+                amount: "¥2,160".into(),
+                reduced: true,
+            }],
+            adjustments: vec![("小計".into(), "¥2,160".into())],
+            total: "¥2,160".into(),
+            taxes: vec![("8%対象".into(), "¥2,160".into(), "¥160".into())],
+            has_reduced: true,
+            receipt: false,
+        };
+        let pdf = Renderer::new(&font)
+            .render(&Issuer::default(), &[doc.clone(), doc])
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        assert!(
+            pdf.len() < 500_000,
+            "a subset of the font: {} bytes",
+            pdf.len()
+        );
+    }
+}
