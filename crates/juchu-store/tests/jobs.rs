@@ -152,7 +152,7 @@ both_stores!(bulk_update_through_the_pipeline, |store| async move {
     let preview = store
         .preview_job(NewJob {
             kind: JobKind::BulkUpdate,
-            selection: Some(Selection::Query(Box::new(OrderQuery::default()))),
+            selection: Some(Selection::Query(Box::default())),
             params: params.clone(),
         })
         .await
@@ -166,7 +166,7 @@ both_stores!(bulk_update_through_the_pipeline, |store| async move {
     let job = run(
         &store,
         JobKind::BulkUpdate,
-        Selection::Query(Box::new(OrderQuery::default())),
+        Selection::Query(Box::default()),
         params,
     )
     .await;

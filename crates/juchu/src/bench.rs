@@ -1165,7 +1165,7 @@ async fn jobs_section(
         .register_job(
             NewJob {
                 kind: JobKind::CsvExport,
-                selection: Some(Selection::Query(Box::new(OrderQuery::default()))),
+                selection: Some(Selection::Query(Box::default())),
                 params: serde_json::json!({"format_id": format.id}),
             },
             &actor,

@@ -8,7 +8,7 @@ use juchu_domain::order::{ItemInput, NewOrder};
 use juchu_store::jobs::{NewJob, Selection};
 use juchu_store::masters::ProductInput;
 use juchu_store::testing::{TestStore, count};
-use juchu_store::{Actor, OrderQuery, Store};
+use juchu_store::{Actor, Store};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -77,7 +77,7 @@ async fn killed_then_resumed(t: TestStore) {
         .register_job(
             NewJob {
                 kind: JobKind::BulkUpdate,
-                selection: Some(Selection::Query(Box::new(OrderQuery::default()))),
+                selection: Some(Selection::Query(Box::default())),
                 params: serde_json::json!({"handling_status": "保留"}),
             },
             &Actor::system("test"),
