@@ -378,6 +378,9 @@ impl Store {
         actor: &crate::Actor,
     ) -> Result<(), StoreError> {
         let reason = reason.trim();
+        let mut e = FieldErrors::default();
+        juchu_domain::text::check_len(&mut e, "blacklist_reason", reason, 200);
+        e.into_result()?;
         let done = sqlx::query(
             "UPDATE customers SET blacklisted = $1, blacklist_reason = $2, updated_at = $3 WHERE id = $4",
         )

@@ -30,19 +30,26 @@ pub(crate) async fn run_items(
     params: &JobParams,
     items: &[(i64, i64)],
     actor: &Actor,
+    isolate: bool,
 ) -> Result<Vec<(i64, ItemOutcome, String)>, StoreError> {
     let snapshot = store.masters_in(tx).await?;
     let ids: Vec<i64> = items.iter().map(|(_, id)| *id).collect();
+    // The batch path, unless this chunk failed before: then each order runs
+    // under its own savepoint so that only the bad one fails.
     if let JobParams::BulkUpdate(u) = params
+        && !isolate
         && !u.touches_subscription()
         && u.customer_blacklisted.is_none()
         && u.customer_memo.is_none()
     {
         return bulk_update_orders(store, tx, u, items, &snapshot, actor).await;
     }
-    let orders: HashMap<i64, Order> = crate::orders::load_orders_by_ids(tx, &ids)
+    // Locked for the chunk: what an item computes from the order (a memo added
+    // to, the 売上完了 rule, an open payment request) cannot go stale.
+    let orders: HashMap<i64, Order> = store
+        .lock_orders_by_id(tx, &ids)
         .await?
-        .into_iter()
+        .into_values()
         .map(|o| (o.id, o))
         .collect();
     // ブラックリスト再チェック screens the chunk at once.
@@ -77,14 +84,16 @@ pub(crate) async fn run_items(
         };
         sqlx::query("SAVEPOINT job_item").execute(&mut **tx).await?;
         let result = match params {
-            JobParams::BulkUpdate(u) => bulk_update(store, tx, u, order, &snapshot, actor).await,
+            JobParams::BulkUpdate(u) => {
+                bulk_update(store, tx, job.id, u, order, &snapshot, actor).await
+            }
             JobParams::Dunning(d) => dunning(store, tx, d, order, job.id, actor).await,
             JobParams::BulkMail(m) => match &template {
                 Some(t) => bulk_mail(store, tx, m, t, order, &snapshot, actor).await,
                 None => Err(StoreError::Other("no template".into())),
             },
             JobParams::PaymentChange(p) => {
-                payment_change(store, tx, p, order, &snapshot, actor).await
+                payment_change(store, tx, job.id, p, order, &snapshot, actor).await
             }
             JobParams::BlacklistRescan(_) => {
                 rescan(
@@ -255,9 +264,25 @@ fn invalid(why: String) -> StoreError {
     FieldErrors::single("order", "not_allowed", why).into()
 }
 
+/// Whether `target` (a customer, a subscription) is met for the first time in
+/// this job: several selected orders of one customer change the customer once.
+async fn first_time(tx: &mut Tx, job_id: i64, kind: &str, target: i64) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "INSERT INTO job_targets (job_id, kind, target_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(job_id)
+    .bind(kind.to_string())
+    .bind(target)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 async fn bulk_update(
     store: &Store,
     tx: &mut Tx,
+    job_id: i64,
     u: &BulkUpdate,
     order: &Order,
     snapshot: &Snapshot,
@@ -279,12 +304,22 @@ async fn bulk_update(
         );
     }
     let customer_change = u.customer_blacklisted.is_some() || u.customer_memo.is_some();
+    let mut customer_first = true;
     if customer_change {
         let Some(customer_id) = order.customer_id else {
             return Err(invalid(
                 "顧客が登録されていない受注です（顧客の項目を更新できません）".into(),
             ));
         };
+        customer_first = first_time(tx, job_id, "customer", customer_id).await?;
+        if !customer_first {
+            done.push("顧客（同じ顧客の別の受注で更新済み）".into());
+        }
+    }
+    if customer_change
+        && customer_first
+        && let Some(customer_id) = order.customer_id
+    {
         if let Some(on) = u.customer_blacklisted {
             let reason = u.customer_blacklist_reason.clone().unwrap_or_default();
             store
@@ -293,10 +328,16 @@ async fn bulk_update(
             done.push("ブラックリスト(顧客)".into());
         }
         if let Some(memo) = &u.customer_memo {
-            let current = crate::customers::get_in_tx(tx, customer_id)
-                .await?
-                .ok_or(StoreError::NotFound("顧客"))?;
-            let text = memo.apply(&current.memo);
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT memo FROM customers WHERE id = $1{}",
+                store.lock_suffix()
+            )))
+            .bind(customer_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound("顧客"))?;
+            let current_memo = crate::db::get_str(&row, "memo")?;
+            let text = memo.apply(&current_memo);
             let mut e = FieldErrors::default();
             juchu_domain::text::check_len(
                 &mut e,
@@ -322,9 +363,13 @@ async fn bulk_update(
         };
         let sub = crate::subscriptions::load_subscription(tx, sub_id, store.lock_suffix()).await?;
         let cmds = u.subscription_commands(&sub);
-        if !cmds.is_empty() {
+        if !first_time(tx, job_id, "subscription", sub_id).await? {
+            done.push(format!(
+                "定期受注 #{sub_id}（同じ定期受注の別の受注で更新済み）"
+            ));
+        } else if !cmds.is_empty() {
             let changed = store
-                .change_subscription_in_tx(tx, sub_id, None, &cmds, actor, WHY)
+                .change_subscription_raising_in_tx(tx, sub_id, &cmds, actor, WHY)
                 .await?;
             if !changed.changes.is_empty() {
                 done.push(format!("定期受注 #{sub_id}"));
@@ -425,6 +470,7 @@ fn process_of(p: PaymentChangeProcess) -> Option<PaymentProcess> {
 async fn payment_change(
     store: &Store,
     tx: &mut Tx,
+    job_id: i64,
     p: &PaymentChange,
     order: &Order,
     snapshot: &Snapshot,
@@ -486,12 +532,18 @@ async fn payment_change(
         }
         if !cmds.is_empty() {
             match subscription_of(tx, order).await? {
+                // 定期回数 -1 and the rest once per subscription, however many
+                // of its orders are selected.
+                Some(sub_id) if !first_time(tx, job_id, "subscription", sub_id).await? => {
+                    message.push_str(&format!(
+                        "／定期受注 #{sub_id} は同じジョブの別の受注で更新済み"
+                    ));
+                }
                 Some(sub_id) => {
                     store
-                        .change_subscription_in_tx(
+                        .change_subscription_raising_in_tx(
                             tx,
                             sub_id,
-                            None,
                             &cmds,
                             actor,
                             p.process.label(),

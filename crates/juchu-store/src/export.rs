@@ -23,6 +23,8 @@ const PART_BYTES: usize = 1 << 20;
 enum Stop {
     /// Another worker holds the job now (our lease ran out).
     Lost,
+    /// The operator cancelled the job.
+    Cancelled,
     /// The job cannot be done: 失敗 with this reason.
     Failed(String),
     Store(StoreError),
@@ -47,8 +49,17 @@ fn lease_until() -> String {
     juchu_domain::time::format_ts(t)
 }
 
-/// Renews the lease in `tx`; `Stop::Lost` when the chunk is no longer ours.
+/// Renews the lease in `tx`; `Stop::Lost` when the chunk is no longer ours,
+/// `Stop::Cancelled` when the job was cancelled.
 async fn renew(tx: &mut Tx, job_id: i64, token: &str) -> Result<(), Stop> {
+    let cancelled = sqlx::query("SELECT id FROM jobs WHERE id = $1 AND cancel_requested = 1")
+        .bind(job_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+    if cancelled {
+        return Err(Stop::Cancelled);
+    }
     let n = sqlx::query(
         "UPDATE job_chunks SET lease_until = $1 WHERE job_id = $2 AND chunk = 0 AND claim_token = $3 AND status = 'running'",
     )
@@ -150,6 +161,22 @@ impl Store {
         };
         match result {
             Ok(()) => self.finish_if_done(job_id).await?,
+            Err(Stop::Cancelled) => {
+                let now = now_text();
+                let mut tx = self.begin().await?;
+                sqlx::query("UPDATE job_chunks SET status = 'cancelled' WHERE job_id = $1")
+                    .bind(job_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE jobs SET status = 'cancelled', finished_at = $1, updated_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
             Err(Stop::Lost) => {
                 tracing::warn!(
                     job = job_id,
@@ -297,11 +324,46 @@ impl Store {
                 .iter()
                 .map(|(seq, status, o)| (*seq, o.as_ref().map_or(0, |o| o.id), status.clone()))
                 .collect();
-            self.mark_exported(job, p.shipping_list, token, &items, &notes, &today)
-                .await?;
+            if p.shipping_list {
+                // Marked 出力済 only once the whole file is stored: an export
+                // that fails half-way leaves every order 未出力.
+                self.note_items(job, token, &notes).await?;
+            } else {
+                self.mark_exported(job, false, token, &items, &notes, &today)
+                    .await?;
+            }
             after = items.last().map_or(after, |(seq, _, _)| *seq);
         }
         parts.flush(self, token).await?;
+        if p.shipping_list {
+            let mut after = 0i64;
+            loop {
+                let rows = sqlx::query(
+                    "SELECT seq, order_id, status FROM job_items WHERE job_id = $1 AND seq > $2 AND status = 'pending' ORDER BY seq LIMIT $3",
+                )
+                .bind(job.id)
+                .bind(after)
+                .bind(BATCH)
+                .fetch_all(&self.pool)
+                .await?;
+                if rows.is_empty() {
+                    break;
+                }
+                let items: Vec<(i64, i64, String)> = rows
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            get_i64(r, "seq")?,
+                            get_i64(r, "order_id")?,
+                            get_str(r, "status")?,
+                        ))
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?;
+                after = items.last().map_or(after, |(seq, _, _)| *seq);
+                self.mark_exported(job, true, token, &items, &[], &today)
+                    .await?;
+            }
+        }
         let name = format!(
             "orders_{}_{}.csv",
             job.id,
@@ -431,6 +493,30 @@ impl Store {
         Ok(())
     }
 
+    /// Notes on items (characters replaced by 〓) while the file is written.
+    async fn note_items(
+        &self,
+        job: &Job,
+        token: &str,
+        notes: &[(i64, String)],
+    ) -> Result<(), Stop> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        renew(&mut tx, job.id, token).await?;
+        for (seq, note) in notes {
+            sqlx::query("UPDATE job_items SET message = $1 WHERE job_id = $2 AND seq = $3")
+                .bind(note.clone())
+                .bind(job.id)
+                .bind(*seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records a batch as exported; with 出荷リスト出力用, each order not yet
     /// marked becomes 出力済 with today's date through the pipeline.
     async fn mark_exported(
@@ -534,8 +620,9 @@ impl Store {
                     failed += 1;
                 }
                 newly += 1;
+                // A note written while exporting (〓) stays unless there is news.
                 sqlx::query(
-                    "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq = $4",
+                    "UPDATE job_items SET status = $1, message = CASE WHEN $2 = '' THEN message ELSE $2 END WHERE job_id = $3 AND seq = $4",
                 )
                 .bind(outcome)
                 .bind(message)

@@ -88,10 +88,15 @@ impl Job {
     }
 }
 
+/// Orders a dry run checks one by one (the count covers all).
+pub const PREVIEW_CHECKED: usize = 10_000;
+
 /// What registering would do: how many orders, and how many would fail and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobPreview {
     pub total: i64,
+    /// How many of them were checked (at most [`PREVIEW_CHECKED`]).
+    pub checked: i64,
     pub would_fail: i64,
     /// The first failures: (order number, reason).
     pub failures: Vec<(String, String)>,
@@ -520,6 +525,9 @@ impl Store {
             }
         };
         preview.total = ids.len() as i64;
+        // Checking is as costly as doing: a dry run looks at the first 10,000.
+        let ids = &ids[..ids.len().min(PREVIEW_CHECKED)];
+        preview.checked = ids.len() as i64;
         // Only changes can fail per order; a dry run of an export is its count.
         if !matches!(
             params,
@@ -623,11 +631,18 @@ impl Store {
             return Ok(());
         }
         let now = now_text();
+        // A chunk a worker is running (locked on PostgreSQL) is left to finish.
+        let skip = match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE job_chunks SET status = 'cancelled' WHERE status = 'pending' AND job_id IN \
-             (SELECT id FROM jobs WHERE cancel_requested = 1 AND status IN ('queued', 'running'))",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE job_chunks SET status = 'cancelled' WHERE (job_id, chunk) IN \
+             (SELECT c.job_id, c.chunk FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
+              WHERE c.status = 'pending' AND j.cancel_requested = 1 AND j.status IN ('queued', 'running'){})",
+            skip.replace("FOR UPDATE", "FOR UPDATE OF c")
+        )))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -710,7 +725,7 @@ impl Store {
         };
         let mut tx = self.begin().await?;
         let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.job_id, c.chunk FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
+            "SELECT c.job_id, c.chunk, c.attempts FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
              WHERE c.status = 'pending' AND j.status IN ('queued', 'running') AND j.cancel_requested = 0 \
              AND j.kind NOT IN ('csv_export', 'pdf_export') \
              ORDER BY c.job_id, c.chunk LIMIT 1{lock}"
@@ -719,10 +734,12 @@ impl Store {
         .await?;
         let Some(claimed) = claimed else {
             tx.commit().await?;
+            self.finish_stranded().await?;
             return Ok(false);
         };
         let job_id = get_i64(&claimed, "job_id")?;
         let chunk = get_i64(&claimed, "chunk")?;
+        let attempts = get_i64(&claimed, "attempts")?;
         sqlx::query(
             // Only the first chunk changes the job row: workers sharing a job
             // do not queue on it.
@@ -732,6 +749,21 @@ impl Store {
         .bind(job_id)
         .execute(&mut *tx)
         .await?;
+        if let Err(e) = self.run_claimed(tx, job_id, chunk, attempts > 0).await {
+            // The chunk's transaction is gone: nothing of it was written.
+            self.chunk_failed(job_id, chunk, attempts, &e).await?;
+        }
+        Ok(true)
+    }
+
+    /// Runs a claimed chunk in the claim's transaction and commits it.
+    async fn run_claimed(
+        &self,
+        mut tx: Tx,
+        job_id: i64,
+        chunk: i64,
+        isolate: bool,
+    ) -> Result<(), StoreError> {
         let job = {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
@@ -749,7 +781,7 @@ impl Store {
                 drop(tx);
                 self.fail_job(job_id, &format!("パラメータを読めません: {e}"))
                     .await?;
-                return Ok(true);
+                return Ok(());
             }
         };
         let items = sqlx::query(
@@ -764,7 +796,8 @@ impl Store {
             .map(|r| Ok((get_i64(r, "seq")?, get_i64(r, "order_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
         let actor = job.actor();
-        let outcomes = crate::bulk::run_items(self, &mut tx, &job, &params, &items, &actor).await?;
+        let outcomes =
+            crate::bulk::run_items(self, &mut tx, &job, &params, &items, &actor, isolate).await?;
         let (mut failed, mut skipped) = (0i64, 0i64);
         // Items with the same outcome and message are marked in one statement
         // (a bulk update mostly says the same for every order).
@@ -806,7 +839,66 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.finish_if_done(job_id).await?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// A chunk whose run failed as a whole (a store error, not an order's
+    /// own): it is retried order by order; after three failed runs its orders
+    /// are reported failed with the error, so the jobs behind it go on.
+    async fn chunk_failed(
+        &self,
+        job_id: i64,
+        chunk: i64,
+        attempts_before: i64,
+        e: &StoreError,
+    ) -> Result<(), StoreError> {
+        let attempts = attempts_before + 1;
+        tracing::warn!(job = job_id, chunk, attempts, error = %e, "job chunk failed");
+        if attempts < 3 {
+            sqlx::query("UPDATE job_chunks SET attempts = $1 WHERE job_id = $2 AND chunk = $3")
+                .bind(attempts)
+                .bind(job_id)
+                .bind(chunk)
+                .execute(&self.pool)
+                .await?;
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE job_items SET status = 'failed', message = $1 WHERE job_id = $2 AND chunk = $3 AND status = 'pending'",
+        )
+        .bind(format!("処理できませんでした（3回失敗）: {}", item_error(e)))
+        .bind(job_id)
+        .bind(chunk)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+        sqlx::query(
+            "UPDATE job_chunks SET status = 'done', attempts = $1, done = done + $2, failed = failed + $2 WHERE job_id = $3 AND chunk = $4",
+        )
+        .bind(attempts)
+        .bind(n)
+        .bind(job_id)
+        .bind(chunk)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.finish_if_done(job_id).await
+    }
+
+    /// Jobs whose every chunk is done but which were not marked 完了 (the
+    /// worker stopped between the last chunk's commit and that step).
+    async fn finish_stranded(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM jobs WHERE status = 'running' AND NOT EXISTS \
+             (SELECT 1 FROM job_chunks c WHERE c.job_id = jobs.id AND c.status <> 'done') LIMIT 10",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            self.finish_if_done(get_i64(r, "id")?).await?;
+        }
+        Ok(())
     }
 
     /// A job whose every chunk is done is 完了.

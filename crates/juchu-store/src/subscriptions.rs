@@ -925,6 +925,26 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Store::change_subscription`] inside the caller's transaction (a job's
+    /// chunk): the status event is raised for rules just the same.
+    pub(crate) async fn change_subscription_raising_in_tx(
+        &self,
+        tx: &mut Tx,
+        id: i64,
+        cmds: &[SubscriptionCommand],
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<SubscriptionChanged, StoreError> {
+        let out = self
+            .change_subscription_in_tx(tx, id, None, cmds, actor, reason)
+            .await?;
+        if out.changes.iter().any(|c| c.field == "status") {
+            self.raise_subscription_status(tx, &out.subscription, actor)
+                .await?;
+        }
+        Ok(out)
+    }
+
     /// 自動化設定 on 「定期受注のステータスが X になった」: the event is raised on
     /// the subscription's latest order, in the same transaction. Only here —
     /// a status a rule set does not raise it again, so no chain crosses from

@@ -481,10 +481,15 @@ both_stores!(csv_exports_in_every_encoding, |store| async move {
         &store,
         JobKind::CsvExport,
         numbers(&os),
-        json!({"format_id": strict.id}),
+        json!({"format_id": strict.id, "shipping_list": true}),
     )
     .await;
     assert_eq!(job.status, JobStatus::Failed);
+    // A failed export marks nothing 出力済: the orders stay in the next 未出力 export.
+    for o in &os {
+        let o = store.order_by_number(&o.order_number).await.unwrap();
+        assert_eq!(o.shipping_list_state.label(), "未出力");
+    }
     assert!(
         job.error.contains("行目") && job.error.contains("お名前") && job.error.contains('𠮷'),
         "{}",
@@ -732,3 +737,37 @@ both_stores!(pdf_invoices_with_japanese_text, |store| async move {
     }
     assert_eq!(squeezed.matches("請求書").count(), 3, "one per order");
 });
+
+both_stores!(
+    a_customer_with_several_orders_changes_once,
+    |store| async move {
+        seed(&store).await;
+        let c = store
+            .create_customer(CustomerInput {
+                address: address("山田", "hanako@example.jp"),
+                memo: "常連".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let os = orders(&store, 3, "TEA-01", Some(c.id)).await;
+        let job = run(
+            &store,
+            JobKind::BulkUpdate,
+            numbers(&os),
+            json!({"customer_memo": {"mode": "add", "value": "年末に電話"}}),
+        )
+        .await;
+        assert_eq!(
+            (job.status, job.done, job.failed),
+            (JobStatus::Completed, 3, 0)
+        );
+        let c = store.customer(c.id).await.unwrap();
+        assert_eq!(c.memo, "常連\n年末に電話");
+        let items = result_csv(&store, &job).await;
+        assert!(
+            items[1].2.contains("同じ顧客の別の受注で更新済み"),
+            "{items:?}"
+        );
+    }
+);

@@ -45,7 +45,19 @@ CREATE TABLE job_chunks (
     done BIGINT NOT NULL DEFAULT 0,
     failed BIGINT NOT NULL DEFAULT 0,
     skipped BIGINT NOT NULL DEFAULT 0,
+    -- Runs that failed: a retry goes order by order, and after three the
+    -- chunk's orders are reported failed so the queue moves on.
+    attempts BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, chunk)
+);
+
+-- Customers and subscriptions a job has already changed: several selected
+-- orders of one customer change the customer once.
+CREATE TABLE job_targets (
+    job_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    target_id BIGINT NOT NULL,
+    PRIMARY KEY (job_id, kind, target_id)
 );
 CREATE INDEX job_chunks_open ON job_chunks (status, lease_until);
 

@@ -173,6 +173,8 @@ pub struct FailureJson {
 pub struct JobPreviewJson {
     pub dry_run: bool,
     pub total: i64,
+    /// How many were checked one by one (the first 10,000).
+    pub checked: i64,
     pub would_fail: i64,
     /// The first 100.
     pub failures: Vec<FailureJson>,
@@ -185,6 +187,7 @@ impl From<JobPreview> for JobPreviewJson {
         JobPreviewJson {
             dry_run: true,
             total: p.total,
+            checked: p.checked,
             would_fail: p.would_fail,
             failures: p
                 .failures
@@ -428,8 +431,14 @@ pub(crate) async fn result_response(store: &Store, id: i64) -> Result<Response, 
                 }
             }
         });
+    let extension = name.rsplit_once('.').map_or("csv", |(_, e)| e);
+    let extension = if extension.chars().all(|c| c.is_ascii_alphanumeric()) {
+        extension
+    } else {
+        "csv"
+    };
     let disposition = format!(
-        "attachment; filename=\"job_{id}.csv\"; filename*=UTF-8''{}",
+        "attachment; filename=\"job_{id}.{extension}\"; filename*=UTF-8''{}",
         percent_encode(&name)
     );
     Ok((
