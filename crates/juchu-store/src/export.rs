@@ -373,13 +373,24 @@ impl Store {
             Encoding::Cp932 => "text/csv; charset=Shift_JIS",
             _ => "text/csv; charset=UTF-8",
         };
+        self.finish_export(job, token, &name, content_type).await
+    }
+
+    /// The export's file is complete: its name and type, and the chunk done.
+    async fn finish_export(
+        &self,
+        job: &Job,
+        token: &str,
+        name: &str,
+        content_type: &str,
+    ) -> Result<(), Stop> {
         let mut tx = self.begin().await?;
         renew(&mut tx, job.id, token).await?;
         sqlx::query(
             "UPDATE jobs SET result_name = $1, result_type = $2, updated_at = $3 WHERE id = $4",
         )
-        .bind(name)
-        .bind(content_type)
+        .bind(name.to_string())
+        .bind(content_type.to_string())
         .bind(now_text())
         .bind(job.id)
         .execute(&mut *tx)
@@ -476,21 +487,8 @@ impl Store {
             job.id,
             p.issue_date.replace('-', "")
         );
-        let mut tx = self.begin().await?;
-        renew(&mut tx, job.id, token).await?;
-        sqlx::query("UPDATE jobs SET result_name = $1, result_type = 'application/pdf', updated_at = $2 WHERE id = $3")
-            .bind(name)
-            .bind(now_text())
-            .bind(job.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE job_chunks SET status = 'done' WHERE job_id = $1 AND claim_token = $2")
-            .bind(job.id)
-            .bind(token.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.finish_export(job, token, &name, "application/pdf")
+            .await
     }
 
     /// Notes on items (characters replaced by 〓) while the file is written.

@@ -987,17 +987,27 @@ impl Store {
         let mut numbers: Vec<&str> = targets.iter().map(|t| t.order_number).collect();
         numbers.sort_unstable();
         numbers.dedup();
-        let mut loaded: HashMap<String, Order> = HashMap::with_capacity(numbers.len());
-        for chunk in numbers.chunks(500) {
+        let keys: Vec<Arg> = numbers.iter().map(|n| Arg::from(*n)).collect();
+        self.lock_orders_where(tx, "order_number", keys).await
+    }
+
+    /// Reads and locks the orders whose `column` is one of `keys`, 500 per
+    /// statement, in id order.
+    async fn lock_orders_where(
+        &self,
+        tx: &mut Tx,
+        column: &str,
+        keys: Vec<Arg>,
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let mut loaded: HashMap<String, Order> = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
             let sql = format!(
-                "{} WHERE order_number IN ({}) ORDER BY id{}",
+                "{} WHERE {column} IN ({}) ORDER BY id{}",
                 select_order_sql(),
                 crate::db::in_list(chunk.len(), 1),
                 self.lock_suffix()
             );
-            let rows = query_with(sql, chunk.iter().map(|n| Arg::from(*n)).collect())
-                .fetch_all(&mut **tx)
-                .await?;
+            let rows = query_with(sql, chunk.to_vec()).fetch_all(&mut **tx).await?;
             let mut orders = rows
                 .iter()
                 .map(order_from_row)
@@ -1018,25 +1028,8 @@ impl Store {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let mut loaded = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "{} WHERE id IN ({}) ORDER BY id{}",
-                select_order_sql(),
-                crate::db::in_list(chunk.len(), 1),
-                self.lock_suffix()
-            );
-            let rows = query_with(sql, chunk.iter().map(|id| Arg::from(*id)).collect())
-                .fetch_all(&mut **tx)
-                .await?;
-            let mut orders = rows
-                .iter()
-                .map(order_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            attach_children(tx, &mut orders).await?;
-            loaded.extend(orders.into_iter().map(|o| (o.order_number.clone(), o)));
-        }
-        Ok(loaded)
+        let keys: Vec<Arg> = ids.into_iter().map(Arg::from).collect();
+        self.lock_orders_where(tx, "id", keys).await
     }
 
     /// [`Store::change_batch_in_tx`] on orders the caller read and locked in

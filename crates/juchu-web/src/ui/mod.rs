@@ -57,15 +57,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Formats yen with thousands separators: `¥12,345`.
 pub fn yen(v: i64) -> String {
-    let s = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{}¥{out}", if v < 0 { "-" } else { "" })
+    juchu_domain::document::yen(v)
 }
 
 #[derive(Template)]
