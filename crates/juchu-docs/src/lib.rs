@@ -62,6 +62,8 @@ impl DocumentFont {
 #[derive(Serialize)]
 struct Input<'a> {
     font: &'a str,
+    /// The logo's file name in the engine, or "" for none.
+    logo: &'a str,
     issuer: &'a Issuer,
     docs: &'a [DocumentData],
 }
@@ -70,17 +72,39 @@ struct Input<'a> {
 pub struct Renderer {
     engine: TypstEngine<TypstTemplateMainFile>,
     family: String,
+    logo: &'static str,
 }
 
 impl Renderer {
     pub fn new(font: &DocumentFont) -> Renderer {
-        let engine = TypstEngine::builder()
+        Renderer::with_logo(font, None)
+    }
+
+    /// With the shop's logo (PNG or JPEG bytes) at the top of every document.
+    pub fn with_logo(font: &DocumentFont, logo: Option<&[u8]>) -> Renderer {
+        let builder = TypstEngine::builder()
             .main_file(TEMPLATE)
-            .fonts([font.bytes.as_slice()])
-            .build();
+            .fonts([font.bytes.as_slice()]);
+        let (engine, logo) = match logo {
+            Some(bytes) => {
+                let name = if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+                    "logo.jpg"
+                } else {
+                    "logo.png"
+                };
+                (
+                    builder
+                        .with_static_file_resolver([(name, bytes.to_vec())])
+                        .build(),
+                    name,
+                )
+            }
+            None => (builder.build(), ""),
+        };
         Renderer {
             engine,
             family: font.family.clone(),
+            logo,
         }
     }
 
@@ -88,6 +112,7 @@ impl Renderer {
     pub fn render(&self, issuer: &Issuer, docs: &[DocumentData]) -> Result<Vec<u8>, String> {
         let json = serde_json::to_string(&Input {
             font: &self.family,
+            logo: self.logo,
             issuer,
             docs,
         })

@@ -457,8 +457,9 @@ impl Store {
             }
         }
         // Layout is CPU work: off the async threads.
+        let logo = self.shop_logo().await?.map(|(_, bytes)| bytes);
         let pdf = tokio::task::spawn_blocking(move || {
-            juchu_docs::Renderer::new(&font).render(&issuer, &docs)
+            juchu_docs::Renderer::with_logo(&font, logo.as_deref()).render(&issuer, &docs)
         })
         .await
         .map_err(|e| Stop::Failed(format!("帳票の作成が中断されました: {e}")))?

@@ -414,6 +414,60 @@ impl Store {
     }
 
     /// ショップ情報 used in mails (name, address for the shop's copy, phone, address).
+    /// The shop's logo for 帳票: PNG or JPEG, at most 512 KB. Returns its type.
+    pub async fn set_shop_logo(&self, bytes: &[u8]) -> Result<&'static str, StoreError> {
+        let content_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "image/png"
+        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+            "image/jpeg"
+        } else {
+            return Err(FieldErrors::single(
+                "logo",
+                "bad_image",
+                "ロゴは PNG か JPEG の画像にしてください",
+            )
+            .into());
+        };
+        if bytes.len() > 512 * 1024 {
+            return Err(
+                FieldErrors::single("logo", "too_large", "ロゴは512KBまでにしてください").into(),
+            );
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM shop_files WHERE name = 'logo'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO shop_files (name, content_type, data) VALUES ('logo', $1, $2)")
+            .bind(content_type)
+            .bind(bytes.to_vec())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(content_type)
+    }
+
+    /// The logo and its type, if the shop has one.
+    pub async fn shop_logo(&self) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT content_type, data FROM shop_files WHERE name = 'logo'")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                get_str(&r, "content_type")?,
+                r.try_get::<Vec<u8>, _>("data")?,
+            ))
+        })
+        .transpose()
+    }
+
+    pub async fn delete_shop_logo(&self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM shop_files WHERE name = 'logo'")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn shop_settings(&self) -> Result<ShopInfo, StoreError> {
         let mut conn = self.pool.acquire().await?;
         shop_info(&mut conn).await

@@ -13,6 +13,13 @@ use juchu_store::masters::{LabelInput, ProductInput};
 use juchu_store::{Actor, OrderQuery, Store, StoreError, both_stores};
 use serde_json::json;
 
+/// A 4×4 red PNG.
+const LOGO_PNG: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 4, 8, 2, 0,
+    0, 0, 38, 147, 9, 41, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 56, 160, 160, 0, 71, 12, 196,
+    113, 0, 170, 67, 16, 1, 181, 166, 172, 134, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
 fn actor() -> Actor {
     Actor::Staff {
         id: 1,
@@ -693,6 +700,12 @@ both_stores!(pdf_invoices_with_japanese_text, |store| async move {
         })
         .await
         .unwrap();
+    // The shop's logo (a 4×4 PNG); anything but PNG or JPEG is refused.
+    assert!(matches!(
+        store.set_shop_logo(b"GIF89a....").await,
+        Err(StoreError::Invalid(_))
+    ));
+    store.set_shop_logo(&LOGO_PNG).await.unwrap();
     let job = run(
         &store,
         JobKind::PdfExport,
@@ -736,6 +749,15 @@ both_stores!(pdf_invoices_with_japanese_text, |store| async move {
         assert!(squeezed.contains(want), "{want} in {text}");
     }
     assert_eq!(squeezed.matches("請求書").count(), 3, "one per order");
+    // The logo is in the PDF as an image (pdfimages, poppler-utils).
+    std::fs::write(&path, &pdf).unwrap();
+    let images = std::process::Command::new("pdfimages")
+        .args(["-list", path.to_str().unwrap()])
+        .output()
+        .expect("pdfimages");
+    let _ = std::fs::remove_file(&path);
+    let listed = String::from_utf8_lossy(&images.stdout).to_string();
+    assert!(listed.lines().count() > 2, "the logo image: {listed}");
 });
 
 both_stores!(

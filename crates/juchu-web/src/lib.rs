@@ -150,6 +150,12 @@ pub fn router(state: AppState) -> Router {
                 .delete(api::blacklist::delete_condition),
         )
         .route(
+            "/shop-settings/logo",
+            axum::routing::put(api::mail::put_shop_logo)
+                .get(api::mail::get_shop_logo)
+                .delete(api::mail::delete_shop_logo),
+        )
+        .route(
             "/shop-settings",
             g(api::mail::get_shop_settings).put(api::mail::put_shop_settings),
         )

@@ -46,6 +46,7 @@ impl Modify for BearerAuth {
         api::jobs::job_items, api::jobs::job_result, api::jobs::csv_columns, api::jobs::list_csv_formats,
         api::jobs::create_csv_format, api::jobs::put_csv_format, api::jobs::delete_csv_format,
         api::jobs::import_csv_format,
+        api::mail::put_shop_logo, api::mail::get_shop_logo, api::mail::delete_shop_logo,
         api::payments::request_payment, api::payments::list_payment_requests, api::payments::payment_notification,
     ),
     components(schemas(

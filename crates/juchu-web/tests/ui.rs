@@ -1359,5 +1359,27 @@ both_stores!(csv_formats_page, |store| async move {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let f = app.store.csv_formats().await.unwrap();
     assert_eq!(f[0].columns.len(), 2);
+    // 帳票のロゴ from the ショップ情報 page (hex from the page's script).
+    let png_hex = "89504e470d0a1a0a0000000d4948445200000004000000040802000000269309290000001049444154789c6338a0a000470cc47100aa431001b5a6ac860000000049454e44ae426082";
+    let logo = |hex: &'static str| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        async move {
+            app.client
+                .post(app.url("/settings/shop-logo"))
+                .header("cookie", &cookie)
+                .form(&[("csrf", csrf.as_str()), ("logo_hex", hex)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        logo("4749463839").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(logo(png_hex).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.store.shop_logo().await.unwrap().unwrap().0, "image/png");
     assert_eq!(f[0].encoding, juchu_domain::csv_format::Encoding::Cp932);
 });

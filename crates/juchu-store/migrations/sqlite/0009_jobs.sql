@@ -103,3 +103,10 @@ CREATE TABLE order_attributes (
     value TEXT NOT NULL,
     PRIMARY KEY (order_id, name)
 );
+
+-- The shop's logo for 帳票 (PNG or JPEG).
+CREATE TABLE shop_files (
+    name TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL
+);

@@ -236,3 +236,46 @@ pub async fn put_shop_settings(
         .await?;
     Ok(Json(saved.into()))
 }
+
+#[utoipa::path(put, path = "/api/v1/shop-settings/logo", tag = "mail",
+    request_body(content = Vec<u8>, content_type = "image/png", description = "PNG or JPEG, at most 512 KB"),
+    responses((status = 204), (status = 422, description = "not a PNG or JPEG, or too large", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// The shop's logo, printed on 帳票 (PDF一括出力).
+pub async fn put_shop_logo(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<axum::http::StatusCode, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    st.store.set_shop_logo(&body).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/shop-settings/logo", tag = "mail",
+    responses((status = 200, description = "the image", content_type = "image/png"), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_shop_logo(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    caller.require(Permission::Read)?;
+    match st.store.shop_logo().await? {
+        Some((content_type, bytes)) => {
+            Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
+        }
+        None => Err(juchu_store::StoreError::NotFound("ロゴ").into()),
+    }
+}
+
+#[utoipa::path(delete, path = "/api/v1/shop-settings/logo", tag = "mail",
+    responses((status = 204)), security(("bearer" = [])))]
+pub async fn delete_shop_logo(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    st.store.delete_shop_logo().await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/mail-templates", get(page))
         .route("/settings/mail-templates/{code}", post(save))
         .route("/settings/shop", post(save_shop))
+        .route("/settings/shop-logo", post(save_logo))
 }
 
 #[derive(Template)]
@@ -203,5 +204,34 @@ async fn save(
             view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => store_error_page(e),
+    }
+}
+
+/// 帳票のロゴ: the file comes hex-encoded from the page's script (the form
+/// is url-encoded like every other admin form).
+async fn save_logo(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
+    }
+    let result = if f.contains_key("remove") {
+        st.store.delete_shop_logo().await
+    } else {
+        match hex::decode(f.get("logo_hex").map(|s| s.trim()).unwrap_or("")) {
+            Ok(bytes) if !bytes.is_empty() => st.store.set_shop_logo(&bytes).await.map(|_| ()),
+            _ => {
+                return super::error_page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "ロゴの画像ファイルを選んでください",
+                );
+            }
+        }
+    };
+    match result {
+        Ok(()) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
+        Err(e) => super::store_error_page(e),
     }
 }
