@@ -663,32 +663,45 @@ impl Store {
                 if matches.is_empty() {
                     continue;
                 }
-                let reason = juchu_domain::blacklist::reasons(&matches).join("、");
-                let patch = juchu_domain::patch::OrderPatch {
-                    needs_attention: Some(true),
-                    needs_attention_reason: Some(reason),
-                    ..Default::default()
-                };
                 let mut tx = self.begin().await?;
-                self.change_in_tx(
-                    &mut tx,
-                    &order.order_number,
-                    None,
-                    &patch,
-                    actor,
-                    "ブラックリスト再チェック",
-                )
-                .await?;
-                crate::orders::write_rows(
-                    &mut tx,
-                    self.backend,
-                    vec![match_rows(&[(order.id, matches)], &now_text())],
-                )
-                .await?;
+                self.flag_rescanned(&mut tx, order, matches, actor).await?;
                 tx.commit().await?;
                 report.flagged.push(order.order_number.clone());
             }
         }
         Ok(report)
+    }
+
+    /// An existing order the re-check found: 要対応 through the pipeline with
+    /// the reasons, and what matched recorded. Returns the reason text.
+    pub(crate) async fn flag_rescanned(
+        &self,
+        tx: &mut Tx,
+        order: &Order,
+        matches: Vec<AttentionMatch>,
+        actor: &crate::Actor,
+    ) -> Result<String, StoreError> {
+        let reason = juchu_domain::blacklist::reasons(&matches).join("、");
+        let patch = juchu_domain::patch::OrderPatch {
+            needs_attention: Some(true),
+            needs_attention_reason: Some(reason.clone()),
+            ..Default::default()
+        };
+        self.change_in_tx(
+            tx,
+            &order.order_number,
+            None,
+            &patch,
+            actor,
+            "ブラックリスト再チェック",
+        )
+        .await?;
+        crate::orders::write_rows(
+            tx,
+            self.backend,
+            vec![match_rows(&[(order.id, matches)], &now_text())],
+        )
+        .await?;
+        Ok(reason)
     }
 }

@@ -571,30 +571,6 @@ async fn rescan(
     if matches.is_empty() {
         return Ok((ItemOutcome::Ok, "該当なし".into()));
     }
-    let reason = juchu_domain::blacklist::reasons(&matches).join("、");
-    let patch = OrderPatch {
-        needs_attention: Some(true),
-        needs_attention_reason: Some(reason.clone()),
-        ..Default::default()
-    };
-    store
-        .change_in_tx(
-            tx,
-            &order.order_number,
-            None,
-            &patch,
-            actor,
-            "ブラックリスト再チェック",
-        )
-        .await?;
-    crate::orders::write_rows(
-        tx,
-        store.backend,
-        vec![crate::blacklist::match_rows(
-            &[(order.id, matches)],
-            &now_text(),
-        )],
-    )
-    .await?;
+    let reason = store.flag_rescanned(tx, order, matches, actor).await?;
     Ok((ItemOutcome::Ok, format!("要対応受注にしました（{reason}）")))
 }

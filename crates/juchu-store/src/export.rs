@@ -679,12 +679,8 @@ impl Related {
             }
         }
         if format.needs(ColumnGroup::Subscription) {
-            for o in orders.clone() {
-                if let Some(id) = crate::jobs::subscription_of(tx, o).await? {
-                    let s = crate::subscriptions::load_subscription(tx, id, "").await?;
-                    out.subscriptions.insert(o.id, s);
-                }
-            }
+            let list: Vec<&juchu_domain::order::Order> = orders.clone().collect();
+            out.subscriptions = crate::subscriptions::subscriptions_of_orders(tx, &list).await?;
         }
         if format.needs_attributes() {
             let ids: Vec<i64> = orders.map(|o| o.id).collect();

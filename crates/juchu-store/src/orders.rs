@@ -395,14 +395,31 @@ pub(crate) async fn load_orders_by_ids(
     exec: &mut sqlx::AnyConnection,
     ids: &[i64],
 ) -> Result<Vec<Order>, StoreError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
+    let keys: Vec<Arg> = ids.iter().map(|id| Arg::from(*id)).collect();
+    let mut by_id: HashMap<i64, Order> = select_orders_where(exec, "id", &keys, "")
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// The orders whose `column` is one of `keys`, with items and labels, 500 per
+/// statement in id order; `suffix` is a row lock (`FOR UPDATE`) or "".
+pub(crate) async fn select_orders_where(
+    exec: &mut sqlx::AnyConnection,
+    column: &str,
+    keys: &[Arg],
+    suffix: &str,
+) -> Result<Vec<Order>, StoreError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
         let sql = format!(
-            "{} WHERE id IN ({})",
+            "{} WHERE {column} IN ({}) ORDER BY id{suffix}",
             select_order_sql(),
             crate::db::in_list(chunk.len(), 1)
         );
-        let rows = query_with(sql, chunk.iter().map(|id| Arg::from(*id)).collect())
+        let rows = query_with(sql, chunk.to_vec())
             .fetch_all(&mut *exec)
             .await?;
         let mut orders = rows
@@ -410,8 +427,7 @@ pub(crate) async fn load_orders_by_ids(
             .map(order_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         attach_children(exec, &mut orders).await?;
-        let mut by_id: HashMap<i64, Order> = orders.into_iter().map(|o| (o.id, o)).collect();
-        out.extend(chunk.iter().filter_map(|id| by_id.remove(id)));
+        out.extend(orders);
     }
     Ok(out)
 }

@@ -991,31 +991,20 @@ impl Store {
         self.lock_orders_where(tx, "order_number", keys).await
     }
 
-    /// Reads and locks the orders whose `column` is one of `keys`, 500 per
-    /// statement, in id order.
+    /// Reads and locks the orders whose `column` is one of `keys`, keyed by
+    /// order number.
     async fn lock_orders_where(
         &self,
         tx: &mut Tx,
         column: &str,
         keys: Vec<Arg>,
     ) -> Result<HashMap<String, Order>, StoreError> {
-        let mut loaded: HashMap<String, Order> = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(500) {
-            let sql = format!(
-                "{} WHERE {column} IN ({}) ORDER BY id{}",
-                select_order_sql(),
-                crate::db::in_list(chunk.len(), 1),
-                self.lock_suffix()
-            );
-            let rows = query_with(sql, chunk.to_vec()).fetch_all(&mut **tx).await?;
-            let mut orders = rows
-                .iter()
-                .map(order_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            attach_children(tx, &mut orders).await?;
-            loaded.extend(orders.into_iter().map(|o| (o.order_number.clone(), o)));
-        }
-        Ok(loaded)
+        let orders =
+            crate::orders::select_orders_where(tx, column, &keys, self.lock_suffix()).await?;
+        Ok(orders
+            .into_iter()
+            .map(|o| (o.order_number.clone(), o))
+            .collect())
     }
 
     /// Orders by id with their items and labels, locked for the transaction

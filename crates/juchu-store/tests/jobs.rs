@@ -722,9 +722,9 @@ both_stores!(pdf_invoices_with_japanese_text, |store| async move {
     assert!(pdf.len() < 2_000_000, "{} bytes", pdf.len());
     // The text reads back (searchable): pdftotext from poppler-utils.
     let path = std::env::temp_dir().join(format!(
-        "juchu-invoice-{}-{}.pdf",
-        job.id,
-        std::process::id()
+        // Both stores' tests run at once in one process: a name of its own.
+        "juchu-invoice-{}.pdf",
+        &juchu_store::staff::random_token("")[..16]
     ));
     std::fs::write(&path, &pdf).unwrap();
     let out = std::process::Command::new("pdftotext")
@@ -793,3 +793,44 @@ both_stores!(
         );
     }
 );
+
+both_stores!(subscription_columns_in_exports, |store| async move {
+    seed(&store).await;
+    let mut os = orders(&store, 2, "SUP-01", None).await;
+    os.extend(orders(&store, 1, "TEA-01", None).await);
+    let f = store
+        .add_csv_format(&CsvFormat {
+            id: 0,
+            name: "定期".into(),
+            row_per: RowPer::Order,
+            encoding: Encoding::Utf8,
+            unmappable: Unmappable::Error,
+            columns: ["order_number", "subscription_status", "subscription_count"]
+                .iter()
+                .map(|k| Column {
+                    key: k.to_string(),
+                    header: String::new(),
+                })
+                .collect(),
+        })
+        .await
+        .unwrap();
+    let job = run(
+        &store,
+        JobKind::CsvExport,
+        numbers(&os),
+        json!({"format_id": f.id}),
+    )
+    .await;
+    let text = String::from_utf8(file(&store, &job).await).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[1].ends_with(",有効,1") && lines[2].ends_with(",有効,1"),
+        "{text}"
+    );
+    assert!(
+        lines[3].ends_with(",,"),
+        "an order without a subscription: {text}"
+    );
+});
