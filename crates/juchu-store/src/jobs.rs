@@ -170,6 +170,13 @@ fn days_ago(days: i64) -> String {
     juchu_domain::time::format_ts(since)
 }
 
+/// A job's selection, resolved: a condition on `orders`, or the orders by id
+/// in the operator's order.
+enum Resolved {
+    Where(String, Vec<Arg>),
+    Ids(Vec<i64>),
+}
+
 impl Store {
     /// Checks a job's parameters and everything they name (a CSV format, a
     /// mail template) before anything is written.
@@ -287,13 +294,13 @@ impl Store {
     }
 
     /// The WHERE clause (and its arguments) of a job's selection.
-    async fn selection_sql(
+    async fn resolve_selection(
         &self,
         new: &NewJob,
         params: &JobParams,
-    ) -> Result<(String, Vec<Arg>), StoreError> {
+    ) -> Result<Resolved, StoreError> {
         if let JobParams::BlacklistRescan(r) = params {
-            return Ok((
+            return Ok(Resolved::Where(
                 // An order an operator cleared after a screening is left alone.
                 " WHERE needs_attention = 0 AND ordered_at >= $1 AND NOT EXISTS (SELECT 1 FROM order_attention_matches m WHERE m.order_id = orders.id)".into(),
                 vec![days_ago(r.days).into()],
@@ -309,7 +316,7 @@ impl Store {
             Some(Selection::Query(q)) => {
                 let masters = self.masters().await?;
                 let f = q.filter(&masters, self.backend)?;
-                Ok((f.where_sql, f.args))
+                Ok(Resolved::Where(f.where_sql, f.args))
             }
             Some(Selection::OrderNumbers(numbers)) => {
                 if numbers.is_empty() {
@@ -328,30 +335,36 @@ impl Store {
                     )
                     .into());
                 }
-                // Unknown numbers are named, with their position.
-                let mut known = std::collections::HashSet::new();
+                let mut id_of = std::collections::HashMap::new();
                 for chunk in numbers.chunks(500) {
                     let sql = format!(
-                        "SELECT order_number FROM orders WHERE order_number IN ({})",
+                        "SELECT id, order_number FROM orders WHERE order_number IN ({})",
                         in_list(chunk.len(), 1)
                     );
                     let args = chunk.iter().map(|n| Arg::from(n.trim())).collect();
                     for r in query_with(sql, args).fetch_all(&self.pool).await? {
-                        known.insert(get_str(&r, "order_number")?);
+                        id_of.insert(get_str(&r, "order_number")?, get_i64(&r, "id")?);
                     }
                 }
+                // Unknown numbers are named, with their position.
                 let mut e = FieldErrors::default();
+                let mut seen = std::collections::HashSet::new();
+                let mut ids = Vec::with_capacity(numbers.len());
                 for (i, n) in numbers.iter().enumerate() {
-                    if !known.contains(n.trim()) && e.0.len() < 20 {
-                        e.add(
+                    match id_of.get(n.trim()) {
+                        Some(id) if seen.insert(*id) => ids.push(*id),
+                        // The same order twice: it is done once.
+                        Some(_) => {}
+                        None if e.0.len() < 20 => e.add(
                             format!("selection.order_numbers[{i}]"),
                             "unknown",
                             format!("受注番号「{n}」の受注はありません"),
-                        );
+                        ),
+                        None => {}
                     }
                 }
                 e.into_result()?;
-                Ok((String::new(), Vec::new()))
+                Ok(Resolved::Ids(ids))
             }
         }
     }
@@ -360,7 +373,7 @@ impl Store {
     /// parameters or the selection are wrong, or when nothing is selected.
     pub async fn register_job(&self, new: NewJob, actor: &Actor) -> Result<Job, StoreError> {
         let params = self.check_params(&new).await?;
-        let (where_sql, args) = self.selection_sql(&new, &params).await?;
+        let resolved = self.resolve_selection(&new, &params).await?;
         let now = now_text();
         let mut tx = self.begin().await?;
         let row = sqlx::query(
@@ -382,36 +395,13 @@ impl Store {
         } else {
             "0".into()
         };
-        match &new.selection {
-            Some(Selection::OrderNumbers(numbers))
-                if !matches!(params, JobParams::BlacklistRescan(_)) =>
-            {
-                let mut seen = std::collections::HashSet::new();
-                let unique: Vec<&str> = numbers
-                    .iter()
-                    .map(|n| n.trim())
-                    .filter(|n| seen.insert(*n))
-                    .collect();
+        match resolved {
+            Resolved::Ids(ids) => {
                 let mut seq = 0i64;
-                for chunk in unique.chunks(400) {
-                    let sql = format!(
-                        "SELECT id, order_number FROM orders WHERE order_number IN ({})",
-                        in_list(chunk.len(), 1)
-                    );
-                    let rows = query_with(sql, chunk.iter().map(|n| Arg::from(*n)).collect())
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let mut by_number = std::collections::HashMap::new();
-                    for r in &rows {
-                        by_number.insert(get_str(r, "order_number")?, get_i64(r, "id")?);
-                    }
-                    let mut values = Vec::new();
-                    let mut args: Vec<Arg> = Vec::new();
-                    for n in chunk {
-                        // Deleted since the check: nothing to do for it.
-                        let Some(order_id) = by_number.get(*n) else {
-                            continue;
-                        };
+                for chunk in ids.chunks(400) {
+                    let mut values = Vec::with_capacity(chunk.len());
+                    let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * 3);
+                    for order_id in chunk {
                         seq += 1;
                         let chunk_no = if new.kind.splits_into_chunks() {
                             (seq - 1) / CHUNK_SIZE
@@ -429,20 +419,18 @@ impl Store {
                         args.push((*order_id).into());
                         args.push(chunk_no.into());
                     }
-                    if !values.is_empty() {
-                        query_with(
-                            format!(
-                                "INSERT INTO job_items (job_id, seq, order_id, chunk) VALUES {}",
-                                values.join(", ")
-                            ),
-                            args,
-                        )
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    query_with(
+                        format!(
+                            "INSERT INTO job_items (job_id, seq, order_id, chunk) VALUES {}",
+                            values.join(", ")
+                        ),
+                        args,
+                    )
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
-            _ => {
+            Resolved::Where(where_sql, args) => {
                 // Set-based: a million orders are frozen in one statement.
                 let sql = format!(
                     "INSERT INTO job_items (job_id, seq, order_id, chunk) \
@@ -490,31 +478,14 @@ impl Store {
     /// for changes the orders that would fail and why.
     pub async fn preview_job(&self, new: NewJob) -> Result<JobPreview, StoreError> {
         let params = self.check_params(&new).await?;
-        let (where_sql, args) = self.selection_sql(&new, &params).await?;
+        let resolved = self.resolve_selection(&new, &params).await?;
         let mut preview = JobPreview::default();
         if let JobParams::BulkUpdate(u) = &params {
             preview.reminders = u.reminders().into_iter().map(String::from).collect();
         }
-        let ids: Vec<i64> = match &new.selection {
-            Some(Selection::OrderNumbers(numbers))
-                if !matches!(params, JobParams::BlacklistRescan(_)) =>
-            {
-                let mut out = Vec::new();
-                for chunk in numbers.chunks(400) {
-                    let sql = format!(
-                        "SELECT id FROM orders WHERE order_number IN ({})",
-                        in_list(chunk.len(), 1)
-                    );
-                    let args = chunk.iter().map(|n| Arg::from(n.trim())).collect();
-                    for r in query_with(sql, args).fetch_all(&self.pool).await? {
-                        out.push(get_i64(&r, "id")?);
-                    }
-                }
-                out.sort_unstable();
-                out.dedup();
-                out
-            }
-            _ => {
+        let ids: Vec<i64> = match resolved {
+            Resolved::Ids(ids) => ids,
+            Resolved::Where(where_sql, args) => {
                 let sql = format!("SELECT id FROM orders{where_sql}");
                 query_with(sql, args)
                     .fetch_all(&self.pool)
