@@ -10,10 +10,7 @@
 //! the format says — never dropped silently.
 
 use crate::FieldErrors;
-use crate::customer::Customer;
 use crate::masters::Masters;
-use crate::order::{Order, OrderItem};
-use crate::subscription::Subscription;
 use serde::{Deserialize, Serialize};
 
 /// Which record a column reads.
@@ -340,135 +337,162 @@ pub fn columns_from_definition(text: &str) -> Result<Vec<Column>, FieldErrors> {
     Ok(out)
 }
 
-/// Everything a row can read.
-pub struct RowSource<'a> {
-    pub order: &'a Order,
-    pub item: Option<&'a OrderItem>,
-    pub customer: Option<&'a Customer>,
-    pub subscription: Option<&'a Subscription>,
-    pub attributes: &'a [(String, String)],
-    pub masters: &'a Masters,
+/// One value the store read for a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Raw<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
 }
 
-fn date(d: Option<jiff::civil::Date>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
+/// How a column's cell is made from the values the store reads for it. The
+/// store reads only the values of the format's columns (its export
+/// projection lists them per key), so an export never decodes whole orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Render {
+    /// The one value as it is (text or number); nothing when absent.
+    Plain,
+    /// A stored timestamp, in Japan time as the screens show it.
+    Timestamp,
+    /// Master ids, shown by name.
+    HandlingStatus,
+    PaymentMethod,
+    Carrier,
+    /// Ids separated by spaces, shown by name in id order.
+    Labels,
+    /// Stored codes, shown by their Japanese label.
+    PaymentStatus,
+    ShipmentStatus,
+    ShippingListState,
+    SubscriptionStatus,
+    /// 0 / 1.
+    Flag,
+    /// A tax rate in percent: `10%`.
+    TaxRate,
+    /// Family and given name (or kana) joined as on screen.
+    FullName,
 }
 
-/// One cell's text.
-pub fn cell(key: &str, s: &RowSource<'_>) -> String {
-    let o = s.order;
-    let m = s.masters;
-    if let Some(name) = key.strip_prefix(ATTRIBUTE_PREFIX) {
-        return s
-            .attributes
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-    }
-    let b = &o.billing;
-    let sh = &o.shipping;
+/// How the column `key` is rendered (attribute columns as they are).
+pub fn render_of(key: &str) -> Render {
     match key {
-        "order_number" => o.order_number.clone(),
-        "ordered_at" => crate::time::display_ts(o.ordered_at),
-        "handling_status" => m
-            .handling_status(o.handling_status_id)
-            .map(|h| h.name.clone())
-            .unwrap_or_default(),
-        "payment_status" => o.payment_status.label().to_string(),
-        "payment_method" => o
-            .payment_method_id
-            .and_then(|id| m.payment_method(id))
-            .map(|p| p.name.clone())
-            .unwrap_or_default(),
-        "carrier" => o
-            .carrier_id
-            .and_then(|id| m.carrier(id))
-            .map(|c| c.name.clone())
-            .unwrap_or_default(),
-        "items_total" => (o.totals.items_standard + o.totals.items_reduced).to_string(),
-        "shipping_fee" => o.totals.shipping_fee.to_string(),
-        "payment_fee" => o.totals.payment_fee.to_string(),
-        "discount" => o.totals.discount.to_string(),
-        "points_used" => o.totals.points_used.to_string(),
-        "points_granted" => o.points_granted.to_string(),
-        "total" => o.totals.total.to_string(),
-        "taxable_standard" => o.totals.taxable_standard.to_string(),
-        "tax_standard" => o.totals.tax_standard.to_string(),
-        "taxable_reduced" => o.totals.taxable_reduced.to_string(),
-        "tax_reduced" => o.totals.tax_reduced.to_string(),
-        "tracking_number" => o.tracking_number.clone().unwrap_or_default(),
-        "shipment_status" => o.shipment_status.label().to_string(),
-        "scheduled_ship_date" => date(o.scheduled_ship_date),
-        "shipped_at" => date(o.shipped_at),
-        "scheduled_delivery_date" => date(o.scheduled_delivery_date),
-        "delivery_time_slot" => o.delivery_time_slot.clone().unwrap_or_default(),
-        "delivered_at" => date(o.delivered_at),
-        "paid_at" => date(o.paid_at),
-        "shipping_list_state" => o.shipping_list_state.label().to_string(),
-        "shipping_list_exported_on" => date(o.shipping_list_exported_on),
-        "memo" => o.memo.clone(),
-        "labels" => o
-            .label_ids
-            .iter()
-            .filter_map(|id| m.label(*id))
-            .map(|l| l.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-        "needs_attention" => if o.needs_attention { "1" } else { "0" }.into(),
-        "needs_attention_reason" => o.needs_attention_reason.clone(),
-        "billing_name" => b.full_name(),
-        "billing_kana" => b.full_kana(),
-        "billing_postal_code" => b.postal_code.clone(),
-        "billing_prefecture" => b.prefecture.clone(),
-        "billing_address1" => b.address1.clone(),
-        "billing_address2" => b.address2.clone(),
-        "billing_phone" => b.phone.clone(),
-        "billing_email" => b.email.clone(),
-        "shipping_name" => sh.full_name(),
-        "shipping_kana" => sh.full_kana(),
-        "shipping_postal_code" => sh.postal_code.clone(),
-        "shipping_prefecture" => sh.prefecture.clone(),
-        "shipping_address1" => sh.address1.clone(),
-        "shipping_address2" => sh.address2.clone(),
-        "shipping_phone" => sh.phone.clone(),
-        "item_product_code" => s.item.map(|i| i.product_code.clone()).unwrap_or_default(),
-        "item_product_name" => s.item.map(|i| i.product_name.clone()).unwrap_or_default(),
-        "item_unit_price" => s.item.map(|i| i.unit_price.to_string()).unwrap_or_default(),
-        "item_quantity" => s.item.map(|i| i.quantity.to_string()).unwrap_or_default(),
-        "item_tax_rate" => s
-            .item
-            .map(|i| format!("{}%", i.tax_rate.percent()))
-            .unwrap_or_default(),
-        "item_amount" => s.item.map(|i| i.amount().to_string()).unwrap_or_default(),
-        "customer_id" => o.customer_id.map(|id| id.to_string()).unwrap_or_default(),
-        "customer_points" => s.customer.map(|c| c.points.to_string()).unwrap_or_default(),
-        "customer_memo" => s.customer.map(|c| c.memo.clone()).unwrap_or_default(),
-        "customer_blacklisted" => s
-            .customer
-            .map(|c| if c.blacklisted { "1" } else { "0" }.to_string())
-            .unwrap_or_default(),
-        "subscription_id" => o
-            .subscription_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        "subscription_status" => s
-            .subscription
-            .map(|x| x.status.label().to_string())
-            .unwrap_or_default(),
-        "subscription_count" => s
-            .subscription
-            .map(|x| x.count.to_string())
-            .unwrap_or_default(),
-        "subscription_next_delivery" => s
-            .subscription
-            .map(|x| x.schedule.next_delivery.to_string())
-            .unwrap_or_default(),
-        "subscription_next_ship" => s
-            .subscription
-            .map(|x| x.schedule.next_ship.to_string())
-            .unwrap_or_default(),
-        _ => String::new(),
+        "ordered_at" => Render::Timestamp,
+        "handling_status" => Render::HandlingStatus,
+        "payment_method" => Render::PaymentMethod,
+        "carrier" => Render::Carrier,
+        "labels" => Render::Labels,
+        "payment_status" => Render::PaymentStatus,
+        "shipment_status" => Render::ShipmentStatus,
+        "shipping_list_state" => Render::ShippingListState,
+        "subscription_status" => Render::SubscriptionStatus,
+        "needs_attention" | "customer_blacklisted" => Render::Flag,
+        "item_tax_rate" => Render::TaxRate,
+        "billing_name" | "billing_kana" | "shipping_name" | "shipping_kana" => Render::FullName,
+        _ => Render::Plain,
+    }
+}
+
+impl Render {
+    /// How many values the store reads for a column rendered this way.
+    pub fn arity(self) -> usize {
+        match self {
+            Render::FullName => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn text<'a>(v: Option<&Raw<'a>>) -> &'a str {
+    match v {
+        Some(Raw::Text(t)) => t,
+        _ => "",
+    }
+}
+
+fn int(v: Option<&Raw<'_>>) -> Option<i64> {
+    match v {
+        Some(Raw::Int(n)) => Some(*n),
+        Some(Raw::Text(t)) => t.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Appends one cell's text to `out` from the values read for it. Absent
+/// values (an order without customer, subscription or items) give an empty
+/// cell.
+pub fn render_cell(render: Render, values: &[Raw<'_>], masters: &Masters, out: &mut String) {
+    use std::fmt::Write;
+    let first = values.first();
+    match render {
+        Render::Plain => match first {
+            Some(Raw::Int(n)) => {
+                let _ = write!(out, "{n}");
+            }
+            Some(Raw::Text(t)) => out.push_str(t),
+            _ => {}
+        },
+        Render::Timestamp => {
+            let t = text(first);
+            match t.parse::<jiff::Timestamp>() {
+                Ok(ts) => out.push_str(&crate::time::display_ts(ts)),
+                Err(_) => out.push_str(t),
+            }
+        }
+        Render::HandlingStatus => {
+            if let Some(h) = int(first).and_then(|id| masters.handling_status(id)) {
+                out.push_str(&h.name);
+            }
+        }
+        Render::PaymentMethod => {
+            if let Some(p) = int(first).and_then(|id| masters.payment_method(id)) {
+                out.push_str(&p.name);
+            }
+        }
+        Render::Carrier => {
+            if let Some(c) = int(first).and_then(|id| masters.carrier(id)) {
+                out.push_str(&c.name);
+            }
+        }
+        Render::Labels => {
+            let mut ids: Vec<i64> = text(first)
+                .split([' ', ','])
+                .filter_map(|id| id.trim().parse().ok())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for (k, label) in ids.iter().filter_map(|id| masters.label(*id)).enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&label.name);
+            }
+        }
+        Render::PaymentStatus => out.push_str(
+            crate::status::PaymentStatus::from_code(text(first)).map_or("", |s| s.label()),
+        ),
+        Render::ShipmentStatus => out.push_str(
+            crate::status::ShipmentStatus::from_code(text(first)).map_or("", |s| s.label()),
+        ),
+        Render::ShippingListState => out.push_str(
+            crate::status::ShippingListState::from_code(text(first)).map_or("", |s| s.label()),
+        ),
+        Render::SubscriptionStatus => out.push_str(
+            crate::status::SubscriptionStatus::from_code(text(first)).map_or("", |s| s.label()),
+        ),
+        Render::Flag => {
+            if let Some(n) = int(first) {
+                out.push_str(if n != 0 { "1" } else { "0" });
+            }
+        }
+        Render::TaxRate => {
+            if let Some(n) = int(first) {
+                let _ = write!(out, "{n}%");
+            }
+        }
+        Render::FullName => {
+            let joined = format!("{} {}", text(first), text(values.get(1)));
+            out.push_str(joined.trim());
+        }
     }
 }
 
@@ -476,15 +500,20 @@ pub fn cell(key: &str, s: &RowSource<'_>) -> String {
 /// tab / carriage return at the start) gets a leading `'`. Plain numbers such
 /// as `-500` stay numbers.
 pub fn neutralise(cell: String) -> String {
-    let starts_risky = cell
-        .chars()
-        .next()
-        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
-    if starts_risky && cell.parse::<i64>().is_err() {
+    if needs_neutralising(&cell) {
         format!("'{cell}")
     } else {
         cell
     }
+}
+
+/// Whether [`neutralise`] would prefix `cell`.
+pub fn needs_neutralising(cell: &str) -> bool {
+    let starts_risky = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    starts_risky && cell.parse::<i64>().is_err()
 }
 
 /// Characters whose common Unicode form differs from the one CP932 maps.
@@ -561,16 +590,52 @@ pub fn preamble(enc: Encoding) -> &'static [u8] {
     }
 }
 
-/// Writes records as CSV lines (RFC 4180 quoting, CRLF as Excel expects).
-pub fn records_text<'a>(records: impl Iterator<Item = &'a [String]>) -> String {
-    let mut w = csv::WriterBuilder::new()
+/// CSV written into memory.
+pub type RecordWriter = csv::Writer<Vec<u8>>;
+
+/// A CSV writer as Excel expects it (RFC 4180 quoting, CRLF), into memory.
+pub fn record_writer() -> RecordWriter {
+    csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    for r in records {
-        // Writing to a Vec cannot fail.
-        let _ = w.write_record(r);
+        .from_writer(Vec::new())
+}
+
+/// Where `ch` first occurs in CSV `text`: (record index, column index).
+pub fn find_char(text: &str, ch: char) -> Option<(usize, usize)> {
+    records_of(text).enumerate().find_map(|(i, cells)| {
+        cells
+            .iter()
+            .position(|c| c.contains(ch))
+            .map(|col| (i, col))
+    })
+}
+
+/// For each record of CSV `text` holding any of `chars`: its index and
+/// which of them it holds, in the order they occur.
+pub fn records_with(text: &str, chars: &[char]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, cells) in records_of(text).enumerate() {
+        let mut found = String::new();
+        for c in cells.iter().flat_map(|c| c.chars()) {
+            if chars.contains(&c) && !found.contains(c) {
+                found.push(c);
+            }
+        }
+        if !found.is_empty() {
+            out.push((i, found));
+        }
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    out
+}
+
+fn records_of(text: &str) -> impl Iterator<Item = Vec<String>> + '_ {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .filter_map(Result::ok)
+        .map(|r| r.iter().map(str::to_string).collect())
 }
 
 /// Writes one record as a CSV line (RFC 4180 quoting, CRLF as Excel expects).
@@ -676,6 +741,111 @@ mod tests {
         assert_eq!(bytes, "𠮷".as_bytes());
         assert_eq!(preamble(Encoding::Utf8Bom), b"\xef\xbb\xbf");
         assert_eq!(preamble(Encoding::Cp932), b"");
+    }
+
+    #[test]
+    fn characters_are_found_by_record_and_column() {
+        let mut w = record_writer();
+        w.write_record(["1", "山田"]).unwrap();
+        w.write_record(["2", "改\n行𠮷"]).unwrap();
+        w.write_record(["3", "😀𠮷"]).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(find_char(&text, '𠮷'), Some((1, 1)));
+        assert_eq!(find_char(&text, '鈴'), None);
+        assert_eq!(
+            records_with(&text, &['😀', '𠮷']),
+            vec![(1, "𠮷".to_string()), (2, "😀𠮷".to_string())]
+        );
+    }
+
+    fn masters() -> Masters {
+        use crate::masters::{Carrier, HandlingStatus, OrderLabel, PaymentMethod};
+        Masters {
+            handling_statuses: vec![HandlingStatus {
+                id: 3,
+                name: "処理中".into(),
+                position: 1,
+                color: String::new(),
+                is_default: false,
+            }],
+            payment_methods: vec![PaymentMethod {
+                id: 4,
+                code: "credit_card".into(),
+                name: "クレジットカード".into(),
+                fee: 0,
+            }],
+            carriers: vec![Carrier {
+                id: 5,
+                code: "yamato".into(),
+                name: "ヤマト運輸".into(),
+                tracking_url_template: String::new(),
+                shipping_fee: 0,
+            }],
+            labels: vec![
+                OrderLabel {
+                    id: 2,
+                    name: "ギフト".into(),
+                    color: String::new(),
+                },
+                OrderLabel {
+                    id: 9,
+                    name: "至急".into(),
+                    color: String::new(),
+                },
+            ],
+        }
+    }
+
+    fn rendered(key: &str, values: &[Raw<'_>]) -> String {
+        let mut out = String::new();
+        render_cell(render_of(key), values, &masters(), &mut out);
+        out
+    }
+
+    #[test]
+    fn cells_render_from_the_values_read_for_them() {
+        use Raw::{Int, Null, Text};
+        assert_eq!(rendered("order_number", &[Text("1001")]), "1001");
+        assert_eq!(rendered("total", &[Int(-500)]), "-500");
+        assert_eq!(rendered("tracking_number", &[Null]), "");
+        assert_eq!(
+            rendered("ordered_at", &[Text("2026-12-01T01:30:00Z")]),
+            "2026/12/01 10:30"
+        );
+        assert_eq!(rendered("handling_status", &[Int(3)]), "処理中");
+        assert_eq!(rendered("handling_status", &[Int(99)]), "");
+        assert_eq!(rendered("payment_method", &[Int(4)]), "クレジットカード");
+        assert_eq!(rendered("payment_method", &[Null]), "");
+        assert_eq!(rendered("carrier", &[Int(5)]), "ヤマト運輸");
+        assert_eq!(rendered("labels", &[Text("9 2 77")]), "ギフト 至急");
+        assert_eq!(rendered("labels", &[Null]), "");
+        assert_eq!(
+            rendered("payment_status", &[Text("authorized")]),
+            "仮売上完了"
+        );
+        assert_eq!(rendered("shipment_status", &[Text("shipped")]), "発送済");
+        assert_eq!(
+            rendered("shipping_list_state", &[Text("exported")]),
+            "出力済"
+        );
+        assert_eq!(rendered("subscription_status", &[Text("active")]), "有効");
+        assert_eq!(rendered("subscription_status", &[Null]), "");
+        assert_eq!(rendered("needs_attention", &[Int(1)]), "1");
+        assert_eq!(rendered("customer_blacklisted", &[Int(0)]), "0");
+        assert_eq!(rendered("customer_blacklisted", &[Null]), "");
+        assert_eq!(rendered("item_tax_rate", &[Int(8)]), "8%");
+        assert_eq!(
+            rendered("billing_name", &[Text("山田"), Text("太郎")]),
+            "山田 太郎"
+        );
+        assert_eq!(
+            rendered("shipping_kana", &[Text("ヤマダ"), Text("")]),
+            "ヤマダ"
+        );
+        assert_eq!(rendered("billing_name", &[Null, Null]), "");
+        assert_eq!(rendered("attribute:好きな色", &[Text("青")]), "青");
+        assert!(needs_neutralising("=1+1"));
+        assert!(!needs_neutralising("-500"));
     }
 
     #[test]

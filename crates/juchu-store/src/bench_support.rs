@@ -396,6 +396,14 @@ impl Store {
         Ok(out)
     }
 
+    /// How many orders the store holds (a reused bench database).
+    pub async fn bench_order_count(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM orders")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(get_i64(&row, "n")?)
+    }
+
     /// The newest `n` order ids and numbers.
     pub async fn bench_newest_orders(
         &self,

@@ -1,23 +1,32 @@
-//! CSV一括出力 as a job: the frozen items are read in batches and written as
-//! one file in parts of about a megabyte (stored with the job, so any machine
-//! can serve the download), so memory stays flat however many orders. The
-//! export runs as one chunk under a lease it renews as it goes; a worker that
-//! dies leaves the lease to expire, and the next one starts the file again —
-//! orders it had already marked 出力済 are not changed twice.
+//! CSV一括出力 and PDF一括出力 as jobs. A CSV export streams the frozen items
+//! through one statement that reads only the format's values
+//! ([`crate::export_projection`]); rows are rendered, encoded and stored at
+//! the same time, as one file in parts of a few megabytes (stored with the
+//! job, so any machine can serve the download), so memory stays flat however
+//! many orders. The export runs as one chunk under a lease it renews with
+//! every part; a worker that dies leaves the lease to expire, and the next one
+//! starts the file again — orders it had already marked 出力済 are not
+//! changed twice.
 
 use crate::StoreError;
-use crate::db::{Store, Tx, get_i64, get_opt_i64, get_str, in_list, now_text, query_with};
+use crate::db::{Store, Tx, get_i64, get_str, now_text, query_with};
+use crate::export_projection::{Projection, row_values};
 use crate::jobs::{Job, item_error};
 use juchu_domain::csv_format::{
-    ColumnGroup, CsvFormat, Encoding, RowPer, RowSource, cell, encode, neutralise, preamble,
-    record_line, records_text,
+    CsvFormat, Encoding, Raw, encode, find_char, needs_neutralising, preamble, record_line,
+    record_writer, records_with, render_cell,
 };
 use juchu_domain::job::{CsvExport, JobKind, JobParams};
 use std::collections::HashMap;
 
 const LEASE_SECS: i64 = 120;
+/// Orders per transaction when the 出荷リスト is marked, and per read of a PDF.
 const BATCH: i64 = 2000;
-const PART_BYTES: usize = 1 << 20;
+/// CSV text encoded at a time.
+const BATCH_BYTES: usize = 256 << 10;
+/// A stored part of the file. Fewer, larger parts: each costs a transaction
+/// with its lease check (1 MB parts cost the 1M-order export 1.5 s more).
+const PART_BYTES: usize = 4 << 20;
 
 /// Why an export stopped.
 enum Stop {
@@ -27,6 +36,8 @@ enum Stop {
     Cancelled,
     /// The job cannot be done: 失敗 with this reason.
     Failed(String),
+    /// A character the encoding cannot hold, and where (失敗).
+    Unencodable(Box<Unencodable>),
     Store(StoreError),
 }
 
@@ -40,6 +51,20 @@ impl From<sqlx::Error> for Stop {
     fn from(e: sqlx::Error) -> Self {
         Stop::Store(e.into())
     }
+}
+
+/// Where an export met a character its encoding cannot hold.
+struct Unencodable {
+    seq: i64,
+    line: usize,
+    column: usize,
+    header: String,
+    ch: char,
+    encoding: Encoding,
+}
+
+fn csv_failed(e: impl std::fmt::Display) -> Stop {
+    Stop::Failed(format!("CSVを書けません: {e}"))
 }
 
 fn lease_until() -> String {
@@ -79,21 +104,189 @@ struct Parts {
     buf: Vec<u8>,
 }
 
+/// How far a CSV export is, stored with each part (absolute counts, so a
+/// file started again counts again from zero).
+#[derive(Default, Clone, Copy)]
+struct Progress {
+    /// Whether written orders count as done (not when the 出荷リスト is
+    /// marked afterwards: marking counts them).
+    count_done: bool,
+    done: i64,
+    skipped: i64,
+}
+
+/// What the result says about one item (a deleted order, a 〓).
+struct Note {
+    seq: i64,
+    /// The item's new status, or `None` to keep it.
+    status: Option<&'static str>,
+    message: String,
+}
+
 impl Parts {
     async fn flush(&mut self, store: &Store, token: &str) -> Result<(), Stop> {
-        if self.buf.is_empty() {
+        self.flush_with(store, token, None, &mut Vec::new()).await
+    }
+
+    /// Stores the part with the export's progress and notes, in one
+    /// transaction under the lease.
+    async fn flush_with(
+        &mut self,
+        store: &Store,
+        token: &str,
+        progress: Option<&Progress>,
+        notes: &mut Vec<Note>,
+    ) -> Result<(), Stop> {
+        if self.buf.is_empty() && notes.is_empty() {
             return Ok(());
         }
         let mut tx = store.begin().await?;
+        if store.backend == crate::Backend::Postgres {
+            // A part need not wait for its own disk flush: until the export's
+            // last transaction (which waits, and with it every earlier one)
+            // the file is not complete, and a file cut short by a crash is
+            // written again from the start.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         renew(&mut tx, self.job_id, token).await?;
-        sqlx::query("INSERT INTO job_files (job_id, part, data) VALUES ($1, $2, $3)")
+        if !self.buf.is_empty() {
+            sqlx::query("INSERT INTO job_files (job_id, part, data) VALUES ($1, $2, $3)")
+                .bind(self.job_id)
+                .bind(self.next)
+                .bind(std::mem::take(&mut self.buf))
+                .execute(&mut *tx)
+                .await?;
+            self.next += 1;
+        }
+        for note in notes.drain(..) {
+            sqlx::query(
+                "UPDATE job_items SET status = COALESCE($1, status), message = $2 WHERE job_id = $3 AND seq = $4",
+            )
+            .bind(note.status)
+            .bind(note.message)
             .bind(self.job_id)
-            .bind(self.next)
-            .bind(std::mem::take(&mut self.buf))
+            .bind(note.seq)
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some(p) = progress {
+            sqlx::query(
+                "UPDATE job_chunks SET done = $1, skipped = $2 WHERE job_id = $3 AND chunk = 0",
+            )
+            .bind(if p.count_done { p.done } else { 0 })
+            .bind(p.skipped)
+            .bind(self.job_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        self.next += 1;
+        Ok(())
+    }
+}
+
+/// CSV text of some records on its way to the encoder, with the item (seq)
+/// of each record, the notes and the progress up to its last record.
+struct TextBatch {
+    text: Vec<u8>,
+    seqs: Vec<i64>,
+    notes: Vec<Note>,
+    progress: Progress,
+}
+
+/// Encoded bytes on their way to the store.
+struct EncodedPart {
+    bytes: Vec<u8>,
+    notes: Vec<Note>,
+    progress: Progress,
+}
+
+/// How the encoder writes the file.
+struct FileEncoding {
+    encoding: Encoding,
+    unmappable: juchu_domain::csv_format::Unmappable,
+    headers: Vec<String>,
+}
+
+impl FileEncoding {
+    /// The encoder's side of an export (a blocking thread): encodes the CSV
+    /// text as it comes and hands on parts of about [`PART_BYTES`], starting
+    /// with `start` (preamble and header). Characters CP932 cannot hold stop
+    /// the export with their row and column, or become 〓 with a note on the
+    /// item, as the format says. When the store's side has stopped, it stops
+    /// too (the store's side says why).
+    fn run(
+        &self,
+        start: Vec<u8>,
+        mut input: tokio::sync::mpsc::Receiver<TextBatch>,
+        output: tokio::sync::mpsc::Sender<EncodedPart>,
+    ) -> Result<(), Stop> {
+        let mut part = EncodedPart {
+            bytes: start,
+            notes: Vec::new(),
+            progress: Progress::default(),
+        };
+        // Records (and the header) in the file before the batch.
+        let mut lines_before = 1usize;
+        while let Some(batch) = input.blocking_recv() {
+            let text = String::from_utf8(batch.text).map_err(csv_failed)?;
+            if self.encoding != Encoding::Cp932 {
+                part.bytes.extend_from_slice(text.as_bytes());
+            } else {
+                match encode(&text, self.encoding, self.unmappable) {
+                    Ok((bytes, replaced)) => {
+                        part.bytes.extend(bytes);
+                        // Only a batch with a 〓 is read again, to say where.
+                        let replaced_in = if replaced.is_empty() {
+                            Vec::new()
+                        } else {
+                            records_with(&text, &replaced)
+                        };
+                        for (i, chars) in replaced_in {
+                            part.notes.push(Note {
+                                seq: batch.seqs.get(i).copied().unwrap_or(0),
+                                status: None,
+                                message: format!(
+                                    "{} で表せない文字「{chars}」を〓にしました",
+                                    self.encoding.label()
+                                ),
+                            });
+                        }
+                    }
+                    Err(u) => {
+                        // The row and column Excel would show.
+                        let (i, col) = find_char(&text, u.ch).unwrap_or((0, 0));
+                        return Err(Stop::Unencodable(Box::new(Unencodable {
+                            seq: batch.seqs.get(i).copied().unwrap_or(0),
+                            line: lines_before + i + 1,
+                            column: col + 1,
+                            header: self.headers.get(col).cloned().unwrap_or_default(),
+                            ch: u.ch,
+                            encoding: self.encoding,
+                        })));
+                    }
+                }
+            }
+            lines_before += batch.seqs.len();
+            part.notes.extend(batch.notes);
+            part.progress = batch.progress;
+            if part.bytes.len() >= PART_BYTES {
+                let next = EncodedPart {
+                    bytes: Vec::with_capacity(PART_BYTES + BATCH_BYTES),
+                    notes: Vec::new(),
+                    progress: part.progress,
+                };
+                if output
+                    .blocking_send(std::mem::replace(&mut part, next))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        // The last part, however small: it carries the final progress.
+        let _ = output.blocking_send(part);
         Ok(())
     }
 }
@@ -184,6 +377,27 @@ impl Store {
                 )
             }
             Err(Stop::Failed(why)) => self.fail_job(job_id, &why).await?,
+            Err(Stop::Unencodable(u)) => {
+                let number = sqlx::query(
+                    "SELECT o.order_number FROM job_items ji JOIN orders o ON o.id = ji.order_id WHERE ji.job_id = $1 AND ji.seq = $2",
+                )
+                .bind(job_id)
+                .bind(u.seq)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| get_str(&r, "order_number"))
+                .transpose()?
+                .unwrap_or_default();
+                let why = format!(
+                    "{}行目（受注番号 {number}）{}列目「{}」の文字「{}」は {} で表せません。UTF-8 で出力するか、CSVフォーマットで「〓に置き換える」を選んでください",
+                    u.line,
+                    u.column,
+                    u.header,
+                    u.ch,
+                    u.encoding.label()
+                );
+                self.fail_job(job_id, &why).await?
+            }
             Err(Stop::Store(e)) => return Err(e),
         }
         Ok(true)
@@ -206,15 +420,10 @@ impl Store {
             .bind(job.id)
             .execute(&self.pool)
             .await?;
-        let mut parts = Parts {
-            job_id: job.id,
-            next: 0,
-            buf: preamble(enc).to_vec(),
-        };
         let headers = format.headers();
-        let header_line = record_line(&headers);
-        match encode(&header_line, enc, format.unmappable) {
-            Ok((bytes, _)) => parts.buf.extend(bytes),
+        let mut start = preamble(enc).to_vec();
+        match encode(&record_line(&headers), enc, format.unmappable) {
+            Ok((bytes, _)) => start.extend(bytes),
             Err(u) => {
                 return Err(Stop::Failed(format!(
                     "見出しの「{}」は {} で表せません",
@@ -223,119 +432,32 @@ impl Store {
                 )));
             }
         }
-        let mut line = 1usize;
-        let mut after = 0i64;
-        let today = crate::pipeline::today().to_string();
-        loop {
-            let mut tx = self.begin_read().await?;
-            let rows = crate::orders::load_job_orders(&mut tx, job.id, after, BATCH).await?;
-            if rows.is_empty() {
-                tx.commit().await?;
-                break;
-            }
-            let related =
-                Related::load(&mut tx, &format, rows.iter().filter_map(|r| r.2.as_ref())).await?;
-            let snapshot = self.masters_in(&mut tx).await?;
-            tx.commit().await?;
-            let mut notes: Vec<(i64, String)> = Vec::new();
-            // (seq, order number, cells) per CSV record of the batch.
-            let mut records: Vec<(i64, &str, Vec<String>)> = Vec::new();
-            for (seq, _, order) in &rows {
-                let Some(order) = order else {
-                    notes.push((*seq, "受注が削除されています（出力していません）".into()));
-                    continue;
-                };
-                let lines: Vec<Option<&juchu_domain::order::OrderItem>> = match format.row_per {
-                    RowPer::Item if !order.items.is_empty() => {
-                        order.items.iter().map(Some).collect()
-                    }
-                    _ => vec![None],
-                };
-                for item in lines {
-                    let src = RowSource {
-                        order,
-                        item,
-                        customer: order.customer_id.and_then(|c| related.customers.get(&c)),
-                        subscription: related.subscriptions.get(&order.id),
-                        attributes: related
-                            .attributes
-                            .get(&order.id)
-                            .map(Vec::as_slice)
-                            .unwrap_or(&[]),
-                        masters: &snapshot.masters,
-                    };
-                    let cells: Vec<String> = format
-                        .columns
-                        .iter()
-                        .map(|c| neutralise(cell(&c.key, &src)))
-                        .collect();
-                    records.push((*seq, order.order_number.as_str(), cells));
-                }
-            }
-            let text = records_text(records.iter().map(|(_, _, c)| c.as_slice()));
-            match encode(&text, enc, format.unmappable) {
-                Ok((bytes, replaced)) => {
-                    parts.buf.extend(bytes);
-                    if !replaced.is_empty() {
-                        let mut by_seq: std::collections::BTreeMap<i64, String> =
-                            Default::default();
-                        for (seq, _, cells) in &records {
-                            for ch in cells.iter().flat_map(|c| c.chars()) {
-                                if replaced.contains(&ch) {
-                                    let chars = by_seq.entry(*seq).or_default();
-                                    if !chars.contains(ch) {
-                                        chars.push(ch);
-                                    }
-                                }
-                            }
-                        }
-                        notes.extend(by_seq.into_iter().map(|(seq, chars)| {
-                            (
-                                seq,
-                                format!("{} で表せない文字「{chars}」を〓にしました", enc.label()),
-                            )
-                        }));
-                    }
-                }
-                Err(u) => {
-                    // Which record and column: the row and column Excel would show.
-                    let at = records.iter().enumerate().find_map(|(i, (_, n, cells))| {
-                        cells
-                            .iter()
-                            .position(|c| c.contains(u.ch))
-                            .map(|col| (i, *n, col))
-                    });
-                    let (i, number, col) = at.unwrap_or((0, "", 0));
-                    return Err(Stop::Failed(format!(
-                        "{}行目（受注番号 {number}）{}列目「{}」の文字「{}」は {} で表せません。UTF-8 で出力するか、CSVフォーマットで「〓に置き換える」を選んでください",
-                        line + i + 1,
-                        col + 1,
-                        headers.get(col).map(String::as_str).unwrap_or(""),
-                        u.ch,
-                        enc.label()
-                    )));
-                }
-            }
-            line += records.len();
-            if parts.buf.len() >= PART_BYTES {
-                parts.flush(self, token).await?;
-            }
-            let items: Vec<(i64, i64, String)> = rows
-                .iter()
-                .map(|(seq, status, o)| (*seq, o.as_ref().map_or(0, |o| o.id), status.clone()))
-                .collect();
-            if p.shipping_list {
-                // Marked 出力済 only once the whole file is stored: an export
-                // that fails half-way leaves every order 未出力.
-                self.note_items(job, token, &notes).await?;
-            } else {
-                self.mark_exported(job, false, token, &items, &notes, &today)
-                    .await?;
-            }
-            after = items.last().map_or(after, |(seq, _, _)| *seq);
-        }
-        parts.flush(self, token).await?;
+        // Three stages at once, so reading, encoding (CP932 is slow to
+        // encode) and storing overlap: rows are rendered into CSV text here,
+        // a blocking thread encodes it, and the parts are stored as they come.
+        // The channels are short: memory stays flat however many orders.
+        let (text_tx, text_rx) = tokio::sync::mpsc::channel::<TextBatch>(4);
+        let (part_tx, part_rx) = tokio::sync::mpsc::channel::<EncodedPart>(2);
+        let encoding = FileEncoding {
+            encoding: enc,
+            unmappable: format.unmappable,
+            headers,
+        };
+        let encoder = tokio::task::spawn_blocking(move || encoding.run(start, text_rx, part_tx));
+        let (rendered, stored) = tokio::join!(
+            self.render_rows(job.id, &format, !p.shipping_list, text_tx),
+            self.store_parts(job.id, token, part_rx)
+        );
+        let encoded = encoder
+            .await
+            .map_err(|e| Stop::Failed(format!("CSVの書き出しが中断されました: {e}")))?;
+        // The store's side says why first (lease lost, cancelled), then the
+        // encoder's (a character), then the reader's.
+        stored?;
+        encoded?;
+        rendered?;
         if p.shipping_list {
+            let today = crate::pipeline::today().to_string();
             let mut after = 0i64;
             loop {
                 let rows = sqlx::query(
@@ -374,6 +496,118 @@ impl Store {
             _ => "text/csv; charset=UTF-8",
         };
         self.finish_export(job, token, &name, content_type).await
+    }
+
+    /// The reader's side of a CSV export: one statement streams the job's
+    /// rows in order ([`Projection`]), rendered into CSV text in batches of
+    /// about [`BATCH_BYTES`]. Stops quietly when the encoder has stopped.
+    async fn render_rows(
+        &self,
+        job_id: i64,
+        format: &CsvFormat,
+        count_done: bool,
+        output: tokio::sync::mpsc::Sender<TextBatch>,
+    ) -> Result<(), Stop> {
+        use futures_util::TryStreamExt;
+        use sqlx::Row;
+        let masters = self.masters().await?;
+        let projection = Projection::of(format, self.backend, job_id);
+        let mut progress = Progress {
+            count_done,
+            ..Default::default()
+        };
+        let new_batch = || TextBatch {
+            text: Vec::new(),
+            seqs: Vec::new(),
+            notes: Vec::new(),
+            progress: Progress::default(),
+        };
+        let mut batch = new_batch();
+        let mut writer = record_writer();
+        let mut cell = String::new();
+        let mut conn = self.pool.acquire().await?;
+        let mut rows =
+            query_with(projection.sql.clone(), projection.args.clone()).fetch(&mut *conn);
+        let mut last_seq = 0i64;
+        while let Some(row) = rows.try_next().await? {
+            let seq: i64 = row.try_get(0)?;
+            let order_id: Option<i64> = row.try_get(1)?;
+            let first_row_of_item = seq != last_seq;
+            last_seq = seq;
+            if order_id.is_none() {
+                progress.skipped += 1;
+                batch.notes.push(Note {
+                    seq,
+                    status: Some("skipped"),
+                    message: "受注が削除されています（出力していません）".into(),
+                });
+                continue;
+            }
+            if first_row_of_item {
+                progress.done += 1;
+            }
+            let mut values = Vec::with_capacity(projection.types.len());
+            row_values(&row, &projection.types, &mut values)?;
+            for column in &projection.columns {
+                cell.clear();
+                // A column reads one or two values ([`Render::arity`]).
+                let mut picked = [Raw::Null; 2];
+                for (slot, k) in picked.iter_mut().zip(&column.values) {
+                    *slot = values[*k];
+                }
+                render_cell(
+                    column.render,
+                    &picked[..column.values.len().min(2)],
+                    &masters,
+                    &mut cell,
+                );
+                if needs_neutralising(&cell) {
+                    cell.insert(0, '\'');
+                }
+                writer.write_field(&cell).map_err(csv_failed)?;
+            }
+            writer.write_record(None::<&[u8]>).map_err(csv_failed)?;
+            batch.seqs.push(seq);
+            if writer.get_ref().len() >= BATCH_BYTES {
+                batch.text = std::mem::replace(&mut writer, record_writer())
+                    .into_inner()
+                    .map_err(|e| csv_failed(e.error()))?;
+                batch.progress = progress;
+                if output
+                    .send(std::mem::replace(&mut batch, new_batch()))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        batch.text = writer.into_inner().map_err(|e| csv_failed(e.error()))?;
+        batch.progress = progress;
+        let _ = output.send(batch).await;
+        Ok(())
+    }
+
+    /// The store's side of a CSV export: each part with the progress and
+    /// notes it carries, under the lease.
+    async fn store_parts(
+        &self,
+        job_id: i64,
+        token: &str,
+        mut input: tokio::sync::mpsc::Receiver<EncodedPart>,
+    ) -> Result<(), Stop> {
+        let mut parts = Parts {
+            job_id,
+            next: 0,
+            buf: Vec::new(),
+        };
+        while let Some(mut part) = input.recv().await {
+            parts.buf = part.bytes;
+            parts
+                .flush_with(self, token, Some(&part.progress), &mut part.notes)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The export's file is complete: its name and type, and the chunk done.
@@ -490,30 +724,6 @@ impl Store {
         );
         self.finish_export(job, token, &name, "application/pdf")
             .await
-    }
-
-    /// Notes on items (characters replaced by 〓) while the file is written.
-    async fn note_items(
-        &self,
-        job: &Job,
-        token: &str,
-        notes: &[(i64, String)],
-    ) -> Result<(), Stop> {
-        if notes.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin().await?;
-        renew(&mut tx, job.id, token).await?;
-        for (seq, note) in notes {
-            sqlx::query("UPDATE job_items SET message = $1 WHERE job_id = $2 AND seq = $3")
-                .bind(note.clone())
-                .bind(job.id)
-                .bind(*seq)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Records a batch as exported; with 出荷リスト出力用, each order not yet
@@ -641,63 +851,5 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// What a format reads besides the orders, loaded per batch only when a
-/// column needs it.
-#[derive(Default)]
-struct Related {
-    customers: HashMap<i64, juchu_domain::customer::Customer>,
-    /// By order id.
-    subscriptions: HashMap<i64, juchu_domain::subscription::Subscription>,
-    attributes: HashMap<i64, Vec<(String, String)>>,
-}
-
-impl Related {
-    async fn load<'a>(
-        tx: &mut Tx,
-        format: &CsvFormat,
-        orders: impl Iterator<Item = &'a juchu_domain::order::Order> + Clone,
-    ) -> Result<Related, StoreError> {
-        let mut out = Related::default();
-        if format.needs(ColumnGroup::Customer) {
-            let mut ids: Vec<i64> = orders.clone().filter_map(|o| o.customer_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            for chunk in ids.chunks(500) {
-                let sql = format!(
-                    "SELECT {} FROM customers WHERE id IN ({})",
-                    crate::customers::COLUMNS,
-                    in_list(chunk.len(), 1)
-                );
-                let args = chunk.iter().map(|id| crate::Arg::from(*id)).collect();
-                for r in query_with(sql, args).fetch_all(&mut **tx).await? {
-                    let c = crate::customers::from_row(&r)?;
-                    out.customers.insert(c.id, c);
-                }
-            }
-        }
-        if format.needs(ColumnGroup::Subscription) {
-            let list: Vec<&juchu_domain::order::Order> = orders.clone().collect();
-            out.subscriptions = crate::subscriptions::subscriptions_of_orders(tx, &list).await?;
-        }
-        if format.needs_attributes() {
-            let ids: Vec<i64> = orders.map(|o| o.id).collect();
-            for chunk in ids.chunks(500) {
-                let sql = format!(
-                    "SELECT order_id, name, value FROM order_attributes WHERE order_id IN ({}) ORDER BY order_id, name",
-                    in_list(chunk.len(), 1)
-                );
-                let args = chunk.iter().map(|id| crate::Arg::from(*id)).collect();
-                for r in query_with(sql, args).fetch_all(&mut **tx).await? {
-                    out.attributes
-                        .entry(get_opt_i64(&r, "order_id")?.unwrap_or(0))
-                        .or_default()
-                        .push((get_str(&r, "name")?, get_str(&r, "value")?));
-                }
-            }
-        }
-        Ok(out)
     }
 }

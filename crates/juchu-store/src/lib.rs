@@ -15,6 +15,7 @@ pub mod customers;
 pub mod db;
 pub mod error;
 mod export;
+mod export_projection;
 pub mod jobs;
 pub mod mail;
 pub mod masters;

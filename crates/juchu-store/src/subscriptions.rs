@@ -1462,50 +1462,6 @@ async fn last_run_on(tx: &mut Tx, id: i64) -> Result<Option<Date>, StoreError> {
     Ok(get_opt_str(&row, "last_run_on")?.and_then(|s| s.parse().ok()))
 }
 
-/// The subscription of each order — the one it was created for, or the one it
-/// started — by order id, in a few queries for the whole batch.
-pub(crate) async fn subscriptions_of_orders(
-    tx: &mut Tx,
-    orders: &[&Order],
-) -> Result<HashMap<i64, Subscription>, StoreError> {
-    let by_id: Vec<Arg> = orders
-        .iter()
-        .filter_map(|o| o.subscription_id)
-        .map(Arg::from)
-        .collect();
-    let by_parent: Vec<Arg> = orders
-        .iter()
-        .filter(|o| o.subscription_id.is_none())
-        .map(|o| Arg::from(o.id))
-        .collect();
-    let mut subs = Vec::new();
-    for (column, keys) in [("id", by_id), ("parent_order_id", by_parent)] {
-        for chunk in keys.chunks(500) {
-            let sql = format!(
-                "{} WHERE {column} IN ({}) ORDER BY id",
-                select_sql(),
-                crate::db::in_list(chunk.len(), 1)
-            );
-            for r in query_with(sql, chunk.to_vec()).fetch_all(&mut **tx).await? {
-                subs.push(sub_from_row(&r)?);
-            }
-        }
-    }
-    attach_sub_children(tx, &mut subs).await?;
-    let mut out = HashMap::new();
-    for o in orders {
-        let found = match o.subscription_id {
-            Some(id) => subs.iter().find(|s| s.id == id),
-            // The first one it started, as for the order's own page.
-            None => subs.iter().find(|s| s.parent_order_id == Some(o.id)),
-        };
-        if let Some(s) = found {
-            out.insert(o.id, s.clone());
-        }
-    }
-    Ok(out)
-}
-
 pub(crate) async fn load_subscription(
     tx: &mut Tx,
     id: i64,

@@ -834,3 +834,138 @@ both_stores!(subscription_columns_in_exports, |store| async move {
         "an order without a subscription: {text}"
     );
 });
+
+both_stores!(
+    large_exports_stream_in_the_jobs_order_with_every_kind_of_column,
+    |store| async move {
+        seed(&store).await;
+        // Enough orders for several encoded batches (256 KB of text each), so
+        // a note or an error far into the file lands on the right order.
+        let n = 2_600;
+        let far = 2_345;
+        let inputs = (0..n)
+            .map(|i| NewOrder {
+                billing: address(if i == far { "𠮷野" } else { "鈴木" }, "hanako@example.jp"),
+                items: vec![
+                    ItemInput {
+                        product_code: "TEA-01".into(),
+                        quantity: 2,
+                        unit_price: None,
+                    },
+                    ItemInput {
+                        product_code: "BIG-01".into(),
+                        quantity: 1,
+                        unit_price: None,
+                    },
+                ],
+                carrier: Some("yamato".into()),
+                payment_method: Some("cod".into()),
+                labels: if i % 2 == 0 {
+                    vec!["VIP".into()]
+                } else {
+                    vec![]
+                },
+                attributes: vec![("好きな色".into(), format!("色{i}"))],
+                memo: "とても長いメモです。".repeat(3),
+                ..Default::default()
+            })
+            .collect();
+        let os = store.create_orders(inputs, &actor()).await.unwrap();
+        let keys = [
+            "order_number",
+            "ordered_at",
+            "handling_status",
+            "payment_method",
+            "carrier",
+            "labels",
+            "attribute:好きな色",
+            "billing_name",
+            "item_product_code",
+            "item_amount",
+            "item_tax_rate",
+            "total",
+            "memo",
+        ];
+        let mut lenient = CsvFormat {
+            id: 0,
+            name: "全部".into(),
+            row_per: RowPer::Item,
+            encoding: Encoding::Cp932,
+            unmappable: Unmappable::Replace,
+            columns: keys
+                .iter()
+                .map(|k| Column {
+                    key: k.to_string(),
+                    header: String::new(),
+                })
+                .collect(),
+        };
+        let format = store.add_csv_format(&lenient).await.unwrap();
+        let job = run(
+            &store,
+            JobKind::CsvExport,
+            numbers(&os),
+            json!({"format_id": format.id}),
+        )
+        .await;
+        assert_eq!(job.status, JobStatus::Completed, "{}", job.error);
+        assert_eq!((job.done, job.failed, job.skipped), (n as i64, 0, 0));
+        let bytes = file(&store, &job).await;
+        assert!(bytes.len() > 2 * (256 << 10), "{} bytes", bytes.len());
+        let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+        assert!(!bad);
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 2 * n, "one record per item");
+        for (k, o) in os.iter().enumerate() {
+            let (a, b) = (&records[2 * k], &records[2 * k + 1]);
+            assert_eq!(&a[0], o.order_number, "the job's order, record {k}");
+            assert_eq!(&b[0], o.order_number);
+            assert_eq!(&a[8], "TEA-01");
+            assert_eq!(&b[8], "BIG-01");
+            assert_eq!(&a[9], "2160");
+            assert_eq!(&a[10], "8%");
+            assert_eq!(&a[6], format!("色{k}"));
+            assert_eq!(&a[5], if k % 2 == 0 { "VIP" } else { "" });
+        }
+        let first = &records[0];
+        assert_eq!(&first[2], "注文確定");
+        assert_eq!(&first[3], "代金引換");
+        assert_eq!(&first[4], "ヤマト運輸");
+        assert_eq!(&first[7], "鈴木 花子");
+        assert_eq!(&first[11], os[0].totals.total.to_string());
+        assert_eq!(&first[1], juchu_domain::time::display_ts(os[0].ordered_at));
+        assert_eq!(&records[2 * far][7], "〓野 花子");
+        // The 〓 is noted on that order only; every other order is ok.
+        let items = result_csv(&store, &job).await;
+        assert_eq!(items.len(), n);
+        for (k, (number, status, message)) in items.iter().enumerate() {
+            assert_eq!(number, &os[k].order_number);
+            assert_eq!(status, "ok");
+            assert_eq!(message.contains("〓にしました"), k == far, "{k}: {message}");
+        }
+
+        // Refusing the character names its row (header = row 1, two rows per
+        // order), column and order, however far into the file it is.
+        lenient.name = "厳密".into();
+        lenient.unmappable = Unmappable::Error;
+        let strict = store.add_csv_format(&lenient).await.unwrap();
+        let job = run(
+            &store,
+            JobKind::CsvExport,
+            numbers(&os),
+            json!({"format_id": strict.id}),
+        )
+        .await;
+        assert_eq!(job.status, JobStatus::Failed);
+        let row = 2 * far + 2;
+        assert!(
+            job.error.starts_with(&format!(
+                "{row}行目（受注番号 {}）8列目「請求先氏名」の文字「𠮷」",
+                os[far].order_number
+            )),
+            "{}",
+            job.error
+        );
+    }
+);

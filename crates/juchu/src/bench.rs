@@ -56,6 +56,12 @@ pub struct BenchArgs {
     /// Keep the benchmark database afterwards (its location is printed).
     #[arg(long)]
     keep: bool,
+    /// Run on the PostgreSQL database of `--database-url` as it is (one kept
+    /// with `--keep`, say) instead of a fresh one, and load demo data only
+    /// when it holds no orders. For repeating a measurement without waiting
+    /// for the million-order load again.
+    #[arg(long)]
+    reuse: bool,
 }
 
 fn rate(n: usize, d: Duration) -> f64 {
@@ -83,6 +89,36 @@ impl Report {
         println!("{s}");
         self.lines.push(s);
     }
+}
+
+/// The store of `--reuse`: the PostgreSQL database as given, never dropped.
+async fn reused_store(
+    database_url: &Option<String>,
+) -> Result<(Store, Box<dyn FnOnce() + Send>, String, Option<String>), String> {
+    let Some(url) = database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    else {
+        return Err("--reuse needs a PostgreSQL --database-url (JUCHU_DATABASE_URL)".into());
+    };
+    let store = Store::connect(&StoreConfig {
+        database_url: Some(url.to_string()),
+        data_dir: ".".into(),
+        create_data_dir: false,
+        max_connections: 8,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let name = store
+        .current_database_name()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((
+        store,
+        Box::new(|| {}),
+        format!("PostgreSQL database {name} (reused)"),
+        Some(url.to_string()),
+    ))
 }
 
 async fn fresh_store(
@@ -179,7 +215,11 @@ fn sample_order(rng: &mut SmallRng, customer_id: Option<i64>, i: usize) -> NewOr
 }
 
 pub async fn run(database_url: &Option<String>, args: &BenchArgs) -> Result<(), String> {
-    let (store, cleanup, location, pg_url) = fresh_store(database_url).await?;
+    let (store, cleanup, location, pg_url) = if args.reuse {
+        reused_store(database_url).await?
+    } else {
+        fresh_store(database_url).await?
+    };
     let result = run_in(&store, args, &location, pg_url.as_deref()).await;
     store.close().await;
     if args.keep {
@@ -225,16 +265,27 @@ async fn run_in(
         demo::generate(store, 1000, 7, false).await.map_err(e)?;
         return blacklist_section(store, args, &mut r).await;
     }
-    r.header("## data load (demo generator, through the pipeline, 500 orders per transaction)");
-    let t = Instant::now();
-    demo::generate(store, n, 7, true).await.map_err(e)?;
-    let d = t.elapsed();
-    r.line(format!(
-        "generated {n} orders in {:.1} s = {:.0} orders/s",
-        d.as_secs_f64(),
-        rate(n, d)
-    ));
-    store.analyze().await.map_err(e)?;
+    let existing = if args.reuse {
+        store.bench_order_count().await.map_err(e)?
+    } else {
+        0
+    };
+    if existing > 0 {
+        r.header(&format!(
+            "## data: {existing} orders already in the database"
+        ));
+    } else {
+        r.header("## data load (demo generator, through the pipeline, 500 orders per transaction)");
+        let t = Instant::now();
+        demo::generate(store, n, 7, true).await.map_err(e)?;
+        let d = t.elapsed();
+        r.line(format!(
+            "generated {n} orders in {:.1} s = {:.0} orders/s",
+            d.as_secs_f64(),
+            rate(n, d)
+        ));
+        store.analyze().await.map_err(e)?;
+    }
     if args.only_jobs {
         return jobs_section(store, args, &mut r, pg_url).await;
     }
