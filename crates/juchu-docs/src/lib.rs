@@ -138,7 +138,7 @@ mod tests {
         let font =
             DocumentFont::find().expect("a Japanese font (scripts/test installs fonts-noto-cjk)");
         let doc = DocumentData {
-            title: "納品書",
+            title: "納品書".into(),
             order_number: "1001".into(),
             issue_date: "2026-12-01".into(),
             ordered_on: "2026-11-30".into(),
@@ -146,6 +146,12 @@ mod tests {
             postal_code: "150-0001".into(),
             address: "東京都渋谷区神宮前1-2-3".into(),
             payment_method: "代金引換".into(),
+            show_code: true,
+            show_prices: true,
+            show_logo: true,
+            delivery: vec![],
+            proviso: String::new(),
+            message: String::new(),
             lines: vec![DocumentLine {
                 code: "TEA-01".into(),
                 name: "有機緑茶".into(),
@@ -160,8 +166,22 @@ mod tests {
             has_reduced: true,
             receipt: false,
         };
+        // A gift's delivery note: no code, no prices, the delivery and a message.
+        let gift = DocumentData {
+            show_code: false,
+            show_prices: false,
+            order_number: String::new(),
+            delivery: vec![("配送業者".into(), "ヤマト運輸".into())],
+            message: "ご注文ありがとうございました。".into(),
+            ..doc.clone()
+        };
+        let receipt = DocumentData {
+            receipt: true,
+            proviso: "お品代として".into(),
+            ..doc.clone()
+        };
         let pdf = Renderer::new(&font)
-            .render(&Issuer::default(), &[doc.clone(), doc])
+            .render(&Issuer::default(), &[doc, gift, receipt])
             .unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
         assert!(

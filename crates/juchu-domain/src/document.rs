@@ -35,12 +35,121 @@ impl DocumentKind {
     }
 }
 
-/// PDF一括出力's parameters: which document, and the issue date chosen at export.
+/// PDF一括出力's parameters: which document, the shop's format of it (帳票管理;
+/// the standard layout when absent) and the issue date chosen at export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PdfExport {
     pub document: DocumentKind,
     pub issue_date: String,
+    #[serde(default)]
+    pub format_id: Option<i64>,
+}
+
+/// Whom a document is addressed to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Addressee {
+    /// 請求先
+    #[default]
+    Billing,
+    /// お届け先 (a delivery note travelling with a gift)
+    Shipping,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// 帳票管理: a shop's layout of one kind of document — which items it prints
+/// and its own wording. What a qualified invoice must say (issuer, registration
+/// number, date, items with the reduced-rate mark, amounts and tax per rate)
+/// cannot be left out of a 請求書 or 領収書.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentFormat {
+    #[serde(default)]
+    pub id: i64,
+    pub name: String,
+    pub kind: DocumentKind,
+    /// The printed title; the kind's name when empty.
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub addressee: Addressee,
+    #[serde(default = "yes")]
+    pub show_order_number: bool,
+    #[serde(default = "yes")]
+    pub show_ordered_on: bool,
+    #[serde(default = "yes")]
+    pub show_product_code: bool,
+    /// Unit prices, amounts, totals and tax. Only a 納品書 may leave them out.
+    #[serde(default = "yes")]
+    pub show_prices: bool,
+    #[serde(default = "yes")]
+    pub show_payment_method: bool,
+    /// 配送業者, 配送予定日, 配送時間帯 and 配送伝票番号.
+    #[serde(default)]
+    pub show_delivery: bool,
+    #[serde(default = "yes")]
+    pub show_logo: bool,
+    /// 但し書き of a 領収書 (「お品代として」).
+    #[serde(default)]
+    pub proviso: String,
+    /// Printed under the amounts (a greeting, the returns policy).
+    #[serde(default)]
+    pub message: String,
+}
+
+impl DocumentFormat {
+    /// The layout used when an export names no format.
+    pub fn standard(kind: DocumentKind) -> DocumentFormat {
+        DocumentFormat {
+            id: 0,
+            name: format!("標準の{}", kind.label()),
+            kind,
+            title: String::new(),
+            addressee: Addressee::Billing,
+            show_order_number: true,
+            show_ordered_on: true,
+            show_product_code: true,
+            show_prices: true,
+            show_payment_method: true,
+            show_delivery: false,
+            show_logo: true,
+            proviso: if kind == DocumentKind::Receipt {
+                "お品代として".into()
+            } else {
+                String::new()
+            },
+            message: String::new(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::default();
+        if self.name.trim().is_empty() {
+            e.add("name", "required", "フォーマット名を入力してください");
+        }
+        crate::text::check_len(&mut e, "name", &self.name, 100);
+        crate::text::check_len(&mut e, "title", &self.title, 40);
+        crate::text::check_len(&mut e, "proviso", &self.proviso, 100);
+        crate::text::check_len(&mut e, "message", &self.message, 1000);
+        if !self.show_prices && self.kind.is_qualified_invoice() {
+            e.add(
+                "show_prices",
+                "required_by_invoice_rules",
+                format!(
+                    "{}は適格請求書として金額と税率ごとの消費税を省けません（金額なしにできるのは納品書だけです）",
+                    self.kind.label()
+                ),
+            );
+        }
+        if !self.proviso.trim().is_empty() && self.kind != DocumentKind::Receipt {
+            e.add("proviso", "receipt_only", "但し書きは領収書にだけ書けます");
+        }
+        e.into_result()
+    }
 }
 
 impl PdfExport {
@@ -95,10 +204,11 @@ pub struct DocumentLine {
     pub reduced: bool,
 }
 
-/// Everything one order's document prints, amounts already formatted.
+/// Everything one order's document prints, amounts already formatted; what
+/// the format leaves out is empty (or false).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DocumentData {
-    pub title: &'static str,
+    pub title: String,
     pub order_number: String,
     pub issue_date: String,
     pub ordered_on: String,
@@ -106,6 +216,14 @@ pub struct DocumentData {
     pub postal_code: String,
     pub address: String,
     pub payment_method: String,
+    pub show_code: bool,
+    pub show_prices: bool,
+    pub show_logo: bool,
+    /// (label, value) rows of 配送業者 and the like.
+    pub delivery: Vec<(String, String)>,
+    /// 但し書き (領収書).
+    pub proviso: String,
+    pub message: String,
     pub lines: Vec<DocumentLine>,
     /// (label, amount) rows under the items: 小計, 送料, 手数料, 値引き, ポイント利用.
     pub adjustments: Vec<(String, String)>,
@@ -132,11 +250,33 @@ pub fn yen(v: i64) -> String {
 pub fn document_of(
     order: &Order,
     masters: &Masters,
-    kind: DocumentKind,
+    format: &DocumentFormat,
     issue_date: &str,
 ) -> DocumentData {
+    let kind = format.kind;
     let t = &order.totals;
-    let b = &order.billing;
+    let b = match format.addressee {
+        Addressee::Billing => &order.billing,
+        Addressee::Shipping => &order.shipping,
+    };
+    let mut delivery = Vec::new();
+    if format.show_delivery {
+        let carrier = order
+            .carrier_id
+            .and_then(|id| masters.carrier(id))
+            .map(|c| c.name.clone());
+        let date = order.scheduled_delivery_date.map(|d| d.to_string());
+        for (label, value) in [
+            ("配送業者", carrier),
+            ("配送予定日", date),
+            ("配送時間帯", order.delivery_time_slot.clone()),
+            ("配送伝票番号", order.tracking_number.clone()),
+        ] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                delivery.push((label.to_string(), v));
+            }
+        }
+    }
     let mut adjustments = vec![("小計".to_string(), yen(t.items_standard + t.items_reduced))];
     if t.shipping_fee != 0 {
         adjustments.push(("送料".into(), yen(t.shipping_fee)));
@@ -161,19 +301,41 @@ pub fn document_of(
     if t.taxable_reduced != 0 {
         taxes.push(("8%対象".into(), yen(t.taxable_reduced), yen(t.tax_reduced)));
     }
+    let shown = |yes: bool, s: String| if yes { s } else { String::new() };
     DocumentData {
-        title: kind.label(),
-        order_number: order.order_number.clone(),
+        title: if format.title.trim().is_empty() {
+            kind.label().to_string()
+        } else {
+            format.title.trim().to_string()
+        },
+        order_number: shown(format.show_order_number, order.order_number.clone()),
         issue_date: issue_date.to_string(),
-        ordered_on: crate::time::japan_date(order.ordered_at).to_string(),
+        ordered_on: shown(
+            format.show_ordered_on,
+            crate::time::japan_date(order.ordered_at).to_string(),
+        ),
         customer_name: b.full_name(),
         postal_code: b.postal_code.clone(),
         address: format!("{}{}{}", b.prefecture, b.address1, b.address2),
-        payment_method: order
-            .payment_method_id
-            .and_then(|id| masters.payment_method(id))
-            .map(|p| p.name.clone())
-            .unwrap_or_default(),
+        payment_method: shown(
+            format.show_payment_method,
+            order
+                .payment_method_id
+                .and_then(|id| masters.payment_method(id))
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+        ),
+        // A qualified invoice always shows its amounts (validated with the format).
+        show_prices: format.show_prices || kind.is_qualified_invoice(),
+        show_code: format.show_product_code,
+        show_logo: format.show_logo,
+        delivery,
+        proviso: if kind == DocumentKind::Receipt {
+            format.proviso.trim().to_string()
+        } else {
+            String::new()
+        },
+        message: format.message.trim().to_string(),
         lines: order
             .items
             .iter()
@@ -220,8 +382,15 @@ mod tests {
         let p = crate::order::tests::products();
         let o =
             crate::order::tests::order_with(&m, &p, &[("TEA-01", 2, None), ("CUP-01", 1, None)]);
-        let d = document_of(&o, &m, DocumentKind::Invoice, "2026-12-01");
+        let d = document_of(
+            &o,
+            &m,
+            &DocumentFormat::standard(DocumentKind::Invoice),
+            "2026-12-01",
+        );
         assert_eq!(d.title, "請求書");
+        assert!(d.show_prices && d.show_code && d.delivery.is_empty());
+        assert_eq!(d.order_number, o.order_number);
         assert!(d.has_reduced);
         let tea = d.lines.iter().find(|l| l.code == "TEA-01").unwrap();
         assert!(tea.reduced);
@@ -236,10 +405,73 @@ mod tests {
         assert!(
             PdfExport {
                 document: DocumentKind::Receipt,
-                issue_date: "12/01".into()
+                issue_date: "12/01".into(),
+                format_id: None,
             }
             .validate()
             .is_err()
         );
+    }
+
+    #[test]
+    fn formats_choose_what_a_document_prints_but_not_what_an_invoice_must() {
+        let m = crate::order::tests::masters();
+        let p = crate::order::tests::products();
+        let mut o = crate::order::tests::order_with(&m, &p, &[("TEA-01", 2, None)]);
+        o.shipping.family_name = "佐藤".into();
+        o.shipping.given_name = "一郎".into();
+        o.tracking_number = Some("1234-5678".into());
+        let gift = DocumentFormat {
+            name: "ギフト用納品書".into(),
+            title: "お買上明細書".into(),
+            addressee: Addressee::Shipping,
+            show_prices: false,
+            show_order_number: false,
+            show_delivery: true,
+            message: "このたびはありがとうございました。".into(),
+            ..DocumentFormat::standard(DocumentKind::DeliveryNote)
+        };
+        assert!(gift.validate().is_ok());
+        let d = document_of(&o, &m, &gift, "2026-12-01");
+        assert_eq!(d.title, "お買上明細書");
+        assert_eq!(d.customer_name, "佐藤 一郎");
+        assert!(!d.show_prices);
+        assert_eq!(d.order_number, "");
+        assert!(
+            d.delivery
+                .contains(&("配送伝票番号".to_string(), "1234-5678".to_string()))
+        );
+        assert_eq!(d.message, "このたびはありがとうございました。");
+        assert_eq!(d.proviso, "");
+
+        let no_prices_invoice = DocumentFormat {
+            name: "金額なし請求書".into(),
+            show_prices: false,
+            ..DocumentFormat::standard(DocumentKind::Invoice)
+        };
+        let e = no_prices_invoice.validate().unwrap_err();
+        assert_eq!(e.0[0].field, "show_prices");
+        assert!(e.0[0].message.contains("適格請求書"));
+        let proviso_on_a_note = DocumentFormat {
+            proviso: "お品代として".into(),
+            ..DocumentFormat::standard(DocumentKind::DeliveryNote)
+        };
+        assert_eq!(
+            proviso_on_a_note.validate().unwrap_err().0[0].field,
+            "proviso"
+        );
+        let unnamed = DocumentFormat {
+            name: " ".into(),
+            ..DocumentFormat::standard(DocumentKind::Receipt)
+        };
+        assert_eq!(unnamed.validate().unwrap_err().0[0].field, "name");
+        let receipt = document_of(
+            &o,
+            &m,
+            &DocumentFormat::standard(DocumentKind::Receipt),
+            "2026-12-01",
+        );
+        assert_eq!(receipt.proviso, "お品代として");
+        assert!(receipt.receipt && receipt.show_prices);
     }
 }

@@ -660,6 +660,18 @@ impl Store {
             phone: shop.phone,
             registration_number: shop.registration_number,
         };
+        let format = match p.format_id {
+            None => juchu_domain::document::DocumentFormat::standard(p.document),
+            Some(id) => match self.document_format(id).await {
+                Ok(f) => f,
+                Err(StoreError::NotFound(_)) => {
+                    return Err(Stop::Failed(format!(
+                        "帳票フォーマット {id} が削除されています"
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
         sqlx::query("DELETE FROM job_files WHERE job_id = $1")
             .bind(job.id)
             .execute(&self.pool)
@@ -681,7 +693,7 @@ impl Store {
                     Some(o) => docs.push(juchu_domain::document::document_of(
                         o,
                         &snapshot.masters,
-                        p.document,
+                        &format,
                         &p.issue_date,
                     )),
                     None => notes.push((seq, "受注が削除されています（出力していません）".into())),

@@ -207,6 +207,30 @@ impl Store {
                 if let Err(why) = juchu_docs::DocumentFont::find() {
                     return Err(FieldErrors::single("kind", "no_font", why).into());
                 }
+                if let Some(id) = p.format_id {
+                    let format = self.document_format(id).await.map_err(|e| match e {
+                        StoreError::NotFound(_) => FieldErrors::single(
+                            "params.format_id",
+                            "unknown",
+                            format!("帳票フォーマット {id} はありません"),
+                        )
+                        .into(),
+                        e => e,
+                    })?;
+                    if format.kind != p.document {
+                        return Err(FieldErrors::single(
+                            "params.format_id",
+                            "other_document",
+                            format!(
+                                "帳票フォーマット「{}」は{}用です（{}を選んでいます）",
+                                format.name,
+                                format.kind.label(),
+                                p.document.label()
+                            ),
+                        )
+                        .into());
+                    }
+                }
                 if p.document.is_qualified_invoice()
                     && self.shop_settings().await?.registration_number.is_empty()
                 {

@@ -665,6 +665,30 @@ both_stores!(
     }
 );
 
+/// A PDF written to a file of its own (both stores' tests run at once in one
+/// process).
+fn temp_pdf(pdf: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "juchu-document-{}.pdf",
+        &juchu_store::staff::random_token("")[..16]
+    ));
+    std::fs::write(&path, pdf).unwrap();
+    path
+}
+
+/// A PDF's text (pdftotext from poppler-utils), as it is and without spaces.
+fn pdf_text(pdf: &[u8]) -> (String, String) {
+    let path = temp_pdf(pdf);
+    let out = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let squeezed = text.chars().filter(|c| !c.is_whitespace()).collect();
+    (text, squeezed)
+}
+
 both_stores!(pdf_invoices_with_japanese_text, |store| async move {
     seed(&store).await;
     store
@@ -720,20 +744,8 @@ both_stores!(pdf_invoices_with_japanese_text, |store| async move {
     assert!(pdf.starts_with(b"%PDF-"));
     // A subset of the font is embedded: far below the font's own size.
     assert!(pdf.len() < 2_000_000, "{} bytes", pdf.len());
-    // The text reads back (searchable): pdftotext from poppler-utils.
-    let path = std::env::temp_dir().join(format!(
-        // Both stores' tests run at once in one process: a name of its own.
-        "juchu-invoice-{}.pdf",
-        &juchu_store::staff::random_token("")[..16]
-    ));
-    std::fs::write(&path, &pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args([path.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils; scripts/test installs it)");
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    // The text reads back (searchable).
+    let (text, squeezed) = pdf_text(&pdf);
     for want in [
         "請求書",
         "登録番号T1234567890123",
@@ -750,7 +762,7 @@ both_stores!(pdf_invoices_with_japanese_text, |store| async move {
     }
     assert_eq!(squeezed.matches("請求書").count(), 3, "one per order");
     // The logo is in the PDF as an image (pdfimages, poppler-utils).
-    std::fs::write(&path, &pdf).unwrap();
+    let path = temp_pdf(&pdf);
     let images = std::process::Command::new("pdfimages")
         .args(["-list", path.to_str().unwrap()])
         .output()
@@ -969,3 +981,79 @@ both_stores!(
         );
     }
 );
+
+both_stores!(document_formats_shape_the_pdf, |store| async move {
+    use juchu_domain::document::{Addressee, DocumentFormat, DocumentKind};
+    seed(&store).await;
+    let os = orders(&store, 2, "TEA-01", None).await;
+    // 帳票管理: a gift's delivery note, addressed to the recipient, without prices.
+    let gift = store
+        .add_document_format(&DocumentFormat {
+            name: " ギフト用 ".into(),
+            title: "お届け明細".into(),
+            addressee: Addressee::Shipping,
+            show_prices: false,
+            show_delivery: true,
+            message: "いつもありがとうございます。".into(),
+            ..DocumentFormat::standard(DocumentKind::DeliveryNote)
+        })
+        .await
+        .unwrap();
+    assert_eq!(gift.name, "ギフト用");
+    assert_eq!(store.document_formats().await.unwrap().len(), 1);
+    // What a qualified invoice must print cannot be left out.
+    let refused = store
+        .add_document_format(&DocumentFormat {
+            name: "金額なし請求書".into(),
+            show_prices: false,
+            ..DocumentFormat::standard(DocumentKind::Invoice)
+        })
+        .await;
+    assert!(matches!(refused, Err(StoreError::Invalid(e)) if e.0[0].field == "show_prices"));
+    // A format of another document is refused when the job is registered.
+    let wrong = store
+        .register_job(
+            NewJob {
+                kind: JobKind::PdfExport,
+                selection: Some(numbers(&os)),
+                params: json!({"document": "receipt", "issue_date": "2026-12-01", "format_id": gift.id}),
+            },
+            &actor(),
+        )
+        .await;
+    assert!(
+        matches!(&wrong, Err(StoreError::Invalid(e)) if e.0[0].field == "params.format_id" && e.0[0].message.contains("納品書用")),
+        "{wrong:?}"
+    );
+    let job = run(
+        &store,
+        JobKind::PdfExport,
+        numbers(&os),
+        json!({"document": "delivery_note", "issue_date": "2026-12-02", "format_id": gift.id}),
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Completed, "{}", job.error);
+    let (text, squeezed) = pdf_text(&file(&store, &job).await);
+    assert_eq!(squeezed.matches("お届け明細").count(), 2, "{text}");
+    assert!(squeezed.contains("配送業者:ヤマト運輸"), "{text}");
+    assert!(squeezed.contains("配送予定日:2027-01-10"), "{text}");
+    assert!(squeezed.contains("いつもありがとうございます。"), "{text}");
+    for absent in ["単価", "合計（税込）", "内消費税", "ご請求金額"] {
+        assert!(!squeezed.contains(absent), "{absent} in {text}");
+    }
+    // The standard layout still prints the prices.
+    let job = run(
+        &store,
+        JobKind::PdfExport,
+        numbers(&os),
+        json!({"document": "delivery_note", "issue_date": "2026-12-02"}),
+    )
+    .await;
+    let (_, squeezed) = pdf_text(&file(&store, &job).await);
+    assert!(squeezed.contains("単価") && squeezed.contains("内消費税"));
+    store.delete_document_format(gift.id).await.unwrap();
+    assert!(matches!(
+        store.delete_document_format(gift.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+});

@@ -133,6 +133,15 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(api::jobs::put_csv_format).delete(api::jobs::delete_csv_format),
         )
         .route(
+            "/document-formats",
+            g(api::documents::list_document_formats).post(api::documents::create_document_format),
+        )
+        .route(
+            "/document-formats/{id}",
+            axum::routing::put(api::documents::put_document_format)
+                .delete(api::documents::delete_document_format),
+        )
+        .route(
             "/blacklist-reasons",
             g(api::blacklist::list_reasons).post(api::blacklist::create_reason),
         )

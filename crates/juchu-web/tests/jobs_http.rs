@@ -259,3 +259,63 @@ both_stores!(survey_answers_as_csv_columns, |store| async move {
         format!("受注番号,好きな色,きっかけ\r\n{number},青,'=SNS\r\n")
     );
 });
+
+both_stores!(document_formats_api, |store| async move {
+    let app = TestApp::start(store).await;
+    let manager = app.token(Role::Manager).await;
+    let (s, f) = send(&app, Method::POST, &manager, "/api/v1/document-formats", &json!({
+        "name": "ギフト用", "kind": "delivery_note", "addressee": "shipping", "show_prices": false
+    })).await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!(f["show_order_number"], true, "switches default to on");
+    assert_eq!(f["show_delivery"], false);
+    let (s, e) = send(
+        &app,
+        Method::POST,
+        &manager,
+        "/api/v1/document-formats",
+        &json!({
+            "name": "金額なし請求書", "kind": "invoice", "show_prices": false
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["field"], "show_prices");
+    let (s, e) = send(
+        &app,
+        Method::POST,
+        &manager,
+        "/api/v1/document-formats",
+        &json!({
+            "name": "x", "kind": "invoice", "colour": "red"
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let path = format!("/api/v1/document-formats/{}", f["id"]);
+    let (s, put) = send(
+        &app,
+        Method::PUT,
+        &manager,
+        &path,
+        &json!({
+            "name": "ギフト用", "kind": "delivery_note", "message": "ありがとうございました。"
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{put}");
+    assert_eq!(put["show_prices"], true);
+    let (_, list) = send(
+        &app,
+        Method::GET,
+        &manager,
+        "/api/v1/document-formats",
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(list[0]["message"], "ありがとうございました。");
+    let (s, _) = send(&app, Method::DELETE, &manager, &path, &Value::Null).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = send(&app, Method::DELETE, &manager, &path, &Value::Null).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+});

@@ -1383,3 +1383,80 @@ both_stores!(csv_formats_page, |store| async move {
     assert_eq!(app.store.shop_logo().await.unwrap().unwrap().0, "image/png");
     assert_eq!(f[0].encoding, juchu_domain::csv_format::Encoding::Cp932);
 });
+
+both_stores!(document_formats_page, |store| async move {
+    let app = TestApp::start(store).await;
+    app.store
+        .create_staff("mgr@example.jp", "", "correct horse battery", Role::Manager)
+        .await
+        .unwrap();
+    let (_, cookie) = login(&app, "mgr@example.jp", "correct horse battery").await;
+    let html = app
+        .client
+        .get(app.url("/settings/document-formats"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("帳票管理") && html.contains("印字する項目"),
+        "{html}"
+    );
+    let csrf = csrf_in(&html);
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        async move {
+            let mut form = vec![("csrf", csrf.clone())];
+            form.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+            app.client
+                .post(app.url("/settings/document-formats"))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // An invoice without prices is refused, and the form keeps what was sent.
+    let r = post(vec![
+        ("name", "金額なし"),
+        ("kind", "invoice"),
+        ("show_order_number", "1"),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("適格請求書として金額"), "{html}");
+    assert!(html.contains("value=\"金額なし\""));
+    let r = post(vec![
+        ("name", "ギフト用"),
+        ("kind", "delivery_note"),
+        ("title", "お届け明細"),
+        ("addressee", "shipping"),
+        ("show_delivery", "1"),
+        ("message", "ありがとうございました。"),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let f = app.store.document_formats().await.unwrap();
+    assert_eq!(f.len(), 1);
+    assert!(!f[0].show_prices && f[0].show_delivery && !f[0].show_logo);
+    assert_eq!(f[0].title, "お届け明細");
+    // The PDF一括出力 form offers it.
+    let html = app
+        .client
+        .get(app.url("/jobs/new?kind=pdf_export&scope=all"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("ギフト用（納品書）"), "{html}");
+});

@@ -1325,7 +1325,9 @@ async fn jobs_section(
                 docs.push(juchu_domain::document::document_of(
                     &o,
                     &masters,
-                    juchu_domain::document::DocumentKind::Invoice,
+                    &juchu_domain::document::DocumentFormat::standard(
+                        juchu_domain::document::DocumentKind::Invoice,
+                    ),
                     "2026-12-01",
                 ));
             }

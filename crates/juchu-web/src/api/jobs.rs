@@ -26,7 +26,7 @@ pub enum JobKindName {
     BulkUpdate,
     /// CSV一括出力
     CsvExport,
-    /// PDF一括出力 (帳票: `{"document": "delivery_note" | "invoice" | "receipt", "issue_date": "2026-12-01"}`; up to 1,000 orders)
+    /// PDF一括出力 (帳票: `{"document": "delivery_note" | "invoice" | "receipt", "issue_date": "2026-12-01", "format_id": 3}`; `format_id` is optional (帳票管理, the standard layout when absent); up to 1,000 orders)
     PdfExport,
     /// 一括督促
     Dunning,
@@ -83,7 +83,7 @@ pub struct JobBody {
     /// bulk_mail: `{"template_code": "shipped"}` or `{"subject": "…", "body": "…", "cc": [], "bcc": []}`.
     /// payment_change: `{"process": "capture|cancel|reauthorize|force_capture|force_cancel",
     /// "subscription": "leave|stop|cancel", "subscription_reason": "…", "decrement_count": true, "recalculate": true}`.
-    /// pdf_export: `{"document": "delivery_note|invoice|receipt", "issue_date": "2026-12-01"}`.
+    /// pdf_export: `{"document": "delivery_note|invoice|receipt", "issue_date": "2026-12-01", "format_id": 3}` (format_id optional: 帳票管理).
     /// blacklist_rescan: `{"days": 30}`.
     #[serde(default)]
     #[schema(value_type = Object)]

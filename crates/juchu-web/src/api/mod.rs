@@ -2,6 +2,7 @@
 
 pub mod automation;
 pub mod blacklist;
+pub mod documents;
 pub mod dto;
 pub mod jobs;
 pub mod mail;

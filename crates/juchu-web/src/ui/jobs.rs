@@ -250,6 +250,10 @@ fn params_of(kind: JobKind, pairs: &Pairs) -> Value {
         JobKind::PdfExport => {
             text_param(&mut p, pairs, "document");
             text_param(&mut p, pairs, "issue_date");
+            // 「標準のレイアウト」 sends an empty format.
+            if let Ok(id) = first(pairs, "format_id").parse::<i64>() {
+                p.insert("format_id".into(), id.into());
+            }
         }
     }
     Value::Object(p)
@@ -274,6 +278,8 @@ struct NewJobPage {
     blacklist_reasons: Vec<String>,
     subscription_reasons: Vec<String>,
     formats: Vec<(i64, String)>,
+    /// 帳票管理's formats: (id, 「名前（納品書）」).
+    document_formats: Vec<(i64, String)>,
     templates: Vec<(String, String, String, String)>,
     reminders: Vec<&'static str>,
 }
@@ -347,6 +353,13 @@ async fn new_job_view(
         Ok(l) => l.into_iter().map(|f| (f.id, f.name)).collect(),
         Err(e) => return store_error_page(e),
     };
+    let document_formats = match st.store.document_formats().await {
+        Ok(l) => l
+            .into_iter()
+            .map(|f| (f.id, format!("{}（{}）", f.name, f.kind.label())))
+            .collect(),
+        Err(e) => return store_error_page(e),
+    };
     let templates = match st.store.mail_templates().await {
         Ok(l) => l
             .into_iter()
@@ -387,6 +400,7 @@ async fn new_job_view(
         blacklist_reasons,
         subscription_reasons,
         formats,
+        document_formats,
         templates,
         reminders,
     };

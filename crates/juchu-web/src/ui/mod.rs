@@ -4,6 +4,7 @@
 
 mod automation;
 mod blacklist;
+mod documents;
 mod jobs;
 mod mail;
 mod masters;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(mail::routes())
         .merge(blacklist::routes())
         .merge(jobs::routes())
+        .merge(documents::routes())
 }
 
 /// Formats yen with thousands separators: `¥12,345`.
