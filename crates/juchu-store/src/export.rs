@@ -171,15 +171,27 @@ impl Parts {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(p) = progress {
-            sqlx::query(
-                "UPDATE job_chunks SET done = $1, skipped = $2 WHERE job_id = $3 AND chunk = 0",
-            )
-            .bind(if p.count_done { p.done } else { 0 })
-            .bind(p.skipped)
-            .bind(self.job_id)
-            .execute(&mut *tx)
-            .await?;
+        match progress {
+            Some(p) if p.count_done => {
+                sqlx::query(
+                    "UPDATE job_chunks SET done = $1, skipped = $2 WHERE job_id = $3 AND chunk = 0",
+                )
+                .bind(p.done)
+                .bind(p.skipped)
+                .bind(self.job_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // With the 出荷リスト, marking counts the orders done (a file
+            // started again leaves the count of those already marked).
+            Some(p) => {
+                sqlx::query("UPDATE job_chunks SET skipped = $1 WHERE job_id = $2 AND chunk = 0")
+                    .bind(p.skipped)
+                    .bind(self.job_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {}
         }
         tx.commit().await?;
         Ok(())
@@ -601,13 +613,30 @@ impl Store {
             next: 0,
             buf: Vec::new(),
         };
-        while let Some(mut part) = input.recv().await {
-            parts.buf = part.bytes;
-            parts
-                .flush_with(self, token, Some(&part.progress), &mut part.notes)
-                .await?;
+        loop {
+            // A part may be long in coming (the database sorts a big job's
+            // rows before the first one): the lease is renewed meanwhile, so
+            // no other worker takes the export over.
+            match tokio::time::timeout(
+                std::time::Duration::from_secs(LEASE_SECS as u64 / 4),
+                input.recv(),
+            )
+            .await
+            {
+                Ok(Some(mut part)) => {
+                    parts.buf = part.bytes;
+                    parts
+                        .flush_with(self, token, Some(&part.progress), &mut part.notes)
+                        .await?;
+                }
+                Ok(None) => return Ok(()),
+                Err(_) => {
+                    let mut tx = self.begin().await?;
+                    renew(&mut tx, job_id, token).await?;
+                    tx.commit().await?;
+                }
+            }
         }
-        Ok(())
     }
 
     /// The export's file is complete: its name and type, and the chunk done.
