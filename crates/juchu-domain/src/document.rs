@@ -145,6 +145,25 @@ impl DocumentFormat {
                 ),
             );
         }
+        // 取引年月日 is part of a qualified invoice; a 請求書 (not the simplified
+        // 領収書) also names the buyer it is issued to.
+        if !self.show_ordered_on && self.kind.is_qualified_invoice() {
+            e.add(
+                "show_ordered_on",
+                "required_by_invoice_rules",
+                format!(
+                    "{}は適格請求書として取引の日付（受注日）を省けません",
+                    self.kind.label()
+                ),
+            );
+        }
+        if self.addressee == Addressee::Shipping && self.kind == DocumentKind::Invoice {
+            e.add(
+                "addressee",
+                "required_by_invoice_rules",
+                "請求書の宛名は請求先です（適格請求書は交付先の氏名を記載します）。お届け先宛ては納品書で作れます",
+            );
+        }
         if !self.proviso.trim().is_empty() && self.kind != DocumentKind::Receipt {
             e.add("proviso", "receipt_only", "但し書きは領収書にだけ書けます");
         }
@@ -255,9 +274,11 @@ pub fn document_of(
 ) -> DocumentData {
     let kind = format.kind;
     let t = &order.totals;
+    // What a qualified invoice must say holds even for a format stored
+    // before a rule existed (validated with the format, enforced here too).
     let b = match format.addressee {
-        Addressee::Billing => &order.billing,
-        Addressee::Shipping => &order.shipping,
+        Addressee::Shipping if kind != DocumentKind::Invoice => &order.shipping,
+        _ => &order.billing,
     };
     let mut delivery = Vec::new();
     if format.show_delivery {
@@ -311,7 +332,7 @@ pub fn document_of(
         order_number: shown(format.show_order_number, order.order_number.clone()),
         issue_date: issue_date.to_string(),
         ordered_on: shown(
-            format.show_ordered_on,
+            format.show_ordered_on || kind.is_qualified_invoice(),
             crate::time::japan_date(order.ordered_at).to_string(),
         ),
         customer_name: b.full_name(),
@@ -452,6 +473,23 @@ mod tests {
         let e = no_prices_invoice.validate().unwrap_err();
         assert_eq!(e.0[0].field, "show_prices");
         assert!(e.0[0].message.contains("適格請求書"));
+        let undated_receipt = DocumentFormat {
+            show_ordered_on: false,
+            ..DocumentFormat::standard(DocumentKind::Receipt)
+        };
+        assert_eq!(
+            undated_receipt.validate().unwrap_err().0[0].field,
+            "show_ordered_on"
+        );
+        let gift_invoice = DocumentFormat {
+            addressee: Addressee::Shipping,
+            ..DocumentFormat::standard(DocumentKind::Invoice)
+        };
+        assert_eq!(gift_invoice.validate().unwrap_err().0[0].field, "addressee");
+        // Enforced when rendering too: the buyer and the date stay on an invoice.
+        let forced = document_of(&o, &m, &gift_invoice, "2026-12-01");
+        assert_eq!(forced.customer_name, o.billing.full_name());
+        assert!(!forced.ordered_on.is_empty());
         let proviso_on_a_note = DocumentFormat {
             proviso: "お品代として".into(),
             ..DocumentFormat::standard(DocumentKind::DeliveryNote)

@@ -241,7 +241,14 @@ impl FileEncoding {
         };
         // Records (and the header) in the file before the batch.
         let mut lines_before = 1usize;
+        // The characters replaced so far per item: an order's records may
+        // span batches and parts, and its note lists them all.
+        let mut replaced_of: HashMap<i64, String> = HashMap::new();
         while let Some(batch) = input.blocking_recv() {
+            if output.is_closed() {
+                // The store's side has stopped (and says why).
+                return Ok(());
+            }
             let text = String::from_utf8(batch.text).map_err(csv_failed)?;
             if self.encoding != Encoding::Cp932 {
                 part.bytes.extend_from_slice(text.as_bytes());
@@ -256,11 +263,18 @@ impl FileEncoding {
                             records_with(&text, &replaced)
                         };
                         for (i, chars) in replaced_in {
+                            let seq = batch.seqs.get(i).copied().unwrap_or(0);
+                            let all = replaced_of.entry(seq).or_default();
+                            for c in chars.chars() {
+                                if !all.contains(c) {
+                                    all.push(c);
+                                }
+                            }
                             part.notes.push(Note {
-                                seq: batch.seqs.get(i).copied().unwrap_or(0),
+                                seq,
                                 status: None,
                                 message: format!(
-                                    "{} で表せない文字「{chars}」を〓にしました",
+                                    "{} で表せない文字「{all}」を〓にしました",
                                     self.encoding.label()
                                 ),
                             });
@@ -542,6 +556,10 @@ impl Store {
             query_with(projection.sql.clone(), projection.args.clone()).fetch(&mut *conn);
         let mut last_seq = 0i64;
         while let Some(row) = rows.try_next().await? {
+            if output.is_closed() {
+                // The encoder has stopped (a character, or the store's side).
+                return Ok(());
+            }
             let seq: i64 = row.try_get(0)?;
             let order_id: Option<i64> = row.try_get(1)?;
             let first_row_of_item = seq != last_seq;
@@ -701,6 +719,16 @@ impl Store {
                 Err(e) => return Err(e.into()),
             },
         };
+        // The format may have been changed since the job was registered: what
+        // was checked then (the registration number) must still hold.
+        if format.kind != p.document {
+            return Err(Stop::Failed(format!(
+                "帳票フォーマット「{}」は{}用に変更されています（このジョブは{}）",
+                format.name,
+                format.kind.label(),
+                p.document.label()
+            )));
+        }
         sqlx::query("DELETE FROM job_files WHERE job_id = $1")
             .bind(job.id)
             .execute(&self.pool)

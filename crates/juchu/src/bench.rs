@@ -113,6 +113,13 @@ async fn reused_store(
         .current_database_name()
         .await
         .map_err(|e| e.to_string())?;
+    // The bench writes orders and runs jobs: never on a shop's database.
+    if !name.starts_with("juchu_bench_") {
+        store.close().await;
+        return Err(format!(
+            "--reuse runs only on a database the bench made (juchu_bench_…, kept with --keep), not on {name}"
+        ));
+    }
     Ok((
         store,
         Box::new(|| {}),

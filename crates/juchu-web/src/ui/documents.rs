@@ -31,7 +31,11 @@ pub fn routes() -> Router<AppState> {
 /// The form's switches: (field, label, on in a new form).
 const SWITCHES: &[(&str, &str, bool)] = &[
     ("show_order_number", "受注番号", true),
-    ("show_ordered_on", "受注日", true),
+    (
+        "show_ordered_on",
+        "受注日（請求書・領収書では省けません）",
+        true,
+    ),
     ("show_product_code", "商品コード", true),
     (
         "show_prices",
