@@ -13,6 +13,10 @@ pub enum StoreError {
         field: Option<String>,
         message: String,
     },
+    /// It existed but was deleted on purpose, e.g. a job's result after the
+    /// retention period (HTTP 410).
+    #[error("{0}")]
+    Gone(String),
     /// Input failed validation (HTTP 422); nothing was written.
     #[error("{0}")]
     Invalid(FieldErrors),

@@ -77,6 +77,8 @@ pub struct Job {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub updated_at: String,
+    /// When the items and the result file were deleted (保存期間).
+    pub purged_at: Option<String>,
 }
 
 impl Job {
@@ -126,7 +128,7 @@ const JOB_COLUMNS: &str = "id, kind, params_json, status, total, \
     CAST((SELECT COALESCE(SUM(c.done), 0) FROM job_chunks c WHERE c.job_id = jobs.id) AS BIGINT) AS done, \
     CAST((SELECT COALESCE(SUM(c.failed), 0) FROM job_chunks c WHERE c.job_id = jobs.id) AS BIGINT) AS failed, \
     CAST((SELECT COALESCE(SUM(c.skipped), 0) FROM job_chunks c WHERE c.job_id = jobs.id) AS BIGINT) AS skipped, \
-    actor_name, cancel_requested, error, result_name, result_type, created_at, started_at, finished_at, updated_at";
+    actor_name, cancel_requested, error, result_name, result_type, created_at, started_at, finished_at, updated_at, purged_at";
 
 fn job_from_row(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
     let kind = get_str(r, "kind")?;
@@ -151,6 +153,7 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
         started_at: get_opt_str(r, "started_at")?,
         finished_at: get_opt_str(r, "finished_at")?,
         updated_at: get_str(r, "updated_at")?,
+        purged_at: get_opt_str(r, "purged_at")?,
     })
 }
 
@@ -691,6 +694,41 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// 保存期間: deletes the items, targets and result file of jobs that
+    /// finished before `cutoff` (RFC 3339), a few jobs per call and one job per
+    /// transaction. The job row and its counts stay, so ジョブ管理 still lists
+    /// it; its download then answers that the result is gone. Returns the jobs
+    /// purged.
+    pub async fn purge_finished_jobs(&self, cutoff: &str) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') \
+             AND purged_at IS NULL AND finished_at < $1 ORDER BY id LIMIT 20",
+        )
+        .bind(cutoff.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let id = get_i64(r, "id")?;
+            let mut tx = self.begin().await?;
+            for table in ["job_items", "job_targets", "job_files"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE job_id = $1"
+                )))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let now = now_text();
+            sqlx::query("UPDATE jobs SET purged_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(rows.len())
     }
 
     /// A part of a job's stored file (an export), if there is one.

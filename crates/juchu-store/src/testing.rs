@@ -123,3 +123,12 @@ pub async fn count(store: &Store, sql: &str) -> i64 {
         .expect("count query");
     crate::db::get_i64(&row, "n").expect("column n")
 }
+
+/// Runs SQL the test writes, such as moving a job's finish into the past to
+/// test the retention period. Test code only.
+pub async fn execute(store: &Store, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&store.pool)
+        .await
+        .expect("test SQL");
+}

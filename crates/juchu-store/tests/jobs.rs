@@ -1076,3 +1076,54 @@ both_stores!(document_formats_shape_the_pdf, |store| async move {
         Err(StoreError::NotFound(_))
     ));
 });
+
+both_stores!(
+    finished_jobs_lose_items_and_files_after_the_retention_period,
+    |store| async move {
+        seed(&store).await;
+        let os = orders(&store, 3, "TEA-01", None).await;
+        let format = store
+            .add_csv_format(&format(RowPer::Order, Encoding::Utf8, Unmappable::Error))
+            .await
+            .unwrap();
+        let old = run(
+            &store,
+            JobKind::CsvExport,
+            numbers(&os),
+            json!({"format_id": format.id}),
+        )
+        .await;
+        let recent = run(
+            &store,
+            JobKind::Dunning,
+            numbers(&os),
+            json!({"memo": "お支払いのお願い"}),
+        )
+        .await;
+        // The export finished long ago; the dunning job just now.
+        juchu_store::testing::execute(
+            &store,
+            &format!(
+                "UPDATE jobs SET finished_at = '2020-01-01T00:00:00Z' WHERE id = {}",
+                old.id
+            ),
+        )
+        .await;
+        let cutoff = juchu_domain::time::format_ts(
+            jiff::Timestamp::now()
+                .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
+                .unwrap(),
+        );
+        assert_eq!(store.purge_finished_jobs(&cutoff).await.unwrap(), 1);
+        assert_eq!(store.purge_finished_jobs(&cutoff).await.unwrap(), 0);
+        let purged = store.job(old.id).await.unwrap();
+        assert!(purged.purged_at.is_some());
+        // The row and its counts stay; the items and the file are gone.
+        assert_eq!((purged.total, purged.done), (3, 3));
+        assert!(store.job_items(old.id, 0, 10).await.unwrap().is_empty());
+        assert!(store.job_file_part(old.id, 0).await.unwrap().is_none());
+        let kept = store.job(recent.id).await.unwrap();
+        assert!(kept.purged_at.is_none());
+        assert_eq!(store.job_items(recent.id, 0, 10).await.unwrap().len(), 3);
+    }
+);

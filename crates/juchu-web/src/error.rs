@@ -132,6 +132,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, code, message, field)
             }
             StoreError::Invalid(fe) => ApiError::invalid(fe),
+            StoreError::Gone(message) => ApiError::new(StatusCode::GONE, "gone", message, None),
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()

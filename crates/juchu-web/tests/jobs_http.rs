@@ -319,3 +319,54 @@ both_stores!(document_formats_api, |store| async move {
     let (s, _) = send(&app, Method::DELETE, &manager, &path, &Value::Null).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 });
+
+both_stores!(
+    results_past_the_retention_period_are_gone,
+    |store| async move {
+        let app = TestApp::start(store).await;
+        seed_products(&app.store).await;
+        let op = app.token(Role::Operator).await;
+        let (_, o) = send(&app, Method::POST, &op, "/api/v1/orders", &order_body()).await;
+        let (s, job) = send(&app, Method::POST, &op, "/api/v1/jobs", &json!({
+        "kind": "dunning", "selection": {"order_numbers": [o["order_number"]]}, "params": {"memo": "督促"}
+    })).await;
+        assert_eq!(s, StatusCode::CREATED, "{job}");
+        app.store.run_jobs(10).await.unwrap();
+        let id = job["id"].as_i64().unwrap();
+        juchu_store::testing::execute(
+            &app.store,
+            &format!("UPDATE jobs SET finished_at = '2020-01-01T00:00:00Z' WHERE id = {id}"),
+        )
+        .await;
+        assert_eq!(
+            app.store
+                .purge_finished_jobs("2026-01-01T00:00:00Z")
+                .await
+                .unwrap(),
+            1
+        );
+        let (s, e) = send(
+            &app,
+            Method::GET,
+            &op,
+            &format!("/api/v1/jobs/{id}/result"),
+            &Value::Null,
+        )
+        .await;
+        assert_eq!(s, StatusCode::GONE, "{e}");
+        assert!(e["message"].as_str().unwrap().contains("保存期間"), "{e}");
+        let (_, j) = send(
+            &app,
+            Method::GET,
+            &op,
+            &format!("/api/v1/jobs/{id}"),
+            &Value::Null,
+        )
+        .await;
+        assert!(
+            j["result_url"].is_null() && !j["purged_at"].is_null(),
+            "{j}"
+        );
+        assert_eq!(j["done"], 1);
+    }
+);

@@ -186,6 +186,21 @@ fn smtp_config() -> Result<Option<juchu_store::mail::SmtpConfig>, String> {
     }
 }
 
+/// `JUCHU_JOB_RETENTION_DAYS`: how long a finished job keeps its items and
+/// result file (default 30 days; 0 keeps them for ever).
+fn job_retention_days() -> Result<Option<i64>, String> {
+    match std::env::var("JUCHU_JOB_RETENTION_DAYS") {
+        Err(_) => Ok(Some(30)),
+        Ok(v) => match v.trim().parse::<i64>() {
+            Ok(0) => Ok(None),
+            Ok(d) if d > 0 => Ok(Some(d)),
+            _ => Err(format!(
+                "JUCHU_JOB_RETENTION_DAYS must be a whole number of days (0 keeps results for ever), got {v:?}"
+            )),
+        },
+    }
+}
+
 /// The payment provider `JUCHU_PAYMENT_GATEWAY` names: the built-in sandbox
 /// (default) or none (`off`: requests stay queued).
 fn payment_gateway(
@@ -268,7 +283,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 tokio::spawn(worker::process_payments(store.clone(), gateway));
             }
             tokio::spawn(worker::run_jobs(store.clone()));
-            let worker = tokio::spawn(worker::run_in_process(store.clone()));
+            let worker = tokio::spawn(worker::run_in_process(store.clone(), job_retention_days()?));
             tokio::select! {
                 r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,
                 r = worker => return Err(format!("in-process worker stopped: {r:?}")),

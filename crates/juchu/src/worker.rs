@@ -9,8 +9,11 @@ use std::time::Duration;
 
 const INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-pub async fn run_in_process(store: Store) {
+pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
     loop {
+        if let Some(days) = job_retention_days {
+            purge_jobs(&store, days).await;
+        }
         let today = juchu_domain::time::japan_date(jiff::Timestamp::now());
         match store.run_subscriptions(today, &Default::default()).await {
             Ok(r) if r.created > 0 || !r.failed.is_empty() => {
@@ -30,6 +33,26 @@ pub async fn run_in_process(store: Store) {
             Err(e) => tracing::error!(error = %e, "subscription run failed"),
         }
         tokio::time::sleep(INTERVAL).await;
+    }
+}
+
+/// 保存期間: the items and results of jobs finished more than `days` days ago
+/// are deleted, some jobs per tick.
+async fn purge_jobs(store: &Store, days: i64) {
+    let cutoff = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    match store
+        .purge_finished_jobs(&juchu_domain::time::format_ts(cutoff))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            jobs = n,
+            days,
+            "job results past the retention period deleted"
+        ),
+        Err(e) => tracing::error!(error = %e, "purging old job results failed"),
     }
 }
 

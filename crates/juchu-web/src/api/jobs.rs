@@ -116,8 +116,11 @@ pub struct JobJson {
     pub error: String,
     /// 「受注 メール一括通知 を登録しました。」 / 「… を完了しました。」
     pub notice: String,
-    /// Where the result file is, once the job has finished.
+    /// Where the result file is, once the job has finished (none once it was
+    /// deleted after the retention period).
     pub result_url: Option<String>,
+    /// When the items and the result were deleted (保存期間).
+    pub purged_at: Option<String>,
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
 }
@@ -154,10 +157,9 @@ impl From<&Job> for JobJson {
             cancel_requested: j.cancel_requested,
             error: j.error.clone(),
             notice: j.notice(),
-            result_url: j
-                .status
-                .is_finished()
+            result_url: (j.status.is_finished() && j.purged_at.is_none())
                 .then(|| format!("/api/v1/jobs/{}/result", j.id)),
+            purged_at: j.purged_at.clone(),
             params: j.params.clone(),
         }
     }
@@ -350,6 +352,11 @@ pub async fn job_items(
 /// or the per-order result (CSV, UTF-8 with BOM: 受注番号,結果,内容).
 pub(crate) async fn result_response(store: &Store, id: i64) -> Result<Response, StoreError> {
     let job = store.job(id).await?;
+    if job.purged_at.is_some() {
+        return Err(StoreError::Gone(format!(
+            "ジョブ #{id} の結果は保存期間を過ぎたため削除されました"
+        )));
+    }
     if !job.status.is_finished() {
         return Err(StoreError::Conflict {
             field: None,
@@ -464,6 +471,7 @@ fn percent_encode(s: &str) -> String {
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/result", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, description = "the export (CSV in the chosen encoding) or the per-order result CSV", content_type = "text/csv"),
         (status = 409, description = "not finished yet", body = crate::error::ErrorBody),
+        (status = 410, description = "deleted after the retention period (JUCHU_JOB_RETENTION_DAYS)", body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn job_result(

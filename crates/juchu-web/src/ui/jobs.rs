@@ -492,6 +492,8 @@ struct JobRow {
     created_at: String,
     finished_at: String,
     finished: bool,
+    /// The result was deleted after the retention period.
+    purged: bool,
     error: String,
 }
 
@@ -545,6 +547,7 @@ async fn jobs_page(
             created_at: shown_ts(&j.created_at),
             finished_at: j.finished_at.as_deref().map(shown_ts).unwrap_or_default(),
             finished: j.status.is_finished(),
+            purged: j.purged_at.is_some(),
             error: j.error.clone(),
         })
         .collect();

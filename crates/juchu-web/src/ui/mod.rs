@@ -96,6 +96,7 @@ pub fn store_error_page(e: StoreError) -> Response {
         }
         StoreError::Conflict { message, .. } => error_page(StatusCode::CONFLICT, &message),
         StoreError::Invalid(fe) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &fe.to_string()),
+        StoreError::Gone(message) => error_page(StatusCode::GONE, &message),
         other => {
             tracing::error!(error = %other, "store error");
             error_page(
