@@ -1273,10 +1273,24 @@ async fn jobs_section(
     let ours_orders = store.bench_newest_orders(n, 0).await.map_err(e)?;
     let raw_orders = store.bench_newest_orders(n, n).await.map_err(e)?;
     let masters = store.masters().await.map_err(e)?;
-    let status_id = masters
-        .handling_status_by_name("処理中")
-        .map(|s| s.id)
-        .unwrap_or(1);
+    // A status the orders do not have yet (a reused database may hold the
+    // last run's): otherwise the pipeline would rightly change nothing.
+    let current = match ours_orders.first() {
+        Some((_, number)) => {
+            store
+                .order_by_number(number)
+                .await
+                .map_err(e)?
+                .handling_status_id
+        }
+        None => 0,
+    };
+    let target = ["処理中", "保留"]
+        .into_iter()
+        .filter_map(|name| masters.handling_status_by_name(name))
+        .find(|s| s.id != current)
+        .ok_or("no 処理中 / 保留 handling status to bench with")?;
+    let status_id = target.id;
     let t = Instant::now();
     store
         .register_job(
@@ -1285,7 +1299,7 @@ async fn jobs_section(
                 selection: Some(Selection::OrderNumbers(
                     ours_orders.iter().map(|(_, n)| n.clone()).collect(),
                 )),
-                params: serde_json::json!({"handling_status": "処理中"}),
+                params: serde_json::json!({"handling_status": target.name}),
             },
             &actor,
         )
