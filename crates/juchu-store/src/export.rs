@@ -108,11 +108,20 @@ struct Parts {
 /// file started again counts again from zero).
 #[derive(Default, Clone, Copy)]
 struct Progress {
-    /// Whether written orders count as done (not when the 出荷リスト is
-    /// marked afterwards: marking counts them).
-    count_done: bool,
     done: i64,
     skipped: i64,
+}
+
+/// What a stored part says of the export's progress.
+#[derive(Clone, Copy)]
+enum Counting<'a> {
+    /// Nothing (a PDF's parts).
+    None,
+    /// Written orders are done.
+    Written(&'a Progress),
+    /// Only the skipped: with the 出荷リスト, marking counts the orders done
+    /// (a file started again leaves the count of those already marked).
+    SkippedOnly(&'a Progress),
 }
 
 /// What the result says about one item (a deleted order, a 〓).
@@ -125,7 +134,8 @@ struct Note {
 
 impl Parts {
     async fn flush(&mut self, store: &Store, token: &str) -> Result<(), Stop> {
-        self.flush_with(store, token, None, &mut Vec::new()).await
+        self.flush_with(store, token, Counting::None, &mut Vec::new())
+            .await
     }
 
     /// Stores the part with the export's progress and notes, in one
@@ -134,7 +144,7 @@ impl Parts {
         &mut self,
         store: &Store,
         token: &str,
-        progress: Option<&Progress>,
+        progress: Counting<'_>,
         notes: &mut Vec<Note>,
     ) -> Result<(), Stop> {
         if self.buf.is_empty() && notes.is_empty() {
@@ -172,7 +182,7 @@ impl Parts {
             .await?;
         }
         match progress {
-            Some(p) if p.count_done => {
+            Counting::Written(p) => {
                 sqlx::query(
                     "UPDATE job_chunks SET done = $1, skipped = $2 WHERE job_id = $3 AND chunk = 0",
                 )
@@ -182,16 +192,14 @@ impl Parts {
                 .execute(&mut *tx)
                 .await?;
             }
-            // With the 出荷リスト, marking counts the orders done (a file
-            // started again leaves the count of those already marked).
-            Some(p) => {
+            Counting::SkippedOnly(p) => {
                 sqlx::query("UPDATE job_chunks SET skipped = $1 WHERE job_id = $2 AND chunk = 0")
                     .bind(p.skipped)
                     .bind(self.job_id)
                     .execute(&mut *tx)
                     .await?;
             }
-            None => {}
+            Counting::None => {}
         }
         tx.commit().await?;
         Ok(())
@@ -270,14 +278,20 @@ impl FileEncoding {
                                     all.push(c);
                                 }
                             }
-                            part.notes.push(Note {
-                                seq,
-                                status: None,
-                                message: format!(
-                                    "{} で表せない文字「{all}」を〓にしました",
-                                    self.encoding.label()
-                                ),
-                            });
+                            let message = format!(
+                                "{} で表せない文字「{all}」を〓にしました",
+                                self.encoding.label()
+                            );
+                            // An order's item rows are consecutive: one note
+                            // per order and part, not one per row.
+                            match part.notes.last_mut() {
+                                Some(last) if last.seq == seq => last.message = message,
+                                _ => part.notes.push(Note {
+                                    seq,
+                                    status: None,
+                                    message,
+                                }),
+                            }
                         }
                     }
                     Err(u) => {
@@ -471,8 +485,8 @@ impl Store {
         };
         let encoder = tokio::task::spawn_blocking(move || encoding.run(start, text_rx, part_tx));
         let (rendered, stored) = tokio::join!(
-            self.render_rows(job.id, &format, !p.shipping_list, text_tx),
-            self.store_parts(job.id, token, part_rx)
+            self.render_rows(job.id, &format, text_tx),
+            self.store_parts(job.id, token, !p.shipping_list, part_rx)
         );
         let encoded = encoder
             .await
@@ -531,17 +545,13 @@ impl Store {
         &self,
         job_id: i64,
         format: &CsvFormat,
-        count_done: bool,
         output: tokio::sync::mpsc::Sender<TextBatch>,
     ) -> Result<(), Stop> {
         use futures_util::TryStreamExt;
         use sqlx::Row;
         let masters = self.masters().await?;
         let projection = Projection::of(format, self.backend, job_id);
-        let mut progress = Progress {
-            count_done,
-            ..Default::default()
-        };
+        let mut progress = Progress::default();
         let new_batch = || TextBatch {
             text: Vec::new(),
             seqs: Vec::new(),
@@ -624,6 +634,7 @@ impl Store {
         &self,
         job_id: i64,
         token: &str,
+        count_done: bool,
         mut input: tokio::sync::mpsc::Receiver<EncodedPart>,
     ) -> Result<(), Stop> {
         let mut parts = Parts {
@@ -643,8 +654,13 @@ impl Store {
             {
                 Ok(Some(mut part)) => {
                     parts.buf = part.bytes;
+                    let counting = if count_done {
+                        Counting::Written(&part.progress)
+                    } else {
+                        Counting::SkippedOnly(&part.progress)
+                    };
                     parts
-                        .flush_with(self, token, Some(&part.progress), &mut part.notes)
+                        .flush_with(self, token, counting, &mut part.notes)
                         .await?;
                 }
                 Ok(None) => return Ok(()),
