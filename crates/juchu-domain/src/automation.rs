@@ -232,6 +232,18 @@ pub fn plan(
 }
 
 impl Action {
+    /// Whether the action reaches outside the order (a mail, a payment
+    /// request, the subscription): the store carries those out after the
+    /// order's own change is written.
+    pub fn acts_outside(&self) -> bool {
+        matches!(
+            self,
+            Action::SendMail { .. }
+                | Action::SetSubscriptionStatus { .. }
+                | Action::RunPaymentProcess { .. }
+        )
+    }
+
     /// The change this action makes to `order` (labels are a whole set in a
     /// patch, so adding or removing one starts from the order's labels).
     pub fn to_patch(&self, order: &Order, m: &crate::masters::Masters) -> OrderPatch {

@@ -2,8 +2,16 @@
 //!
 //! Everything here is deterministic and unit-tested; the store and the web
 //! layer call into it and stay thin.
+//!
+//! Floors (a module imports only from its own floor or the ones below; no
+//! circles):
+//! 1. `error`, `text`, `normalize`, `time`, `status`, `actor`, `access`
+//! 2. `masters`, `customer`, `calendar`, `pricing`
+//! 3. `order`, `patch`, `event`, `payment`, `subscription`, `mail`, `blacklist`
+//! 4. `automation`, `csv_format`, `document`, `job`
 
 pub mod access;
+pub mod actor;
 pub mod automation;
 pub mod blacklist;
 pub mod calendar;

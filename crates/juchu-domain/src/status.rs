@@ -1,5 +1,5 @@
 //! Fixed status vocabularies. Handling statuses (対応状況) are shop data and live in
-//! [`crate::masters`]; the ones here are fixed by the domain.
+//! the masters module; the ones here are fixed by the domain.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +27,8 @@ macro_rules! labelled_enum {
 }
 
 labelled_enum! {
-    /// 決済状況: where the payment stands. Its transition rules arrive with the payment
-    /// gateways; until then every change is recorded but none is refused.
+    /// 決済状況: where the payment stands. Which moves are allowed is
+    /// [`PaymentStatus::can_become`]; an operator may override with 強制売上 / 強制取消.
     PaymentStatus {
         /// Nothing has happened yet.
         Unpaid => "unpaid", "未決済";

@@ -68,7 +68,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let count = format!(
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE {where_sql} LIMIT {}) capped",
-            crate::search::COUNT_CAP + 1
+            crate::orders::search::COUNT_CAP + 1
         );
         query_with(count, args.clone())
             .fetch_one(&self.pool)

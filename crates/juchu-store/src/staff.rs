@@ -5,13 +5,13 @@
 //! leak usable tokens.
 
 use crate::StoreError;
+pub use crate::db::random_token;
 use crate::db::{Store, get_i64, get_str, now_text};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use juchu_domain::FieldErrors;
 use juchu_domain::access::Role;
 use juchu_domain::text::Email;
-use rand::Rng;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +38,6 @@ pub struct ApiToken {
 
 pub const SESSION_HOURS: i64 = 12;
 pub const MIN_PASSWORD_LEN: usize = 8;
-
-pub fn random_token(prefix: &str) -> String {
-    let mut buf = [0u8; 32];
-    rand::rng().fill_bytes(&mut buf);
-    format!("{prefix}{}", hex::encode(buf))
-}
 
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

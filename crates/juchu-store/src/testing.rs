@@ -30,10 +30,8 @@ mod tempfile_dir {
 
 impl TestStore {
     pub async fn sqlite() -> TestStore {
-        let dir = std::env::temp_dir().join(format!(
-            "juchu-test-{}",
-            &crate::staff::random_token("")[..16]
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("juchu-test-{}", &crate::db::random_token("")[..16]));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         let url = format!("sqlite://{}/juchu.db", dir.display());
         let store = Store::connect(&StoreConfig {
@@ -55,7 +53,7 @@ impl TestStore {
 
     pub async fn postgres() -> TestStore {
         let admin = pg_admin_url();
-        let name = format!("juchu_test_{}", &crate::staff::random_token("")[..16]);
+        let name = format!("juchu_test_{}", &crate::db::random_token("")[..16]);
         crate::db::create_pg_database(&format!("{admin}/postgres"), &name)
             .await
             .unwrap_or_else(|e| {

@@ -351,7 +351,7 @@ both_stores!(
     the_subscription_flag_setting_can_be_off,
     |store| async move {
         seed(&store).await;
-        let settings = juchu_store::subscriptions::SubscriptionSettings {
+        let settings = juchu_store::SubscriptionSettings {
             blacklist_flags_subscriptions: false,
             ..store.subscription_settings().await.unwrap()
         };

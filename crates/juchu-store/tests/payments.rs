@@ -8,8 +8,9 @@ use juchu_domain::patch::OrderPatch;
 use juchu_domain::payment::PaymentProcess;
 use juchu_domain::status::PaymentStatus;
 use juchu_store::masters::ProductInput;
-use juchu_store::payment_gateway::{SandboxGateway, test_cards};
-use juchu_store::pipeline::NewOrderRequest;
+use juchu_store::orders::NewOrderRequest;
+use juchu_store::payments::SandboxGateway;
+use juchu_store::payments::gateway::test_cards;
 use juchu_store::{Actor, Store, StoreError, both_stores};
 use std::time::Duration;
 
@@ -405,7 +406,7 @@ both_stores!(
 
 both_stores!(a_retried_call_gets_the_first_answer, |store| async move {
     use juchu_domain::payment::{GatewayKind, GatewayOutcome};
-    use juchu_store::payment_gateway::{GatewayRequest, PaymentGateway};
+    use juchu_store::payments::{GatewayRequest, PaymentGateway};
     // A worker that died after the call but before recording it repeats the
     // call with the same idempotency key: one authorisation, not two.
     let gw = sandbox(&store);

@@ -6,7 +6,7 @@ use juchu_domain::order::{ItemInput, NewOrder};
 use juchu_domain::patch::OrderPatch;
 use juchu_domain::status::PaymentStatus;
 use juchu_store::masters::{LabelInput, ProductInput};
-use juchu_store::pipeline::{IdempotencyKey, NewOrderRequest};
+use juchu_store::orders::{IdempotencyKey, NewOrderRequest};
 use juchu_store::{Actor, OrderQuery, Store, StoreError, both_stores};
 
 fn address(family: &str, given: &str, kana: (&str, &str), phone: &str, email: &str) -> Address {

@@ -470,7 +470,7 @@ both_stores!(holidays_move_ship_dates_earlier, |store| async move {
         d("2027-02-05"),
         "Sun and the 6th are skipped"
     );
-    let bad = juchu_store::subscriptions::SubscriptionSettings {
+    let bad = juchu_store::SubscriptionSettings {
         days_before: -1,
         ..settings
     };

@@ -3,10 +3,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod dto;
 pub mod error;
+mod job_files;
 pub mod openapi;
 pub mod query;
 pub mod ui;
+mod views;
 
 use axum::Router;
 use axum::extract::State;

@@ -4,6 +4,7 @@ use juchu_domain::FieldErrors;
 use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState};
 use juchu_domain::time::parse_date;
 use juchu_store::OrderQuery;
+use juchu_store::subscriptions::SubscriptionQuery;
 use std::collections::HashMap;
 
 /// The filter parameters, by name (also the list page's form field names).
@@ -77,7 +78,7 @@ pub fn order_query(
         })
     };
     let page = int("page", 1, 1_000_000).unwrap_or(1);
-    let per_page = int("per_page", 1, juchu_store::search::MAX_PER_PAGE).unwrap_or(50);
+    let per_page = int("per_page", 1, juchu_store::orders::MAX_PER_PAGE).unwrap_or(50);
     let customer_id = int("customer_id", 1, i64::MAX);
     let payment_status = get(params, "payment_status").and_then(|s| {
         PaymentStatus::parse(&s).or_else(|| {
@@ -154,6 +155,62 @@ pub fn order_query(
         tracking_number: get(params, "tracking_number"),
         needs_attention,
         shipping_list_state,
+        page,
+        per_page,
+    })
+}
+
+/// Parses the search parameters of 定期受注管理 (shared with the UI).
+pub fn subscription_query(p: &HashMap<String, String>) -> Result<SubscriptionQuery, FieldErrors> {
+    let mut e = FieldErrors::default();
+    let g = |k: &str| p.get(k).cloned().filter(|v| !v.trim().is_empty());
+    let mut int = |k: &str| {
+        g(k).and_then(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| e.add(k, "invalid_number", "整数で指定してください"))
+                .ok()
+        })
+    };
+    let customer_id = int("customer_id");
+    let count_min = int("count_min");
+    let count_max = int("count_max");
+    let page = int("page").unwrap_or(1);
+    let per_page = int("per_page").unwrap_or(50);
+    let needs_attention = match g("needs_attention").as_deref() {
+        None => None,
+        Some("true") | Some("1") => Some(true),
+        Some("false") | Some("0") => Some(false),
+        Some(_) => {
+            e.add(
+                "needs_attention",
+                "invalid_bool",
+                "true か false で指定してください",
+            );
+            None
+        }
+    };
+    if !(1..=500).contains(&per_page) {
+        e.add("per_page", "out_of_range", "1〜500で指定してください");
+    }
+    if page < 1 {
+        e.add("page", "out_of_range", "1以上で指定してください");
+    }
+    e.into_result()?;
+    Ok(SubscriptionQuery {
+        status: g("status"),
+        next_delivery_from: g("next_delivery_from"),
+        next_delivery_to: g("next_delivery_to"),
+        next_ship_from: g("next_ship_from"),
+        next_ship_to: g("next_ship_to"),
+        product_code: g("product_code"),
+        customer_id,
+        name: g("name"),
+        kana: g("kana"),
+        phone: g("phone"),
+        needs_attention,
+        count_min,
+        count_max,
         page,
         per_page,
     })

@@ -5,7 +5,7 @@ mod common;
 use common::{TestApp, order_body, seed_products};
 use juchu_domain::access::Role;
 use juchu_store::both_stores;
-use juchu_store::payment_gateway::SandboxGateway;
+use juchu_store::payments::SandboxGateway;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 use crate::demo;
 use clap::Args;
 use juchu_domain::order::{ItemInput, NewOrder};
-use juchu_store::pipeline::NewOrderRequest;
+use juchu_store::orders::NewOrderRequest;
 use juchu_store::{Actor, Arg, Backend, OrderQuery, Store, StoreConfig};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -961,7 +961,7 @@ async fn automation_section(store: &Store, args: &BenchArgs, r: &mut Report) -> 
             .request_payment(
                 n,
                 juchu_domain::payment::PaymentProcess::Authorize,
-                Some(juchu_store::payment_gateway::test_cards::OK),
+                Some(juchu_store::payments::gateway::test_cards::OK),
                 &actor,
                 "",
             )
@@ -969,7 +969,7 @@ async fn automation_section(store: &Store, args: &BenchArgs, r: &mut Report) -> 
             .map_err(e)?;
     }
     let queued = rate(k, t.elapsed());
-    let gateway = juchu_store::payment_gateway::SandboxGateway::new(store, Duration::ZERO);
+    let gateway = juchu_store::payments::SandboxGateway::new(store, Duration::ZERO);
     let t = Instant::now();
     let mut done = 0;
     while done < k {

@@ -205,7 +205,7 @@ fn job_retention_days() -> Result<Option<i64>, String> {
 /// (default) or none (`off`: requests stay queued).
 fn payment_gateway(
     store: &juchu_store::Store,
-) -> Result<Option<juchu_store::payment_gateway::SandboxGateway>, String> {
+) -> Result<Option<juchu_store::payments::SandboxGateway>, String> {
     match std::env::var("JUCHU_PAYMENT_GATEWAY")
         .unwrap_or_default()
         .trim()
@@ -223,7 +223,7 @@ fn payment_gateway(
             println!(
                 "Payments: the built-in SANDBOX provider answers 決済処理 (test cards, no real money). JUCHU_PAYMENT_GATEWAY=off keeps requests queued instead."
             );
-            Ok(Some(juchu_store::payment_gateway::SandboxGateway::new(
+            Ok(Some(juchu_store::payments::SandboxGateway::new(
                 store,
                 std::time::Duration::from_secs(credit_delay),
             )))

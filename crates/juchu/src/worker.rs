@@ -82,7 +82,7 @@ pub async fn deliver_mail(store: Store, smtp: Option<juchu_store::mail::SmtpConf
 /// Executes queued 決済処理 every few seconds against the payment gateway: the
 /// built-in sandbox provider (real providers cannot be reached from here). A
 /// deferred provider's credit result is asked for until it arrives.
-pub async fn process_payments(store: Store, gateway: juchu_store::payment_gateway::SandboxGateway) {
+pub async fn process_payments(store: Store, gateway: juchu_store::payments::SandboxGateway) {
     loop {
         match store.process_payments(&gateway, 200).await {
             Ok(r) => {

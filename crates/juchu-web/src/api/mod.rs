@@ -3,7 +3,7 @@
 pub mod automation;
 pub mod blacklist;
 pub mod documents;
-pub mod dto;
+pub use crate::dto;
 pub mod jobs;
 pub mod mail;
 pub mod payments;
@@ -26,7 +26,7 @@ use juchu_store::customers::CustomerQuery;
 use juchu_store::masters::{
     CarrierInput, HandlingStatusInput, LabelInput, PaymentMethodInput, ProductInput,
 };
-use juchu_store::pipeline::{IdempotencyKey, NewOrderRequest};
+use juchu_store::orders::{IdempotencyKey, NewOrderRequest};
 use std::collections::HashMap;
 
 /// Lists orders, newest first, with the search filters as query parameters.

@@ -4,6 +4,7 @@ use super::dto::{AddressJson, HistoryJson, OrderJson, double_option};
 use crate::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, parse_json};
+pub use crate::query::subscription_query;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -15,7 +16,6 @@ use juchu_domain::status::SubscriptionStatus;
 use juchu_domain::subscription::{
     CountPrice, Subscription, SubscriptionCommand, SubscriptionItemInput, SubscriptionPatch,
 };
-use juchu_store::subscriptions::SubscriptionQuery;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -159,62 +159,6 @@ pub struct SubscriptionListJson {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
-}
-
-/// Parses the search parameters of 定期受注管理 (shared with the UI).
-pub fn subscription_query(p: &HashMap<String, String>) -> Result<SubscriptionQuery, FieldErrors> {
-    let mut e = FieldErrors::default();
-    let g = |k: &str| p.get(k).cloned().filter(|v| !v.trim().is_empty());
-    let mut int = |k: &str| {
-        g(k).and_then(|v| {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| e.add(k, "invalid_number", "整数で指定してください"))
-                .ok()
-        })
-    };
-    let customer_id = int("customer_id");
-    let count_min = int("count_min");
-    let count_max = int("count_max");
-    let page = int("page").unwrap_or(1);
-    let per_page = int("per_page").unwrap_or(50);
-    let needs_attention = match g("needs_attention").as_deref() {
-        None => None,
-        Some("true") | Some("1") => Some(true),
-        Some("false") | Some("0") => Some(false),
-        Some(_) => {
-            e.add(
-                "needs_attention",
-                "invalid_bool",
-                "true か false で指定してください",
-            );
-            None
-        }
-    };
-    if !(1..=500).contains(&per_page) {
-        e.add("per_page", "out_of_range", "1〜500で指定してください");
-    }
-    if page < 1 {
-        e.add("page", "out_of_range", "1以上で指定してください");
-    }
-    e.into_result()?;
-    Ok(SubscriptionQuery {
-        status: g("status"),
-        next_delivery_from: g("next_delivery_from"),
-        next_delivery_to: g("next_delivery_to"),
-        next_ship_from: g("next_ship_from"),
-        next_ship_to: g("next_ship_to"),
-        product_code: g("product_code"),
-        customer_id,
-        name: g("name"),
-        kana: g("kana"),
-        phone: g("phone"),
-        needs_attention,
-        count_min,
-        count_max,
-        page,
-        per_page,
-    })
 }
 
 async fn to_json(st: &AppState, s: &Subscription) -> Result<SubscriptionJson, ApiError> {

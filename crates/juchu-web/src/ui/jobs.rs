@@ -566,7 +566,7 @@ async fn job_download(
     _session: StaffSession,
     Path(id): Path<i64>,
 ) -> Response {
-    match crate::api::jobs::result_response(&st.store, id).await {
+    match crate::job_files::result_response(&st.store, id).await {
         Ok(r) => r,
         Err(e) => store_error_page(e),
     }
@@ -742,7 +742,7 @@ async fn csv_format_add(
     }
     let name = f.get("name").cloned().unwrap_or_default();
     let definition = f.get("definition").cloned().unwrap_or_default();
-    let result = match crate::api::jobs::format_from_definition(&f, definition.as_bytes()) {
+    let result = match crate::job_files::format_from_definition(&f, definition.as_bytes()) {
         Ok(format) => st.store.add_csv_format(&format).await.map(|_| ()),
         Err(e) => Err(e),
     };

@@ -10,18 +10,20 @@ mod mail;
 mod masters;
 mod subscriptions;
 
+pub use crate::views::{error_page, render, store_error_page};
+
 use crate::AppState;
-use crate::api::dto::OrderJson;
 use crate::auth::{
     ClientIp, LOGIN_CSRF_COOKIE, LoginLimiter, SESSION_COOKIE, StaffSession, constant_time_eq,
     cookie, set_cookie,
 };
+use crate::dto::OrderJson;
 use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use juchu_domain::FieldErrors;
 use juchu_domain::access::Permission;
@@ -60,51 +62,6 @@ pub fn routes() -> Router<AppState> {
 /// Formats yen with thousands separators: `¥12,345`.
 pub fn yen(v: i64) -> String {
     juchu_domain::document::yen(v)
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    message: &'a str,
-}
-
-pub fn error_page(status: StatusCode, message: &str) -> Response {
-    match (ErrorPage { message }).render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => (status, message.to_string()).into_response(),
-    }
-}
-
-/// Renders a template, or a 500 page if rendering fails.
-pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "画面の表示に失敗しました",
-            )
-        }
-    }
-}
-
-pub fn store_error_page(e: StoreError) -> Response {
-    match e {
-        StoreError::NotFound(what) => {
-            error_page(StatusCode::NOT_FOUND, &format!("{what}が見つかりません"))
-        }
-        StoreError::Conflict { message, .. } => error_page(StatusCode::CONFLICT, &message),
-        StoreError::Invalid(fe) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &fe.to_string()),
-        StoreError::Gone(message) => error_page(StatusCode::GONE, &message),
-        other => {
-            tracing::error!(error = %other, "store error");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "内部エラーが発生しました",
-            )
-        }
-    }
 }
 
 /// Data of the navigation bar.

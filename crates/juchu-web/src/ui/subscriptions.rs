@@ -3,8 +3,8 @@
 
 use super::{Nav, error_page, render, store_error_page, yen};
 use crate::AppState;
-use crate::api::subscriptions::subscription_query;
 use crate::auth::StaffSession;
+use crate::query::subscription_query;
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -17,7 +17,7 @@ use juchu_domain::calendar::{CreationBasis, Cycle, PauseFrom, ShippingCalendar};
 use juchu_domain::status::SubscriptionStatus;
 use juchu_domain::subscription::{SubscriptionCommand, SubscriptionPatch};
 use juchu_store::StoreError;
-use juchu_store::subscriptions::SubscriptionSettings;
+use juchu_store::SubscriptionSettings;
 use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {

@@ -1,112 +1,20 @@
 //! Master data: handling statuses, payment methods, carriers, labels, products,
 //! and shop settings.
 
+mod reasons;
+pub(crate) use reasons::{DEFAULT_CANCEL_REASONS, DEFAULT_STOP_REASONS, load_reasons};
+
 use crate::StoreError;
 use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_opt_i64, get_str, now_text, query_with};
 use juchu_domain::FieldErrors;
 use juchu_domain::masters::{
-    Carrier, DEFAULT_CARRIERS, DEFAULT_HANDLING_STATUS, DEFAULT_HANDLING_STATUSES,
-    DEFAULT_PAYMENT_METHODS, HandlingStatus, Masters, OrderLabel, PaymentMethod, Product,
-    is_valid_color,
+    Carrier, HandlingStatus, Masters, OrderLabel, PaymentMethod, Product, is_valid_color,
 };
 use juchu_domain::status::{RoundingMode, TaxRate};
 use juchu_domain::text::{check_len, check_required};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
-
-pub(crate) async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
-    let mut tx = store.begin().await?;
-    if store.backend == crate::db::Backend::Postgres {
-        // Several processes may start at once on one database: one seeds, the
-        // others wait here and then see 'seeded'. (SQLite: BEGIN IMMEDIATE.)
-        sqlx::query("SELECT pg_advisory_xact_lock(7401552)")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let row = sqlx::query("SELECT value FROM settings WHERE key = 'seeded'")
-        .fetch_optional(&mut *tx)
-        .await?;
-    if row.is_none() {
-        seed_masters(&mut tx).await?;
-    }
-    seed_subscription_defaults(&mut tx).await?;
-    crate::mail::seed_templates(&mut tx).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Reason masters and settings of subscriptions (schema 0002), once.
-async fn seed_subscription_defaults(tx: &mut crate::db::Tx) -> Result<(), StoreError> {
-    let done = sqlx::query("SELECT value FROM settings WHERE key = 'seeded_subscriptions'")
-        .fetch_optional(&mut **tx)
-        .await?;
-    if done.is_some() {
-        return Ok(());
-    }
-    for (kind, names) in [
-        ("stop", crate::subscriptions::DEFAULT_STOP_REASONS),
-        ("cancel", crate::subscriptions::DEFAULT_CANCEL_REASONS),
-    ] {
-        for (i, name) in names.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO subscription_reasons (kind, name, position) VALUES ($1, $2, $3)",
-            )
-            .bind(kind)
-            .bind(*name)
-            .bind(i as i64 + 1)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    sqlx::query(
-        "INSERT INTO settings (key, value) VALUES ('seeded_subscriptions', '1'), ('shipping.lead_days', '2'), ('subscription.days_before', '5'), ('subscription.basis', 'delivery'), ('subscription.default_cycle_months', '1'), ('subscription.flagged_creates', 'true')",
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn seed_masters(tx: &mut crate::db::Tx) -> Result<(), StoreError> {
-    for (i, (name, color)) in DEFAULT_HANDLING_STATUSES.iter().enumerate() {
-        sqlx::query("INSERT INTO handling_statuses (name, position, color, is_default) VALUES ($1, $2, $3, $4)")
-            .bind(*name)
-            .bind(i as i64 + 1)
-            .bind(*color)
-            .bind((*name == DEFAULT_HANDLING_STATUS) as i64)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for (i, (code, name, fee)) in DEFAULT_PAYMENT_METHODS.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO payment_methods (code, name, fee, position) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(*code)
-        .bind(*name)
-        .bind(*fee)
-        .bind(i as i64 + 1)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for (i, (code, name, url, fee)) in DEFAULT_CARRIERS.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO carriers (code, name, tracking_url_template, shipping_fee, position) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(*code)
-        .bind(*name)
-        .bind(*url)
-        .bind(*fee)
-        .bind(i as i64 + 1)
-        .execute(&mut **tx)
-        .await?;
-    }
-    sqlx::query(
-        "INSERT INTO settings (key, value) VALUES ('seeded', '1'), ('tax_rounding', 'floor'), ('masters_revision', '1')",
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
 
 fn status_from_row(r: &AnyRow) -> Result<HandlingStatus, sqlx::Error> {
     Ok(HandlingStatus {

@@ -8,9 +8,9 @@
 //! starts the file again — orders it had already marked 出力済 are not
 //! changed twice.
 
+use super::export_projection::{Projection, row_values};
 use crate::StoreError;
 use crate::db::{Store, Tx, get_i64, get_str, now_text, query_with};
-use crate::export_projection::{Projection, row_values};
 use crate::jobs::{Job, item_error};
 use juchu_domain::csv_format::{
     CsvFormat, Encoding, Raw, encode, find_char, needs_neutralising, preamble, record_line,
@@ -365,7 +365,7 @@ impl Store {
             return Ok(false);
         };
         let job_id = get_i64(&row, "job_id")?;
-        let token = crate::staff::random_token("")[..16].to_string();
+        let token = crate::db::random_token("")[..16].to_string();
         sqlx::query(
             "UPDATE job_chunks SET status = 'running', claim_token = $1, lease_until = $2 WHERE job_id = $3",
         )
@@ -497,7 +497,7 @@ impl Store {
         encoded?;
         rendered?;
         if p.shipping_list {
-            let today = crate::pipeline::today().to_string();
+            let today = crate::db::today().to_string();
             let mut after = 0i64;
             loop {
                 let rows = sqlx::query(
@@ -529,7 +529,7 @@ impl Store {
         let name = format!(
             "orders_{}_{}.csv",
             job.id,
-            crate::pipeline::today().strftime("%Y%m%d")
+            crate::db::today().strftime("%Y%m%d")
         );
         let content_type = match enc {
             Encoding::Cp932 => "text/csv; charset=Shift_JIS",
@@ -792,7 +792,7 @@ impl Store {
             parts.buf = chunk.to_vec();
             parts.flush(self, token).await?;
         }
-        let today = crate::pipeline::today().to_string();
+        let today = crate::db::today().to_string();
         for batch in items.chunks(BATCH as usize) {
             self.mark_exported(job, false, token, batch, &notes, &today)
                 .await?;
@@ -871,9 +871,9 @@ impl Store {
                 .iter()
                 .filter_map(|(seq, id, _)| number_of.get(id).map(|n| (*seq, n.as_str())))
                 .collect();
-            let targets: Vec<crate::pipeline::ChangeTarget<'_>> = marked
+            let targets: Vec<crate::orders::ChangeTarget<'_>> = marked
                 .iter()
-                .map(|(_, n)| crate::pipeline::ChangeTarget {
+                .map(|(_, n)| crate::orders::ChangeTarget {
                     order_number: n,
                     expected_version: None,
                     patch: &patch,

@@ -1,173 +1,35 @@
-//! Subscriptions (定期受注): storage, their change pipeline, and the daily run that
-//! creates child orders (自動受注作成).
+//! Subscriptions (定期受注): storage, search, and their change pipeline (lock,
+//! version check, pure [`apply_command`], a history row per changed field).
 //!
-//! Every change goes through [`Store::change_subscription`] (one transaction: lock,
-//! version check, pure [`apply_command`], a history row per changed field). Child
-//! orders are created through the order pipeline's `insert_built`, so they get
-//! 履歴, events and automation like any other order.
+//! Callers enter through the effects module (`Store::change_subscription`), which
+//! raises a new status on the latest order; the daily run that creates child
+//! orders (自動受注作成) lives there too, since it creates orders.
 
 use crate::StoreError;
 use crate::db::{
     Arg, Backend, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with,
 };
-use crate::orders::{
-    HistoryEntry, Rows, attach_children, order_from_row, select_order_sql, write_rows,
-};
-use crate::pipeline::{Actor, BuiltOrders, HistoryRow, now_second};
-use jiff::ToSpan;
+use crate::db::{Rows, now_second, write_rows};
+use crate::history::{Actor, HistoryEntry, HistoryRow, subscription_history_rows as history_rows};
+use crate::masters::load_reasons;
+use crate::orders::{attach_children, order_from_row, select_order_sql};
+pub use crate::settings::SubscriptionSettings;
+use crate::settings::{calendar_from, settings_from, settings_map};
 use jiff::civil::Date;
 use juchu_domain::FieldErrors;
 use juchu_domain::calendar::{CreationBasis, Cycle, Schedule, ShippingCalendar};
 use juchu_domain::customer::Address;
 use juchu_domain::masters::Product;
 use juchu_domain::normalize::{email_key, like_prefix, name_key, phone_key};
-use juchu_domain::order::{Order, OrderContext, build_order};
+use juchu_domain::order::Order;
 use juchu_domain::status::{SubscriptionStatus, TaxRate};
 use juchu_domain::subscription::{
     Subscription, SubscriptionChange, SubscriptionCommand, SubscriptionContext, SubscriptionItem,
-    SubscriptionReasons, apply_command, check_manual_creation, child_order, diff, field_label,
-    from_parent_order,
+    SubscriptionReasons, apply_command, diff, field_label, from_parent_order,
 };
 use std::collections::HashMap;
 
-/// 受注/定期受注の設定 and 配送設定 the subscription run needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionSettings {
-    /// 自動受注作成日の指定: the child order is created this many days before …
-    pub days_before: i64,
-    /// … the next delivery date or the next ship date.
-    pub basis: CreationBasis,
-    /// Months between deliveries when a parent order names no cycle.
-    pub default_cycle_months: u8,
-    /// 要対応定期受注の自動受注設定: 作成する (true) / 作成しない (false).
-    pub flagged_creates: bool,
-    /// ブラックリスト化した顧客が持つ定期受注の要対応化: する (true) / しない.
-    pub blacklist_flags_subscriptions: bool,
-}
-
-impl Default for SubscriptionSettings {
-    fn default() -> Self {
-        Self {
-            days_before: 5,
-            basis: CreationBasis::Delivery,
-            default_cycle_months: 1,
-            flagged_creates: true,
-            blacklist_flags_subscriptions: true,
-        }
-    }
-}
-
-const SETTING_KEYS: &[&str] = &[
-    "shipping.lead_days",
-    "shipping.no_ship_weekdays",
-    "subscription.days_before",
-    "subscription.basis",
-    "subscription.default_cycle_months",
-    "subscription.flagged_creates",
-    "subscription.blacklist_flags",
-];
-
-pub(crate) async fn settings_map(
-    conn: &mut sqlx::AnyConnection,
-) -> Result<HashMap<String, String>, StoreError> {
-    let sql = format!(
-        "SELECT key, value FROM settings WHERE key IN ({})",
-        crate::db::in_list(SETTING_KEYS.len(), 1)
-    );
-    let rows = query_with(sql, SETTING_KEYS.iter().map(|k| Arg::from(*k)).collect())
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((get_str(r, "key")?, get_str(r, "value")?)))
-        .collect()
-}
-
-pub(crate) fn settings_from(map: &HashMap<String, String>) -> SubscriptionSettings {
-    let d = SubscriptionSettings::default();
-    SubscriptionSettings {
-        days_before: map
-            .get("subscription.days_before")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d.days_before),
-        basis: match map.get("subscription.basis").map(String::as_str) {
-            Some("ship") => CreationBasis::Ship,
-            _ => CreationBasis::Delivery,
-        },
-        default_cycle_months: map
-            .get("subscription.default_cycle_months")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d.default_cycle_months),
-        flagged_creates: map
-            .get("subscription.flagged_creates")
-            .is_none_or(|v| v != "false"),
-        blacklist_flags_subscriptions: map
-            .get("subscription.blacklist_flags")
-            .is_none_or(|v| v != "false"),
-    }
-}
-
-async fn calendar_from(
-    conn: &mut sqlx::AnyConnection,
-    map: &HashMap<String, String>,
-) -> Result<ShippingCalendar, StoreError> {
-    let rows = sqlx::query("SELECT day FROM shop_holidays")
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut no_ship_dates = std::collections::BTreeSet::new();
-    for r in &rows {
-        if let Ok(d) = get_str(r, "day")?.parse::<Date>() {
-            no_ship_dates.insert(d);
-        }
-    }
-    Ok(ShippingCalendar {
-        lead_days: map
-            .get("shipping.lead_days")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2),
-        no_ship_weekdays: map
-            .get("shipping.no_ship_weekdays")
-            .map(|v| v.split(',').filter_map(|d| d.trim().parse().ok()).collect())
-            .unwrap_or_default(),
-        no_ship_dates,
-    })
-}
-
-pub(crate) async fn load_reasons(
-    conn: &mut sqlx::AnyConnection,
-) -> Result<SubscriptionReasons, StoreError> {
-    let rows = sqlx::query("SELECT kind, name FROM subscription_reasons ORDER BY position, id")
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut out = SubscriptionReasons::default();
-    for r in &rows {
-        let name = get_str(r, "name")?;
-        match get_str(r, "kind")?.as_str() {
-            "stop" => out.stop.push(name),
-            "cancel" => out.cancel.push(name),
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// Default reason masters, seeded once.
-pub(crate) const DEFAULT_STOP_REASONS: &[&str] = &[
-    "支払い不備",
-    "長期不在",
-    "在庫切れ",
-    "顧客都合（一時停止）",
-    "その他",
-];
-pub(crate) const DEFAULT_CANCEL_REASONS: &[&str] = &[
-    "商品に満足できなかった",
-    "商品が余っている",
-    "価格が高い",
-    "効果を感じない",
-    "解約申請",
-    "その他",
-];
-
-const SUB_COLUMNS: &[&str] = &[
+pub(crate) const SUB_COLUMNS: &[&str] = &[
     "customer_id",
     "parent_order_id",
     "status",
@@ -195,7 +57,7 @@ const SUB_COLUMNS: &[&str] = &[
     "updated_at",
 ];
 
-fn sub_args(s: &Subscription, last_run_on: Option<Date>, updated_at: &str) -> Vec<Arg> {
+pub(crate) fn sub_args(s: &Subscription, last_run_on: Option<Date>, updated_at: &str) -> Vec<Arg> {
     let b = &s.billing;
     let json = |a: &Address| serde_json::to_string(a).unwrap_or_default();
     let mut a: Vec<Arg> = Vec::with_capacity(SUB_COLUMNS.len() + 2);
@@ -244,7 +106,7 @@ const SUB_ITEM_COLUMNS: &[&str] = &[
     "last_count",
 ];
 
-fn item_rows(subs: &[Subscription]) -> Rows {
+pub(crate) fn item_rows(subs: &[Subscription]) -> Rows {
     let mut rows = Rows::new("subscription_items", SUB_ITEM_COLUMNS);
     for s in subs {
         for (p, i) in s.items.iter().enumerate() {
@@ -265,7 +127,7 @@ fn item_rows(subs: &[Subscription]) -> Rows {
     rows
 }
 
-fn label_rows(subs: &[Subscription]) -> Rows {
+pub(crate) fn label_rows(subs: &[Subscription]) -> Rows {
     let mut rows = Rows::new("subscription_label_links", &["subscription_id", "label_id"]);
     for s in subs {
         for l in &s.label_ids {
@@ -276,11 +138,7 @@ fn label_rows(subs: &[Subscription]) -> Rows {
     rows
 }
 
-fn history_rows(rows: &[HistoryRow], at: &str) -> Rows {
-    crate::pipeline::history_rows_into("subscription_history", "subscription_id", rows, at)
-}
-
-fn change_rows(
+pub(crate) fn change_rows(
     id: i64,
     changes: &[SubscriptionChange],
     actor: &Actor,
@@ -301,22 +159,22 @@ fn change_rows(
     }
 }
 
-fn select_sql() -> String {
+pub(crate) fn select_sql() -> String {
     format!("SELECT id, {} FROM subscriptions", SUB_COLUMNS.join(", "))
 }
 
-fn corrupt(col: &str) -> sqlx::Error {
+pub(crate) fn corrupt(col: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: col.into(),
         source: "unreadable value".into(),
     }
 }
 
-fn date_col(r: &sqlx::any::AnyRow, col: &str) -> Result<Date, sqlx::Error> {
+pub(crate) fn date_col(r: &sqlx::any::AnyRow, col: &str) -> Result<Date, sqlx::Error> {
     get_str(r, col)?.parse().map_err(|_| corrupt(col))
 }
 
-fn sub_from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, sqlx::Error> {
+pub(crate) fn sub_from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, sqlx::Error> {
     let addr = |col: &str| -> Result<Address, sqlx::Error> {
         serde_json::from_str(&get_str(r, col)?).map_err(|_| corrupt(col))
     };
@@ -351,7 +209,7 @@ fn sub_from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, sqlx::Error> {
     })
 }
 
-async fn attach_sub_children(
+pub(crate) async fn attach_sub_children(
     conn: &mut sqlx::AnyConnection,
     subs: &mut [Subscription],
 ) -> Result<(), StoreError> {
@@ -421,7 +279,7 @@ pub(crate) async fn start_subscriptions(
     let map = settings_map(tx).await?;
     let settings = settings_from(&map);
     let calendar = calendar_from(tx, &map).await?;
-    let today = crate::pipeline::today();
+    let today = crate::db::today();
     let mut subs = Vec::new();
     let mut owners = Vec::new();
     let mut errors = FieldErrors::default();
@@ -537,14 +395,14 @@ impl Default for RunOptions {
 }
 
 /// One part of a run: the due subscriptions whose `id % part.1 == part.0`.
-struct PartRun {
-    today: Date,
-    cutoff: Date,
-    column: &'static str,
-    flagged_creates: bool,
-    chunk_size: usize,
-    stop_after_chunks: Option<usize>,
-    part: (i64, i64),
+pub(crate) struct PartRun {
+    pub(crate) today: Date,
+    pub(crate) cutoff: Date,
+    pub(crate) column: &'static str,
+    pub(crate) flagged_creates: bool,
+    pub(crate) chunk_size: usize,
+    pub(crate) stop_after_chunks: Option<usize>,
+    pub(crate) part: (i64, i64),
 }
 
 /// Search of 定期受注管理.
@@ -903,80 +761,6 @@ impl Store {
             .collect()
     }
 
-    /// Applies a command to a subscription: one transaction, version-checked, a
-    /// 履歴 row per changed field.
-    pub async fn change_subscription(
-        &self,
-        id: i64,
-        expected_version: Option<i64>,
-        cmds: &[SubscriptionCommand],
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<SubscriptionChanged, StoreError> {
-        let mut tx = self.begin().await?;
-        let out = self
-            .change_subscription_in_tx(&mut tx, id, expected_version, cmds, actor, reason)
-            .await?;
-        if out.changes.iter().any(|c| c.field == "status") {
-            self.raise_subscription_status(&mut tx, &out.subscription, actor)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    /// [`Store::change_subscription`] inside the caller's transaction (a job's
-    /// chunk): the status event is raised for rules just the same.
-    pub(crate) async fn change_subscription_raising_in_tx(
-        &self,
-        tx: &mut Tx,
-        id: i64,
-        cmds: &[SubscriptionCommand],
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<SubscriptionChanged, StoreError> {
-        let out = self
-            .change_subscription_in_tx(tx, id, None, cmds, actor, reason)
-            .await?;
-        if out.changes.iter().any(|c| c.field == "status") {
-            self.raise_subscription_status(tx, &out.subscription, actor)
-                .await?;
-        }
-        Ok(out)
-    }
-
-    /// 自動化設定 on 「定期受注のステータスが X になった」: the event is raised on
-    /// the subscription's latest order, in the same transaction. Only here —
-    /// a status a rule set does not raise it again, so no chain crosses from
-    /// orders to subscriptions and back.
-    async fn raise_subscription_status(
-        &self,
-        tx: &mut Tx,
-        s: &Subscription,
-        actor: &Actor,
-    ) -> Result<(), StoreError> {
-        let latest = sqlx::query(
-            "SELECT order_number FROM orders WHERE subscription_id = $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(s.id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = latest else { return Ok(()) };
-        let number = get_str(&row, "order_number")?;
-        let event = juchu_domain::event::OrderEvent::SubscriptionStatusBecame { status: s.status };
-        self.change_in_tx_with_events(
-            tx,
-            &number,
-            None,
-            &juchu_domain::patch::OrderPatch::default(),
-            actor,
-            &format!("定期受注 #{} のステータス変更", s.id),
-            &[event],
-        )
-        .await?;
-        Ok(())
-    }
-
     /// [`Store::change_subscription`] inside the caller's transaction (an
     /// automation rule acting on an order's subscription).
     pub(crate) async fn change_subscription_in_tx(
@@ -1100,304 +884,9 @@ impl Store {
             changes,
         })
     }
-
-    /// 「今すぐ次回の受注を作成」: the next child order now (only when 有効).
-    /// With `expected_version`, a second click or a retry based on the same page
-    /// is refused (409) instead of creating the delivery after next.
-    pub async fn create_subscription_order_now(
-        &self,
-        id: i64,
-        expected_version: Option<i64>,
-        actor: &Actor,
-    ) -> Result<Order, StoreError> {
-        let mut tx = self.begin().await?;
-        let sub = load_subscription(&mut tx, id, self.lock_suffix()).await?;
-        if let Some(v) = expected_version
-            && v != sub.version
-        {
-            return Err(StoreError::Conflict {
-                field: Some("version".into()),
-                message: format!(
-                    "定期受注 #{id} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから作成してください",
-                    sub.version
-                ),
-            });
-        }
-        check_manual_creation(&sub)?;
-        let mut report = RunReport::default();
-        // The manual order counts as today's: the daily run does not add another
-        // one for this subscription today.
-        let today = crate::pipeline::today();
-        let created = self
-            .create_children(&mut tx, vec![sub], Some(today), actor, &mut report)
-            .await?;
-        if let Some((_, msg)) = report.failed.first() {
-            return Err(FieldErrors::single("subscription", "cannot_create", msg.clone()).into());
-        }
-        tx.commit().await?;
-        created
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Other("no order was created".into()))
-    }
-
-    /// 自動受注作成 as of `today`: one child order for every 有効 subscription whose
-    /// creation date has come, at most one per subscription per run. Chunks of
-    /// subscriptions are committed one by one; the run can be stopped and re-run
-    /// at any point: a (subscription, delivery date) pair never gets two orders, and
-    /// subscriptions this date's run already served are not served again.
-    pub async fn run_subscriptions(
-        &self,
-        today: Date,
-        opts: &RunOptions,
-    ) -> Result<RunReport, StoreError> {
-        let settings = self.subscription_settings().await?;
-        let cutoff = today
-            .checked_add(settings.days_before.days())
-            .map_err(|e| StoreError::Other(format!("date out of range: {e}")))?;
-        let column = match settings.basis {
-            CreationBasis::Delivery => "next_delivery_date",
-            CreationBasis::Ship => "next_ship_date",
-        };
-        // PostgreSQL: the due set is split over several connections by id, each
-        // part in its own chunks and transactions (the rows are locked while their
-        // chunk is written). SQLite has one writer: one part.
-        let parts = match (self.backend, opts.stop_after_chunks) {
-            (Backend::Postgres, None) => opts.workers.max(1),
-            _ => 1,
-        };
-        let mut tasks = Vec::with_capacity(parts);
-        for part in 0..parts {
-            let store = self.clone();
-            let run = PartRun {
-                today,
-                cutoff,
-                column,
-                flagged_creates: settings.flagged_creates,
-                chunk_size: opts.chunk_size.max(1),
-                stop_after_chunks: opts.stop_after_chunks,
-                part: (part as i64, parts as i64),
-            };
-            tasks.push(tokio::spawn(async move { store.run_part(run).await }));
-        }
-        let mut report = RunReport {
-            date: Some(today),
-            complete: true,
-            ..Default::default()
-        };
-        let mut first_error = None;
-        for t in tasks {
-            match t.await {
-                Ok(Ok(r)) => {
-                    report.created += r.created;
-                    report.skipped_flagged += r.skipped_flagged;
-                    report.failed.extend(r.failed);
-                    report.chunks += r.chunks;
-                    report.complete &= r.complete;
-                }
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(e) => {
-                    first_error.get_or_insert(StoreError::Other(format!(
-                        "subscription run task failed: {e}"
-                    )));
-                }
-            }
-        }
-        match first_error {
-            // Parts that finished are committed; a re-run completes the rest.
-            Some(e) => Err(e),
-            None => Ok(report),
-        }
-    }
-
-    async fn run_part(&self, run: PartRun) -> Result<RunReport, StoreError> {
-        let actor = Actor::system("自動受注作成");
-        let mut report = RunReport {
-            date: Some(run.today),
-            complete: true,
-            ..Default::default()
-        };
-        let mut last_id = 0_i64;
-        loop {
-            let mut tx = self.begin().await?;
-            let sql = format!(
-                "{} WHERE status = 'active' AND {} <= $1 AND (last_run_on IS NULL OR last_run_on < $2) AND id > $3 AND id % $5 = $6 ORDER BY id LIMIT $4{}",
-                select_sql(),
-                run.column,
-                self.lock_suffix()
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(run.cutoff.to_string())
-                .bind(run.today.to_string())
-                .bind(last_id)
-                .bind(run.chunk_size as i64)
-                .bind(run.part.1)
-                .bind(run.part.0)
-                .fetch_all(&mut *tx)
-                .await?;
-            if rows.is_empty() {
-                tx.commit().await?;
-                break;
-            }
-            let mut subs = rows
-                .iter()
-                .map(sub_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            last_id = subs.iter().map(|s| s.id).max().unwrap_or(last_id);
-            attach_sub_children(&mut tx, &mut subs).await?;
-            let (due, flagged): (Vec<_>, Vec<_>) = subs
-                .into_iter()
-                .partition(|s| run.flagged_creates || !s.needs_attention);
-            report.skipped_flagged += flagged.len();
-            self.create_children(&mut tx, due, Some(run.today), &actor, &mut report)
-                .await?;
-            tx.commit().await?;
-            report.chunks += 1;
-            if run.stop_after_chunks.is_some_and(|n| report.chunks >= n) {
-                report.complete = false;
-                break;
-            }
-        }
-        Ok(report)
-    }
-
-    /// Builds and writes the next child order of each subscription and advances
-    /// it, in the caller's transaction. Subscriptions whose order cannot be built
-    /// are reported in `report.failed` and left unchanged.
-    async fn create_children(
-        &self,
-        tx: &mut Tx,
-        subs: Vec<Subscription>,
-        run_date: Option<Date>,
-        actor: &Actor,
-        report: &mut RunReport,
-    ) -> Result<Vec<Order>, StoreError> {
-        if subs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let codes: Vec<String> = subs
-            .iter()
-            .flat_map(|s| s.items.iter().map(|i| i.product_code.clone()))
-            .collect();
-        let (snapshot, products) = self.context(tx, &codes).await?;
-        let map = settings_map(tx).await?;
-        let calendar = calendar_from(tx, &map).await?;
-        let reasons = SubscriptionReasons::default();
-        let order_ctx = OrderContext {
-            masters: &snapshot.masters,
-            products: &products,
-            rounding: snapshot.rounding,
-        };
-        let sub_ctx = SubscriptionContext {
-            masters: &snapshot.masters,
-            calendar: &calendar,
-            reasons: &reasons,
-            products: &products,
-        };
-        let now = now_second();
-        // A delivery date that already has an order (old data, or a date moved
-        // onto an earlier delivery) fails for that subscription alone instead of
-        // failing the whole chunk on the unique index, run after run.
-        let existing = existing_deliveries(tx, self.backend, &subs).await?;
-        let mut built = Vec::with_capacity(subs.len());
-        let mut advanced = Vec::with_capacity(subs.len());
-        let failed_before = report.failed.len();
-        for sub in subs {
-            if existing.contains(&(sub.id, sub.schedule.next_delivery)) {
-                report.failed.push((
-                    sub.id,
-                    format!(
-                        "next_delivery_date: 配送予定日 {} の受注は既に作成されています。次回配送予定日を変更してください",
-                        sub.schedule.next_delivery
-                    ),
-                ));
-                continue;
-            }
-            let mut input = child_order(&sub, &snapshot.masters);
-            if sub.needs_attention {
-                // Orders of a 要対応定期受注 are flagged too (SPEC §3).
-                input.needs_attention_reason = Some("要対応定期受注からの受注".into());
-            }
-            let next = match apply_command(&sub, &SubscriptionCommand::Advance, &sub_ctx) {
-                Ok(n) => n,
-                Err(e) => {
-                    report.failed.push((sub.id, error_text(&e)));
-                    continue;
-                }
-            };
-            match build_order(input, &order_ctx, now) {
-                Ok(o) => {
-                    built.push(o);
-                    advanced.push((sub, next));
-                }
-                Err(e) => report.failed.push((sub.id, error_text(&e))),
-            }
-        }
-        // Failed ones are not retried by every tick of the worker: the next date's
-        // run tries again (after someone fixed the subscription).
-        if let Some(day) = run_date {
-            let failed: Vec<i64> = report.failed[failed_before..].iter().map(|f| f.0).collect();
-            mark_run(tx, self.backend, &failed, day).await?;
-        }
-        if built.is_empty() {
-            return Ok(Vec::new());
-        }
-        let at = juchu_domain::time::format_ts(now);
-        let mut history = Vec::with_capacity(advanced.len() * 4);
-        let mut updates = Vec::with_capacity(advanced.len());
-        for (before, after) in &mut advanced {
-            after.version = before.version + 1;
-            // One 履歴 row per advance (not one per date field): the run writes
-            // hundreds of thousands of them, and the dates follow from the count.
-            history.push(HistoryRow {
-                owner_id: before.id,
-                actor_kind: actor.kind(),
-                actor_id: actor.id(),
-                actor_name: actor.name().to_string(),
-                field: "count".into(),
-                before: before.count.to_string(),
-                after: after.count.to_string(),
-                reason: format!(
-                    "{}配送分の受注を作成。次回配送予定日 {} → {}、次回発送予定日 {} → {}",
-                    before.schedule.next_delivery,
-                    before.schedule.next_delivery,
-                    after.schedule.next_delivery,
-                    before.schedule.next_ship,
-                    after.schedule.next_ship
-                ),
-            });
-            updates.push(after.clone());
-        }
-        let extra = vec![history_rows(&history, &at)];
-        let n = built.len();
-        let parts = BuiltOrders {
-            orders: built,
-            cycles: vec![None; n],
-            attributes: vec![Vec::new(); n],
-            snapshot: &snapshot,
-            products: &products,
-            now,
-            allocated: None,
-        };
-        let orders = self
-            .insert_built(tx, parts, actor, extra)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => StoreError::Conflict {
-                    field: Some("subscription".into()),
-                    message: "この配送予定日の受注は既に作成されています".into(),
-                },
-                e => e,
-            })?;
-        advance_rows(tx, self.backend, &updates, run_date, &at).await?;
-        report.created += orders.len();
-        Ok(orders)
-    }
 }
 
-fn error_text(e: &FieldErrors) -> String {
+pub(crate) fn error_text(e: &FieldErrors) -> String {
     e.0.iter()
         .map(|f| format!("{}: {}", f.field, f.message))
         .collect::<Vec<_>>()
@@ -1406,7 +895,7 @@ fn error_text(e: &FieldErrors) -> String {
 
 /// The (subscription, delivery date) pairs of `subs`' next deliveries that
 /// already have an order.
-async fn existing_deliveries(
+pub(crate) async fn existing_deliveries(
     tx: &mut Tx,
     backend: Backend,
     subs: &[Subscription],
@@ -1441,7 +930,12 @@ async fn existing_deliveries(
     Ok(found)
 }
 
-async fn mark_run(tx: &mut Tx, backend: Backend, ids: &[i64], day: Date) -> Result<(), StoreError> {
+pub(crate) async fn mark_run(
+    tx: &mut Tx,
+    backend: Backend,
+    ids: &[i64],
+    day: Date,
+) -> Result<(), StoreError> {
     for chunk in ids.chunks(crate::db::max_binds(backend) - 1) {
         let mut args: Vec<Arg> = vec![day.to_string().into()];
         args.extend(chunk.iter().map(|id| Arg::from(*id)));
@@ -1454,7 +948,7 @@ async fn mark_run(tx: &mut Tx, backend: Backend, ids: &[i64], day: Date) -> Resu
     Ok(())
 }
 
-async fn last_run_on(tx: &mut Tx, id: i64) -> Result<Option<Date>, StoreError> {
+pub(crate) async fn last_run_on(tx: &mut Tx, id: i64) -> Result<Option<Date>, StoreError> {
     let row = sqlx::query("SELECT last_run_on FROM subscriptions WHERE id = $1")
         .bind(id)
         .fetch_one(&mut **tx)
@@ -1481,7 +975,7 @@ pub(crate) async fn load_subscription(
 }
 
 /// Writes a changed subscription: the row, and items / labels when they changed.
-async fn write_subscription(
+pub(crate) async fn write_subscription(
     tx: &mut Tx,
     backend: Backend,
     before: &Subscription,
@@ -1528,7 +1022,7 @@ async fn write_subscription(
 /// advance changes (dates, count, run date). The version is counted up in SQL, so
 /// a rule that changed the subscription in the same transaction (its child
 /// order's automation) keeps its own version step.
-async fn advance_rows(
+pub(crate) async fn advance_rows(
     tx: &mut Tx,
     backend: Backend,
     subs: &[Subscription],

@@ -155,7 +155,7 @@ impl SandboxGateway {
         let id = format!(
             "sbx_{}_{}",
             req.kind.code(),
-            crate::staff::random_token("")[..16].to_lowercase()
+            crate::db::random_token("")[..16].to_lowercase()
         );
         sqlx::query("INSERT INTO sandbox_transactions (id, gateway, order_number, amount, state, card_token, decision_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(id.clone())

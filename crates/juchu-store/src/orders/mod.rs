@@ -1,19 +1,29 @@
-//! Order rows: mapping between [`Order`] and the `orders`, `order_items` and
-//! `order_label_links` tables, and reading history. Writing happens only through
-//! [`crate::pipeline`].
+//! Orders: the rows ([`Order`] ↔ `orders`, `order_items`, `order_label_links`),
+//! search, and the order pipeline — creating ([`create`]) and changing
+//! ([`change`]) orders, the points of a cancelled order, and a rule's dry run.
+//! Writing happens only through the pipeline, entered from the effects module.
+
+mod change;
+mod create;
+mod points;
+mod rule_dry_run;
+pub mod search;
+
+pub(crate) use change::{ChangeTarget, Changed};
+pub(crate) use create::{BuiltOrders, prefix_errors};
+pub use create::{Created, IdempotencyKey, NewOrderRequest};
+pub use search::{MAX_PER_PAGE, OrderPage, OrderQuery};
 
 use crate::StoreError;
-use crate::db::{
-    Arg, Backend, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with,
-    rows_per_statement, values_placeholders,
-};
+use crate::db::Rows;
+use crate::db::{Arg, Store, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with};
+pub use crate::history::HistoryEntry;
 use jiff::civil::Date;
 use juchu_domain::customer::Address;
 use juchu_domain::normalize::{email_key, name_key, phone_key, tracking_key};
 use juchu_domain::order::{Order, OrderItem};
 use juchu_domain::pricing::Totals;
 use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState, TaxRate};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
 
@@ -436,78 +446,6 @@ pub(crate) fn select_order_sql() -> String {
     format!("SELECT id, {} FROM orders", WRITE_COLUMNS.join(", "))
 }
 
-/// Rows for one table, ready for a multi-row INSERT.
-pub(crate) struct Rows {
-    pub table: &'static str,
-    pub columns: String,
-    pub width: usize,
-    pub args: Vec<Arg>,
-}
-
-impl Rows {
-    pub fn new(table: &'static str, columns: &[&str]) -> Rows {
-        Rows {
-            table,
-            columns: columns.join(", "),
-            width: columns.len(),
-            args: Vec::new(),
-        }
-    }
-    fn len(&self) -> usize {
-        self.args.len() / self.width
-    }
-}
-
-/// Writes row sets. On PostgreSQL, when everything fits one statement, all sets go
-/// in one round trip as data-modifying CTEs (ids are allocated beforehand, so no
-/// set depends on another's output; foreign keys are checked at the end of the
-/// statement). Otherwise, and on SQLite (no INSERT in CTEs), each set is written
-/// in statements of at most [`crate::db::max_binds`] values.
-pub(crate) async fn write_rows(
-    tx: &mut Tx,
-    backend: Backend,
-    sets: Vec<Rows>,
-) -> Result<(), StoreError> {
-    let sets: Vec<Rows> = sets.into_iter().filter(|r| !r.args.is_empty()).collect();
-    let total: usize = sets.iter().map(|r| r.args.len()).sum();
-    if backend == Backend::Postgres && sets.len() > 1 && total <= crate::db::max_binds(backend) {
-        let mut sql = String::from("WITH ");
-        let mut args = Vec::with_capacity(total);
-        let last = sets.len() - 1;
-        for (k, set) in sets.into_iter().enumerate() {
-            let insert = format!(
-                "INSERT INTO {} ({}) VALUES {}",
-                set.table,
-                set.columns,
-                values_placeholders(set.len(), set.width, args.len() + 1)
-            );
-            if k == last {
-                sql.truncate(sql.len() - 2);
-                sql.push(' ');
-                sql.push_str(&insert);
-            } else {
-                sql.push_str(&format!("w{k} AS ({insert}), "));
-            }
-            args.extend(set.args);
-        }
-        query_with(sql, args).execute(&mut **tx).await?;
-        return Ok(());
-    }
-    for set in sets {
-        let per = rows_per_statement(backend, set.width);
-        for chunk in set.args.chunks(per * set.width) {
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES {}",
-                set.table,
-                set.columns,
-                values_placeholders(chunk.len() / set.width, set.width, 1)
-            );
-            query_with(sql, chunk.to_vec()).execute(&mut **tx).await?;
-        }
-    }
-    Ok(())
-}
-
 /// Row sets of new orders with their items and labels (ids already allocated).
 pub(crate) fn new_order_rows(orders: &[Order], now: &str) -> Vec<Rows> {
     let mut cols: Vec<&str> = vec!["id"];
@@ -546,20 +484,6 @@ pub(crate) fn label_rows(order_id: i64, labels: &[i64]) -> Rows {
         rows.args.push((*l).into());
     }
     rows
-}
-
-/// One row of 履歴.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryEntry {
-    pub id: i64,
-    pub at: String,
-    pub actor_kind: String,
-    pub actor_name: String,
-    pub field: String,
-    pub field_label: String,
-    pub before: String,
-    pub after: String,
-    pub reason: String,
 }
 
 impl Store {

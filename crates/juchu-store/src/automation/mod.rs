@@ -1,11 +1,13 @@
 //! 自動化設定: storing rules. Rules run inside the change pipeline
-//! ([`crate::pipeline`]); every write here replaces `masters_revision` so every
+//! (the order pipeline); every write here replaces `masters_revision` so every
 //! process picks up the new rule set on its next change.
 
 use crate::StoreError;
-use crate::db::{Store, get_bool, get_i64, get_str, now_text};
+use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_str, now_text, query_with};
 use juchu_domain::FieldErrors;
+use juchu_domain::automation::CustomerFacts;
 use juchu_domain::automation::{Action, Condition, Rule, conflicts};
+use std::collections::HashMap;
 
 /// Checks `rule` against the masters (its status, label, conditions and reason
 /// exist) and the other rules (no clash on one event, no circle).
@@ -188,7 +190,7 @@ impl Store {
         let mut tx = self.begin_read().await?;
         let rules = all_rules(&mut tx).await?;
         let masters = crate::masters::load_masters(&mut tx).await?;
-        let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
+        let reasons = crate::masters::load_reasons(&mut tx).await?;
         let templates = template_codes(&mut tx).await?;
         tx.commit().await?;
         Ok(rules
@@ -255,7 +257,7 @@ impl Store {
             position,
             ..rule.clone()
         };
-        let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
+        let reasons = crate::masters::load_reasons(&mut tx).await?;
         let templates = template_codes(&mut tx).await?;
         check_rule(&candidate, &existing, &masters, &reasons, &templates)?;
         let row = sqlx::query(
@@ -288,7 +290,7 @@ impl Store {
         if !existing.iter().any(|r| r.id == rule.id) {
             return Err(StoreError::NotFound("自動化設定"));
         }
-        let reasons = crate::subscriptions::load_reasons(&mut tx).await?;
+        let reasons = crate::masters::load_reasons(&mut tx).await?;
         let templates = template_codes(&mut tx).await?;
         if rule.enabled {
             check_rule(rule, &existing, &masters, &reasons, &templates)?;
@@ -404,92 +406,6 @@ pub struct DryRun {
     pub sample: Vec<String>,
 }
 
-impl Store {
-    /// How many orders of the last `days` days had an event this rule listens
-    /// for, with a sample — read from the event log, nothing is changed.
-    pub async fn dry_run_rule(&self, rule: &Rule, days: i64) -> Result<DryRun, StoreError> {
-        if !(1..=365).contains(&days) {
-            return Err(
-                FieldErrors::single("days", "out_of_range", "1〜365日で指定してください").into(),
-            );
-        }
-        let kind = match &rule.trigger {
-            juchu_domain::automation::Trigger::EventKind { event } => event.clone(),
-            juchu_domain::automation::Trigger::Exact { event } => event.kind().to_string(),
-        };
-        let since = jiff::Timestamp::now()
-            .checked_sub(jiff::SignedDuration::from_hours(24 * days))
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let rows = sqlx::query(
-            "SELECT e.payload, o.order_number, e.order_id FROM order_events e JOIN orders o ON o.id = e.order_id \
-             WHERE e.kind = $1 AND e.at >= $2 ORDER BY e.at DESC, e.id DESC",
-        )
-        .bind(kind)
-        .bind(juchu_domain::time::format_ts(since))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut seen = std::collections::HashSet::new();
-        let mut matched: Vec<(i64, String)> = Vec::new();
-        for r in &rows {
-            let event: juchu_domain::event::OrderEvent =
-                match serde_json::from_str(&get_str(r, "payload")?) {
-                    Ok(e) => e,
-                    Err(_) => continue,
-                };
-            let id = get_i64(r, "order_id")?;
-            if rule.trigger.matches(&event) && seen.insert(id) {
-                matched.push((id, get_str(r, "order_number")?));
-            }
-        }
-        if !rule.conditions.is_empty() {
-            // Conditions are checked on the orders as they are now (the event log
-            // does not keep the order's state at the time).
-            let masters = self.masters().await?;
-            let mut keep = std::collections::HashSet::new();
-            let mut conn = self.pool.acquire().await?;
-            for chunk in matched.chunks(crate::db::max_binds(self.backend)) {
-                let sql = format!(
-                    "{} WHERE id IN ({})",
-                    crate::orders::select_order_sql(),
-                    crate::db::in_list(chunk.len(), 1)
-                );
-                let args = chunk.iter().map(|(id, _)| crate::Arg::from(*id)).collect();
-                let rows = crate::db::query_with(sql, args)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let mut orders = rows
-                    .iter()
-                    .map(crate::orders::order_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                crate::orders::attach_children(&mut conn, &mut orders).await?;
-                let customers: Vec<i64> = orders.iter().filter_map(|o| o.customer_id).collect();
-                let facts = crate::pipeline::customer_facts(
-                    &mut conn,
-                    std::slice::from_ref(rule),
-                    &customers,
-                )
-                .await?;
-                for o in &orders {
-                    let customer = crate::pipeline::facts_of(&facts, o.customer_id);
-                    if rule
-                        .conditions
-                        .iter()
-                        .all(|c| c.holds(o, &masters, &customer))
-                    {
-                        keep.insert(o.id);
-                    }
-                }
-            }
-            matched.retain(|(id, _)| keep.contains(id));
-        }
-        Ok(DryRun {
-            days,
-            orders: matched.len() as i64,
-            sample: matched.into_iter().take(20).map(|(_, n)| n).collect(),
-        })
-    }
-}
-
 /// What loading the presets did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PresetReport {
@@ -497,4 +413,54 @@ pub struct PresetReport {
     /// (rule, why) for rules not added.
     pub skipped: Vec<(String, String)>,
     pub statuses_created: Vec<String>,
+}
+
+pub(crate) async fn load_rules(tx: &mut Tx) -> Result<Vec<Rule>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM automation_rules WHERE enabled = 1",
+        crate::automation::RULE_COLUMNS
+    )))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(crate::automation::rule_from_row).collect()
+}
+
+/// The customer flags rules test, for these customers — loaded only when an
+/// enabled rule has a customer condition, so intake pays nothing otherwise.
+pub(crate) async fn customer_facts(
+    conn: &mut sqlx::AnyConnection,
+    rules: &[Rule],
+    ids: &[i64],
+) -> Result<HashMap<i64, CustomerFacts>, StoreError> {
+    let mut out = HashMap::new();
+    if ids.is_empty() || !rules.iter().any(|r| r.enabled && r.tests_customer()) {
+        return Ok(out);
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(400) {
+        let sql = format!(
+            "SELECT id, mail_opt_out FROM customers WHERE id IN ({})",
+            crate::db::in_list(chunk.len(), 1)
+        );
+        let rows = query_with(sql, chunk.iter().map(|id| Arg::from(*id)).collect())
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            out.insert(
+                get_i64(r, "id")?,
+                CustomerFacts {
+                    mail_opt_out: get_i64(r, "mail_opt_out")? != 0,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn facts_of(map: &HashMap<i64, CustomerFacts>, customer: Option<i64>) -> CustomerFacts {
+    customer
+        .and_then(|id| map.get(&id).copied())
+        .unwrap_or_default()
 }

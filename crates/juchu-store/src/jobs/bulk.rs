@@ -5,8 +5,9 @@
 
 use crate::StoreError;
 use crate::db::{Store, Tx, now_text};
+use crate::history::Actor;
 use crate::jobs::{Job, item_error, subscription_of};
-use crate::pipeline::{Actor, Snapshot};
+use crate::snapshot::Snapshot;
 use juchu_domain::FieldErrors;
 use juchu_domain::job::{
     BulkMail, BulkUpdate, ItemOutcome, JobParams, PaymentChange, PaymentChangeProcess,
@@ -165,9 +166,9 @@ async fn bulk_update_orders(
     // Refused orders are not changed: drop them from what the pipeline sees.
     let keep: HashSet<&str> = batch.iter().map(|(_, n, _)| n.as_str()).collect();
     loaded.retain(|n, _| keep.contains(n.as_str()));
-    let targets: Vec<crate::pipeline::ChangeTarget<'_>> = batch
+    let targets: Vec<crate::orders::ChangeTarget<'_>> = batch
         .iter()
-        .map(|(_, number, patch)| crate::pipeline::ChangeTarget {
+        .map(|(_, number, patch)| crate::orders::ChangeTarget {
             order_number: number,
             expected_version: None,
             patch,
@@ -217,7 +218,7 @@ pub(crate) fn would_fail(
                 order,
                 &u.order_patch(order, &snapshot.masters),
                 &ctx,
-                crate::pipeline::today(),
+                crate::db::today(),
             )
             .err()
             .map(|e| messages(&e))
@@ -244,7 +245,7 @@ pub(crate) fn would_fail(
     }
 }
 
-fn updated_message(changed: &crate::pipeline::Changed) -> String {
+fn updated_message(changed: &crate::orders::Changed) -> String {
     let fields: Vec<&str> = changed
         .changes
         .iter()

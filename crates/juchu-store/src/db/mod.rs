@@ -1,4 +1,17 @@
-//! Connecting, migrating, and the dialect-specific pieces.
+//! The floor every other module stands on: connecting, transactions, the
+//! dialect-specific pieces, binding and reading values, multi-row writes, the
+//! clock, tokens and the revision cache. Nothing here names a business area.
+
+mod cache;
+mod clock;
+mod rows;
+mod token;
+
+pub use cache::RevisionCache;
+pub(crate) use clock::{now_second, today};
+pub(crate) use rows::Rows;
+pub(crate) use rows::write_rows;
+pub use token::random_token;
 
 use crate::StoreError;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -42,15 +55,11 @@ impl std::fmt::Debug for StoreConfig {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub backend: Backend,
-    /// Masters, rules and settings as of a `masters_revision`; see [`crate::pipeline`].
-    pub(crate) snapshot: SnapshotCache,
+    /// Masters, rules and settings as of a `masters_revision` (the snapshot module).
+    pub(crate) snapshot: RevisionCache,
 }
 
 pub type Tx = Transaction<'static, Any>;
-
-/// The pipeline's cached snapshot and the `masters_revision` it was loaded at.
-pub(crate) type SnapshotCache =
-    std::sync::Arc<std::sync::Mutex<Option<(String, std::sync::Arc<crate::pipeline::Snapshot>)>>>;
 
 /// A bind value. Nulls carry their type because PostgreSQL needs it.
 #[derive(Debug, Clone)]
@@ -174,9 +183,6 @@ pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(col)? != 0)
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 impl Store {
     /// Opens the store. On SQLite the database file is created in the data
     /// directory when missing; the directory itself only when allowed.
@@ -290,15 +296,6 @@ impl Store {
             backend,
             snapshot: Default::default(),
         })
-    }
-
-    /// Runs the migrations for this backend and seeds the default masters once.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
-        }
-        crate::masters::seed_defaults(self).await
     }
 
     /// Starts a write transaction. SQLite takes the write lock up front
@@ -429,13 +426,13 @@ fn check_parent_exists(path: &Path) -> Result<(), StoreError> {
 
 /// Marks masters, rules or settings as changed, inside the writer's transaction, so
 /// every process reloads its cached snapshot on its next change (see
-/// [`crate::pipeline`]). The value is random rather than a counter: it only needs
+/// the snapshot module). The value is random rather than a counter: it only needs
 /// to differ.
 pub(crate) async fn bump_masters_revision(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE settings SET value = $1 WHERE key = 'masters_revision'")
-        .bind(crate::staff::random_token(""))
+        .bind(random_token(""))
         .execute(conn)
         .await?;
     Ok(())

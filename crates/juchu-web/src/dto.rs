@@ -5,7 +5,7 @@ use juchu_domain::customer::{Address, Customer, CustomerInput};
 use juchu_domain::masters::{Carrier, HandlingStatus, Masters, OrderLabel, PaymentMethod, Product};
 use juchu_domain::order::{ItemInput, Order, OrderItem};
 use juchu_domain::patch::OrderPatch;
-use juchu_store::orders::HistoryEntry;
+use juchu_store::HistoryEntry;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 

@@ -14,12 +14,19 @@
 //! Every change goes through the change pipeline with the actor
 //! [`Actor::Job`], so 履歴 says which job did it and rules fire.
 
+mod blacklist_rescan;
+mod bulk;
+mod export;
+mod export_projection;
+
+pub use blacklist_rescan::Rescan;
+
 use crate::StoreError;
 use crate::db::{
     Arg, Store, Tx, get_i64, get_opt_i64, get_opt_str, get_str, in_list, now_text, query_with,
 };
-use crate::pipeline::{Actor, HistoryRow, history_rows};
-use crate::search::OrderQuery;
+use crate::history::{Actor, HistoryRow, order_history_rows as history_rows};
+use crate::orders::OrderQuery;
 use juchu_domain::FieldErrors;
 use juchu_domain::job::{ItemOutcome, JobKind, JobParams, JobStatus};
 
@@ -557,7 +564,7 @@ impl Store {
             };
             tx.commit().await?;
             for o in &orders {
-                let why = crate::bulk::would_fail(&params, o, &snapshot, &opted_out);
+                let why = bulk::would_fail(&params, o, &snapshot, &opted_out);
                 if let Some(why) = why {
                     preview.would_fail += 1;
                     if preview.failures.len() < 100 {
@@ -845,7 +852,7 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()?;
         let actor = job.actor();
         let outcomes =
-            crate::bulk::run_items(self, &mut tx, &job, &params, &items, &actor, isolate).await?;
+            bulk::run_items(self, &mut tx, &job, &params, &items, &actor, isolate).await?;
         let (mut failed, mut skipped) = (0i64, 0i64);
         // Items with the same outcome and message are marked in one statement
         // (a bulk update mostly says the same for every order).
@@ -997,7 +1004,7 @@ impl Store {
         field: &str,
         after: String,
     ) -> Result<(), StoreError> {
-        crate::orders::write_rows(
+        crate::db::write_rows(
             tx,
             self.backend,
             vec![history_rows(

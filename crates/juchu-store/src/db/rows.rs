@@ -1,0 +1,76 @@
+//! Multi-row INSERTs: the one way the store writes many rows at once.
+
+use super::{Arg, Backend, Tx, query_with, rows_per_statement, values_placeholders};
+use crate::StoreError;
+
+/// Rows for one table, ready for a multi-row INSERT.
+pub(crate) struct Rows {
+    pub table: &'static str,
+    pub columns: String,
+    pub width: usize,
+    pub args: Vec<Arg>,
+}
+
+impl Rows {
+    pub fn new(table: &'static str, columns: &[&str]) -> Rows {
+        Rows {
+            table,
+            columns: columns.join(", "),
+            width: columns.len(),
+            args: Vec::new(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.args.len() / self.width
+    }
+}
+
+/// Writes row sets. On PostgreSQL, when everything fits one statement, all sets go
+/// in one round trip as data-modifying CTEs (ids are allocated beforehand, so no
+/// set depends on another's output; foreign keys are checked at the end of the
+/// statement). Otherwise, and on SQLite (no INSERT in CTEs), each set is written
+/// in statements of at most [`super::max_binds`] values.
+pub(crate) async fn write_rows(
+    tx: &mut Tx,
+    backend: Backend,
+    sets: Vec<Rows>,
+) -> Result<(), StoreError> {
+    let sets: Vec<Rows> = sets.into_iter().filter(|r| !r.args.is_empty()).collect();
+    let total: usize = sets.iter().map(|r| r.args.len()).sum();
+    if backend == Backend::Postgres && sets.len() > 1 && total <= super::max_binds(backend) {
+        let mut sql = String::from("WITH ");
+        let mut args = Vec::with_capacity(total);
+        let last = sets.len() - 1;
+        for (k, set) in sets.into_iter().enumerate() {
+            let insert = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                set.table,
+                set.columns,
+                values_placeholders(set.len(), set.width, args.len() + 1)
+            );
+            if k == last {
+                sql.truncate(sql.len() - 2);
+                sql.push(' ');
+                sql.push_str(&insert);
+            } else {
+                sql.push_str(&format!("w{k} AS ({insert}), "));
+            }
+            args.extend(set.args);
+        }
+        query_with(sql, args).execute(&mut **tx).await?;
+        return Ok(());
+    }
+    for set in sets {
+        let per = rows_per_statement(backend, set.width);
+        for chunk in set.args.chunks(per * set.width) {
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                set.table,
+                set.columns,
+                values_placeholders(chunk.len() / set.width, set.width, 1)
+            );
+            query_with(sql, chunk.to_vec()).execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,488 @@
+//! The order change pipeline: the only code that changes orders.
+//!
+//! In the caller's transaction: load and lock (version check) → apply the patch
+//! (pure) → list the changes → derive events → run automation rules (pure,
+//! bounded) → write the order, one history row per changed field, the rule
+//! firings, and the events. Rule actions that reach outside the order (a mail, a
+//! payment request, the subscription) are returned in [`Changed::outside`] and
+//! carried out by the effects module, which is also where every caller enters
+//! (UI, API, imports, jobs, payment answers, the subscription run).
+
+use crate::StoreError;
+use crate::automation::{customer_facts, facts_of};
+use crate::db::{Arg, Store, Tx, now_text, query_with};
+use crate::db::{Rows, today, write_rows};
+use crate::history::{Actor, HistoryRow, order_history_rows as history_rows};
+use crate::orders::{WRITE_COLUMNS, item_rows, label_rows, write_args};
+use juchu_domain::automation::Step;
+use juchu_domain::automation::{Cascade, cascade};
+use juchu_domain::event::{OrderEvent, derive_events};
+use juchu_domain::order::{Order, OrderContext};
+use juchu_domain::patch::{FieldChange, OrderPatch, apply_patch, diff};
+use std::collections::HashMap;
+
+/// What a change did.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub order: Order,
+    pub changes: Vec<FieldChange>,
+    pub events: Vec<OrderEvent>,
+    pub cascade_steps: usize,
+    /// Rule steps whose actions reach outside the order, for the effects module.
+    pub(crate) outside: Vec<Step>,
+}
+
+pub(super) struct EventRow {
+    pub order_id: i64,
+    pub event: OrderEvent,
+    pub depth: usize,
+}
+
+pub(super) fn event_rows(rows: &[EventRow], at: &str) -> Rows {
+    let mut out = Rows::new(
+        "order_events",
+        &["order_id", "at", "kind", "payload", "chain_depth"],
+    );
+    for e in rows {
+        out.args.push(Arg::from(e.order_id));
+        out.args.push(at.into());
+        out.args.push(e.event.kind().into());
+        out.args
+            .push(serde_json::to_string(&e.event).unwrap_or_default().into());
+        out.args.push((e.depth as i64).into());
+    }
+    out
+}
+
+/// Turns a cascade's steps into history and event rows.
+pub(super) fn cascade_rows(
+    c: &Cascade,
+    order_id: i64,
+    history: &mut Vec<HistoryRow>,
+    events: &mut Vec<EventRow>,
+) {
+    for step in &c.steps {
+        let reason = format!(
+            "自動化設定「{}」: {} → {}",
+            step.firing.rule_name,
+            step.firing.event.describe(),
+            step.firing.action.describe()
+        );
+        let rule_row = |field: &str, before: String, after: String, reason: String| HistoryRow {
+            owner_id: order_id,
+            actor_kind: "rule",
+            actor_id: Some(step.firing.rule_id),
+            actor_name: step.firing.rule_name.clone(),
+            field: field.to_string(),
+            before,
+            after,
+            reason,
+        };
+        if let Some(err) = &step.error {
+            history.push(rule_row(
+                "automation",
+                String::new(),
+                format!("失敗: {err}"),
+                reason,
+            ));
+            continue;
+        }
+        // An action outside the order (subscription, mail, payment) gets its own
+        // row from the store (see `apply_outside_actions`).
+        if step.changes.is_empty() && !step.firing.action.acts_outside() {
+            history.push(rule_row(
+                "automation",
+                String::new(),
+                "変更なし".into(),
+                reason.clone(),
+            ));
+        }
+        for ch in &step.changes {
+            history.push(rule_row(
+                ch.field,
+                ch.before.clone(),
+                ch.after.clone(),
+                reason.clone(),
+            ));
+        }
+        for e in &step.events {
+            events.push(EventRow {
+                order_id,
+                event: e.clone(),
+                depth: step.depth,
+            });
+        }
+    }
+    if c.limit_reached {
+        history.push(HistoryRow {
+            owner_id: order_id,
+            actor_kind: "system",
+            actor_id: None,
+            actor_name: "自動化".into(),
+            field: "automation".into(),
+            before: String::new(),
+            after: format!(
+                "連鎖の上限（{}段）に達したため、以降の自動化を停止しました",
+                juchu_domain::automation::MAX_CHAIN
+            ),
+            reason: String::new(),
+        });
+    }
+}
+
+impl Store {
+    /// Reads and locks the targets' orders (in id order on PostgreSQL, so two
+    /// batches never wait on each other in a circle).
+    pub(crate) async fn lock_orders_by_number(
+        &self,
+        tx: &mut Tx,
+        targets: &[ChangeTarget<'_>],
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let mut numbers: Vec<&str> = targets.iter().map(|t| t.order_number).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let keys: Vec<Arg> = numbers.iter().map(|n| Arg::from(*n)).collect();
+        self.lock_orders_where(tx, "order_number", keys).await
+    }
+
+    /// Reads and locks the orders whose `column` is one of `keys`, keyed by
+    /// order number.
+    async fn lock_orders_where(
+        &self,
+        tx: &mut Tx,
+        column: &str,
+        keys: Vec<Arg>,
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let orders =
+            crate::orders::select_orders_where(tx, column, &keys, self.lock_suffix()).await?;
+        Ok(orders
+            .into_iter()
+            .map(|o| (o.order_number.clone(), o))
+            .collect())
+    }
+
+    /// Orders by id with their items and labels, locked for the transaction
+    /// (in id order), keyed by order number: for [`Store::change_loaded_in_tx`].
+    pub(crate) async fn lock_orders_by_id(
+        &self,
+        tx: &mut Tx,
+        ids: &[i64],
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let keys: Vec<Arg> = ids.into_iter().map(Arg::from).collect();
+        self.lock_orders_where(tx, "id", keys).await
+    }
+
+    /// The pipeline for many orders at once (a job's chunk) on orders the
+    /// caller read and locked in this transaction ([`Store::lock_orders_by_id`],
+    /// [`Store::lock_orders_by_number`]): each order is validated, diffed,
+    /// recorded and run through the rules exactly as alone, but the orders are
+    /// written together — one multi-row `UPDATE` per few dozen orders, one
+    /// write of every 履歴 and event row. An order that fails (not found, stale
+    /// version, invalid) gets its error and nothing of it is written; the
+    /// others go on. `Err` is for the store itself failing: the caller's
+    /// transaction is then to be dropped. Callers enter through
+    /// the effects module, which carries out [`Changed::outside`].
+    pub(crate) async fn apply_order_changes(
+        &self,
+        tx: &mut Tx,
+        mut loaded: HashMap<String, Order>,
+        targets: &[ChangeTarget<'_>],
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Vec<Result<Changed, StoreError>>, StoreError> {
+        let codes: Vec<String> = targets
+            .iter()
+            .flat_map(|t| t.patch.items.iter().flatten())
+            .map(|i| i.product_code.trim().to_string())
+            .collect();
+        let (prep, products) = self.context(tx, &codes).await?;
+        let ctx = OrderContext {
+            masters: &prep.masters,
+            products: &products,
+            rounding: prep.rounding,
+        };
+        let day = today();
+        let customers: Vec<i64> = loaded.values().filter_map(|o| o.customer_id).collect();
+        let facts = customer_facts(tx, &prep.rules, &customers).await?;
+
+        /// An order whose change is to be written.
+        struct Pending {
+            index: usize,
+            before_version: i64,
+            items_changed: bool,
+            labels_changed: bool,
+            order: Order,
+            changes: Vec<FieldChange>,
+            events: Vec<OrderEvent>,
+            cascade_steps: usize,
+            outside: Vec<Step>,
+        }
+        let mut results: Vec<Option<Result<Changed, StoreError>>> =
+            (0..targets.len()).map(|_| None).collect();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut history: Vec<HistoryRow> = Vec::new();
+        let mut event_rows_all: Vec<EventRow> = Vec::new();
+        for (index, t) in targets.iter().enumerate() {
+            // The same order twice in one batch: the second sees the first's
+            // result only in a later batch, so it is refused here.
+            let Some(before) = loaded.remove(t.order_number) else {
+                results[index] = Some(Err(StoreError::NotFound("受注")));
+                continue;
+            };
+            if let Some(v) = t.expected_version
+                && v != before.version
+            {
+                results[index] = Some(Err(StoreError::Conflict {
+                    field: Some("version".into()),
+                    message: format!(
+                        "受注 {} は他の操作で更新されています（送信されたバージョン {v}、現在 {}）。再読み込みしてから変更してください",
+                        before.order_number, before.version
+                    ),
+                }));
+                continue;
+            }
+            let after = match apply_patch(&before, t.patch, &ctx, day) {
+                Ok(a) => a,
+                Err(e) => {
+                    results[index] = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            let changes = diff(&before, &after, &prep.masters);
+            if changes.is_empty() && t.outside_events.is_empty() {
+                results[index] = Some(Ok(Changed {
+                    order: before,
+                    changes,
+                    events: vec![],
+                    cascade_steps: 0,
+                    outside: vec![],
+                }));
+                continue;
+            }
+            let mut events = derive_events(Some(&before), &after, &prep.masters);
+            events.extend(t.outside_events.iter().cloned());
+            let customer = facts_of(&facts, before.customer_id);
+            let c = cascade(after, &events, &prep.rules, &ctx, day, &customer);
+            let id = before.id;
+            if changes.is_empty() && c.steps.is_empty() {
+                // Only an outside event no rule acts on: logged, the order is untouched.
+                event_rows_all.extend(events.iter().map(|e| EventRow {
+                    order_id: id,
+                    event: e.clone(),
+                    depth: 0,
+                }));
+                results[index] = Some(Ok(Changed {
+                    order: before,
+                    changes,
+                    events,
+                    cascade_steps: 0,
+                    outside: vec![],
+                }));
+                continue;
+            }
+            // A forced payment status says so on its 履歴 row: our record changed,
+            // the payment provider was not asked.
+            let forced = t
+                .patch
+                .payment_override
+                .as_deref()
+                .and_then(juchu_domain::status::PaymentOverride::parse);
+            let mut order_history: Vec<HistoryRow> = changes
+                .iter()
+                .map(|ch| HistoryRow {
+                    owner_id: id,
+                    actor_kind: actor.kind(),
+                    actor_id: actor.id(),
+                    actor_name: actor.name().to_string(),
+                    field: ch.field.to_string(),
+                    before: ch.before.clone(),
+                    after: ch.after.clone(),
+                    reason: match forced {
+                        Some(f) if ch.field == "payment_status" => {
+                            let note = format!("{}（決済サービスへの連絡なし）", f.label());
+                            if reason.is_empty() {
+                                note
+                            } else {
+                                format!("{note}: {reason}")
+                            }
+                        }
+                        _ => reason.to_string(),
+                    },
+                })
+                .collect();
+            let mut order_events: Vec<EventRow> = events
+                .iter()
+                .map(|e| EventRow {
+                    order_id: id,
+                    event: e.clone(),
+                    depth: 0,
+                })
+                .collect();
+            cascade_rows(&c, id, &mut order_history, &mut order_events);
+            let outside = outside_steps(&c);
+            self.return_points_on_cancel(tx, &before, &c.order, &mut order_history)
+                .await?;
+            let cascade_steps = c.steps.len();
+            let mut order = c.order;
+            order.version = before.version + 1;
+            let mut all_events = events;
+            all_events.extend(
+                order_events
+                    .iter()
+                    .filter(|e| e.depth > 0)
+                    .map(|e| e.event.clone()),
+            );
+            history.extend(order_history);
+            event_rows_all.extend(order_events);
+            pending.push(Pending {
+                index,
+                before_version: before.version,
+                items_changed: order.items != before.items,
+                labels_changed: order.label_ids != before.label_ids,
+                order,
+                changes,
+                events: all_events,
+                cascade_steps,
+                outside,
+            });
+        }
+        let now = now_text();
+        let conflict = || StoreError::Conflict {
+            field: Some("version".into()),
+            message: "受注が同時に更新されました。再読み込みしてください".into(),
+        };
+        let unique = |e: sqlx::Error| {
+            StoreError::unique_as_conflict(
+                e,
+                "order_number",
+                "この受注番号は既に使われています".into(),
+            )
+        };
+        if pending.len() == 1 {
+            let p = &pending[0];
+            let mut args = write_args(&p.order, &now);
+            let sets: Vec<String> = WRITE_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ${}", i + 1))
+                .collect();
+            args.push(p.order.id.into());
+            args.push(p.before_version.into());
+            let sql = format!(
+                "UPDATE orders SET {} WHERE id = ${} AND version = ${}",
+                sets.join(", "),
+                WRITE_COLUMNS.len() + 1,
+                WRITE_COLUMNS.len() + 2
+            );
+            let done = query_with(sql, args)
+                .execute(&mut **tx)
+                .await
+                .map_err(unique)?;
+            if done.rows_affected() != 1 {
+                return Err(conflict());
+            }
+        } else if !pending.is_empty() {
+            // Many rows in one statement: the new values joined by id (and the
+            // version read, which the row locks keep).
+            // A UNION of a few dozen rows plans fast; hundreds made PostgreSQL
+            // plan longer than it wrote.
+            let per = crate::db::rows_per_statement(self.backend, WRITE_COLUMNS.len() + 2).min(50);
+            for group in pending.chunks(per) {
+                let mut args: Vec<Arg> =
+                    Vec::with_capacity(group.len() * (WRITE_COLUMNS.len() + 2));
+                let mut selects = Vec::with_capacity(group.len());
+                for p in group {
+                    let base = args.len();
+                    args.push(p.order.id.into());
+                    args.push(p.before_version.into());
+                    args.extend(write_args(&p.order, &now));
+                    let cols: Vec<String> = std::iter::once(format!("${} AS v_id", base + 1))
+                        .chain(std::iter::once(format!("${} AS v_version", base + 2)))
+                        .chain(
+                            WRITE_COLUMNS
+                                .iter()
+                                .enumerate()
+                                .map(|(i, c)| format!("${} AS {c}", base + 3 + i)),
+                        )
+                        .collect();
+                    selects.push(format!("SELECT {}", cols.join(", ")));
+                }
+                let sets: Vec<String> = WRITE_COLUMNS
+                    .iter()
+                    .map(|c| format!("{c} = v.{c}"))
+                    .collect();
+                let sql = format!(
+                    "UPDATE orders SET {} FROM ({}) v WHERE orders.id = v.v_id AND orders.version = v.v_version",
+                    sets.join(", "),
+                    selects.join(" UNION ALL ")
+                );
+                let done = query_with(sql, args)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(unique)?;
+                if done.rows_affected() != group.len() as u64 {
+                    return Err(conflict());
+                }
+            }
+        }
+        let mut sets = vec![
+            history_rows(&history, &now),
+            self::event_rows(&event_rows_all, &now),
+        ];
+        for p in pending.iter().filter(|p| p.items_changed) {
+            sqlx::query("DELETE FROM order_items WHERE order_id = $1")
+                .bind(p.order.id)
+                .execute(&mut **tx)
+                .await?;
+            sets.push(item_rows(p.order.id, &p.order.items));
+        }
+        let relabelled: Vec<&Pending> = pending.iter().filter(|p| p.labels_changed).collect();
+        for chunk in relabelled.chunks(500) {
+            let sql = format!(
+                "DELETE FROM order_label_links WHERE order_id IN ({})",
+                crate::db::in_list(chunk.len(), 1)
+            );
+            query_with(sql, chunk.iter().map(|p| Arg::from(p.order.id)).collect())
+                .execute(&mut **tx)
+                .await?;
+            for p in chunk {
+                sets.push(label_rows(p.order.id, &p.order.label_ids));
+            }
+        }
+        write_rows(tx, self.backend, sets).await?;
+        for p in pending {
+            results[p.index] = Some(Ok(Changed {
+                order: p.order,
+                changes: p.changes,
+                events: p.events,
+                cascade_steps: p.cascade_steps,
+                outside: p.outside,
+            }));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(StoreError::NotFound("受注"))))
+            .collect())
+    }
+}
+
+/// One order to change in [`Store::apply_order_changes`].
+pub(crate) struct ChangeTarget<'a> {
+    pub order_number: &'a str,
+    pub expected_version: Option<i64>,
+    pub patch: &'a OrderPatch,
+    /// Events that happened outside the order (its subscription's status).
+    pub outside_events: &'a [OrderEvent],
+}
+
+/// The steps of a cascade that act outside the order and did not fail.
+pub(super) fn outside_steps(c: &Cascade) -> Vec<Step> {
+    c.steps
+        .iter()
+        .filter(|s| s.error.is_none() && s.firing.action.acts_outside())
+        .cloned()
+        .collect()
+}

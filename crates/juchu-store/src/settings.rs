@@ -1,0 +1,111 @@
+//! Shop settings kept as key/value rows (`settings`): 受注/定期受注の設定, 配送設定
+//! and the shop's holidays, read by subscriptions, blacklist screening and the
+//! daily run.
+
+use crate::StoreError;
+use crate::db::{Arg, get_str, query_with};
+use jiff::civil::Date;
+use juchu_domain::calendar::{CreationBasis, ShippingCalendar};
+use std::collections::HashMap;
+
+/// 受注/定期受注の設定 and 配送設定 the subscription run needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSettings {
+    /// 自動受注作成日の指定: the child order is created this many days before …
+    pub days_before: i64,
+    /// … the next delivery date or the next ship date.
+    pub basis: CreationBasis,
+    /// Months between deliveries when a parent order names no cycle.
+    pub default_cycle_months: u8,
+    /// 要対応定期受注の自動受注設定: 作成する (true) / 作成しない (false).
+    pub flagged_creates: bool,
+    /// ブラックリスト化した顧客が持つ定期受注の要対応化: する (true) / しない.
+    pub blacklist_flags_subscriptions: bool,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        Self {
+            days_before: 5,
+            basis: CreationBasis::Delivery,
+            default_cycle_months: 1,
+            flagged_creates: true,
+            blacklist_flags_subscriptions: true,
+        }
+    }
+}
+
+const SETTING_KEYS: &[&str] = &[
+    "shipping.lead_days",
+    "shipping.no_ship_weekdays",
+    "subscription.days_before",
+    "subscription.basis",
+    "subscription.default_cycle_months",
+    "subscription.flagged_creates",
+    "subscription.blacklist_flags",
+];
+
+pub(crate) async fn settings_map(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<HashMap<String, String>, StoreError> {
+    let sql = format!(
+        "SELECT key, value FROM settings WHERE key IN ({})",
+        crate::db::in_list(SETTING_KEYS.len(), 1)
+    );
+    let rows = query_with(sql, SETTING_KEYS.iter().map(|k| Arg::from(*k)).collect())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((get_str(r, "key")?, get_str(r, "value")?)))
+        .collect()
+}
+
+pub(crate) fn settings_from(map: &HashMap<String, String>) -> SubscriptionSettings {
+    let d = SubscriptionSettings::default();
+    SubscriptionSettings {
+        days_before: map
+            .get("subscription.days_before")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.days_before),
+        basis: match map.get("subscription.basis").map(String::as_str) {
+            Some("ship") => CreationBasis::Ship,
+            _ => CreationBasis::Delivery,
+        },
+        default_cycle_months: map
+            .get("subscription.default_cycle_months")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.default_cycle_months),
+        flagged_creates: map
+            .get("subscription.flagged_creates")
+            .is_none_or(|v| v != "false"),
+        blacklist_flags_subscriptions: map
+            .get("subscription.blacklist_flags")
+            .is_none_or(|v| v != "false"),
+    }
+}
+
+pub(crate) async fn calendar_from(
+    conn: &mut sqlx::AnyConnection,
+    map: &HashMap<String, String>,
+) -> Result<ShippingCalendar, StoreError> {
+    let rows = sqlx::query("SELECT day FROM shop_holidays")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut no_ship_dates = std::collections::BTreeSet::new();
+    for r in &rows {
+        if let Ok(d) = get_str(r, "day")?.parse::<Date>() {
+            no_ship_dates.insert(d);
+        }
+    }
+    Ok(ShippingCalendar {
+        lead_days: map
+            .get("shipping.lead_days")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2),
+        no_ship_weekdays: map
+            .get("shipping.no_ship_weekdays")
+            .map(|v| v.split(',').filter_map(|d| d.trim().parse().ok()).collect())
+            .unwrap_or_default(),
+        no_ship_dates,
+    })
+}
