@@ -226,9 +226,11 @@ impl Store {
                                     SubscriptionCommand::Resume { confirm: true }
                                 }
                             };
+                            // The subscription's 履歴 names the rule as before; the
+                            // kind and id now say which rule it was.
                             let actor = Actor::Rule {
                                 id: step.firing.rule_id,
-                                name: rule.clone(),
+                                name: format!("自動化設定「{rule}」"),
                             };
                             match self
                                 .change_subscription_in_tx(tx, sid, None, &[cmd], &actor, &why)
