@@ -17,7 +17,7 @@ impl Store {
         bookkeeping: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let now = crate::db::now_text();
+        let now = self.clock.now_text();
         let mut args = write_args(order, &now);
         args.push(now.clone().into());
         let sql = format!(
@@ -128,7 +128,7 @@ impl Store {
         cutoff: jiff::civil::Date,
     ) -> Result<u64, StoreError> {
         let pg = self.backend == crate::Backend::Postgres;
-        let now = crate::db::now_text();
+        let now = self.clock.now_text();
         let select: Vec<String> = WRITE_COLUMNS
             .iter()
             .map(|c| match *c {
@@ -240,7 +240,7 @@ impl Store {
         to: &str,
         n: usize,
     ) -> Result<(), StoreError> {
-        let now = crate::db::now_text();
+        let now = self.clock.now_text();
         let cols = 8;
         let per = crate::db::rows_per_statement(self.backend, cols);
         let mut tx = self.begin().await?;
@@ -287,7 +287,7 @@ impl Store {
                 "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) VALUES ($1, $2, 'system', NULL, 'bench', 'payment_status', '未決済', '仮売上完了', '')",
             )
             .bind(*id)
-            .bind(crate::db::now_text())
+            .bind(self.clock.now_text())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -304,7 +304,7 @@ impl Store {
         // 18 contact and key columns, two timestamps, the flag and its reason.
         let cols = 22;
         let per = crate::db::rows_per_statement(self.backend, cols);
-        let now = crate::db::now_text();
+        let now = self.clock.now_text();
         let mut tx = self.begin().await?;
         for chunk in addresses.chunks(per) {
             let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * cols);
@@ -429,7 +429,7 @@ impl Store {
         ids: &[i64],
         status_id: i64,
     ) -> Result<(), StoreError> {
-        let now = crate::db::now_text();
+        let now = self.clock.now_text();
         for chunk in ids.chunks(1000) {
             let mut tx = self.begin().await?;
             let list = crate::db::in_list(chunk.len(), 3);

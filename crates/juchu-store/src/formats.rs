@@ -2,7 +2,7 @@
 //! each stored as its JSON definition in a table of its own.
 
 use crate::StoreError;
-use crate::db::{Store, get_i64, get_str, now_text};
+use crate::db::{Store, get_i64, get_str};
 use juchu_domain::FieldErrors;
 use juchu_domain::csv_format::CsvFormat;
 use juchu_domain::document::DocumentFormat;
@@ -106,7 +106,7 @@ impl Store {
 
     async fn add_format<F: StoredFormat>(&self, f: &F) -> Result<F, StoreError> {
         let mut f = f.normalised()?;
-        let now = now_text();
+        let now = self.clock.now_text();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO {} (name, definition_json, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING id",
             F::TABLE
@@ -129,7 +129,7 @@ impl Store {
         )))
         .bind(f.name().to_string())
         .bind(json_of(&f)?)
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .bind(f.id())
         .execute(&self.pool)
         .await?

@@ -6,7 +6,7 @@
 
 use crate::StoreError;
 pub use crate::db::random_token;
-use crate::db::{Store, get_i64, get_str, now_text};
+use crate::db::{Store, get_i64, get_str};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use juchu_domain::FieldErrors;
@@ -108,7 +108,7 @@ impl Store {
             .bind(name.clone())
             .bind(hash)
             .bind(role.code())
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .fetch_one(&self.pool)
             .await
             .map_err(|err| StoreError::unique_as_conflict(err, "email", format!("{email} は既に登録されています")))?;
@@ -167,12 +167,12 @@ impl Store {
         // Expired sessions are only ever read as "no session"; drop them here so the
         // table does not grow without bound.
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .execute(&self.pool)
             .await?;
         let token = random_token("s_");
         let csrf = random_token("");
-        let now = jiff::Timestamp::now();
+        let now = self.clock.now();
         let expires = now + jiff::SignedDuration::from_hours(SESSION_HOURS);
         sqlx::query("INSERT INTO sessions (token_hash, staff_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token_hash(&token))
@@ -199,7 +199,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        if get_str(&row, "expires_at")? < now_text() {
+        if get_str(&row, "expires_at")? < self.clock.now_text() {
             return Ok(None);
         }
         Ok(Some(Session {
@@ -240,7 +240,7 @@ impl Store {
             .bind(name.trim().to_string())
             .bind(token_hash(&token))
             .bind(role.code())
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .fetch_one(&self.pool)
             .await?;
         Ok((

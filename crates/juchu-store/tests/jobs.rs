@@ -1110,7 +1110,9 @@ both_stores!(
         )
         .await;
         let cutoff = juchu_domain::time::format_ts(
-            jiff::Timestamp::now()
+            store
+                .clock
+                .now()
                 .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
                 .unwrap(),
         );

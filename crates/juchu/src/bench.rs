@@ -436,7 +436,7 @@ async fn run_in(
         "コバヤシ",
         "ナカ",
     ];
-    let today = juchu_domain::time::japan_date(jiff::Timestamp::now());
+    let today = store.clock.today();
     type Case = (String, Vec<(String, String)>, String, Vec<Arg>);
     let mut cases: Vec<(&str, Vec<Case>)> = vec![];
     let mut mk = |name: &'static str, f: &mut dyn FnMut(usize) -> Option<Case>| {
@@ -611,7 +611,7 @@ async fn subscription_section(
     r.header(&format!(
         "## daily subscription run (自動受注作成) over {k} due subscriptions"
     ));
-    let today = juchu_domain::time::japan_date(jiff::Timestamp::now());
+    let today = store.clock.today();
     let first = today
         .checked_sub(jiff::Span::new().days(25))
         .map_err(|x| x.to_string())?;

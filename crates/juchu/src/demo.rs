@@ -191,7 +191,7 @@ pub async fn generate(
             .collect();
         customers.extend(store.create_customers(inputs).await?);
     }
-    let now = jiff::Timestamp::now();
+    let now = store.clock.now();
     let two_years = 2 * 365 * 86_400;
     let labels: Vec<String> = masters.labels.iter().map(|l| l.name.clone()).collect();
     let actor = Actor::system("デモデータ");

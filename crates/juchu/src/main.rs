@@ -361,13 +361,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Subscriptions {
             command: SubscriptionsCommand::Run { date },
         } => {
-            let day = match date {
-                Some(d) => {
-                    juchu_domain::time::parse_date(d).map_err(|m| format!("--date {d:?}: {m}"))?
-                }
-                None => juchu_domain::time::japan_date(jiff::Timestamp::now()),
+            let given = match date {
+                Some(d) => Some(
+                    juchu_domain::time::parse_date(d).map_err(|m| format!("--date {d:?}: {m}"))?,
+                ),
+                None => None,
             };
             let store = open(&cli, false).await?;
+            let day = given.unwrap_or_else(|| store.clock.today());
             let started = std::time::Instant::now();
             let report = store
                 .run_subscriptions(day, &Default::default())

@@ -14,7 +14,7 @@ pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
         if let Some(days) = job_retention_days {
             purge_jobs(&store, days).await;
         }
-        let today = juchu_domain::time::japan_date(jiff::Timestamp::now());
+        let today = store.clock.today();
         match store.run_subscriptions(today, &Default::default()).await {
             Ok(r) if r.created > 0 || !r.failed.is_empty() => {
                 for (id, why) in &r.failed {
@@ -39,7 +39,9 @@ pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
 /// 保存期間: the items and results of jobs finished more than `days` days ago
 /// are deleted, some jobs per tick.
 async fn purge_jobs(store: &Store, days: i64) {
-    let cutoff = jiff::Timestamp::now()
+    let cutoff = store
+        .clock
+        .now()
         .checked_sub(jiff::SignedDuration::from_hours(24 * days))
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     match store

@@ -3,7 +3,7 @@
 //! process picks up the new rule set on its next change.
 
 use crate::StoreError;
-use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_str, now_text, query_with};
+use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_str, query_with};
 use juchu_domain::FieldErrors;
 use juchu_domain::automation::CustomerFacts;
 use juchu_domain::automation::{Action, Condition, Rule, conflicts};
@@ -268,7 +268,7 @@ impl Store {
         .bind(rule.enabled as i64)
         .bind(serde_json::to_string(&rule.trigger).unwrap_or_default())
         .bind(serde_json::to_string(&rule.action).unwrap_or_default())
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .bind(serde_json::to_string(&rule.conditions).unwrap_or_else(|_| "[]".into()))
         .fetch_one(&mut *tx)
         .await?;

@@ -5,9 +5,7 @@
 
 use crate::StoreError;
 use crate::db::Rows;
-use crate::db::{
-    Arg, Store, Tx, get_bool, get_i64, get_opt_i64, get_str, in_list, now_text, query_with,
-};
+use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_opt_i64, get_str, in_list, query_with};
 use juchu_domain::FieldErrors;
 use juchu_domain::blacklist::{
     AttentionMatch, BillingKeys, BlacklistCondition, BlacklistedKeys, Clause, OrderFacts, screen,
@@ -386,7 +384,7 @@ impl Store {
         )
         .bind(blacklisted as i64)
         .bind(if blacklisted { reason.to_string() } else { String::new() })
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .bind(customer_id)
         .execute(&mut **tx)
         .await?
@@ -447,7 +445,7 @@ impl Store {
             .bind(c.name.trim().to_string())
             .bind(c.enabled as i64)
             .bind(serde_json::to_string(&c.clauses).unwrap_or_default())
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .fetch_one(&mut *tx)
             .await?;
         crate::db::bump_masters_revision(&mut tx).await?;
@@ -541,7 +539,7 @@ impl Store {
             "INSERT INTO blacklist_reasons (name, created_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(name.to_string())
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,7 +1,7 @@
 //! 顧客: contact data with normalised match keys beside what was typed.
 
 use crate::StoreError;
-use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_str, now_text, query_with};
+use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_str, query_with};
 use juchu_domain::customer::{Address, Customer, CustomerInput};
 use juchu_domain::normalize::{email_key, like_prefix, name_key, phone_key, postal_key};
 use sqlx::any::AnyRow;
@@ -77,9 +77,13 @@ pub struct CustomerQuery {
 }
 
 /// Inserts a validated customer inside the caller's transaction.
-pub(crate) async fn insert(tx: &mut Tx, input: &CustomerInput) -> Result<Customer, StoreError> {
+pub(crate) async fn insert(
+    tx: &mut Tx,
+    input: &CustomerInput,
+    clock: &crate::db::Clock,
+) -> Result<Customer, StoreError> {
     let a = &input.address;
-    let now = now_text();
+    let now = clock.now_text();
     let mut args = customer_args(input);
     args.push(now.clone().into());
     args.push(now.clone().into());
@@ -136,7 +140,7 @@ impl Store {
     pub async fn create_customer(&self, input: CustomerInput) -> Result<Customer, StoreError> {
         let input = input.validate()?;
         let mut tx = self.begin().await?;
-        let c = insert(&mut tx, &input).await?;
+        let c = insert(&mut tx, &input, &self.clock).await?;
         tx.commit().await?;
         Ok(c)
     }
@@ -162,7 +166,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut out = Vec::with_capacity(valid.len());
         for c in &valid {
-            out.push(insert(&mut tx, c).await?);
+            out.push(insert(&mut tx, c, &self.clock).await?);
         }
         tx.commit().await?;
         Ok(out)
@@ -187,7 +191,7 @@ impl Store {
     ) -> Result<Customer, StoreError> {
         let input = input.validate()?;
         let mut args = customer_args(&input);
-        args.push(now_text().into());
+        args.push(self.clock.now_text().into());
         args.push(id.into());
         let sql = "UPDATE customers SET family_name = $1, given_name = $2, family_kana = $3, given_kana = $4, postal_code = $5, prefecture = $6, address1 = $7, address2 = $8, phone = $9, email = $10, mail_opt_out = $11, points = $12, memo = $13, name_key = $14, kana_key = $15, phone_key = $16, email_key = $17, postal_key = $18, updated_at = $19 WHERE id = $20";
         let mut tx = self.begin().await?;

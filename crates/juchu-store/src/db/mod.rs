@@ -8,7 +8,7 @@ mod rows;
 mod token;
 
 pub use cache::RevisionCache;
-pub(crate) use clock::{now_second, today};
+pub use clock::Clock;
 pub(crate) use rows::Rows;
 pub(crate) use rows::write_rows;
 pub use token::random_token;
@@ -57,6 +57,8 @@ pub struct Store {
     pub backend: Backend,
     /// Masters, rules and settings as of a `masters_revision` (the snapshot module).
     pub(crate) snapshot: RevisionCache,
+    /// Where every "now" and "today" of the store comes from.
+    pub clock: Clock,
 }
 
 pub type Tx = Transaction<'static, Any>;
@@ -295,6 +297,7 @@ impl Store {
             pool,
             backend,
             snapshot: Default::default(),
+            clock: Clock::system(),
         })
     }
 
@@ -438,10 +441,6 @@ pub(crate) async fn bump_masters_revision(
     Ok(())
 }
 
-pub(crate) fn now_text() -> String {
-    juchu_domain::time::format_ts(jiff::Timestamp::now())
-}
-
 /// Creates a PostgreSQL database (bench and tests). `name` must be a plain
 /// identifier made by the caller, never user input.
 pub async fn create_pg_database(server_url: &str, name: &str) -> Result<(), StoreError> {
@@ -479,6 +478,12 @@ pub fn drop_pg_database_blocking(server_url: &str, name: &str) {
 }
 
 impl Store {
+    /// The same store with another clock (tests and the bench set the time).
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
     /// PostgreSQL: the database name; SQLite: the main database file path.
     pub async fn current_database_name(&self) -> Result<String, StoreError> {
         let sql = match self.backend {

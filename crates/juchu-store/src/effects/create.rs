@@ -3,7 +3,7 @@
 
 use crate::StoreError;
 use crate::customers;
-use crate::db::{Rows, Store, Tx, get_i64, get_str, now_second, now_text, write_rows};
+use crate::db::{Rows, Store, Tx, get_i64, get_str, write_rows};
 use crate::history::{Actor, order_history_rows};
 use crate::orders::{
     BuiltOrders, Created, IdempotencyKey, NewOrderRequest, attach_children, order_from_row,
@@ -35,7 +35,7 @@ impl Store {
             let mut req = req.clone();
             if let Some(c) = req.new_customer.take() {
                 let c = c.validate().map_err(|e| prefix_errors(e, "customer"))?;
-                let customer = customers::insert(&mut tx, &c).await?;
+                let customer = customers::insert(&mut tx, &c, &self.clock).await?;
                 req.order.customer_id = Some(customer.id);
                 if !req.billing_given {
                     req.order.billing = customer.address.clone();
@@ -65,7 +65,7 @@ impl Store {
                     .bind(k.key.clone())
                     .bind(k.request_hash.clone())
                     .bind(order.id)
-                    .bind(now_text())
+                    .bind(self.clock.now_text())
                     .execute(&mut *tx)
                     .await;
                 if let Err(e) = r {
@@ -117,6 +117,7 @@ impl Store {
             PaymentProcess::Authorize,
             actor.name(),
             card_token,
+            &self.clock.now_text(),
         )
         .await?;
         let after = match result {
@@ -127,7 +128,7 @@ impl Store {
         write_rows(
             tx,
             self.backend,
-            vec![order_history_rows(&[row], &now_text())],
+            vec![order_history_rows(&[row], &self.clock.now_text())],
         )
         .await?;
         Ok(())
@@ -196,7 +197,7 @@ impl Store {
             products: &products,
             rounding: prep.rounding,
         };
-        let now = now_second();
+        let now = self.clock.now_second();
         let cycles: Vec<_> = inputs.iter().map(|i| i.subscription_cycle).collect();
         let attributes: Vec<_> = inputs.iter().map(|i| i.attributes.clone()).collect();
         let mut built = Vec::with_capacity(n);

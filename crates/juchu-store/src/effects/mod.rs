@@ -23,7 +23,7 @@ mod subscription_run;
 mod subscriptions;
 
 use crate::StoreError;
-use crate::db::{Store, Tx, now_text, write_rows};
+use crate::db::{Store, Tx, write_rows};
 use crate::history::{Actor, HistoryRow, order_history_rows};
 use crate::orders::{ChangeTarget, Changed};
 use juchu_domain::FieldErrors;
@@ -153,7 +153,7 @@ impl Store {
             write_rows(
                 tx,
                 self.backend,
-                vec![order_history_rows(&history, &now_text())],
+                vec![order_history_rows(&history, &self.clock.now_text())],
             )
             .await?;
         }
@@ -187,9 +187,14 @@ impl Store {
             let (field, after) = match &step.firing.action {
                 Action::SendMail { template } => {
                     let snapshot = self.masters_in(tx).await?;
-                    let result =
-                        crate::mail::queue_for_order(tx, template, order, &snapshot.masters)
-                            .await?;
+                    let result = crate::mail::queue_for_order(
+                        tx,
+                        template,
+                        order,
+                        &snapshot.masters,
+                        &self.clock.now_text(),
+                    )
+                    .await?;
                     (
                         "mail",
                         result.unwrap_or_else(|why| format!("送信しません: {why}")),
@@ -204,6 +209,7 @@ impl Store {
                         *process,
                         &format!("自動化設定「{rule}」"),
                         None,
+                        &self.clock.now_text(),
                     )
                     .await?;
                     (

@@ -3,11 +3,11 @@
 //! follow as for any change.
 
 use crate::StoreError;
-use crate::db::{Store, get_str, now_text, write_rows};
+use crate::db::{Store, get_str, write_rows};
 use crate::history::{Actor, HistoryRow};
 use crate::payments::{
     CALL_TIMEOUT, Claimed, GatewayRequest, MAX_ATTEMPTS, POLL_SECONDS, PaymentGateway, PaymentRun,
-    gateway_of, insert_request, later, payment_history,
+    gateway_of, insert_request, payment_history,
 };
 use juchu_domain::FieldErrors;
 use juchu_domain::order::Order;
@@ -137,7 +137,7 @@ impl Store {
                         sqlx::query("UPDATE payment_requests SET status = 'failed', attempts = $1, last_error = $2, finished_at = $3 WHERE id = $4")
                             .bind(attempts)
                             .bind(why.clone())
-                            .bind(now_text())
+                            .bind(self.clock.now_text())
                             .bind(id)
                             .execute(&self.pool)
                             .await?;
@@ -154,7 +154,7 @@ impl Store {
                         sqlx::query("UPDATE payment_requests SET status = 'pending', attempts = $1, last_error = $2, next_attempt_at = $3 WHERE id = $4")
                             .bind(attempts)
                             .bind(why.clone())
-                            .bind(later(10 << (attempts - 1).min(8)))
+                            .bind(self.clock.in_seconds(10 << (attempts - 1).min(8)))
                             .bind(id)
                             .execute(&self.pool)
                             .await?;
@@ -165,7 +165,7 @@ impl Store {
             };
             if outcome == GatewayOutcome::Pending {
                 sqlx::query("UPDATE payment_requests SET status = 'pending', next_attempt_at = $1 WHERE id = $2")
-                    .bind(later(POLL_SECONDS))
+                    .bind(self.clock.in_seconds(POLL_SECONDS))
                     .bind(id)
                     .execute(&self.pool)
                     .await?;
@@ -230,7 +230,7 @@ impl Store {
             GatewayOutcome::Pending => return Ok(true),
         };
         let mut tx = self.begin().await?;
-        let at = now_text();
+        let at = self.clock.now_text();
         // Closed before the order changes, so a rule reacting to the answer may
         // ask for the next process at once.
         let closed = sqlx::query("UPDATE payment_requests SET status = $1, result = $2, finished_at = $3 WHERE id = $4 AND claim_token = $5 AND status = 'running'")
@@ -312,6 +312,7 @@ impl Store {
                 PaymentProcess::FetchCreditResult,
                 actor.name(),
                 &at,
+                &self.clock.now_text(),
             )
             .await?;
         }
@@ -376,7 +377,7 @@ impl Store {
             );
         }
         errors.into_result()?;
-        let day = paid_on.unwrap_or_else(crate::db::today);
+        let day = paid_on.unwrap_or_else(|| self.clock.today());
         let patch = OrderPatch {
             payment_status: Some(PaymentStatus::Paid.code().into()),
             paid_at: Some(Some(day.to_string())),

@@ -2,7 +2,7 @@
 //! the order pipeline, and 「今すぐ次回の受注を作成」.
 
 use crate::StoreError;
-use crate::db::{Backend, Store, Tx, now_second};
+use crate::db::{Backend, Store, Tx};
 use crate::history::Actor;
 use crate::history::HistoryRow;
 use crate::history::subscription_history_rows as history_rows;
@@ -49,7 +49,7 @@ impl Store {
         let mut report = RunReport::default();
         // The manual order counts as today's: the daily run does not add another
         // one for this subscription today.
-        let today = crate::db::today();
+        let today = self.clock.today();
         let created = self
             .create_children(&mut tx, vec![sub], Some(today), actor, &mut report)
             .await?;
@@ -218,7 +218,7 @@ impl Store {
             reasons: &reasons,
             products: &products,
         };
-        let now = now_second();
+        let now = self.clock.now_second();
         // A delivery date that already has an order (old data, or a date moved
         // onto an earlier delivery) fails for that subscription alone instead of
         // failing the whole chunk on the unique index, run after run.

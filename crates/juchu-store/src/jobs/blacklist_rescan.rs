@@ -3,7 +3,7 @@
 
 use crate::StoreError;
 use crate::blacklist::{match_rows, screen_orders};
-use crate::db::{Store, Tx, now_text};
+use crate::db::{Store, Tx};
 use crate::history::Actor;
 use juchu_domain::FieldErrors;
 use juchu_domain::blacklist::AttentionMatch;
@@ -33,7 +33,9 @@ impl Store {
             )
             .into());
         }
-        let since = jiff::Timestamp::now()
+        let since = self
+            .clock
+            .now()
             .checked_sub(jiff::SignedDuration::from_hours(24 * days))
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let since = juchu_domain::time::format_ts(since);
@@ -115,7 +117,7 @@ impl Store {
         crate::db::write_rows(
             tx,
             self.backend,
-            vec![match_rows(&[(order.id, matches)], &now_text())],
+            vec![match_rows(&[(order.id, matches)], &self.clock.now_text())],
         )
         .await?;
         Ok(reason)

@@ -4,7 +4,7 @@
 //! pipeline (orders) or the subscription pipeline.
 
 use crate::StoreError;
-use crate::db::{Store, Tx, now_text};
+use crate::db::{Store, Tx};
 use crate::history::Actor;
 use crate::jobs::{Job, item_error, subscription_of};
 use crate::snapshot::Snapshot;
@@ -199,6 +199,7 @@ pub(crate) fn would_fail(
     order: &Order,
     snapshot: &Snapshot,
     opted_out: &HashSet<i64>,
+    clock: &crate::db::Clock,
 ) -> Option<String> {
     match params {
         JobParams::BulkUpdate(u) => {
@@ -218,7 +219,7 @@ pub(crate) fn would_fail(
                 order,
                 &u.order_patch(order, &snapshot.masters),
                 &ctx,
-                crate::db::today(),
+                clock.today(),
             )
             .err()
             .map(|e| messages(&e))
@@ -349,7 +350,7 @@ async fn bulk_update(
             e.into_result()?;
             sqlx::query("UPDATE customers SET memo = $1, updated_at = $2 WHERE id = $3")
                 .bind(text)
-                .bind(now_text())
+                .bind(store.clock.now_text())
                 .bind(customer_id)
                 .execute(&mut **tx)
                 .await?;
@@ -406,7 +407,7 @@ async fn dunning(
     .bind(d.due_date.clone())
     .bind(job_id)
     .bind(actor.name().to_string())
-    .bind(now_text())
+    .bind(store.clock.now_text())
     .execute(&mut **tx)
     .await?;
     store
@@ -447,7 +448,16 @@ async fn bulk_mail(
         cc: m.cc.clone(),
         bcc: m.bcc.clone(),
     };
-    match crate::mail::queue_template(tx, t, order, &snapshot.masters, &copies).await? {
+    match crate::mail::queue_template(
+        tx,
+        t,
+        order,
+        &snapshot.masters,
+        &copies,
+        &store.clock.now_text(),
+    )
+    .await?
+    {
         Ok(done) => {
             store
                 .job_note(tx, order.id, actor, "mail", done.clone())
@@ -479,10 +489,17 @@ async fn payment_change(
 ) -> Result<Outcome, StoreError> {
     let mut message = match process_of(p.process) {
         Some(process) => {
-            let done =
-                crate::payments::queue(tx, order, &snapshot.masters, process, actor.name(), None)
-                    .await?
-                    .map_err(invalid)?;
+            let done = crate::payments::queue(
+                tx,
+                order,
+                &snapshot.masters,
+                process,
+                actor.name(),
+                None,
+                &store.clock.now_text(),
+            )
+            .await?
+            .map_err(invalid)?;
             store
                 .job_note(tx, order.id, actor, "payment_process", done.clone())
                 .await?;

@@ -10,7 +10,7 @@
 
 use super::export_projection::{Projection, row_values};
 use crate::StoreError;
-use crate::db::{Store, Tx, get_i64, get_str, now_text, query_with};
+use crate::db::{Store, Tx, get_i64, get_str, query_with};
 use crate::jobs::{Job, item_error};
 use juchu_domain::csv_format::{
     CsvFormat, Encoding, Raw, encode, find_char, needs_neutralising, preamble, record_line,
@@ -67,16 +67,14 @@ fn csv_failed(e: impl std::fmt::Display) -> Stop {
     Stop::Failed(format!("CSVを書けません: {e}"))
 }
 
-fn lease_until() -> String {
-    let t = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(LEASE_SECS))
-        .unwrap_or(jiff::Timestamp::now());
-    juchu_domain::time::format_ts(t)
-}
-
 /// Renews the lease in `tx`; `Stop::Lost` when the chunk is no longer ours,
 /// `Stop::Cancelled` when the job was cancelled.
-async fn renew(tx: &mut Tx, job_id: i64, token: &str) -> Result<(), Stop> {
+async fn renew(
+    tx: &mut Tx,
+    job_id: i64,
+    token: &str,
+    clock: &crate::db::Clock,
+) -> Result<(), Stop> {
     let cancelled = sqlx::query("SELECT id FROM jobs WHERE id = $1 AND cancel_requested = 1")
         .bind(job_id)
         .fetch_optional(&mut **tx)
@@ -88,7 +86,7 @@ async fn renew(tx: &mut Tx, job_id: i64, token: &str) -> Result<(), Stop> {
     let n = sqlx::query(
         "UPDATE job_chunks SET lease_until = $1 WHERE job_id = $2 AND chunk = 0 AND claim_token = $3 AND status = 'running'",
     )
-    .bind(lease_until())
+    .bind(clock.in_seconds(LEASE_SECS))
     .bind(job_id)
     .bind(token.to_string())
     .execute(&mut **tx)
@@ -160,7 +158,7 @@ impl Parts {
                 .execute(&mut *tx)
                 .await?;
         }
-        renew(&mut tx, self.job_id, token).await?;
+        renew(&mut tx, self.job_id, token, &store.clock).await?;
         if !self.buf.is_empty() {
             sqlx::query("INSERT INTO job_files (job_id, part, data) VALUES ($1, $2, $3)")
                 .bind(self.job_id)
@@ -335,7 +333,7 @@ impl Store {
     /// Claims an export whose chunk is free (or whose lease ran out) and runs
     /// it to the end. `false` when there was none.
     pub(crate) async fn run_export_chunk(&self) -> Result<bool, StoreError> {
-        let now = now_text();
+        let now = self.clock.now_text();
         let lock = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE OF c SKIP LOCKED",
             crate::Backend::Sqlite => "",
@@ -370,7 +368,7 @@ impl Store {
             "UPDATE job_chunks SET status = 'running', claim_token = $1, lease_until = $2 WHERE job_id = $3",
         )
         .bind(token.clone())
-        .bind(lease_until())
+        .bind(self.clock.in_seconds(LEASE_SECS))
         .bind(job_id)
         .execute(&mut *tx)
         .await?;
@@ -395,7 +393,7 @@ impl Store {
         match result {
             Ok(()) => self.finish_if_done(job_id).await?,
             Err(Stop::Cancelled) => {
-                let now = now_text();
+                let now = self.clock.now_text();
                 let mut tx = self.begin().await?;
                 sqlx::query("UPDATE job_chunks SET status = 'cancelled' WHERE job_id = $1")
                     .bind(job_id)
@@ -497,7 +495,7 @@ impl Store {
         encoded?;
         rendered?;
         if p.shipping_list {
-            let today = crate::db::today().to_string();
+            let today = self.clock.today().to_string();
             let mut after = 0i64;
             loop {
                 let rows = sqlx::query(
@@ -529,7 +527,7 @@ impl Store {
         let name = format!(
             "orders_{}_{}.csv",
             job.id,
-            crate::db::today().strftime("%Y%m%d")
+            self.clock.today().strftime("%Y%m%d")
         );
         let content_type = match enc {
             Encoding::Cp932 => "text/csv; charset=Shift_JIS",
@@ -666,7 +664,7 @@ impl Store {
                 Ok(None) => return Ok(()),
                 Err(_) => {
                     let mut tx = self.begin().await?;
-                    renew(&mut tx, job_id, token).await?;
+                    renew(&mut tx, job_id, token, &self.clock).await?;
                     tx.commit().await?;
                 }
             }
@@ -682,13 +680,13 @@ impl Store {
         content_type: &str,
     ) -> Result<(), Stop> {
         let mut tx = self.begin().await?;
-        renew(&mut tx, job.id, token).await?;
+        renew(&mut tx, job.id, token, &self.clock).await?;
         sqlx::query(
             "UPDATE jobs SET result_name = $1, result_type = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(name.to_string())
         .bind(content_type.to_string())
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .bind(job.id)
         .execute(&mut *tx)
         .await?;
@@ -792,7 +790,7 @@ impl Store {
             parts.buf = chunk.to_vec();
             parts.flush(self, token).await?;
         }
-        let today = crate::db::today().to_string();
+        let today = self.clock.today().to_string();
         for batch in items.chunks(BATCH as usize) {
             self.mark_exported(job, false, token, batch, &notes, &today)
                 .await?;
@@ -824,7 +822,7 @@ impl Store {
     ) -> Result<(), Stop> {
         let actor = job.actor();
         let mut tx = self.begin().await?;
-        renew(&mut tx, job.id, token).await?;
+        renew(&mut tx, job.id, token, &self.clock).await?;
         let note_of: HashMap<i64, &str> = notes.iter().map(|(s, n)| (*s, n.as_str())).collect();
         let (mut newly, mut failed) = (0i64, 0i64);
         if !shipping_list {

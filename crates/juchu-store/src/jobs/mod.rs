@@ -22,9 +22,7 @@ mod export_projection;
 pub use blacklist_rescan::Rescan;
 
 use crate::StoreError;
-use crate::db::{
-    Arg, Store, Tx, get_i64, get_opt_i64, get_opt_str, get_str, in_list, now_text, query_with,
-};
+use crate::db::{Arg, Store, Tx, get_i64, get_opt_i64, get_opt_str, get_str, in_list, query_with};
 use crate::history::{Actor, HistoryRow, order_history_rows as history_rows};
 use crate::orders::OrderQuery;
 use juchu_domain::FieldErrors;
@@ -179,14 +177,6 @@ pub(crate) fn item_error(e: &StoreError) -> String {
         }
         other => other.to_string(),
     }
-}
-
-/// Days before now, as a stored timestamp.
-fn days_ago(days: i64) -> String {
-    let since = jiff::Timestamp::now()
-        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    juchu_domain::time::format_ts(since)
 }
 
 /// A job's selection, resolved: a condition on `orders`, or the orders by id
@@ -346,7 +336,7 @@ impl Store {
             return Ok(Resolved::Where(
                 // An order an operator cleared after a screening is left alone.
                 " WHERE needs_attention = 0 AND ordered_at >= $1 AND NOT EXISTS (SELECT 1 FROM order_attention_matches m WHERE m.order_id = orders.id)".into(),
-                vec![days_ago(r.days).into()],
+                vec![self.clock.in_seconds(-24 * 3600 * r.days).into()],
             ));
         }
         match &new.selection {
@@ -417,7 +407,7 @@ impl Store {
     pub async fn register_job(&self, new: NewJob, actor: &Actor) -> Result<Job, StoreError> {
         let params = self.check_params(&new).await?;
         let resolved = self.resolve_selection(&new, &params).await?;
-        let now = now_text();
+        let now = self.clock.now_text();
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO jobs (kind, params_json, status, actor_kind, actor_id, actor_name, created_at, updated_at) \
@@ -564,7 +554,7 @@ impl Store {
             };
             tx.commit().await?;
             for o in &orders {
-                let why = bulk::would_fail(&params, o, &snapshot, &opted_out);
+                let why = bulk::would_fail(&params, o, &snapshot, &opted_out, &self.clock);
                 if let Some(why) = why {
                     preview.would_fail += 1;
                     if preview.failures.len() < 100 {
@@ -623,7 +613,7 @@ impl Store {
             });
         }
         sqlx::query("UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2")
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -643,7 +633,7 @@ impl Store {
         {
             return Ok(());
         }
-        let now = now_text();
+        let now = self.clock.now_text();
         // A chunk a worker is running (locked on PostgreSQL) is left to finish.
         let skip = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -727,7 +717,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            let now = now_text();
+            let now = self.clock.now_text();
             sqlx::query("UPDATE jobs SET purged_at = $1, updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id)
@@ -771,7 +761,7 @@ impl Store {
         if self.run_export_chunk().await? {
             return Ok(true);
         }
-        let now = now_text();
+        let now = self.clock.now_text();
         let lock = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE OF c SKIP LOCKED",
             crate::Backend::Sqlite => "",
@@ -960,7 +950,7 @@ impl Store {
 
     /// A job whose every chunk is done is 完了.
     pub(crate) async fn finish_if_done(&self, job_id: i64) -> Result<(), StoreError> {
-        let now = now_text();
+        let now = self.clock.now_text();
         sqlx::query(
             "UPDATE jobs SET status = 'completed', finished_at = $1, updated_at = $1 WHERE id = $2 AND status = 'running' \
              AND NOT EXISTS (SELECT 1 FROM job_chunks WHERE job_id = $2 AND status <> 'done')",
@@ -974,7 +964,7 @@ impl Store {
 
     /// A job that cannot go on: 失敗, with why.
     pub(crate) async fn fail_job(&self, job_id: i64, why: &str) -> Result<(), StoreError> {
-        let now = now_text();
+        let now = self.clock.now_text();
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE job_chunks SET status = 'cancelled' WHERE job_id = $1 AND status <> 'done'",
@@ -1018,7 +1008,7 @@ impl Store {
                     after,
                     reason: String::new(),
                 }],
-                &now_text(),
+                &self.clock.now_text(),
             )],
         )
         .await

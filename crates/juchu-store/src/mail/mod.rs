@@ -3,7 +3,7 @@
 //! nothing); [`Store::deliver_mail`] sends what is due over SMTP with retries.
 
 use crate::StoreError;
-use crate::db::{Store, Tx, get_i64, get_str, now_text};
+use crate::db::{Store, Tx, get_i64, get_str};
 use juchu_domain::FieldErrors;
 use juchu_domain::mail::{MailContext, MailTemplate, ShopInfo, default_templates, render};
 use juchu_domain::masters::Masters;
@@ -164,52 +164,37 @@ pub(crate) struct Copies {
     pub bcc: Vec<String>,
 }
 
-async fn insert_outbox(
-    tx: &mut Tx,
+/// One row of the mail outbox.
+#[derive(Clone, Copy)]
+struct OutboxRow<'a> {
     order_id: i64,
-    code: &str,
-    to: &str,
-    (subject, body): (&str, &str),
-    status: &str,
-    note: &str,
-) -> Result<(), StoreError> {
-    insert_outbox_with(
-        tx,
-        order_id,
-        code,
-        to,
-        (subject, body),
-        (status, note),
-        &Copies::default(),
-    )
-    .await
+    code: &'a str,
+    to: &'a str,
+    subject: &'a str,
+    body: &'a str,
+    /// `pending`, or `skipped` with the reason in `note`.
+    status: &'a str,
+    note: &'a str,
+    copies: &'a Copies,
+    at: &'a str,
 }
 
-async fn insert_outbox_with(
-    tx: &mut Tx,
-    order_id: i64,
-    code: &str,
-    to: &str,
-    (subject, body): (&str, &str),
-    (status, note): (&str, &str),
-    copies: &Copies,
-) -> Result<(), StoreError> {
-    let now = now_text();
+async fn insert_outbox(tx: &mut Tx, r: OutboxRow<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO mail_outbox (order_id, template_code, to_address, subject, body, status, last_error, next_attempt_at, created_at, cc, bcc) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(order_id)
-    .bind(code.to_string())
-    .bind(to.to_string())
-    .bind(subject.to_string())
-    .bind(body.to_string())
-    .bind(status.to_string())
-    .bind(note.to_string())
-    .bind(now.clone())
-    .bind(now)
-    .bind(copies.cc.join(" "))
-    .bind(copies.bcc.join(" "))
+    .bind(r.order_id)
+    .bind(r.code.to_string())
+    .bind(r.to.to_string())
+    .bind(r.subject.to_string())
+    .bind(r.body.to_string())
+    .bind(r.status.to_string())
+    .bind(r.note.to_string())
+    .bind(r.at.to_string())
+    .bind(r.at.to_string())
+    .bind(r.copies.cc.join(" "))
+    .bind(r.copies.bcc.join(" "))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -242,11 +227,12 @@ pub(crate) async fn queue_for_order(
     code: &str,
     order: &Order,
     masters: &Masters,
+    now: &str,
 ) -> Result<Result<String, String>, StoreError> {
     let Some(t) = template(tx, code).await? else {
         return Ok(Err(format!("メールテンプレート「{code}」がありません")));
     };
-    queue_template(tx, &t, order, masters, &Copies::default()).await
+    queue_template(tx, &t, order, masters, &Copies::default(), now).await
 }
 
 /// Renders `t` (stored, or typed for メール一括通知) for `order` and queues it;
@@ -257,11 +243,28 @@ pub(crate) async fn queue_template(
     order: &Order,
     masters: &Masters,
     copies: &Copies,
+    now: &str,
 ) -> Result<Result<String, String>, StoreError> {
     let to = order.billing.email.trim().to_string();
+    let base = OutboxRow {
+        order_id: order.id,
+        code: &t.code,
+        to: &to,
+        subject: &t.name,
+        body: "",
+        status: "pending",
+        note: "",
+        copies,
+        at: now,
+    };
     // Mails not sent are listed with the order too, with the reason.
     let skip = async |tx: &mut Tx, why: String| -> Result<Result<String, String>, StoreError> {
-        insert_outbox(tx, order.id, &t.code, &to, (&t.name, ""), "skipped", &why).await?;
+        let skipped = OutboxRow {
+            status: "skipped",
+            note: &why,
+            ..base
+        };
+        insert_outbox(tx, skipped).await?;
         Ok(Err(why))
     };
     if let Some(customer) = order.customer_id {
@@ -289,30 +292,24 @@ pub(crate) async fn queue_template(
         Ok(r) => r,
         Err(e) => return skip(tx, format!("「{}」を作れません: {e}", t.name)).await,
     };
-    insert_outbox_with(
-        tx,
-        order.id,
-        &t.code,
-        &to,
-        (&subject, &body),
-        ("pending", ""),
-        copies,
-    )
-    .await?;
+    let mail = OutboxRow {
+        subject: &subject,
+        body: &body,
+        ..base
+    };
+    insert_outbox(tx, mail).await?;
     // 注文受付メール also goes to the shop (its copy), when the shop has an address.
     let copy = t.code == "order_received" && !shop.email.trim().is_empty();
     if copy {
         let subject = format!("【ショップ控え】{subject}");
-        insert_outbox(
-            tx,
-            order.id,
-            &t.code,
-            shop.email.trim(),
-            (&subject, &body),
-            "pending",
-            "",
-        )
-        .await?;
+        let no_copies = Copies::default();
+        let shop_copy = OutboxRow {
+            to: shop.email.trim(),
+            subject: &subject,
+            copies: &no_copies,
+            ..mail
+        };
+        insert_outbox(tx, shop_copy).await?;
     }
     Ok(Ok(if copy {
         format!(
@@ -578,7 +575,7 @@ impl Store {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, to_address, cc, bcc, subject, body, attempts FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}"
             )))
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .bind(left.min(BATCH))
             .fetch_all(&mut *tx)
             .await?;
@@ -586,9 +583,11 @@ impl Store {
                 tx.commit().await?;
                 break;
             }
-            let lease = jiff::Timestamp::now()
+            let lease = self
+                .clock
+                .now()
                 .checked_add(jiff::SignedDuration::from_secs(600))
-                .unwrap_or(jiff::Timestamp::now());
+                .unwrap_or(self.clock.now());
             let ids: Vec<i64> = rows
                 .iter()
                 .map(|r| get_i64(r, "id"))
@@ -642,7 +641,7 @@ impl Store {
                 }
             }
             let mut tx = self.begin().await?;
-            let now = now_text();
+            let now = self.clock.now_text();
             for (id, attempts) in &sent {
                 sqlx::query("UPDATE mail_outbox SET status = 'sent', attempts = $1, sent_at = $2, last_error = '' WHERE id = $3")
                     .bind(*attempts)
@@ -657,11 +656,13 @@ impl Store {
                 } else {
                     "pending"
                 };
-                let next = jiff::Timestamp::now()
+                let next = self
+                    .clock
+                    .now()
                     .checked_add(jiff::SignedDuration::from_secs(
                         60 << (attempts - 1).min(10),
                     ))
-                    .unwrap_or(jiff::Timestamp::now());
+                    .unwrap_or(self.clock.now());
                 sqlx::query("UPDATE mail_outbox SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
                     .bind(status)
                     .bind(*attempts)

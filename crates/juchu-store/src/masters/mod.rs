@@ -5,7 +5,7 @@ mod reasons;
 pub(crate) use reasons::{DEFAULT_CANCEL_REASONS, DEFAULT_STOP_REASONS, load_reasons};
 
 use crate::StoreError;
-use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_opt_i64, get_str, now_text, query_with};
+use crate::db::{Arg, Store, Tx, get_bool, get_i64, get_opt_i64, get_str, query_with};
 use juchu_domain::FieldErrors;
 use juchu_domain::masters::{
     Carrier, HandlingStatus, Masters, OrderLabel, PaymentMethod, Product, is_valid_color,
@@ -447,7 +447,7 @@ impl Store {
         .bind(input.payment_fee)
         .bind(input.is_bundled_item as i64)
         .bind(input.is_subscription as i64)
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .fetch_one(&self.pool)
         .await
         .map_err(|err| StoreError::unique_as_conflict(err, "code", format!("商品コード「{}」は既に登録されています", input.code)))?;

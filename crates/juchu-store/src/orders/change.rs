@@ -10,8 +10,8 @@
 
 use crate::StoreError;
 use crate::automation::{customer_facts, facts_of};
-use crate::db::{Arg, Store, Tx, now_text, query_with};
-use crate::db::{Rows, today, write_rows};
+use crate::db::{Arg, Store, Tx, query_with};
+use crate::db::{Rows, write_rows};
 use crate::history::{Actor, HistoryRow, order_history_rows as history_rows};
 use crate::orders::{WRITE_COLUMNS, item_rows, label_rows, write_args};
 use juchu_domain::automation::Step;
@@ -204,7 +204,7 @@ impl Store {
             products: &products,
             rounding: prep.rounding,
         };
-        let day = today();
+        let day = self.clock.today();
         let customers: Vec<i64> = loaded.values().filter_map(|o| o.customer_id).collect();
         let facts = customer_facts(tx, &prep.rules, &customers).await?;
 
@@ -349,7 +349,7 @@ impl Store {
                 outside,
             });
         }
-        let now = now_text();
+        let now = self.clock.now_text();
         let conflict = || StoreError::Conflict {
             field: Some("version".into()),
             message: "受注が同時に更新されました。再読み込みしてください".into(),

@@ -7,7 +7,7 @@ use super::change::{EventRow, cascade_rows, event_rows, outside_steps};
 use super::new_order_rows;
 use crate::StoreError;
 use crate::automation::{customer_facts, facts_of};
-use crate::db::{Arg, Rows, Store, Tx, get_str, today, write_rows};
+use crate::db::{Arg, Rows, Store, Tx, get_str, write_rows};
 use crate::history::{Actor, HistoryRow, order_history_rows};
 use crate::snapshot::{Allocated, Snapshot};
 use jiff::Timestamp;
@@ -112,7 +112,7 @@ impl Store {
             products,
             rounding: prep.rounding,
         };
-        let day = today();
+        let day = self.clock.today();
         let (ids, checked, prefetched) = match allocated {
             Some(a) if a.ids.len() >= built.len() => {
                 (a.ids[..built.len()].to_vec(), Some(a.taken), a.screening)

@@ -20,7 +20,9 @@ impl Store {
             juchu_domain::automation::Trigger::EventKind { event } => event.clone(),
             juchu_domain::automation::Trigger::Exact { event } => event.kind().to_string(),
         };
-        let since = jiff::Timestamp::now()
+        let since = self
+            .clock
+            .now()
             .checked_sub(jiff::SignedDuration::from_hours(24 * days))
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let rows = sqlx::query(

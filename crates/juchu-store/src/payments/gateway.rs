@@ -8,7 +8,7 @@
 //! the provider's can disagree exactly as they do in life (after a 強制取消, the
 //! provider still holds a live transaction).
 
-use crate::db::{get_str, now_text};
+use crate::db::get_str;
 use juchu_domain::payment::{GatewayKind, GatewayOutcome, PaymentProcess};
 use juchu_domain::status::PaymentStatus;
 use sqlx::AnyPool;
@@ -73,6 +73,7 @@ pub struct SandboxGateway {
     pool: AnyPool,
     /// How long a deferred provider takes to decide its credit check.
     credit_delay: Duration,
+    clock: crate::db::Clock,
 }
 
 impl SandboxGateway {
@@ -80,6 +81,7 @@ impl SandboxGateway {
         SandboxGateway {
             pool: store.pool.clone(),
             credit_delay,
+            clock: store.clock.clone(),
         }
     }
 }
@@ -165,7 +167,7 @@ impl SandboxGateway {
             .bind(state.to_string())
             .bind(req.card_token.clone())
             .bind(decision_at.to_string())
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .execute(&self.pool)
             .await?;
         Ok(id)
@@ -257,11 +259,13 @@ impl SandboxGateway {
                         ),
                     ));
                 }
-                let decide = jiff::Timestamp::now()
+                let decide = self
+                    .clock
+                    .now()
                     .checked_add(
                         jiff::SignedDuration::try_from(self.credit_delay).unwrap_or_default(),
                     )
-                    .unwrap_or(jiff::Timestamp::now());
+                    .unwrap_or(self.clock.now());
                 let id = self
                     .open(req, "pending", &juchu_domain::time::format_ts(decide))
                     .await?;
@@ -269,7 +273,7 @@ impl SandboxGateway {
             }
             (Deferred, FetchCreditResult) => Ok(match current {
                 Some((state, amount, decision_at)) if state == "pending" => {
-                    if now_text() < decision_at {
+                    if self.clock.now_text() < decision_at {
                         GatewayOutcome::Pending
                     } else if amount > DEFERRED_LIMIT {
                         self.set_state(&req.transaction_id, "rejected", "").await?;
@@ -364,7 +368,7 @@ impl PaymentGateway for SandboxGateway {
                 sqlx::query("INSERT INTO sandbox_replies (idempotency_key, outcome_json, created_at) VALUES ($1, $2, $3)")
                     .bind(req.idempotency_key.clone())
                     .bind(serde_json::to_string(&outcome).unwrap_or_default())
-                    .bind(now_text())
+                    .bind(self.clock.now_text())
                     .execute(&self.pool)
                     .await
                     .map_err(unavailable)?;

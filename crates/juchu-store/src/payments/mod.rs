@@ -10,7 +10,7 @@ pub use gateway::{GatewayRequest, GatewayUnavailable, PaymentGateway, SandboxGat
 
 use crate::StoreError;
 use crate::db::write_rows;
-use crate::db::{Store, Tx, get_i64, get_opt_str, get_str, now_text};
+use crate::db::{Store, Tx, get_i64, get_opt_str, get_str};
 use crate::history::{Actor, HistoryRow};
 use crate::orders::{attach_children, order_from_row, select_order_sql};
 use juchu_domain::FieldErrors;
@@ -70,13 +70,6 @@ pub fn gateway_of(order: &Order, m: &Masters) -> Option<GatewayKind> {
         .and_then(|p| GatewayKind::for_method_code(&p.code))
 }
 
-pub(crate) fn later(seconds: i64) -> String {
-    let t = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(seconds))
-        .unwrap_or(jiff::Timestamp::now());
-    juchu_domain::time::format_ts(t)
-}
-
 /// Queues `process` for `order` in the caller's transaction. `Ok(Err(why))` when
 /// it may not be asked now (the reason is for 履歴 or the operator).
 pub(crate) async fn queue(
@@ -86,6 +79,7 @@ pub(crate) async fn queue(
     process: PaymentProcess,
     requested_by: &str,
     card_token: Option<&str>,
+    now: &str,
 ) -> Result<Result<String, String>, StoreError> {
     let kind = match check_request(gateway_of(order, masters), process, order) {
         Ok(k) => k,
@@ -124,12 +118,12 @@ pub(crate) async fn queue(
     }
     // A new request replaces a credit check still being waited for.
     sqlx::query("UPDATE payment_requests SET status = 'superseded', finished_at = $1 WHERE order_id = $2 AND status = 'pending' AND process = $3")
-        .bind(now_text())
+        .bind(now)
         .bind(order.id)
         .bind(PaymentProcess::FetchCreditResult.code())
         .execute(&mut **tx)
         .await?;
-    insert_request(tx, order.id, process, requested_by, &now_text()).await?;
+    insert_request(tx, order.id, process, requested_by, now, now).await?;
     sqlx::query(
         "INSERT INTO payment_links (order_id, gateway, card_token, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (order_id) DO UPDATE SET gateway = excluded.gateway, \
@@ -139,7 +133,7 @@ pub(crate) async fn queue(
     .bind(order.id)
     .bind(kind.code())
     .bind(card_token.unwrap_or("").trim().to_string())
-    .bind(now_text())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(Ok(format!(
@@ -154,13 +148,14 @@ pub(crate) async fn insert_request(
     process: PaymentProcess,
     requested_by: &str,
     due: &str,
+    now: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO payment_requests (order_id, process, status, requested_by, next_attempt_at, created_at) VALUES ($1, $2, 'pending', $3, $4, $5)")
         .bind(order_id)
         .bind(process.code())
         .bind(requested_by.to_string())
         .bind(due.to_string())
-        .bind(now_text())
+        .bind(now.to_string())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -247,10 +242,11 @@ impl Store {
             process,
             actor.name(),
             card_token,
+            &self.clock.now_text(),
         )
         .await?
         .map_err(|why| FieldErrors::single("process", "not_allowed", why))?;
-        let at = now_text();
+        let at = self.clock.now_text();
         write_rows(
             &mut tx,
             self.backend,
@@ -303,7 +299,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, order_id, process, attempts FROM payment_requests WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2{lock}"
         )))
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .bind(n as i64)
         .fetch_all(&mut *tx)
         .await?;
@@ -314,7 +310,7 @@ impl Store {
             sqlx::query(
                 "UPDATE payment_requests SET status = 'running', next_attempt_at = $1, claim_token = $2 WHERE id = $3",
             )
-            .bind(later(300))
+            .bind(self.clock.in_seconds(300))
             .bind(token.clone())
             .bind(id)
             .execute(&mut *tx)
@@ -342,7 +338,7 @@ impl Store {
             .bind(status.to_string())
             .bind(result.to_string())
             .bind(error.to_string())
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -357,7 +353,7 @@ impl Store {
         after: String,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let at = now_text();
+        let at = self.clock.now_text();
         write_rows(
             &mut tx,
             self.backend,
@@ -383,7 +379,7 @@ impl Store {
                 "UPDATE payment_links SET transaction_id = $1, updated_at = $2 WHERE order_id = $3",
             )
             .bind(transaction_id.clone())
-            .bind(now_text())
+            .bind(self.clock.now_text())
             .bind(order_id)
             .execute(&self.pool)
             .await?;

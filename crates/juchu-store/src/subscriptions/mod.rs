@@ -9,7 +9,7 @@ use crate::StoreError;
 use crate::db::{
     Arg, Backend, Store, Tx, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, query_with,
 };
-use crate::db::{Rows, now_second, write_rows};
+use crate::db::{Rows, write_rows};
 use crate::history::{Actor, HistoryEntry, HistoryRow, subscription_history_rows as history_rows};
 use crate::masters::load_reasons;
 use crate::orders::{attach_children, order_from_row, select_order_sql};
@@ -279,7 +279,7 @@ pub(crate) async fn start_subscriptions(
     let map = settings_map(tx).await?;
     let settings = settings_from(&map);
     let calendar = calendar_from(tx, &map).await?;
-    let today = crate::db::today();
+    let today = store.clock.today();
     let mut subs = Vec::new();
     let mut owners = Vec::new();
     let mut errors = FieldErrors::default();
@@ -863,7 +863,7 @@ impl Store {
             });
         }
         after.version = before.version + 1;
-        let now = juchu_domain::time::format_ts(now_second());
+        let now = juchu_domain::time::format_ts(self.clock.now_second());
         let last_run = last_run_on(tx, id).await?;
         write_subscription(tx, self.backend, &before, &after, last_run, &now).await?;
         let mut history = Vec::new();

@@ -591,7 +591,7 @@ async fn job_cancel(
 /// when a job is registered and 「… を完了しました。」 when it ends, whichever
 /// process ran it (the jobs table is polled once a second).
 async fn events(State(st): State<AppState>, _session: StaffSession) -> impl IntoResponse {
-    let start = juchu_domain::time::format_ts(jiff::Timestamp::now());
+    let start = st.store.clock.now_text();
     let state = (
         st.store.clone(),
         start.clone(),
