@@ -2,11 +2,11 @@
 //! change, delivered by `deliver_mail`, received by an SMTP server on loopback.
 //! Opted-out customers get nothing and the order says why. Both stores.
 
+use juchu_adapters::SmtpConfig;
 use juchu_domain::automation::{Action, Rule, Trigger};
 use juchu_domain::customer::{Address, CustomerInput};
 use juchu_domain::order::{ItemInput, NewOrder};
 use juchu_domain::patch::OrderPatch;
-use juchu_store::mail::SmtpConfig;
 use juchu_store::masters::ProductInput;
 use juchu_store::{Actor, Store, both_stores};
 use mailin_embedded::{Handler, Server, response};
@@ -157,10 +157,11 @@ both_stores!(rule_mail_is_delivered_over_smtp, |store| async move {
 
     let (inbox, port) = smtp_sink();
     let smtp = SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "shop@example.jp").unwrap();
-    let d = store.deliver_mail(&smtp, 10).await.unwrap();
+    let sender = smtp.sender().unwrap();
+    let d = store.deliver_mail(&sender, 10).await.unwrap();
     assert_eq!((d.sent, d.failed.len()), (1, 0), "{d:?}");
     // Nothing left: a second round sends nothing again.
-    assert_eq!(store.deliver_mail(&smtp, 10).await.unwrap().sent, 0);
+    assert_eq!(store.deliver_mail(&sender, 10).await.unwrap().sent, 0);
     let got = inbox.0.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     assert!(got[0].contains("hanako@example.jp"), "{}", got[0]);
@@ -189,7 +190,10 @@ both_stores!(rule_mail_is_delivered_over_smtp, |store| async move {
     let n2 = order(&store, None, "jiro@example.jp").await;
     ship(&n2).await;
     let down = SmtpConfig::parse("smtp://127.0.0.1:1", "shop@example.jp").unwrap();
-    let d = store.deliver_mail(&down, 10).await.unwrap();
+    let d = store
+        .deliver_mail(&down.sender().unwrap(), 10)
+        .await
+        .unwrap();
     assert_eq!((d.sent, d.failed.len()), (0, 1));
     let id2 = store.order_by_number(&n2).await.unwrap().id;
     let m = store.order_mails(id2).await.unwrap().remove(0);

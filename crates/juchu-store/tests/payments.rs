@@ -2,6 +2,8 @@
 //! requests are queued with the change, executed by `process_payments` outside
 //! any transaction, and the answers come back through the pipeline so rules fire.
 
+use juchu_adapters::SandboxGateway;
+use juchu_adapters::payment_sandbox::test_cards;
 use juchu_domain::customer::{Address, CustomerInput};
 use juchu_domain::order::{ItemInput, NewOrder};
 use juchu_domain::patch::OrderPatch;
@@ -9,8 +11,6 @@ use juchu_domain::payment::PaymentProcess;
 use juchu_domain::status::PaymentStatus;
 use juchu_store::masters::ProductInput;
 use juchu_store::orders::NewOrderRequest;
-use juchu_store::payments::SandboxGateway;
-use juchu_store::payments::gateway::test_cards;
 use juchu_store::{Actor, Store, StoreError, both_stores};
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 mod common;
 
 use common::{TestApp, order_body, seed_products};
+use juchu_adapters::SandboxGateway;
 use juchu_domain::access::Role;
 use juchu_store::both_stores;
-use juchu_store::payments::SandboxGateway;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -886,7 +886,7 @@ async fn automation_section(store: &Store, args: &BenchArgs, r: &mut Report) -> 
     r.header("## mail outbox delivered to an SMTP server on loopback");
     let port = smtp_sink().await?;
     let url = format!("smtp://127.0.0.1:{port}");
-    let smtp = juchu_store::mail::SmtpConfig::parse(&url, "shop@example.jp")?;
+    let smtp = juchu_adapters::SmtpConfig::parse(&url, "shop@example.jp")?.sender()?;
     let order = store
         .search_orders(&OrderQuery {
             per_page: 1,
@@ -961,7 +961,7 @@ async fn automation_section(store: &Store, args: &BenchArgs, r: &mut Report) -> 
             .request_payment(
                 n,
                 juchu_domain::payment::PaymentProcess::Authorize,
-                Some(juchu_store::payments::gateway::test_cards::OK),
+                Some(juchu_adapters::payment_sandbox::test_cards::OK),
                 &actor,
                 "",
             )
@@ -969,7 +969,7 @@ async fn automation_section(store: &Store, args: &BenchArgs, r: &mut Report) -> 
             .map_err(e)?;
     }
     let queued = rate(k, t.elapsed());
-    let gateway = juchu_store::payments::SandboxGateway::new(store, Duration::ZERO);
+    let gateway = juchu_adapters::SandboxGateway::new(store, Duration::ZERO);
     let t = Instant::now();
     let mut done = 0;
     while done < k {

@@ -173,12 +173,12 @@ async fn open(cli: &Cli, create_dir: bool) -> Result<Store, String> {
 }
 
 /// SMTP from `JUCHU_SMTP_URL` / `JUCHU_MAIL_FROM`; none when unset.
-fn smtp_config() -> Result<Option<juchu_store::mail::SmtpConfig>, String> {
+fn smtp_config() -> Result<Option<juchu_adapters::SmtpConfig>, String> {
     match std::env::var("JUCHU_SMTP_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
     {
-        Some(url) => Ok(Some(juchu_store::mail::SmtpConfig::parse(
+        Some(url) => Ok(Some(juchu_adapters::SmtpConfig::parse(
             &url,
             &std::env::var("JUCHU_MAIL_FROM").unwrap_or_else(|_| "juchu@localhost".into()),
         )?)),
@@ -205,7 +205,7 @@ fn job_retention_days() -> Result<Option<i64>, String> {
 /// (default) or none (`off`: requests stay queued).
 fn payment_gateway(
     store: &juchu_store::Store,
-) -> Result<Option<juchu_store::payments::SandboxGateway>, String> {
+) -> Result<Option<juchu_adapters::SandboxGateway>, String> {
     match std::env::var("JUCHU_PAYMENT_GATEWAY")
         .unwrap_or_default()
         .trim()
@@ -223,7 +223,7 @@ fn payment_gateway(
             println!(
                 "Payments: the built-in SANDBOX provider answers 決済処理 (test cards, no real money). JUCHU_PAYMENT_GATEWAY=off keeps requests queued instead."
             );
-            Ok(Some(juchu_store::payments::SandboxGateway::new(
+            Ok(Some(juchu_adapters::SandboxGateway::new(
                 store,
                 std::time::Duration::from_secs(credit_delay),
             )))

@@ -60,13 +60,20 @@ async fn purge_jobs(store: &Store, days: i64) {
 
 /// Sends queued mail every half minute when SMTP is configured
 /// (`JUCHU_SMTP_URL`); without it mail stays queued, visible on the order.
-pub async fn deliver_mail(store: Store, smtp: Option<juchu_store::mail::SmtpConfig>) {
+pub async fn deliver_mail(store: Store, smtp: Option<juchu_adapters::SmtpConfig>) {
     let Some(smtp) = smtp else {
         tracing::info!("JUCHU_SMTP_URL is not set: rule mails are queued but not sent");
         return;
     };
+    let sender = match smtp.sender() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "mail cannot be sent: mails stay queued");
+            return;
+        }
+    };
     loop {
-        match store.deliver_mail(&smtp, 200).await {
+        match store.deliver_mail(&sender, 200).await {
             Ok(d) => {
                 for (id, why) in &d.failed {
                     tracing::warn!(mail = id, error = %why, "mail not delivered (will retry)");
@@ -84,7 +91,7 @@ pub async fn deliver_mail(store: Store, smtp: Option<juchu_store::mail::SmtpConf
 /// Executes queued 決済処理 every few seconds against the payment gateway: the
 /// built-in sandbox provider (real providers cannot be reached from here). A
 /// deferred provider's credit result is asked for until it arrives.
-pub async fn process_payments(store: Store, gateway: juchu_store::payments::SandboxGateway) {
+pub async fn process_payments(store: Store, gateway: juchu_adapters::SandboxGateway) {
     loop {
         match store.process_payments(&gateway, 200).await {
             Ok(r) => {

@@ -169,19 +169,19 @@ pub(crate) fn values_placeholders(rows: usize, cols: usize, start: usize) -> Str
     s
 }
 
-pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64, sqlx::Error> {
+pub fn get_i64(row: &AnyRow, col: &str) -> Result<i64, sqlx::Error> {
     row.try_get::<i64, _>(col)
 }
-pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
+pub fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
     row.try_get::<Option<i64>, _>(col)
 }
-pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String, sqlx::Error> {
+pub fn get_str(row: &AnyRow, col: &str) -> Result<String, sqlx::Error> {
     row.try_get::<String, _>(col)
 }
-pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
+pub fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(col)
 }
-pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
+pub fn get_bool(row: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(col)? != 0)
 }
 

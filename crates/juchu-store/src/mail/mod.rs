@@ -1,6 +1,7 @@
 //! メールテンプレート and the mail outbox. A rule's mail is rendered and queued
 //! in the transaction of the change that fired it (so a rolled-back change sends
-//! nothing); [`Store::deliver_mail`] sends what is due over SMTP with retries.
+//! nothing); [`Store::deliver_mail`] hands what is due to a [`MailSender`]
+//! (SMTP, in `juchu-adapters`) with retries.
 
 use crate::StoreError;
 use crate::db::{Store, Tx, get_i64, get_str};
@@ -8,55 +9,36 @@ use juchu_domain::FieldErrors;
 use juchu_domain::mail::{MailContext, MailTemplate, ShopInfo, default_templates, render};
 use juchu_domain::masters::Masters;
 use juchu_domain::order::Order;
-use lettre::message::{Mailbox, header::ContentType};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// How many times delivery is tried before a mail is given up as failed.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// Where mail goes: `JUCHU_SMTP_URL`, `JUCHU_MAIL_FROM`.
-///
-/// `smtp://host:port` is plain SMTP (a local relay or a test sink);
-/// `smtp://user:pass@host:587?tls=required` uses STARTTLS with authentication;
-/// `smtps://user:pass@host:465` implicit TLS (lettre's URL scheme, rustls).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpConfig {
-    url: String,
-    pub from: String,
+/// One mail as handed to a [`MailSender`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub to: String,
+    /// Space-separated addresses, as stored.
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
 }
 
-impl std::fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry a password: never print it.
-        f.debug_struct("SmtpConfig")
-            .field("url", &"<redacted>")
-            .field("from", &self.from)
-            .finish()
-    }
+/// Why a mail was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendFailure {
+    /// It cannot be sent as it is (a bad address): failed for good.
+    Undeliverable(String),
+    /// The server refused it or could not be reached: retried later.
+    Failed(String),
 }
 
-impl SmtpConfig {
-    pub fn parse(url: &str, from: &str) -> Result<SmtpConfig, String> {
-        let url = url.trim();
-        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-            return Err("JUCHU_SMTP_URL must look like smtp://host:port, smtp://user:pass@host:587?tls=required or smtps://user:pass@host:465".into());
-        }
-        AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("JUCHU_SMTP_URL: {e}"))?;
-        from.parse::<Mailbox>()
-            .map_err(|e| format!("JUCHU_MAIL_FROM {from:?}: {e}"))?;
-        Ok(SmtpConfig {
-            url: url.to_string(),
-            from: from.to_string(),
-        })
-    }
+pub type SendFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SendFailure>> + Send + 'a>>;
 
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, StoreError> {
-        Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(&self.url)
-            .map_err(|e| StoreError::Other(format!("JUCHU_SMTP_URL: {e}")))?
-            .timeout(Some(std::time::Duration::from_secs(20)))
-            .build())
-    }
+/// Where the worker hands mails over (SMTP, in `juchu-adapters`).
+pub trait MailSender: Send + Sync {
+    fn send<'a>(&'a self, mail: &'a OutgoingMail) -> SendFuture<'a>;
 }
 
 /// What one delivery round did.
@@ -129,32 +111,6 @@ pub(crate) async fn shop_info(conn: &mut sqlx::AnyConnection) -> Result<ShopInfo
         }
     }
     Ok(shop)
-}
-
-/// A message for SMTP; `Err` says why it cannot be built (a bad address).
-fn build_message(
-    from: &Mailbox,
-    to: &str,
-    cc: &str,
-    bcc: &str,
-    subject: String,
-    body: String,
-) -> Result<Message, String> {
-    let parse = |a: &str| {
-        a.parse::<Mailbox>()
-            .map_err(|e| format!("宛先「{a}」が正しくありません: {e}"))
-    };
-    let mut b = Message::builder().from(from.clone()).to(parse(to)?);
-    for a in cc.split_whitespace() {
-        b = b.cc(parse(a)?);
-    }
-    for a in bcc.split_whitespace() {
-        b = b.bcc(parse(a)?);
-    }
-    b.subject(subject)
-        .header(ContentType::TEXT_PLAIN)
-        .body(body)
-        .map_err(|e| e.to_string())
 }
 
 /// Copies a mail goes to besides the customer (メール一括通知's CC / BCC).
@@ -495,7 +451,7 @@ impl Store {
         juchu_domain::text::check_len(&mut e, "name", &shop.name, 100);
         juchu_domain::text::check_len(&mut e, "phone", &shop.phone, 24);
         juchu_domain::text::check_len(&mut e, "address", &shop.address, 200);
-        if !shop.email.is_empty() && shop.email.parse::<Mailbox>().is_err() {
+        if !shop.email.is_empty() && juchu_domain::text::Email::parse(&shop.email).is_err() {
             e.add(
                 "email",
                 "invalid_email",
@@ -545,7 +501,7 @@ impl Store {
             .collect()
     }
 
-    /// Sends up to `limit` due mails over SMTP. Mails are claimed in batches of
+    /// Sends up to `limit` due mails through `sender`. Mails are claimed in batches of
     /// up to 50 in a short transaction (PostgreSQL `SKIP LOCKED`; a 10-minute
     /// lease), sent with no transaction open — on SQLite a slow SMTP server must
     /// not hold the write lock — over one pooled SMTP connection, then recorded
@@ -555,15 +511,10 @@ impl Store {
     /// least once).
     pub async fn deliver_mail(
         &self,
-        smtp: &SmtpConfig,
+        sender: &dyn MailSender,
         limit: i64,
     ) -> Result<Delivery, StoreError> {
         const BATCH: i64 = 50;
-        let transport = smtp.transport()?;
-        let from: Mailbox = smtp
-            .from
-            .parse()
-            .map_err(|e| StoreError::Other(format!("JUCHU_MAIL_FROM: {e}")))?;
         let lock = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::Backend::Sqlite => "",
@@ -620,24 +571,17 @@ impl Store {
                     continue;
                 }
                 let attempts = get_i64(row, "attempts")? + 1;
-                let message = build_message(
-                    &from,
-                    &get_str(row, "to_address")?,
-                    &get_str(row, "cc")?,
-                    &get_str(row, "bcc")?,
-                    get_str(row, "subject")?,
-                    get_str(row, "body")?,
-                );
-                let message = match message {
-                    Ok(m) => m,
-                    Err(e) => {
-                        undeliverable.push((id, attempts, e));
-                        continue;
-                    }
+                let mail = OutgoingMail {
+                    to: get_str(row, "to_address")?,
+                    cc: get_str(row, "cc")?,
+                    bcc: get_str(row, "bcc")?,
+                    subject: get_str(row, "subject")?,
+                    body: get_str(row, "body")?,
                 };
-                match transport.send(message).await {
-                    Ok(_) => sent.push((id, attempts)),
-                    Err(e) => failed.push((id, attempts, e.to_string())),
+                match sender.send(&mail).await {
+                    Ok(()) => sent.push((id, attempts)),
+                    Err(SendFailure::Undeliverable(e)) => undeliverable.push((id, attempts, e)),
+                    Err(SendFailure::Failed(e)) => failed.push((id, attempts, e)),
                 }
             }
             let mut tx = self.begin().await?;

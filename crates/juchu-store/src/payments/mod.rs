@@ -6,7 +6,7 @@
 
 pub mod gateway;
 
-pub use gateway::{GatewayRequest, GatewayUnavailable, PaymentGateway, SandboxGateway};
+pub use gateway::{GatewayFuture, GatewayRequest, GatewayUnavailable, PaymentGateway};
 
 use crate::StoreError;
 use crate::db::write_rows;
