@@ -63,12 +63,6 @@ impl JobKind {
             JobKind::BlacklistRescan => "ブラックリスト再チェック",
         }
     }
-
-    /// Kinds whose every item is independent: their chunks may run on several
-    /// workers at once. An export writes one file in order, so it is one chunk.
-    pub fn splits_into_chunks(self) -> bool {
-        !matches!(self, JobKind::CsvExport | JobKind::PdfExport)
-    }
 }
 
 /// Where a job is.

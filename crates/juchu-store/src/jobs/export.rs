@@ -29,7 +29,7 @@ const BATCH_BYTES: usize = 256 << 10;
 const PART_BYTES: usize = 4 << 20;
 
 /// Why an export stopped.
-enum Stop {
+pub(crate) enum Stop {
     /// Another worker holds the job now (our lease ran out).
     Lost,
     /// The operator cancelled the job.
@@ -54,7 +54,7 @@ impl From<sqlx::Error> for Stop {
 }
 
 /// Where an export met a character its encoding cannot hold.
-struct Unencodable {
+pub(crate) struct Unencodable {
     seq: i64,
     line: usize,
     column: usize,
@@ -339,9 +339,10 @@ impl Store {
             crate::Backend::Sqlite => "",
         };
         // Most of the time there is no export: find out without a write transaction.
-        if sqlx::query(
-            "SELECT id FROM jobs WHERE kind IN ('csv_export', 'pdf_export') AND status IN ('queued', 'running') LIMIT 1",
-        )
+        let files = super::kinds::sql_list(super::kinds::file_kind_codes());
+        if sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM jobs WHERE kind IN ({files}) AND status IN ('queued', 'running') LIMIT 1"
+        )))
         .fetch_optional(&self.pool)
         .await?
         .is_none()
@@ -351,7 +352,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT c.job_id FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
-             WHERE j.kind IN ('csv_export', 'pdf_export') AND j.status IN ('queued', 'running') AND j.cancel_requested = 0 \
+             WHERE j.kind IN ({files}) AND j.status IN ('queued', 'running') AND j.cancel_requested = 0 \
              AND (c.status = 'pending' OR (c.status = 'running' AND c.lease_until < $1)) \
              ORDER BY c.job_id LIMIT 1{lock}"
         )))
@@ -381,14 +382,13 @@ impl Store {
         .await?;
         tx.commit().await?;
         let job = self.job(job_id).await?;
-        let result = match JobParams::parse(job.kind, &job.params) {
-            Ok(JobParams::CsvExport(p)) => self.export_csv(&job, &p, &token).await,
-            Ok(JobParams::PdfExport(p)) => self.export_pdf(&job, &p, &token).await,
-            Ok(_) => Err(Stop::Failed(format!(
-                "{}はこのバージョンでは実行できません",
-                job.kind.label()
-            ))),
-            Err(e) => Err(Stop::Failed(format!("パラメータを読めません: {e}"))),
+        let result = match (
+            super::kinds::of(job.kind),
+            JobParams::parse(job.kind, &job.params),
+        ) {
+            (Ok(kind), Ok(params)) => kind.write_file(self, &job, &params, &token).await,
+            (Err(e), _) => Err(Stop::Failed(e.to_string())),
+            (_, Err(e)) => Err(Stop::Failed(format!("パラメータを読めません: {e}"))),
         };
         match result {
             Ok(()) => self.finish_if_done(job_id).await?,
@@ -441,7 +441,12 @@ impl Store {
         Ok(true)
     }
 
-    async fn export_csv(&self, job: &Job, p: &CsvExport, token: &str) -> Result<(), Stop> {
+    pub(crate) async fn export_csv(
+        &self,
+        job: &Job,
+        p: &CsvExport,
+        token: &str,
+    ) -> Result<(), Stop> {
         let format = match self.csv_format(p.format_id).await {
             Ok(f) => f,
             Err(StoreError::NotFound(_)) => {
@@ -701,7 +706,7 @@ impl Store {
 
     /// PDF一括出力: every order's 帳票 in one PDF (Japanese text in an embedded
     /// font), stored with the job like an export.
-    async fn export_pdf(
+    pub(crate) async fn export_pdf(
         &self,
         job: &Job,
         p: &juchu_domain::document::PdfExport,

@@ -9,17 +9,20 @@
 //! connection), so the chunk is simply claimed again and each order is changed
 //! exactly once. Each item runs under a savepoint: one order failing does not
 //! undo the others. Exports write one file in order and run as one chunk with
-//! a lease that is renewed as they go (see [`crate::export`]).
+//! a lease that is renewed as they go (see `export`).
+//!
+//! The queue names no kind: what a kind does is its file in `kinds/`, behind
+//! the one trait in `kind.rs`.
 //!
 //! Every change goes through the change pipeline with the actor
 //! [`Actor::Job`], so 履歴 says which job did it and rules fire.
 
-mod blacklist_rescan;
-mod bulk;
 mod export;
 mod export_projection;
+mod kind;
+mod kinds;
 
-pub use blacklist_rescan::Rescan;
+pub use kinds::{MAX_PDF_ORDERS, Rescan};
 
 use crate::StoreError;
 use crate::db::{Arg, Store, Tx, get_i64, get_opt_i64, get_opt_str, get_str, in_list, query_with};
@@ -28,10 +31,6 @@ use crate::orders::OrderQuery;
 use juchu_domain::FieldErrors;
 use juchu_domain::job::{ItemOutcome, JobKind, JobParams, JobStatus};
 
-/// Orders one PDF一括出力 may hold: the document is laid out in one go.
-pub const MAX_PDF_ORDERS: i64 = 1000;
-
-/// Orders per chunk (and per transaction).
 /// The first and last item (seq) of a chunk of a job that splits into chunks.
 fn chunk_seqs(chunk: i64) -> (i64, i64) {
     (chunk * CHUNK_SIZE + 1, (chunk + 1) * CHUNK_SIZE)
@@ -41,6 +40,7 @@ fn chunk_seqs(chunk: i64) -> (i64, i64) {
 /// are refreshed (ANALYZE samples the table: about 0.2 s).
 const ANALYZE_AFTER: i64 = 50_000;
 
+/// Orders per chunk (and per transaction).
 pub const CHUNK_SIZE: i64 = 200;
 
 /// What a job acts on.
@@ -187,142 +187,9 @@ enum Resolved {
 }
 
 impl Store {
-    /// Checks a job's parameters and everything they name (a CSV format, a
-    /// mail template) before anything is written.
     async fn check_params(&self, new: &NewJob) -> Result<JobParams, StoreError> {
         let params = JobParams::parse(new.kind, &new.params)?;
-        match &params {
-            JobParams::CsvExport(p) => {
-                self.csv_format(p.format_id).await.map_err(|e| match e {
-                    StoreError::NotFound(_) => FieldErrors::single(
-                        "params.format_id",
-                        "unknown",
-                        format!("CSVフォーマット {} はありません", p.format_id),
-                    )
-                    .into(),
-                    e => e,
-                })?;
-            }
-            JobParams::PdfExport(p) => {
-                if let Err(why) = juchu_docs::DocumentFont::find() {
-                    return Err(FieldErrors::single("kind", "no_font", why).into());
-                }
-                if let Some(id) = p.format_id {
-                    let format = self.document_format(id).await.map_err(|e| match e {
-                        StoreError::NotFound(_) => FieldErrors::single(
-                            "params.format_id",
-                            "unknown",
-                            format!("帳票フォーマット {id} はありません"),
-                        )
-                        .into(),
-                        e => e,
-                    })?;
-                    if format.kind != p.document {
-                        return Err(FieldErrors::single(
-                            "params.format_id",
-                            "other_document",
-                            format!(
-                                "帳票フォーマット「{}」は{}用です（{}を選んでいます）",
-                                format.name,
-                                format.kind.label(),
-                                p.document.label()
-                            ),
-                        )
-                        .into());
-                    }
-                }
-                if p.document.is_qualified_invoice()
-                    && self.shop_settings().await?.registration_number.is_empty()
-                {
-                    return Err(FieldErrors::single(
-                        "params.document",
-                        "no_registration_number",
-                        format!(
-                            "{}（適格請求書）には登録番号（T+13桁）が必要です。ショップ情報で設定してください",
-                            p.document.label()
-                        ),
-                    )
-                    .into());
-                }
-            }
-            JobParams::BulkMail(m) => {
-                if let (Some(subject), Some(body)) = (&m.subject, &m.body) {
-                    let typed = juchu_domain::mail::MailTemplate {
-                        code: "bulk_mail".into(),
-                        name: "メール一括通知".into(),
-                        subject: subject.clone(),
-                        body: body.clone(),
-                    };
-                    if let Err(e) =
-                        juchu_domain::mail::render(&typed, &juchu_domain::mail::sample_context())
-                    {
-                        return Err(FieldErrors::single(
-                            "params.body",
-                            "bad_template",
-                            format!("件名か本文を作れません: {e}"),
-                        )
-                        .into());
-                    }
-                }
-                if let Some(code) = &m.template_code
-                    && m.subject.is_none()
-                {
-                    let mut conn = self.pool.acquire().await?;
-                    if crate::mail::template(&mut conn, code).await?.is_none() {
-                        return Err(FieldErrors::single(
-                            "params.template_code",
-                            "unknown",
-                            format!("メールテンプレート「{code}」はありません"),
-                        )
-                        .into());
-                    }
-                }
-            }
-            JobParams::BulkUpdate(u) => {
-                let snapshot = self.masters().await?;
-                let mut e = FieldErrors::default();
-                if let Some(s) = &u.handling_status
-                    && snapshot.handling_status_by_name(s).is_none()
-                {
-                    e.add(
-                        "params.handling_status",
-                        "unknown",
-                        format!("対応状況「{s}」はありません"),
-                    );
-                }
-                if let Some(Some(p)) = &u.payment_method
-                    && snapshot.payment_method_by_key(p).is_none()
-                {
-                    e.add(
-                        "params.payment_method",
-                        "unknown",
-                        format!("支払方法「{p}」はありません"),
-                    );
-                }
-                if let Some(Some(c)) = &u.carrier
-                    && snapshot.carrier_by_key(c).is_none()
-                {
-                    e.add(
-                        "params.carrier",
-                        "unknown",
-                        format!("配送業者「{c}」はありません"),
-                    );
-                }
-                if let Some(l) = &u.labels {
-                    for (i, name) in l.values.iter().enumerate() {
-                        if snapshot.label_by_name(name).is_none() {
-                            e.add(
-                                format!("params.labels.values[{i}]"),
-                                "unknown",
-                                format!("受注ラベル「{name}」はありません"),
-                            );
-                        }
-                    }
-                }
-                e.into_result()?;
-            }
-            _ => {}
-        }
+        kinds::of(new.kind)?.check(self, &params).await?;
         Ok(params)
     }
 
@@ -332,12 +199,8 @@ impl Store {
         new: &NewJob,
         params: &JobParams,
     ) -> Result<Resolved, StoreError> {
-        if let JobParams::BlacklistRescan(r) = params {
-            return Ok(Resolved::Where(
-                // An order an operator cleared after a screening is left alone.
-                " WHERE needs_attention = 0 AND ordered_at >= $1 AND NOT EXISTS (SELECT 1 FROM order_attention_matches m WHERE m.order_id = orders.id)".into(),
-                vec![self.clock.in_seconds(-24 * 3600 * r.days).into()],
-            ));
+        if let Some((where_sql, args)) = kinds::of(new.kind)?.own_selection(params, &self.clock) {
+            return Ok(Resolved::Where(where_sql, args));
         }
         match &new.selection {
             None => Err(FieldErrors::single(
@@ -406,6 +269,7 @@ impl Store {
     /// parameters or the selection are wrong, or when nothing is selected.
     pub async fn register_job(&self, new: NewJob, actor: &Actor) -> Result<Job, StoreError> {
         let params = self.check_params(&new).await?;
+        let kind = kinds::of(new.kind)?;
         let resolved = self.resolve_selection(&new, &params).await?;
         let now = self.clock.now_text();
         let mut tx = self.begin().await?;
@@ -462,11 +326,16 @@ impl Store {
                     .rows_affected() as i64
             }
         };
-        if new.kind == JobKind::PdfExport && total > MAX_PDF_ORDERS {
+        if let Some(max) = kind.max_orders()
+            && total > max
+        {
             return Err(FieldErrors::single(
                 "selection",
                 "too_many",
-                format!("PDF一括出力は1回{MAX_PDF_ORDERS}件までです（{total}件選ばれています）。検索条件で絞ってください"),
+                format!(
+                    "{}は1回{max}件までです（{total}件選ばれています）。検索条件で絞ってください",
+                    new.kind.label()
+                ),
             )
             .into());
         }
@@ -475,10 +344,10 @@ impl Store {
             return Err(FieldErrors::single("selection", "empty", "対象の受注がありません").into());
         }
         // An export writes one file in order: one chunk.
-        let chunks = if new.kind.splits_into_chunks() {
-            (total + CHUNK_SIZE - 1) / CHUNK_SIZE
-        } else {
+        let chunks = if kind.writes_file() {
             1
+        } else {
+            (total + CHUNK_SIZE - 1) / CHUNK_SIZE
         };
         sqlx::query(
             "WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n + 1 < $2) \
@@ -512,9 +381,8 @@ impl Store {
         let params = self.check_params(&new).await?;
         let resolved = self.resolve_selection(&new, &params).await?;
         let mut preview = JobPreview::default();
-        if let JobParams::BulkUpdate(u) = &params {
-            preview.reminders = u.reminders().into_iter().map(String::from).collect();
-        }
+        let kind = kinds::of(new.kind)?;
+        preview.reminders = kind.reminders(&params);
         let ids: Vec<i64> = match resolved {
             Resolved::Ids(ids) => ids,
             Resolved::Where(where_sql, args) => {
@@ -532,10 +400,7 @@ impl Store {
         let ids = &ids[..ids.len().min(PREVIEW_CHECKED)];
         preview.checked = ids.len() as i64;
         // Only changes can fail per order; a dry run of an export is its count.
-        if !matches!(
-            params,
-            JobParams::BulkUpdate(_) | JobParams::PaymentChange(_) | JobParams::BulkMail(_)
-        ) {
+        if !kind.checks_orders() {
             return Ok(preview);
         }
         let snapshot = {
@@ -547,14 +412,20 @@ impl Store {
         for chunk in ids.chunks(500) {
             let mut tx = self.begin_read().await?;
             let orders = crate::orders::load_orders_by_ids(&mut tx, chunk).await?;
-            let opted_out = if matches!(params, JobParams::BulkMail(_)) {
+            let opted_out = if kind.needs_opt_outs() {
                 crate::customers::opted_out(&mut tx, &orders).await?
             } else {
                 Default::default()
             };
             tx.commit().await?;
+            let ctx = kind::DryRunContext {
+                params: &params,
+                snapshot: &snapshot,
+                opted_out: &opted_out,
+                clock: &self.clock,
+            };
             for o in &orders {
-                let why = bulk::would_fail(&params, o, &snapshot, &opted_out, &self.clock);
+                let why = kind.would_fail(&ctx, o);
                 if let Some(why) = why {
                     preview.would_fail += 1;
                     if preview.failures.len() < 100 {
@@ -671,10 +542,13 @@ impl Store {
             // A CSV export writes its file as a whole (a worker that dies
             // starts it again), so its items are not marked one by one: once
             // the file is complete, every item without a note of its own is ok.
-            "SELECT ji.seq, o.order_number, \
-             CASE WHEN ji.status = 'pending' AND j.status = 'completed' AND j.kind = 'csv_export' THEN 'ok' ELSE ji.status END AS status, \
-             ji.message FROM job_items ji JOIN jobs j ON j.id = ji.job_id \
-             LEFT JOIN orders o ON o.id = ji.order_id WHERE ji.job_id = $1 AND ji.seq > $2 ORDER BY ji.seq LIMIT $3",
+            sqlx::AssertSqlSafe(format!(
+                "SELECT ji.seq, o.order_number, \
+                 CASE WHEN ji.status = 'pending' AND j.status = 'completed' AND j.kind IN ({}) THEN 'ok' ELSE ji.status END AS status, \
+                 ji.message FROM job_items ji JOIN jobs j ON j.id = ji.job_id \
+                 LEFT JOIN orders o ON o.id = ji.order_id WHERE ji.job_id = $1 AND ji.seq > $2 ORDER BY ji.seq LIMIT $3",
+                kinds::sql_list(kinds::unmarked_kind_codes())
+            )),
         )
         .bind(id)
         .bind(after_seq)
@@ -766,11 +640,12 @@ impl Store {
             crate::Backend::Postgres => " FOR UPDATE OF c SKIP LOCKED",
             crate::Backend::Sqlite => "",
         };
+        let files = kinds::sql_list(kinds::file_kind_codes());
         let mut tx = self.begin().await?;
         let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT c.job_id, c.chunk, c.attempts FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
              WHERE c.status = 'pending' AND j.status IN ('queued', 'running') AND j.cancel_requested = 0 \
-             AND j.kind NOT IN ('csv_export', 'pdf_export') \
+             AND j.kind NOT IN ({files}) \
              ORDER BY c.job_id, c.chunk LIMIT 1{lock}"
         )))
         .fetch_optional(&mut *tx)
@@ -841,8 +716,17 @@ impl Store {
             .map(|r| Ok((get_i64(r, "seq")?, get_i64(r, "order_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
         let actor = job.actor();
-        let outcomes =
-            bulk::run_items(self, &mut tx, &job, &params, &items, &actor, isolate).await?;
+        let outcomes = kinds::of(job.kind)?
+            .run_chunk(kind::Chunk {
+                store: self,
+                tx: &mut tx,
+                job: &job,
+                params: &params,
+                items: &items,
+                actor: &actor,
+                isolate,
+            })
+            .await?;
         let (mut failed, mut skipped) = (0i64, 0i64);
         // Items with the same outcome and message are marked in one statement
         // (a bulk update mostly says the same for every order).

@@ -3,11 +3,14 @@
 
 use crate::StoreError;
 use crate::blacklist::{match_rows, screen_orders};
-use crate::db::{Store, Tx};
+use crate::db::{Arg, Clock, Store, Tx};
 use crate::history::Actor;
+use crate::jobs::kind::*;
 use juchu_domain::FieldErrors;
 use juchu_domain::blacklist::AttentionMatch;
+use juchu_domain::job::{ItemOutcome, JobKind, JobParams};
 use juchu_domain::order::Order;
+use std::collections::HashMap;
 
 /// What a re-check of existing orders found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -122,4 +125,86 @@ impl Store {
         .await?;
         Ok(reason)
     }
+}
+
+pub(crate) struct BlacklistRescanKind;
+
+impl Kind for BlacklistRescanKind {
+    fn kind(&self) -> JobKind {
+        JobKind::BlacklistRescan
+    }
+
+    fn own_selection(&self, params: &JobParams, clock: &Clock) -> Option<(String, Vec<Arg>)> {
+        let JobParams::BlacklistRescan(r) = params else {
+            return None;
+        };
+        Some((
+            // An order an operator cleared after a screening is left alone.
+            " WHERE needs_attention = 0 AND ordered_at >= $1 AND NOT EXISTS (SELECT 1 FROM order_attention_matches m WHERE m.order_id = orders.id)".into(),
+            vec![clock.in_seconds(-24 * 3600 * r.days).into()],
+        ))
+    }
+
+    fn run_chunk<'a>(&'a self, c: Chunk<'a>) -> KindFuture<'a, Outcomes> {
+        Box::pin(async move {
+            let snapshot = c.store.masters_in(c.tx).await?;
+            let orders = lock_orders(c.store, c.tx, c.items).await?;
+            // The chunk is screened at once.
+            let list: Vec<Order> = c
+                .items
+                .iter()
+                .filter_map(|(_, id)| orders.get(id).cloned())
+                .collect();
+            let found = screen_orders(
+                c.tx,
+                c.store.backend,
+                &snapshot.blacklist,
+                &snapshot.masters,
+                &list,
+                None,
+            )
+            .await?;
+            let screened: HashMap<i64, Vec<AttentionMatch>> =
+                list.iter().map(|o| o.id).zip(found).collect();
+            let work = OneOrder {
+                screened,
+                actor: c.actor,
+            };
+            run_each(c.store, c.tx, c.items, &orders, &work).await
+        })
+    }
+}
+
+struct OneOrder<'a> {
+    screened: HashMap<i64, Vec<AttentionMatch>>,
+    actor: &'a Actor,
+}
+
+impl PerOrder for OneOrder<'_> {
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        tx: &'a mut Tx,
+        order: &'a Order,
+    ) -> KindFuture<'a, Outcome> {
+        let matches = self.screened.get(&order.id).cloned().unwrap_or_default();
+        Box::pin(rescan(store, tx, order, matches, self.actor))
+    }
+}
+
+async fn rescan(
+    store: &Store,
+    tx: &mut Tx,
+    order: &Order,
+    matches: Vec<juchu_domain::blacklist::AttentionMatch>,
+    actor: &Actor,
+) -> Result<Outcome, StoreError> {
+    if order.needs_attention {
+        return Ok((ItemOutcome::Skipped, "すでに要対応受注です".into()));
+    }
+    if matches.is_empty() {
+        return Ok((ItemOutcome::Ok, "該当なし".into()));
+    }
+    let reason = store.flag_rescanned(tx, order, matches, actor).await?;
+    Ok((ItemOutcome::Ok, format!("要対応受注にしました（{reason}）")))
 }
