@@ -113,7 +113,7 @@ impl FromRequestParts<AppState> for StaffSession {
             Ok(None) => Err(LoginRedirect.into_response()),
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");
-                Err(crate::views::error_page(
+                Err(crate::page::error_page(
                     axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                     "内部エラーが発生しました",
                 ))

@@ -198,3 +198,23 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     })?;
     Ok(value)
 }
+
+pub fn missing_field(e: ApiError) -> ApiError {
+    // serde reports a missing field at the parent path; name the field itself.
+    if e.body.field.is_none()
+        && let Some(name) = e
+            .body
+            .message
+            .split("missing field `")
+            .nth(1)
+            .and_then(|s| s.split('`').next())
+    {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "required",
+            format!("{name} は必須です"),
+            Some(name.to_string()),
+        );
+    }
+    e
+}

@@ -1,14 +1,39 @@
 //! HTTP edge of juchu: the JSON API (`/api/v1`, OpenAPI at `/api/openapi.json`),
 //! the Japanese admin UI, and `/healthz`.
+//!
+//! One folder per business area (`orders/`, `customers/`, `masters/`,
+//! `subscriptions/`, `automation/`, `mail/`, `blacklist/`, `payments/`,
+//! `documents/`, `jobs/`, `staff/`), each with `api.rs` and/or `ui.rs`; the
+//! routes of every area are put together here, once.
+//!
+//! Floors (a module imports only from its own floor or below; no circles):
+//! 1. `error` (the API's error type), `page` (rendering, the error page), `dto`,
+//!    `query` — shapes and parameters shared by the API and the UI.
+//! 2. `auth` (sessions, tokens, roles), then `views` (navigation, refusing a
+//!    post), `job_files`.
+//! 3. The areas and `login`. A UI module never imports an `api` module; an area
+//!    uses another only to link to it (an order's page offers the job kinds).
+//! 4. `openapi`, and this file's router.
 
-pub mod api;
 pub mod auth;
+pub mod automation;
+pub mod blacklist;
+pub mod customers;
+pub mod documents;
 pub mod dto;
 pub mod error;
 mod job_files;
+pub mod jobs;
+mod login;
+pub mod mail;
+pub mod masters;
 pub mod openapi;
+pub mod orders;
+mod page;
+pub mod payments;
 pub mod query;
-pub mod ui;
+pub mod staff;
+pub mod subscriptions;
 mod views;
 
 use axum::Router;
@@ -47,145 +72,166 @@ async fn healthz(State(st): State<AppState>) -> (StatusCode, &'static str) {
 pub fn router(state: AppState) -> Router {
     use axum::routing::{get as g, post as p};
     let api = Router::new()
-        .route("/orders", g(api::list_orders).post(api::create_order))
+        .route(
+            "/orders",
+            g(orders::api::list_orders).post(orders::api::create_order),
+        )
         .route(
             "/orders/{order_number}",
-            g(api::get_order).patch(api::patch_order),
+            g(orders::api::get_order).patch(orders::api::patch_order),
         )
-        .route("/orders/{order_number}/history", g(api::order_history))
+        .route(
+            "/orders/{order_number}/history",
+            g(orders::api::order_history),
+        )
         .route(
             "/customers",
-            g(api::list_customers).post(api::create_customer),
+            g(customers::api::list_customers).post(customers::api::create_customer),
         )
         .route(
             "/customers/{id}",
-            g(api::get_customer).patch(api::patch_customer),
+            g(customers::api::get_customer).patch(customers::api::patch_customer),
         )
-        .route("/products", g(api::list_products).post(api::create_product))
+        .route(
+            "/products",
+            g(masters::api::list_products).post(masters::api::create_product),
+        )
         .route(
             "/products/{code}",
-            g(api::get_product).put(api::put_product),
+            g(masters::api::get_product).put(masters::api::put_product),
         )
         .route(
             "/handling-statuses",
-            g(api::list_handling_statuses).post(api::create_handling_status),
+            g(masters::api::list_handling_statuses).post(masters::api::create_handling_status),
         )
         .route(
             "/handling-statuses/{id}",
-            axum::routing::put(api::put_handling_status),
+            axum::routing::put(masters::api::put_handling_status),
         )
         .route(
             "/payment-methods",
-            g(api::list_payment_methods).post(api::create_payment_method),
+            g(masters::api::list_payment_methods).post(masters::api::create_payment_method),
         )
         .route(
             "/payment-methods/{id}",
-            axum::routing::put(api::put_payment_method),
+            axum::routing::put(masters::api::put_payment_method),
         )
-        .route("/carriers", g(api::list_carriers).post(api::create_carrier))
-        .route("/carriers/{id}", axum::routing::put(api::put_carrier))
-        .route("/order-labels", g(api::list_labels).post(api::create_label))
-        .route("/order-labels/{id}", axum::routing::put(api::put_label))
-        .route("/api-tokens", p(api::create_api_token))
-        .route("/subscriptions", g(api::subscriptions::list_subscriptions))
+        .route(
+            "/carriers",
+            g(masters::api::list_carriers).post(masters::api::create_carrier),
+        )
+        .route(
+            "/carriers/{id}",
+            axum::routing::put(masters::api::put_carrier),
+        )
+        .route(
+            "/order-labels",
+            g(masters::api::list_labels).post(masters::api::create_label),
+        )
+        .route(
+            "/order-labels/{id}",
+            axum::routing::put(masters::api::put_label),
+        )
+        .route("/api-tokens", p(staff::api::create_api_token))
+        .route("/subscriptions", g(subscriptions::api::list_subscriptions))
         .route(
             "/subscriptions/{id}",
-            g(api::subscriptions::get_subscription).patch(api::subscriptions::patch_subscription),
+            g(subscriptions::api::get_subscription).patch(subscriptions::api::patch_subscription),
         )
-        .route("/subscriptions/{id}/skip", p(api::subscriptions::skip))
-        .route("/subscriptions/{id}/pause", p(api::subscriptions::pause))
+        .route("/subscriptions/{id}/skip", p(subscriptions::api::skip))
+        .route("/subscriptions/{id}/pause", p(subscriptions::api::pause))
         .route(
             "/subscriptions/{id}/recalculate",
-            p(api::subscriptions::recalculate),
+            p(subscriptions::api::recalculate),
         )
         .route(
             "/subscriptions/{id}/orders",
-            g(api::subscriptions::subscription_orders).post(api::subscriptions::create_order_now),
+            g(subscriptions::api::subscription_orders).post(subscriptions::api::create_order_now),
         )
         .route(
             "/subscriptions/{id}/history",
-            g(api::subscriptions::subscription_history),
+            g(subscriptions::api::subscription_history),
         )
-        .route("/subscription-reasons", g(api::subscriptions::reasons))
+        .route("/subscription-reasons", g(subscriptions::api::reasons))
         .route(
             "/automation-rules",
-            g(api::automation::list_rules).post(api::automation::create_rule),
+            g(automation::api::list_rules).post(automation::api::create_rule),
         )
-        .route("/automation-rules/dry-run", p(api::automation::dry_run))
-        .route("/mail-templates", g(api::mail::list_templates))
+        .route("/automation-rules/dry-run", p(automation::api::dry_run))
+        .route("/mail-templates", g(mail::api::list_templates))
         .route(
             "/mail-templates/{code}",
-            axum::routing::put(api::mail::put_template),
+            axum::routing::put(mail::api::put_template),
         )
-        .route("/orders/{order_number}/mails", g(api::mail::order_mails))
-        .route("/mail-templates/{code}/preview", p(api::mail::preview))
-        .route("/blacklist/rescan", p(api::blacklist::rescan))
-        .route("/jobs", g(api::jobs::list_jobs).post(api::jobs::create_job))
-        .route("/jobs/{id}", g(api::jobs::get_job))
-        .route("/jobs/{id}/cancel", p(api::jobs::cancel_job))
-        .route("/jobs/{id}/items", g(api::jobs::job_items))
-        .route("/jobs/{id}/result", g(api::jobs::job_result))
+        .route("/orders/{order_number}/mails", g(mail::api::order_mails))
+        .route("/mail-templates/{code}/preview", p(mail::api::preview))
+        .route("/blacklist/rescan", p(blacklist::api::rescan))
+        .route("/jobs", g(jobs::api::list_jobs).post(jobs::api::create_job))
+        .route("/jobs/{id}", g(jobs::api::get_job))
+        .route("/jobs/{id}/cancel", p(jobs::api::cancel_job))
+        .route("/jobs/{id}/items", g(jobs::api::job_items))
+        .route("/jobs/{id}/result", g(jobs::api::job_result))
         .route(
             "/csv-formats",
-            g(api::jobs::list_csv_formats).post(api::jobs::create_csv_format),
+            g(jobs::api::list_csv_formats).post(jobs::api::create_csv_format),
         )
-        .route("/csv-formats/columns", g(api::jobs::csv_columns))
-        .route("/csv-formats/import", p(api::jobs::import_csv_format))
+        .route("/csv-formats/columns", g(jobs::api::csv_columns))
+        .route("/csv-formats/import", p(jobs::api::import_csv_format))
         .route(
             "/csv-formats/{id}",
-            axum::routing::put(api::jobs::put_csv_format).delete(api::jobs::delete_csv_format),
+            axum::routing::put(jobs::api::put_csv_format).delete(jobs::api::delete_csv_format),
         )
         .route(
             "/document-formats",
-            g(api::documents::list_document_formats).post(api::documents::create_document_format),
+            g(documents::api::list_document_formats).post(documents::api::create_document_format),
         )
         .route(
             "/document-formats/{id}",
-            axum::routing::put(api::documents::put_document_format)
-                .delete(api::documents::delete_document_format),
+            axum::routing::put(documents::api::put_document_format)
+                .delete(documents::api::delete_document_format),
         )
         .route(
             "/blacklist-reasons",
-            g(api::blacklist::list_reasons).post(api::blacklist::create_reason),
+            g(blacklist::api::list_reasons).post(blacklist::api::create_reason),
         )
         .route(
             "/blacklist-reasons/{id}",
-            axum::routing::delete(api::blacklist::delete_reason),
+            axum::routing::delete(blacklist::api::delete_reason),
         )
         .route(
             "/blacklist-conditions",
-            g(api::blacklist::list_conditions).post(api::blacklist::create_condition),
+            g(blacklist::api::list_conditions).post(blacklist::api::create_condition),
         )
         .route(
             "/blacklist-conditions/{id}",
-            axum::routing::put(api::blacklist::put_condition)
-                .delete(api::blacklist::delete_condition),
+            axum::routing::put(blacklist::api::put_condition)
+                .delete(blacklist::api::delete_condition),
         )
         .route(
             "/shop-settings/logo",
-            axum::routing::put(api::mail::put_shop_logo)
-                .get(api::mail::get_shop_logo)
-                .delete(api::mail::delete_shop_logo),
+            axum::routing::put(mail::api::put_shop_logo)
+                .get(mail::api::get_shop_logo)
+                .delete(mail::api::delete_shop_logo),
         )
         .route(
             "/shop-settings",
-            g(api::mail::get_shop_settings).put(api::mail::put_shop_settings),
+            g(mail::api::get_shop_settings).put(mail::api::put_shop_settings),
         )
         .route(
             "/orders/{order_number}/payment-requests",
-            g(api::payments::list_payment_requests).post(api::payments::request_payment),
+            g(payments::api::list_payment_requests).post(payments::api::request_payment),
         )
         .route(
             "/payment-notifications",
-            p(api::payments::payment_notification),
+            p(payments::api::payment_notification),
         )
         .route(
             "/automation-rules/presets",
-            p(api::automation::load_presets),
+            p(automation::api::load_presets),
         )
         .route(
             "/automation-rules/{id}",
-            axum::routing::put(api::automation::put_rule).delete(api::automation::delete_rule),
+            axum::routing::put(automation::api::put_rule).delete(automation::api::delete_rule),
         )
         .fallback(|| async {
             error::ApiError::new(
@@ -199,9 +245,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .nest("/api/v1", api)
-        .merge(ui::routes())
-        .route("/login", g(ui::login_page).post(ui::login_submit))
-        .route("/logout", p(ui::logout))
+        .merge(orders::ui::routes())
+        .merge(masters::ui::routes())
+        .merge(subscriptions::ui::routes())
+        .merge(automation::ui::routes())
+        .merge(mail::ui::routes())
+        .merge(blacklist::ui::routes())
+        .merge(jobs::ui::routes())
+        .merge(documents::ui::routes())
+        .route("/login", g(login::login_page).post(login::login_submit))
+        .route("/logout", p(login::logout))
         .with_state(state)
 }
 

@@ -216,6 +216,27 @@ pub fn subscription_query(p: &HashMap<String, String>) -> Result<SubscriptionQue
     })
 }
 
+/// `page` and `per_page` of an API list, as (limit, offset).
+pub fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), crate::error::ApiError> {
+    let mut e = FieldErrors::default();
+    let mut num = |k: &str, default: i64, max: i64| match params.get(k).map(|s| s.parse::<i64>()) {
+        None => default,
+        Some(Ok(n)) if (1..=max).contains(&n) => n,
+        _ => {
+            e.add(
+                k,
+                "invalid_number",
+                format!("1〜{max}の整数で指定してください"),
+            );
+            default
+        }
+    };
+    let page = num("page", 1, 1_000_000);
+    let per_page = num("per_page", 50, 200);
+    e.into_result().map_err(crate::error::ApiError::invalid)?;
+    Ok((per_page, (page - 1) * per_page))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,53 +1,90 @@
-//! What every admin page shares: the error page, rendering a template, and a
-//! store error shown as a page. Below `auth` and every area, so the login
-//! check can answer with a page without importing the UI.
+//! What every admin page shares: the navigation bar, refusing a form post,
+//! list links, yen, and (from `page`) rendering and the error page.
 
-use askama::Template;
+use crate::auth::StaffSession;
+pub use crate::page::{error_page, render, store_error_page};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use juchu_store::StoreError;
+use axum::response::Response;
+use juchu_domain::access::Permission;
+use std::collections::HashMap;
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    message: &'a str,
+/// Formats yen with thousands separators: `¥12,345`.
+pub fn yen(v: i64) -> String {
+    juchu_domain::document::yen(v)
 }
 
-pub fn error_page(status: StatusCode, message: &str) -> Response {
-    match (ErrorPage { message }).render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => (status, message.to_string()).into_response(),
-    }
+/// Data of the navigation bar.
+pub struct Nav {
+    pub staff_name: String,
+    pub role_label: &'static str,
+    pub csrf: String,
 }
 
-/// Renders a template, or a 500 page if rendering fails.
-pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "画面の表示に失敗しました",
-            )
+impl Nav {
+    pub fn of(s: &StaffSession) -> Nav {
+        Nav {
+            staff_name: s.0.staff.name.clone(),
+            role_label: s.0.staff.role.label(),
+            csrf: s.0.csrf_token.clone(),
         }
     }
 }
 
-pub fn store_error_page(e: StoreError) -> Response {
-    match e {
-        StoreError::NotFound(what) => {
-            error_page(StatusCode::NOT_FOUND, &format!("{what}が見つかりません"))
-        }
-        StoreError::Conflict { message, .. } => error_page(StatusCode::CONFLICT, &message),
-        StoreError::Invalid(fe) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &fe.to_string()),
-        StoreError::Gone(message) => error_page(StatusCode::GONE, &message),
-        other => {
-            tracing::error!(error = %other, "store error");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "内部エラーが発生しました",
-            )
+pub fn forbidden() -> Response {
+    error_page(StatusCode::FORBIDDEN, "この操作を行う権限がありません")
+}
+
+/// `path` with the list's filters (sorted, empty ones dropped) and another page.
+pub fn page_url_for(path: &str, params: &HashMap<String, String>, page: i64) -> String {
+    let mut pairs: Vec<(&String, &String)> = params
+        .iter()
+        .filter(|(k, v)| k.as_str() != "page" && !v.is_empty())
+        .collect();
+    pairs.sort();
+    let mut q: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect();
+    q.push(format!("page={page}"));
+    format!("{path}?{}", q.join("&"))
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
+    out
+}
+
+/// The messages of a validation error, for a flash line above a form.
+pub fn messages_of(e: &juchu_domain::FieldErrors) -> String {
+    e.0.iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// Refuses a form post before anything in it is looked at: a role that may not
+/// do it (403), then a missing or wrong CSRF token (403).
+pub fn refuse_post(
+    session: &StaffSession,
+    permission: Permission,
+    f: &HashMap<String, String>,
+) -> Option<Response> {
+    if !session.role().allows(permission) {
+        return Some(forbidden());
+    }
+    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
+        return Some(error_page(
+            StatusCode::FORBIDDEN,
+            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
+        ));
+    }
+    None
 }

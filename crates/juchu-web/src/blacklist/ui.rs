@@ -1,9 +1,9 @@
 //! ブラックリスト条件管理: the shop's conditions (add, enable / disable, delete)
 //! and the re-check of existing orders.
 
-use super::{Nav, render, store_error_page};
 use crate::AppState;
 use crate::auth::StaffSession;
+use crate::views::{Nav, render, store_error_page};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -138,7 +138,7 @@ async fn add(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let name = f.get("name").cloned().unwrap_or_default();
@@ -199,7 +199,7 @@ async fn change(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let result = match f.get("op").map(String::as_str) {
@@ -214,7 +214,7 @@ async fn change(
                 Err(e) => return store_error_page(e),
             };
             let Some(mut c) = found else {
-                return super::error_page(
+                return crate::views::error_page(
                     StatusCode::NOT_FOUND,
                     "ブラックリスト条件が見つかりません",
                 );
@@ -225,7 +225,7 @@ async fn change(
                 .await
                 .map(|_| "changed")
         }
-        _ => return super::error_page(StatusCode::BAD_REQUEST, "不明な操作です"),
+        _ => return crate::views::error_page(StatusCode::BAD_REQUEST, "不明な操作です"),
     };
     match result {
         Ok(done) => {
@@ -240,7 +240,7 @@ async fn rescan(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteOrders, &f) {
         return refused;
     }
     // A job: progress and the per-order result on ジョブ管理.
@@ -271,7 +271,7 @@ async fn add_reason(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let name = f.get("reason").cloned().unwrap_or_default();
@@ -284,7 +284,7 @@ async fn add_reason(
                 &st,
                 &session,
                 String::new(),
-                format!("理由を追加できません: {}", super::messages_of(&e)),
+                format!("理由を追加できません: {}", crate::views::messages_of(&e)),
                 String::new(),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -300,7 +300,7 @@ async fn delete_reason(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     match st.store.delete_blacklist_reason(id).await {

@@ -1,8 +1,8 @@
 //! `/api/v1/subscriptions`: 定期受注 — search, read, change, operations.
 
-use super::dto::{AddressJson, HistoryJson, OrderJson, double_option};
 use crate::AppState;
 use crate::auth::ApiCaller;
+use crate::dto::{AddressJson, HistoryJson, OrderJson, double_option};
 use crate::error::{ApiError, parse_json};
 pub use crate::query::subscription_query;
 use axum::Json;

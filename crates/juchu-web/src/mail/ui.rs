@@ -1,9 +1,9 @@
 //! メールテンプレート: the shop edits subject and body; a template that does not
 //! render is refused with the reason and the text as typed.
 
-use super::{Nav, render, store_error_page};
 use crate::AppState;
 use crate::auth::StaffSession;
+use crate::views::{Nav, render, store_error_page};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -113,7 +113,7 @@ async fn save_shop(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let g = |k: &str| f.get(k).cloned().unwrap_or_default();
@@ -128,7 +128,10 @@ async fn save_shop(
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
-                form_error: format!("ショップ情報を保存できません: {}", super::messages_of(&e)),
+                form_error: format!(
+                    "ショップ情報を保存できません: {}",
+                    crate::views::messages_of(&e)
+                ),
                 shop: Some(shop),
                 ..Shown::flash(String::new())
             };
@@ -150,7 +153,7 @@ async fn save(
     } else {
         Permission::WriteMasters
     };
-    if let Some(refused) = super::refuse_post(&session, needs, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, needs, &f) {
         return refused;
     }
     let subject = f.get("subject").cloned().unwrap_or_default();
@@ -180,7 +183,7 @@ async fn save(
             ),
             Err(StoreError::Invalid(e)) => (
                 None,
-                format!("プレビューできません: {}", super::messages_of(&e)),
+                format!("プレビューできません: {}", crate::views::messages_of(&e)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             ),
             Err(e) => return store_error_page(e),
@@ -197,7 +200,10 @@ async fn save(
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
-                form_error: format!("「{code}」を保存できません: {}", super::messages_of(&e)),
+                form_error: format!(
+                    "「{code}」を保存できません: {}",
+                    crate::views::messages_of(&e)
+                ),
                 typed: Some(typed),
                 ..Shown::flash(String::new())
             };
@@ -214,7 +220,7 @@ async fn save_logo(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let result = if f.contains_key("remove") {
@@ -223,7 +229,7 @@ async fn save_logo(
         match hex::decode(f.get("logo_hex").map(|s| s.trim()).unwrap_or("")) {
             Ok(bytes) if !bytes.is_empty() => st.store.set_shop_logo(&bytes).await.map(|_| ()),
             _ => {
-                return super::error_page(
+                return crate::views::error_page(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "ロゴの画像ファイルを選んでください",
                 );
@@ -232,6 +238,6 @@ async fn save_logo(
     };
     match result {
         Ok(()) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
-        Err(e) => super::store_error_page(e),
+        Err(e) => crate::views::store_error_page(e),
     }
 }

@@ -1,8 +1,8 @@
 //! 自動化設定: the rule list, add / enable / disable / delete, conflicts shown.
 
-use super::{Nav, error_page, render, store_error_page};
 use crate::AppState;
 use crate::auth::StaffSession;
+use crate::views::{Nav, error_page, render, store_error_page};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -309,12 +309,12 @@ async fn page(
 }
 
 fn guard(session: &StaffSession, f: &HashMap<String, String>) -> Option<Response> {
-    super::refuse_post(session, Permission::WriteMasters, f)
+    crate::views::refuse_post(session, Permission::WriteMasters, f)
 }
 
 fn invalid_message(e: &StoreError) -> Option<String> {
     match e {
-        StoreError::Invalid(fe) => Some(super::messages_of(fe)),
+        StoreError::Invalid(fe) => Some(crate::views::messages_of(fe)),
         _ => None,
     }
 }

@@ -1,9 +1,9 @@
 //! 帳票管理 in the admin UI: the shop's layouts of 納品書, 請求書 and 領収書
 //! that PDF一括出力 offers.
 
-use super::{Nav, render, store_error_page};
 use crate::AppState;
 use crate::auth::StaffSession;
+use crate::views::{Nav, render, store_error_page};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -212,7 +212,7 @@ async fn format_add(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let result = match format_of(&f) {
@@ -230,7 +230,7 @@ async fn format_add(
                 &st,
                 &session,
                 String::new(),
-                format!("保存できません: {}", super::messages_of(&e)),
+                format!("保存できません: {}", crate::views::messages_of(&e)),
                 values,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -246,7 +246,7 @@ async fn format_delete(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     match st.store.delete_document_format(id).await {

@@ -2,8 +2,8 @@
 //! requests, and the providers' 入金通知 (payment notification).
 
 use crate::AppState;
-use crate::api::dto::OrderJson;
 use crate::auth::ApiCaller;
+use crate::dto::OrderJson;
 use crate::error::{ApiError, parse_json};
 use axum::Json;
 use axum::body::Bytes;

@@ -2,9 +2,9 @@
 //! in 受注一覧 (with a dry run), ジョブ管理 with progress and downloads, the
 //! notifications pushed to open pages (server-sent events), and CSV管理.
 
-use super::{Nav, error_page, render, store_error_page};
 use crate::AppState;
 use crate::auth::StaffSession;
+use crate::views::{Nav, error_page, render, store_error_page};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -93,7 +93,7 @@ fn selection_of(pairs: &Pairs) -> Result<Selection, String> {
                 .collect();
             crate::query::order_query(&params, false)
                 .map(|q| Selection::Query(Box::new(q)))
-                .map_err(|e| super::messages_of(&e))
+                .map_err(|e| crate::views::messages_of(&e))
         }
     }
 }
@@ -421,7 +421,7 @@ async fn new_job_submit(
     Form(pairs): Form<Pairs>,
 ) -> Response {
     let f: HashMap<String, String> = pairs.iter().cloned().collect();
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteOrders, &f) {
         return refused;
     }
     let Some(kind) = JobKind::parse(first(&pairs, "kind")) else {
@@ -578,7 +578,7 @@ async fn job_cancel(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteOrders, &f) {
         return refused;
     }
     match st.store.cancel_job(id).await {
@@ -737,7 +737,7 @@ async fn csv_format_add(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let name = f.get("name").cloned().unwrap_or_default();
@@ -753,7 +753,7 @@ async fn csv_format_add(
                 &st,
                 &session,
                 String::new(),
-                format!("保存できません: {}", super::messages_of(&e)),
+                format!("保存できません: {}", crate::views::messages_of(&e)),
                 (name, definition),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -769,7 +769,7 @@ async fn csv_format_delete(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     match st.store.delete_csv_format(id).await {

@@ -1,9 +1,9 @@
 //! Master pages (対応状況管理, 支払方法, 配送業者, 商品, 受注ラベル) and 顧客: a list
 //! and a creation form each, from one template.
 
-use super::{Nav, error_page, render, store_error_page, yen};
 use crate::AppState;
 use crate::auth::StaffSession;
+use crate::views::{Nav, error_page, render, store_error_page, yen};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -427,7 +427,7 @@ async fn master_create(
     Path(k): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let s = |name: &str| f.get(name).cloned().unwrap_or_default();
@@ -720,7 +720,7 @@ async fn customer_create(
     session: StaffSession,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteOrders, &f) {
         return refused;
     }
     let s = |name: &str| f.get(name).cloned().unwrap_or_default();
@@ -893,7 +893,7 @@ async fn customer_blacklist(
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteOrders, &f) {
         return refused;
     }
     let Ok(id) = id.parse::<i64>() else {

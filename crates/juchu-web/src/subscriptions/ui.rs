@@ -1,10 +1,10 @@
 //! 定期受注管理: the subscription list, the detail page with its operations, and
 //! the settings the daily run uses.
 
-use super::{Nav, error_page, render, store_error_page, yen};
 use crate::AppState;
 use crate::auth::StaffSession;
 use crate::query::subscription_query;
+use crate::views::{Nav, error_page, render, store_error_page, yen};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -111,8 +111,8 @@ async fn list(
     }
     let t = ListPage {
         nav: Nav::of(&session),
-        prev_url: super::page_url_for("/subscriptions", &params, page - 1),
-        next_url: super::page_url_for("/subscriptions", &params, page + 1),
+        prev_url: crate::views::page_url_for("/subscriptions", &params, page - 1),
+        next_url: crate::views::page_url_for("/subscriptions", &params, page + 1),
         f: params,
         errors,
         rows,
@@ -428,7 +428,7 @@ async fn operate(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteOrders, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteOrders, &f) {
         return refused;
     }
     let mut errors = HashMap::new();
@@ -668,7 +668,7 @@ async fn settings_save(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let f: HashMap<String, String> = pairs.iter().cloned().collect();
-    if let Some(refused) = super::refuse_post(&session, Permission::WriteMasters, &f) {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
     let mut errors = HashMap::new();

@@ -1,28 +1,15 @@
-//! The Japanese admin UI: server-rendered askama templates, a session cookie, a
-//! CSRF token in every form. Every change goes through the same store functions
-//! (and so the same change pipeline) as the API.
+//! 受注一覧 and one order's page in the admin UI.
 
-mod automation;
-mod blacklist;
-mod documents;
-mod jobs;
-mod mail;
-mod masters;
-mod subscriptions;
-
-pub use crate::views::{error_page, render, store_error_page};
+use crate::views::*;
 
 use crate::AppState;
-use crate::auth::{
-    ClientIp, LOGIN_CSRF_COOKIE, LoginLimiter, SESSION_COOKIE, StaffSession, constant_time_eq,
-    cookie, set_cookie,
-};
+use crate::auth::StaffSession;
 use crate::dto::OrderJson;
 use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use juchu_domain::FieldErrors;
@@ -50,177 +37,6 @@ pub fn routes() -> Router<AppState> {
             "/orders/{number}/memo",
             axum::routing::post(order_memo_update),
         )
-        .merge(masters::routes())
-        .merge(subscriptions::routes())
-        .merge(automation::routes())
-        .merge(mail::routes())
-        .merge(blacklist::routes())
-        .merge(jobs::routes())
-        .merge(documents::routes())
-}
-
-/// Formats yen with thousands separators: `¥12,345`.
-pub fn yen(v: i64) -> String {
-    juchu_domain::document::yen(v)
-}
-
-/// Data of the navigation bar.
-pub struct Nav {
-    pub staff_name: String,
-    pub role_label: &'static str,
-    pub csrf: String,
-}
-
-impl Nav {
-    pub fn of(s: &StaffSession) -> Nav {
-        Nav {
-            staff_name: s.0.staff.name.clone(),
-            role_label: s.0.staff.role.label(),
-            csrf: s.0.csrf_token.clone(),
-        }
-    }
-}
-
-pub fn forbidden() -> Response {
-    error_page(StatusCode::FORBIDDEN, "この操作を行う権限がありません")
-}
-
-// ---------------------------------------------------------------- login
-
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage {
-    csrf: String,
-    email: String,
-    error: String,
-    no_staff: bool,
-}
-
-pub async fn login_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let csrf = cookie(&headers, LOGIN_CSRF_COOKIE)
-        .map(str::to_string)
-        .unwrap_or_else(|| juchu_store::staff::random_token(""));
-    let no_staff = st
-        .store
-        .staff_count()
-        .await
-        .map(|n| n == 0)
-        .unwrap_or(false);
-    let mut resp = render(
-        StatusCode::OK,
-        &LoginPage {
-            csrf: csrf.clone(),
-            email: String::new(),
-            error: String::new(),
-            no_staff,
-        },
-    );
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600)) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-    resp
-}
-
-#[derive(serde::Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-pub async fn login_submit(
-    State(st): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Form(f): Form<LoginForm>,
-) -> Response {
-    let csrf_ok = cookie(&headers, LOGIN_CSRF_COOKIE)
-        .is_some_and(|c| constant_time_eq(c.as_bytes(), f.csrf.as_bytes()));
-    let page = |status, error: &str| {
-        render(
-            status,
-            &LoginPage {
-                csrf: f.csrf.clone(),
-                email: f.email.clone(),
-                error: error.into(),
-                no_staff: false,
-            },
-        )
-    };
-    if !csrf_ok {
-        return page(
-            StatusCode::FORBIDDEN,
-            "フォームの有効期限が切れました。もう一度ログインしてください。",
-        );
-    }
-    let (key, client_key) = LoginLimiter::keys(&f.email, ip);
-    if st.login_limiter.is_blocked(&key)
-        || client_key
-            .as_deref()
-            .is_some_and(|k| st.login_limiter.is_blocked(k))
-    {
-        return page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。",
-        );
-    }
-    match st.store.authenticate(&f.email, &f.password).await {
-        Ok(Some(user)) => {
-            st.login_limiter.clear(&key);
-            match st.store.create_session(&user).await {
-                Ok((token, _)) => {
-                    let mut resp = Redirect::to("/orders").into_response();
-                    let max_age = juchu_store::staff::SESSION_HOURS * 3600;
-                    if let Ok(v) =
-                        HeaderValue::from_str(&set_cookie(SESSION_COOKIE, &token, max_age))
-                    {
-                        resp.headers_mut().append(header::SET_COOKIE, v);
-                    }
-                    resp
-                }
-                Err(e) => store_error_page(e),
-            }
-        }
-        Ok(None) => {
-            st.login_limiter.record_failure(&key);
-            if let Some(k) = &client_key {
-                st.login_limiter.record_failure(k);
-            }
-            page(
-                StatusCode::UNAUTHORIZED,
-                "メールアドレスまたはパスワードが正しくありません。",
-            )
-        }
-        Err(e) => store_error_page(e),
-    }
-}
-
-#[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-pub async fn logout(
-    State(st): State<AppState>,
-    session: StaffSession,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if !session.check_csrf(&f.csrf) {
-        return error_page(StatusCode::FORBIDDEN, "不正なリクエストです（CSRF）");
-    }
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        let _ = st.store.delete_session(token).await;
-    }
-    let mut resp = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0)) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-    resp
 }
 
 /// The options of the order forms' selects, shared by the list and detail pages.
@@ -321,34 +137,6 @@ struct OrdersPage {
 
 fn page_url(params: &HashMap<String, String>, page: i64) -> String {
     page_url_for("/orders", params, page)
-}
-
-/// `path` with the list's filters (sorted, empty ones dropped) and another page.
-pub(crate) fn page_url_for(path: &str, params: &HashMap<String, String>, page: i64) -> String {
-    let mut pairs: Vec<(&String, &String)> = params
-        .iter()
-        .filter(|(k, v)| k.as_str() != "page" && !v.is_empty())
-        .collect();
-    pairs.sort();
-    let mut q: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect();
-    q.push(format!("page={page}"));
-    format!("{path}?{}", q.join("&"))
-}
-
-pub(crate) fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 async fn orders_list(
@@ -456,7 +244,7 @@ async fn orders_list(
             p.sort();
             p
         },
-        kinds: jobs::offered_kinds(),
+        kinds: crate::jobs::ui::offered_kinds(),
     };
     render(StatusCode::OK, &t)
 }
@@ -776,33 +564,6 @@ async fn submit_patch(
         }
         Err(e) => store_error_page(e),
     }
-}
-
-/// Refuses a form post before anything in it is looked at: a role that may not
-/// do it (403), then a missing or wrong CSRF token (403).
-/// The messages of a validation error, for a flash line above a form.
-pub(crate) fn messages_of(e: &juchu_domain::FieldErrors) -> String {
-    e.0.iter()
-        .map(|e| e.message.clone())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-pub(crate) fn refuse_post(
-    session: &StaffSession,
-    permission: Permission,
-    f: &HashMap<String, String>,
-) -> Option<Response> {
-    if !session.role().allows(permission) {
-        return Some(forbidden());
-    }
-    if !session.check_csrf(f.get("csrf").map(String::as_str).unwrap_or("")) {
-        return Some(error_page(
-            StatusCode::FORBIDDEN,
-            "不正なリクエストです（CSRF）。画面を再読み込みしてください。",
-        ));
-    }
-    None
 }
 
 fn check_order_write(session: &StaffSession, csrf: &str) -> Option<Response> {

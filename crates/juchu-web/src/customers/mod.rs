@@ -1,0 +1,3 @@
+//! 顧客 (API).
+
+pub mod api;

@@ -1,0 +1,4 @@
+//! メールテンプレート, the mails of an order, and ショップ情報.
+
+pub mod api;
+pub mod ui;

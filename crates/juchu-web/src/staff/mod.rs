@@ -1,0 +1,3 @@
+//! API tokens (API).
+
+pub mod api;
