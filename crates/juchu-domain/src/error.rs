@@ -59,6 +59,23 @@ impl FieldErrors {
     ) -> Self {
         Self(vec![FieldError::new(field, code, message)])
     }
+    /// The messages alone, joined: for a line above a form or an item's result.
+    pub fn messages(&self) -> String {
+        self.0
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    /// Each message with its field (`field: message`), joined.
+    pub fn with_fields(&self) -> String {
+        self.0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
 }
 
 impl std::fmt::Display for FieldErrors {

@@ -44,6 +44,15 @@ pub(crate) struct Allocated {
 }
 
 impl Store {
+    /// The masters, read through the same revision-keyed cache the pipeline
+    /// uses: one small read of the revision instead of every master table.
+    pub async fn masters(&self) -> Result<Masters, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let snapshot = self.masters_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(snapshot.masters.clone())
+    }
+
     /// The snapshot and the products `codes` name, in one round trip when there are
     /// few codes: the revision row joined with the products.
     pub(crate) async fn context(

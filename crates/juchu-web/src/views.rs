@@ -62,14 +62,6 @@ pub fn urlencode(s: &str) -> String {
     out
 }
 
-/// The messages of a validation error, for a flash line above a form.
-pub fn messages_of(e: &juchu_domain::FieldErrors) -> String {
-    e.0.iter()
-        .map(|e| e.message.clone())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
 /// Refuses a form post before anything in it is looked at: a role that may not
 /// do it (403), then a missing or wrong CSRF token (403).
 pub fn refuse_post(
@@ -87,4 +79,34 @@ pub fn refuse_post(
         ));
     }
     None
+}
+
+/// One 履歴 row as the order and subscription pages show it: when (in Japan),
+/// who, the field's label, before, after, why.
+pub type HistoryLine = (String, String, String, String, String, String);
+
+/// The one history view of orders and subscriptions.
+pub fn history_lines(entries: Vec<juchu_store::HistoryEntry>) -> Vec<HistoryLine> {
+    entries
+        .into_iter()
+        .map(|h| {
+            let at = juchu_domain::time::parse_ts(&h.at)
+                .map(juchu_domain::time::display_ts)
+                .unwrap_or(h.at);
+            let who = match h.actor_kind.as_str() {
+                // A rule's change of a subscription already says 自動化設定「…」.
+                "rule" if h.actor_name.starts_with("自動化設定") => h.actor_name,
+                "rule" => format!("自動化: {}", h.actor_name),
+                "api_token" => format!("API: {}", h.actor_name),
+                "job" => format!("ジョブ: {}", h.actor_name),
+                _ => h.actor_name,
+            };
+            let label = if h.field_label.is_empty() {
+                h.field
+            } else {
+                h.field_label
+            };
+            (at, who, label, h.before, h.after, h.reason)
+        })
+        .collect()
 }

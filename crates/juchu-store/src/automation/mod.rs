@@ -382,13 +382,7 @@ impl Store {
                     report.added.push(saved.name.clone());
                     existing.push(saved);
                 }
-                Err(StoreError::Invalid(e)) => report.skipped.push((
-                    rule.name,
-                    e.0.iter()
-                        .map(|f| f.message.clone())
-                        .collect::<Vec<_>>()
-                        .join(" / "),
-                )),
+                Err(StoreError::Invalid(e)) => report.skipped.push((rule.name, e.messages())),
                 Err(e) => return Err(e),
             }
         }

@@ -9,8 +9,8 @@ use crate::history::subscription_history_rows as history_rows;
 use crate::orders::BuiltOrders;
 use crate::settings::{calendar_from, settings_map};
 use crate::subscriptions::{
-    PartRun, RunOptions, RunReport, advance_rows, attach_sub_children, error_text,
-    existing_deliveries, load_subscription, mark_run, select_sql, sub_from_row,
+    PartRun, RunOptions, RunReport, advance_rows, attach_sub_children, existing_deliveries,
+    load_subscription, mark_run, select_sql, sub_from_row,
 };
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -245,7 +245,7 @@ impl Store {
             let next = match apply_command(&sub, &SubscriptionCommand::Advance, &sub_ctx) {
                 Ok(n) => n,
                 Err(e) => {
-                    report.failed.push((sub.id, error_text(&e)));
+                    report.failed.push((sub.id, e.with_fields()));
                     continue;
                 }
             };
@@ -254,7 +254,7 @@ impl Store {
                     built.push(o);
                     advanced.push((sub, next));
                 }
-                Err(e) => report.failed.push((sub.id, error_text(&e))),
+                Err(e) => report.failed.push((sub.id, e.with_fields())),
             }
         }
         // Failed ones are not retried by every tick of the worker: the next date's

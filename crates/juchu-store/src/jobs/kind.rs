@@ -185,14 +185,6 @@ pub(crate) async fn run_each(
     Ok(out)
 }
 
-/// Every message of `e`, joined.
-pub(crate) fn messages(e: &FieldErrors) -> String {
-    e.0.iter()
-        .map(|e| e.message.clone())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
 /// An item refused for `why`.
 pub(crate) fn invalid(why: String) -> StoreError {
     FieldErrors::single("order", "not_allowed", why).into()

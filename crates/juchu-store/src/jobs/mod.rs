@@ -165,12 +165,7 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
 /// How an item's error reads in the result file.
 pub(crate) fn item_error(e: &StoreError) -> String {
     match e {
-        StoreError::Invalid(errors) => errors
-            .0
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join(" / "),
+        StoreError::Invalid(errors) => errors.messages(),
         StoreError::Database(err) => {
             tracing::warn!(error = %err, "job item failed on a database error");
             "データベースエラーのため処理できませんでした".into()

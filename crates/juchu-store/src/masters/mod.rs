@@ -310,11 +310,6 @@ fn validate_product(input: &ProductInput) -> Result<TaxRate, FieldErrors> {
 }
 
 impl Store {
-    pub async fn masters(&self) -> Result<Masters, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        load_masters(&mut conn).await
-    }
-
     pub async fn create_handling_status(
         &self,
         input: HandlingStatusInput,

@@ -886,13 +886,6 @@ impl Store {
     }
 }
 
-pub(crate) fn error_text(e: &FieldErrors) -> String {
-    e.0.iter()
-        .map(|f| format!("{}: {}", f.field, f.message))
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
 /// The (subscription, delivery date) pairs of `subs`' next deliveries that
 /// already have an order.
 pub(crate) async fn existing_deliveries(

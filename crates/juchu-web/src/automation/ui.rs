@@ -314,7 +314,7 @@ fn guard(session: &StaffSession, f: &HashMap<String, String>) -> Option<Response
 
 fn invalid_message(e: &StoreError) -> Option<String> {
     match e {
-        StoreError::Invalid(fe) => Some(crate::views::messages_of(fe)),
+        StoreError::Invalid(fe) => Some(fe.messages()),
         _ => None,
     }
 }

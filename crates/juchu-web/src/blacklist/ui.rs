@@ -284,7 +284,7 @@ async fn add_reason(
                 &st,
                 &session,
                 String::new(),
-                format!("理由を追加できません: {}", crate::views::messages_of(&e)),
+                format!("理由を追加できません: {}", e.messages()),
                 String::new(),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

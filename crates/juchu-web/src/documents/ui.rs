@@ -230,7 +230,7 @@ async fn format_add(
                 &st,
                 &session,
                 String::new(),
-                format!("保存できません: {}", crate::views::messages_of(&e)),
+                format!("保存できません: {}", e.messages()),
                 values,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

@@ -93,7 +93,7 @@ fn selection_of(pairs: &Pairs) -> Result<Selection, String> {
                 .collect();
             crate::query::order_query(&params, false)
                 .map(|q| Selection::Query(Box::new(q)))
-                .map_err(|e| crate::views::messages_of(&e))
+                .map_err(|e| e.messages())
         }
     }
 }
@@ -753,7 +753,7 @@ async fn csv_format_add(
                 &st,
                 &session,
                 String::new(),
-                format!("保存できません: {}", crate::views::messages_of(&e)),
+                format!("保存できません: {}", e.messages()),
                 (name, definition),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

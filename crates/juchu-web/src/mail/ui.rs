@@ -128,10 +128,7 @@ async fn save_shop(
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
-                form_error: format!(
-                    "ショップ情報を保存できません: {}",
-                    crate::views::messages_of(&e)
-                ),
+                form_error: format!("ショップ情報を保存できません: {}", e.messages()),
                 shop: Some(shop),
                 ..Shown::flash(String::new())
             };
@@ -183,7 +180,7 @@ async fn save(
             ),
             Err(StoreError::Invalid(e)) => (
                 None,
-                format!("プレビューできません: {}", crate::views::messages_of(&e)),
+                format!("プレビューできません: {}", e.messages()),
                 StatusCode::UNPROCESSABLE_ENTITY,
             ),
             Err(e) => return store_error_page(e),
@@ -200,10 +197,7 @@ async fn save(
         Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
-                form_error: format!(
-                    "「{code}」を保存できません: {}",
-                    crate::views::messages_of(&e)
-                ),
+                form_error: format!("「{code}」を保存できません: {}", e.messages()),
                 typed: Some(typed),
                 ..Shown::flash(String::new())
             };

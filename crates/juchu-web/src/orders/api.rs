@@ -233,7 +233,10 @@ pub async fn patch_order(
         .change_order(&number, Some(version), &patch, &caller.actor, &reason)
         .await?;
     let m = st.store.masters().await?;
-    Ok(Json(OrderJson::new(&changed.order, &m)))
+    // The reply carries what GET does (attributes, what the blacklist matched).
+    with_matches(&st, OrderJson::new(&changed.order, &m), changed.order.id)
+        .await
+        .map(Json)
 }
 
 /// 履歴: every change, oldest first.

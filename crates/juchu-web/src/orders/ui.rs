@@ -278,7 +278,7 @@ struct OrderPage {
     tax_standard: String,
     tax_reduced: String,
     c: Choices,
-    history: Vec<(String, String, String, String, String, String)>,
+    history: Vec<HistoryLine>,
     /// 決済・メール tab: payment requests and queued mails.
     payments: Vec<juchu_store::payments::PaymentRequestInfo>,
     mails: Vec<juchu_store::mail::QueuedMail>,
@@ -347,26 +347,7 @@ async fn order_page(
     };
     let history = if tab == "history" {
         match st.store.order_history(number).await {
-            Ok(h) => h
-                .into_iter()
-                .map(|h| {
-                    let at = juchu_domain::time::parse_ts(&h.at)
-                        .map(juchu_domain::time::display_ts)
-                        .unwrap_or(h.at);
-                    let who = match h.actor_kind.as_str() {
-                        "rule" => format!("自動化: {}", h.actor_name),
-                        "api_token" => format!("API: {}", h.actor_name),
-                        "job" => format!("ジョブ: {}", h.actor_name),
-                        _ => h.actor_name,
-                    };
-                    let label = if h.field_label.is_empty() {
-                        h.field
-                    } else {
-                        h.field_label
-                    };
-                    (at, who, label, h.before, h.after, h.reason)
-                })
-                .collect(),
+            Ok(h) => history_lines(h),
             Err(e) => return store_error_page(e),
         }
     } else {

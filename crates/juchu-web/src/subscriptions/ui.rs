@@ -168,7 +168,7 @@ struct DetailPage {
     items: Vec<ItemRow>,
     calendar: Vec<(String, String)>,
     orders: Vec<OrderRow>,
-    history: Vec<(String, String, String, String, String, String)>,
+    history: Vec<crate::views::HistoryLine>,
     stop_reasons: Vec<String>,
     cancel_reasons: Vec<String>,
     lead_days: i64,
@@ -316,19 +316,7 @@ async fn detail_page(
                 total: yen(o.totals.total),
             })
             .collect(),
-        history: history
-            .into_iter()
-            .map(|h| {
-                (
-                    h.at,
-                    h.actor_name,
-                    h.field_label,
-                    h.before,
-                    h.after,
-                    h.reason,
-                )
-            })
-            .collect(),
+        history: crate::views::history_lines(history),
         stop_reasons: reasons.stop,
         cancel_reasons: reasons.cancel,
         lead_days: cal.lead_days,
@@ -450,11 +438,7 @@ async fn operate(
         {
             Ok(_) => Redirect::to(&format!("/subscriptions/{id}?done=created")).into_response(),
             Err(StoreError::Invalid(e)) => {
-                let msg =
-                    e.0.iter()
-                        .map(|e| e.message.clone())
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                let msg = e.messages();
                 detail_page(
                     &st,
                     &session,
@@ -561,11 +545,7 @@ async fn operate(
         ))
         .into_response(),
         Err(StoreError::Invalid(e)) => {
-            let msg =
-                e.0.iter()
-                    .map(|e| e.message.clone())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+            let msg = e.messages();
             let errors = e.0.into_iter().map(|e| (e.field, e.message)).collect();
             detail_page(
                 &st,
@@ -751,11 +731,7 @@ async fn settings_save(
     match st.store.save_subscription_settings(&settings, &cal).await {
         Ok(()) => Redirect::to("/settings/subscriptions?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
-            let msg =
-                e.0.iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join(" / ");
+            let msg = e.with_fields();
             settings_view(
                 &st,
                 &session,

@@ -107,7 +107,7 @@ impl Kind for BulkUpdateKind {
             ctx.clock.today(),
         )
         .err()
-        .map(|e| messages(&e))
+        .map(|e| e.messages())
     }
 
     fn run_chunk<'a>(&'a self, c: Chunk<'a>) -> KindFuture<'a, Outcomes> {
