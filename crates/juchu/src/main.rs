@@ -128,38 +128,55 @@ enum TokenCommand {
     },
 }
 
-async fn prepare_demo(store: &Store) -> Result<(), String> {
-    let e = |e: juchu_store::StoreError| e.to_string();
+/// Why a command failed: printed as `error: …`, exit code 1.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// The store refused or failed (bad input names its field).
+    #[error(transparent)]
+    Store(#[from] juchu_store::StoreError),
+    /// A flag or an environment variable that cannot be used.
+    #[error("{0}")]
+    Config(String),
+    /// The server or the workers stopped.
+    #[error("{0}")]
+    Stopped(String),
+    /// The bench could not measure.
+    #[error("bench: {0}")]
+    Bench(String),
+}
+
+async fn prepare_demo(store: &Store) -> Result<(), CliError> {
     let empty = store
         .search_orders(&juchu_store::OrderQuery {
             per_page: 1,
             ..Default::default()
         })
-        .await
-        .map_err(e)?
+        .await?
         .total
         == 0;
     if empty {
         println!("generating 10,000 demo orders …");
-        demo::generate(store, 10_000, 42, true).await.map_err(e)?;
+        demo::generate(store, 10_000, 42, true).await?;
     }
-    if store.staff_count().await.map_err(e)? == 0 {
+    if store.staff_count().await? == 0 {
         let password = juchu_store::staff::random_token("")[..16].to_string();
         store
             .create_staff("demo@juchu.example", "デモ管理者", &password, Role::Owner)
-            .await
-            .map_err(e)?;
+            .await?;
         println!("demo login: demo@juchu.example / {password}");
     }
     Ok(())
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s)
-        .ok_or_else(|| format!("unknown role {s:?}: use owner, manager, operator or viewer"))
+fn parse_role(s: &str) -> Result<Role, CliError> {
+    Role::parse(s).ok_or_else(|| {
+        CliError::Config(format!(
+            "unknown role {s:?}: use owner, manager, operator or viewer"
+        ))
+    })
 }
 
-async fn open(cli: &Cli, create_dir: bool) -> Result<Store, String> {
+async fn open(cli: &Cli, create_dir: bool) -> Result<Store, CliError> {
     let default_dir = cli.data_dir == std::path::Path::new("./juchu-data");
     let config = StoreConfig {
         database_url: cli.database_url.clone().filter(|s| !s.trim().is_empty()),
@@ -167,36 +184,39 @@ async fn open(cli: &Cli, create_dir: bool) -> Result<Store, String> {
         create_data_dir: create_dir || default_dir,
         max_connections: 8,
     };
-    let store = Store::connect(&config).await.map_err(|e| e.to_string())?;
-    store.migrate().await.map_err(|e| e.to_string())?;
+    let store = Store::connect(&config).await?;
+    store.migrate().await?;
     Ok(store)
 }
 
 /// SMTP from `JUCHU_SMTP_URL` / `JUCHU_MAIL_FROM`; none when unset.
-fn smtp_config() -> Result<Option<juchu_adapters::SmtpConfig>, String> {
+fn smtp_config() -> Result<Option<juchu_adapters::SmtpConfig>, CliError> {
     match std::env::var("JUCHU_SMTP_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
     {
-        Some(url) => Ok(Some(juchu_adapters::SmtpConfig::parse(
-            &url,
-            &std::env::var("JUCHU_MAIL_FROM").unwrap_or_else(|_| "juchu@localhost".into()),
-        )?)),
+        Some(url) => Ok(Some(
+            juchu_adapters::SmtpConfig::parse(
+                &url,
+                &std::env::var("JUCHU_MAIL_FROM").unwrap_or_else(|_| "juchu@localhost".into()),
+            )
+            .map_err(CliError::Config)?,
+        )),
         None => Ok(None),
     }
 }
 
 /// `JUCHU_JOB_RETENTION_DAYS`: how long a finished job keeps its items and
 /// result file (default 30 days; 0 keeps them for ever).
-fn job_retention_days() -> Result<Option<i64>, String> {
+fn job_retention_days() -> Result<Option<i64>, CliError> {
     match std::env::var("JUCHU_JOB_RETENTION_DAYS") {
         Err(_) => Ok(Some(30)),
         Ok(v) => match v.trim().parse::<i64>() {
             Ok(0) => Ok(None),
             Ok(d) if d > 0 => Ok(Some(d)),
-            _ => Err(format!(
+            _ => Err(CliError::Config(format!(
                 "JUCHU_JOB_RETENTION_DAYS must be a whole number of days (0 keeps results for ever), got {v:?}"
-            )),
+            ))),
         },
     }
 }
@@ -205,7 +225,7 @@ fn job_retention_days() -> Result<Option<i64>, String> {
 /// (default) or none (`off`: requests stay queued).
 fn payment_gateway(
     store: &juchu_store::Store,
-) -> Result<Option<juchu_adapters::SandboxGateway>, String> {
+) -> Result<Option<juchu_adapters::SandboxGateway>, CliError> {
     match std::env::var("JUCHU_PAYMENT_GATEWAY")
         .unwrap_or_default()
         .trim()
@@ -215,7 +235,7 @@ fn payment_gateway(
                 .ok()
                 .map(|s| {
                     s.trim().parse::<u64>().map_err(|_| {
-                        format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})")
+                        CliError::Config(format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})"))
                     })
                 })
                 .transpose()?
@@ -234,13 +254,38 @@ fn payment_gateway(
             );
             Ok(None)
         }
-        other => Err(format!(
+        other => Err(CliError::Config(format!(
             "JUCHU_PAYMENT_GATEWAY must be sandbox or off (got {other:?}); no real provider can be reached from here"
-        )),
+        ))),
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+/// The worker loops of a process: jobs, mail and payment requests, and in
+/// `juchu serve` (with the jobs' retention) the daily subscription run.
+fn workers(store: &Store, in_process: Option<Option<i64>>) -> Result<worker::Supervisor, CliError> {
+    let mut workers = worker::Supervisor::default();
+    let (s, smtp) = (store.clone(), smtp_config()?);
+    workers.spawn("mail", move || {
+        worker::deliver_mail(s.clone(), smtp.clone())
+    });
+    if let Some(gateway) = payment_gateway(store)? {
+        let s = store.clone();
+        workers.spawn("payments", move || {
+            worker::process_payments(s.clone(), gateway.clone())
+        });
+    }
+    let s = store.clone();
+    workers.spawn("jobs", move || worker::run_jobs(s.clone()));
+    if let Some(retention) = in_process {
+        let s = store.clone();
+        workers.spawn("subscriptions", move || {
+            worker::run_in_process(s.clone(), retention)
+        });
+    }
+    Ok(workers)
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Migrate => {
             let store = open(&cli, true).await?;
@@ -253,12 +298,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             let app = juchu_web::Application::bind(addr, juchu_web::AppState::new(store.clone()))
                 .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                .map_err(|e| CliError::Config(format!("cannot listen on {addr}: {e}")))?;
             let url = format!("http://{}", app.local_addr());
             println!(
                 "juchu is running: {url}/  (API: {url}/api/v1, OpenAPI: {url}/api/openapi.json)"
             );
-            if store.staff_count().await.map_err(|e| e.to_string())? == 0 {
+            if store.staff_count().await? == 0 {
                 println!(
                     "No staff user exists yet. Create the first one, then log in at {url}/login :"
                 );
@@ -273,20 +318,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                     per_page: 1,
                     ..Default::default()
                 })
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             if orders.total == 0 {
                 println!("The store has no orders. Demo data: juchu demo --orders 10000");
             }
-            tokio::spawn(worker::deliver_mail(store.clone(), smtp_config()?));
-            if let Some(gateway) = payment_gateway(&store)? {
-                tokio::spawn(worker::process_payments(store.clone(), gateway));
-            }
-            tokio::spawn(worker::run_jobs(store.clone()));
-            let worker = tokio::spawn(worker::run_in_process(store.clone(), job_retention_days()?));
+            let workers = workers(&store, Some(job_retention_days()?))?;
             tokio::select! {
-                r = app.run() => r.map_err(|e| format!("server stopped: {e}"))?,
-                r = worker => return Err(format!("in-process worker stopped: {r:?}")),
+                r = app.run() => r.map_err(|e| CliError::Stopped(format!("server stopped: {e}")))?,
+                () = workers.run() => return Err(CliError::Stopped("every worker loop ended".into())),
                 _ = tokio::signal::ctrl_c() => println!("shutting down"),
             }
         }
@@ -296,12 +335,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "juchu worker: running jobs, mail and payment requests on {:?} (Ctrl-C stops)",
                 store.backend
             );
-            tokio::spawn(worker::deliver_mail(store.clone(), smtp_config()?));
-            if let Some(gateway) = payment_gateway(&store)? {
-                tokio::spawn(worker::process_payments(store.clone(), gateway));
-            }
+            let workers = workers(&store, None)?;
             tokio::select! {
-                _ = worker::run_jobs(store.clone()) => {}
+                () = workers.run() => {}
                 _ = tokio::signal::ctrl_c() => println!("shutting down"),
             }
         }
@@ -322,8 +358,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let user = store
                 .create_staff(email, name.as_deref().unwrap_or(""), &password, role)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             println!("created staff user {} ({})", user.email, user.role.code());
             if generated {
                 println!("password: {password}");
@@ -334,10 +369,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let role = parse_role(role)?;
             let store = open(&cli, false).await?;
-            let (secret, t) = store
-                .create_api_token(name, role)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (secret, t) = store.create_api_token(name, role).await?;
             println!(
                 "created API token #{} {:?} with role {} — use it as: Authorization: Bearer <token>",
                 t.id,
@@ -349,9 +381,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Demo { orders, seed } => {
             let store = open(&cli, false).await?;
             let started = std::time::Instant::now();
-            let n = demo::generate(&store, *orders, *seed, true)
-                .await
-                .map_err(|e| e.to_string())?;
+            let n = demo::generate(&store, *orders, *seed, true).await?;
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "created {n} demo orders in {secs:.1} s ({:.0} orders/s)",
@@ -363,17 +393,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let given = match date {
                 Some(d) => Some(
-                    juchu_domain::time::parse_date(d).map_err(|m| format!("--date {d:?}: {m}"))?,
+                    juchu_domain::time::parse_date(d)
+                        .map_err(|m| CliError::Config(format!("--date {d:?}: {m}")))?,
                 ),
                 None => None,
             };
             let store = open(&cli, false).await?;
             let day = given.unwrap_or_else(|| store.clock.today());
             let started = std::time::Instant::now();
-            let report = store
-                .run_subscriptions(day, &Default::default())
-                .await
-                .map_err(|e| e.to_string())?;
+            let report = store.run_subscriptions(day, &Default::default()).await?;
             for (id, why) in &report.failed {
                 println!("定期受注 #{id}: not created: {why}");
             }
@@ -385,7 +413,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 started.elapsed().as_secs_f64()
             );
         }
-        Command::Bench(args) => bench::run(&cli.database_url, args).await?,
+        Command::Bench(args) => bench::run(&cli.database_url, args)
+            .await
+            .map_err(CliError::Bench)?,
     }
     Ok(())
 }

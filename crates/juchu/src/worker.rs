@@ -1,11 +1,71 @@
-//! The in-process worker of `juchu serve`: background work that belongs to no
-//! request. Today that is the daily subscription run (自動受注作成); it runs at
-//! start and then every few minutes, which is cheap when nothing is due (one
-//! indexed query) and idempotent per day, so a restart or a second process never
-//! creates an order twice.
+//! The worker loops: background work that belongs to no request — the daily
+//! subscription run (自動受注作成, at start and then every few minutes: cheap
+//! when nothing is due, idempotent per day, so a restart or a second process
+//! never creates an order twice), jobs, mail and payment requests. They run
+//! under one [`Supervisor`], in `juchu serve` and in `juchu worker`.
 
 use juchu_store::Store;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinSet;
+
+type Loop = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Every worker loop of a process in one `JoinSet`: a loop that panics is
+/// logged and started again after a pause instead of silently gone; a loop
+/// that ends by itself (mail without SMTP) is logged and stays ended.
+#[derive(Default)]
+pub struct Supervisor {
+    set: JoinSet<()>,
+    names: HashMap<tokio::task::Id, &'static str>,
+    starts: HashMap<&'static str, Arc<dyn Fn() -> Loop + Send + Sync>>,
+}
+
+/// How long a loop that panicked waits before it is started again.
+const RESTART_AFTER: Duration = Duration::from_secs(5);
+
+impl Supervisor {
+    /// Starts the loop `start` makes, and makes it again whenever it panics.
+    pub fn spawn<F>(&mut self, name: &'static str, start: impl Fn() -> F + Send + Sync + 'static)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let start: Arc<dyn Fn() -> Loop + Send + Sync> = Arc::new(move || Box::pin(start()));
+        self.starts.insert(name, start.clone());
+        self.start(name, &start);
+    }
+
+    fn start(&mut self, name: &'static str, start: &Arc<dyn Fn() -> Loop + Send + Sync>) {
+        let handle = self.set.spawn(start());
+        self.names.insert(handle.id(), name);
+    }
+
+    /// Runs until every loop has ended by itself.
+    pub async fn run(mut self) {
+        while let Some(done) = self.set.join_next_with_id().await {
+            match done {
+                Ok((id, ())) => {
+                    let name = self.names.remove(&id).unwrap_or("?");
+                    tracing::info!(worker = name, "worker loop ended");
+                }
+                Err(e) => {
+                    let name = self.names.remove(&e.id()).unwrap_or("?");
+                    if e.is_cancelled() {
+                        continue;
+                    }
+                    tracing::error!(worker = name, error = %e, "worker loop panicked; starting it again");
+                    tokio::time::sleep(RESTART_AFTER).await;
+                    if let Some(start) = self.starts.get(name).cloned() {
+                        self.start(name, &start);
+                    }
+                }
+            }
+        }
+    }
+}
 
 const INTERVAL: Duration = Duration::from_secs(5 * 60);
 
