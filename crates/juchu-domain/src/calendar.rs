@@ -212,7 +212,7 @@ impl ShippingCalendar {
 
     /// Ship date for a delivery date: delivery − lead days, then moved *earlier* to
     /// the nearest ship day, so the promised delivery date still holds. When no
-    /// ship day exists within [`MAX_SHIP_SHIFT`] days back, the unmoved date
+    /// ship day exists within `MAX_SHIP_SHIFT` days back, the unmoved date
     /// (delivery − lead days) is returned. Saturates at `Date::MIN`.
     pub fn ship_date_for(&self, delivery: Date) -> Date {
         let base = add_days_saturating(delivery, -self.lead());

@@ -1,6 +1,6 @@
 //! Orders: the rows ([`Order`] ↔ `orders`, `order_items`, `order_label_links`),
-//! search, and the order pipeline — creating ([`create`]) and changing
-//! ([`change`]) orders, the points of a cancelled order, and a rule's dry run.
+//! search, and the order pipeline — creating (`create`) and changing
+//! (`change`) orders, the points of a cancelled order, and a rule's dry run.
 //! Writing happens only through the pipeline, entered from the effects module.
 
 mod change;
