@@ -139,6 +139,12 @@ pub(crate) fn rows_per_statement(backend: Backend, cols: usize) -> usize {
     (max_binds(backend) / cols.max(1)).max(1)
 }
 
+/// `sql` with its one `$?` numbered `$n` (the value's place in the arguments):
+/// how the conditions of every search get their numbers as values are added.
+pub(crate) fn numbered(sql: &str, n: usize) -> String {
+    sql.replace("$?", &format!("${n}"))
+}
+
 /// `$start, $start+1, …` (n of them), for `IN (…)` lists.
 pub(crate) fn in_list(n: usize, start: usize) -> String {
     (start..start + n)

@@ -28,7 +28,6 @@ use crate::history::{Actor, HistoryRow, order_history_rows};
 use crate::orders::{ChangeTarget, Changed};
 use juchu_domain::FieldErrors;
 use juchu_domain::automation::Step;
-use juchu_domain::event::OrderEvent;
 use juchu_domain::order::Order;
 use juchu_domain::patch::OrderPatch;
 use std::collections::HashMap;
@@ -45,60 +44,25 @@ impl Store {
         reason: &str,
     ) -> Result<Changed, StoreError> {
         let mut tx = self.begin().await?;
-        let out = self
-            .change_in_tx(
-                &mut tx,
-                order_number,
-                expected_version,
-                patch,
-                actor,
-                reason,
-            )
-            .await?;
+        let target = ChangeTarget {
+            expected_version,
+            ..ChangeTarget::new(order_number, patch)
+        };
+        let out = self.change_in_tx(&mut tx, target, actor, reason).await?;
         tx.commit().await?;
         Ok(out)
     }
 
+    /// One order through the pipeline in the caller's transaction — the
+    /// one-order form of [`Store::change_batch_in_tx`]; see [`ChangeTarget`]
+    /// for what is asked (a version to check, events from outside the order).
     pub(crate) async fn change_in_tx(
         &self,
         tx: &mut Tx,
-        order_number: &str,
-        expected_version: Option<i64>,
-        patch: &OrderPatch,
+        target: ChangeTarget<'_>,
         actor: &Actor,
         reason: &str,
     ) -> Result<Changed, StoreError> {
-        self.change_in_tx_with_events(
-            tx,
-            order_number,
-            expected_version,
-            patch,
-            actor,
-            reason,
-            &[],
-        )
-        .await
-    }
-
-    /// [`Store::change_in_tx`] with events that happened outside the order (its
-    /// subscription's status changed): rules fire on them as on the order's own.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn change_in_tx_with_events(
-        &self,
-        tx: &mut Tx,
-        order_number: &str,
-        expected_version: Option<i64>,
-        patch: &OrderPatch,
-        actor: &Actor,
-        reason: &str,
-        outside_events: &[OrderEvent],
-    ) -> Result<Changed, StoreError> {
-        let target = ChangeTarget {
-            order_number,
-            expected_version,
-            patch,
-            outside_events,
-        };
         self.change_batch_in_tx(tx, &[target], actor, reason)
             .await?
             .pop()

@@ -264,7 +264,12 @@ impl Store {
         } else {
             let patch: OrderPatch = outcome_patch(a.kind, a.process, a.before, a.outcome);
             let changed = self
-                .change_in_tx(&mut tx, &a.order.order_number, None, &patch, actor, &reason)
+                .change_in_tx(
+                    &mut tx,
+                    crate::orders::ChangeTarget::new(&a.order.order_number, &patch),
+                    actor,
+                    &reason,
+                )
                 .await?;
             if changed.changes.is_empty() {
                 // A decline without a status of its own (売上 refused): say so.
@@ -387,7 +392,12 @@ impl Store {
             name: "決済サービス（入金通知）".into(),
         };
         let changed = self
-            .change_in_tx(&mut tx, order_number, None, &patch, &actor, "入金通知")
+            .change_in_tx(
+                &mut tx,
+                crate::orders::ChangeTarget::new(order_number, &patch),
+                &actor,
+                "入金通知",
+            )
             .await?;
         tx.commit().await?;
         Ok(changed)

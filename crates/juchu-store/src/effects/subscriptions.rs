@@ -3,6 +3,7 @@
 use crate::StoreError;
 use crate::db::{Store, Tx, get_str};
 use crate::history::Actor;
+use crate::orders::ChangeTarget;
 use crate::subscriptions::SubscriptionChanged;
 use juchu_domain::subscription::{Subscription, SubscriptionCommand};
 
@@ -78,14 +79,17 @@ impl Store {
         let Some(row) = latest else { return Ok(()) };
         let number = get_str(&row, "order_number")?;
         let event = juchu_domain::event::OrderEvent::SubscriptionStatusBecame { status: s.status };
-        self.change_in_tx_with_events(
+        let no_change = juchu_domain::patch::OrderPatch::default();
+        let events = [event];
+        let target = ChangeTarget {
+            outside_events: &events,
+            ..ChangeTarget::new(&number, &no_change)
+        };
+        self.change_in_tx(
             tx,
-            &number,
-            None,
-            &juchu_domain::patch::OrderPatch::default(),
+            target,
             actor,
             &format!("定期受注 #{} のステータス変更", s.id),
-            &[event],
         )
         .await?;
         Ok(())

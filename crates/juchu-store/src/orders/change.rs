@@ -469,13 +469,28 @@ impl Store {
     }
 }
 
-/// One order to change in [`Store::apply_order_changes`].
+/// One change of one order: the one request type of the order pipeline
+/// ([`Store::apply_order_changes`]), alone or in a batch.
 pub(crate) struct ChangeTarget<'a> {
     pub order_number: &'a str,
+    /// When set, a change based on another version is refused (409).
     pub expected_version: Option<i64>,
     pub patch: &'a OrderPatch,
-    /// Events that happened outside the order (its subscription's status).
+    /// Events that happened outside the order (its subscription's status):
+    /// rules fire on them as on the order's own.
     pub outside_events: &'a [OrderEvent],
+}
+
+impl<'a> ChangeTarget<'a> {
+    /// `patch` on `order_number`, whatever its version, with no outside events.
+    pub fn new(order_number: &'a str, patch: &'a OrderPatch) -> Self {
+        ChangeTarget {
+            order_number,
+            expected_version: None,
+            patch,
+            outside_events: &[],
+        }
+    }
 }
 
 /// The steps of a cascade that act outside the order and did not fail.

@@ -87,7 +87,7 @@ impl OrderQuery {
         let mut args: Vec<Arg> = Vec::new();
         let push = |conds: &mut Vec<String>, args: &mut Vec<Arg>, sql: &str, v: Arg| {
             args.push(v);
-            conds.push(sql.replace("$?", &format!("${}", args.len())));
+            conds.push(crate::db::numbered(sql, args.len()));
         };
         if let Some(n) = non_empty(&self.order_number) {
             push(&mut conds, &mut args, "order_number = $?", n.into());

@@ -440,7 +440,7 @@ impl SubscriptionQuery {
         let mut args: Vec<Arg> = Vec::new();
         let mut push = |clause: &str, v: Arg, args: &mut Vec<Arg>| {
             args.push(v);
-            clauses.push(clause.replace('?', &format!("${}", args.len())));
+            clauses.push(crate::db::numbered(clause, args.len()));
         };
         let trimmed = |v: &Option<String>| {
             v.as_deref()
@@ -450,7 +450,7 @@ impl SubscriptionQuery {
         };
         if let Some(s) = trimmed(&self.status) {
             match SubscriptionStatus::parse(&s) {
-                Some(st) => push("status = ?", st.code().into(), &mut args),
+                Some(st) => push("status = $?", st.code().into(), &mut args),
                 None => errors.add(
                     "status",
                     "unknown_status",
@@ -481,20 +481,20 @@ impl SubscriptionQuery {
         ] {
             if let Some(s) = trimmed(v) {
                 match juchu_domain::time::parse_date(&s) {
-                    Ok(d) => push(&format!("{col} {op} ?"), d.to_string().into(), &mut args),
+                    Ok(d) => push(&format!("{col} {op} $?"), d.to_string().into(), &mut args),
                     Err(m) => errors.add(field, "invalid_date", m),
                 }
             }
         }
         if let Some(code) = trimmed(&self.product_code) {
             push(
-                "id IN (SELECT subscription_id FROM subscription_items WHERE product_code = ?)",
+                "id IN (SELECT subscription_id FROM subscription_items WHERE product_code = $?)",
                 code.into(),
                 &mut args,
             );
         }
         if let Some(id) = self.customer_id {
-            push("customer_id = ?", id.into(), &mut args);
+            push("customer_id = $?", id.into(), &mut args);
         }
         for (col, value) in [
             ("billing_name_key", &self.name),
@@ -510,14 +510,14 @@ impl SubscriptionQuery {
                 // As in the order search: LIKE with an explicit escape on PostgreSQL
                 // (text_pattern_ops index), a binary range on SQLite.
                 Backend::Postgres => push(
-                    &format!("{col} LIKE ? ESCAPE '\\'"),
+                    &format!("{col} LIKE $? ESCAPE '\\'"),
                     like_prefix(&key).into(),
                     &mut args,
                 ),
                 Backend::Sqlite => {
-                    push(&format!("{col} >= ?"), key.clone().into(), &mut args);
+                    push(&format!("{col} >= $?"), key.clone().into(), &mut args);
                     push(
-                        &format!("{col} < ?"),
+                        &format!("{col} < $?"),
                         format!("{key}\u{10FFFF}").into(),
                         &mut args,
                     );
@@ -525,16 +525,16 @@ impl SubscriptionQuery {
             }
         }
         if let Some(p) = trimmed(&self.phone) {
-            push("billing_phone_key = ?", phone_key(&p).into(), &mut args);
+            push("billing_phone_key = $?", phone_key(&p).into(), &mut args);
         }
         if let Some(b) = self.needs_attention {
-            push("needs_attention = ?", b.into(), &mut args);
+            push("needs_attention = $?", b.into(), &mut args);
         }
         if let Some(n) = self.count_min {
-            push("count >= ?", n.into(), &mut args);
+            push("count >= $?", n.into(), &mut args);
         }
         if let Some(n) = self.count_max {
-            push("count <= ?", n.into(), &mut args);
+            push("count <= $?", n.into(), &mut args);
         }
         errors.into_result()?;
         let where_sql = if clauses.is_empty() {

@@ -110,9 +110,7 @@ impl Store {
         };
         self.change_in_tx(
             tx,
-            &order.order_number,
-            None,
-            &patch,
+            crate::orders::ChangeTarget::new(&order.order_number, &patch),
             actor,
             "ブラックリスト再チェック",
         )

@@ -247,7 +247,12 @@ async fn bulk_update(
     if u.touches_order() {
         let patch = u.order_patch(order, &snapshot.masters);
         let changed = store
-            .change_in_tx(tx, &order.order_number, None, &patch, actor, WHY)
+            .change_in_tx(
+                tx,
+                crate::orders::ChangeTarget::new(&order.order_number, &patch),
+                actor,
+                WHY,
+            )
             .await?;
         done.extend(
             changed

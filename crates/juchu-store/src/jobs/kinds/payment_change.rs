@@ -132,9 +132,7 @@ async fn payment_change(
             let changed = store
                 .change_in_tx(
                     tx,
-                    &order.order_number,
-                    None,
-                    &patch,
+                    crate::orders::ChangeTarget::new(&order.order_number, &patch),
                     actor,
                     p.process.label(),
                 )
