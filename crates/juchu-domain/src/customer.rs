@@ -54,17 +54,28 @@ pub const PREFECTURES: [&str; 47] = [
     "沖縄県",
 ];
 
+// Also the API's shape (`AddressJson` in the OpenAPI document), so the doc
+// comments here are the API's descriptions.
 /// A billing (請求者) or shipping (お届け先) address with the person's name.
+/// Only 姓 (`family_name`) is required: a company may have no 名.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = AddressJson))]
 #[serde(deny_unknown_fields)]
 pub struct Address {
+    /// 姓
     pub family_name: String,
+    /// 名
+    #[serde(default)]
     pub given_name: String,
+    /// セイ
     #[serde(default)]
     pub family_kana: String,
+    /// メイ
     #[serde(default)]
     pub given_kana: String,
+    /// `150-0001`
     pub postal_code: String,
+    /// 都道府県 (e.g. 東京都)
     pub prefecture: String,
     pub address1: String,
     #[serde(default)]

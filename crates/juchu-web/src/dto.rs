@@ -18,65 +18,8 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddressJson {
-    /// 姓
-    pub family_name: String,
-    /// 名
-    #[serde(default)]
-    pub given_name: String,
-    /// セイ
-    #[serde(default)]
-    pub family_kana: String,
-    /// メイ
-    #[serde(default)]
-    pub given_kana: String,
-    /// `150-0001`
-    pub postal_code: String,
-    /// 都道府県 (e.g. 東京都)
-    pub prefecture: String,
-    pub address1: String,
-    #[serde(default)]
-    pub address2: String,
-    pub phone: String,
-    #[serde(default)]
-    pub email: String,
-}
-
-impl From<AddressJson> for Address {
-    fn from(a: AddressJson) -> Self {
-        Address {
-            family_name: a.family_name,
-            given_name: a.given_name,
-            family_kana: a.family_kana,
-            given_kana: a.given_kana,
-            postal_code: a.postal_code,
-            prefecture: a.prefecture,
-            address1: a.address1,
-            address2: a.address2,
-            phone: a.phone,
-            email: a.email,
-        }
-    }
-}
-
-impl From<&Address> for AddressJson {
-    fn from(a: &Address) -> Self {
-        AddressJson {
-            family_name: a.family_name.clone(),
-            given_name: a.given_name.clone(),
-            family_kana: a.family_kana.clone(),
-            given_kana: a.given_kana.clone(),
-            postal_code: a.postal_code.clone(),
-            prefecture: a.prefecture.clone(),
-            address1: a.address1.clone(),
-            address2: a.address2.clone(),
-            phone: a.phone.clone(),
-            email: a.email.clone(),
-        }
-    }
-}
+/// The API's address is the domain's [`Address`] (schema name `AddressJson`).
+pub use juchu_domain::customer::Address as AddressJson;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -251,8 +194,8 @@ impl OrderJson {
             attributes: Default::default(),
             subscription_id: o.subscription_id,
             subscription_delivery_date: date(o.subscription_delivery_date),
-            billing: (&o.billing).into(),
-            shipping: (&o.shipping).into(),
+            billing: o.billing.clone(),
+            shipping: o.shipping.clone(),
             items: o.items.iter().map(ItemJson::from).collect(),
             items_standard: o.totals.items_standard,
             items_reduced: o.totals.items_reduced,
@@ -577,8 +520,8 @@ impl PatchOrderBody {
             points_used: self.points_used,
             points_granted: self.points_granted,
             items: self.items.map(|v| v.into_iter().map(Into::into).collect()),
-            billing: self.billing.map(Into::into),
-            shipping: self.shipping.map(Into::into),
+            billing: self.billing,
+            shipping: self.shipping,
             payment_override: self.payment_override,
         };
         (self.version, self.reason.unwrap_or_default(), patch)

@@ -113,8 +113,8 @@ impl SubscriptionJson {
                 .carrier_id
                 .and_then(|id| m.carrier(id))
                 .map(|c| c.name.clone()),
-            billing: (&s.billing).into(),
-            shipping: (&s.shipping).into(),
+            billing: s.billing.clone(),
+            shipping: s.shipping.clone(),
             delivery_time_slot: s.delivery_time_slot.clone(),
             items: s
                 .items
@@ -317,7 +317,7 @@ impl PatchSubscriptionBody {
             payment_method: self.payment_method,
             carrier: self.carrier,
             delivery_time_slot: self.delivery_time_slot,
-            shipping: self.shipping.map(Into::into),
+            shipping: self.shipping,
             items: self.items,
             memo: self.memo,
             labels: self.labels,
