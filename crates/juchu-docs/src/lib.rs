@@ -1,6 +1,9 @@
 //! 帳票 as PDF: 納品書, 請求書 and 領収書 for many orders in one document,
 //! Japanese text set in an embedded font (a subset, searchable), through
 //! typst. The fonts are given as bytes by the caller.
+//!
+//! Floors: one module on the domain crate alone (the data that fills the
+//! template is `juchu_domain::document`); the store calls it, never the other way.
 
 use juchu_domain::document::{DocumentData, Issuer};
 use serde::Serialize;

@@ -1,4 +1,8 @@
-//! `juchu`: the command line. Thin: every command calls into the store or web crates.
+//! `juchu`: the command line. Thin: every command calls into the store, web or
+//! adapters crates.
+//!
+//! Floors: `worker` and `demo` (on the store and the adapters), then `bench`
+//! (which generates its data with `demo`), then this file's commands.
 
 mod bench;
 mod demo;
