@@ -44,6 +44,8 @@ use juchu_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -69,182 +71,149 @@ async fn healthz(State(st): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
+/// Every API route with its OpenAPI operation, registered once: the path
+/// and method come from the handler's `#[utoipa::path]`, and the same list
+/// makes the document ([`openapi::openapi`]).
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(orders::api::list_orders, orders::api::create_order))
+        .routes(routes!(orders::api::get_order, orders::api::patch_order))
+        .routes(routes!(orders::api::order_history))
+        .routes(routes!(
+            customers::api::list_customers,
+            customers::api::create_customer
+        ))
+        .routes(routes!(
+            customers::api::get_customer,
+            customers::api::patch_customer
+        ))
+        .routes(routes!(
+            masters::api::list_products,
+            masters::api::create_product
+        ))
+        .routes(routes!(
+            masters::api::get_product,
+            masters::api::put_product
+        ))
+        .routes(routes!(
+            masters::api::list_handling_statuses,
+            masters::api::create_handling_status
+        ))
+        .routes(routes!(masters::api::put_handling_status))
+        .routes(routes!(
+            masters::api::list_payment_methods,
+            masters::api::create_payment_method
+        ))
+        .routes(routes!(masters::api::put_payment_method))
+        .routes(routes!(
+            masters::api::list_carriers,
+            masters::api::create_carrier
+        ))
+        .routes(routes!(masters::api::put_carrier))
+        .routes(routes!(
+            masters::api::list_labels,
+            masters::api::create_label
+        ))
+        .routes(routes!(masters::api::put_label))
+        .routes(routes!(staff::api::create_api_token))
+        .routes(routes!(subscriptions::api::list_subscriptions))
+        .routes(routes!(
+            subscriptions::api::get_subscription,
+            subscriptions::api::patch_subscription
+        ))
+        .routes(routes!(subscriptions::api::skip))
+        .routes(routes!(subscriptions::api::pause))
+        .routes(routes!(subscriptions::api::recalculate))
+        .routes(routes!(
+            subscriptions::api::subscription_orders,
+            subscriptions::api::create_order_now
+        ))
+        .routes(routes!(subscriptions::api::subscription_history))
+        .routes(routes!(subscriptions::api::reasons))
+        .routes(routes!(
+            automation::api::list_rules,
+            automation::api::create_rule
+        ))
+        .routes(routes!(automation::api::dry_run))
+        .routes(routes!(mail::api::list_templates))
+        .routes(routes!(mail::api::put_template))
+        .routes(routes!(mail::api::order_mails))
+        .routes(routes!(mail::api::preview))
+        .routes(routes!(blacklist::api::rescan))
+        .routes(routes!(jobs::api::list_jobs, jobs::api::create_job))
+        .routes(routes!(jobs::api::get_job))
+        .routes(routes!(jobs::api::cancel_job))
+        .routes(routes!(jobs::api::job_items))
+        .routes(routes!(jobs::api::job_result))
+        .routes(routes!(
+            jobs::api::list_csv_formats,
+            jobs::api::create_csv_format
+        ))
+        .routes(routes!(jobs::api::csv_columns))
+        .routes(routes!(jobs::api::import_csv_format))
+        .routes(routes!(
+            jobs::api::put_csv_format,
+            jobs::api::delete_csv_format
+        ))
+        .routes(routes!(
+            documents::api::list_document_formats,
+            documents::api::create_document_format
+        ))
+        .routes(routes!(
+            documents::api::put_document_format,
+            documents::api::delete_document_format
+        ))
+        .routes(routes!(
+            blacklist::api::list_reasons,
+            blacklist::api::create_reason
+        ))
+        .routes(routes!(blacklist::api::delete_reason))
+        .routes(routes!(
+            blacklist::api::list_conditions,
+            blacklist::api::create_condition
+        ))
+        .routes(routes!(
+            blacklist::api::put_condition,
+            blacklist::api::delete_condition
+        ))
+        .routes(routes!(
+            mail::api::put_shop_logo,
+            mail::api::get_shop_logo,
+            mail::api::delete_shop_logo
+        ))
+        .routes(routes!(
+            mail::api::get_shop_settings,
+            mail::api::put_shop_settings
+        ))
+        .routes(routes!(
+            payments::api::list_payment_requests,
+            payments::api::request_payment
+        ))
+        .routes(routes!(payments::api::payment_notification))
+        .routes(routes!(automation::api::load_presets))
+        .routes(routes!(
+            automation::api::put_rule,
+            automation::api::delete_rule
+        ))
+}
+
+async fn api_not_found() -> error::ApiError {
+    error::ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "そのAPIはありません",
+        None,
+    )
+}
+
 pub fn router(state: AppState) -> Router {
     use axum::routing::{get as g, post as p};
-    let api = Router::new()
-        .route(
-            "/orders",
-            g(orders::api::list_orders).post(orders::api::create_order),
-        )
-        .route(
-            "/orders/{order_number}",
-            g(orders::api::get_order).patch(orders::api::patch_order),
-        )
-        .route(
-            "/orders/{order_number}/history",
-            g(orders::api::order_history),
-        )
-        .route(
-            "/customers",
-            g(customers::api::list_customers).post(customers::api::create_customer),
-        )
-        .route(
-            "/customers/{id}",
-            g(customers::api::get_customer).patch(customers::api::patch_customer),
-        )
-        .route(
-            "/products",
-            g(masters::api::list_products).post(masters::api::create_product),
-        )
-        .route(
-            "/products/{code}",
-            g(masters::api::get_product).put(masters::api::put_product),
-        )
-        .route(
-            "/handling-statuses",
-            g(masters::api::list_handling_statuses).post(masters::api::create_handling_status),
-        )
-        .route(
-            "/handling-statuses/{id}",
-            axum::routing::put(masters::api::put_handling_status),
-        )
-        .route(
-            "/payment-methods",
-            g(masters::api::list_payment_methods).post(masters::api::create_payment_method),
-        )
-        .route(
-            "/payment-methods/{id}",
-            axum::routing::put(masters::api::put_payment_method),
-        )
-        .route(
-            "/carriers",
-            g(masters::api::list_carriers).post(masters::api::create_carrier),
-        )
-        .route(
-            "/carriers/{id}",
-            axum::routing::put(masters::api::put_carrier),
-        )
-        .route(
-            "/order-labels",
-            g(masters::api::list_labels).post(masters::api::create_label),
-        )
-        .route(
-            "/order-labels/{id}",
-            axum::routing::put(masters::api::put_label),
-        )
-        .route("/api-tokens", p(staff::api::create_api_token))
-        .route("/subscriptions", g(subscriptions::api::list_subscriptions))
-        .route(
-            "/subscriptions/{id}",
-            g(subscriptions::api::get_subscription).patch(subscriptions::api::patch_subscription),
-        )
-        .route("/subscriptions/{id}/skip", p(subscriptions::api::skip))
-        .route("/subscriptions/{id}/pause", p(subscriptions::api::pause))
-        .route(
-            "/subscriptions/{id}/recalculate",
-            p(subscriptions::api::recalculate),
-        )
-        .route(
-            "/subscriptions/{id}/orders",
-            g(subscriptions::api::subscription_orders).post(subscriptions::api::create_order_now),
-        )
-        .route(
-            "/subscriptions/{id}/history",
-            g(subscriptions::api::subscription_history),
-        )
-        .route("/subscription-reasons", g(subscriptions::api::reasons))
-        .route(
-            "/automation-rules",
-            g(automation::api::list_rules).post(automation::api::create_rule),
-        )
-        .route("/automation-rules/dry-run", p(automation::api::dry_run))
-        .route("/mail-templates", g(mail::api::list_templates))
-        .route(
-            "/mail-templates/{code}",
-            axum::routing::put(mail::api::put_template),
-        )
-        .route("/orders/{order_number}/mails", g(mail::api::order_mails))
-        .route("/mail-templates/{code}/preview", p(mail::api::preview))
-        .route("/blacklist/rescan", p(blacklist::api::rescan))
-        .route("/jobs", g(jobs::api::list_jobs).post(jobs::api::create_job))
-        .route("/jobs/{id}", g(jobs::api::get_job))
-        .route("/jobs/{id}/cancel", p(jobs::api::cancel_job))
-        .route("/jobs/{id}/items", g(jobs::api::job_items))
-        .route("/jobs/{id}/result", g(jobs::api::job_result))
-        .route(
-            "/csv-formats",
-            g(jobs::api::list_csv_formats).post(jobs::api::create_csv_format),
-        )
-        .route("/csv-formats/columns", g(jobs::api::csv_columns))
-        .route("/csv-formats/import", p(jobs::api::import_csv_format))
-        .route(
-            "/csv-formats/{id}",
-            axum::routing::put(jobs::api::put_csv_format).delete(jobs::api::delete_csv_format),
-        )
-        .route(
-            "/document-formats",
-            g(documents::api::list_document_formats).post(documents::api::create_document_format),
-        )
-        .route(
-            "/document-formats/{id}",
-            axum::routing::put(documents::api::put_document_format)
-                .delete(documents::api::delete_document_format),
-        )
-        .route(
-            "/blacklist-reasons",
-            g(blacklist::api::list_reasons).post(blacklist::api::create_reason),
-        )
-        .route(
-            "/blacklist-reasons/{id}",
-            axum::routing::delete(blacklist::api::delete_reason),
-        )
-        .route(
-            "/blacklist-conditions",
-            g(blacklist::api::list_conditions).post(blacklist::api::create_condition),
-        )
-        .route(
-            "/blacklist-conditions/{id}",
-            axum::routing::put(blacklist::api::put_condition)
-                .delete(blacklist::api::delete_condition),
-        )
-        .route(
-            "/shop-settings/logo",
-            axum::routing::put(mail::api::put_shop_logo)
-                .get(mail::api::get_shop_logo)
-                .delete(mail::api::delete_shop_logo),
-        )
-        .route(
-            "/shop-settings",
-            g(mail::api::get_shop_settings).put(mail::api::put_shop_settings),
-        )
-        .route(
-            "/orders/{order_number}/payment-requests",
-            g(payments::api::list_payment_requests).post(payments::api::request_payment),
-        )
-        .route(
-            "/payment-notifications",
-            p(payments::api::payment_notification),
-        )
-        .route(
-            "/automation-rules/presets",
-            p(automation::api::load_presets),
-        )
-        .route(
-            "/automation-rules/{id}",
-            axum::routing::put(automation::api::put_rule).delete(automation::api::delete_rule),
-        )
-        .fallback(|| async {
-            error::ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "そのAPIはありません",
-                None,
-            )
-        });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::openapi_json))
-        .nest("/api/v1", api)
+        .merge(api_routes().split_for_parts().0)
+        // Any other path under the API answers in JSON, not with a page.
+        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .merge(orders::ui::routes())
         .merge(masters::ui::routes())
         .merge(subscriptions::ui::routes())

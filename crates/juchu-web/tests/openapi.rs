@@ -2,10 +2,8 @@
 //! shape shows up as a change of the snapshot in review
 //! (`cargo insta review`, or `INSTA_UPDATE=always` then read the diff).
 
-use utoipa::OpenApi;
-
 #[test]
 fn the_openapi_document_is_what_we_reviewed() {
-    let doc = juchu_web::openapi::ApiDoc::openapi();
+    let doc = juchu_web::openapi::openapi();
     insta::assert_json_snapshot!("openapi", doc);
 }
