@@ -213,11 +213,14 @@ pub(crate) async fn queue_template(
         copies,
         at: now,
     };
-    // Mails not sent are listed with the order too, with the reason.
+    // Mails not sent are listed with the order too, with the reason (and
+    // without copies: nobody was sent anything).
+    let no_copies = Copies::default();
     let skip = async |tx: &mut Tx, why: String| -> Result<Result<String, String>, StoreError> {
         let skipped = OutboxRow {
             status: "skipped",
             note: &why,
+            copies: &no_copies,
             ..base
         };
         insert_outbox(tx, skipped).await?;
@@ -258,7 +261,6 @@ pub(crate) async fn queue_template(
     let copy = t.code == "order_received" && !shop.email.trim().is_empty();
     if copy {
         let subject = format!("【ショップ控え】{subject}");
-        let no_copies = Copies::default();
         let shop_copy = OutboxRow {
             to: shop.email.trim(),
             subject: &subject,
