@@ -26,6 +26,16 @@ pub enum Actor {
         id: i64,
         name: String,
     },
+    /// The customer, on the customer pages (マイページ).
+    Customer {
+        id: i64,
+        name: String,
+    },
+    /// A customer's request (申請: cancel, pause, skip) carried out.
+    Request {
+        id: i64,
+        name: String,
+    },
 }
 
 impl Actor {
@@ -43,6 +53,8 @@ impl Actor {
             Actor::System { .. } => "system",
             Actor::Job { .. } => "job",
             Actor::Rule { .. } => "rule",
+            Actor::Customer { .. } => "customer",
+            Actor::Request { .. } => "request",
         }
     }
 
@@ -51,7 +63,9 @@ impl Actor {
             Actor::Staff { id, .. }
             | Actor::ApiToken { id, .. }
             | Actor::Job { id, .. }
-            | Actor::Rule { id, .. } => Some(*id),
+            | Actor::Rule { id, .. }
+            | Actor::Customer { id, .. }
+            | Actor::Request { id, .. } => Some(*id),
             Actor::System { .. } => None,
         }
     }
@@ -62,7 +76,9 @@ impl Actor {
             | Actor::ApiToken { name, .. }
             | Actor::System { name }
             | Actor::Job { name, .. }
-            | Actor::Rule { name, .. } => name,
+            | Actor::Rule { name, .. }
+            | Actor::Customer { name, .. }
+            | Actor::Request { name, .. } => name,
         }
     }
 }

@@ -99,6 +99,8 @@ pub fn history_lines(entries: Vec<juchu_store::HistoryEntry>) -> Vec<HistoryLine
                 "rule" => format!("自動化: {}", h.actor_name),
                 "api_token" => format!("API: {}", h.actor_name),
                 "job" => format!("ジョブ: {}", h.actor_name),
+                "customer" => format!("お客様: {}", h.actor_name),
+                "request" => format!("申請: {}", h.actor_name),
                 _ => h.actor_name,
             };
             let label = if h.field_label.is_empty() {

@@ -37,7 +37,7 @@ pub struct RuleRow {
 }
 
 #[derive(Template)]
-#[template(path = "automation.html")]
+#[template(path = "automation/rules.html")]
 struct Page {
     nav: Nav,
     rules: Vec<RuleRow>,

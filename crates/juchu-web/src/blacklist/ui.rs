@@ -36,7 +36,7 @@ struct Row {
 }
 
 #[derive(Template)]
-#[template(path = "blacklist_conditions.html")]
+#[template(path = "blacklist/conditions.html")]
 struct Page {
     nav: Nav,
     rows: Vec<Row>,

@@ -52,7 +52,7 @@ const SWITCHES: &[(&str, &str, bool)] = &[
 ];
 
 #[derive(Template)]
-#[template(path = "document_formats.html")]
+#[template(path = "documents/formats.html")]
 struct FormatsPage {
     nav: Nav,
     flash: String,

@@ -260,7 +260,7 @@ fn params_of(kind: JobKind, pairs: &Pairs) -> Value {
 }
 
 #[derive(Template)]
-#[template(path = "job_new.html")]
+#[template(path = "jobs/new.html")]
 struct NewJobPage {
     nav: Nav,
     kind: &'static str,
@@ -498,7 +498,7 @@ struct JobRow {
 }
 
 #[derive(Template)]
-#[template(path = "jobs.html")]
+#[template(path = "jobs/jobs.html")]
 struct JobsPage {
     nav: Nav,
     flash: String,
@@ -651,7 +651,7 @@ async fn events(State(st): State<AppState>, _session: StaffSession) -> impl Into
 // ---- CSV管理 ----
 
 #[derive(Template)]
-#[template(path = "csv_formats.html")]
+#[template(path = "jobs/csv_formats.html")]
 struct CsvFormatsPage {
     nav: Nav,
     flash: String,

@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "mail_templates.html")]
+#[template(path = "mail/templates.html")]
 struct Page {
     nav: Nav,
     templates: Vec<MailTemplate>,

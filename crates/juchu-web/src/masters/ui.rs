@@ -62,7 +62,7 @@ pub struct MasterRow {
 }
 
 #[derive(Template)]
-#[template(path = "master.html")]
+#[template(path = "masters/master.html")]
 struct MasterPage {
     nav: Nav,
     title: &'static str,

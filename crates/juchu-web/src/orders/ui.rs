@@ -118,7 +118,7 @@ struct Filters {
 }
 
 #[derive(Template)]
-#[template(path = "orders.html")]
+#[template(path = "orders/orders.html")]
 struct OrdersPage {
     nav: Nav,
     f: Filters,
@@ -260,7 +260,7 @@ fn label_of(field: &str) -> String {
 // ---------------------------------------------------------------- order detail
 
 #[derive(Template)]
-#[template(path = "order.html")]
+#[template(path = "orders/order.html")]
 struct OrderPage {
     nav: Nav,
     o: OrderJson,

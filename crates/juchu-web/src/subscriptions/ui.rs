@@ -43,7 +43,7 @@ pub struct Row {
 }
 
 #[derive(Template)]
-#[template(path = "subscriptions.html")]
+#[template(path = "subscriptions/subscriptions.html")]
 struct ListPage {
     nav: Nav,
     f: HashMap<String, String>,
@@ -142,7 +142,7 @@ pub struct OrderRow {
 }
 
 #[derive(Template)]
-#[template(path = "subscription.html")]
+#[template(path = "subscriptions/subscription.html")]
 struct DetailPage {
     nav: Nav,
     id: i64,
@@ -575,7 +575,7 @@ async fn operate(
 }
 
 #[derive(Template)]
-#[template(path = "subscription_settings.html")]
+#[template(path = "subscriptions/settings.html")]
 struct SettingsPage {
     nav: Nav,
     s: SubscriptionSettings,

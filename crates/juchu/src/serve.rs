@@ -1,0 +1,177 @@
+//! `juchu serve` (the web server, admin UI and API, with the worker loops in
+//! the same process) and `juchu worker` (the worker loops alone, for more
+//! processes on one PostgreSQL store).
+
+use crate::CliError;
+use crate::{demo, worker};
+use juchu_domain::access::Role;
+use juchu_store::Store;
+
+/// Serves on `addr` until the server stops, every worker loop ends, or Ctrl-C.
+pub async fn serve(store: Store, addr: &str, demo: bool) -> Result<(), CliError> {
+    if demo {
+        prepare_demo(&store).await?;
+    }
+    let app = juchu_web::Application::bind(addr, juchu_web::AppState::new(store.clone()))
+        .await
+        .map_err(|e| CliError::Config(format!("cannot listen on {addr}: {e}")))?;
+    let url = format!("http://{}", app.local_addr());
+    println!("juchu is running: {url}/  (API: {url}/api/v1, OpenAPI: {url}/api/openapi.json)");
+    if store.staff_count().await? == 0 {
+        println!("No staff user exists yet. Create the first one, then log in at {url}/login :");
+        println!(
+            "  juchu admin create --email you@example.jp --password 'at-least-8-chars' --role owner"
+        );
+    } else {
+        println!("Log in at {url}/login");
+    }
+    let orders = store
+        .search_orders(&juchu_store::OrderQuery {
+            per_page: 1,
+            ..Default::default()
+        })
+        .await?;
+    if orders.total == 0 {
+        println!("The store has no orders. Demo data: juchu demo --orders 10000");
+    }
+    let workers = workers(&store, Some(job_retention_days()?))?;
+    tokio::select! {
+        r = app.run() => r.map_err(|e| CliError::Stopped(format!("server stopped: {e}")))?,
+        () = workers.run() => return Err(CliError::Stopped("every worker loop ended".into())),
+        _ = tokio::signal::ctrl_c() => println!("shutting down"),
+    }
+    Ok(())
+}
+
+/// Runs the worker loops until they all end, or Ctrl-C.
+pub async fn worker(store: Store) -> Result<(), CliError> {
+    println!(
+        "juchu worker: running jobs, mail and payment requests on {:?} (Ctrl-C stops)",
+        store.backend
+    );
+    let workers = workers(&store, None)?;
+    tokio::select! {
+        () = workers.run() => {}
+        _ = tokio::signal::ctrl_c() => println!("shutting down"),
+    }
+    Ok(())
+}
+
+async fn prepare_demo(store: &Store) -> Result<(), CliError> {
+    let empty = store
+        .search_orders(&juchu_store::OrderQuery {
+            per_page: 1,
+            ..Default::default()
+        })
+        .await?
+        .total
+        == 0;
+    if empty {
+        println!("generating 10,000 demo orders …");
+        demo::generate(store, 10_000, 42, true).await?;
+    }
+    if store.staff_count().await? == 0 {
+        let password = juchu_store::staff::random_token("")[..16].to_string();
+        store
+            .create_staff("demo@juchu.example", "デモ管理者", &password, Role::Owner)
+            .await?;
+        println!("demo login: demo@juchu.example / {password}");
+    }
+    Ok(())
+}
+
+/// SMTP from `JUCHU_SMTP_URL` / `JUCHU_MAIL_FROM`; none when unset.
+fn smtp_config() -> Result<Option<juchu_adapters::SmtpConfig>, CliError> {
+    match std::env::var("JUCHU_SMTP_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(url) => Ok(Some(
+            juchu_adapters::SmtpConfig::parse(
+                &url,
+                &std::env::var("JUCHU_MAIL_FROM").unwrap_or_else(|_| "juchu@localhost".into()),
+            )
+            .map_err(CliError::Config)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// `JUCHU_JOB_RETENTION_DAYS`: how long a finished job keeps its items and
+/// result file (default 30 days; 0 keeps them for ever).
+fn job_retention_days() -> Result<Option<i64>, CliError> {
+    match std::env::var("JUCHU_JOB_RETENTION_DAYS") {
+        Err(_) => Ok(Some(30)),
+        Ok(v) => match v.trim().parse::<i64>() {
+            Ok(0) => Ok(None),
+            Ok(d) if d > 0 => Ok(Some(d)),
+            _ => Err(CliError::Config(format!(
+                "JUCHU_JOB_RETENTION_DAYS must be a whole number of days (0 keeps results for ever), got {v:?}"
+            ))),
+        },
+    }
+}
+
+/// The payment provider `JUCHU_PAYMENT_GATEWAY` names: the built-in sandbox
+/// (default) or none (`off`: requests stay queued).
+fn payment_gateway(
+    store: &juchu_store::Store,
+) -> Result<Option<juchu_adapters::SandboxGateway>, CliError> {
+    match std::env::var("JUCHU_PAYMENT_GATEWAY")
+        .unwrap_or_default()
+        .trim()
+    {
+        "" | "sandbox" => {
+            let credit_delay = std::env::var("JUCHU_SANDBOX_CREDIT_DELAY_SECS")
+                .ok()
+                .map(|s| {
+                    s.trim().parse::<u64>().map_err(|_| {
+                        CliError::Config(format!("JUCHU_SANDBOX_CREDIT_DELAY_SECS must be a number of seconds (got {s:?})"))
+                    })
+                })
+                .transpose()?
+                .unwrap_or(30);
+            println!(
+                "Payments: the built-in SANDBOX provider answers 決済処理 (test cards, no real money). JUCHU_PAYMENT_GATEWAY=off keeps requests queued instead."
+            );
+            Ok(Some(juchu_adapters::SandboxGateway::new(
+                store,
+                std::time::Duration::from_secs(credit_delay),
+            )))
+        }
+        "off" => {
+            println!(
+                "Payments: JUCHU_PAYMENT_GATEWAY=off — 決済処理 requests stay queued (visible on each order)."
+            );
+            Ok(None)
+        }
+        other => Err(CliError::Config(format!(
+            "JUCHU_PAYMENT_GATEWAY must be sandbox or off (got {other:?}); no real provider can be reached from here"
+        ))),
+    }
+}
+
+/// The worker loops of a process: jobs, mail and payment requests, and in
+/// `juchu serve` (with the jobs' retention) the daily subscription run.
+fn workers(store: &Store, in_process: Option<Option<i64>>) -> Result<worker::Supervisor, CliError> {
+    let mut workers = worker::Supervisor::default();
+    let (s, smtp) = (store.clone(), smtp_config()?);
+    workers.spawn("mail", move || {
+        worker::deliver_mail(s.clone(), smtp.clone())
+    });
+    if let Some(gateway) = payment_gateway(store)? {
+        let s = store.clone();
+        workers.spawn("payments", move || {
+            worker::process_payments(s.clone(), gateway.clone())
+        });
+    }
+    let s = store.clone();
+    workers.spawn("jobs", move || worker::run_jobs(s.clone()));
+    if let Some(retention) = in_process {
+        let s = store.clone();
+        workers.spawn("subscriptions", move || {
+            worker::run_in_process(s.clone(), retention)
+        });
+    }
+    Ok(workers)
+}
