@@ -10,9 +10,11 @@
 //! - **Ship date** = delivery date − 最短お届け日 (lead days), moved *earlier* to the
 //!   nearest day the shop ships (発送しない日 are weekdays and single dates), so the
 //!   promised delivery date still holds.
-//! - **Skip** (スキップ) adds the gap between the previous and the next delivery date
-//!   to the next one; **pause** (休止) puts the next delivery N days after the next
-//!   or the previous delivery date.
+//! - **Skip** (スキップ): on a monthly cycle the next delivery moves to the next
+//!   anchor date ("monthly on the 26th": 12-26 → 01-26, as the customer reads
+//!   it); on a cycle of days or weeks it moves by the gap between the previous and
+//!   the next delivery date. **Pause** (休止) puts the next delivery N days after
+//!   the next or the previous delivery date.
 //!
 //! Overflow policy (nothing here panics, whatever the input):
 //! - Functions returning `Result` report a date beyond the calendar (after
@@ -277,12 +279,18 @@ impl Schedule {
         }
     }
 
-    /// スキップ: the next delivery moves by the gap between the previous and the
-    /// next delivery date (the seed rule, which also keeps a manually moved
-    /// rhythm); without a previous date, or with a gap that is not positive, it
-    /// moves by one cycle. The ship date is re-derived; the previous delivery date
-    /// is unchanged (nothing was delivered).
+    /// スキップ: on a monthly cycle the next delivery moves to the cycle's next
+    /// anchor date after it — the gap rule would land a day early after a
+    /// 30-day month ("monthly on the 26th": 12-26 → 01-25). On a cycle of days
+    /// or weeks it moves by the gap between the previous and the next delivery
+    /// date (the seed rule, which also keeps a manually moved rhythm); without a
+    /// previous date, or with a gap that is not positive, by one cycle. The ship
+    /// date is re-derived; the previous delivery date is unchanged (nothing was
+    /// delivered).
     pub fn skip(&self, cycle: &Cycle, cal: &ShippingCalendar) -> Result<Schedule, FieldErrors> {
+        if let Cycle::Months { .. } = cycle {
+            return Ok(self.with_delivery(cycle.next_after(self.next_delivery)?, cal));
+        }
         let gap = self
             .previous_delivery
             .and_then(|p| self.next_delivery.since(p).ok())
@@ -891,6 +899,40 @@ mod tests {
     }
 
     #[test]
+    fn a_monthly_skip_lands_on_the_next_anchor_date() {
+        let c = cal();
+        // "Monthly on the 26th": 11-26 was delivered, 12-26 is next. The gap
+        // (30 days) would give 01-25; the customer expects 01-26.
+        let s = sched(Some("2026-11-26"), "2026-12-26", "2026-12-24");
+        let skipped = s.skip(&months(1, 26), &c).unwrap();
+        assert_eq!(skipped.next_delivery, d("2027-01-26"));
+        assert_eq!(skipped.previous_delivery, Some(d("2026-11-26")));
+        // The month's end stays the month's end, and every N months keeps N.
+        let end = sched(Some("2026-12-31"), "2027-01-31", "2027-01-29");
+        assert_eq!(
+            end.skip(&months(1, 31), &c).unwrap().next_delivery,
+            d("2027-02-28")
+        );
+        assert_eq!(
+            end.skip(&months(2, 31), &c).unwrap().next_delivery,
+            d("2027-03-31")
+        );
+        // A next date moved off the anchor by hand: the next anchor date after it.
+        let moved = sched(Some("2026-11-26"), "2026-12-20", "2026-12-18");
+        assert_eq!(
+            moved.skip(&months(1, 26), &c).unwrap().next_delivery,
+            d("2027-01-26")
+        );
+        // Days and weeks keep the gap rule.
+        assert_eq!(
+            s.skip(&Cycle::Days { every: 30 }, &c)
+                .unwrap()
+                .next_delivery,
+            d("2027-01-25")
+        );
+    }
+
+    #[test]
     fn pause_from_next_or_previous() {
         let c = cal();
         let s = sched(Some("2026-11-01"), "2026-11-21", "2026-11-19");
@@ -1220,7 +1262,8 @@ mod tests {
             prop_assert!(cal.delivery_date_for(ship) <= delivery);
         }
 
-        // (5) Skip moves the next delivery strictly later and keeps ship ≤ delivery.
+        // (5) Skip moves the next delivery strictly later (monthly: to the next
+        // anchor date) and keeps ship ≤ delivery.
         #[test]
         fn skip_moves_later_and_keeps_the_order(
             (next, cal) in any_date().prop_flat_map(|x| (Just(x), calendar_around(x))),
@@ -1237,8 +1280,10 @@ mod tests {
             prop_assert!(k.next_ship <= k.next_delivery);
             prop_assert_eq!(k.previous_delivery, s.previous_delivery);
             prop_assert!(k.validate().is_ok());
-            match gap {
-                Some(g) if g > 0 => prop_assert_eq!(k.next_delivery, next.checked_add(g.days()).unwrap()),
+            // Monthly: the next anchor date; days and weeks: the gap, or one cycle.
+            match (c, gap) {
+                (Cycle::Months { .. }, _) => prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap()),
+                (_, Some(g)) if g > 0 => prop_assert_eq!(k.next_delivery, next.checked_add(g.days()).unwrap()),
                 _ => prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap()),
             }
         }
