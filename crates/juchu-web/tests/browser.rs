@@ -137,8 +137,19 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
             .send_keys("ﾔﾏﾀﾞ")
             .await?;
         c.find(Locator::Id("search")).await?.click().await?;
-        c.wait().for_element(Locator::Id("total")).await?;
-        let total = c.find(Locator::Id("total")).await?.text().await?;
+        // The old page's #total is there until the result page replaces it:
+        // read it until the search has answered (or 10 s have passed).
+        let mut total = String::new();
+        for _ in 0..50 {
+            if c.current_url().await?.as_str().contains("kana=")
+                && let Ok(e) = c.find(Locator::Id("total")).await
+                && let Ok(t) = e.text().await
+            {
+                total = t;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         assert_eq!(total, "1件");
 
         c.find(Locator::LinkText(&number)).await?.click().await?;

@@ -437,7 +437,9 @@ async fn operate(
     request_body = OperationBody,
     responses((status = 200, body = SubscriptionJson), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-/// スキップ: the next delivery moves by the gap between the previous and the next delivery.
+/// スキップ: on a monthly cycle the next delivery moves to the next anchor date
+/// (monthly on the 26th: 12-26 → 01-26); on a cycle of days or weeks by the gap
+/// between the previous and the next delivery.
 pub async fn skip(
     caller: ApiCaller,
     State(st): State<AppState>,
