@@ -273,15 +273,13 @@ impl Store {
             after.version = before.version + 1;
             // One 履歴 row per advance (not one per date field): the run writes
             // hundreds of thousands of them, and the dates follow from the count.
-            history.push(HistoryRow {
-                owner_id: before.id,
-                actor_kind: actor.kind(),
-                actor_id: actor.id(),
-                actor_name: actor.name().to_string(),
-                field: "count".into(),
-                before: before.count.to_string(),
-                after: after.count.to_string(),
-                reason: format!(
+            history.push(HistoryRow::by(
+                actor,
+                before.id,
+                "count",
+                before.count.to_string(),
+                after.count.to_string(),
+                format!(
                     "{}配送分の受注を作成。次回配送予定日 {} → {}、次回発送予定日 {} → {}",
                     before.schedule.next_delivery,
                     before.schedule.next_delivery,
@@ -289,7 +287,7 @@ impl Store {
                     before.schedule.next_ship,
                     after.schedule.next_ship
                 ),
-            });
+            ));
             updates.push(after.clone());
         }
         let extra = vec![history_rows(&history, &at)];

@@ -877,16 +877,7 @@ impl Store {
             tx,
             self.backend,
             vec![history_rows(
-                &[HistoryRow {
-                    owner_id: order_id,
-                    actor_kind: actor.kind(),
-                    actor_id: actor.id(),
-                    actor_name: actor.name().to_string(),
-                    field: field.to_string(),
-                    before: String::new(),
-                    after,
-                    reason: String::new(),
-                }],
+                &[HistoryRow::by(actor, order_id, field, "", after, "")],
                 &self.clock.now_text(),
             )],
         )

@@ -292,25 +292,25 @@ impl Store {
                 .and_then(juchu_domain::status::PaymentOverride::parse);
             let mut order_history: Vec<HistoryRow> = changes
                 .iter()
-                .map(|ch| HistoryRow {
-                    owner_id: id,
-                    actor_kind: actor.kind(),
-                    actor_id: actor.id(),
-                    actor_name: actor.name().to_string(),
-                    field: ch.field.to_string(),
-                    before: ch.before.clone(),
-                    after: ch.after.clone(),
-                    reason: match forced {
-                        Some(f) if ch.field == "payment_status" => {
-                            let note = format!("{}（決済サービスへの連絡なし）", f.label());
-                            if reason.is_empty() {
-                                note
-                            } else {
-                                format!("{note}: {reason}")
+                .map(|ch| {
+                    HistoryRow::by(
+                        actor,
+                        id,
+                        ch.field.to_string(),
+                        ch.before.clone(),
+                        ch.after.clone(),
+                        match forced {
+                            Some(f) if ch.field == "payment_status" => {
+                                let note = format!("{}（決済サービスへの連絡なし）", f.label());
+                                if reason.is_empty() {
+                                    note
+                                } else {
+                                    format!("{note}: {reason}")
+                                }
                             }
-                        }
-                        _ => reason.to_string(),
-                    },
+                            _ => reason.to_string(),
+                        },
+                    )
                 })
                 .collect();
             let mut order_events: Vec<EventRow> = events

@@ -154,21 +154,19 @@ impl Store {
         for (mut order, id) in built.into_iter().zip(ids) {
             order.id = id;
             let created_events = derive_events(None, &order, &prep.masters);
-            history.push(HistoryRow {
-                owner_id: id,
-                actor_kind: actor.kind(),
-                actor_id: actor.id(),
-                actor_name: actor.name().to_string(),
-                field: "order".into(),
-                before: String::new(),
-                after: match order.subscription_id {
+            history.push(HistoryRow::by(
+                actor,
+                id,
+                "order",
+                "",
+                match order.subscription_id {
                     Some(sid) if order.subscription_delivery_date.is_some() => {
                         format!("作成（定期受注 #{sid} から）")
                     }
                     _ => "作成".into(),
                 },
-                reason: String::new(),
-            });
+                "",
+            ));
             let customer = facts_of(&facts, order.customer_id);
             let c = cascade(order, &created_events, &prep.rules, &ctx, day, &customer);
             events.extend(created_events.into_iter().map(|event| EventRow {

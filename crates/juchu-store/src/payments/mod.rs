@@ -168,16 +168,7 @@ pub(crate) fn payment_history(
     after: String,
     reason: &str,
 ) -> HistoryRow {
-    HistoryRow {
-        owner_id: order_id,
-        actor_kind: actor.kind(),
-        actor_id: actor.id(),
-        actor_name: actor.name().to_string(),
-        field: "payment_process".into(),
-        before: String::new(),
-        after,
-        reason: reason.to_string(),
-    }
+    HistoryRow::by(actor, order_id, "payment_process", "", after, reason)
 }
 
 impl Store {

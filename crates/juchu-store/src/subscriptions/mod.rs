@@ -146,16 +146,14 @@ pub(crate) fn change_rows(
     out: &mut Vec<HistoryRow>,
 ) {
     for c in changes {
-        out.push(HistoryRow {
-            owner_id: id,
-            actor_kind: actor.kind(),
-            actor_id: actor.id(),
-            actor_name: actor.name().to_string(),
-            field: c.field.to_string(),
-            before: c.before.clone(),
-            after: c.after.clone(),
-            reason: reason.to_string(),
-        });
+        out.push(HistoryRow::by(
+            actor,
+            id,
+            c.field.to_string(),
+            c.before.clone(),
+            c.after.clone(),
+            reason.to_string(),
+        ));
     }
 }
 
@@ -324,16 +322,14 @@ pub(crate) async fn start_subscriptions(
         let order = &mut orders[i];
         order.subscription_id = Some(id);
         order.subscription_delivery_date = s.schedule.previous_delivery;
-        history.push(HistoryRow {
-            owner_id: id,
-            actor_kind: actor.kind(),
-            actor_id: actor.id(),
-            actor_name: actor.name().to_string(),
-            field: "subscription".into(),
-            before: String::new(),
-            after: format!("作成（親受注 {}）", order.order_number),
-            reason: String::new(),
-        });
+        history.push(HistoryRow::by(
+            actor,
+            id,
+            "subscription",
+            "",
+            format!("作成（親受注 {}）", order.order_number),
+            "",
+        ));
     }
     let mut cols: Vec<&str> = vec!["id"];
     cols.extend_from_slice(SUB_COLUMNS);
