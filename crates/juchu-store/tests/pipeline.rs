@@ -1114,3 +1114,50 @@ both_stores!(automation_presets_load_once, |store| async move {
         vec![juchu_domain::automation::Condition::PaymentMethod { name: "cod".into() }];
     assert_eq!(store.dry_run_rule(&cod_only, 30).await.unwrap().orders, 1);
 });
+
+both_stores!(
+    the_store_clock_stamps_orders_and_their_history,
+    |store| async move {
+        // A set clock: what tests of schedules and retries rely on.
+        let at: jiff::Timestamp = "2027-03-31T15:30:00Z".parse().unwrap();
+        let clock = juchu_store::db::Clock::fixed(at);
+        let store = store.with_clock(clock.clone());
+        seed_products(&store).await;
+        let order = store
+            .create_orders(
+                vec![new_order(address(
+                    "山田",
+                    "花子",
+                    ("ヤマダ", "ハナコ"),
+                    "03-1234-5678",
+                    "h@example.jp",
+                ))],
+                &staff(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(order.ordered_at, at);
+        let history = store.order_history(&order.order_number).await.unwrap();
+        assert_eq!(history[0].at, "2027-03-31T15:30:00Z");
+        // 15:30 UTC on 03-31 is already April in Japan.
+        assert_eq!(store.clock.today().to_string(), "2027-04-01");
+        clock.set("2027-04-02T00:00:00Z".parse().unwrap()).unwrap();
+        let changed = store
+            .change_order(
+                &order.order_number,
+                None,
+                &juchu_domain::patch::OrderPatch {
+                    memo: Some("clock".into()),
+                    ..Default::default()
+                },
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.order.version, 2);
+        let history = store.order_history(&order.order_number).await.unwrap();
+        assert_eq!(history.last().unwrap().at, "2027-04-02T00:00:00Z");
+    }
+);
