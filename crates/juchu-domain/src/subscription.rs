@@ -96,7 +96,104 @@ pub struct Subscription {
     pub label_ids: Vec<i64>,
     pub needs_attention: bool,
     pub needs_attention_reason: String,
+    /// The payment provider's card token the child orders are authorised with
+    /// (never a card number; empty for methods that keep nothing).
+    pub card_token: CardToken,
     pub version: i64,
+}
+
+/// A payment provider's card token. Its `Debug` never shows it, so logs and
+/// test output cannot leak it; 履歴 says only that it changed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CardToken(pub String);
+
+impl CardToken {
+    pub fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A token as the storefront sent it: trimmed, printable ASCII, no spaces,
+    /// at most 255 characters.
+    pub fn parse(raw: &str) -> Result<CardToken, FieldErrors> {
+        let t = raw.trim();
+        if t.is_empty() {
+            return Err(FieldErrors::single(
+                "card_token",
+                "required",
+                "カードトークンを指定してください",
+            ));
+        }
+        if t.len() > 255 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(FieldErrors::single(
+                "card_token",
+                "invalid",
+                "カードトークンは255文字以内の半角英数記号（空白なし）で指定してください",
+            ));
+        }
+        Ok(CardToken(t.to_string()))
+    }
+}
+
+impl std::fmt::Debug for CardToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_set() {
+            "CardToken(set)"
+        } else {
+            "CardToken(none)"
+        })
+    }
+}
+
+/// 要対応理由 the system adds, one per line of `needs_attention_reason`.
+pub mod attention {
+    /// A card subscription whose card token is missing: no child order can be
+    /// authorised.
+    pub const NO_CARD_TOKEN: &str = "カード情報（決済トークン）が未登録です";
+    /// The run found the delivery date already past and moved it forward.
+    pub const OVERDUE: &str = "お届け予定日超過";
+    /// Prefix of the reason 再オーソリ gives when it gives up.
+    pub const REAUTH_GAVE_UP: &str = "再オーソリ失敗";
+}
+
+impl Subscription {
+    /// The 要対応理由 one per line (an operator's own text is one line).
+    pub fn needs_attention_reasons(&self) -> Vec<String> {
+        self.needs_attention_reason
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn add_attention_reason(&mut self, reason: &str) {
+        self.needs_attention = true;
+        let reason = reason.trim();
+        if !self.needs_attention_reasons().iter().any(|r| r == reason) {
+            if !self.needs_attention_reason.trim().is_empty() {
+                self.needs_attention_reason.push('\n');
+            }
+            self.needs_attention_reason.push_str(reason);
+        }
+    }
+
+    /// Takes one system reason away; the flag goes when no reason is left and it
+    /// was the system's.
+    fn remove_attention_reason(&mut self, reason: &str) {
+        let had = self.needs_attention_reasons();
+        if !had.iter().any(|r| r == reason) {
+            return;
+        }
+        let left: Vec<String> = had.into_iter().filter(|r| r != reason).collect();
+        self.needs_attention_reason = left.join("\n");
+        if left.is_empty() {
+            self.needs_attention = false;
+        }
+    }
 }
 
 /// Reason masters for 停止 and キャンセル.
@@ -166,6 +263,14 @@ pub enum SubscriptionCommand {
     DecrementCount,
     /// A child order was created for `next_delivery`: count + 1, dates advance.
     Advance,
+    /// The customer's new card: its token replaces the stored one.
+    ReplacePaymentToken {
+        token: String,
+    },
+    /// Flags the subscription 要対応 with one more reason (the system's).
+    Flag {
+        reason: String,
+    },
 }
 
 impl SubscriptionCommand {
@@ -181,6 +286,8 @@ impl SubscriptionCommand {
             SubscriptionCommand::Recalculate => "再計算",
             SubscriptionCommand::DecrementCount => "定期回数−1",
             SubscriptionCommand::Advance => "自動受注作成",
+            SubscriptionCommand::ReplacePaymentToken { .. } => "カード変更",
+            SubscriptionCommand::Flag { .. } => "要対応",
         }
     }
 }
@@ -372,6 +479,11 @@ pub fn apply_command(
             s.schedule = s.schedule.advance(&s.cycle, cal)?;
             s.count += 1;
         }
+        SubscriptionCommand::ReplacePaymentToken { token } => {
+            s.card_token = CardToken::parse(token)?;
+            s.remove_attention_reason(attention::NO_CARD_TOKEN);
+        }
+        SubscriptionCommand::Flag { reason } => s.add_attention_reason(reason),
         SubscriptionCommand::Patch(p) => apply_patch(&mut s, p, ctx)?,
     }
     Ok(s)
@@ -611,6 +723,7 @@ pub fn from_parent_order(
         } else {
             String::new()
         },
+        card_token: CardToken::default(),
         version: 1,
     }))
 }
@@ -716,6 +829,15 @@ fn snapshot(s: &Subscription, m: &Masters) -> Vec<(&'static str, String)> {
             if s.needs_attention { "要対応" } else { "" }.to_string(),
         ),
         ("needs_attention_reason", s.needs_attention_reason.clone()),
+        (
+            "payment_token",
+            if s.card_token.is_set() {
+                "登録済み"
+            } else {
+                "未登録"
+            }
+            .to_string(),
+        ),
     ]
 }
 
@@ -730,6 +852,18 @@ pub fn diff(before: &Subscription, after: &Subscription, m: &Masters) -> Vec<Sub
             before,
             after,
         })
+        .chain(
+            // One registered card replaced by another: the snapshot reads the
+            // same, 履歴 still says that it changed (never what it is).
+            (before.card_token.is_set()
+                && after.card_token.is_set()
+                && before.card_token != after.card_token)
+                .then(|| SubscriptionChange {
+                    field: "payment_token",
+                    before: "登録済み".into(),
+                    after: "新しいカードに変更".into(),
+                }),
+        )
         .collect()
 }
 
@@ -753,6 +887,7 @@ pub fn field_label(field: &str) -> &'static str {
         "labels" => "受注ラベル",
         "needs_attention" => "要対応定期受注",
         "needs_attention_reason" => "要対応理由(定期)",
+        "payment_token" => "カード情報",
         "subscription" => "定期受注",
         "order" => "受注作成",
         _ => "その他",
@@ -854,6 +989,7 @@ mod tests {
             label_ids: vec![],
             needs_attention: false,
             needs_attention_reason: String::new(),
+            card_token: CardToken::default(),
             version: 1,
         }
     }

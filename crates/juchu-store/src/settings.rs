@@ -21,6 +21,16 @@ pub struct SubscriptionSettings {
     pub flagged_creates: bool,
     /// ブラックリスト化した顧客が持つ定期受注の要対応化: する (true) / しない.
     pub blacklist_flags_subscriptions: bool,
+    /// 再オーソリ: a declined recurring card authorisation is retried this many
+    /// times (0: never), …
+    pub reauth_retries: u8,
+    /// … every this many days, then the subscription is flagged 要対応.
+    pub reauth_interval_days: u16,
+    /// A subscription whose delivery date had passed when its order was made is
+    /// flagged 要対応 「お届け予定日超過」.
+    pub overdue_flags: bool,
+    /// 事前お知らせ: mailed this many days before each next ship date (0: off).
+    pub notice_days_before: u8,
 }
 
 impl Default for SubscriptionSettings {
@@ -31,6 +41,10 @@ impl Default for SubscriptionSettings {
             default_cycle_months: 1,
             flagged_creates: true,
             blacklist_flags_subscriptions: true,
+            reauth_retries: 0,
+            reauth_interval_days: 3,
+            overdue_flags: true,
+            notice_days_before: 0,
         }
     }
 }
@@ -43,6 +57,10 @@ const SETTING_KEYS: &[&str] = &[
     "subscription.default_cycle_months",
     "subscription.flagged_creates",
     "subscription.blacklist_flags",
+    "subscription.reauth_retries",
+    "subscription.reauth_interval_days",
+    "subscription.overdue_flags",
+    "subscription.notice_days_before",
 ];
 
 pub(crate) async fn settings_map(
@@ -81,6 +99,21 @@ pub(crate) fn settings_from(map: &HashMap<String, String>) -> SubscriptionSettin
         blacklist_flags_subscriptions: map
             .get("subscription.blacklist_flags")
             .is_none_or(|v| v != "false"),
+        reauth_retries: map
+            .get("subscription.reauth_retries")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.reauth_retries),
+        reauth_interval_days: map
+            .get("subscription.reauth_interval_days")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.reauth_interval_days),
+        overdue_flags: map
+            .get("subscription.overdue_flags")
+            .is_none_or(|v| v != "false"),
+        notice_days_before: map
+            .get("subscription.notice_days_before")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.notice_days_before),
     }
 }
 

@@ -124,6 +124,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(subscriptions::api::skip))
         .routes(routes!(subscriptions::api::pause))
         .routes(routes!(subscriptions::api::recalculate))
+        .routes(routes!(subscriptions::api::replace_payment_token))
         .routes(routes!(
             subscriptions::api::subscription_orders,
             subscriptions::api::create_order_now

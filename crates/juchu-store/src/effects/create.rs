@@ -3,14 +3,16 @@
 
 use crate::StoreError;
 use crate::customers;
-use crate::db::{Rows, Store, Tx, get_i64, get_str, write_rows};
+use crate::db::{Arg, Rows, Store, Tx, get_i64, get_str, query_with, write_rows};
 use crate::history::{Actor, order_history_rows};
 use crate::orders::{
-    BuiltOrders, Created, IdempotencyKey, NewOrderRequest, attach_children, order_from_row,
-    prefix_errors, select_order_sql,
+    BuiltOrders, Created, IdempotencyKey, NewOrderRequest, PreparedOrders, attach_children,
+    order_from_row, prefix_errors, select_order_sql,
 };
 use juchu_domain::FieldErrors;
+use juchu_domain::automation::Action;
 use juchu_domain::order::{NewOrder, Order, OrderContext, build_order};
+use std::collections::HashSet;
 
 impl Store {
     /// Creates one order (API, UI). With an idempotency key, a retry returns the
@@ -55,9 +57,11 @@ impl Store {
                 }
             }
             let card_token = req.card_token.clone().filter(|t| !t.trim().is_empty());
-            let mut created = self.create_in_tx(&mut tx, vec![req.order], actor).await?;
+            let mut created = self
+                .create_in_tx(&mut tx, vec![req.order], actor, vec![card_token.clone()])
+                .await?;
             let order = created.remove(0);
-            self.authorize_new_order(&mut tx, &order, card_token.as_deref(), actor)
+            self.keep_card_for_subscription(&mut tx, &order, card_token.as_deref(), actor)
                 .await?;
             if let Some(k) = &idem {
                 let r = sqlx::query("INSERT INTO idempotency_keys (token_id, idem_key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -89,49 +93,6 @@ impl Store {
         Err(StoreError::Other(
             "idempotency key race did not settle".into(),
         ))
-    }
-
-    /// Queues 与信処理 for a new 未決済 order whose payment method has a provider
-    /// (a card only with a token), recorded in its 履歴.
-    async fn authorize_new_order(
-        &self,
-        tx: &mut Tx,
-        order: &Order,
-        card_token: Option<&str>,
-        actor: &Actor,
-    ) -> Result<(), StoreError> {
-        use juchu_domain::payment::{GatewayKind, PaymentProcess};
-        if order.payment_status != juchu_domain::status::PaymentStatus::Unpaid {
-            return Ok(());
-        }
-        let snapshot = self.masters_in(tx).await?;
-        match crate::payments::gateway_of(order, &snapshot.masters) {
-            None => return Ok(()),
-            Some(GatewayKind::Card) if card_token.is_none() => return Ok(()),
-            Some(_) => {}
-        }
-        let result = crate::payments::queue(
-            tx,
-            order,
-            &snapshot.masters,
-            PaymentProcess::Authorize,
-            actor.name(),
-            card_token,
-            &self.clock.now_text(),
-        )
-        .await?;
-        let after = match result {
-            Ok(done) => done,
-            Err(why) => format!("与信処理を依頼しません: {why}"),
-        };
-        let row = crate::payments::payment_history(order.id, actor, after, "");
-        write_rows(
-            tx,
-            self.backend,
-            vec![order_history_rows(&[row], &self.clock.now_text())],
-        )
-        .await?;
-        Ok(())
     }
 
     async fn replay(&self, tx: &mut Tx, k: &IdempotencyKey) -> Result<Option<Order>, StoreError> {
@@ -168,16 +129,53 @@ impl Store {
         actor: &Actor,
     ) -> Result<Vec<Order>, StoreError> {
         let mut tx = self.begin().await?;
-        let created = self.create_in_tx(&mut tx, orders, actor).await?;
+        let created = self
+            .create_in_tx(&mut tx, orders, actor, Vec::new())
+            .await?;
         tx.commit().await?;
         Ok(created)
     }
 
+    /// A card subscription the new order started keeps the order's card token
+    /// for its child orders; without one it is flagged 要対応 now, long before
+    /// its first child order would fail.
+    async fn keep_card_for_subscription(
+        &self,
+        tx: &mut Tx,
+        order: &Order,
+        card_token: Option<&str>,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        use juchu_domain::payment::GatewayKind;
+        use juchu_domain::subscription::{SubscriptionCommand, attention};
+        let Some(sid) = order.subscription_id else {
+            return Ok(());
+        };
+        let snapshot = self.masters_in(tx).await?;
+        if crate::payments::gateway_of(order, &snapshot.masters) != Some(GatewayKind::Card) {
+            return Ok(());
+        }
+        let cmd = match card_token {
+            Some(t) => SubscriptionCommand::ReplacePaymentToken {
+                token: t.to_string(),
+            },
+            None => SubscriptionCommand::Flag {
+                reason: attention::NO_CARD_TOKEN.into(),
+            },
+        };
+        self.change_subscription_in_tx(tx, sid, None, &[cmd], actor, "親受注の決済情報")
+            .await?;
+        Ok(())
+    }
+
+    /// `card_tokens[i]`: the card token for order `i`'s 与信 (none: a card
+    /// order is not authorised; other methods with a provider are).
     pub(crate) async fn create_in_tx(
         &self,
         tx: &mut Tx,
         inputs: Vec<NewOrder>,
         actor: &Actor,
+        card_tokens: Vec<Option<String>>,
     ) -> Result<Vec<Order>, StoreError> {
         let codes: Vec<String> = inputs
             .iter()
@@ -219,19 +217,23 @@ impl Store {
             now,
             allocated,
         };
-        self.insert_built(tx, parts, actor, Vec::new()).await
+        self.insert_built(tx, parts, actor, Vec::new(), &card_tokens)
+            .await
     }
 
     /// Creates orders [`juchu_domain::order::build_order`] accepted: the order
     /// pipeline prepares them, the subscriptions parent orders start are written
     /// first (their orders point to them), then the orders with `extra` (the
-    /// subscription run's updates), then the rules' actions outside them.
+    /// subscription run's updates), then the rules' actions outside them, then
+    /// 与信 for every order whose method has a provider (`card_tokens[i]` for a
+    /// card), through the payment outbox.
     pub(crate) async fn insert_built(
         &self,
         tx: &mut Tx,
         parts: BuiltOrders<'_>,
         actor: &Actor,
         extra: Vec<Rows>,
+        card_tokens: &[Option<String>],
     ) -> Result<Vec<Order>, StoreError> {
         let products = parts.products;
         let mut prepared = self.prepare_new_orders(tx, parts, actor).await?;
@@ -253,14 +255,48 @@ impl Store {
                     .await?;
             }
         }
-        if !more.is_empty() {
-            write_rows(
-                tx,
-                self.backend,
-                vec![order_history_rows(&more, &prepared.at)],
-            )
-            .await?;
-        }
+        let asked = self.asked_by_rules(tx, &prepared).await?;
+        let snapshot = self.masters_in(tx).await?;
+        let (mut rows, history) = crate::payments::new_order_requests(
+            &prepared.orders,
+            card_tokens,
+            &snapshot.masters,
+            actor,
+            &asked,
+            &prepared.at,
+        );
+        more.extend(history);
+        rows.push(order_history_rows(&more, &prepared.at));
+        write_rows(tx, self.backend, rows).await?;
         Ok(prepared.orders)
+    }
+
+    /// New orders a rule already sent a payment request for (their 与信 waits
+    /// for it, as an operator's request would).
+    async fn asked_by_rules(
+        &self,
+        tx: &mut Tx,
+        prepared: &PreparedOrders,
+    ) -> Result<HashSet<i64>, StoreError> {
+        let ids: Vec<Arg> = prepared
+            .orders
+            .iter()
+            .zip(&prepared.outside)
+            .filter(|(_, steps)| {
+                steps
+                    .iter()
+                    .any(|s| matches!(s.firing.action, Action::RunPaymentProcess { .. }))
+            })
+            .map(|(o, _)| Arg::from(o.id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT order_id FROM payment_requests WHERE status IN ('pending', 'running') AND order_id IN ({})",
+            crate::db::in_list(ids.len(), 1)
+        );
+        let rows = query_with(sql, ids).fetch_all(&mut **tx).await?;
+        rows.iter().map(|r| Ok(get_i64(r, "order_id")?)).collect()
     }
 }

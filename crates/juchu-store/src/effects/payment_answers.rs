@@ -3,12 +3,13 @@
 //! follow as for any change.
 
 use crate::StoreError;
-use crate::db::{Store, get_str, write_rows};
+use crate::db::{Store, Tx, get_i64, get_str, write_rows};
 use crate::history::{Actor, HistoryRow};
 use crate::payments::{
     CALL_TIMEOUT, Claimed, GatewayRequest, MAX_ATTEMPTS, POLL_SECONDS, PaymentGateway, PaymentRun,
     gateway_of, insert_request, payment_history,
 };
+use crate::settings::{settings_from, settings_map};
 use juchu_domain::FieldErrors;
 use juchu_domain::order::Order;
 use juchu_domain::patch::OrderPatch;
@@ -17,6 +18,7 @@ use juchu_domain::payment::{
     GatewayKind, GatewayOutcome, PaymentProcess, clears_link, outcome_patch,
 };
 use juchu_domain::status::PaymentStatus;
+use juchu_domain::subscription::{SubscriptionCommand, attention};
 
 /// One provider answer on its way into the order.
 struct Answered<'a> {
@@ -60,6 +62,7 @@ impl Store {
                 process: process_code,
                 attempts,
                 token,
+                retry_number,
             }) = claimed.pop_front()
             else {
                 break;
@@ -79,6 +82,28 @@ impl Store {
             .bind(order_id)
             .fetch_optional(&mut *tx)
             .await?;
+            // A subscription's child order is authorised with the subscription's
+            // card as it is now: a card the customer replaced after a decline
+            // counts for the 再オーソリ. (The parent order keeps the card it was
+            // bought with.)
+            let subscription_card = match order.as_ref().ok().and_then(|o| o.subscription_id) {
+                Some(sid)
+                    if matches!(
+                        process,
+                        PaymentProcess::Authorize | PaymentProcess::Reauthorize
+                    ) =>
+                {
+                    sqlx::query("SELECT card_token FROM subscriptions WHERE id = $1 AND (parent_order_id IS NULL OR parent_order_id <> $2)")
+                        .bind(sid)
+                        .bind(order_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|r| get_str(&r, "card_token"))
+                        .transpose()?
+                        .filter(|t| !t.is_empty())
+                }
+                _ => None,
+            };
             tx.commit().await?;
             let order = match order {
                 Ok(o) => o,
@@ -103,10 +128,27 @@ impl Store {
                     continue;
                 }
             };
-            let (mut transaction_id, card_token) = match &link {
+            let (mut transaction_id, mut card_token) = match &link {
                 Some(r) => (get_str(r, "transaction_id")?, get_str(r, "card_token")?),
                 None => (String::new(), String::new()),
             };
+            if kind == GatewayKind::Card
+                && let Some(t) = subscription_card
+            {
+                card_token = t;
+            }
+            let handling = snapshot
+                .masters
+                .handling_status(order.handling_status_id)
+                .map(|h| h.name.as_str());
+            if retry_number > 0 && matches!(handling, Some("キャンセル" | "返品")) {
+                let why = "受注がキャンセルされたため再オーソリしません";
+                self.finish_request(id, "declined", "", why).await?;
+                self.note_on_order(order_id, &actor, why.to_string())
+                    .await?;
+                run.declined += 1;
+                continue;
+            }
             let before = order.payment_status;
             if clears_link(kind, process, before) {
                 transaction_id.clear();
@@ -293,6 +335,17 @@ impl Store {
             _ if a.req.transaction_id.is_empty() => Some(String::new()),
             _ => None,
         };
+        if let GatewayOutcome::Declined { reason, .. } = a.outcome
+            && a.kind == GatewayKind::Card
+            && matches!(
+                a.process,
+                PaymentProcess::Authorize | PaymentProcess::Reauthorize
+            )
+            && let Some(sid) = a.order.subscription_id
+        {
+            self.plan_reauthorization(&mut tx, a, sid, reason, actor)
+                .await?;
+        }
         if let Some(t) = new_transaction {
             sqlx::query(
                 "UPDATE payment_links SET transaction_id = $1, updated_at = $2 WHERE order_id = $3",
@@ -323,6 +376,80 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// 再オーソリ policy for a declined recurring authorisation: the next retry
+    /// is queued in the transaction that records the decline (so it exists
+    /// exactly once: the table's unique `retry_of` says so too), `interval` days
+    /// later; after the last one the subscription is flagged 要対応 with why.
+    async fn plan_reauthorization(
+        &self,
+        tx: &mut Tx,
+        a: &Answered<'_>,
+        subscription_id: i64,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let settings = settings_from(&settings_map(tx).await?);
+        let max = i64::from(settings.reauth_retries);
+        if max == 0 {
+            return Ok(());
+        }
+        let row = sqlx::query("SELECT retry_number FROM payment_requests WHERE id = $1")
+            .bind(a.id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let done = get_i64(&row, "retry_number")?;
+        let at = self.clock.now_text();
+        let note = if done < max {
+            let next = done + 1;
+            let due = self
+                .clock
+                .in_seconds(i64::from(settings.reauth_interval_days) * 86_400);
+            let by = format!("再オーソリ設定（{next}/{max}回目）");
+            sqlx::query("INSERT INTO payment_requests (order_id, process, status, requested_by, next_attempt_at, created_at, retry_of, retry_number) VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7)")
+                .bind(a.order.id)
+                .bind(PaymentProcess::Reauthorize.code())
+                .bind(by.clone())
+                .bind(due.clone())
+                .bind(at.clone())
+                .bind(a.id)
+                .bind(next)
+                .execute(&mut **tx)
+                .await?;
+            format!(
+                "再オーソリを予定しました（{next}/{max}回目、{}以降）",
+                due.get(..16).unwrap_or(&due)
+            )
+        } else {
+            let why = format!(
+                "{}（{max}回再試行）: 受注 {} — {reason}",
+                attention::REAUTH_GAVE_UP,
+                a.order.order_number
+            );
+            self.change_subscription_in_tx(
+                tx,
+                subscription_id,
+                None,
+                &[SubscriptionCommand::Flag { reason: why }],
+                actor,
+                "再オーソリ設定",
+            )
+            .await?;
+            format!(
+                "再オーソリを{max}回試みましたが承認されませんでした。定期受注 #{subscription_id} を要対応にしました"
+            )
+        };
+        write_rows(
+            tx,
+            self.backend,
+            vec![crate::history::order_history_rows(
+                &[payment_history(a.order.id, actor, note, "")],
+                &at,
+            )],
+        )
+        .await?;
+        Ok(())
     }
 
     /// 入金通知: the provider (bank transfer, convenience store, the carrier for

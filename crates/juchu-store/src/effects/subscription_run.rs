@@ -16,11 +16,21 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use juchu_domain::FieldErrors;
 use juchu_domain::calendar::CreationBasis;
+use juchu_domain::masters::Masters;
 use juchu_domain::order::{Order, OrderContext, build_order};
+use juchu_domain::payment::GatewayKind;
 use juchu_domain::subscription::{
     Subscription, SubscriptionCommand, SubscriptionContext, SubscriptionReasons, apply_command,
-    check_manual_creation, child_order,
+    attention, check_manual_creation, child_order,
 };
+
+/// Whether the subscription's orders are paid by card (authorised with its token).
+fn paid_by_card(sub: &Subscription, m: &Masters) -> bool {
+    sub.payment_method_id
+        .and_then(|id| m.payment_method(id))
+        .and_then(|p| GatewayKind::for_method_code(&p.code))
+        == Some(GatewayKind::Card)
+}
 
 impl Store {
     /// 「今すぐ次回の受注を作成」: the next child order now (only when 有効).
@@ -225,8 +235,22 @@ impl Store {
         let existing = existing_deliveries(tx, self.backend, &subs).await?;
         let mut built = Vec::with_capacity(subs.len());
         let mut advanced = Vec::with_capacity(subs.len());
+        let mut without_card = Vec::new();
         let failed_before = report.failed.len();
         for sub in subs {
+            if paid_by_card(&sub, &snapshot.masters) && !sub.card_token.is_set() {
+                report
+                    .failed
+                    .push((sub.id, format!("card_token: {}", attention::NO_CARD_TOKEN)));
+                if !sub
+                    .needs_attention_reasons()
+                    .iter()
+                    .any(|r| r == attention::NO_CARD_TOKEN)
+                {
+                    without_card.push(sub.id);
+                }
+                continue;
+            }
             if existing.contains(&(sub.id, sub.schedule.next_delivery)) {
                 report.failed.push((
                     sub.id,
@@ -256,6 +280,15 @@ impl Store {
                 }
                 Err(e) => report.failed.push((sub.id, e.with_fields())),
             }
+        }
+        // A card subscription without a token gets no order (it could not be
+        // authorised): it is flagged for the shop to ask the customer for a card.
+        for id in without_card {
+            let flag = SubscriptionCommand::Flag {
+                reason: attention::NO_CARD_TOKEN.into(),
+            };
+            self.change_subscription_in_tx(tx, id, None, &[flag], actor, "")
+                .await?;
         }
         // Failed ones are not retried by every tick of the worker: the next date's
         // run tries again (after someone fixed the subscription).
@@ -291,6 +324,10 @@ impl Store {
             updates.push(after.clone());
         }
         let extra = vec![history_rows(&history, &at)];
+        let card_tokens: Vec<Option<String>> = advanced
+            .iter()
+            .map(|(before, _)| Some(before.card_token.as_str().to_string()))
+            .collect();
         let n = built.len();
         let parts = BuiltOrders {
             orders: built,
@@ -302,7 +339,7 @@ impl Store {
             allocated: None,
         };
         let orders = self
-            .insert_built(tx, parts, actor, extra)
+            .insert_built(tx, parts, actor, extra, &card_tokens)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { .. } => StoreError::Conflict {

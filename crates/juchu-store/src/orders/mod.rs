@@ -10,7 +10,7 @@ mod rule_dry_run;
 pub mod search;
 
 pub(crate) use change::{ChangeTarget, Changed};
-pub(crate) use create::{BuiltOrders, prefix_errors};
+pub(crate) use create::{BuiltOrders, PreparedOrders, prefix_errors};
 pub use create::{Created, IdempotencyKey, NewOrderRequest};
 pub use search::{MAX_PER_PAGE, OrderPage, OrderQuery};
 

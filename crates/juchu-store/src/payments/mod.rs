@@ -10,13 +10,14 @@ pub use gateway::{GatewayFuture, GatewayRequest, GatewayUnavailable, PaymentGate
 
 use crate::StoreError;
 use crate::db::write_rows;
-use crate::db::{Store, Tx, get_i64, get_opt_str, get_str};
+use crate::db::{Arg, Rows, Store, Tx, get_i64, get_opt_str, get_str};
 use crate::history::{Actor, HistoryRow};
 use crate::orders::{attach_children, order_from_row, select_order_sql};
 use juchu_domain::FieldErrors;
 use juchu_domain::masters::Masters;
 use juchu_domain::order::Order;
 use juchu_domain::payment::{GatewayKind, GatewayOutcome, PaymentProcess, check_request};
+use juchu_domain::status::PaymentStatus;
 
 /// Attempts before a request whose provider does not answer is given up.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -60,6 +61,8 @@ pub(crate) struct Claimed {
     pub(crate) process: String,
     pub(crate) attempts: i64,
     pub(crate) token: String,
+    /// 0, or which 再オーソリ retry of the policy this request is.
+    pub(crate) retry_number: i64,
 }
 
 /// The provider behind the order's payment method (none for the shop's own methods).
@@ -140,6 +143,81 @@ pub(crate) async fn queue(
         "決済処理「{}」を依頼しました（{requested_by}）",
         process.label()
     )))
+}
+
+/// 与信 for orders just created (one from the API, a bulk import, the daily
+/// run's child orders), as rows to write with them: one request per order whose
+/// method has a provider (a card only with a token: `card_tokens[i]`), its link
+/// with the token, and a 履歴 row. New orders have no open request, so the
+/// per-order checks of [`queue`] are not needed; `skip` names orders a rule
+/// already asked for.
+pub(crate) fn new_order_requests(
+    orders: &[Order],
+    card_tokens: &[Option<String>],
+    masters: &Masters,
+    actor: &Actor,
+    skip: &std::collections::HashSet<i64>,
+    now: &str,
+) -> (Vec<Rows>, Vec<HistoryRow>) {
+    let mut requests = Rows::new(
+        "payment_requests",
+        &[
+            "order_id",
+            "process",
+            "status",
+            "requested_by",
+            "next_attempt_at",
+            "created_at",
+        ],
+    );
+    let mut links = Rows::new(
+        "payment_links",
+        &["order_id", "gateway", "card_token", "updated_at"],
+    );
+    let mut history = Vec::new();
+    let process = PaymentProcess::Authorize;
+    for (i, order) in orders.iter().enumerate() {
+        if skip.contains(&order.id) || order.payment_status != PaymentStatus::Unpaid {
+            continue;
+        }
+        let token = card_tokens
+            .get(i)
+            .cloned()
+            .flatten()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        let kind = match gateway_of(order, masters) {
+            None => continue,
+            Some(GatewayKind::Card) if token.is_none() => continue,
+            Some(k) => k,
+        };
+        let after = match check_request(Some(kind), process, order) {
+            Ok(_) => {
+                requests.args.extend([
+                    Arg::from(order.id),
+                    process.code().into(),
+                    "pending".into(),
+                    actor.name().into(),
+                    now.into(),
+                    now.into(),
+                ]);
+                links.args.extend([
+                    Arg::from(order.id),
+                    kind.code().into(),
+                    token.unwrap_or_default().into(),
+                    now.into(),
+                ]);
+                format!(
+                    "決済処理「{}」を依頼しました（{}）",
+                    process.label(),
+                    actor.name()
+                )
+            }
+            Err(why) => format!("与信処理を依頼しません: {why}"),
+        };
+        history.push(payment_history(order.id, actor, after, ""));
+    }
+    (vec![requests, links], history)
 }
 
 pub(crate) async fn insert_request(
@@ -288,7 +366,7 @@ impl Store {
         };
         let mut tx = self.begin().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, order_id, process, attempts FROM payment_requests WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2{lock}"
+            "SELECT id, order_id, process, attempts, retry_number FROM payment_requests WHERE status IN ('pending', 'running') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2{lock}"
         )))
         .bind(self.clock.now_text())
         .bind(n as i64)
@@ -312,6 +390,7 @@ impl Store {
                 process: get_str(row, "process")?,
                 attempts: get_i64(row, "attempts")?,
                 token: token.clone(),
+                retry_number: get_i64(row, "retry_number")?,
             });
         }
         tx.commit().await?;

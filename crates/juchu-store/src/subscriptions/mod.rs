@@ -49,6 +49,7 @@ pub(crate) const SUB_COLUMNS: &[&str] = &[
     "memo",
     "needs_attention",
     "needs_attention_reason",
+    "card_token",
     "billing_name_key",
     "billing_kana_key",
     "billing_phone_key",
@@ -82,6 +83,7 @@ pub(crate) fn sub_args(s: &Subscription, last_run_on: Option<Date>, updated_at: 
     a.push(s.memo.clone().into());
     a.push(s.needs_attention.into());
     a.push(s.needs_attention_reason.clone().into());
+    a.push(s.card_token.as_str().into());
     a.push(name_key(&format!("{}{}", b.family_name, b.given_name)).into());
     a.push(name_key(&format!("{}{}", b.family_kana, b.given_kana)).into());
     a.push(phone_key(&b.phone).into());
@@ -203,6 +205,7 @@ pub(crate) fn sub_from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, sqlx::
         label_ids: Vec::new(),
         needs_attention: get_bool(r, "needs_attention")?,
         needs_attention_reason: get_str(r, "needs_attention_reason")?,
+        card_token: juchu_domain::subscription::CardToken(get_str(r, "card_token")?),
         version: get_i64(r, "version")?,
     })
 }
@@ -575,6 +578,27 @@ impl Store {
                 "1〜12ヶ月で指定してください",
             );
         }
+        if s.reauth_retries > 10 {
+            e.add(
+                "reauth_retries",
+                "out_of_range",
+                "0〜10回で指定してください",
+            );
+        }
+        if !(1..=60).contains(&s.reauth_interval_days) {
+            e.add(
+                "reauth_interval_days",
+                "out_of_range",
+                "1〜60日で指定してください",
+            );
+        }
+        if s.notice_days_before > 30 {
+            e.add(
+                "notice_days_before",
+                "out_of_range",
+                "0〜30日で指定してください（0は送信しない）",
+            );
+        }
         if (1..=7u8).all(|d| calendar.no_ship_weekdays.contains(&d)) {
             e.add(
                 "no_ship_weekdays",
@@ -625,6 +649,16 @@ impl Store {
             (
                 "subscription.blacklist_flags",
                 s.blacklist_flags_subscriptions.to_string(),
+            ),
+            ("subscription.reauth_retries", s.reauth_retries.to_string()),
+            (
+                "subscription.reauth_interval_days",
+                s.reauth_interval_days.to_string(),
+            ),
+            ("subscription.overdue_flags", s.overdue_flags.to_string()),
+            (
+                "subscription.notice_days_before",
+                s.notice_days_before.to_string(),
             ),
         ];
         let mut tx = self.begin().await?;

@@ -83,6 +83,12 @@ pub struct SubscriptionJson {
     /// 要対応定期受注
     pub needs_attention: bool,
     pub needs_attention_reason: String,
+    /// 要対応理由, one per reason (the system's, e.g. 「お届け予定日超過」, and the
+    /// operator's own text).
+    pub needs_attention_reasons: Vec<String>,
+    /// Whether a card token is kept for the child orders' 与信 (the token itself
+    /// is never shown).
+    pub payment_token_set: bool,
     /// The next six deliveries.
     pub calendar: Vec<CalendarEntryJson>,
 }
@@ -140,6 +146,8 @@ impl SubscriptionJson {
                 .collect(),
             needs_attention: s.needs_attention,
             needs_attention_reason: s.needs_attention_reason.clone(),
+            needs_attention_reasons: s.needs_attention_reasons(),
+            payment_token_set: s.card_token.is_set(),
             calendar: s
                 .schedule
                 .preview(&s.cycle, cal, 6)
@@ -466,6 +474,41 @@ pub async fn pause(
     let cmd = SubscriptionCommand::Pause {
         days: b.days,
         from: b.from,
+    };
+    operate(&st, &caller, id, b.version, cmd, &reason).await
+}
+
+/// Body of `PUT /api/v1/subscriptions/{id}/payment-token`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentTokenBody {
+    /// The payment provider's token for the customer's new card (never a card number).
+    pub card_token: String,
+    #[serde(default)]
+    pub version: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(put, path = "/api/v1/subscriptions/{id}/payment-token", tag = "subscriptions", params(("id" = i64, Path)),
+    request_body = PaymentTokenBody,
+    responses((status = 200, body = SubscriptionJson), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, description = "`card_token` empty or malformed", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// カード変更: the customer's new card token replaces the stored one; the next
+/// child orders (and a pending 再オーソリ) are authorised with it. 履歴 says that
+/// it changed, never the token.
+pub async fn replace_payment_token(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<SubscriptionJson>, ApiError> {
+    caller.require(Permission::WriteOrders)?;
+    let b: PaymentTokenBody = parse_json(&body)?;
+    let reason = b.reason.unwrap_or_default();
+    let cmd = SubscriptionCommand::ReplacePaymentToken {
+        token: b.card_token,
     };
     operate(&st, &caller, id, b.version, cmd, &reason).await
 }

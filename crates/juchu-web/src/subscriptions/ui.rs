@@ -165,6 +165,8 @@ struct DetailPage {
     memo: String,
     needs_attention: bool,
     needs_attention_reason: String,
+    payment_token_set: bool,
+    paid_by_card: bool,
     items: Vec<ItemRow>,
     calendar: Vec<(String, String)>,
     orders: Vec<OrderRow>,
@@ -269,6 +271,11 @@ async fn detail_page(
         memo: s.memo.clone(),
         needs_attention: s.needs_attention,
         needs_attention_reason: s.needs_attention_reason.clone(),
+        payment_token_set: s.card_token.is_set(),
+        paid_by_card: s
+            .payment_method_id
+            .and_then(|id| m.payment_method(id))
+            .is_some_and(|p| p.code == "credit_card"),
         items: s
             .items
             .iter()
@@ -485,6 +492,9 @@ async fn operate(
             confirm: f.contains_key("confirm"),
         }),
         "recalculate" => Some(SubscriptionCommand::Recalculate),
+        "card" => Some(SubscriptionCommand::ReplacePaymentToken {
+            token: s("card_token"),
+        }),
         "decrement" => Some(SubscriptionCommand::DecrementCount),
         "cycle" => cycle_from_form(&f, &mut errors).map(|cycle| {
             SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
@@ -707,7 +717,40 @@ async fn settings_save(
         )
         .await;
     }
+    // Fields a form of an older page does not send keep their saved value.
+    let current = match st.store.subscription_settings().await {
+        Ok(c) => c,
+        Err(e) => return store_error_page(e),
+    };
+    let mut bad = HashMap::new();
+    let mut number = |key: &str, keep: i64| -> i64 {
+        if f.get(key).is_none_or(|v| v.trim().is_empty()) {
+            return keep;
+        }
+        int(&f, key, &mut bad).unwrap_or(-1)
+    };
+    let reauth_retries = number("reauth_retries", current.reauth_retries.into());
+    let reauth_interval = number("reauth_interval_days", current.reauth_interval_days.into());
+    let notice_days = number("notice_days_before", current.notice_days_before.into());
+    if !bad.is_empty() {
+        return settings_view(
+            &st,
+            &session,
+            String::new(),
+            message(&bad),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     let settings = SubscriptionSettings {
+        reauth_retries: u8::try_from(reauth_retries).unwrap_or(u8::MAX),
+        reauth_interval_days: u16::try_from(reauth_interval).unwrap_or(0),
+        notice_days_before: u8::try_from(notice_days).unwrap_or(u8::MAX),
+        overdue_flags: match f.get("overdue_flags").map(String::as_str) {
+            Some("false") => false,
+            Some(_) => true,
+            None => current.overdue_flags,
+        },
         days_before,
         basis: if f.get("basis").map(String::as_str) == Some("ship") {
             CreationBasis::Ship
