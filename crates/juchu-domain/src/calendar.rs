@@ -33,8 +33,10 @@ use std::collections::BTreeSet;
 /// How often a subscription delivers.
 ///
 /// JSON form: `{"kind":"days","every":30}`, `{"kind":"weeks","every":2,"weekday":1}`,
-/// `{"kind":"months","every":1,"day":31}`. The weekday is an ISO number rather than
-/// a name so the stored form does not depend on any library's spelling.
+/// `{"kind":"months","every":1,"day":31}`,
+/// `{"kind":"month_weekday","every":1,"week":2,"weekday":2}` (第2火曜日; week 5 is
+/// the month's last). The weekday is an ISO number rather than a name so the
+/// stored form does not depend on any library's spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Cycle {
@@ -45,6 +47,9 @@ pub enum Cycle {
     /// Every N months (1–12) on a day of the month (1–31). A month without that day
     /// uses its last day, and the anchor day is kept for the following months.
     Months { every: u8, day: u8 },
+    /// Every N months (1–12) on the Kth weekday of the month (第2火曜日): week 1–4,
+    /// or 5 for the month's last such weekday (最終).
+    MonthWeekday { every: u8, week: u8, weekday: u8 },
 }
 
 const WEEKDAY_LABELS: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
@@ -127,8 +132,100 @@ impl Cycle {
                     e.add("cycle.day", "out_of_range", "日付は1〜31で指定してください");
                 }
             }
+            Cycle::MonthWeekday {
+                every,
+                week,
+                weekday,
+            } => {
+                if !(1..=12).contains(&every) {
+                    e.add(
+                        "cycle.every",
+                        "out_of_range",
+                        "周期は1〜12ヶ月で指定してください",
+                    );
+                }
+                if !(1..=5).contains(&week) {
+                    e.add(
+                        "cycle.week",
+                        "out_of_range",
+                        "第何週は1〜4、または5（最終）で指定してください",
+                    );
+                }
+                if !(1..=7).contains(&weekday) {
+                    e.add(
+                        "cycle.weekday",
+                        "out_of_range",
+                        "曜日は1（月）〜7（日）で指定してください",
+                    );
+                }
+            }
         }
         e.into_result()
+    }
+
+    /// The cycle's date in the month of `month` (any day of it): the anchor day
+    /// (clamped to the month's end) or the Kth weekday. Days and weeks have no
+    /// date of their own in a month: `None`.
+    fn date_in_month(&self, month: Date) -> Result<Option<Date>, FieldErrors> {
+        let first = month.first_of_month();
+        match *self {
+            Cycle::Days { .. } | Cycle::Weeks { .. } => Ok(None),
+            Cycle::Months { day, .. } => {
+                // `day` is 1..=31 after validate, so the conversion cannot fail.
+                let d = i8::try_from(day).unwrap_or(31).min(first.days_in_month());
+                Date::new(first.year(), first.month(), d)
+                    .map(Some)
+                    .map_err(|_| overflow(NEXT_DELIVERY_FIELD))
+            }
+            Cycle::MonthWeekday { week, weekday, .. } => {
+                let target = weekday_of(weekday).ok_or_else(|| overflow("cycle.weekday"))?;
+                let ahead = (i64::from(target.to_monday_zero_offset())
+                    - i64::from(first.weekday().to_monday_zero_offset()))
+                .rem_euclid(7);
+                let first_match = add_days(first, ahead, NEXT_DELIVERY_FIELD)?;
+                let mut d = first_match;
+                // The Kth one, or the last one for week 5 (a month has 4 or 5).
+                for _ in 1..week {
+                    match add_days(d, 7, NEXT_DELIVERY_FIELD) {
+                        Ok(n) if n.month() == first.month() => d = n,
+                        _ => break,
+                    }
+                }
+                Ok(Some(d))
+            }
+        }
+    }
+
+    /// The first delivery date of this cycle on or after `date`: the date itself
+    /// for a cycle of days; the next matching weekday for weeks; the anchor day
+    /// or the Kth weekday of `date`'s month, or of the next month when that one
+    /// has passed. A cycle change keeps the next delivery on or after the current
+    /// one this way (a skip or a pause is never undone silently).
+    pub fn first_on_or_after(&self, date: Date) -> Result<Date, FieldErrors> {
+        self.validate()?;
+        match *self {
+            Cycle::Days { .. } => Ok(date),
+            Cycle::Weeks { weekday, .. } => {
+                let target = weekday_of(weekday).ok_or_else(|| overflow("cycle.weekday"))?;
+                let ahead = (i64::from(target.to_monday_zero_offset())
+                    - i64::from(date.weekday().to_monday_zero_offset()))
+                .rem_euclid(7);
+                add_days(date, ahead, NEXT_DELIVERY_FIELD)
+            }
+            Cycle::Months { .. } | Cycle::MonthWeekday { .. } => {
+                if let Some(d) = self.date_in_month(date)?
+                    && d >= date
+                {
+                    return Ok(d);
+                }
+                let next_month = Span::new()
+                    .try_months(1)
+                    .and_then(|s| date.first_of_month().checked_add(s))
+                    .map_err(|_| overflow(NEXT_DELIVERY_FIELD))?;
+                self.date_in_month(next_month)?
+                    .ok_or_else(|| overflow(NEXT_DELIVERY_FIELD))
+            }
+        }
     }
 
     /// The delivery date after `date` by this cycle.
@@ -154,14 +251,13 @@ impl Cycle {
                 .rem_euclid(7);
                 add_days(d, ahead, NEXT_DELIVERY_FIELD)
             }
-            Cycle::Months { every, day } => {
+            Cycle::Months { every, .. } | Cycle::MonthWeekday { every, .. } => {
                 let first = Span::new()
                     .try_months(i64::from(every))
                     .and_then(|s| date.first_of_month().checked_add(s))
                     .map_err(|_| overflow(NEXT_DELIVERY_FIELD))?;
-                // `day` is 1..=31 after validate, so the conversion cannot fail.
-                let d = i8::try_from(day).unwrap_or(31).min(first.days_in_month());
-                Date::new(first.year(), first.month(), d).map_err(|_| overflow(NEXT_DELIVERY_FIELD))
+                self.date_in_month(first)?
+                    .ok_or_else(|| overflow(NEXT_DELIVERY_FIELD))
             }
         }
     }
@@ -180,6 +276,21 @@ impl Cycle {
             ),
             Cycle::Months { every, day: 31 } => format!("{every}ヶ月ごと 31日（月末）"),
             Cycle::Months { every, day } => format!("{every}ヶ月ごと {day}日"),
+            Cycle::MonthWeekday {
+                every,
+                week,
+                weekday,
+            } => format!(
+                "{every}ヶ月ごと {}{}曜日",
+                if week == 5 {
+                    "最終".to_string()
+                } else {
+                    format!("第{week}")
+                },
+                WEEKDAY_LABELS
+                    .get(usize::from(weekday).wrapping_sub(1))
+                    .unwrap_or(&"?")
+            ),
         }
     }
 }
@@ -234,6 +345,17 @@ impl ShippingCalendar {
     pub fn delivery_date_for(&self, ship: Date) -> Date {
         add_days_saturating(ship, self.lead())
     }
+
+    /// The earliest delivery an order made on `today` can promise: the first
+    /// ship day from today on (発送しない日 skipped, up to `MAX_SHIP_SHIFT` days),
+    /// plus 最短お届け日.
+    pub fn earliest_delivery(&self, today: Date) -> Date {
+        let ship = (0..=MAX_SHIP_SHIFT)
+            .map_while(|k| add_days(today, k, NEXT_DELIVERY_FIELD).ok())
+            .find(|d| self.is_ship_day(*d))
+            .unwrap_or(today);
+        self.delivery_date_for(ship)
+    }
 }
 
 /// The dates a subscription's schedule holds.
@@ -270,6 +392,15 @@ impl Schedule {
         Ok(())
     }
 
+    /// Overdue (the server was down, or the next date was set in the past): the
+    /// schedule moved to the earliest delivery an order made on `today` can
+    /// promise, or `None` when the next delivery is still feasible. The cycle
+    /// continues from the new date.
+    pub fn roll_forward(&self, today: Date, cal: &ShippingCalendar) -> Option<Schedule> {
+        let earliest = cal.earliest_delivery(today);
+        (self.next_delivery < earliest).then(|| self.with_delivery(earliest, cal))
+    }
+
     /// The same schedule with a new next delivery and the ship date derived from it.
     fn with_delivery(&self, next: Date, cal: &ShippingCalendar) -> Schedule {
         Schedule {
@@ -288,7 +419,7 @@ impl Schedule {
     /// date is re-derived; the previous delivery date is unchanged (nothing was
     /// delivered).
     pub fn skip(&self, cycle: &Cycle, cal: &ShippingCalendar) -> Result<Schedule, FieldErrors> {
-        if let Cycle::Months { .. } = cycle {
+        if let Cycle::Months { .. } | Cycle::MonthWeekday { .. } = cycle {
             return Ok(self.with_delivery(cycle.next_after(self.next_delivery)?, cal));
         }
         let gap = self
@@ -392,22 +523,44 @@ impl Schedule {
         Ok(s)
     }
 
-    /// A new cycle. With a previous delivery date the next delivery becomes
-    /// previous + new cycle (the rhythm restarts from the last real delivery) and
-    /// the ship date is re-derived. Without one (no delivery yet) the schedule is
-    /// returned unchanged: the next delivery was chosen explicitly, and keeping
-    /// its ship date keeps any manual ship date too. The result may be earlier
-    /// than the current next delivery; it is never compared with today.
+    /// A new cycle, as customers read it: the next delivery becomes the first
+    /// date of the new cycle on or after the current next delivery, so a skip
+    /// or a pause is never undone. Counted from the last delivery the new cycle
+    /// may ask for an earlier date (a shorter cycle): that needs
+    /// `confirm_earlier`, and without it the error (field `cycle`) names both
+    /// dates. The ship date is re-derived when the date moves; without a
+    /// previous delivery a cycle of days keeps the schedule as it is (the next
+    /// date was chosen explicitly, and so may its ship date have been).
     pub fn change_cycle(
         &self,
         new_cycle: &Cycle,
         cal: &ShippingCalendar,
+        confirm_earlier: bool,
     ) -> Result<Schedule, FieldErrors> {
         new_cycle.validate()?;
-        match self.previous_delivery {
-            Some(p) => Ok(self.with_delivery(new_cycle.next_after(p)?, cal)),
-            None => Ok(*self),
+        let kept = new_cycle.first_on_or_after(self.next_delivery)?;
+        let earlier = match self.previous_delivery {
+            Some(p) => Some(new_cycle.next_after(p)?).filter(|d| *d < self.next_delivery),
+            None => None,
+        };
+        let next = match earlier {
+            Some(e) if confirm_earlier => e,
+            Some(e) => {
+                return Err(FieldErrors::single(
+                    "cycle",
+                    "confirmation_required",
+                    format!(
+                        "新しいサイクルでは次回配送予定日が {} から {e} に早まります。早める場合は確認のうえ保存してください（confirm: true）。早めない場合の次回配送予定日は {kept} です（next_delivery_date に指定してください）",
+                        self.next_delivery
+                    ),
+                ));
+            }
+            None => kept,
+        };
+        if next == self.next_delivery {
+            return Ok(*self);
         }
+        Ok(self.with_delivery(next, cal))
     }
 
     /// The next `n` (delivery, ship) pairs from the next delivery on, for the
@@ -497,6 +650,10 @@ mod tests {
 
     fn months(every: u8, day: u8) -> Cycle {
         Cycle::Months { every, day }
+    }
+
+    fn days(every: u16) -> Cycle {
+        Cycle::Days { every }
     }
 
     fn weeks(every: u8, weekday: u8) -> Cycle {
@@ -1062,29 +1219,143 @@ mod tests {
     }
 
     #[test]
-    fn change_cycle_restarts_from_the_previous_delivery() {
+    fn change_cycle_never_moves_the_next_delivery_earlier_unconfirmed() {
         let c = cal();
+        // Last delivery 11-01 (a Sunday), next 11-21.
         let s = sched(Some("2026-11-01"), "2026-11-21", "2026-11-19");
-        let weekly = s.change_cycle(&weeks(1, 1), &c).unwrap();
-        // 2026-11-01 is a Sunday: + 1 week = Sun 11-08, forward to Mon 11-09.
+        // Every 2 months on the 31st: the first such date on or after 11-21
+        // is 11-30 (November's end), not 2027-01-31 (previous + 2 months).
         assert_eq!(
-            weekly,
+            s.change_cycle(&months(2, 31), &c, false).unwrap(),
+            sched(Some("2026-11-01"), "2026-11-30", "2026-11-28")
+        );
+        // Weekly on Monday, counted from the last delivery, is 11-09: earlier
+        // than 11-21, so it needs the confirmation and says both dates.
+        let e = s.change_cycle(&weeks(1, 1), &c, false).unwrap_err();
+        assert_eq!(fields(&e), ["cycle"]);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("2026-11-09") && msg.contains("2026-11-23"),
+            "{msg}"
+        );
+        assert_eq!(
+            s.change_cycle(&weeks(1, 1), &c, true).unwrap(),
             sched(Some("2026-11-01"), "2026-11-09", "2026-11-07")
         );
-        let monthly = s.change_cycle(&months(2, 31), &c).unwrap();
-        assert_eq!(
-            monthly,
-            sched(Some("2026-11-01"), "2027-01-31", "2027-01-29")
-        );
+        // A skip is kept: next moved from 12-01 to 12-31 on a 30-day cycle; a
+        // 20-day cycle would give 11-21 again, so unconfirmed it is refused …
+        let skipped = sched(Some("2026-11-01"), "2026-12-31", "2026-12-29");
+        assert!(skipped.change_cycle(&days(20), &c, false).is_err());
+        // … and a longer cycle keeps the skipped date: days keep the date itself.
+        assert_eq!(skipped.change_cycle(&days(60), &c, false).unwrap(), skipped);
         // Without a previous delivery the schedule is kept as it is, ship included.
         let first = sched(None, "2026-11-21", "2026-11-10");
-        assert_eq!(first.change_cycle(&weeks(1, 1), &c).unwrap(), first);
+        assert_eq!(first.change_cycle(&days(7), &c, false).unwrap(), first);
+        // … and a weekday cycle moves it forward to its weekday (11-21 is a Saturday).
+        assert_eq!(
+            first
+                .change_cycle(&weeks(1, 1), &c, false)
+                .unwrap()
+                .next_delivery,
+            d("2026-11-23")
+        );
         // An invalid cycle is refused even when nothing would be recomputed.
         assert_eq!(
-            fields(&first.change_cycle(&weeks(0, 1), &c).unwrap_err()),
+            fields(&first.change_cycle(&weeks(0, 1), &c, false).unwrap_err()),
             ["cycle.every"]
         );
-        assert!(s.change_cycle(&months(1, 32), &c).is_err());
+        assert!(s.change_cycle(&months(1, 32), &c, false).is_err());
+    }
+
+    #[test]
+    fn overdue_schedules_roll_forward_to_the_earliest_feasible_delivery() {
+        // Lead 2 days; no shipping on Sundays (7) and on 2027-02-11.
+        let c = ShippingCalendar {
+            lead_days: 2,
+            no_ship_weekdays: vec![7],
+            no_ship_dates: [d("2027-02-11")].into_iter().collect(),
+        };
+        // Thursday 2027-02-11 is a holiday: the first ship day is Fri 02-12.
+        assert_eq!(c.earliest_delivery(d("2027-02-11")), d("2027-02-14"));
+        // Sunday 02-14: ship Monday 02-15.
+        assert_eq!(c.earliest_delivery(d("2027-02-14")), d("2027-02-17"));
+        let s = sched(Some("2027-01-10"), "2027-02-09", "2027-02-05");
+        let rolled = s.roll_forward(d("2027-02-11"), &c).unwrap();
+        assert_eq!(
+            rolled,
+            sched(Some("2027-01-10"), "2027-02-14", "2027-02-12")
+        );
+        // Still feasible (Saturday 02-06 ships, delivery 02-08): untouched.
+        assert_eq!(s.roll_forward(d("2027-02-06"), &c), None);
+        assert_eq!(s.roll_forward(d("2027-02-05"), &c), None);
+        // Sunday 02-07 does not ship: Monday's parcel arrives 02-10, too late.
+        assert_eq!(
+            s.roll_forward(d("2027-02-07"), &c).unwrap().next_delivery,
+            d("2027-02-10")
+        );
+    }
+
+    #[test]
+    fn month_weekday_cycles_land_on_the_kth_weekday() {
+        let second_tuesday = Cycle::MonthWeekday {
+            every: 1,
+            week: 2,
+            weekday: 2,
+        };
+        assert_eq!(second_tuesday.label(), "1ヶ月ごと 第2火曜日");
+        // 2027-01: Tuesdays are 5, 12, 19, 26.
+        assert_eq!(
+            second_tuesday.next_after(d("2026-12-08")).unwrap(),
+            d("2027-01-12")
+        );
+        assert_eq!(
+            second_tuesday.next_after(d("2027-01-12")).unwrap(),
+            d("2027-02-09")
+        );
+        let last_friday = Cycle::MonthWeekday {
+            every: 2,
+            week: 5,
+            weekday: 5,
+        };
+        assert_eq!(last_friday.label(), "2ヶ月ごと 最終金曜日");
+        // 2027-01 has five Fridays (1 … 29); 2027-03 has four (5 … 26).
+        assert_eq!(
+            last_friday.next_after(d("2026-11-27")).unwrap(),
+            d("2027-01-29")
+        );
+        assert_eq!(
+            last_friday.next_after(d("2027-01-29")).unwrap(),
+            d("2027-03-26")
+        );
+        // First on or after: this month's when still ahead, else next month's.
+        assert_eq!(
+            second_tuesday.first_on_or_after(d("2027-01-12")).unwrap(),
+            d("2027-01-12")
+        );
+        assert_eq!(
+            second_tuesday.first_on_or_after(d("2027-01-13")).unwrap(),
+            d("2027-02-09")
+        );
+        // A skip moves to the next month's Kth weekday.
+        let s = sched(Some("2026-12-08"), "2027-01-12", "2027-01-10");
+        assert_eq!(
+            s.skip(&second_tuesday, &cal()).unwrap().next_delivery,
+            d("2027-02-09")
+        );
+        let bad = Cycle::MonthWeekday {
+            every: 0,
+            week: 6,
+            weekday: 8,
+        };
+        assert_eq!(
+            fields(&bad.validate().unwrap_err()),
+            ["cycle.every", "cycle.week", "cycle.weekday"]
+        );
+        let json = serde_json::to_string(&second_tuesday).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"month_weekday","every":1,"week":2,"weekday":2}"#
+        );
     }
 
     #[test]
@@ -1184,6 +1455,11 @@ mod tests {
             (1u16..=365).prop_map(|every| Cycle::Days { every }),
             (1u8..=52, 1u8..=7).prop_map(|(every, weekday)| Cycle::Weeks { every, weekday }),
             (1u8..=12, 1u8..=31).prop_map(|(every, day)| Cycle::Months { every, day }),
+            (1u8..=12, 1u8..=5, 1u8..=7).prop_map(|(every, week, weekday)| Cycle::MonthWeekday {
+                every,
+                week,
+                weekday
+            }),
         ]
     }
 
@@ -1280,9 +1556,10 @@ mod tests {
             prop_assert!(k.next_ship <= k.next_delivery);
             prop_assert_eq!(k.previous_delivery, s.previous_delivery);
             prop_assert!(k.validate().is_ok());
-            // Monthly: the next anchor date; days and weeks: the gap, or one cycle.
+            // Monthly (a day or the Kth weekday): the next anchor date; days and
+            // weeks: the gap, or one cycle.
             match (c, gap) {
-                (Cycle::Months { .. }, _) => prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap()),
+                (Cycle::Months { .. } | Cycle::MonthWeekday { .. }, _) => prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap()),
                 (_, Some(g)) if g > 0 => prop_assert_eq!(k.next_delivery, next.checked_add(g.days()).unwrap()),
                 _ => prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap()),
             }
@@ -1327,7 +1604,10 @@ mod tests {
                 let s = Schedule { previous_delivery: Some(date), next_delivery: date, next_ship: date };
                 let _ = s.skip(&c, &cal);
                 let _ = s.advance(&c, &cal);
-                let _ = s.change_cycle(&c, &cal);
+                let _ = s.change_cycle(&c, &cal, from_prev);
+                if let Ok(k) = s.change_cycle(&c, &cal, false) {
+                    prop_assert!(k.next_delivery >= s.next_delivery, "unconfirmed never earlier");
+                }
                 let _ = s.preview(&c, &cal, 3);
                 let from = if from_prev { PauseFrom::Previous } else { PauseFrom::Next };
                 if let Ok(p) = s.pause(days, from, &cal) {

@@ -116,10 +116,11 @@ impl CardToken {
         &self.0
     }
 
-    /// A token as the storefront sent it: trimmed, printable ASCII, no spaces,
-    /// at most 255 characters.
+    /// A token as the storefront sent it: printable ASCII, at most 255
+    /// characters; spaces are dropped (the sandbox takes test card numbers,
+    /// which people type in groups of four).
     pub fn parse(raw: &str) -> Result<CardToken, FieldErrors> {
-        let t = raw.trim();
+        let t: String = raw.split_whitespace().collect();
         if t.is_empty() {
             return Err(FieldErrors::single(
                 "card_token",
@@ -131,10 +132,10 @@ impl CardToken {
             return Err(FieldErrors::single(
                 "card_token",
                 "invalid",
-                "カードトークンは255文字以内の半角英数記号（空白なし）で指定してください",
+                "カードトークンは255文字以内の半角英数記号で指定してください",
             ));
         }
-        Ok(CardToken(t.to_string()))
+        Ok(CardToken(t))
     }
 }
 
@@ -170,7 +171,8 @@ impl Subscription {
             .collect()
     }
 
-    fn add_attention_reason(&mut self, reason: &str) {
+    /// Flags 要対応 with one more reason (kept once).
+    pub fn add_attention_reason(&mut self, reason: &str) {
         self.needs_attention = true;
         let reason = reason.trim();
         if !self.needs_attention_reasons().iter().any(|r| r == reason) {
@@ -217,6 +219,9 @@ pub struct SubscriptionContext<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionPatch {
     pub cycle: Option<Cycle>,
+    /// With `cycle`: the operator (or customer) confirmed that the next delivery
+    /// moves earlier.
+    pub confirm_earlier: bool,
     pub next_delivery_date: Option<String>,
     pub next_ship_date: Option<String>,
     /// With a new next delivery (ship) date: move the other one by the lead days.
@@ -498,7 +503,16 @@ fn apply_patch(
     let m = ctx.masters;
     if let Some(c) = &p.cycle {
         match c.validate() {
-            Ok(()) => match s.schedule.change_cycle(c, ctx.calendar) {
+            Ok(()) => match s
+                .schedule
+                // An explicit next date in the same change says where it goes.
+                .change_cycle(
+                    c,
+                    ctx.calendar,
+                    p.confirm_earlier
+                        || p.next_delivery_date.is_some()
+                        || p.next_ship_date.is_some(),
+                ) {
                 Ok(sched) => {
                     s.cycle = *c;
                     s.schedule = sched;

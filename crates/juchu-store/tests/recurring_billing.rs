@@ -414,3 +414,68 @@ both_stores!(
         assert_eq!(store.payment_requests(child.id).await.unwrap().len(), 1);
     }
 );
+
+both_stores!(
+    an_overdue_subscription_rolls_forward_and_is_flagged,
+    |store| async move {
+        let (store, clock) = setup(store).await;
+        let (_, id) = parent(&store, "cod", None).await;
+        let (_, quiet) = parent(&store, "cod", None).await;
+        // The server was down from 02-04 (when the order was due) to 02-20.
+        let report = run(&store, &clock, "2027-02-20").await;
+        assert_eq!(
+            report.created, 2,
+            "one order each, never a burst: {report:?}"
+        );
+        let cal = store.shipping_calendar().await.unwrap();
+        let earliest = cal.earliest_delivery(d("2027-02-20"));
+        assert!(earliest > d("2027-02-09"));
+        let child = children(&store, id).await.remove(0);
+        assert_eq!(
+            child.scheduled_delivery_date,
+            Some(earliest),
+            "never promised in the past"
+        );
+        let s = store.subscription(id).await.unwrap();
+        assert_eq!(
+            s.schedule.previous_delivery,
+            Some(earliest),
+            "the cycle continues from there"
+        );
+        assert_eq!(
+            s.schedule.next_delivery,
+            Cycle::Days { every: 30 }.next_after(earliest).unwrap()
+        );
+        assert!(s.needs_attention);
+        assert_eq!(
+            s.needs_attention_reasons(),
+            vec![attention::OVERDUE.to_string()]
+        );
+        let h = sub_history(&store, id).await;
+        assert!(
+            h.contains(&format!(
+                "next_delivery_date|2027-02-09|{earliest}|お届け予定日超過"
+            )),
+            "{h}"
+        );
+        // The same day again: nothing more.
+        assert_eq!(run(&store, &clock, "2027-02-20").await.created, 0);
+        assert_eq!(children(&store, quiet).await.len(), 1);
+
+        // The shop turned the flag off: rolled forward all the same, not flagged.
+        let mut settings = store.subscription_settings().await.unwrap();
+        settings.overdue_flags = false;
+        store
+            .save_subscription_settings(&settings, &cal)
+            .await
+            .unwrap();
+        let (_, later) = parent(&store, "cod", None).await;
+        run(&store, &clock, "2027-03-01").await;
+        let s = store.subscription(later).await.unwrap();
+        assert_eq!(
+            s.schedule.previous_delivery,
+            Some(cal.earliest_delivery(d("2027-03-01")))
+        );
+        assert!(!s.needs_attention);
+    }
+);

@@ -194,3 +194,120 @@ both_stores!(subscription_api, |store| async move {
     let (s, _) = call(&app, &token, M::GET, "/api/v1/subscriptions/999999", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 });
+
+both_stores!(cycle_changes_and_cards_over_http, |store| async move {
+    let app = TestApp::start(store).await;
+    let (token, id) = setup(&app).await;
+    use reqwest::Method as M;
+    let path = format!("/api/v1/subscriptions/{id}");
+    let (_, sub) = call(&app, &token, M::GET, &path, None).await;
+    assert_eq!(sub["payment_token_set"], false, "代金引換 keeps no token");
+    assert_eq!(sub["needs_attention_reasons"], json!([]));
+    // Skipped: 02-09 → 03-11 (last delivery 01-10).
+    let (_, skipped) = call(&app, &token, M::POST, &format!("{path}/skip"), None).await;
+    assert_eq!(skipped["next_delivery_date"], "2027-03-11");
+    let v = skipped["version"].as_i64().unwrap();
+    // Every 14 days from the last delivery is 01-24: earlier, so refused
+    // without the confirmation, on `cycle`, the message naming both dates.
+    let fortnightly = json!({"kind": "days", "every": 14});
+    let (s, err) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "cycle": fortnightly})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["field"], "cycle", "{err}");
+    let msg = err["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        msg.contains("2027-01-24") && msg.contains("2027-03-11"),
+        "{err}"
+    );
+    // A dry run shows the resulting dates and saves nothing.
+    let (s, preview) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "cycle": fortnightly, "confirm": true, "dry_run": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{preview}");
+    assert_eq!(preview["next_delivery_date"], "2027-01-24");
+    assert_eq!(preview["calendar"][1]["delivery_date"], "2027-02-07");
+    let (_, now) = call(&app, &token, M::GET, &path, None).await;
+    assert_eq!(now["next_delivery_date"], "2027-03-11");
+    assert_eq!(now["version"], v);
+    // A longer cycle keeps the skipped date.
+    let (s, longer) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "cycle": {"kind": "days", "every": 60}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{longer}");
+    assert_eq!(longer["next_delivery_date"], "2027-03-11");
+    // 第2火曜日, confirmed: from the last delivery that is 2027-02-09.
+    let v = longer["version"].as_i64().unwrap();
+    let second_tuesday = json!({"kind": "month_weekday", "every": 1, "week": 2, "weekday": 2});
+    let (s, err) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "cycle": second_tuesday})),
+    )
+    .await;
+    assert_eq!(
+        (s, err["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("cycle"))
+    );
+    let (s, moved) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "cycle": second_tuesday, "confirm": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+    assert_eq!(moved["next_delivery_date"], "2027-02-09");
+    assert_eq!(moved["cycle_label"], "1ヶ月ごと 第2火曜日");
+    assert_eq!(moved["calendar"][1]["delivery_date"], "2027-03-09");
+
+    // カード変更: a token that is not one is refused on the field.
+    let token_path = format!("{path}/payment-token");
+    let (s, err) = call(
+        &app,
+        &token,
+        M::PUT,
+        &token_path,
+        Some(json!({"card_token": " "})),
+    )
+    .await;
+    assert_eq!(
+        (s, err["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("card_token"))
+    );
+    let (s, replaced) = call(
+        &app,
+        &token,
+        M::PUT,
+        &token_path,
+        Some(json!({"card_token": "tok_live_5f2c9"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["payment_token_set"], true);
+    let (_, history) = call(&app, &token, M::GET, &format!("{path}/history"), None).await;
+    let text = history.to_string();
+    assert!(text.contains("カード情報"), "{text}");
+    assert!(
+        !text.contains("tok_live_5f2c9"),
+        "履歴 never shows the token: {text}"
+    );
+});

@@ -229,6 +229,22 @@ impl Store {
             products: &products,
         };
         let now = self.clock.now_second();
+        // Overdue (the server was down, or the date was set in the past): the
+        // order never promises a delivery before the earliest feasible one; the
+        // dates roll forward and the cycle continues from there.
+        let day = run_date.unwrap_or_else(|| self.clock.today());
+        let settings = crate::settings::settings_from(&map);
+        let mut overdue = std::collections::HashMap::new();
+        let subs: Vec<Subscription> = subs
+            .into_iter()
+            .map(|mut sub| {
+                if let Some(rolled) = sub.schedule.roll_forward(day, &calendar) {
+                    overdue.insert(sub.id, sub.schedule.next_delivery);
+                    sub.schedule = rolled;
+                }
+                sub
+            })
+            .collect();
         // A delivery date that already has an order (old data, or a date moved
         // onto an earlier delivery) fails for that subscription alone instead of
         // failing the whole chunk on the unique index, run after run.
@@ -302,8 +318,25 @@ impl Store {
         let at = juchu_domain::time::format_ts(now);
         let mut history = Vec::with_capacity(advanced.len() * 4);
         let mut updates = Vec::with_capacity(advanced.len());
+        let mut flag_overdue = Vec::new();
         for (before, after) in &mut advanced {
             after.version = before.version + 1;
+            if let Some(was) = overdue.get(&before.id) {
+                history.push(HistoryRow::by(
+                    actor,
+                    before.id,
+                    "next_delivery_date",
+                    was.to_string(),
+                    before.schedule.next_delivery.to_string(),
+                    format!(
+                        "{}: 配送予定日 {was} は{day}に作成する受注では間に合わないため、最短のお届け日に繰り下げました",
+                        attention::OVERDUE
+                    ),
+                ));
+                if settings.overdue_flags {
+                    flag_overdue.push(before.id);
+                }
+            }
             // One 履歴 row per advance (not one per date field): the run writes
             // hundreds of thousands of them, and the dates follow from the count.
             history.push(HistoryRow::by(
@@ -349,6 +382,13 @@ impl Store {
                 e => e,
             })?;
         advance_rows(tx, self.backend, &updates, run_date, &at).await?;
+        for id in flag_overdue {
+            let flag = SubscriptionCommand::Flag {
+                reason: attention::OVERDUE.into(),
+            };
+            self.change_subscription_in_tx(tx, id, None, &[flag], actor, "")
+                .await?;
+        }
         report.created += orders.len();
         Ok(orders)
     }

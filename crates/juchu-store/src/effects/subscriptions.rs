@@ -26,6 +26,24 @@ impl Store {
         Ok(out)
     }
 
+    /// The subscription as the commands would leave it (the resulting dates to
+    /// show before saving): the whole pipeline runs, validation included, and
+    /// its transaction is rolled back.
+    pub async fn preview_subscription_change(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        cmds: &[SubscriptionCommand],
+        actor: &Actor,
+    ) -> Result<SubscriptionChanged, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = self
+            .change_subscription_in_tx(&mut tx, id, expected_version, cmds, actor, "")
+            .await?;
+        tx.rollback().await?;
+        Ok(out)
+    }
+
     /// [`Store::change_subscription`] inside the caller's transaction (a job's
     /// chunk): the status event is raised for rules just the same.
     pub(crate) async fn change_subscription_raising_in_tx(

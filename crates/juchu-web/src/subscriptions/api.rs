@@ -222,6 +222,14 @@ pub async fn get_subscription(
 /// A change of a subscription. Absent fields stay. Status changes: `"status":
 /// "停止"` with `stop_reason`, `"キャンセル"` with `cancel_reason`, `"有効"` to
 /// resume (from キャンセル only with `"confirm": true`).
+///
+/// A new `cycle` keeps the next delivery on or after the current one (the
+/// first date of the new cycle from there), so a skip or a pause is never
+/// undone. When the new cycle counted from the last delivery would move the
+/// next delivery earlier, the change needs `"confirm": true` (without it: 422
+/// on `cycle`, the message naming both dates) — or an explicit
+/// `next_delivery_date`. `"dry_run": true` returns the result without saving,
+/// to show the resulting dates first.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchSubscriptionBody {
@@ -275,6 +283,9 @@ pub struct PatchSubscriptionBody {
     /// 定期回数 −1.
     #[serde(default)]
     pub decrement_count: bool,
+    /// Returns the subscription as the change would leave it, saving nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl PatchSubscriptionBody {
@@ -285,7 +296,7 @@ impl PatchSubscriptionBody {
             for (given, field) in [
                 (self.stop_reason.is_some(), "stop_reason"),
                 (self.cancel_reason.is_some(), "cancel_reason"),
-                (self.confirm, "confirm"),
+                (self.confirm && self.cycle.is_none(), "confirm"),
             ] {
                 if given {
                     return Err(ApiError::invalid(FieldErrors::single(
@@ -319,6 +330,7 @@ impl PatchSubscriptionBody {
         }
         let patch = SubscriptionPatch {
             cycle: self.cycle,
+            confirm_earlier: self.confirm && self.cycle.is_some(),
             next_delivery_date: self.next_delivery_date,
             next_ship_date: self.next_ship_date,
             sync_dates: self.sync_dates,
@@ -358,11 +370,17 @@ pub async fn patch_subscription(
 ) -> Result<Json<SubscriptionJson>, ApiError> {
     caller.require(Permission::WriteOrders)?;
     let b: PatchSubscriptionBody = parse_json(&body)?;
+    let dry_run = b.dry_run;
     let (version, reason, cmds) = b.into_commands()?;
-    let changed = st
-        .store
-        .change_subscription(id, Some(version), &cmds, &caller.actor, &reason)
-        .await?;
+    let changed = if dry_run {
+        st.store
+            .preview_subscription_change(id, Some(version), &cmds, &caller.actor)
+            .await?
+    } else {
+        st.store
+            .change_subscription(id, Some(version), &cmds, &caller.actor, &reason)
+            .await?
+    };
     Ok(Json(to_json(&st, &changed.subscription).await?))
 }
 

@@ -189,19 +189,30 @@ impl DetailPage {
             Cycle::Days { .. } => "days",
             Cycle::Weeks { .. } => "weeks",
             Cycle::Months { .. } => "months",
+            Cycle::MonthWeekday { .. } => "month_weekday",
         }
     }
     fn cycle_every(&self) -> String {
         match self.cycle {
             Cycle::Days { every } => every.to_string(),
-            Cycle::Weeks { every, .. } | Cycle::Months { every, .. } => every.to_string(),
+            Cycle::Weeks { every, .. }
+            | Cycle::Months { every, .. }
+            | Cycle::MonthWeekday { every, .. } => every.to_string(),
         }
     }
     fn cycle_day(&self) -> String {
         match self.cycle {
             Cycle::Months { day, .. } => day.to_string(),
-            Cycle::Weeks { weekday, .. } => weekday.to_string(),
+            Cycle::Weeks { weekday, .. } | Cycle::MonthWeekday { weekday, .. } => {
+                weekday.to_string()
+            }
             Cycle::Days { .. } => String::new(),
+        }
+    }
+    fn cycle_week(&self) -> String {
+        match self.cycle {
+            Cycle::MonthWeekday { week, .. } => week.to_string(),
+            _ => String::new(),
         }
     }
 }
@@ -409,6 +420,15 @@ fn cycle_from_form(
                 day: small(day, "day", errors).ok()?,
             })
         }
+        Some("month_weekday") => {
+            let wd = int(f, "day", errors)?;
+            let week = int(f, "week", errors)?;
+            Some(Cycle::MonthWeekday {
+                every: small(every, "every", errors).ok()?,
+                week: small(week, "week", errors).ok()?,
+                weekday: small(wd, "day", errors).ok()?,
+            })
+        }
         _ => {
             errors.insert("kind".into(), "サイクルの種類を選んでください".into());
             None
@@ -499,6 +519,7 @@ async fn operate(
         "cycle" => cycle_from_form(&f, &mut errors).map(|cycle| {
             SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
                 cycle: Some(cycle),
+                confirm_earlier: f.contains_key("confirm_earlier"),
                 ..Default::default()
             }))
         }),
@@ -544,6 +565,60 @@ async fn operate(
         )
         .await;
     };
+    // 「変更後の日程を確認」: the resulting dates, nothing saved.
+    if f.contains_key("preview") {
+        return match st
+            .store
+            .preview_subscription_change(id, Some(version), &[cmd], &session.actor())
+            .await
+        {
+            Ok(c) => {
+                let cal = match st.store.shipping_calendar().await {
+                    Ok(c) => c,
+                    Err(e) => return store_error_page(e),
+                };
+                let after = &c.subscription;
+                let dates = after
+                    .schedule
+                    .preview(&after.cycle, &cal, 6)
+                    .iter()
+                    .map(|(d, _)| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("、");
+                let flash = format!(
+                    "変更後（まだ保存していません）: お届けサイクル {} / 次回配送予定日 {} / 次回発送予定日 {} / 以後のお届け {dates}",
+                    after.cycle.label(),
+                    after.schedule.next_delivery,
+                    after.schedule.next_ship,
+                );
+                detail_page(
+                    &st,
+                    &session,
+                    id,
+                    flash,
+                    String::new(),
+                    errors,
+                    StatusCode::OK,
+                )
+                .await
+            }
+            Err(StoreError::Invalid(e)) => {
+                let msg = e.messages();
+                let errors = e.0.into_iter().map(|e| (e.field, e.message)).collect();
+                detail_page(
+                    &st,
+                    &session,
+                    id,
+                    String::new(),
+                    msg,
+                    errors,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+            Err(e) => store_error_page(e),
+        };
+    }
     match st
         .store
         .change_subscription(id, Some(version), &[cmd], &session.actor(), &s("reason"))
