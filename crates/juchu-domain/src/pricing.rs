@@ -74,6 +74,12 @@ pub fn payment_fee(lines: &[PricedLine], method_fee: Option<i64>) -> i64 {
         .unwrap_or(0)
 }
 
+/// Points a shop rate grants on an order: `rate_percent` of the item total
+/// (tax included; fees, discount and points used do not count), rounded down.
+pub fn points_for(t: &Totals, rate_percent: u32) -> i64 {
+    (t.items_standard + t.items_reduced).max(0) * i64::from(rate_percent) / 100
+}
+
 pub struct TotalsInput<'a> {
     pub lines: &'a [PricedLine],
     pub shipping_fee: i64,
@@ -288,5 +294,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn points_are_a_rate_of_the_item_total_rounded_down() {
+        let t = Totals {
+            items_standard: 1980,
+            items_reduced: 1080,
+            shipping_fee: 500,
+            payment_fee: 330,
+            discount: 100,
+            points_used: 50,
+            ..Default::default()
+        };
+        assert_eq!(points_for(&t, 1), 30, "3,060 × 1% = 30.6 → 30");
+        assert_eq!(points_for(&t, 0), 0);
+        assert_eq!(points_for(&t, 100), 3060);
     }
 }

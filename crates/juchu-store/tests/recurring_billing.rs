@@ -479,3 +479,134 @@ both_stores!(
         assert!(!s.needs_attention);
     }
 );
+
+both_stores!(
+    points_are_taken_on_order_and_granted_at_the_status,
+    |store| async move {
+        let (store, _) = setup(store).await;
+        let customer = store
+            .create_customer(CustomerInput {
+                address: address(),
+                mail_opt_out: false,
+                points: 500,
+                memo: String::new(),
+            })
+            .await
+            .unwrap();
+        let order = |used: i64| NewOrder {
+            customer_id: Some(customer.id),
+            billing: address(),
+            items: vec![ItemInput {
+                product_code: "SUP-01".into(),
+                quantity: 1,
+                unit_price: None,
+            }],
+            payment_method: Some("bank_transfer".into()),
+            carrier: Some("yamato".into()),
+            points_used: used,
+            ..Default::default()
+        };
+        let balance = |s: Store| async move { s.customer(customer.id).await.unwrap().points };
+        let first = store
+            .create_orders(vec![order(300)], &staff())
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(first.totals.points_used, 300);
+        assert_eq!(balance(store.clone()).await, 200);
+        // More than the balance: refused on the field, nothing written.
+        let orders_before =
+            juchu_store::testing::count(&store, "SELECT COUNT(*) AS n FROM orders").await;
+        let err = store
+            .create_orders(vec![order(300)], &staff())
+            .await
+            .unwrap_err();
+        let juchu_store::StoreError::Invalid(e) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(e.0[0].field, "points_used");
+        assert!(e.0[0].message.contains("残高 200"), "{err}");
+        // In a batch the second order overdraws: the batch is refused, by index.
+        let err = store
+            .create_orders(vec![order(150), order(100)], &staff())
+            .await
+            .unwrap_err();
+        let juchu_store::StoreError::Invalid(e) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(e.0[0].field, "orders[1].points_used");
+        assert_eq!(balance(store.clone()).await, 200);
+        assert_eq!(
+            juchu_store::testing::count(&store, "SELECT COUNT(*) AS n FROM orders").await,
+            orders_before
+        );
+        // A guest order cannot use points.
+        let guest = NewOrder {
+            customer_id: None,
+            ..order(10)
+        };
+        assert!(store.create_orders(vec![guest], &staff()).await.is_err());
+
+        // 5 % of the item total at 発送完了, once.
+        assert!(
+            store
+                .save_points_settings(&juchu_store::orders::PointsSettings {
+                    rate_percent: 101,
+                    grant_status: "発送完了".into(),
+                })
+                .await
+                .is_err()
+        );
+        assert!(
+            store
+                .save_points_settings(&juchu_store::orders::PointsSettings {
+                    rate_percent: 5,
+                    grant_status: "そんな状況".into(),
+                })
+                .await
+                .is_err()
+        );
+        store
+            .save_points_settings(&juchu_store::orders::PointsSettings {
+                rate_percent: 5,
+                grant_status: "発送完了".into(),
+            })
+            .await
+            .unwrap();
+        let to = |status: &str| juchu_domain::patch::OrderPatch {
+            handling_status: Some(status.into()),
+            ..Default::default()
+        };
+        store
+            .change_order(&first.order_number, None, &to("発送完了"), &staff(), "")
+            .await
+            .unwrap();
+        let o = store.order_by_number(&first.order_number).await.unwrap();
+        assert_eq!(o.points_granted, 3980 * 5 / 100);
+        assert_eq!(balance(store.clone()).await, 200 + 199);
+        store
+            .change_order(&first.order_number, None, &to("発送準備中"), &staff(), "")
+            .await
+            .unwrap();
+        store
+            .change_order(&first.order_number, None, &to("発送完了"), &staff(), "")
+            .await
+            .unwrap();
+        assert_eq!(balance(store.clone()).await, 399, "granted once per order");
+        let h: Vec<String> = store
+            .order_history(&first.order_number)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| format!("{}|{}|{}", h.field, h.before, h.after))
+            .collect();
+        assert!(
+            h.contains(&"customer_points_used|500|200".to_string()),
+            "{h:?}"
+        );
+        assert!(
+            h.contains(&"customer_points_awarded|200|399".to_string()),
+            "{h:?}"
+        );
+    }
+);

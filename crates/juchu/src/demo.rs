@@ -288,8 +288,10 @@ pub async fn generate(
                 handling_status: Some(status.into()),
                 payment_status: Some(payment.into()),
                 discount: if rng.random_bool(0.1) { 100 } else { 0 },
+                // Points come out of the customer's balance: a tenth of it at
+                // most, so the demo's orders never overdraw it.
                 points_used: if rng.random_bool(0.1) {
-                    rng.random_range(1..100)
+                    rng.random_range(1..100).min(c.points / 10)
                 } else {
                     0
                 },

@@ -237,6 +237,8 @@ impl Store {
     ) -> Result<Vec<Order>, StoreError> {
         let products = parts.products;
         let mut prepared = self.prepare_new_orders(tx, parts, actor).await?;
+        let mut more = Vec::new();
+        self.take_points(tx, &prepared.orders, &mut more).await?;
         let starts = crate::subscriptions::start_subscriptions(
             self,
             tx,
@@ -248,7 +250,6 @@ impl Store {
         )
         .await?;
         self.write_new_orders(tx, &prepared, starts, extra).await?;
-        let mut more = Vec::new();
         for (order, steps) in prepared.orders.iter().zip(&prepared.outside) {
             if !steps.is_empty() {
                 self.apply_outside_actions(tx, order, steps, &mut more)

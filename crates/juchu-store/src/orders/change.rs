@@ -223,6 +223,7 @@ impl Store {
         let mut results: Vec<Option<Result<Changed, StoreError>>> =
             (0..targets.len()).map(|_| None).collect();
         let mut pending: Vec<Pending> = Vec::new();
+        let mut points_settings = None;
         let mut history: Vec<HistoryRow> = Vec::new();
         let mut event_rows_all: Vec<EventRow> = Vec::new();
         for (index, t) in targets.iter().enumerate() {
@@ -327,6 +328,15 @@ impl Store {
                 .await?;
             let cascade_steps = c.steps.len();
             let mut order = c.order;
+            self.award_points(
+                tx,
+                &before,
+                &mut order,
+                &prep.masters,
+                &mut points_settings,
+                &mut order_history,
+            )
+            .await?;
             order.version = before.version + 1;
             let mut all_events = events;
             all_events.extend(

@@ -6,6 +6,7 @@
 mod change;
 mod create;
 mod points;
+pub use points::PointsSettings;
 mod rule_dry_run;
 pub mod search;
 

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/mail-templates", get(page))
         .route("/settings/mail-templates/{code}", post(save))
         .route("/settings/shop", post(save_shop))
+        .route("/settings/points", post(save_points))
         .route("/settings/shop-logo", post(save_logo))
 }
 
@@ -34,6 +35,9 @@ struct Page {
     flash: String,
     form_error: String,
     shop: juchu_domain::mail::ShopInfo,
+    points: juchu_store::orders::PointsSettings,
+    /// 対応状況 names, for the status points are granted at.
+    statuses: Vec<String>,
     /// (template code, order number, subject, body) of a preview.
     preview: Option<(String, String, String, String)>,
 }
@@ -66,12 +70,16 @@ async fn view(st: &AppState, session: &StaffSession, shown: Shown, status: Statu
         preview,
         shop,
     } = shown;
-    let (mut templates, stored_shop) = match (
+    let (mut templates, stored_shop, points, masters) = match (
         st.store.mail_templates().await,
         st.store.shop_settings().await,
+        st.store.points_settings().await,
+        st.store.masters().await,
     ) {
-        (Ok(t), Ok(s)) => (t, s),
-        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+        (Ok(t), Ok(s), Ok(p), Ok(m)) => (t, s, p, m),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
+            return store_error_page(e);
+        }
     };
     // Show what was typed for the template that failed, not the stored text.
     if let Some(typed) = typed {
@@ -90,6 +98,12 @@ async fn view(st: &AppState, session: &StaffSession, shown: Shown, status: Statu
         flash,
         form_error,
         shop: shop.unwrap_or(stored_shop),
+        points,
+        statuses: masters
+            .handling_statuses
+            .iter()
+            .map(|h| h.name.clone())
+            .collect(),
         preview,
     };
     render(status, &t)
@@ -130,6 +144,41 @@ async fn save_shop(
             let shown = Shown {
                 form_error: format!("ショップ情報を保存できません: {}", e.messages()),
                 shop: Some(shop),
+                ..Shown::flash(String::new())
+            };
+            view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+async fn save_points(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = crate::views::refuse_post(&session, Permission::WriteMasters, &f) {
+        return refused;
+    }
+    let rate = f.get("rate_percent").map(|v| v.trim()).unwrap_or("0");
+    let Ok(rate_percent) = rate.parse::<u32>() else {
+        let shown = Shown {
+            form_error: format!(
+                "ポイント設定を保存できません: 付与率「{rate}」は0〜100の整数で入力してください"
+            ),
+            ..Shown::flash(String::new())
+        };
+        return view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let p = juchu_store::orders::PointsSettings {
+        rate_percent,
+        grant_status: f.get("grant_status").cloned().unwrap_or_default(),
+    };
+    match st.store.save_points_settings(&p).await {
+        Ok(()) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
+        Err(StoreError::Invalid(e)) => {
+            let shown = Shown {
+                form_error: format!("ポイント設定を保存できません: {}", e.messages()),
                 ..Shown::flash(String::new())
             };
             view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await
