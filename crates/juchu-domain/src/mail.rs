@@ -85,8 +85,17 @@ pub fn default_templates() -> Vec<MailTemplate> {
             "【{{ shop_name }}】欠品のお知らせ（ご注文番号 {{ order_number }}）",
             "{{ customer_name }} 様\n\nご注文いただいた以下の商品が現在欠品しております。\n{% for i in items %}・{{ i.name }} × {{ i.quantity }}\n{% endfor %}入荷しだい発送いたします。お待ちいただけない場合はキャンセルも承りますので、ご連絡ください。\n".into(),
         ),
+        t(
+            SUBSCRIPTION_NOTICE,
+            "定期お届け事前お知らせメール",
+            "【{{ shop_name }}】次回のお届けのご案内（定期受注番号 {{ subscription_id }}）",
+            "{{ customer_name }} 様\n\nいつもご利用いただきありがとうございます。\n定期便の次回のお届け内容をお知らせします。\n\nお届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n発送予定日: {{ scheduled_ship_date }}\n{% for i in items %}{{ i.name }}{% if i.reduced %}※{% endif %} × {{ i.quantity }}  {{ i.amount }}円\n{% endfor %}送料: {{ shipping_fee }}円\n{% if payment_fee %}決済手数料: {{ payment_fee }}円\n{% endif %}合計: {{ total }}円\n{% if has_reduced %}※は軽減税率（8%）対象です。\n{% endif %}お支払い方法: {{ payment_method }}\n\nスキップ・お届け日やサイクルの変更・休止・解約をご希望の場合は、発送予定日 {{ scheduled_ship_date }} の前日までに、定期受注番号 {{ subscription_id }} をお書き添えのうえ当店までご連絡ください。\n".into(),
+        ),
     ]
 }
+
+/// Code of 定期お届け事前お知らせメール (sent N days before each ship date).
+pub const SUBSCRIPTION_NOTICE: &str = "subscription_notice";
 
 #[derive(Debug, Clone, Serialize)]
 struct Line {
@@ -103,6 +112,10 @@ struct Line {
 #[derive(Debug, Clone, Serialize)]
 pub struct MailContext {
     order_number: String,
+    /// 定期受注番号 ("" for an order of no subscription).
+    subscription_id: String,
+    /// 発送予定日.
+    scheduled_ship_date: String,
     ordered_at: String,
     customer_name: String,
     total: i64,
@@ -132,6 +145,8 @@ pub struct MailContext {
 /// The names templates can use, for the editor's help text.
 pub const VARIABLES: &[&str] = &[
     "order_number",
+    "subscription_id",
+    "scheduled_ship_date",
     "ordered_at",
     "customer_name",
     "total",
@@ -164,6 +179,11 @@ impl MailContext {
         let t = &o.totals;
         MailContext {
             order_number: o.order_number.clone(),
+            subscription_id: o.subscription_id.map(|s| s.to_string()).unwrap_or_default(),
+            scheduled_ship_date: o
+                .scheduled_ship_date
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
             ordered_at: crate::time::display_ts(o.ordered_at),
             customer_name: o.billing.full_name(),
             total: t.total,
@@ -220,6 +240,8 @@ impl MailContext {
 pub fn sample_context() -> MailContext {
     MailContext {
         order_number: "1001".into(),
+        subscription_id: "12".into(),
+        scheduled_ship_date: "2026-11-29".into(),
         ordered_at: "2026-11-30 10:00".into(),
         customer_name: "山田 花子".into(),
         total: 3_980,
@@ -288,7 +310,10 @@ mod tests {
         );
         for t in default_templates() {
             let (subject, body) = render(&t, &ctx).unwrap();
-            assert!(subject.contains("1001"), "{}", t.code);
+            // The notice comes before its order exists: it names the subscription.
+            if t.code != SUBSCRIPTION_NOTICE {
+                assert!(subject.contains("1001"), "{}", t.code);
+            }
             assert!(body.contains("様"));
         }
         let shipped = default_templates().remove(1);

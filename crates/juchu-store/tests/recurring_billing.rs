@@ -610,3 +610,81 @@ both_stores!(
         );
     }
 );
+
+both_stores!(
+    notices_go_out_once_per_delivery_before_the_ship_date,
+    |store| async move {
+        let (store, _) = setup(store).await;
+        let (number, id) = parent(&store, "cod", None).await;
+        // Off by default.
+        assert_eq!(
+            store
+                .send_subscription_notices(d("2027-02-04"))
+                .await
+                .unwrap(),
+            0
+        );
+        let mut settings = store.subscription_settings().await.unwrap();
+        settings.notice_days_before = 3;
+        let cal = store.shipping_calendar().await.unwrap();
+        store
+            .save_subscription_settings(&settings, &cal)
+            .await
+            .unwrap();
+        let s = store.subscription(id).await.unwrap();
+        let ship = s.schedule.next_ship;
+        let before = ship.checked_sub(jiff::Span::new().days(4)).unwrap();
+        assert_eq!(
+            store.send_subscription_notices(before).await.unwrap(),
+            0,
+            "too early"
+        );
+        let due = ship.checked_sub(jiff::Span::new().days(3)).unwrap();
+        assert_eq!(store.send_subscription_notices(due).await.unwrap(), 1);
+        assert_eq!(
+            store.send_subscription_notices(due).await.unwrap(),
+            0,
+            "once"
+        );
+        assert_eq!(
+            store
+                .send_subscription_notices(due.tomorrow().unwrap())
+                .await
+                .unwrap(),
+            0
+        );
+        let parent = store.order_by_number(&number).await.unwrap();
+        let mails = store.order_mails(parent.id).await.unwrap();
+        let notice = mails
+            .iter()
+            .find(|m| m.template_code == "subscription_notice")
+            .expect("the notice is listed with the subscription's latest order");
+        assert_eq!(notice.to, "hanako@example.jp");
+        assert!(
+            notice.subject.contains(&format!("定期受注番号 {id}")),
+            "{}",
+            notice.subject
+        );
+        for part in [
+            format!("お届け予定日: {}", s.schedule.next_delivery),
+            format!("発送予定日: {ship}"),
+            "青汁 定期".to_string(),
+            "スキップ".to_string(),
+        ] {
+            assert!(notice.body.contains(&part), "{part} in {}", notice.body);
+        }
+        // A skip makes a new delivery: its own notice when it comes near.
+        store
+            .change_subscription(id, None, &[SubscriptionCommand::Skip], &staff(), "")
+            .await
+            .unwrap();
+        let next_ship = store.subscription(id).await.unwrap().schedule.next_ship;
+        let due = next_ship.checked_sub(jiff::Span::new().days(1)).unwrap();
+        assert_eq!(store.send_subscription_notices(due).await.unwrap(), 1);
+        let h = sub_history(&store, id).await;
+        assert!(
+            h.contains(&format!("事前お知らせ（発送予定日 {ship}）")),
+            "{h}"
+        );
+    }
+);

@@ -92,6 +92,11 @@ pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
             // A store error is logged and retried on the next tick, not fatal.
             Err(e) => tracing::error!(error = %e, "subscription run failed"),
         }
+        match store.send_subscription_notices(today).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(date = %today, notices = n, "subscription notices queued"),
+            Err(e) => tracing::error!(error = %e, "subscription notices failed"),
+        }
         tokio::time::sleep(INTERVAL).await;
     }
 }

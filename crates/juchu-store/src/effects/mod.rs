@@ -19,6 +19,7 @@
 
 mod create;
 mod payment_answers;
+mod subscription_notices;
 mod subscription_run;
 mod subscriptions;
 
