@@ -1,6 +1,7 @@
 //! `juchu subscriptions run` killed (SIGKILL) half-way, then run again: every due
 //! subscription gets exactly one order for its delivery date, none twice, none
-//! missed — on SQLite and on PostgreSQL.
+//! missed, and every child order exactly one 与信 request (queued with it),
+//! which the sandbox then answers once — on SQLite and on PostgreSQL.
 
 use juchu_domain::calendar::Cycle;
 use juchu_domain::customer::Address;
@@ -48,6 +49,15 @@ async fn seed(store: &Store) {
                     quantity: 1,
                     unit_price: None,
                 }],
+                // Half by card (their tokens are set below), half 代金引換.
+                payment_method: Some(
+                    if (made + i) % 2 == 0 {
+                        "credit_card"
+                    } else {
+                        "cod"
+                    }
+                    .into(),
+                ),
                 scheduled_delivery_date: Some("2027-01-10".into()),
                 subscription_cycle: Some(Cycle::Days { every: 30 }),
                 ..Default::default()
@@ -59,6 +69,21 @@ async fn seed(store: &Store) {
             .unwrap();
         made += 500;
     }
+    // The storefront's card tokens (bulk creation takes none).
+    juchu_store::testing::execute(
+        store,
+        "UPDATE subscriptions SET card_token = '4111111111111111' WHERE payment_method_id = (SELECT id FROM payment_methods WHERE code = 'credit_card')",
+    )
+    .await;
+}
+
+/// Child orders (delivery 2027-02-09) whose 与信 requests are not exactly one.
+async fn children_without_exactly_one_request(store: &Store) -> i64 {
+    juchu_store::testing::count(
+        store,
+        "SELECT COUNT(*) AS n FROM orders o WHERE o.subscription_delivery_date = '2027-02-09'          AND (SELECT COUNT(*) FROM payment_requests r WHERE r.order_id = o.id) <> 1",
+    )
+    .await
 }
 
 async fn children(store: &Store) -> i64 {
@@ -133,6 +158,32 @@ async fn killed_then_resumed(t: TestStore) {
         .await
         .unwrap();
     assert_eq!(page.total, 0, "none advanced twice");
+    assert_eq!(
+        children_without_exactly_one_request(&store).await,
+        0,
+        "every child order has exactly one 与信 request"
+    );
+    // The worker answers them: each order is asked of the provider once.
+    let gw = juchu_adapters::SandboxGateway::new(&store, Duration::ZERO);
+    store.process_payments(&gw, SUBSCRIPTIONS * 2).await.unwrap();
+    let open = juchu_store::testing::count(
+        &store,
+        "SELECT COUNT(*) AS n FROM payment_requests WHERE status IN ('pending', 'running')",
+    )
+    .await;
+    assert_eq!(open, 0);
+    let twice = juchu_store::testing::count(
+        &store,
+        "SELECT COUNT(*) AS n FROM (SELECT order_number FROM sandbox_transactions GROUP BY order_number HAVING COUNT(*) > 1) x",
+    )
+    .await;
+    assert_eq!(twice, 0, "no order was authorised twice");
+    let authorized = juchu_store::testing::count(
+        &store,
+        "SELECT COUNT(*) AS n FROM orders WHERE subscription_delivery_date = '2027-02-09' AND payment_status IN ('authorized', 'awaiting_payment')",
+    )
+    .await;
+    assert_eq!(authorized, SUBSCRIPTIONS as i64);
     eprintln!("killed after {after_kill} of {SUBSCRIPTIONS} orders");
 }
 
