@@ -193,6 +193,29 @@ impl Store {
         .bind(serde_json::to_string(&created).unwrap_or_default())
         .execute(&mut *tx)
         .await?;
+        // 与信 queued for each new order, as the run does: the request, the link
+        // with the subscription's card token, and its 履歴 row.
+        for sql in [
+            format!(
+                "INSERT INTO payment_requests (order_id, process, status, requested_by, next_attempt_at, created_at) \
+                 SELECT o.id, 'authorize', 'pending', '自動受注作成', $3, $3 {new_orders}"
+            ),
+            format!(
+                "INSERT INTO payment_links (order_id, gateway, card_token, updated_at) \
+                 SELECT o.id, 'card', s.card_token, $3 {new_orders}"
+            ),
+            format!(
+                "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) \
+                 SELECT o.id, $3, 'system', NULL, '自動受注作成', 'payment_process', '', '決済処理「与信処理」を依頼しました（自動受注作成）', '' {new_orders}"
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(cutoff.to_string())
+                .bind(today.to_string())
+                .bind(now.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO subscription_history (subscription_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) \
              SELECT s.id, $3, 'system', NULL, '自動受注作成', 'count', CAST(s.count AS TEXT), CAST(s.count + 1 AS TEXT), s.next_delivery_date || '配送分の受注を作成' FROM subscriptions s WHERE {due}"
@@ -218,6 +241,28 @@ impl Store {
         .await?;
         tx.rollback().await?;
         Ok(inserted)
+    }
+
+    /// Gives every subscription the storefront's card token (bulk creation
+    /// takes none), so the run can authorise their child orders.
+    pub async fn bench_set_card_tokens(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE subscriptions SET card_token = $1 WHERE card_token = ''")
+            .bind(token.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The ids of the orders of subscriptions' deliveries (child orders).
+    pub async fn bench_child_order_ids(&self) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id FROM orders o JOIN subscriptions s ON s.id = o.subscription_id WHERE o.id <> s.parent_order_id ORDER BY o.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(crate::db::get_i64(r, "id")?))
+            .collect()
     }
 
     /// Refreshes planner statistics after a bulk load.

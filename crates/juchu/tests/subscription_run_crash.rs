@@ -165,7 +165,10 @@ async fn killed_then_resumed(t: TestStore) {
     );
     // The worker answers them: each order is asked of the provider once.
     let gw = juchu_adapters::SandboxGateway::new(&store, Duration::ZERO);
-    store.process_payments(&gw, SUBSCRIPTIONS * 2).await.unwrap();
+    store
+        .process_payments(&gw, SUBSCRIPTIONS * 2)
+        .await
+        .unwrap();
     let open = juchu_store::testing::count(
         &store,
         "SELECT COUNT(*) AS n FROM payment_requests WHERE status IN ('pending', 'running')",
