@@ -526,16 +526,16 @@ impl Schedule {
     /// A new cycle, as customers read it: the next delivery becomes the first
     /// date of the new cycle on or after the current next delivery, so a skip
     /// or a pause is never undone. Counted from the last delivery the new cycle
-    /// may ask for an earlier date (a shorter cycle): that needs
-    /// `confirm_earlier`, and without it the error (field `cycle`) names both
-    /// dates. The ship date is re-derived when the date moves; without a
+    /// may ask for an earlier date (a shorter cycle): [`WhenEarlier`] says
+    /// whether to take it, keep the later date, or refuse (the error, field
+    /// `cycle`, names both dates). The ship date is re-derived when the date moves; without a
     /// previous delivery a cycle of days keeps the schedule as it is (the next
     /// date was chosen explicitly, and so may its ship date have been).
     pub fn change_cycle(
         &self,
         new_cycle: &Cycle,
         cal: &ShippingCalendar,
-        confirm_earlier: bool,
+        when_earlier: WhenEarlier,
     ) -> Result<Schedule, FieldErrors> {
         new_cycle.validate()?;
         let kept = new_cycle.first_on_or_after(self.next_delivery)?;
@@ -544,13 +544,14 @@ impl Schedule {
             None => None,
         };
         let next = match earlier {
-            Some(e) if confirm_earlier => e,
+            Some(e) if when_earlier == WhenEarlier::MoveEarlier => e,
+            Some(_) if when_earlier == WhenEarlier::Keep => kept,
             Some(e) => {
                 return Err(FieldErrors::single(
                     "cycle",
                     "confirmation_required",
                     format!(
-                        "新しいサイクルでは次回配送予定日が {} から {e} に早まります。早める場合は確認のうえ保存してください（confirm: true）。早めない場合の次回配送予定日は {kept} です（next_delivery_date に指定してください）",
+                        "新しいサイクルでは次回配送予定日が {} から {e} に早まります。早めるか（API: \"confirm\": true）、{kept} のままにするか（API: \"keep_next_date\": true）を選んで保存してください",
                         self.next_delivery
                     ),
                 ));
@@ -589,6 +590,19 @@ impl Schedule {
         }
         out
     }
+}
+
+/// What a cycle change does when the new cycle, counted from the last delivery,
+/// would move the next delivery earlier than it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WhenEarlier {
+    /// Refuse and say both dates: the caller must choose.
+    #[default]
+    Ask,
+    /// Move it earlier (confirmed).
+    MoveEarlier,
+    /// Keep the first date of the new cycle on or after the current one.
+    Keep,
 }
 
 /// 自動受注作成日の指定: the run creates the order this many days before the next
@@ -1226,12 +1240,15 @@ mod tests {
         // Every 2 months on the 31st: the first such date on or after 11-21
         // is 11-30 (November's end), not 2027-01-31 (previous + 2 months).
         assert_eq!(
-            s.change_cycle(&months(2, 31), &c, false).unwrap(),
+            s.change_cycle(&months(2, 31), &c, WhenEarlier::Ask)
+                .unwrap(),
             sched(Some("2026-11-01"), "2026-11-30", "2026-11-28")
         );
         // Weekly on Monday, counted from the last delivery, is 11-09: earlier
         // than 11-21, so it needs the confirmation and says both dates.
-        let e = s.change_cycle(&weeks(1, 1), &c, false).unwrap_err();
+        let e = s
+            .change_cycle(&weeks(1, 1), &c, WhenEarlier::Ask)
+            .unwrap_err();
         assert_eq!(fields(&e), ["cycle"]);
         let msg = e.to_string();
         assert!(
@@ -1239,18 +1256,31 @@ mod tests {
             "{msg}"
         );
         assert_eq!(
-            s.change_cycle(&weeks(1, 1), &c, true).unwrap(),
+            s.change_cycle(&weeks(1, 1), &c, WhenEarlier::MoveEarlier)
+                .unwrap(),
             sched(Some("2026-11-01"), "2026-11-09", "2026-11-07")
         );
         // A skip is kept: next moved from 12-01 to 12-31 on a 30-day cycle; a
         // 20-day cycle would give 11-21 again, so unconfirmed it is refused …
         let skipped = sched(Some("2026-11-01"), "2026-12-31", "2026-12-29");
-        assert!(skipped.change_cycle(&days(20), &c, false).is_err());
+        assert!(
+            skipped
+                .change_cycle(&days(20), &c, WhenEarlier::Ask)
+                .is_err()
+        );
         // … and a longer cycle keeps the skipped date: days keep the date itself.
-        assert_eq!(skipped.change_cycle(&days(60), &c, false).unwrap(), skipped);
+        assert_eq!(
+            skipped
+                .change_cycle(&days(60), &c, WhenEarlier::Ask)
+                .unwrap(),
+            skipped
+        );
         // Without a previous delivery the schedule is kept as it is, ship included.
         let first = sched(None, "2026-11-21", "2026-11-10");
-        assert_eq!(first.change_cycle(&days(7), &c, false).unwrap(), first);
+        assert_eq!(
+            first.change_cycle(&days(7), &c, WhenEarlier::Ask).unwrap(),
+            first
+        );
         // … and a weekday cycle moves it forward to its weekday (11-21 is a Saturday).
         assert_eq!(
             first
@@ -1261,10 +1291,17 @@ mod tests {
         );
         // An invalid cycle is refused even when nothing would be recomputed.
         assert_eq!(
-            fields(&first.change_cycle(&weeks(0, 1), &c, false).unwrap_err()),
+            fields(
+                &first
+                    .change_cycle(&weeks(0, 1), &c, WhenEarlier::Ask)
+                    .unwrap_err()
+            ),
             ["cycle.every"]
         );
-        assert!(s.change_cycle(&months(1, 32), &c, false).is_err());
+        assert!(
+            s.change_cycle(&months(1, 32), &c, WhenEarlier::Ask)
+                .is_err()
+        );
     }
 
     #[test]
@@ -1604,9 +1641,11 @@ mod tests {
                 let s = Schedule { previous_delivery: Some(date), next_delivery: date, next_ship: date };
                 let _ = s.skip(&c, &cal);
                 let _ = s.advance(&c, &cal);
-                let _ = s.change_cycle(&c, &cal, from_prev);
-                if let Ok(k) = s.change_cycle(&c, &cal, false) {
-                    prop_assert!(k.next_delivery >= s.next_delivery, "unconfirmed never earlier");
+                let _ = s.change_cycle(&c, &cal, WhenEarlier::MoveEarlier);
+                for w in [WhenEarlier::Ask, WhenEarlier::Keep] {
+                    if let Ok(k) = s.change_cycle(&c, &cal, w) {
+                        prop_assert!(k.next_delivery >= s.next_delivery, "unconfirmed never earlier");
+                    }
                 }
                 let _ = s.preview(&c, &cal, 3);
                 let from = if from_prev { PauseFrom::Previous } else { PauseFrom::Next };

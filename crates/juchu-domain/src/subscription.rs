@@ -6,7 +6,7 @@
 //! subscription, applies a [`SubscriptionCommand`] and writes the result with one
 //! history row per changed field (see [`diff`]).
 
-use crate::calendar::{Cycle, PauseFrom, Schedule, ShippingCalendar};
+use crate::calendar::{Cycle, PauseFrom, Schedule, ShippingCalendar, WhenEarlier};
 use crate::customer::Address;
 use crate::error::FieldErrors;
 use crate::masters::{Masters, Product};
@@ -219,9 +219,9 @@ pub struct SubscriptionContext<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionPatch {
     pub cycle: Option<Cycle>,
-    /// With `cycle`: the operator (or customer) confirmed that the next delivery
-    /// moves earlier.
-    pub confirm_earlier: bool,
+    /// With `cycle`: what to do when the new cycle would move the next
+    /// delivery earlier (ask, move it — confirmed — or keep the later date).
+    pub when_earlier: WhenEarlier,
     pub next_delivery_date: Option<String>,
     pub next_ship_date: Option<String>,
     /// With a new next delivery (ship) date: move the other one by the lead days.
@@ -485,6 +485,18 @@ pub fn apply_command(
             s.count += 1;
         }
         SubscriptionCommand::ReplacePaymentToken { token } => {
+            let by_card = s
+                .payment_method_id
+                .and_then(|id| ctx.masters.payment_method(id))
+                .and_then(|p| crate::payment::GatewayKind::for_method_code(&p.code))
+                == Some(crate::payment::GatewayKind::Card);
+            if !by_card {
+                return Err(FieldErrors::single(
+                    "card_token",
+                    "not_card",
+                    "この定期受注の支払方法はクレジットカードではありません（先に支払方法を変更してください）",
+                ));
+            }
             s.card_token = CardToken::parse(token)?;
             s.remove_attention_reason(attention::NO_CARD_TOKEN);
         }
@@ -509,9 +521,11 @@ fn apply_patch(
                 .change_cycle(
                     c,
                     ctx.calendar,
-                    p.confirm_earlier
-                        || p.next_delivery_date.is_some()
-                        || p.next_ship_date.is_some(),
+                    if p.next_delivery_date.is_some() || p.next_ship_date.is_some() {
+                        WhenEarlier::MoveEarlier
+                    } else {
+                        p.when_earlier
+                    },
                 ) {
                 Ok(sched) => {
                     s.cycle = *c;

@@ -279,8 +279,30 @@ both_stores!(cycle_changes_and_cards_over_http, |store| async move {
     assert_eq!(moved["cycle_label"], "1ヶ月ごと 第2火曜日");
     assert_eq!(moved["calendar"][1]["delivery_date"], "2027-03-09");
 
-    // カード変更: a token that is not one is refused on the field.
+    // カード変更: refused while the subscription is paid 代金引換 …
     let token_path = format!("{path}/payment-token");
+    let (s, err) = call(
+        &app,
+        &token,
+        M::PUT,
+        &token_path,
+        Some(json!({"card_token": "tok_live_5f2c9"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["code"], "not_card", "{err}");
+    let v = moved["version"].as_i64().unwrap();
+    let (s, by_card) = call(
+        &app,
+        &token,
+        M::PATCH,
+        &path,
+        Some(json!({"version": v, "payment_method": "クレジットカード"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{by_card}");
+    assert_eq!(by_card["payment_token_set"], false);
+    // … and a token that is not one is refused on the field.
     let (s, err) = call(
         &app,
         &token,

@@ -340,7 +340,24 @@ pub async fn generate(
                 ..Default::default()
             });
         }
-        store.create_orders(orders, &actor).await?;
+        let made = store.create_orders(orders, &actor).await?;
+        // The storefront's card token for the card subscriptions (bulk creation
+        // takes none), so the demo's child orders are authorised by the sandbox.
+        let masters = store.masters().await?;
+        for o in &made {
+            let by_card = o
+                .payment_method_id
+                .and_then(|id| masters.payment_method(id))
+                .is_some_and(|p| p.code == "credit_card");
+            if let (Some(sid), true) = (o.subscription_id, by_card) {
+                let token = juchu_domain::subscription::SubscriptionCommand::ReplacePaymentToken {
+                    token: juchu_adapters::payment_sandbox::test_cards::OK.into(),
+                };
+                store
+                    .change_subscription(sid, None, &[token], &actor, "デモデータ")
+                    .await?;
+            }
+        }
         created += m;
         if progress && last_report.elapsed().as_secs() >= 5 {
             eprintln!("  … {created} / {n} orders");

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use juchu_domain::FieldErrors;
 use juchu_domain::access::Permission;
-use juchu_domain::calendar::{Cycle, PauseFrom, ShippingCalendar};
+use juchu_domain::calendar::{Cycle, PauseFrom, ShippingCalendar, WhenEarlier};
 use juchu_domain::masters::Masters;
 use juchu_domain::status::SubscriptionStatus;
 use juchu_domain::subscription::{
@@ -226,9 +226,9 @@ pub async fn get_subscription(
 /// A new `cycle` keeps the next delivery on or after the current one (the
 /// first date of the new cycle from there), so a skip or a pause is never
 /// undone. When the new cycle counted from the last delivery would move the
-/// next delivery earlier, the change needs `"confirm": true` (without it: 422
-/// on `cycle`, the message naming both dates) — or an explicit
-/// `next_delivery_date`. `"dry_run": true` returns the result without saving,
+/// next delivery earlier, the change needs `"confirm": true` to move it, or
+/// `"keep_next_date": true` to keep it (with neither: 422 on `cycle`, the
+/// message naming both dates), or an explicit `next_delivery_date`. `"dry_run": true` returns the result without saving,
 /// to show the resulting dates first.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -286,6 +286,10 @@ pub struct PatchSubscriptionBody {
     /// Returns the subscription as the change would leave it, saving nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// With `cycle`: keep the next delivery where it is (the first date of the
+    /// new cycle on or after it) even when the new cycle would move it earlier.
+    #[serde(default)]
+    pub keep_next_date: bool,
 }
 
 impl PatchSubscriptionBody {
@@ -330,7 +334,11 @@ impl PatchSubscriptionBody {
         }
         let patch = SubscriptionPatch {
             cycle: self.cycle,
-            confirm_earlier: self.confirm && self.cycle.is_some(),
+            when_earlier: match (self.confirm, self.keep_next_date) {
+                (true, _) => WhenEarlier::MoveEarlier,
+                (false, true) => WhenEarlier::Keep,
+                (false, false) => WhenEarlier::Ask,
+            },
             next_delivery_date: self.next_delivery_date,
             next_ship_date: self.next_ship_date,
             sync_dates: self.sync_dates,

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use juchu_domain::access::Permission;
-use juchu_domain::calendar::{CreationBasis, Cycle, PauseFrom, ShippingCalendar};
+use juchu_domain::calendar::{CreationBasis, Cycle, PauseFrom, ShippingCalendar, WhenEarlier};
 use juchu_domain::status::SubscriptionStatus;
 use juchu_domain::subscription::{SubscriptionCommand, SubscriptionPatch};
 use juchu_store::StoreError;
@@ -519,7 +519,11 @@ async fn operate(
         "cycle" => cycle_from_form(&f, &mut errors).map(|cycle| {
             SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
                 cycle: Some(cycle),
-                confirm_earlier: f.contains_key("confirm_earlier"),
+                when_earlier: match f.get("when_earlier").map(String::as_str) {
+                    Some("earlier") => WhenEarlier::MoveEarlier,
+                    Some("keep") => WhenEarlier::Keep,
+                    _ => WhenEarlier::Ask,
+                },
                 ..Default::default()
             }))
         }),
