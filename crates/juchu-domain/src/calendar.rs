@@ -1284,7 +1284,7 @@ mod tests {
         // … and a weekday cycle moves it forward to its weekday (11-21 is a Saturday).
         assert_eq!(
             first
-                .change_cycle(&weeks(1, 1), &c, false)
+                .change_cycle(&weeks(1, 1), &c, WhenEarlier::Ask)
                 .unwrap()
                 .next_delivery,
             d("2026-11-23")
