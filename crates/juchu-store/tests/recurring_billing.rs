@@ -688,3 +688,54 @@ both_stores!(
         );
     }
 );
+
+both_stores!(
+    a_provider_that_times_out_is_retried_never_doubled,
+    |store| async move {
+        let (store, clock) = setup(store).await;
+        let (_, id) = parent(&store, "credit_card", Some(test_cards::OK)).await;
+        store.process_payments(&sandbox(&store), 10).await.unwrap();
+        store
+            .change_subscription(
+                id,
+                None,
+                &[SubscriptionCommand::ReplacePaymentToken {
+                    token: test_cards::TIMEOUT.into(),
+                }],
+                &staff(),
+                "",
+            )
+            .await
+            .unwrap();
+        run(&store, &clock, "2027-02-04").await;
+        let child = children(&store, id).await.remove(0);
+        // Each look after the backoff asks again — the same request, never a new one.
+        let mut now = at("2027-02-04");
+        for attempt in 1..=5 {
+            let r = store.process_payments(&sandbox(&store), 10).await.unwrap();
+            assert_eq!(r.unavailable.len(), 1, "attempt {attempt}: {r:?}");
+            now = now
+                .checked_add(jiff::SignedDuration::from_hours(1))
+                .unwrap();
+            clock.set(now).unwrap();
+        }
+        let reqs = store.payment_requests(child.id).await.unwrap();
+        assert_eq!(reqs.len(), 1, "{reqs:?}");
+        assert_eq!((reqs[0].status.as_str(), reqs[0].attempts), ("failed", 5));
+        let o = store.order_by_number(&child.order_number).await.unwrap();
+        assert_eq!(
+            o.payment_status,
+            PaymentStatus::Unpaid,
+            "nothing half-applied"
+        );
+        let h = store
+            .order_history(&child.order_number)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.after.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(h.contains("失敗（5回試行）"), "{h}");
+    }
+);

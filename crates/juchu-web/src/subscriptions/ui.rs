@@ -570,64 +570,48 @@ async fn operate(
         .await;
     };
     // 「変更後の日程を確認」: the resulting dates, nothing saved.
-    if f.contains_key("preview") {
-        return match st
-            .store
-            .preview_subscription_change(id, Some(version), &[cmd], &session.actor())
+    let preview = f.contains_key("preview");
+    let actor = session.actor();
+    let result = if preview {
+        st.store
+            .preview_subscription_change(id, Some(version), &[cmd], &actor)
             .await
-        {
-            Ok(c) => {
-                let cal = match st.store.shipping_calendar().await {
-                    Ok(c) => c,
-                    Err(e) => return store_error_page(e),
-                };
-                let after = &c.subscription;
-                let dates = after
-                    .schedule
-                    .preview(&after.cycle, &cal, 6)
-                    .iter()
-                    .map(|(d, _)| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("、");
-                let flash = format!(
-                    "変更後（まだ保存していません）: お届けサイクル {} / 次回配送予定日 {} / 次回発送予定日 {} / 以後のお届け {dates}",
-                    after.cycle.label(),
-                    after.schedule.next_delivery,
-                    after.schedule.next_ship,
-                );
-                detail_page(
-                    &st,
-                    &session,
-                    id,
-                    flash,
-                    String::new(),
-                    errors,
-                    StatusCode::OK,
-                )
-                .await
-            }
-            Err(StoreError::Invalid(e)) => {
-                let msg = e.messages();
-                let errors = e.0.into_iter().map(|e| (e.field, e.message)).collect();
-                detail_page(
-                    &st,
-                    &session,
-                    id,
-                    String::new(),
-                    msg,
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        };
-    }
-    match st
-        .store
-        .change_subscription(id, Some(version), &[cmd], &session.actor(), &s("reason"))
-        .await
-    {
+    } else {
+        st.store
+            .change_subscription(id, Some(version), &[cmd], &actor, &s("reason"))
+            .await
+    };
+    match result {
+        Ok(c) if preview => {
+            let cal = match st.store.shipping_calendar().await {
+                Ok(c) => c,
+                Err(e) => return store_error_page(e),
+            };
+            let after = &c.subscription;
+            let dates = after
+                .schedule
+                .preview(&after.cycle, &cal, 6)
+                .iter()
+                .map(|(d, _)| d.to_string())
+                .collect::<Vec<_>>()
+                .join("、");
+            let flash = format!(
+                "変更後（まだ保存していません）: お届けサイクル {} / 次回配送予定日 {} / 次回発送予定日 {} / 以後のお届け {dates}",
+                after.cycle.label(),
+                after.schedule.next_delivery,
+                after.schedule.next_ship,
+            );
+            detail_page(
+                &st,
+                &session,
+                id,
+                flash,
+                String::new(),
+                errors,
+                StatusCode::OK,
+            )
+            .await
+        }
         Ok(c) => Redirect::to(&format!(
             "/subscriptions/{id}?done={}",
             if c.changes.is_empty() { 0 } else { 1 }
