@@ -600,6 +600,9 @@ pub enum Conflict {
     },
     /// Rules that fire each other in a circle (A → B → A).
     Cycle { names: Vec<String> },
+    /// Two enabled rules identical in trigger, conditions and action: the
+    /// action would run twice (a customer mailed twice).
+    Duplicate { first: String, second: String },
 }
 
 impl Conflict {
@@ -610,6 +613,9 @@ impl Conflict {
                 second,
                 event,
             } => format!("「{first}」と「{second}」は同じきっかけ（{event}）で別の値を設定します"),
+            Conflict::Duplicate { first, second } => format!(
+                "「{first}」と「{second}」はきっかけ・条件・実行内容が同じです（同じ処理が2回実行されます）"
+            ),
             Conflict::Cycle { names } => format!(
                 "自動化設定が循環しています: {}",
                 names
@@ -624,7 +630,8 @@ impl Conflict {
     /// Whether the conflict involves the rule named `name`.
     pub fn involves(&self, name: &str) -> bool {
         match self {
-            Conflict::DifferentValues { first, second, .. } => first == name || second == name,
+            Conflict::DifferentValues { first, second, .. }
+            | Conflict::Duplicate { first, second } => first == name || second == name,
             Conflict::Cycle { names } => names.iter().any(|n| n == name),
         }
     }
@@ -637,6 +644,15 @@ pub fn conflicts(rules: &[Rule]) -> Vec<Conflict> {
     let mut out = Vec::new();
     for (i, a) in enabled.iter().enumerate() {
         for b in &enabled[i + 1..] {
+            let same_conditions = a.conditions.len() == b.conditions.len()
+                && a.conditions.iter().all(|c| b.conditions.contains(c));
+            if a.trigger == b.trigger && same_conditions && a.action == b.action {
+                out.push(Conflict::Duplicate {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                });
+                continue;
+            }
             if a.trigger.overlaps(&b.trigger)
                 && a.action.clashes_with(&b.action)
                 && a.can_coincide(b)
@@ -964,10 +980,14 @@ mod tests {
                 status: PaymentStatus::CreditCheckError,
             },
         };
-        // Same event, same value: fine. Different values: a conflict.
+        // Same event, same value (under other conditions): fine. Different
+        // values: a conflict. (Identical rules are a conflict of their own.)
         let ok = [
             rule(1, 1, pay.clone(), "決済NG"),
-            rule(2, 2, pay.clone(), "決済NG"),
+            Rule {
+                conditions: vec![Condition::NeedsAttention { value: true }],
+                ..rule(2, 2, pay.clone(), "決済NG")
+            },
         ];
         assert!(conflicts(&ok).is_empty());
         let clash = [
@@ -1025,6 +1045,44 @@ mod tests {
         let p = presets();
         assert_eq!(p.len(), 17);
         assert!(conflicts(&p).is_empty());
+    }
+
+    #[test]
+    fn an_identical_second_rule_is_a_conflict() {
+        let p = presets();
+        let mail = p
+            .iter()
+            .find(|r| r.name == "配送伝票番号の登録で発送完了メール")
+            .unwrap()
+            .clone();
+        let copy = Rule {
+            id: 99,
+            name: "発送メール（もう一つ）".into(),
+            position: 99,
+            ..mail.clone()
+        };
+        let c = conflicts(&[mail.clone(), copy.clone()]);
+        assert_eq!(
+            c,
+            [Conflict::Duplicate {
+                first: mail.name.clone(),
+                second: copy.name.clone(),
+            }]
+        );
+        assert!(c[0].message().contains("2回"), "{}", c[0].message());
+        // Disabled, or on another trigger, it is no duplicate.
+        let off = Rule {
+            enabled: false,
+            ..copy.clone()
+        };
+        assert!(conflicts(&[mail.clone(), off]).is_empty());
+        let on_change = Rule {
+            trigger: Trigger::EventKind {
+                event: "tracking_number_changed".into(),
+            },
+            ..copy
+        };
+        assert!(conflicts(&[mail, on_change]).is_empty());
     }
 
     #[test]

@@ -19,8 +19,11 @@ pub enum OrderEvent {
     PaymentMethodBecame { name: String },
     /// 配送業者が X になった
     CarrierBecame { name: String },
-    /// 配送伝票番号が登録された
+    /// 配送伝票番号が登録された: set for the first time (the order had none).
     TrackingNumberSet { tracking_number: String },
+    /// 配送伝票番号が変更された: a number replaced by another (a correction).
+    /// Kept apart so a corrected number does not send 発送のお知らせ again.
+    TrackingNumberChanged { tracking_number: String },
     /// 発送状況が X になった
     ShipmentStatusBecame { status: ShipmentStatus },
     /// 発送完了日が登録された
@@ -48,6 +51,7 @@ impl OrderEvent {
             OrderEvent::PaymentMethodBecame { name } => format!("支払方法が「{name}」になった"),
             OrderEvent::CarrierBecame { name } => format!("配送業者が「{name}」になった"),
             OrderEvent::TrackingNumberSet { .. } => "配送伝票番号が登録された".into(),
+            OrderEvent::TrackingNumberChanged { .. } => "配送伝票番号が変更された".into(),
             OrderEvent::ShipmentStatusBecame { status } => {
                 format!("発送状況が「{}」になった", status.label())
             }
@@ -68,6 +72,7 @@ impl OrderEvent {
             OrderEvent::PaymentMethodBecame { .. } => "payment_method_became",
             OrderEvent::CarrierBecame { .. } => "carrier_became",
             OrderEvent::TrackingNumberSet { .. } => "tracking_number_set",
+            OrderEvent::TrackingNumberChanged { .. } => "tracking_number_changed",
             OrderEvent::ShipmentStatusBecame { .. } => "shipment_status_became",
             OrderEvent::ShippedAtSet { .. } => "shipped_at_set",
             OrderEvent::DeliveredAtSet { .. } => "delivered_at_set",
@@ -79,7 +84,8 @@ impl OrderEvent {
 
 /// Events of a change from `before` (None: the order is new) to `after`.
 /// "Set" events fire when a value appears or changes to another non-empty value,
-/// never when it is cleared.
+/// never when it is cleared; for the tracking number, "set" is the first one and
+/// a later different one is "changed".
 pub fn derive_events(before: Option<&Order>, after: &Order, m: &Masters) -> Vec<OrderEvent> {
     let Some(b) = before else {
         return vec![OrderEvent::Created];
@@ -114,8 +120,11 @@ pub fn derive_events(before: Option<&Order>, after: &Order, m: &Masters) -> Vec<
     if b.tracking_number != after.tracking_number
         && let Some(t) = &after.tracking_number
     {
-        events.push(OrderEvent::TrackingNumberSet {
-            tracking_number: t.clone(),
+        let tracking_number = t.clone();
+        events.push(if b.tracking_number.is_none() {
+            OrderEvent::TrackingNumberSet { tracking_number }
+        } else {
+            OrderEvent::TrackingNumberChanged { tracking_number }
         });
     }
     if b.shipment_status != after.shipment_status {
@@ -165,7 +174,7 @@ mod tests {
             build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
         assert_eq!(derive_events(None, &before, &m), [OrderEvent::Created]);
         let patch = OrderPatch {
-            tracking_number: Some(Some("123".into())),
+            tracking_number: Some(Some("1234-5678-9013".into())),
             shipment_status: Some("発送済".into()),
             payment_status: Some("売上完了".into()),
             shipping_list_state: Some("出力済".into()),
@@ -214,6 +223,63 @@ mod tests {
         )
         .unwrap();
         assert!(derive_events(Some(&before), &after, &m).is_empty());
+    }
+
+    #[test]
+    fn a_first_number_ships_and_is_set_a_correction_is_changed() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let before =
+            build_order(new_order(), &ctx, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
+        let day: jiff::civil::Date = "2026-11-25".parse().unwrap();
+        let number = |n: &str| OrderPatch {
+            tracking_number: Some(Some(n.into())),
+            ..Default::default()
+        };
+        // The first number on a 未発送 order: 発送済 today, "set".
+        let shipped = apply_patch(&before, &number("1234-5678-9013"), &ctx, day).unwrap();
+        assert_eq!(shipped.shipment_status, ShipmentStatus::Shipped);
+        assert_eq!(shipped.shipped_at, Some(day));
+        let kinds: Vec<_> = derive_events(Some(&before), &shipped, &m)
+            .iter()
+            .map(OrderEvent::kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "tracking_number_set",
+                "shipment_status_became",
+                "shipped_at_set"
+            ]
+        );
+        // A corrected number: "changed", never "set" again (no second 発送メール).
+        let fixed = apply_patch(&shipped, &number("4444-5555-6661"), &ctx, day).unwrap();
+        assert_eq!(
+            derive_events(Some(&shipped), &fixed, &m),
+            [OrderEvent::TrackingNumberChanged {
+                tracking_number: "444455556661".into()
+            }]
+        );
+        // A mistyped number is refused on the field; nothing ships.
+        let e = apply_patch(&before, &number("1234-5678-9012"), &ctx, day).unwrap_err();
+        assert_eq!(e.0[0].field, "tracking_number");
+        // 発送指示 with the number: not shipped yet (a dated delivery).
+        let instructed = apply_patch(
+            &before,
+            &OrderPatch {
+                shipment_status: Some("発送指示".into()),
+                ..number("1234-5678-9013")
+            },
+            &ctx,
+            day,
+        )
+        .unwrap();
+        assert_eq!(instructed.shipment_status, ShipmentStatus::Instructed);
+        assert_eq!(instructed.shipped_at, None);
     }
 
     #[test]

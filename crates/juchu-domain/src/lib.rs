@@ -6,7 +6,7 @@
 //! Floors (a module imports only from its own floor or the ones below; no
 //! circles):
 //! 1. `error`, `text`, `normalize`, `time`, `status`, `actor`, `access`
-//! 2. `masters`, `customer`, `calendar`, `pricing`
+//! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`
 //! 3. `order`, `patch`, `event`, `payment`, `subscription`, `mail`, `blacklist`
 //! 4. `automation`, `csv_format`, `document`, `job`
 
@@ -32,5 +32,6 @@ pub mod status;
 pub mod subscription;
 pub mod text;
 pub mod time;
+pub mod tracking;
 
 pub use error::{FieldError, FieldErrors};

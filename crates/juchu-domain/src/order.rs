@@ -422,6 +422,31 @@ pub fn build_order(
         subscription_delivery_date: input.subscription_delivery_date,
         version: 1,
     };
+    // お届け時間帯 is the carrier's list: a known slot takes the carrier's
+    // spelling; an unknown one (an import, a storefront) is kept and flagged,
+    // never dropped.
+    if let Some(slot) = order.delivery_time_slot.clone()
+        && let Some(carrier) = order
+            .carrier_id
+            .and_then(|id| ctx.masters.carrier(id))
+            .and_then(|c| crate::tracking::KnownCarrier::for_code(&c.code))
+    {
+        match carrier.slot(&slot) {
+            Some(known) => order.delivery_time_slot = Some(known.to_string()),
+            None => {
+                let why = format!(
+                    "お届け時間帯「{slot}」は{}の時間帯にありません",
+                    carrier.label()
+                );
+                order.needs_attention = true;
+                if order.needs_attention_reason.is_empty() {
+                    order.needs_attention_reason = why;
+                } else {
+                    order.needs_attention_reason.push_str(&format!("／{why}"));
+                }
+            }
+        }
+    }
     order
         .recompute_totals(ctx)
         .map_err(|m| FieldErrors::single("discount", "exceeds_total", m))?;

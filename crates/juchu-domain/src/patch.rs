@@ -333,9 +333,33 @@ pub fn apply_patch(
         });
     }
     if let Some(v) = &patch.tracking_number {
-        o.tracking_number = clean(v.clone());
-        if let Some(t) = &o.tracking_number {
-            check_len(&mut errors, "tracking_number", t, 64);
+        // Checked against the order's carrier as it is after this change, and
+        // stored normalised (digits only for the carriers that use digits).
+        let carrier = o
+            .carrier_id
+            .and_then(|id| m.carrier(id))
+            .and_then(|c| crate::tracking::KnownCarrier::for_code(&c.code));
+        o.tracking_number = match clean(v.clone()) {
+            None => None,
+            Some(t) => match crate::tracking::validate(carrier, &t, "tracking_number") {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    errors.0.extend(e.0);
+                    Some(t)
+                }
+            },
+        };
+        // A first number on a 未発送 order ships it today, unless the change
+        // says otherwise (発送指示: handed over later, e.g. a dated delivery).
+        if order.tracking_number.is_none()
+            && o.tracking_number.is_some()
+            && patch.shipment_status.is_none()
+            && o.shipment_status == ShipmentStatus::NotShipped
+        {
+            o.shipment_status = ShipmentStatus::Shipped;
+            if o.shipped_at.is_none() && patch.shipped_at.is_none() {
+                o.shipped_at = Some(today);
+            }
         }
     }
     patch_date(
@@ -407,8 +431,27 @@ pub fn apply_patch(
     }
     if let Some(v) = &patch.delivery_time_slot {
         o.delivery_time_slot = clean(v.clone());
-        if let Some(t) = &o.delivery_time_slot {
-            check_len(&mut errors, "delivery_time_slot", t, 50);
+        if let Some(t) = o.delivery_time_slot.clone() {
+            check_len(&mut errors, "delivery_time_slot", &t, 50);
+            // An operator picks from the carrier's slots.
+            if let Some(carrier) = o
+                .carrier_id
+                .and_then(|id| m.carrier(id))
+                .and_then(|c| crate::tracking::KnownCarrier::for_code(&c.code))
+            {
+                match carrier.slot(&t) {
+                    Some(known) => o.delivery_time_slot = Some(known.to_string()),
+                    None => errors.add(
+                        "delivery_time_slot",
+                        "unknown_time_slot",
+                        format!(
+                            "お届け時間帯「{t}」は{}の時間帯にありません（{}）",
+                            carrier.label(),
+                            carrier.time_slots().join("・")
+                        ),
+                    ),
+                }
+            }
         }
     }
     if let Some(memo) = &patch.memo {
@@ -544,7 +587,7 @@ mod tests {
         let before = order(&ctx);
         let patch = OrderPatch {
             handling_status: Some("発送完了".into()),
-            tracking_number: Some(Some(" 1234-5678-9012 ".into())),
+            tracking_number: Some(Some(" 1234-5678-9013 ".into())),
             shipment_status: Some("発送済".into()),
             ..Default::default()
         };
@@ -558,11 +601,41 @@ mod tests {
             got,
             [
                 ("handling_status", "注文確定", "発送完了"),
-                ("tracking_number", "", "1234-5678-9012"),
+                ("tracking_number", "", "123456789013"),
                 ("shipment_status", "未発送", "発送済"),
                 ("shipped_at", "", "2026-11-24"),
             ]
         );
+    }
+
+    #[test]
+    fn time_slots_are_the_carriers() {
+        let (m, p) = (masters(), products());
+        let ctx = OrderContext {
+            masters: &m,
+            products: &p,
+            rounding: RoundingMode::Floor,
+        };
+        let before = order(&ctx);
+        let slot = |s: &str| OrderPatch {
+            carrier: Some(Some("yamato".into())),
+            delivery_time_slot: Some(Some(s.into())),
+            ..Default::default()
+        };
+        let after = apply_patch(&before, &slot("14時〜16時"), &ctx, today()).unwrap();
+        assert_eq!(after.delivery_time_slot.as_deref(), Some("14-16"));
+        let e = apply_patch(&before, &slot("12-14"), &ctx, today()).unwrap_err();
+        assert_eq!(e.0[0].field, "delivery_time_slot");
+        assert!(e.0[0].message.contains("19-21"), "{e}");
+        // A new order (an import) with a slot the carrier lacks: kept, flagged.
+        let mut input = crate::order::tests::new_order();
+        input.carrier = Some("yamato".into());
+        input.delivery_time_slot = Some("20-21".into());
+        let o = crate::order::build_order(input, &ctx, "2026-11-24T00:00:00Z".parse().unwrap())
+            .unwrap();
+        assert_eq!(o.delivery_time_slot.as_deref(), Some("20-21"));
+        assert!(o.needs_attention);
+        assert!(o.needs_attention_reason.contains("お届け時間帯「20-21」"));
     }
 
     #[test]

@@ -288,7 +288,7 @@ both_stores!(deferred_payment_flow, |store| async move {
         .unwrap_err();
     assert!(err.to_string().contains("配送伝票番号"), "{err}");
     let set_tracking = OrderPatch {
-        tracking_number: Some(Some("1234-5678-9012".into())),
+        tracking_number: Some(Some("1234-5678-9013".into())),
         shipped_at: Some(Some("2026-12-01".into())),
         ..Default::default()
     };

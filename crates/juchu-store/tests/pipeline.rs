@@ -137,7 +137,7 @@ both_stores!(
             .remove(0);
         let patch = OrderPatch {
             handling_status: Some("発送準備中".into()),
-            tracking_number: Some(Some("1234-5678-9012".into())),
+            tracking_number: Some(Some("1234-5678-9013".into())),
             payment_status: Some("売上完了".into()),
             ..Default::default()
         };
@@ -162,12 +162,17 @@ both_stores!(
                 )
             })
             .collect();
+        // The number is stored normalised, and a first number ships the
+        // order today.
+        let today = store.clock.today().to_string();
         assert_eq!(
             rows,
             [
                 ("handling_status", "注文確定", "発送準備中", "電話で確認"),
                 ("payment_status", "未決済", "売上完了", "電話で確認"),
-                ("tracking_number", "", "1234-5678-9012", "電話で確認"),
+                ("tracking_number", "", "123456789013", "電話で確認"),
+                ("shipment_status", "未発送", "発送済", "電話で確認"),
+                ("shipped_at", "", today.as_str(), "電話で確認"),
             ]
         );
         let kinds: Vec<_> = store
@@ -183,7 +188,9 @@ both_stores!(
                 "created",
                 "handling_status_became",
                 "payment_status_became",
-                "tracking_number_set"
+                "tracking_number_set",
+                "shipment_status_became",
+                "shipped_at_set"
             ]
         );
         // The same patch again changes nothing and writes nothing.
@@ -195,8 +202,8 @@ both_stores!(
         assert_eq!(again.order.version, 2);
         assert_eq!(
             store.order_history(&o.order_number).await.unwrap().len(),
-            5,
-            "creation, 与信 asked, three changes"
+            7,
+            "creation, 与信 asked, five changes"
         );
     }
 );
@@ -342,7 +349,7 @@ both_stores!(
                 &o.order_number,
                 Some(1),
                 &OrderPatch {
-                    tracking_number: Some(Some("9999".into())),
+                    tracking_number: Some(Some("4444-5555-6661".into())),
                     ..Default::default()
                 },
                 &staff(),
@@ -420,7 +427,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
             &created[1].order_number,
             None,
             &OrderPatch {
-                tracking_number: Some(Some("4444-5555-6666".into())),
+                tracking_number: Some(Some("4444-5555-6661".into())),
                 ..Default::default()
             },
             &staff(),
@@ -500,7 +507,7 @@ both_stores!(search_filters_and_normalises, |store| async move {
     );
     assert_eq!(
         find(OrderQuery {
-            tracking_number: Some("444455556666".into()),
+            tracking_number: Some("444455556661".into()),
             ..Default::default()
         })
         .await,

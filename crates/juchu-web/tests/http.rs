@@ -150,7 +150,7 @@ both_stores!(order_lifecycle_over_http, |store| async move {
         .unwrap();
     assert_eq!(got, o);
 
-    let patch = json!({"version": 1, "handling_status": "発送完了", "tracking_number": "1234-5678-9012", "reason": "出荷"});
+    let patch = json!({"version": 1, "handling_status": "発送完了", "tracking_number": "1234-5678-9013", "reason": "出荷"});
     let r = app
         .client
         .patch(app.url(&format!("/api/v1/orders/{number}")))
@@ -172,7 +172,7 @@ both_stores!(order_lifecycle_over_http, |store| async move {
         changed["tracking_url"]
             .as_str()
             .unwrap()
-            .contains("1234-5678-9012")
+            .contains("123456789013")
     );
 
     let stale = app

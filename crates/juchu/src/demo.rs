@@ -314,13 +314,11 @@ pub async fn generate(
                 } else {
                     vec![]
                 },
+                // Twelve digits whose last is the rest modulo 7, as the
+                // carriers' numbers are (a demo number passes the check).
                 tracking_number: shipped.then(|| {
-                    format!(
-                        "{:04}-{:04}-{:04}",
-                        rng.random_range(0..10000),
-                        rng.random_range(0..10000),
-                        rng.random_range(0..10000)
-                    )
+                    let body: u64 = rng.random_range(10_000_000_000..100_000_000_000);
+                    format!("{body}{}", body % 7)
                 }),
                 shipment_status: Some(if shipped { "発送済" } else { "未発送" }.into()),
                 shipped_at: if shipped {

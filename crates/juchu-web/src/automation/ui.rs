@@ -65,6 +65,9 @@ fn trigger_choices(statuses: &[String], payment_methods: &[String]) -> Vec<(Stri
         OrderEvent::TrackingNumberSet {
             tracking_number: String::new(),
         },
+        OrderEvent::TrackingNumberChanged {
+            tracking_number: String::new(),
+        },
         OrderEvent::ShippedAtSet {
             date: String::new(),
         },
@@ -78,6 +81,7 @@ fn trigger_choices(statuses: &[String], payment_methods: &[String]) -> Vec<(Stri
         .map(|e| match e {
             // "Set" events carry their value: match any value by kind.
             OrderEvent::TrackingNumberSet { .. }
+            | OrderEvent::TrackingNumberChanged { .. }
             | OrderEvent::ShippedAtSet { .. }
             | OrderEvent::DeliveredAtSet { .. } => Trigger::EventKind {
                 event: e.kind().to_string(),
@@ -179,7 +183,8 @@ fn condition_choices(m: &juchu_domain::masters::Masters) -> Vec<Condition> {
 fn describe(t: &Trigger) -> String {
     match t {
         Trigger::EventKind { event } => match event.as_str() {
-            "tracking_number_set" => "配送伝票番号が登録された".into(),
+            "tracking_number_set" => "配送伝票番号が登録された（初回）".into(),
+            "tracking_number_changed" => "配送伝票番号が変更された".into(),
             "shipped_at_set" => "発送完了日が登録された".into(),
             "delivered_at_set" => "配送完了日が登録された".into(),
             other => format!("イベント {other}"),
