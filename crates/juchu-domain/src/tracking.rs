@@ -67,6 +67,20 @@ impl KnownCarrier {
     }
 }
 
+/// What a carrier's tracking says of a parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParcelStatus {
+    /// On its way (荷物受付 … 配達中).
+    InTransit,
+    /// 配達完了 on that day.
+    Delivered(jiff::civil::Date),
+    /// 持戻り / ご不在: taken back, waiting for redelivery.
+    Absent,
+    /// The carrier does not know the number (yet, or a typo that passed the
+    /// check digit).
+    Unknown,
+}
+
 /// Full-width ASCII (！ to ～) and the ideographic space to their ASCII forms.
 fn half_width(c: char) -> char {
     match c {

@@ -23,7 +23,8 @@
 //! 4. `orders/` — the order aggregate and its pipeline; above it, reading
 //!    orders but never changing them: `subscriptions/` (the subscription
 //!    aggregate and its pipeline) and `payments/` (the payment-request outbox
-//!    and the gateway interface).
+//!    and the gateway interface), `deliveries/` (the carrier-tracker
+//!    interface).
 //! 5. `effects/` — the only code that crosses aggregates, and so where every
 //!    change that can set something off enters.
 //! 6. `jobs/` — the job queue and its kinds; `testing`, `bench_support`.
@@ -33,6 +34,7 @@ pub mod bench_support;
 pub mod blacklist;
 pub mod customers;
 pub mod db;
+pub mod deliveries;
 mod effects;
 pub mod error;
 pub mod formats;

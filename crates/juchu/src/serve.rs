@@ -167,6 +167,14 @@ fn workers(store: &Store, in_process: Option<Option<i64>>) -> Result<worker::Sup
     }
     let s = store.clone();
     workers.spawn("jobs", move || worker::run_jobs(s.clone()));
+    // Real carriers cannot be reached from here: the sandbox tracker answers.
+    let (s, tracker) = (
+        store.clone(),
+        juchu_adapters::SandboxTracker::new(store.clock.clone()),
+    );
+    workers.spawn("deliveries", move || {
+        worker::track_deliveries(s.clone(), tracker.clone())
+    });
     if let Some(retention) = in_process {
         let s = store.clone();
         workers.spawn("subscriptions", move || {

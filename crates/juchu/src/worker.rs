@@ -156,6 +156,25 @@ pub async fn deliver_mail(store: Store, smtp: Option<juchu_adapters::SmtpConfig>
 /// Executes queued 決済処理 every few seconds against the payment gateway: the
 /// built-in sandbox provider (real providers cannot be reached from here). A
 /// deferred provider's credit result is asked for until it arrives.
+/// 配送状況の確認: asks the carriers (the sandbox here) about 発送済 parcels,
+/// some at a time, every few minutes.
+pub async fn track_deliveries(store: Store, tracker: juchu_adapters::SandboxTracker) {
+    loop {
+        match store.track_deliveries(&tracker, 500).await {
+            Ok(r) if r.delivered + r.unknown + r.absent > 0 => tracing::info!(
+                delivered = r.delivered,
+                absent = r.absent,
+                unknown = r.unknown,
+                unavailable = r.unavailable,
+                "delivery tracking"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "delivery tracking failed"),
+        }
+        tokio::time::sleep(INTERVAL).await;
+    }
+}
+
 pub async fn process_payments(store: Store, gateway: juchu_adapters::SandboxGateway) {
     loop {
         match store.process_payments(&gateway, 200).await {

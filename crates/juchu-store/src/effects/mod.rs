@@ -18,6 +18,7 @@
 //! not compile without boxing.
 
 mod create;
+mod deliveries;
 mod payment_answers;
 mod subscription_notices;
 mod subscription_run;

@@ -1,0 +1,139 @@
+//! 配送状況の確認: the carrier's tracking applied to 発送済 orders. A delivered
+//! parcel sets 配送完了日 through the order pipeline (so 配送完了 rules fire); a
+//! parcel taken back (持戻り) is noted once; a number the carrier does not know
+//! flags the order 要対応. Asked with no transaction open; every order is asked
+//! at most once per [`RECHECK_SECONDS`].
+
+use crate::StoreError;
+use crate::db::{Store, get_i64, get_opt_str, get_str};
+use crate::deliveries::{CarrierTracker, RECHECK_SECONDS, TrackRequest, TrackRun};
+use crate::history::Actor;
+use crate::orders::ChangeTarget;
+use juchu_domain::patch::OrderPatch;
+use juchu_domain::tracking::{KnownCarrier, ParcelStatus};
+
+/// The 要対応理由 of a number the carrier does not know.
+pub const UNKNOWN_NUMBER: &str = "配送業者に伝票番号が見つかりません";
+
+impl Store {
+    /// Asks `tracker` about up to `limit` 発送済, undelivered orders with a
+    /// tracking number whose last look is older than [`RECHECK_SECONDS`].
+    pub async fn track_deliveries(
+        &self,
+        tracker: &dyn CarrierTracker,
+        limit: usize,
+    ) -> Result<TrackRun, StoreError> {
+        let mut run = TrackRun::default();
+        let rows = sqlx::query(
+            "SELECT o.id, o.order_number, o.tracking_number, o.shipped_at, c.code AS carrier_code \
+             FROM orders o JOIN carriers c ON c.id = o.carrier_id \
+             LEFT JOIN delivery_checks d ON d.order_id = o.id \
+             WHERE o.shipment_status = 'shipped' AND o.delivered_at IS NULL \
+             AND o.tracking_number IS NOT NULL AND o.tracking_number <> '' \
+             AND (d.checked_at IS NULL OR d.checked_at <= $1) \
+             ORDER BY o.id LIMIT $2",
+        )
+        .bind(self.clock.in_seconds(-RECHECK_SECONDS))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let actor = Actor::System {
+            name: tracker.name().to_string(),
+        };
+        for row in &rows {
+            let id = get_i64(row, "id")?;
+            let number = get_str(row, "order_number")?;
+            let Some(carrier) = KnownCarrier::for_code(&get_str(row, "carrier_code")?) else {
+                continue;
+            };
+            let req = TrackRequest {
+                carrier: Some(carrier),
+                tracking_number: get_str(row, "tracking_number")?,
+                shipped_at: get_opt_str(row, "shipped_at")?.and_then(|d| d.parse().ok()),
+            };
+            let status = match tracker.track(&req).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(order = %number, error = %e, "carrier tracking unavailable");
+                    run.unavailable += 1;
+                    continue;
+                }
+            };
+            let mut tx = self.begin().await?;
+            let previous = sqlx::query("SELECT status FROM delivery_checks WHERE order_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| get_str(&r, "status"))
+                .transpose()?;
+            let (code, patch, reason) = match status {
+                ParcelStatus::Delivered(on) => {
+                    run.delivered += 1;
+                    (
+                        "delivered",
+                        Some(OrderPatch {
+                            delivered_at: Some(Some(on.to_string())),
+                            ..Default::default()
+                        }),
+                        format!("{}の配送状況: 配達完了", carrier.label()),
+                    )
+                }
+                ParcelStatus::InTransit => {
+                    run.in_transit += 1;
+                    ("in_transit", None, String::new())
+                }
+                ParcelStatus::Absent => {
+                    run.absent += 1;
+                    ("absent", None, String::new())
+                }
+                ParcelStatus::Unknown => {
+                    run.unknown += 1;
+                    (
+                        "unknown",
+                        // Flagged once, when the carrier first says so.
+                        (previous.as_deref() != Some("unknown")).then(|| OrderPatch {
+                            needs_attention: Some(true),
+                            needs_attention_reason: Some(UNKNOWN_NUMBER.into()),
+                            ..Default::default()
+                        }),
+                        format!("{}の配送状況: 伝票番号が見つかりません", carrier.label()),
+                    )
+                }
+            };
+            if let Some(patch) = patch {
+                self.change_in_tx(&mut tx, ChangeTarget::new(&number, &patch), &actor, &reason)
+                    .await?;
+            }
+            if status == ParcelStatus::Absent && previous.as_deref() != Some("absent") {
+                let row = crate::history::HistoryRow::by(
+                    &actor,
+                    id,
+                    "shipment_status",
+                    "",
+                    format!("{}の配送状況: 持戻り（再配達待ち）", carrier.label()),
+                    "",
+                );
+                crate::db::write_rows(
+                    &mut tx,
+                    self.backend,
+                    vec![crate::history::order_history_rows(
+                        &[row],
+                        &self.clock.now_text(),
+                    )],
+                )
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO delivery_checks (order_id, checked_at, status, checks) VALUES ($1, $2, $3, 1) \
+                 ON CONFLICT (order_id) DO UPDATE SET checked_at = excluded.checked_at, status = excluded.status, checks = delivery_checks.checks + 1",
+            )
+            .bind(id)
+            .bind(self.clock.now_text())
+            .bind(code)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(run)
+    }
+}
