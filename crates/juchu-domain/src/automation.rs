@@ -644,8 +644,8 @@ pub fn conflicts(rules: &[Rule]) -> Vec<Conflict> {
     let mut out = Vec::new();
     for (i, a) in enabled.iter().enumerate() {
         for b in &enabled[i + 1..] {
-            let same_conditions = a.conditions.len() == b.conditions.len()
-                && a.conditions.iter().all(|c| b.conditions.contains(c));
+            let same_conditions = a.conditions.iter().all(|c| b.conditions.contains(c))
+                && b.conditions.iter().all(|c| a.conditions.contains(c));
             if a.trigger == b.trigger && same_conditions && a.action == b.action {
                 out.push(Conflict::Duplicate {
                     first: a.name.clone(),

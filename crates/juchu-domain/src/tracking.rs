@@ -184,7 +184,9 @@ pub fn validate(
             }
         }
         KnownCarrier::JapanPost => {
-            let international = n.len() == 13
+            // Byte slicing below is safe only on ASCII (the input may not be).
+            let international = n.is_ascii()
+                && n.len() == 13
                 && n[..2].bytes().all(|b| b.is_ascii_uppercase())
                 && n[2..11].bytes().all(|b| b.is_ascii_digit())
                 && n[11..].bytes().all(|b| b.is_ascii_uppercase());

@@ -625,22 +625,36 @@ both_stores!(
             0
         );
         let mut settings = store.subscription_settings().await.unwrap();
-        settings.notice_days_before = 3;
         let cal = store.shipping_calendar().await.unwrap();
+        // Orders are made 5 days before delivery = 3 before shipping: a notice
+        // 3 days before shipping would come after its order — refused.
+        settings.notice_days_before = 3;
+        let err = store
+            .save_subscription_settings(&settings, &cal)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("notice_days_before"), "{err}");
+        settings.notice_days_before = 4;
         store
             .save_subscription_settings(&settings, &cal)
             .await
             .unwrap();
         let s = store.subscription(id).await.unwrap();
         let ship = s.schedule.next_ship;
-        let before = ship.checked_sub(jiff::Span::new().days(4)).unwrap();
+        let before = ship.checked_sub(jiff::Span::new().days(5)).unwrap();
         assert_eq!(
             store.send_subscription_notices(before).await.unwrap(),
             0,
             "too early"
         );
-        let due = ship.checked_sub(jiff::Span::new().days(3)).unwrap();
+        let due = ship.checked_sub(jiff::Span::new().days(4)).unwrap();
         assert_eq!(store.send_subscription_notices(due).await.unwrap(), 1);
+        // The run that day does not order it yet: the notice came first.
+        let report = store
+            .run_subscriptions(due, &RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.created, 0, "{report:?}");
         assert_eq!(
             store.send_subscription_notices(due).await.unwrap(),
             0,

@@ -75,6 +75,12 @@ pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
             purge_jobs(&store, days).await;
         }
         let today = store.clock.today();
+        // Notices first: they tell of deliveries the run is about to order.
+        match store.send_subscription_notices(today).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(date = %today, notices = n, "subscription notices queued"),
+            Err(e) => tracing::error!(error = %e, "subscription notices failed"),
+        }
         match store.run_subscriptions(today, &Default::default()).await {
             Ok(r) if r.created > 0 || !r.failed.is_empty() => {
                 for (id, why) in &r.failed {
@@ -91,11 +97,6 @@ pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
             Ok(_) => {}
             // A store error is logged and retried on the next tick, not fatal.
             Err(e) => tracing::error!(error = %e, "subscription run failed"),
-        }
-        match store.send_subscription_notices(today).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(date = %today, notices = n, "subscription notices queued"),
-            Err(e) => tracing::error!(error = %e, "subscription notices failed"),
         }
         tokio::time::sleep(INTERVAL).await;
     }

@@ -25,10 +25,11 @@ impl Store {
     ) -> Result<TrackRun, StoreError> {
         let mut run = TrackRun::default();
         let rows = sqlx::query(
-            "SELECT o.id, o.order_number, o.tracking_number, o.shipped_at, c.code AS carrier_code \
+            "SELECT o.id, o.order_number, o.tracking_number, o.shipped_at, o.needs_attention_reason, c.code AS carrier_code \
              FROM orders o JOIN carriers c ON c.id = o.carrier_id \
              LEFT JOIN delivery_checks d ON d.order_id = o.id \
-             WHERE o.shipment_status = 'shipped' AND o.delivered_at IS NULL \
+             WHERE c.code IN ('yamato', 'sagawa', 'japanpost') \
+             AND o.shipment_status = 'shipped' AND o.delivered_at IS NULL \
              AND o.tracking_number IS NOT NULL AND o.tracking_number <> '' \
              AND (d.checked_at IS NULL OR d.checked_at <= $1) \
              ORDER BY o.id LIMIT $2",
@@ -66,6 +67,7 @@ impl Store {
                 .await?
                 .map(|r| get_str(&r, "status"))
                 .transpose()?;
+            let reason_now = get_str(row, "needs_attention_reason")?;
             let (code, patch, reason) = match status {
                 ParcelStatus::Delivered(on) => {
                     run.delivered += 1;
@@ -93,7 +95,12 @@ impl Store {
                         // Flagged once, when the carrier first says so.
                         (previous.as_deref() != Some("unknown")).then(|| OrderPatch {
                             needs_attention: Some(true),
-                            needs_attention_reason: Some(UNKNOWN_NUMBER.into()),
+                            // Added to a reason already there, never over it.
+                            needs_attention_reason: Some(match reason_now.trim() {
+                                "" => UNKNOWN_NUMBER.to_string(),
+                                r if r.contains(UNKNOWN_NUMBER) => r.to_string(),
+                                r => format!("{r}／{UNKNOWN_NUMBER}"),
+                            }),
                             ..Default::default()
                         }),
                         format!("{}の配送状況: 伝票番号が見つかりません", carrier.label()),
@@ -101,8 +108,30 @@ impl Store {
                 }
             };
             if let Some(patch) = patch {
-                self.change_in_tx(&mut tx, ChangeTarget::new(&number, &patch), &actor, &reason)
-                    .await?;
+                // One order the pipeline refuses (a rule's refusal) is noted and
+                // checked again later; it never stops the round.
+                let target = ChangeTarget::new(&number, &patch);
+                if let Err(e) = self.change_in_tx(&mut tx, target, &actor, &reason).await {
+                    tx.rollback().await?;
+                    match e {
+                        StoreError::Invalid(e) => {
+                            tracing::warn!(order = %number, error = %e, "delivery not applied");
+                            run.unavailable += 1;
+                            let mut tx = self.begin().await?;
+                            sqlx::query(
+                                "INSERT INTO delivery_checks (order_id, checked_at, status, checks) VALUES ($1, $2, 'refused', 1) \
+                                 ON CONFLICT (order_id) DO UPDATE SET checked_at = excluded.checked_at, status = excluded.status, checks = delivery_checks.checks + 1",
+                            )
+                            .bind(id)
+                            .bind(self.clock.now_text())
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            continue;
+                        }
+                        e => return Err(e),
+                    }
+                }
             }
             if status == ParcelStatus::Absent && previous.as_deref() != Some("absent") {
                 let row = crate::history::HistoryRow::by(

@@ -297,7 +297,8 @@ impl Store {
         .await?;
         let now_status = get_str(&now_status, "payment_status")?;
         let mut notes = Vec::new();
-        if now_status != a.before.code() {
+        let applied = now_status == a.before.code();
+        if !applied {
             let label =
                 PaymentStatus::from_code(&now_status).map_or(now_status.as_str(), |s| s.label());
             notes.push(format!(
@@ -335,7 +336,10 @@ impl Store {
             _ if a.req.transaction_id.is_empty() => Some(String::new()),
             _ => None,
         };
+        // Only a decline that was applied plans a retry: after a 強制 change
+        // meanwhile, nobody should authorise the card again by policy.
         if let GatewayOutcome::Declined { reason, .. } = a.outcome
+            && applied
             && a.kind == GatewayKind::Card
             && matches!(
                 a.process,

@@ -277,10 +277,14 @@ impl Store {
         if points <= 0 {
             return Ok(());
         }
-        let row = sqlx::query("SELECT points FROM customers WHERE id = $1")
-            .bind(customer)
-            .fetch_optional(&mut **tx)
-            .await?;
+        // Locked like a spending order's read: neither move is lost.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT points FROM customers WHERE id = $1{}",
+            self.lock_suffix()
+        )))
+        .bind(customer)
+        .fetch_optional(&mut **tx)
+        .await?;
         let Some(row) = row else { return Ok(()) };
         let was = get_i64(&row, "points")?;
         sqlx::query("UPDATE customers SET points = $1 WHERE id = $2")

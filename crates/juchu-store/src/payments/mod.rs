@@ -103,6 +103,13 @@ pub(crate) async fn queue(
             )));
         }
     }
+    // A 再オーソリ the policy planned for later gives way to whatever is asked
+    // now (a new card, a 取消): it would otherwise block the order for days.
+    sqlx::query("UPDATE payment_requests SET status = 'superseded', finished_at = $1 WHERE order_id = $2 AND status = 'pending' AND retry_number > 0")
+        .bind(now)
+        .bind(order.id)
+        .execute(&mut **tx)
+        .await?;
     let open = sqlx::query(
         "SELECT id, process FROM payment_requests WHERE order_id = $1 AND status IN ('pending', 'running')",
     )

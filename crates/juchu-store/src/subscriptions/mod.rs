@@ -599,6 +599,22 @@ impl Store {
                 "0〜30日で指定してください（0は送信しない）",
             );
         }
+        // The notice tells of a delivery whose order is not made yet: it must
+        // come before the run makes it (which moves the next ship date on).
+        let made_before_ship = match s.basis {
+            CreationBasis::Delivery => s.days_before - calendar.lead_days,
+            CreationBasis::Ship => s.days_before,
+        };
+        if s.notice_days_before > 0 && i64::from(s.notice_days_before) <= made_before_ship {
+            e.add(
+                "notice_days_before",
+                "before_order",
+                format!(
+                    "事前お知らせは受注作成（発送予定日の{made_before_ship}日前）より前に送るため、{}日前以上にしてください",
+                    made_before_ship + 1
+                ),
+            );
+        }
         if (1..=7u8).all(|d| calendar.no_ship_weekdays.contains(&d)) {
             e.add(
                 "no_ship_weekdays",
