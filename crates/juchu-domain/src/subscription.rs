@@ -139,6 +139,19 @@ impl CardToken {
     }
 }
 
+/// A token as received, not yet checked ([`CardToken::parse`] checks it).
+impl From<String> for CardToken {
+    fn from(raw: String) -> Self {
+        CardToken(raw)
+    }
+}
+
+impl From<&str> for CardToken {
+    fn from(raw: &str) -> Self {
+        CardToken(raw.to_string())
+    }
+}
+
 impl std::fmt::Debug for CardToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(if self.is_set() {
@@ -270,7 +283,8 @@ pub enum SubscriptionCommand {
     Advance,
     /// The customer's new card: its token replaces the stored one.
     ReplacePaymentToken {
-        token: String,
+        /// As sent (checked when applied); its `Debug` hides it.
+        token: CardToken,
     },
     /// Flags the subscription 要対応 with one more reason (the system's).
     Flag {
@@ -497,7 +511,7 @@ pub fn apply_command(
                     "この定期受注の支払方法はクレジットカードではありません（先に支払方法を変更してください）",
                 ));
             }
-            s.card_token = CardToken::parse(token)?;
+            s.card_token = CardToken::parse(token.as_str())?;
             s.remove_attention_reason(attention::NO_CARD_TOKEN);
         }
         SubscriptionCommand::Flag { reason } => s.add_attention_reason(reason),

@@ -540,6 +540,35 @@ both_stores!(
             juchu_store::testing::count(&store, "SELECT COUNT(*) AS n FROM orders").await,
             orders_before
         );
+        // Using more on the order later takes the difference; more than the
+        // balance is refused on the field.
+        let more = juchu_domain::patch::OrderPatch {
+            points_used: Some(350),
+            ..Default::default()
+        };
+        store
+            .change_order(&first.order_number, None, &more, &staff(), "")
+            .await
+            .unwrap();
+        assert_eq!(balance(store.clone()).await, 150);
+        let too_much = juchu_domain::patch::OrderPatch {
+            points_used: Some(600),
+            ..Default::default()
+        };
+        let err = store
+            .change_order(&first.order_number, None, &too_much, &staff(), "")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("points_used"), "{err}");
+        let less = juchu_domain::patch::OrderPatch {
+            points_used: Some(300),
+            ..Default::default()
+        };
+        store
+            .change_order(&first.order_number, None, &less, &staff(), "")
+            .await
+            .unwrap();
+        assert_eq!(balance(store.clone()).await, 200);
         // A guest order cannot use points.
         let guest = NewOrder {
             customer_id: None,

@@ -156,9 +156,7 @@ impl Store {
             return Ok(());
         }
         let cmd = match card_token {
-            Some(t) => SubscriptionCommand::ReplacePaymentToken {
-                token: t.to_string(),
-            },
+            Some(t) => SubscriptionCommand::ReplacePaymentToken { token: t.into() },
             None => SubscriptionCommand::Flag {
                 reason: attention::NO_CARD_TOKEN.into(),
             },

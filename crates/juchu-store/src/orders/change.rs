@@ -326,6 +326,8 @@ impl Store {
             let outside = outside_steps(&c);
             self.return_points_on_cancel(tx, &before, &c.order, &mut order_history)
                 .await?;
+            self.respend_points(tx, &before, &c.order, &mut order_history)
+                .await?;
             let cascade_steps = c.steps.len();
             let mut order = c.order;
             self.award_points(

@@ -241,6 +241,68 @@ impl Store {
         Ok(())
     }
 
+    /// 利用ポイント changed on an order (not cancelled): the difference moves
+    /// between the order and the customer's balance, which never goes below 0
+    /// (refused on `points_used`), so a later cancellation returns exactly what
+    /// was taken.
+    pub(super) async fn respend_points(
+        &self,
+        tx: &mut Tx,
+        before: &Order,
+        after: &Order,
+        history: &mut Vec<HistoryRow>,
+    ) -> Result<(), StoreError> {
+        use juchu_domain::status::PaymentStatus::Cancelled;
+        let delta = after.totals.points_used - before.totals.points_used;
+        if delta == 0 || after.payment_status == Cancelled {
+            return Ok(());
+        }
+        let Some(customer) = after.customer_id else {
+            return Err(FieldErrors::single(
+                "points_used",
+                "no_customer",
+                "ポイントを利用するには顧客を指定してください",
+            )
+            .into());
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT points FROM customers WHERE id = $1{}",
+            self.lock_suffix()
+        )))
+        .bind(customer)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else { return Ok(()) };
+        let balance = get_i64(&row, "points")?;
+        if delta > balance {
+            return Err(FieldErrors::single(
+                "points_used",
+                "insufficient_points",
+                format!("ポイント残高が足りません（残高 {balance}、追加で利用 {delta}）"),
+            )
+            .into());
+        }
+        sqlx::query("UPDATE customers SET points = $1 WHERE id = $2")
+            .bind(balance - delta)
+            .bind(customer)
+            .execute(&mut **tx)
+            .await?;
+        history.push(HistoryRow {
+            owner_id: after.id,
+            actor_kind: "system",
+            actor_id: None,
+            actor_name: "ポイント".into(),
+            field: "customer_points_used".into(),
+            before: balance.to_string(),
+            after: (balance - delta).to_string(),
+            reason: format!(
+                "利用ポイント {} → {}",
+                before.totals.points_used, after.totals.points_used
+            ),
+        });
+        Ok(())
+    }
+
     /// ポイント設定: when the order reaches the shop's status the customer gets
     /// `rate` % of the item total, once per order (its 付与ポイント, taken back
     /// by a cancellation like any granted points).

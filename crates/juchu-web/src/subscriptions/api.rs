@@ -505,7 +505,8 @@ pub async fn pause(
 }
 
 /// Body of `PUT /api/v1/subscriptions/{id}/payment-token`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+// No `Debug`: it carries the token.
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentTokenBody {
     /// The payment provider's token for the customer's new card (never a card number).
@@ -534,7 +535,7 @@ pub async fn replace_payment_token(
     let b: PaymentTokenBody = parse_json(&body)?;
     let reason = b.reason.unwrap_or_default();
     let cmd = SubscriptionCommand::ReplacePaymentToken {
-        token: b.card_token,
+        token: b.card_token.into(),
     };
     operate(&st, &caller, id, b.version, cmd, &reason).await
 }

@@ -513,7 +513,7 @@ async fn operate(
         }),
         "recalculate" => Some(SubscriptionCommand::Recalculate),
         "card" => Some(SubscriptionCommand::ReplacePaymentToken {
-            token: s("card_token"),
+            token: s("card_token").into(),
         }),
         "decrement" => Some(SubscriptionCommand::DecrementCount),
         "cycle" => cycle_from_form(&f, &mut errors).map(|cycle| {
