@@ -118,6 +118,20 @@ pub(crate) async fn points_settings_in(
     Ok(p)
 }
 
+/// A 履歴 row of a move of the customer's points, by ポイント.
+fn points_row(order_id: i64, field: &str, before: i64, after: i64, reason: String) -> HistoryRow {
+    HistoryRow {
+        owner_id: order_id,
+        actor_kind: "system",
+        actor_id: None,
+        actor_name: "ポイント".into(),
+        field: field.into(),
+        before: before.to_string(),
+        after: after.to_string(),
+        reason,
+    }
+}
+
 /// Field of an order's error in a batch (`points_used`, `orders[3].points_used`).
 fn points_field(batch: bool, i: usize) -> String {
     if batch {
@@ -128,6 +142,19 @@ fn points_field(batch: bool, i: usize) -> String {
 }
 
 impl Store {
+    /// The customer's balance, locked for the transaction (two moves of one
+    /// customer's points never lose one another).
+    async fn locked_points(&self, tx: &mut Tx, customer: i64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT points FROM customers WHERE id = $1{}",
+            self.lock_suffix()
+        )))
+        .bind(customer)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row.map(|r| get_i64(&r, "points")).transpose()?)
+    }
+
     pub async fn points_settings(&self) -> Result<PointsSettings, StoreError> {
         let mut conn = self.pool.acquire().await?;
         points_settings_in(&mut conn).await
@@ -198,15 +225,9 @@ impl Store {
         for (customer, idx) in by_customer {
             // Locked: two orders of one customer at once cannot both spend the
             // same points.
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT points FROM customers WHERE id = $1{}",
-                self.lock_suffix()
-            )))
-            .bind(customer)
-            .fetch_optional(&mut **tx)
-            .await?;
-            let Some(row) = row else { continue };
-            let mut balance = get_i64(&row, "points")?;
+            let Some(mut balance) = self.locked_points(tx, customer).await? else {
+                continue;
+            };
             for i in idx {
                 let o = &orders[i];
                 let used = o.totals.points_used;
@@ -218,17 +239,14 @@ impl Store {
                     );
                     continue;
                 }
-                history.push(HistoryRow {
-                    owner_id: o.id,
-                    actor_kind: "system",
-                    actor_id: None,
-                    actor_name: "ポイント".into(),
-                    // Not `customer_points`: those rows count the returns.
-                    field: "customer_points_used".into(),
-                    before: balance.to_string(),
-                    after: (balance - used).to_string(),
-                    reason: format!("ポイント利用: {used}"),
-                });
+                // Not `customer_points`: those rows count the returns.
+                history.push(points_row(
+                    o.id,
+                    "customer_points_used",
+                    balance,
+                    balance - used,
+                    format!("ポイント利用: {used}"),
+                ));
                 balance -= used;
             }
             sqlx::query("UPDATE customers SET points = $1 WHERE id = $2")
@@ -265,15 +283,9 @@ impl Store {
             )
             .into());
         };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT points FROM customers WHERE id = $1{}",
-            self.lock_suffix()
-        )))
-        .bind(customer)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = row else { return Ok(()) };
-        let balance = get_i64(&row, "points")?;
+        let Some(balance) = self.locked_points(tx, customer).await? else {
+            return Ok(());
+        };
         if delta > balance {
             return Err(FieldErrors::single(
                 "points_used",
@@ -287,19 +299,16 @@ impl Store {
             .bind(customer)
             .execute(&mut **tx)
             .await?;
-        history.push(HistoryRow {
-            owner_id: after.id,
-            actor_kind: "system",
-            actor_id: None,
-            actor_name: "ポイント".into(),
-            field: "customer_points_used".into(),
-            before: balance.to_string(),
-            after: (balance - delta).to_string(),
-            reason: format!(
+        history.push(points_row(
+            after.id,
+            "customer_points_used",
+            balance,
+            balance - delta,
+            format!(
                 "利用ポイント {} → {}",
                 before.totals.points_used, after.totals.points_used
             ),
-        });
+        ));
         Ok(())
     }
 
@@ -339,16 +348,9 @@ impl Store {
         if points <= 0 {
             return Ok(());
         }
-        // Locked like a spending order's read: neither move is lost.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT points FROM customers WHERE id = $1{}",
-            self.lock_suffix()
-        )))
-        .bind(customer)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = row else { return Ok(()) };
-        let was = get_i64(&row, "points")?;
+        let Some(was) = self.locked_points(tx, customer).await? else {
+            return Ok(());
+        };
         sqlx::query("UPDATE customers SET points = $1 WHERE id = $2")
             .bind(was + points)
             .bind(customer)
@@ -356,26 +358,20 @@ impl Store {
             .await?;
         after.points_granted = points;
         let why = format!("ポイント付与: 対応状況「{status}」で商品合計の{rate}%");
-        history.push(HistoryRow {
-            owner_id: after.id,
-            actor_kind: "system",
-            actor_id: None,
-            actor_name: "ポイント".into(),
-            field: "points_granted".into(),
-            before: "0".into(),
-            after: points.to_string(),
-            reason: why.clone(),
-        });
-        history.push(HistoryRow {
-            owner_id: after.id,
-            actor_kind: "system",
-            actor_id: None,
-            actor_name: "ポイント".into(),
-            field: "customer_points_awarded".into(),
-            before: was.to_string(),
-            after: (was + points).to_string(),
-            reason: why,
-        });
+        history.push(points_row(
+            after.id,
+            "points_granted",
+            0,
+            points,
+            why.clone(),
+        ));
+        history.push(points_row(
+            after.id,
+            "customer_points_awarded",
+            was,
+            was + points,
+            why,
+        ));
         Ok(())
     }
 }
