@@ -280,6 +280,21 @@ mod tests {
         .unwrap();
         assert_eq!(instructed.shipment_status, ShipmentStatus::Instructed);
         assert_eq!(instructed.shipped_at, None);
+        // A form that sends the status as it was (未発送) and an empty
+        // 発送完了日 still ships it today.
+        let from_form = apply_patch(
+            &before,
+            &OrderPatch {
+                shipment_status: Some("未発送".into()),
+                shipped_at: Some(None),
+                ..number("1234-5678-9013")
+            },
+            &ctx,
+            day,
+        )
+        .unwrap();
+        assert_eq!(from_form.shipment_status, ShipmentStatus::Shipped);
+        assert_eq!(from_form.shipped_at, Some(day));
     }
 
     #[test]

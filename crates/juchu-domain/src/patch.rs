@@ -349,18 +349,6 @@ pub fn apply_patch(
                 }
             },
         };
-        // A first number on a 未発送 order ships it today, unless the change
-        // says otherwise (発送指示: handed over later, e.g. a dated delivery).
-        if order.tracking_number.is_none()
-            && o.tracking_number.is_some()
-            && patch.shipment_status.is_none()
-            && o.shipment_status == ShipmentStatus::NotShipped
-        {
-            o.shipment_status = ShipmentStatus::Shipped;
-            if o.shipped_at.is_none() && patch.shipped_at.is_none() {
-                o.shipped_at = Some(today);
-            }
-        }
     }
     patch_date(
         &mut errors,
@@ -395,6 +383,9 @@ pub fn apply_patch(
     patch_date(&mut errors, "paid_at", &patch.paid_at, &mut o.paid_at);
     if let Some(s) = &patch.shipment_status {
         match ShipmentStatus::parse(s) {
+            // A form sends every field: the status as it was is no instruction
+            // (a first tracking number may have shipped the order above).
+            Some(st) if st == order.shipment_status => {}
             Some(st) => {
                 o.shipment_status = st;
                 if st == ShipmentStatus::Shipped && o.shipped_at.is_none() {
@@ -406,6 +397,22 @@ pub fn apply_patch(
                 "unknown_shipment_status",
                 format!("発送状況「{s}」はありません"),
             ),
+        }
+    }
+    // A first number on a 未発送 order ships it today, unless the change sets
+    // another status (発送指示: handed over later, e.g. a dated delivery). The
+    // status as it was (a form sends every field) is no instruction. After the
+    // dates and the status, so a form's empty 発送完了日 does not undo it.
+    let first_number = order.tracking_number.is_none() && o.tracking_number.is_some();
+    let status_changed = patch
+        .shipment_status
+        .as_deref()
+        .and_then(ShipmentStatus::parse)
+        .is_some_and(|s| s != order.shipment_status);
+    if first_number && !status_changed && o.shipment_status == ShipmentStatus::NotShipped {
+        o.shipment_status = ShipmentStatus::Shipped;
+        if o.shipped_at.is_none() {
+            o.shipped_at = Some(today);
         }
     }
     if let Some(s) = &patch.shipping_list_state {
