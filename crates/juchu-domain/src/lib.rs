@@ -8,7 +8,7 @@
 //! 1. `error`, `text`, `normalize`, `time`, `status`, `actor`, `access`
 //! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`
 //! 3. `order`, `patch`, `event`, `payment`, `subscription`, `mail`, `blacklist`
-//! 4. `automation`, `csv_format`, `document`, `job`
+//! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`
 
 pub mod access;
 pub mod actor;
@@ -28,6 +28,7 @@ pub mod order;
 pub mod patch;
 pub mod payment;
 pub mod pricing;
+pub mod shipment_import;
 pub mod status;
 pub mod subscription;
 pub mod text;

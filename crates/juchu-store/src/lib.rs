@@ -52,6 +52,7 @@ pub mod subscriptions;
 pub mod testing;
 
 pub use db::{Arg, Backend, Store, StoreConfig, create_pg_database, drop_pg_database_blocking};
+pub use effects::shipment_import::ImportRowResult;
 pub use error::StoreError;
 pub use history::{Actor, HistoryEntry};
 pub use orders::{OrderPage, OrderQuery};
