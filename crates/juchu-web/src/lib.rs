@@ -2,7 +2,7 @@
 //! the Japanese admin UI, and `/healthz`.
 //!
 //! One folder per business area (`orders/`, `customers/`, `masters/`,
-//! `subscriptions/`, `automation/`, `mail/`, `blacklist/`, `payments/`,
+//! `subscriptions/`, `automation/`, `mail/`, `blacklist/`, `payments/`, `shipments/`,
 //! `documents/`, `jobs/`, `staff/`), each with `api.rs` and/or `ui.rs`; the
 //! routes of every area are put together here, once.
 //!
@@ -32,6 +32,7 @@ pub mod orders;
 mod page;
 pub mod payments;
 pub mod query;
+pub mod shipments;
 pub mod staff;
 pub mod subscriptions;
 mod views;
@@ -191,6 +192,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             payments::api::request_payment
         ))
         .routes(routes!(payments::api::payment_notification))
+        .routes(routes!(shipments::api::shipment_import))
         .routes(routes!(automation::api::load_presets))
         .routes(routes!(
             automation::api::put_rule,
