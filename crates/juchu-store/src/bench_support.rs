@@ -243,6 +243,37 @@ impl Store {
         Ok(inserted)
     }
 
+    /// The raw baseline of a shipment import: per row, the tracking number,
+    /// 発送済 and today's date, and one 履歴 row, in one transaction (rolled
+    /// back: the measured import has already applied them).
+    pub async fn bench_raw_shipment_updates(
+        &self,
+        order_ids: &[i64],
+        trackings: &[String],
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now_text();
+        let today = self.clock.today().to_string();
+        let mut tx = self.begin().await?;
+        for (id, t) in order_ids.iter().zip(trackings) {
+            sqlx::query("UPDATE orders SET tracking_number = $1, shipment_status = 'shipped', shipped_at = $2, version = version + 1 WHERE id = $3")
+                .bind(t.clone())
+                .bind(today.clone())
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) VALUES ($1, $2, 'system', NULL, 'bench', 'tracking_number', '', $3, '出荷実績インポート')",
+            )
+            .bind(*id)
+            .bind(now.clone())
+            .bind(t.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.rollback().await?;
+        Ok(())
+    }
+
     /// Gives every subscription the storefront's card token (bulk creation
     /// takes none), so the run can authorise their child orders.
     pub async fn bench_set_card_tokens(&self, token: &str) -> Result<(), StoreError> {
