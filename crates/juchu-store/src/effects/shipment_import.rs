@@ -40,17 +40,15 @@ impl Store {
     ) -> Result<Vec<ImportRowResult>, StoreError> {
         let rows = read_standard(&decode(bytes, encoding)?)?;
         let masters = self.masters().await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let order = match self.order_by_number(&row.order_number).await {
-                Ok(o) => Some(o),
-                Err(StoreError::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            let plan = plan_row(row, order.as_ref(), &masters);
-            out.push(result(row.line, &row.order_number, &plan));
-        }
-        Ok(out)
+        let numbers: Vec<String> = rows.iter().map(|r| r.order_number.clone()).collect();
+        let orders = self.orders_by_numbers(&numbers).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let plan = plan_row(row, orders.get(&row.order_number), &masters);
+                result(row.line, &row.order_number, &plan)
+            })
+            .collect())
     }
 
     /// Applies the file: each row in its own transaction, on the order locked

@@ -489,6 +489,34 @@ pub(crate) fn label_rows(order_id: i64, labels: &[i64]) -> Rows {
 
 impl Store {
     /// An order with its items and labels.
+    /// The orders of these numbers (those that exist), by number: one query per
+    /// 500 numbers, one read snapshot.
+    pub async fn orders_by_numbers(
+        &self,
+        numbers: &[String],
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let mut out = HashMap::with_capacity(numbers.len());
+        for chunk in numbers.chunks(500) {
+            let sql = format!(
+                "{} WHERE order_number IN ({})",
+                select_order_sql(),
+                crate::db::in_list(chunk.len(), 1)
+            );
+            let rows = query_with(sql, chunk.iter().map(Arg::from).collect())
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut orders = rows
+                .iter()
+                .map(order_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            attach_children(&mut tx, &mut orders).await?;
+            out.extend(orders.into_iter().map(|o| (o.order_number.clone(), o)));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     pub async fn order_by_number(&self, order_number: &str) -> Result<Order, StoreError> {
         // One snapshot for the order and its items/labels, so a concurrent change
         // never yields new items next to the old version number.
