@@ -126,6 +126,20 @@ both_stores!(
                 .count(),
             1
         );
+        // One order twice in a file: the second row sees the first (row by row).
+        let twice = format!(
+            "受注番号,配送伝票番号,発送状況\n{n},4444-5555-6661,発送指示\n{n},4444-5555-6661,発送済\n",
+            n = numbers[2]
+        );
+        let run = store
+            .run_shipment_import(twice.as_bytes(), FileEncoding::Detect, &actor)
+            .await
+            .unwrap();
+        let got: Vec<&str> = run.iter().map(|r| r.outcome.as_str()).collect();
+        assert_eq!(got, ["変更", "変更"], "{run:?}");
+        let o = store.order_by_number(&numbers[2]).await.unwrap();
+        assert_eq!(o.tracking_number.as_deref(), Some("444455556661"));
+        assert_eq!(o.shipment_status, ShipmentStatus::Shipped);
         // A file that is not CSV of the format names what is missing.
         let err = store
             .preview_shipment_import("番号,伝票\n1,2\n".as_bytes(), FileEncoding::Detect)

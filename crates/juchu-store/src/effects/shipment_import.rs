@@ -1,14 +1,19 @@
 //! 出荷実績インポート (the standard format) against the orders: a preview that
-//! changes nothing, and the run, which applies each row through the order
-//! pipeline in its own transaction (rules fire: 発送完了メール on a first
-//! number). What a row does is decided by the pure
+//! changes nothing, and the run, which applies the rows through the order
+//! pipeline in chunks (rules fire: 発送完了メール on a first number). What a row does is decided by the pure
 //! [`juchu_domain::shipment_import::plan_row`], on the order as it is then.
 
 use crate::StoreError;
 use crate::db::Store;
 use crate::history::Actor;
 use crate::orders::ChangeTarget;
-use juchu_domain::shipment_import::{FileEncoding, RowPlan, decode, plan_row, read_standard};
+use juchu_domain::patch::OrderPatch;
+use juchu_domain::shipment_import::{
+    FileEncoding, RowPlan, ShipmentRow, decode, plan_row, read_standard,
+};
+
+/// Rows applied per transaction.
+const CHUNK: usize = 500;
 
 /// One row's result, as the preview and the result CSV show it (行, 受注番号,
 /// 結果, 内容).
@@ -51,10 +56,12 @@ impl Store {
             .collect())
     }
 
-    /// Applies the file: each row in its own transaction, on the order locked
-    /// and planned again (it may have changed since the preview). A row the
-    /// pipeline refuses is reported with why; the others still apply. The same
-    /// file again reports every row 変更なし.
+    /// Applies the file in chunks of rows, each chunk one transaction: its
+    /// orders are locked and planned again (they may have changed since the
+    /// preview), and the changes go through the batch pipeline, where an order
+    /// the pipeline refuses gets its error and the others still apply. A chunk
+    /// naming one order twice goes row by row, so the second row sees the
+    /// first. The same file again reports every row 変更なし.
     pub async fn run_shipment_import(
         &self,
         bytes: &[u8],
@@ -64,34 +71,54 @@ impl Store {
         let rows = read_standard(&decode(bytes, encoding)?)?;
         let masters = self.masters().await?;
         let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut tx = self.begin().await?;
-            let order = match self.lock_order(&mut tx, &row.order_number).await {
-                Ok(o) => Some(o),
-                Err(StoreError::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            let plan = plan_row(row, order.as_ref(), &masters);
-            let plan = match plan {
-                RowPlan::Change(patch, said) => {
-                    let target = ChangeTarget::new(&row.order_number, &patch);
-                    match self
-                        .change_in_tx(&mut tx, target, actor, "出荷実績インポート")
-                        .await
-                    {
-                        Ok(_) => RowPlan::Change(patch, said),
-                        Err(StoreError::Invalid(e)) => RowPlan::Refused(e.messages()),
-                        Err(e) => return Err(e),
-                    }
-                }
-                other => other,
-            };
-            if matches!(plan, RowPlan::Refused(_)) {
-                tx.rollback().await?;
+        let no_change = OrderPatch::default();
+        for chunk in rows.chunks(CHUNK) {
+            let mut seen = std::collections::HashSet::new();
+            let twice = chunk.iter().any(|r| !seen.insert(r.order_number.as_str()));
+            let parts: Vec<&[ShipmentRow]> = if twice {
+                chunk.chunks(1).collect()
             } else {
+                vec![chunk]
+            };
+            for part in parts {
+                let mut tx = self.begin().await?;
+                let lock: Vec<ChangeTarget> = part
+                    .iter()
+                    .map(|r| ChangeTarget::new(&r.order_number, &no_change))
+                    .collect();
+                let loaded = self.lock_orders_by_number(&mut tx, &lock).await?;
+                let plans: Vec<RowPlan> = part
+                    .iter()
+                    .map(|r| plan_row(r, loaded.get(&r.order_number), &masters))
+                    .collect();
+                let targets: Vec<ChangeTarget> = part
+                    .iter()
+                    .zip(&plans)
+                    .filter_map(|(r, p)| match p {
+                        RowPlan::Change(patch, _) => {
+                            Some(ChangeTarget::new(&r.order_number, patch))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut applied = self
+                    .change_loaded_in_tx(&mut tx, loaded, &targets, actor, "出荷実績インポート")
+                    .await?
+                    .into_iter();
                 tx.commit().await?;
+                for (row, plan) in part.iter().zip(plans) {
+                    let plan = match plan {
+                        RowPlan::Change(patch, said) => match applied.next() {
+                            Some(Ok(_)) => RowPlan::Change(patch, said),
+                            Some(Err(StoreError::Invalid(e))) => RowPlan::Refused(e.messages()),
+                            Some(Err(e)) => RowPlan::Refused(e.to_string()),
+                            None => RowPlan::Refused("適用されませんでした".into()),
+                        },
+                        other => other,
+                    };
+                    out.push(result(row.line, &row.order_number, &plan));
+                }
             }
-            out.push(result(row.line, &row.order_number, &plan));
         }
         Ok(out)
     }
