@@ -43,27 +43,21 @@ impl Store {
             (false, true) => -delta,
             _ => return Ok(()),
         };
-        let row = sqlx::query("SELECT points FROM customers WHERE id = $1")
-            .bind(customer)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let Some(row) = row else { return Ok(()) };
-        let was = get_i64(&row, "points")?;
+        let Some(was) = self.locked_points(tx, customer).await? else {
+            return Ok(());
+        };
         let now = (was + change).max(0);
         sqlx::query("UPDATE customers SET points = $1 WHERE id = $2")
             .bind(now)
             .bind(customer)
             .execute(&mut **tx)
             .await?;
-        history.push(HistoryRow {
-            owner_id: after.id,
-            actor_kind: "system",
-            actor_id: None,
-            actor_name: "ポイント".into(),
-            field: "customer_points".into(),
-            before: was.to_string(),
-            after: now.to_string(),
-            reason: if entering {
+        history.push(points_row(
+            after.id,
+            "customer_points",
+            was,
+            now,
+            if entering {
                 format!(
                     "取消完了: 利用ポイント {} を返却、付与ポイント {} を回収",
                     after.totals.points_used, after.points_granted
@@ -74,7 +68,7 @@ impl Store {
                     after.totals.points_used, after.points_granted
                 )
             },
-        });
+        ));
         Ok(())
     }
 }
