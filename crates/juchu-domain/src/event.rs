@@ -24,8 +24,15 @@ pub enum OrderEvent {
     /// 配送伝票番号が変更された: a number replaced by another (a correction).
     /// Kept apart so a corrected number does not send 発送のお知らせ again.
     TrackingNumberChanged { tracking_number: String },
-    /// 発送状況が X になった
+    /// 発送状況が X になった: the order's, which on a split order is every
+    /// package's (発送済: all packages shipped).
     ShipmentStatusBecame { status: ShipmentStatus },
+    /// 出荷（一つの荷物）の発送状況が X になった: one package of a split or
+    /// multi-parcel order.
+    PackageStatusBecame {
+        shipment: u32,
+        status: ShipmentStatus,
+    },
     /// 発送完了日が登録された
     ShippedAtSet { date: String },
     /// 配送完了日が登録された
@@ -55,6 +62,9 @@ impl OrderEvent {
             OrderEvent::ShipmentStatusBecame { status } => {
                 format!("発送状況が「{}」になった", status.label())
             }
+            OrderEvent::PackageStatusBecame { shipment, status } => {
+                format!("出荷{shipment}の発送状況が「{}」になった", status.label())
+            }
             OrderEvent::ShippedAtSet { .. } => "発送完了日が登録された".into(),
             OrderEvent::DeliveredAtSet { .. } => "配送完了日が登録された".into(),
             OrderEvent::ShippingListExported => "出荷リストが出力済になった".into(),
@@ -74,6 +84,7 @@ impl OrderEvent {
             OrderEvent::TrackingNumberSet { .. } => "tracking_number_set",
             OrderEvent::TrackingNumberChanged { .. } => "tracking_number_changed",
             OrderEvent::ShipmentStatusBecame { .. } => "shipment_status_became",
+            OrderEvent::PackageStatusBecame { .. } => "package_status_became",
             OrderEvent::ShippedAtSet { .. } => "shipped_at_set",
             OrderEvent::DeliveredAtSet { .. } => "delivered_at_set",
             OrderEvent::ShippingListExported => "shipping_list_exported",
@@ -126,6 +137,23 @@ pub fn derive_events(before: Option<&Order>, after: &Order, m: &Masters) -> Vec<
         } else {
             OrderEvent::TrackingNumberChanged { tracking_number }
         });
+    }
+    if !b.shipments.is_empty() || !after.shipments.is_empty() {
+        let before_packages = b.effective_shipments();
+        for s in after.effective_shipments() {
+            let was = before_packages
+                .iter()
+                .find(|p| p.number == s.number)
+                .map(|p| p.status);
+            if was.is_some_and(|w| w != s.status)
+                || (was.is_none() && s.status != ShipmentStatus::NotShipped)
+            {
+                events.push(OrderEvent::PackageStatusBecame {
+                    shipment: s.number,
+                    status: s.status,
+                });
+            }
+        }
     }
     if b.shipment_status != after.shipment_status {
         events.push(OrderEvent::ShipmentStatusBecame {

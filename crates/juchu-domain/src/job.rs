@@ -22,10 +22,16 @@ pub enum JobKind {
     PaymentChange,
     /// ブラックリスト: check existing orders against the blacklist as it is now.
     BlacklistRescan,
+    /// 出荷実績インポート: a shipment file applied row by row.
+    ShipmentImport,
+    /// 入金消込: a payments file applied row by row.
+    PaymentImport,
+    /// 送り状データ出力: the carrier's label-printing file.
+    CarrierExport,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::BulkUpdate,
         JobKind::CsvExport,
         JobKind::PdfExport,
@@ -33,6 +39,9 @@ impl JobKind {
         JobKind::BulkMail,
         JobKind::PaymentChange,
         JobKind::BlacklistRescan,
+        JobKind::ShipmentImport,
+        JobKind::PaymentImport,
+        JobKind::CarrierExport,
     ];
 
     pub fn code(self) -> &'static str {
@@ -44,6 +53,9 @@ impl JobKind {
             JobKind::BulkMail => "bulk_mail",
             JobKind::PaymentChange => "payment_change",
             JobKind::BlacklistRescan => "blacklist_rescan",
+            JobKind::ShipmentImport => "shipment_import",
+            JobKind::PaymentImport => "payment_import",
+            JobKind::CarrierExport => "carrier_export",
         }
     }
 
@@ -61,6 +73,9 @@ impl JobKind {
             JobKind::BulkMail => "メール一括通知",
             JobKind::PaymentChange => "決済状況一括変更",
             JobKind::BlacklistRescan => "ブラックリスト再チェック",
+            JobKind::ShipmentImport => "出荷実績インポート",
+            JobKind::PaymentImport => "入金消込",
+            JobKind::CarrierExport => "送り状データ出力",
         }
     }
 }
@@ -747,6 +762,77 @@ pub struct CsvExport {
     pub shipping_list: bool,
 }
 
+/// 出荷実績インポート / 入金消込: the file (kept with the job as text) and how
+/// to read it. Registered by the import endpoints, not from a selection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileImport {
+    /// `standard`, a carrier's format, or `saved:<id>`.
+    pub format: String,
+    /// The file's name as uploaded (shown in the job list).
+    #[serde(default)]
+    pub file_name: String,
+    /// For shipment files: the columns, as they were when the job was
+    /// registered (a mapping edited later does not change a queued job).
+    #[serde(default)]
+    pub layout: Option<crate::shipment_import::Layout>,
+}
+
+/// 送り状データ出力: which carrier's layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierFormat {
+    /// ヤマト B2クラウド 外部データ取込 (95 columns).
+    YamatoB2,
+    /// 佐川 e飛伝Ⅲ 標準_飛脚宅急便_CSV_ヘッダ有り (74 columns).
+    SagawaEhiden3,
+    /// 日本郵便 ゆうプリR (juchu's layout with its filter file).
+    JapanpostYupri,
+}
+
+impl CarrierFormat {
+    pub const ALL: [CarrierFormat; 3] = [
+        CarrierFormat::YamatoB2,
+        CarrierFormat::SagawaEhiden3,
+        CarrierFormat::JapanpostYupri,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            CarrierFormat::YamatoB2 => "yamato_b2",
+            CarrierFormat::SagawaEhiden3 => "sagawa_ehiden3",
+            CarrierFormat::JapanpostYupri => "japanpost_yupri",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            CarrierFormat::YamatoB2 => "ヤマト B2クラウド",
+            CarrierFormat::SagawaEhiden3 => "佐川 e飛伝Ⅲ",
+            CarrierFormat::JapanpostYupri => "日本郵便 ゆうプリR",
+        }
+    }
+    pub fn parse(code: &str) -> Option<CarrierFormat> {
+        CarrierFormat::ALL.into_iter().find(|f| f.code() == code)
+    }
+    /// The carrier master code of the carrier the file is for.
+    pub fn carrier_code(self) -> &'static str {
+        match self {
+            CarrierFormat::YamatoB2 => "yamato",
+            CarrierFormat::SagawaEhiden3 => "sagawa",
+            CarrierFormat::JapanpostYupri => "japanpost",
+        }
+    }
+}
+
+/// 送り状データ出力's parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierExport {
+    pub carrier_format: CarrierFormat,
+    /// 出荷リスト出力用: exported orders become 出力済 with today's date.
+    #[serde(default)]
+    pub shipping_list: bool,
+}
+
 /// ブラックリスト再チェック.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -764,6 +850,9 @@ pub enum JobParams {
     BulkMail(BulkMail),
     PaymentChange(PaymentChange),
     BlacklistRescan(BlacklistRescan),
+    ShipmentImport(FileImport),
+    PaymentImport(FileImport),
+    CarrierExport(CarrierExport),
 }
 
 impl JobParams {
@@ -822,6 +911,9 @@ impl JobParams {
                 }
                 JobParams::BlacklistRescan(r)
             }
+            JobKind::ShipmentImport => JobParams::ShipmentImport(from(params)?),
+            JobKind::PaymentImport => JobParams::PaymentImport(from(params)?),
+            JobKind::CarrierExport => JobParams::CarrierExport(from(params)?),
         };
         Ok(p)
     }

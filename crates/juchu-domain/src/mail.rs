@@ -53,7 +53,7 @@ pub fn default_templates() -> Vec<MailTemplate> {
             "shipped",
             "発送完了メール",
             "【{{ shop_name }}】発送のお知らせ（ご注文番号 {{ order_number }}）",
-            "{{ customer_name }} 様\n\nご注文の商品を発送しました。\nご注文番号: {{ order_number }}\n配送業者: {{ carrier }}\n配送伝票番号: {{ tracking_number }}\n{% if tracking_url %}配送状況: {{ tracking_url }}\n{% endif %}{% if scheduled_delivery_date %}お届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n{% endif %}".into(),
+            "{{ customer_name }} 様\n\nご注文の商品を発送しました。\nご注文番号: {{ order_number }}\n{% for p in packages %}{% if packages|length > 1 %}\n【お荷物{{ p.number }}】{% if p.status %} {{ p.status }}{% endif %}\n{% endif %}配送業者: {{ p.carrier }}\n{% for t in p.parcels %}配送伝票番号: {{ t.tracking_number }}\n{% if t.tracking_url %}配送状況: {{ t.tracking_url }}\n{% endif %}{% endfor %}{% endfor %}{% if scheduled_delivery_date %}お届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n{% endif %}".into(),
         ),
         t(
             "cancelled",
@@ -108,6 +108,23 @@ struct Line {
     reduced: bool,
 }
 
+/// One package of the order (出荷), for templates listing every package.
+#[derive(Debug, Clone, Serialize)]
+struct Package {
+    number: u32,
+    carrier: String,
+    /// 発送状況 of a split order's package ("" for an order of one package).
+    status: String,
+    parcels: Vec<Parcel>,
+}
+
+/// One parcel's number and its tracking link.
+#[derive(Debug, Clone, Serialize)]
+struct Parcel {
+    tracking_number: String,
+    tracking_url: String,
+}
+
 /// The variables a template may use.
 #[derive(Debug, Clone, Serialize)]
 pub struct MailContext {
@@ -132,6 +149,7 @@ pub struct MailContext {
     carrier: String,
     tracking_number: String,
     tracking_url: String,
+    packages: Vec<Package>,
     scheduled_delivery_date: String,
     delivery_time_slot: String,
     paid_at: String,
@@ -163,6 +181,7 @@ pub const VARIABLES: &[&str] = &[
     "carrier",
     "tracking_number",
     "tracking_url",
+    "packages (number, carrier, status, parcels: tracking_number, tracking_url)",
     "scheduled_delivery_date",
     "delivery_time_slot",
     "paid_at",
@@ -210,6 +229,34 @@ impl MailContext {
                 .zip(o.tracking_number.as_deref())
                 .and_then(|(c, t)| c.tracking_url(t))
                 .unwrap_or_default(),
+            packages: {
+                let all = o.effective_shipments();
+                let split = all.len() > 1;
+                all.iter()
+                    .map(|s| {
+                        let c = o.shipment_carrier_id(s).and_then(|id| m.carrier(id));
+                        Package {
+                            number: s.number,
+                            carrier: c.map(|c| c.name.clone()).unwrap_or_default(),
+                            status: if split {
+                                s.status.label().to_string()
+                            } else {
+                                String::new()
+                            },
+                            parcels: s
+                                .tracking_numbers
+                                .iter()
+                                .map(|t| Parcel {
+                                    tracking_number: t.clone(),
+                                    tracking_url: c
+                                        .and_then(|c| c.tracking_url(t))
+                                        .unwrap_or_default(),
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect()
+            },
             scheduled_delivery_date: o
                 .scheduled_delivery_date
                 .map(|d| d.to_string())
@@ -258,6 +305,15 @@ pub fn sample_context() -> MailContext {
         carrier: "ヤマト運輸".into(),
         tracking_number: "1234-5678-9012".into(),
         tracking_url: "https://example.jp/track?no=123456789012".into(),
+        packages: vec![Package {
+            number: 1,
+            carrier: "ヤマト運輸".into(),
+            status: String::new(),
+            parcels: vec![Parcel {
+                tracking_number: "123456789012".into(),
+                tracking_url: "https://example.jp/track?no=123456789012".into(),
+            }],
+        }],
         scheduled_delivery_date: "2026-12-01".into(),
         delivery_time_slot: "午前中".into(),
         paid_at: "2026-11-30".into(),

@@ -82,6 +82,9 @@ pub struct Order {
     /// two orders for one scheduled delivery.
     pub subscription_id: Option<i64>,
     pub subscription_delivery_date: Option<Date>,
+    /// Packages stored apart (分納, 個数口, another carrier); empty: the order
+    /// is one package described by its own fields ([`crate::shipment`]).
+    pub shipments: Vec<crate::shipment::Shipment>,
     pub version: i64,
 }
 
@@ -418,6 +421,7 @@ pub fn build_order(
         label_ids,
         needs_attention: input.needs_attention_reason.is_some(),
         needs_attention_reason: input.needs_attention_reason.unwrap_or_default(),
+        shipments: Vec::new(),
         subscription_id: input.subscription_id,
         subscription_delivery_date: input.subscription_delivery_date,
         version: 1,

@@ -44,6 +44,8 @@ pub struct OrderPatch {
     pub shipping: Option<Address>,
     /// 強制売上 / 強制取消 (`payment_status` is then not given).
     pub payment_override: Option<String>,
+    /// Changes to the order's packages: per package, 分納, merging back.
+    pub shipments: crate::shipment::ShipmentsPatch,
 }
 
 impl OrderPatch {
@@ -121,6 +123,7 @@ pub fn field_label(field: &str) -> &'static str {
         "payment_fee" => "決済手数料",
         "dunning" => "督促",
         "mail" => "メール",
+        "shipments" => "出荷",
         _ => "",
     }
 }
@@ -225,6 +228,7 @@ pub fn snapshot(o: &Order, m: &Masters) -> Vec<(&'static str, String)> {
         ("points_used", o.totals.points_used.to_string()),
         ("points_granted", o.points_granted.to_string()),
         ("items", items_text(o)),
+        ("shipments", crate::shipment::describe(o, m)),
         ("billing", address_text(&o.billing)),
         ("shipping", address_text(&o.shipping)),
         ("shipping_fee", o.totals.shipping_fee.to_string()),
@@ -507,6 +511,9 @@ pub fn apply_patch(
         let mut s = s.clone();
         s.validate("shipping", false, &mut errors);
         o.shipping = s;
+    }
+    if errors.is_empty() {
+        crate::shipment::apply(order, &mut o, &patch.shipments, m, today, &mut errors);
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -1,5 +1,8 @@
-//! 出荷実績インポート, the standard format: reading the shop's file and
-//! deciding, row by row, what it would change — before anything changes.
+//! 出荷実績インポート: reading the shop's file (the standard format, a
+//! carrier's result file, or a shop's own header mapping) and deciding, per
+//! package, what it would change — before anything changes. Rows naming one
+//! package (by 出荷ID / お客様管理番号, or one order of one package) are its
+//! parcels (個数口): every number is kept.
 //!
 //! Forgiving where shops need it: UTF-8 (with or without BOM) or CP932,
 //! detected; CRLF or LF; header names rather than positions; a blank cell means
@@ -12,6 +15,7 @@ use crate::error::FieldErrors;
 use crate::masters::Masters;
 use crate::order::Order;
 use crate::patch::OrderPatch;
+use crate::shipment::ShipmentPatch;
 use crate::status::ShipmentStatus;
 use crate::tracking::{KnownCarrier, validate};
 
@@ -25,10 +29,13 @@ pub enum FileEncoding {
 }
 
 /// One data row of the file (`line`: the file's line number, the header is 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShipmentRow {
     pub line: usize,
     pub order_number: String,
+    /// 出荷ID / お客様管理番号: a shipment id (`1001-2`) or an order number.
+    #[serde(default)]
+    pub shipment_id: String,
     pub tracking_number: String,
     pub carrier: String,
     pub shipment_status: String,
@@ -103,162 +110,500 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
         + 1
 }
 
+/// One row's result, as the preview and the result CSV show it (行, 受注番号,
+/// 結果, 内容).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportRowResult {
+    pub row: usize,
+    pub order_number: String,
+    /// 変更 / 変更なし / エラー
+    pub outcome: String,
+    pub message: String,
+}
+
+/// The per-row result as CSV (UTF-8 with BOM, CRLF: Excel opens it as is;
+/// cells a spreadsheet would run as formulas are neutralised).
+pub fn result_csv(rows: &[ImportRowResult]) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    let _ = w.write_record(["行", "受注番号", "結果", "内容"]);
+    for r in rows {
+        let _ = w.write_record([
+            r.row.to_string(),
+            crate::csv_format::neutralise(r.order_number.clone()),
+            r.outcome.clone(),
+            crate::csv_format::neutralise(r.message.clone()),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Which columns of a file mean what, by header name (several names a
+/// carrier's software is known to write for one column are all accepted).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Layout {
+    pub order_number: Vec<String>,
+    pub shipment_id: Vec<String>,
+    pub tracking_number: Vec<String>,
+    pub carrier: Vec<String>,
+    pub shipment_status: Vec<String>,
+    pub shipped_at: Vec<String>,
+    /// The carrier every row of the file is from (a carrier's own file), by
+    /// carrier master code; "" when a column says so or the order's is used.
+    pub carrier_code: String,
+    /// Positions (from 0) of key, tracking number and ship date for the
+    /// carrier's file written without a header row.
+    #[serde(default)]
+    pub headerless: Option<(usize, usize, usize)>,
+}
+
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The built-in import formats, by the name the API takes.
+pub const FORMATS: &[(&str, &str)] = &[
+    ("standard", "標準（受注番号・配送伝票番号）"),
+    ("yamato_b2", "ヤマト B2クラウド 発行済データ"),
+    ("sagawa_ehiden3", "佐川 e飛伝Ⅲ 出荷実績"),
+    ("japanpost_yupri", "日本郵便 ゆうプリR 発送済データ"),
+];
+
+impl Layout {
+    /// A built-in format by name.
+    pub fn builtin(name: &str) -> Option<Layout> {
+        match name {
+            "standard" => Some(Layout {
+                order_number: names(&[ORDER_NUMBER]),
+                shipment_id: names(&[SHIPMENT_ID]),
+                tracking_number: names(&[TRACKING]),
+                carrier: names(&[CARRIER]),
+                shipment_status: names(&[STATUS]),
+                shipped_at: names(&[SHIPPED_AT]),
+                ..Default::default()
+            }),
+            // B2クラウド's 発行済データ is its 入出力 layout with 伝票番号 (col 4)
+            // filled; お客様管理番号 (col 1) is what our carrier file put there.
+            "yamato_b2" => Some(Layout {
+                shipment_id: names(&["お客様管理番号"]),
+                tracking_number: names(&["伝票番号", "送り状番号"]),
+                shipped_at: names(&["出荷予定日", "出荷日"]),
+                carrier_code: "yamato".into(),
+                headerless: Some((0, 3, 4)),
+                ..Default::default()
+            }),
+            // e飛伝Ⅲ's 出荷実績: the layout is not public (CARRIERS.md), so it is
+            // read by the header names its files are known to carry.
+            "sagawa_ehiden3" => Some(Layout {
+                shipment_id: names(&["お客様管理番号", "お客様管理ナンバー"]),
+                tracking_number: names(&[
+                    "お問い合せ送り状No.",
+                    "お問い合せ送り状No",
+                    "お問合せ送り状No.",
+                    "お問い合わせ送り状No.",
+                    "送り状番号",
+                ]),
+                shipped_at: names(&["出荷日"]),
+                carrier_code: "sagawa".into(),
+                ..Default::default()
+            }),
+            // ゆうプリR writes what the shop's export filter says; the filter juchu
+            // ships names these columns.
+            "japanpost_yupri" => Some(Layout {
+                shipment_id: names(&["お客様管理番号", "お客様側管理番号"]),
+                tracking_number: names(&[
+                    "お問い合わせ番号",
+                    "お問合せ番号",
+                    "問い合わせ番号",
+                    "追跡番号",
+                ]),
+                shipped_at: names(&["発送予定日", "差出予定日", "発送日"]),
+                carrier_code: "japanpost".into(),
+                ..Default::default()
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Header names of the standard format (受注番号 and 配送伝票番号 required).
 const ORDER_NUMBER: &str = "受注番号";
+const SHIPMENT_ID: &str = "出荷ID";
 const TRACKING: &str = "配送伝票番号";
 const CARRIER: &str = "配送業者";
 const STATUS: &str = "発送状況";
 const SHIPPED_AT: &str = "発送完了日";
 
-/// Reads the standard format. A missing required column is an error naming
-/// it; a row with a different number of cells names its line.
+/// Reads the standard format.
 pub fn read_standard(text: &str) -> Result<Vec<ShipmentRow>, FieldErrors> {
+    read(text, &Layout::builtin("standard").unwrap_or_default())
+}
+
+/// Reads a file by `layout`. A missing required column is an error naming
+/// it; a row with a different number of cells names its line.
+pub fn read(text: &str, layout: &Layout) -> Result<Vec<ShipmentRow>, FieldErrors> {
     let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
+        .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| FieldErrors::single("file", "invalid_csv", format!("1行目: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let col = |name: &str| headers.iter().position(|h| h == name);
+    let mut records = reader.records();
+    let first: Vec<String> = match records.next() {
+        None => return Err(FieldErrors::single("file", "empty", "ファイルが空です")),
+        Some(r) => r
+            .map_err(|e| FieldErrors::single("file", "invalid_csv", format!("1行目: {e}")))?
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect(),
+    };
+    let col = |alternatives: &[String]| {
+        alternatives
+            .iter()
+            .find_map(|name| first.iter().position(|h| h == name))
+    };
+    let (mut key_order, mut key_ship, mut tracking) = (
+        col(&layout.order_number),
+        col(&layout.shipment_id),
+        col(&layout.tracking_number),
+    );
+    let (carrier, status, mut shipped) = (
+        col(&layout.carrier),
+        col(&layout.shipment_status),
+        col(&layout.shipped_at),
+    );
+    // A carrier's file without a header row: the first line is data.
+    let mut data_from_first = false;
+    if key_order.is_none()
+        && key_ship.is_none()
+        && tracking.is_none()
+        && let Some((k, t, d)) = layout.headerless
+        && first.len() > t.max(d)
+    {
+        (key_order, key_ship, tracking, shipped) = (None, Some(k), Some(t), Some(d));
+        data_from_first = true;
+    }
     let mut e = FieldErrors::default();
-    for required in [ORDER_NUMBER, TRACKING] {
-        if col(required).is_none() {
-            e.add(
-                "file",
-                "missing_column",
-                format!("1行目に「{required}」の列がありません"),
-            );
-        }
+    if key_order.is_none() && key_ship.is_none() {
+        let mut wanted = layout.order_number.clone();
+        wanted.extend(layout.shipment_id.iter().cloned());
+        e.add(
+            "file",
+            "missing_column",
+            format!("1行目に「{}」の列がありません", wanted.join("」か「")),
+        );
+    }
+    if tracking.is_none() {
+        e.add(
+            "file",
+            "missing_column",
+            format!(
+                "1行目に「{}」の列がありません",
+                layout.tracking_number.join("」か「")
+            ),
+        );
     }
     e.into_result()?;
-    let (order, tracking) = (col(ORDER_NUMBER), col(TRACKING));
-    let (carrier, status, shipped) = (col(CARRIER), col(STATUS), col(SHIPPED_AT));
+    let width = first.len();
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.map_err(|err| {
-            FieldErrors::single("file", "invalid_csv", format!("{line}行目: {err}"))
-        })?;
-        if record.len() != headers.len() {
+    let mut push = |line: usize, cells: &[String]| -> Result<(), FieldErrors> {
+        if !data_from_first && cells.len() != width {
             return Err(FieldErrors::single(
                 "file",
                 "invalid_csv",
                 format!(
-                    "{line}行目: 列の数が{}です（見出しは{}列）",
-                    record.len(),
-                    headers.len()
+                    "{line}行目: 列の数が{}です（見出しは{width}列）",
+                    cells.len()
                 ),
             ));
         }
         let cell = |c: Option<usize>| {
-            c.and_then(|c| record.get(c))
+            c.and_then(|c| cells.get(c))
                 .map(|v| v.trim().to_string())
                 .unwrap_or_default()
         };
         let row = ShipmentRow {
             line,
-            order_number: cell(order),
+            order_number: cell(key_order),
+            shipment_id: cell(key_ship),
             tracking_number: cell(tracking),
             carrier: cell(carrier),
             shipment_status: cell(status),
             shipped_at: cell(shipped),
         };
         // Blank lines at the end of an Excel file are no rows.
-        if [&row.order_number, &row.tracking_number, &row.carrier]
-            .iter()
-            .all(|v| v.is_empty())
+        if [
+            &row.order_number,
+            &row.shipment_id,
+            &row.tracking_number,
+            &row.carrier,
+        ]
+        .iter()
+        .all(|v| v.is_empty())
         {
-            continue;
+            return Ok(());
         }
         rows.push(row);
+        Ok(())
+    };
+    if data_from_first {
+        push(1, &first)?;
+    }
+    for (i, record) in records.enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|err| {
+            FieldErrors::single("file", "invalid_csv", format!("{line}行目: {err}"))
+        })?;
+        let cells: Vec<String> = record.iter().map(str::to_string).collect();
+        push(line, &cells)?;
     }
     Ok(rows)
 }
 
-/// What `row` would change on `order` (`None`: no such order). Without a
-/// 発送状況 cell the shipment becomes 発送済 with today's date — that is what
-/// the first number does in the pipeline anyway.
-pub fn plan_row(row: &ShipmentRow, order: Option<&Order>, m: &Masters) -> RowPlan {
-    let Some(order) = order else {
-        return RowPlan::Refused(if row.order_number.is_empty() {
-            "受注番号が空です".into()
-        } else {
-            format!("受注番号「{}」の受注はありません", row.order_number)
-        });
-    };
-    let carrier_id = if row.carrier.is_empty() {
-        order.carrier_id
+/// The key rows are grouped by: rows naming one shipment (or one order) are
+/// one package's parcels (個数口).
+pub fn group_key(row: &ShipmentRow) -> String {
+    if row.shipment_id.is_empty() {
+        format!("o:{}", row.order_number)
     } else {
-        match m.carrier_by_key(&row.carrier) {
+        format!("s:{}", row.shipment_id)
+    }
+}
+
+/// Rows grouped by [`group_key`], groups in the order of their first row.
+pub fn group_rows(rows: Vec<ShipmentRow>) -> Vec<Vec<ShipmentRow>> {
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    let mut groups: Vec<Vec<ShipmentRow>> = Vec::new();
+    for row in rows {
+        let key = group_key(&row);
+        match index.get(&key) {
+            Some(&i) => groups[i].push(row),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![row]);
+            }
+        }
+    }
+    groups
+}
+
+/// Order numbers a row may name (to load before planning).
+pub fn lookup_numbers(row: &ShipmentRow) -> Vec<String> {
+    let mut out = Vec::new();
+    if !row.order_number.is_empty() {
+        out.push(row.order_number.clone());
+    }
+    if !row.shipment_id.is_empty() {
+        out.push(row.shipment_id.clone());
+        if let Some((n, _)) = crate::shipment::parse_public_id(&row.shipment_id) {
+            out.push(n.to_string());
+        }
+    }
+    out
+}
+
+/// The order (and package, when named) a row is about: an 出荷ID /
+/// お客様管理番号 that is an order number names that order; `1001-2` names
+/// package 2 of order 1001.
+pub fn resolve<'a>(
+    row: &ShipmentRow,
+    orders: &'a std::collections::HashMap<String, Order>,
+) -> Result<(&'a Order, Option<u32>), String> {
+    if row.shipment_id.is_empty() {
+        return match orders.get(&row.order_number) {
+            Some(o) => Ok((o, None)),
+            None if row.order_number.is_empty() => Err("受注番号が空です".into()),
+            None => Err(format!(
+                "受注番号「{}」の受注はありません",
+                row.order_number
+            )),
+        };
+    }
+    if let Some(o) = orders.get(&row.shipment_id)
+        && (row.order_number.is_empty() || row.order_number == row.shipment_id)
+    {
+        return Ok((o, None));
+    }
+    match crate::shipment::parse_public_id(&row.shipment_id)
+        .and_then(|(n, k)| orders.get(n).map(|o| (o, k)))
+    {
+        Some((o, _)) if !row.order_number.is_empty() && row.order_number != o.order_number => {
+            Err(format!(
+                "受注番号「{}」と出荷ID「{}」が合いません",
+                row.order_number, row.shipment_id
+            ))
+        }
+        Some((o, k)) => Ok((o, Some(k))),
+        None => Err(format!(
+            "出荷ID（お客様管理番号）「{}」の受注はありません",
+            row.shipment_id
+        )),
+    }
+}
+
+/// What a group of rows (one package; several rows: its parcels, 個数口)
+/// would change. Without a 発送状況 cell the package becomes 発送済 with
+/// today's date — what the first number does in the pipeline anyway.
+/// `default_carrier`: the file's carrier (a carrier's own file).
+pub fn plan_group(
+    group: &[ShipmentRow],
+    target: Result<(&Order, Option<u32>), String>,
+    default_carrier: &str,
+    m: &Masters,
+) -> RowPlan {
+    let (order, package) = match target {
+        Ok(t) => t,
+        Err(why) => return RowPlan::Refused(why),
+    };
+    let packages = order.effective_shipments();
+    let pkg = match package {
+        Some(n) => match packages.iter().find(|p| p.number == n) {
+            Some(p) => p,
+            None => {
+                return RowPlan::Refused(format!(
+                    "受注 {} に出荷{n}はありません",
+                    order.order_number
+                ));
+            }
+        },
+        None if packages.len() == 1 => &packages[0],
+        None => {
+            return RowPlan::Refused(format!(
+                "受注 {} は{}個に分納しています。出荷ID（{}）で出荷を指定してください",
+                order.order_number,
+                packages.len(),
+                crate::shipment::public_id(&order.order_number, 2)
+            ));
+        }
+    };
+    let split = packages.len() > 1;
+    // A package's rows may disagree: the later row is the later word.
+    let last_of = |f: fn(&ShipmentRow) -> &String| {
+        group
+            .iter()
+            .rev()
+            .map(f)
+            .find(|v| !v.is_empty())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let carrier_cell = last_of(|r| &r.carrier);
+    let carrier_key = if carrier_cell.is_empty() {
+        default_carrier.to_string()
+    } else {
+        carrier_cell
+    };
+    let current_carrier = order.shipment_carrier_id(pkg);
+    let carrier_id = if carrier_key.is_empty() {
+        current_carrier
+    } else {
+        match m.carrier_by_key(&carrier_key) {
             Some(c) => Some(c.id),
-            None => return RowPlan::Refused(format!("配送業者「{}」はありません", row.carrier)),
+            None => return RowPlan::Refused(format!("配送業者「{carrier_key}」はありません")),
         }
     };
     let known = carrier_id
         .and_then(|id| m.carrier(id))
         .and_then(|c| KnownCarrier::for_code(&c.code));
-    let mut patch = OrderPatch::default();
-    let mut said = Vec::new();
-    if !row.tracking_number.is_empty() {
-        let number = match validate(known, &row.tracking_number, TRACKING) {
-            Ok(n) => n,
+    let mut numbers: Vec<String> = Vec::new();
+    for row in group.iter().filter(|r| !r.tracking_number.is_empty()) {
+        match validate(known, &row.tracking_number, TRACKING) {
+            Ok(n) => {
+                if !numbers.contains(&n) {
+                    numbers.push(n)
+                }
+            }
             Err(e) => {
-                return RowPlan::Refused(
-                    e.0.first().map(|f| f.message.clone()).unwrap_or_default(),
-                );
-            }
-        };
-        match order.tracking_number.as_deref() {
-            Some(have) if have == number => {}
-            Some(have) if order.shipment_status == ShipmentStatus::Shipped => {
-                return RowPlan::Refused(format!(
-                    "既に別の配送伝票番号（{have}）で発送済です（訂正は受注の画面から）"
-                ));
-            }
-            _ => {
-                patch.tracking_number = Some(Some(number.clone()));
-                said.push(format!("配送伝票番号 {number}"));
+                let why = e.0.first().map(|f| f.message.clone()).unwrap_or_default();
+                return RowPlan::Refused(if group.len() > 1 {
+                    format!("{}行目: {why}", row.line)
+                } else {
+                    why
+                });
             }
         }
     }
-    if carrier_id != order.carrier_id && !row.carrier.is_empty() {
-        patch.carrier = Some(Some(row.carrier.clone()));
-        said.push(format!("配送業者 {}", row.carrier));
+    let mut change = ShipmentPatch {
+        number: pkg.number,
+        ..Default::default()
+    };
+    let mut patch = OrderPatch::default();
+    let mut said = Vec::new();
+    if carrier_id != current_carrier
+        && let Some(c) = carrier_id.and_then(|id| m.carrier(id))
+    {
+        if split {
+            change.carrier = Some(Some(c.code.clone()));
+        } else {
+            patch.carrier = Some(Some(c.code.clone()));
+        }
+        said.push(format!("配送業者 {}", c.name));
     }
-    if !row.shipment_status.is_empty() {
-        match ShipmentStatus::parse(&row.shipment_status) {
-            Some(s) if s == order.shipment_status => {}
+    let have = &pkg.tracking_numbers;
+    if !numbers.is_empty() && !numbers.iter().all(|n| have.contains(n)) {
+        if pkg.status == ShipmentStatus::Shipped && !have.is_empty() {
+            return RowPlan::Refused(format!(
+                "既に別の配送伝票番号（{}）で発送済です（訂正は受注の画面から）",
+                have.join("、")
+            ));
+        }
+        said.push(if numbers.len() > 1 {
+            format!(
+                "個数口{}個: 配送伝票番号 {}",
+                numbers.len(),
+                numbers.join("、")
+            )
+        } else {
+            format!("配送伝票番号 {}", numbers[0])
+        });
+        change.tracking_numbers = Some(numbers);
+    }
+    let status_cell = last_of(|r| &r.shipment_status);
+    if !status_cell.is_empty() {
+        match ShipmentStatus::parse(&status_cell) {
+            Some(s) if s == pkg.status => {}
             Some(s) => {
-                patch.shipment_status = Some(s.label().into());
+                change.status = Some(s.label().into());
                 said.push(format!("発送状況 {}", s.label()));
             }
             None => {
                 return RowPlan::Refused(format!(
-                    "発送状況「{}」はありません（未発送・発送指示・発送済）",
-                    row.shipment_status
+                    "発送状況「{status_cell}」はありません（未発送・発送指示・発送済）"
                 ));
             }
         }
     }
-    if !row.shipped_at.is_empty() {
-        match crate::time::parse_date(&row.shipped_at) {
-            Ok(d) if order.shipped_at == Some(d) => {}
+    let shipped_cell = last_of(|r| &r.shipped_at);
+    if !shipped_cell.is_empty() {
+        match crate::time::parse_date(&shipped_cell) {
+            Ok(d) if pkg.shipped_at == Some(d) => {}
             Ok(d) => {
-                patch.shipped_at = Some(Some(d.to_string()));
+                change.shipped_at = Some(Some(d.to_string()));
                 said.push(format!("発送完了日 {d}"));
             }
             Err(why) => return RowPlan::Refused(format!("発送完了日: {why}")),
         }
     }
     if said.is_empty() {
-        RowPlan::Unchanged
-    } else {
-        RowPlan::Change(Box::new(patch), said.join("、"))
+        return RowPlan::Unchanged;
     }
+    if split {
+        said.insert(0, format!("出荷{}", pkg.number));
+    }
+    patch.shipments.shipments.push(change);
+    RowPlan::Change(Box::new(patch), said.join("、"))
+}
+
+/// [`plan_group`] for one row.
+pub fn plan_row(row: &ShipmentRow, order: Option<&Order>, m: &Masters) -> RowPlan {
+    let target = match order {
+        Some(o) => Ok((o, None)),
+        None if row.order_number.is_empty() => Err("受注番号が空です".to_string()),
+        None => Err(format!(
+            "受注番号「{}」の受注はありません",
+            row.order_number
+        )),
+    };
+    plan_group(std::slice::from_ref(row), target, "", m)
 }
 
 #[cfg(test)]
@@ -316,6 +661,7 @@ mod tests {
             line: 2,
             order_number: "1001".into(),
             tracking_number: t.into(),
+            shipment_id: String::new(),
             carrier: String::new(),
             shipment_status: String::new(),
             shipped_at: String::new(),
@@ -324,7 +670,10 @@ mod tests {
         let RowPlan::Change(patch, said) = &plan else {
             panic!("{plan:?}")
         };
-        assert_eq!(patch.tracking_number, Some(Some("123456789013".into())));
+        assert_eq!(
+            patch.shipments.shipments[0].tracking_numbers,
+            Some(vec!["123456789013".to_string()])
+        );
         assert!(said.contains("123456789013"));
         // A mistyped or Excel-damaged number, an unknown order: refused.
         for bad in ["1234-5678-9012", "1.23457E+11", "23456789013"] {
@@ -352,5 +701,84 @@ mod tests {
             "{plan:?}"
         );
         assert_eq!(plan.outcome(), "エラー");
+    }
+
+    fn row_of(line: usize, id: &str, t: &str) -> ShipmentRow {
+        ShipmentRow {
+            line,
+            shipment_id: id.into(),
+            tracking_number: t.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn carrier_files_read_by_their_headers_or_positions() {
+        let b2 = Layout::builtin("yamato_b2").unwrap();
+        let rows = read(
+            "お客様管理番号,送り状種類,クール区分,伝票番号,出荷予定日\r\n1001-1,0,,1234-5678-9013,2026/12/06\r\n",
+            &b2,
+        )
+        .unwrap();
+        assert_eq!(rows[0].shipment_id, "1001-1");
+        assert_eq!(rows[0].tracking_number, "1234-5678-9013");
+        assert_eq!(rows[0].shipped_at, "2026/12/06");
+        // B2 written without its header row: by position.
+        let rows = read(
+            "1001-1,0,,123456789013,2026/12/06\r\n1002,0,,123456789024,2026/12/06\r\n",
+            &b2,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].line, rows[1].shipment_id.as_str()), (1, "1002"));
+        let sagawa = Layout::builtin("sagawa_ehiden3").unwrap();
+        let rows = read(
+            "出荷日,お客様管理番号,お問い合せ送り状No.\n20261206,1001,4000-1111-2225\n",
+            &sagawa,
+        )
+        .unwrap();
+        assert_eq!(rows[0].tracking_number, "4000-1111-2225");
+        let e = read("番号,伝票\n1,2\n", &sagawa).unwrap_err();
+        assert!(e.0[0].message.contains("お客様管理番号"), "{e}");
+        assert_eq!(Layout::builtin("nope"), None);
+    }
+
+    #[test]
+    fn rows_of_one_package_are_its_parcels() {
+        let m = masters();
+        let mut o = order();
+        o.carrier_id = m.carrier_by_key("yamato").map(|c| c.id);
+        let mut orders = std::collections::HashMap::new();
+        orders.insert(o.order_number.clone(), o.clone());
+        let groups = group_rows(vec![
+            row_of(2, "1001-1", "1234-5678-9013"),
+            row_of(3, "1002-1", "123456789024"),
+            row_of(4, "1001-1", "123456789024"),
+        ]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].len(), 2, "two parcels of 1001-1");
+        let plan = plan_group(&groups[0], resolve(&groups[0][0], &orders), "yamato", &m);
+        let RowPlan::Change(patch, said) = &plan else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(
+            patch.shipments.shipments[0].tracking_numbers.as_deref(),
+            Some(&["123456789013".to_string(), "123456789024".to_string()][..])
+        );
+        assert!(said.contains("個数口2個"), "{said}");
+        // An unknown shipment, an order number used as お客様管理番号.
+        assert!(resolve(&groups[1][0], &orders).is_err());
+        assert_eq!(resolve(&row_of(2, "1001", "x"), &orders).unwrap().1, None);
+        assert!(resolve(&row_of(2, "1001-x", "x"), &orders).is_err());
+        // One bad parcel refuses the package, naming its line.
+        let bad = vec![
+            row_of(2, "1001-1", "123456789013"),
+            row_of(3, "1001-1", "123456789012"),
+        ];
+        let plan = plan_group(&bad, resolve(&bad[0], &orders), "yamato", &m);
+        assert!(
+            matches!(&plan, RowPlan::Refused(m) if m.starts_with("3行目")),
+            "{plan:?}"
+        );
     }
 }

@@ -14,7 +14,7 @@
 //! 0. `error`, `db/` — the store, transactions, binding, multi-row writes, the
 //!    clock, tokens, the revision cache. Names no area.
 //! 1. `history` (履歴 rows and the [`Actor`]), `settings` (key/value shop
-//!    settings).
+//!    settings), `shipping` (出荷設定 and saved import formats).
 //! 2. Reference data and outboxes, each on its own: `staff`, `formats`,
 //!    `masters/`, `customers/`, `mail/` (templates and the mail outbox),
 //!    `automation/` (rules), `blacklist/` (conditions and screening).
@@ -46,13 +46,15 @@ pub mod orders;
 pub mod payments;
 mod schema;
 pub mod settings;
+pub mod shipping;
 mod snapshot;
 pub mod staff;
 pub mod subscriptions;
 pub mod testing;
 
 pub use db::{Arg, Backend, Store, StoreConfig, create_pg_database, drop_pg_database_blocking};
-pub use effects::shipment_import::ImportRowResult;
+pub use effects::payment_import::read_payment_file;
+pub use effects::shipment_import::{ImportRowResult, read_shipment_file};
 pub use error::StoreError;
 pub use history::{Actor, HistoryEntry};
 pub use orders::{OrderPage, OrderQuery};

@@ -5,10 +5,14 @@
 
 use juchu_domain::customer::Address;
 use juchu_domain::order::{ItemInput, NewOrder};
-use juchu_domain::shipment_import::FileEncoding;
+use juchu_domain::shipment_import::{FileEncoding, Layout};
 use juchu_domain::status::ShipmentStatus;
 use juchu_store::masters::ProductInput;
 use juchu_store::{Actor, Store, both_stores};
+
+fn standard() -> Layout {
+    Layout::builtin("standard").unwrap()
+}
 
 async fn orders(store: &Store, n: usize) -> Vec<String> {
     store
@@ -65,7 +69,7 @@ both_stores!(
         );
         let (file, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
         let preview = store
-            .preview_shipment_import(&file, FileEncoding::Detect)
+            .preview_shipment_import(&file, FileEncoding::Detect, &standard())
             .await
             .unwrap();
         let got: Vec<(usize, &str)> = preview
@@ -90,7 +94,7 @@ both_stores!(
             name: "佐藤".into(),
         };
         let run = store
-            .run_shipment_import(&file, FileEncoding::Detect, &actor)
+            .run_shipment_import(&file, FileEncoding::Detect, &standard(), &actor)
             .await
             .unwrap();
         assert_eq!(run, preview);
@@ -114,7 +118,7 @@ both_stores!(
         );
         // A blank cell erased nothing; the same file again is 変更なし.
         let again = store
-            .run_shipment_import(&file, FileEncoding::Detect, &actor)
+            .run_shipment_import(&file, FileEncoding::Detect, &standard(), &actor)
             .await
             .unwrap();
         assert_eq!(again[0].outcome, "変更なし");
@@ -126,13 +130,13 @@ both_stores!(
                 .count(),
             1
         );
-        // One order twice in a file: the second row sees the first (row by row).
+        // One order on two rows: one package, the later row's status wins.
         let twice = format!(
             "受注番号,配送伝票番号,発送状況\n{n},4444-5555-6661,発送指示\n{n},4444-5555-6661,発送済\n",
             n = numbers[2]
         );
         let run = store
-            .run_shipment_import(twice.as_bytes(), FileEncoding::Detect, &actor)
+            .run_shipment_import(twice.as_bytes(), FileEncoding::Detect, &standard(), &actor)
             .await
             .unwrap();
         let got: Vec<&str> = run.iter().map(|r| r.outcome.as_str()).collect();
@@ -142,7 +146,11 @@ both_stores!(
         assert_eq!(o.shipment_status, ShipmentStatus::Shipped);
         // A file that is not CSV of the format names what is missing.
         let err = store
-            .preview_shipment_import("番号,伝票\n1,2\n".as_bytes(), FileEncoding::Detect)
+            .preview_shipment_import(
+                "番号,伝票\n1,2\n".as_bytes(),
+                FileEncoding::Detect,
+                &standard(),
+            )
             .await
             .unwrap_err();
         assert!(err.to_string().contains("受注番号"), "{err}");

@@ -120,6 +120,11 @@ pub struct OrderJson {
     pub billing: AddressJson,
     pub shipping: AddressJson,
     pub items: Vec<ItemJson>,
+    /// The packages (出荷) the order is sent in: one with every item unless
+    /// split (分納). The order's shipping fields above summarise them: 発送状況
+    /// is the least advanced package's, 発送完了日 / 配送完了日 the last one's
+    /// once all are shipped / delivered, 配送伝票番号 the first number.
+    pub shipments: Vec<ShipmentJson>,
     pub items_standard: i64,
     pub items_reduced: i64,
     pub shipping_fee: i64,
@@ -133,6 +138,142 @@ pub struct OrderJson {
     pub points_granted: i64,
     /// What the customer pays.
     pub total: i64,
+}
+
+/// One package of an order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentJson {
+    /// `{order_number}-{number}`: what carrier files carry as お客様管理番号,
+    /// and what the 出荷ID column of an import names.
+    pub id: String,
+    /// 1, 2, … within the order.
+    pub number: u32,
+    /// 配送業者 (the order's unless the package has its own).
+    pub carrier: Option<String>,
+    /// 発送状況: 未発送 / 発送指示 / 発送済
+    pub status: String,
+    /// Every parcel's number (several for 個数口).
+    pub tracking_numbers: Vec<String>,
+    pub tracking_urls: Vec<String>,
+    pub scheduled_ship_date: Option<String>,
+    pub shipped_at: Option<String>,
+    pub scheduled_delivery_date: Option<String>,
+    pub delivery_time_slot: Option<String>,
+    pub delivered_at: Option<String>,
+    pub items: Vec<ShipmentItemJson>,
+}
+
+/// How many of one order line a package carries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentItemJson {
+    /// Index into the order's `items` (from 0).
+    pub line: usize,
+    pub product_code: String,
+    pub product_name: String,
+    pub quantity: i64,
+}
+
+impl ShipmentJson {
+    pub fn new(o: &Order, s: &juchu_domain::shipment::Shipment, m: &Masters) -> Self {
+        let carrier = o.shipment_carrier_id(s).and_then(|id| m.carrier(id));
+        ShipmentJson {
+            id: juchu_domain::shipment::public_id(&o.order_number, s.number),
+            number: s.number,
+            carrier: carrier.map(|c| c.name.clone()),
+            status: s.status.label().into(),
+            tracking_numbers: s.tracking_numbers.clone(),
+            tracking_urls: s
+                .tracking_numbers
+                .iter()
+                .filter_map(|t| carrier.and_then(|c| c.tracking_url(t)))
+                .collect(),
+            scheduled_ship_date: date(s.scheduled_ship_date),
+            shipped_at: date(s.shipped_at),
+            scheduled_delivery_date: date(s.scheduled_delivery_date),
+            delivery_time_slot: s.delivery_time_slot.clone(),
+            delivered_at: date(s.delivered_at),
+            items: s
+                .items
+                .iter()
+                .map(|it| {
+                    let line = o.items.get(it.line);
+                    ShipmentItemJson {
+                        line: it.line,
+                        product_code: line.map(|l| l.product_code.clone()).unwrap_or_default(),
+                        product_name: line.map(|l| l.product_name.clone()).unwrap_or_default(),
+                        quantity: it.quantity,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A change to one package, by its `number`. Omitted fields stay; `null`
+/// clears a date, the slot or the package's own carrier.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentPatchJson {
+    pub number: u32,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub carrier: Option<Option<String>>,
+    /// 未発送 / 発送指示 / 発送済 (発送済 without `shipped_at` records today).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The package's numbers as a whole (個数口: several); `[]` clears them.
+    /// A first number on a 未発送 package ships it today unless `status` is given.
+    #[serde(default)]
+    pub tracking_numbers: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub scheduled_ship_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub shipped_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub scheduled_delivery_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub delivery_time_slot: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub delivered_at: Option<Option<String>>,
+}
+
+impl From<ShipmentPatchJson> for juchu_domain::shipment::ShipmentPatch {
+    fn from(p: ShipmentPatchJson) -> Self {
+        juchu_domain::shipment::ShipmentPatch {
+            number: p.number,
+            carrier: p.carrier,
+            status: p.status,
+            tracking_numbers: p.tracking_numbers,
+            scheduled_ship_date: p.scheduled_ship_date,
+            shipped_at: p.shipped_at,
+            scheduled_delivery_date: p.scheduled_delivery_date,
+            delivery_time_slot: p.delivery_time_slot,
+            delivered_at: p.delivered_at,
+        }
+    }
+}
+
+/// 分納: the quantities of order lines moved from package `from` (default 1)
+/// into a new package.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitShipmentJson {
+    #[serde(default)]
+    pub from: Option<u32>,
+    pub items: Vec<SplitItemJson>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitItemJson {
+    /// Index into the order's `items` (from 0).
+    pub line: usize,
+    pub quantity: i64,
 }
 
 fn date(d: Option<jiff::civil::Date>) -> Option<String> {
@@ -197,6 +338,11 @@ impl OrderJson {
             billing: o.billing.clone(),
             shipping: o.shipping.clone(),
             items: o.items.iter().map(ItemJson::from).collect(),
+            shipments: o
+                .effective_shipments()
+                .iter()
+                .map(|s| ShipmentJson::new(o, s, m))
+                .collect(),
             items_standard: o.totals.items_standard,
             items_reduced: o.totals.items_reduced,
             shipping_fee: o.totals.shipping_fee,
@@ -493,6 +639,15 @@ pub struct PatchOrderBody {
     pub billing: Option<AddressJson>,
     #[serde(default)]
     pub shipping: Option<AddressJson>,
+    /// Changes to packages (出荷情報編集), by number.
+    #[serde(default)]
+    pub shipments: Option<Vec<ShipmentPatchJson>>,
+    /// 分納: move items into a new package.
+    #[serde(default)]
+    pub split_shipment: Option<SplitShipmentJson>,
+    /// Put a package (not shipped) back into the first package not yet shipped.
+    #[serde(default)]
+    pub merge_shipment: Option<u32>,
 }
 
 impl PatchOrderBody {
@@ -523,6 +678,28 @@ impl PatchOrderBody {
             billing: self.billing,
             shipping: self.shipping,
             payment_override: self.payment_override,
+            shipments: juchu_domain::shipment::ShipmentsPatch {
+                shipments: self
+                    .shipments
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+                split: self
+                    .split_shipment
+                    .map(|s| juchu_domain::shipment::SplitShipment {
+                        from: s.from.unwrap_or(1),
+                        items: s
+                            .items
+                            .into_iter()
+                            .map(|i| juchu_domain::shipment::ShipmentItem {
+                                line: i.line,
+                                quantity: i.quantity,
+                            })
+                            .collect(),
+                    }),
+                merge: self.merge_shipment,
+            },
         };
         (self.version, self.reason.unwrap_or_default(), patch)
     }

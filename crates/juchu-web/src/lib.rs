@@ -192,7 +192,27 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             payments::api::request_payment
         ))
         .routes(routes!(payments::api::payment_notification))
-        .routes(routes!(shipments::api::shipment_import))
+        // A day's shipment or payment file can be tens of megabytes.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(shipments::api::shipment_import))
+                .routes(routes!(shipments::api::payment_import))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    shipments::api::MAX_UPLOAD_BYTES,
+                )),
+        )
+        .routes(routes!(
+            shipments::api::list_import_formats,
+            shipments::api::create_import_format
+        ))
+        .routes(routes!(
+            shipments::api::update_import_format,
+            shipments::api::delete_import_format
+        ))
+        .routes(routes!(
+            shipments::api::get_shipping_settings,
+            shipments::api::put_shipping_settings
+        ))
         .routes(routes!(automation::api::load_presets))
         .routes(routes!(
             automation::api::put_rule,
@@ -224,6 +244,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mail::ui::routes())
         .merge(blacklist::ui::routes())
         .merge(jobs::ui::routes())
+        .merge(shipments::routes())
         .merge(documents::ui::routes())
         .route("/login", g(login::login_page).post(login::login_submit))
         .route("/logout", p(login::logout))

@@ -28,6 +28,7 @@ impl Modify for BearerAuth {
     info(title = "juchu API", description = "Order management for Japanese D2C and subscription shops. Money is integer yen (tax included); dates are YYYY-MM-DD; timestamps RFC 3339 UTC. Errors are {code, message, field}."),
     components(schemas(
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
+        dto::ShipmentJson, dto::ShipmentItemJson, dto::ShipmentPatchJson, dto::SplitShipmentJson, dto::SplitItemJson,
         dto::HistoryJson, dto::CustomerJson, dto::CustomerBody, dto::ProductJson, dto::HandlingStatusJson, dto::PaymentMethodJson,
         dto::CarrierJson, dto::LabelJson, customers::api::CustomerPatchBody, masters::api::ProductBody, masters::api::HandlingStatusBody, staff::api::ApiTokenBody, staff::api::ApiTokenJson,
         crate::error::ErrorBody, crate::error::FieldErrorBody,

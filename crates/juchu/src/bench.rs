@@ -791,9 +791,14 @@ async fn shipment_import_section(
         trackings.push(t);
     }
     let (file, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    let layout = store.import_layout("standard").await.map_err(e)?;
     let t = Instant::now();
     let preview = store
-        .preview_shipment_import(&file, juchu_domain::shipment_import::FileEncoding::Detect)
+        .preview_shipment_import(
+            &file,
+            juchu_domain::shipment_import::FileEncoding::Detect,
+            &layout,
+        )
         .await
         .map_err(e)?;
     let preview_time = t.elapsed();
@@ -802,6 +807,7 @@ async fn shipment_import_section(
         .run_shipment_import(
             &file,
             juchu_domain::shipment_import::FileEncoding::Detect,
+            &layout,
             &actor,
         )
         .await

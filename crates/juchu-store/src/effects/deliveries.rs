@@ -10,6 +10,7 @@ use crate::deliveries::{CarrierTracker, RECHECK_SECONDS, TrackRequest, TrackRun}
 use crate::history::Actor;
 use crate::orders::ChangeTarget;
 use juchu_domain::patch::OrderPatch;
+use juchu_domain::shipment::{ShipmentPatch, ShipmentsPatch};
 use juchu_domain::tracking::{KnownCarrier, ParcelStatus};
 
 /// The 要対応理由 of a number the carrier does not know.
@@ -25,7 +26,7 @@ impl Store {
     ) -> Result<TrackRun, StoreError> {
         let mut run = TrackRun::default();
         let rows = sqlx::query(
-            "SELECT o.id, o.order_number, o.tracking_number, o.shipped_at, o.needs_attention_reason, c.code AS carrier_code \
+            "SELECT o.id, o.order_number, o.tracking_number, o.shipped_at, o.shipments, o.needs_attention_reason, c.code AS carrier_code \
              FROM orders o JOIN carriers c ON c.id = o.carrier_id \
              LEFT JOIN delivery_checks d ON d.order_id = o.id \
              WHERE c.code IN ('yamato', 'sagawa', 'japanpost') \
@@ -47,19 +48,64 @@ impl Store {
             let Some(carrier) = KnownCarrier::for_code(&get_str(row, "carrier_code")?) else {
                 continue;
             };
-            let req = TrackRequest {
-                carrier: Some(carrier),
-                tracking_number: get_str(row, "tracking_number")?,
-                shipped_at: get_opt_str(row, "shipped_at")?.and_then(|d| d.parse().ok()),
+            // A split or multi-parcel order: every package's first number is
+            // asked about, and a delivered package gets its own 配送完了日 (the
+            // order's follows when all are delivered).
+            let packages: Vec<juchu_domain::shipment::Shipment> = get_opt_str(row, "shipments")?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default();
+            let asks: Vec<(Option<u32>, String, Option<jiff::civil::Date>)> = if packages.is_empty()
+            {
+                vec![(
+                    None,
+                    get_str(row, "tracking_number")?,
+                    get_opt_str(row, "shipped_at")?.and_then(|d| d.parse().ok()),
+                )]
+            } else {
+                packages
+                    .iter()
+                    .filter(|p| p.delivered_at.is_none())
+                    .filter_map(|p| {
+                        p.tracking_numbers
+                            .first()
+                            .map(|t| (Some(p.number), t.clone(), p.shipped_at))
+                    })
+                    .collect()
             };
-            let status = match tracker.track(&req).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(order = %number, error = %e, "carrier tracking unavailable");
-                    run.unavailable += 1;
-                    continue;
+            let mut answers = Vec::with_capacity(asks.len());
+            let mut failed = false;
+            for (package, tracking_number, shipped_at) in asks {
+                let req = TrackRequest {
+                    carrier: Some(carrier),
+                    tracking_number,
+                    shipped_at,
+                };
+                match tracker.track(&req).await {
+                    Ok(s) => answers.push((package, s)),
+                    Err(e) => {
+                        tracing::warn!(order = %number, error = %e, "carrier tracking unavailable");
+                        failed = true;
+                        break;
+                    }
                 }
-            };
+            }
+            if failed || answers.is_empty() {
+                run.unavailable += 1;
+                continue;
+            }
+            let delivered: Vec<(u32, jiff::civil::Date)> = answers
+                .iter()
+                .filter_map(|(p, s)| match (p, s) {
+                    (Some(p), ParcelStatus::Delivered(on)) => Some((*p, *on)),
+                    _ => None,
+                })
+                .collect();
+            // The order's status: the first package not delivered, else delivered.
+            let status = answers
+                .iter()
+                .map(|(_, s)| *s)
+                .find(|s| !matches!(s, ParcelStatus::Delivered(_)))
+                .unwrap_or(answers[0].1);
             let mut tx = self.begin().await?;
             let previous = sqlx::query("SELECT status FROM delivery_checks WHERE order_id = $1")
                 .bind(id)
@@ -74,7 +120,9 @@ impl Store {
                     (
                         "delivered",
                         Some(OrderPatch {
-                            delivered_at: Some(Some(on.to_string())),
+                            delivered_at: Some(Some(on.to_string()))
+                                .filter(|_| packages.is_empty()),
+                            shipments: package_deliveries(&delivered),
                             ..Default::default()
                         }),
                         format!("{}の配送状況: 配達完了", carrier.label()),
@@ -82,11 +130,19 @@ impl Store {
                 }
                 ParcelStatus::InTransit => {
                     run.in_transit += 1;
-                    ("in_transit", None, String::new())
+                    (
+                        "in_transit",
+                        partial(&delivered),
+                        reason_partial(&delivered, carrier),
+                    )
                 }
                 ParcelStatus::Absent => {
                     run.absent += 1;
-                    ("absent", None, String::new())
+                    (
+                        "absent",
+                        partial(&delivered),
+                        reason_partial(&delivered, carrier),
+                    )
                 }
                 ParcelStatus::Unknown => {
                     run.unknown += 1;
@@ -164,5 +220,36 @@ impl Store {
             tx.commit().await?;
         }
         Ok(run)
+    }
+}
+
+/// Packages the carrier reports delivered, as a patch of each one's 配送完了日.
+fn package_deliveries(delivered: &[(u32, jiff::civil::Date)]) -> ShipmentsPatch {
+    ShipmentsPatch {
+        shipments: delivered
+            .iter()
+            .map(|(number, on)| ShipmentPatch {
+                number: *number,
+                delivered_at: Some(Some(on.to_string())),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Some packages of a split order delivered while another is still on its way.
+fn partial(delivered: &[(u32, jiff::civil::Date)]) -> Option<OrderPatch> {
+    (!delivered.is_empty()).then(|| OrderPatch {
+        shipments: package_deliveries(delivered),
+        ..Default::default()
+    })
+}
+
+fn reason_partial(delivered: &[(u32, jiff::civil::Date)], carrier: KnownCarrier) -> String {
+    if delivered.is_empty() {
+        String::new()
+    } else {
+        format!("{}の配送状況: 一部の出荷が配達完了", carrier.label())
     }
 }

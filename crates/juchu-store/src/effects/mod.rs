@@ -20,6 +20,7 @@
 mod create;
 mod deliveries;
 mod payment_answers;
+pub mod payment_import;
 pub mod shipment_import;
 mod subscription_notices;
 mod subscription_run;

@@ -69,7 +69,7 @@ fn csv_failed(e: impl std::fmt::Display) -> Stop {
 
 /// Renews the lease in `tx`; `Stop::Lost` when the chunk is no longer ours,
 /// `Stop::Cancelled` when the job was cancelled.
-async fn renew(
+pub(crate) async fn renew(
     tx: &mut Tx,
     job_id: i64,
     token: &str,
@@ -96,10 +96,10 @@ async fn renew(
 }
 
 /// The file being written, a part at a time.
-struct Parts {
-    job_id: i64,
-    next: i64,
-    buf: Vec<u8>,
+pub(crate) struct Parts {
+    pub(crate) job_id: i64,
+    pub(crate) next: i64,
+    pub(crate) buf: Vec<u8>,
 }
 
 /// How far a CSV export is, stored with each part (absolute counts, so a
@@ -131,7 +131,7 @@ struct Note {
 }
 
 impl Parts {
-    async fn flush(&mut self, store: &Store, token: &str) -> Result<(), Stop> {
+    pub(crate) async fn flush(&mut self, store: &Store, token: &str) -> Result<(), Stop> {
         self.flush_with(store, token, Counting::None, &mut Vec::new())
             .await
     }
@@ -677,7 +677,7 @@ impl Store {
     }
 
     /// The export's file is complete: its name and type, and the chunk done.
-    async fn finish_export(
+    pub(crate) async fn finish_export(
         &self,
         job: &Job,
         token: &str,
@@ -816,7 +816,7 @@ impl Store {
 
     /// Records a batch as exported; with 出荷リスト出力用, each order not yet
     /// marked becomes 出力済 with today's date through the pipeline.
-    async fn mark_exported(
+    pub(crate) async fn mark_exported(
         &self,
         job: &Job,
         shipping_list: bool,

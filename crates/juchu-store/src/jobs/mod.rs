@@ -578,7 +578,7 @@ impl Store {
         for r in &rows {
             let id = get_i64(r, "id")?;
             let mut tx = self.begin().await?;
-            for table in ["job_items", "job_targets", "job_files"] {
+            for table in ["job_items", "job_targets", "job_files", "job_inputs"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE job_id = $1"
                 )))

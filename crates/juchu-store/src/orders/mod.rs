@@ -89,6 +89,7 @@ pub(crate) const WRITE_COLUMNS: &[&str] = &[
     "billing_kana_key",
     "billing_phone_key",
     "billing_email_key",
+    "shipments",
     "version",
     "updated_at",
 ];
@@ -175,6 +176,11 @@ pub(crate) fn write_args(o: &Order, updated_at: &str) -> Vec<Arg> {
     );
     a.push(phone_key(&o.billing.phone).into());
     a.push(email_key(&o.billing.email).into());
+    a.push(Arg::Text(if o.shipments.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&o.shipments).ok()
+    }));
     a.push(o.version.into());
     a.push(updated_at.into());
     debug_assert_eq!(a.len(), WRITE_COLUMNS.len());
@@ -282,6 +288,10 @@ pub(crate) fn order_from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
         needs_attention_reason: get_str(r, "needs_attention_reason")?,
         subscription_id: get_opt_i64(r, "subscription_id")?,
         subscription_delivery_date: parse_date_col(r, "subscription_delivery_date")?,
+        shipments: match get_opt_str(r, "shipments")? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("shipments"))?,
+        },
         version: get_i64(r, "version")?,
     })
 }

@@ -98,6 +98,18 @@ fn trigger_choices(statuses: &[String], payment_methods: &[String]) -> Vec<(Stri
     out.extend(payment_methods.iter().map(|p| Trigger::Exact {
         event: OrderEvent::PaymentMethodBecame { name: p.clone() },
     }));
+    // 発送状況 of the order: on a split order, every package's (発送済 = all
+    // packages shipped); a package's own status is its own event.
+    out.extend(
+        juchu_domain::status::ShipmentStatus::ALL
+            .iter()
+            .map(|s| Trigger::Exact {
+                event: OrderEvent::ShipmentStatusBecame { status: *s },
+            }),
+    );
+    out.push(Trigger::EventKind {
+        event: "package_status_became".into(),
+    });
     out.extend(
         juchu_domain::status::SubscriptionStatus::ALL
             .iter()
@@ -187,8 +199,15 @@ fn describe(t: &Trigger) -> String {
             "tracking_number_changed" => "配送伝票番号が変更された".into(),
             "shipped_at_set" => "発送完了日が登録された".into(),
             "delivered_at_set" => "配送完了日が登録された".into(),
+            "package_status_became" => "分納の出荷のどれかの発送状況が変わった".into(),
             other => format!("イベント {other}"),
         },
+        Trigger::Exact {
+            event: OrderEvent::ShipmentStatusBecame { status },
+        } => format!(
+            "発送状況が「{}」になった（分納の受注はすべての出荷がそろったとき）",
+            status.label()
+        ),
         t => t.describe(),
     }
 }

@@ -37,6 +37,12 @@ pub enum JobKindName {
     PaymentChange,
     /// ブラックリスト再チェック (no selection; `{"days": N}`)
     BlacklistRescan,
+    /// 出荷実績インポート (registered by `POST /api/v1/shipment-imports`)
+    ShipmentImport,
+    /// 入金消込 (registered by `POST /api/v1/payment-imports`)
+    PaymentImport,
+    /// 送り状データ出力 (`{"carrier_format": "yamato_b2" | "sagawa_ehiden3" | "japanpost_yupri", "shipping_list": true}`)
+    CarrierExport,
 }
 
 impl JobKindName {
@@ -49,6 +55,9 @@ impl JobKindName {
             JobKindName::BulkMail => JobKind::BulkMail,
             JobKindName::PaymentChange => JobKind::PaymentChange,
             JobKindName::BlacklistRescan => JobKind::BlacklistRescan,
+            JobKindName::ShipmentImport => JobKind::ShipmentImport,
+            JobKindName::PaymentImport => JobKind::PaymentImport,
+            JobKindName::CarrierExport => JobKind::CarrierExport,
         }
     }
 }
@@ -86,6 +95,7 @@ pub struct JobBody {
     /// "subscription": "leave|stop|cancel", "subscription_reason": "…", "decrement_count": true, "recalculate": true}`.
     /// pdf_export: `{"document": "delivery_note|invoice|receipt", "issue_date": "2026-12-01", "format_id": 3}` (format_id optional: 帳票管理).
     /// blacklist_rescan: `{"days": 30}`.
+    /// carrier_export: `{"carrier_format": "yamato_b2|sagawa_ehiden3|japanpost_yupri", "shipping_list": true}`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
@@ -126,7 +136,7 @@ pub struct JobJson {
     pub params: serde_json::Value,
 }
 
-fn kind_name(k: JobKind) -> JobKindName {
+pub(crate) fn kind_name(k: JobKind) -> JobKindName {
     match k {
         JobKind::BulkUpdate => JobKindName::BulkUpdate,
         JobKind::CsvExport => JobKindName::CsvExport,
@@ -135,6 +145,9 @@ fn kind_name(k: JobKind) -> JobKindName {
         JobKind::BulkMail => JobKindName::BulkMail,
         JobKind::PaymentChange => JobKindName::PaymentChange,
         JobKind::BlacklistRescan => JobKindName::BlacklistRescan,
+        JobKind::ShipmentImport => JobKindName::ShipmentImport,
+        JobKind::PaymentImport => JobKindName::PaymentImport,
+        JobKind::CarrierExport => JobKindName::CarrierExport,
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn offered_kinds() -> Vec<(&'static str, &'static str)> {
     [
         JobKind::BulkUpdate,
         JobKind::CsvExport,
+        JobKind::CarrierExport,
         JobKind::PdfExport,
         JobKind::Dunning,
         JobKind::BulkMail,
@@ -247,6 +248,14 @@ fn params_of(kind: JobKind, pairs: &Pairs) -> Value {
                 p.insert("days".into(), d.into());
             }
         }
+        JobKind::CarrierExport => {
+            text_param(&mut p, pairs, "carrier_format");
+            if first(pairs, "shipping_list") == "true" {
+                p.insert("shipping_list".into(), true.into());
+            }
+        }
+        // Registered from their upload pages, never from a selection.
+        JobKind::ShipmentImport | JobKind::PaymentImport => {}
         JobKind::PdfExport => {
             text_param(&mut p, pairs, "document");
             text_param(&mut p, pairs, "issue_date");
@@ -304,9 +313,12 @@ async fn new_job_view(
     preview: Option<JobPreview>,
     status: StatusCode,
 ) -> Response {
-    let Some(kind) =
-        JobKind::parse(first(&pairs, "kind")).filter(|k| *k != JobKind::BlacklistRescan)
-    else {
+    let Some(kind) = JobKind::parse(first(&pairs, "kind")).filter(|k| {
+        !matches!(
+            k,
+            JobKind::BlacklistRescan | JobKind::ShipmentImport | JobKind::PaymentImport
+        )
+    }) else {
         return error_page(StatusCode::BAD_REQUEST, "一括処理の種類を選んでください");
     };
     let masters = match st.store.masters().await {

@@ -37,6 +37,18 @@ pub fn routes() -> Router<AppState> {
             "/orders/{number}/memo",
             axum::routing::post(order_memo_update),
         )
+        .route(
+            "/orders/{number}/shipments/split",
+            axum::routing::post(shipment_split),
+        )
+        .route(
+            "/orders/{number}/shipments/{package}",
+            axum::routing::post(shipment_update),
+        )
+        .route(
+            "/orders/{number}/shipments/{package}/merge",
+            axum::routing::post(shipment_merge),
+        )
 }
 
 /// The options of the order forms' selects, shared by the list and detail pages.
@@ -286,6 +298,8 @@ struct OrderPage {
     has_gateway: bool,
     /// Why the blacklist screening flagged the order (what matched what).
     attention: Vec<String>,
+    /// お届け時間帯 each package's carrier offers (none: free, shown as 指定なし only).
+    shipment_slots: Vec<Vec<String>>,
 }
 
 impl OrderPage {
@@ -377,7 +391,20 @@ async fn order_page(
         vec![]
     };
     let o = OrderJson::new(&order, &masters);
+    let shipment_slots = order
+        .effective_shipments()
+        .iter()
+        .map(|s| {
+            order
+                .shipment_carrier_id(s)
+                .and_then(|id| masters.carrier(id))
+                .and_then(|c| juchu_domain::tracking::KnownCarrier::for_code(&c.code))
+                .map(|k| k.time_slots().iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default()
+        })
+        .collect();
     let t = OrderPage {
+        shipment_slots,
         payments,
         mails,
         has_gateway,
@@ -662,6 +689,172 @@ async fn order_update(
             patch,
             reason: &reason,
             values: f,
+            item_rows: &[],
+        },
+    )
+    .await
+}
+
+/// 出荷情報編集: one package's form.
+async fn shipment_update(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path((number, package)): Path<(String, u32)>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) =
+        check_order_write(&session, f.get("csrf").map(String::as_str).unwrap_or(""))
+    {
+        return refused;
+    }
+    let tracking_numbers = f.get("tracking_numbers").map(|t| {
+        t.lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    });
+    let patch = OrderPatch {
+        shipments: juchu_domain::shipment::ShipmentsPatch {
+            shipments: vec![juchu_domain::shipment::ShipmentPatch {
+                number: package,
+                carrier: f
+                    .get("carrier")
+                    .map(|c| Some(c.trim().to_string()).filter(|c| !c.is_empty())),
+                status: f.get("status").cloned(),
+                tracking_numbers,
+                scheduled_ship_date: opt(f.get("scheduled_ship_date")),
+                shipped_at: opt(f.get("shipped_at")),
+                scheduled_delivery_date: opt(f.get("scheduled_delivery_date")),
+                delivery_time_slot: opt(f.get("delivery_time_slot")),
+                delivered_at: opt(f.get("delivered_at")),
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let reason = f.get("reason").cloned().unwrap_or_default();
+    submit_patch(
+        &st,
+        &session,
+        &number,
+        Submission {
+            tab: "shipments",
+            version: form_version(&f),
+            patch,
+            reason: &reason,
+            values: HashMap::new(),
+            item_rows: &[],
+        },
+    )
+    .await
+}
+
+/// 分納: the quantities to move into a new package (`qty_{line}`).
+async fn shipment_split(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) =
+        check_order_write(&session, f.get("csrf").map(String::as_str).unwrap_or(""))
+    {
+        return refused;
+    }
+    let mut errors = FieldErrors::default();
+    let mut items: Vec<juchu_domain::shipment::ShipmentItem> = f
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("qty_")?.parse::<usize>().ok()?, k, v)))
+        .filter(|(_, _, v)| !v.trim().is_empty())
+        .filter_map(|(line, k, v)| match v.trim().parse::<i64>() {
+            Ok(quantity) => Some(juchu_domain::shipment::ShipmentItem { line, quantity }),
+            Err(_) => {
+                errors.add(
+                    k.clone(),
+                    "invalid_number",
+                    format!("受注明細{}の数量は数値で入力してください", line + 1),
+                );
+                None
+            }
+        })
+        .collect();
+    items.sort_by_key(|i| i.line);
+    if !errors.is_empty() {
+        let fb = Feedback {
+            flash: String::new(),
+            form_error: "入力内容を確認してください。".into(),
+            errors: errors
+                .0
+                .iter()
+                .map(|e| (e.field.clone(), e.message.clone()))
+                .collect(),
+            values: HashMap::new(),
+        };
+        return order_page(
+            &st,
+            &session,
+            &number,
+            "shipments",
+            fb,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let patch = OrderPatch {
+        shipments: juchu_domain::shipment::ShipmentsPatch {
+            split: Some(juchu_domain::shipment::SplitShipment {
+                from: f.get("from").and_then(|v| v.parse().ok()).unwrap_or(1),
+                items,
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    submit_patch(
+        &st,
+        &session,
+        &number,
+        Submission {
+            tab: "shipments",
+            version: form_version(&f),
+            patch,
+            reason: "分納",
+            values: HashMap::new(),
+            item_rows: &[],
+        },
+    )
+    .await
+}
+
+/// Puts a package back into the first package not yet shipped.
+async fn shipment_merge(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path((number, package)): Path<(String, u32)>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) =
+        check_order_write(&session, f.get("csrf").map(String::as_str).unwrap_or(""))
+    {
+        return refused;
+    }
+    let patch = OrderPatch {
+        shipments: juchu_domain::shipment::ShipmentsPatch {
+            merge: Some(package),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    submit_patch(
+        &st,
+        &session,
+        &number,
+        Submission {
+            tab: "shipments",
+            version: form_version(&f),
+            patch,
+            reason: "出荷をまとめる",
+            values: HashMap::new(),
             item_rows: &[],
         },
     )

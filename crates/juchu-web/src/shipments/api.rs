@@ -1,19 +1,30 @@
-//! `POST /api/v1/shipment-imports`: a shop's shipment file (出荷実績), previewed
-//! with `dry_run=true` or applied. Today the standard format only, applied at
-//! once (the file of a day is 100–5,000 rows); the carriers' result formats
-//! and the job come next.
+//! `POST /api/v1/shipment-imports` (出荷実績インポート) and
+//! `POST /api/v1/payment-imports` (入金消込): a file previewed with
+//! `dry_run=true`, or registered as a job (`shipment_import` /
+//! `payment_import`) whose result (`GET /api/v1/jobs/{id}/result`) is the
+//! per-row CSV. A file that cannot be read at all is refused at once, with the
+//! line named. Also the saved import formats and 出荷設定.
 
 use crate::AppState;
 use crate::auth::ApiCaller;
-use crate::error::ApiError;
+use crate::error::{ApiError, parse_json};
+use crate::jobs::api::JobJson;
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use juchu_domain::FieldErrors;
 use juchu_domain::access::Permission;
-use juchu_domain::shipment_import::FileEncoding;
-use juchu_store::ImportRowResult;
-use serde::Serialize;
+use juchu_domain::carrier_file::ShippingSettings;
+use juchu_domain::job::{FileImport, JobKind};
+use juchu_domain::shipment_import::{FileEncoding, ImportRowResult, decode};
+use juchu_store::shipping::{ImportFormat, ImportFormatInput};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// The largest import file accepted (a 100,000-row carrier file is ~20 MB).
+pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
 
 /// One row's result (行, 受注番号, 結果, 内容).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -27,6 +38,7 @@ pub struct ImportRowJson {
     pub message: String,
 }
 
+/// The preview (`dry_run=true`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImportJson {
     /// true: a preview, nothing changed.
@@ -37,6 +49,27 @@ pub struct ImportJson {
     pub refused: usize,
 }
 
+impl ImportJson {
+    pub(crate) fn of(rows: Vec<ImportRowResult>) -> ImportJson {
+        let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count();
+        ImportJson {
+            dry_run: true,
+            changed: count("変更"),
+            unchanged: count("変更なし"),
+            refused: count("エラー"),
+            rows: rows
+                .into_iter()
+                .map(|r| ImportRowJson {
+                    row: r.row,
+                    order_number: r.order_number,
+                    outcome: r.outcome,
+                    message: r.message,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The multipart form, as the OpenAPI document describes it.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
@@ -44,7 +77,10 @@ pub struct ImportForm {
     /// The CSV file.
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
-    /// `standard` (受注番号, 配送伝票番号; optional 配送業者, 発送状況, 発送完了日).
+    /// Shipments: `standard` (受注番号 or 出荷ID, 配送伝票番号; optional 配送業者,
+    /// 発送状況, 発送完了日), `yamato_b2`, `sagawa_ehiden3`, `japanpost_yupri`, or
+    /// a saved format's id. Payments: `standard` (受注番号, 入金額, 入金日) or
+    /// `bank_transfer` (振込依頼人名, 金額, 日付).
     pub format: Option<String>,
     /// `auto` (default: UTF-8 if it reads as UTF-8, else Shift_JIS), `utf-8` or `shift_jis`.
     pub encoding: Option<String>,
@@ -56,26 +92,41 @@ fn form_error(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(FieldErrors::single(field, "invalid", message))
 }
 
-#[utoipa::path(post, path = "/api/v1/shipment-imports", tag = "shipments",
-    request_body(content = ImportForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = ImportJson),
-        (status = 422, description = "the file cannot be read (the line is named), or a form field is wrong", body = crate::error::ErrorBody)),
-    security(("bearer" = [])))]
-/// 出荷実績インポート: per row what changes, what is refused and why. A blank
-/// cell changes nothing; the same file again reports every row 変更なし.
-pub async fn shipment_import(
-    caller: ApiCaller,
-    State(st): State<AppState>,
-    mut form: Multipart,
-) -> Result<Json<ImportJson>, ApiError> {
-    caller.require(Permission::WriteOrders)?;
-    let (mut file, mut format, mut encoding, mut dry_run) = (None, None, None, false);
+/// An uploaded file and what the form says about it.
+pub(crate) struct Upload {
+    pub file: Vec<u8>,
+    pub file_name: String,
+    pub format: String,
+    pub encoding: FileEncoding,
+    pub dry_run: bool,
+}
+
+/// The encoding a form names.
+pub(crate) fn encoding_of(v: &str) -> Result<FileEncoding, FieldErrors> {
+    match v {
+        "auto" | "" => Ok(FileEncoding::Detect),
+        "utf-8" | "utf8" => Ok(FileEncoding::Utf8),
+        "shift_jis" | "sjis" | "cp932" => Ok(FileEncoding::Cp932),
+        other => Err(FieldErrors::single(
+            "encoding",
+            "invalid",
+            format!("文字コード「{other}」はありません（auto / utf-8 / shift_jis）"),
+        )),
+    }
+}
+
+async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {
+    let (mut file, mut file_name, mut format, mut encoding, mut dry_run) =
+        (None, String::new(), None, None, false);
     while let Some(field) = form
         .next_field()
         .await
         .map_err(|e| form_error("file", format!("フォームを読めません: {e}")))?
     {
         let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            file_name = field.file_name().unwrap_or_default().to_string();
+        }
         let bytes = field
             .bytes()
             .await
@@ -94,48 +145,317 @@ pub async fn shipment_import(
             }
         }
     }
-    let file = file.ok_or_else(|| form_error("file", "file（CSVファイル）を指定してください"))?;
-    match format.as_deref().unwrap_or("standard") {
-        "standard" => {}
-        other => {
-            return Err(form_error(
-                "format",
-                format!("取込形式「{other}」にはまだ対応していません（standard）"),
-            ));
+    Ok(Upload {
+        file: file.ok_or_else(|| form_error("file", "file（CSVファイル）を指定してください"))?,
+        file_name,
+        format: format
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| "standard".into()),
+        encoding: encoding_of(encoding.as_deref().unwrap_or("auto")).map_err(ApiError::invalid)?,
+        dry_run,
+    })
+}
+
+/// A job's answer: 202 with the job.
+fn accepted(job: &juchu_store::jobs::Job) -> Response {
+    (StatusCode::ACCEPTED, Json(JobJson::from(job))).into_response()
+}
+
+#[utoipa::path(post, path = "/api/v1/shipment-imports", tag = "shipments",
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses((status = 200, description = "dry_run: per row what would change", body = ImportJson),
+        (status = 202, description = "registered as a job (kind shipment_import); its result is the per-row CSV", body = JobJson),
+        (status = 422, description = "the file cannot be read (the line is named), or a form field is wrong", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// 出荷実績インポート: per row what changes, what is refused and why. A blank
+/// cell changes nothing; rows naming one package are its parcels (個数口);
+/// the same file again reports every row 変更なし.
+pub async fn shipment_import(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    form: Multipart,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::WriteOrders)?;
+    let u = read_upload(form).await?;
+    let layout = st.store.import_layout(&u.format).await?;
+    if u.dry_run {
+        let rows = st
+            .store
+            .preview_shipment_import(&u.file, u.encoding, &layout)
+            .await?;
+        return Ok(Json(ImportJson::of(rows)).into_response());
+    }
+    let text = decode(&u.file, u.encoding).map_err(ApiError::invalid)?;
+    let rows = juchu_domain::shipment_import::read(&text, &layout).map_err(ApiError::invalid)?;
+    let params = FileImport {
+        format: u.format,
+        file_name: u.file_name,
+        layout: Some(layout),
+    };
+    let job = st
+        .store
+        .register_file_job(
+            JobKind::ShipmentImport,
+            &params,
+            text,
+            rows.len() as i64,
+            &caller.actor,
+        )
+        .await?;
+    Ok(accepted(&job))
+}
+
+#[utoipa::path(post, path = "/api/v1/payment-imports", tag = "shipments",
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses((status = 200, description = "dry_run: per row what would change", body = ImportJson),
+        (status = 202, description = "registered as a job (kind payment_import); its result is the per-row CSV", body = JobJson),
+        (status = 422, description = "the file cannot be read (the line is named), or a form field is wrong", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// 入金消込: each row → 入金済み + 入金日 through the order pipeline. An amount
+/// that is not the order's is refused with both amounts; a bank's row is
+/// matched by 振込依頼人名 (kana) and amount to one 入金待ち order.
+pub async fn payment_import(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    form: Multipart,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::WriteOrders)?;
+    let u = read_upload(form).await?;
+    if u.dry_run {
+        let rows = st
+            .store
+            .preview_payment_import(&u.file, u.encoding, &u.format)
+            .await?;
+        return Ok(Json(ImportJson::of(rows)).into_response());
+    }
+    let text = decode(&u.file, u.encoding).map_err(ApiError::invalid)?;
+    let rows = juchu_domain::payment_import::read(&text, &u.format).map_err(ApiError::invalid)?;
+    let params = FileImport {
+        format: u.format,
+        file_name: u.file_name,
+        layout: None,
+    };
+    let job = st
+        .store
+        .register_file_job(
+            JobKind::PaymentImport,
+            &params,
+            text,
+            rows.len() as i64,
+            &caller.actor,
+        )
+        .await?;
+    Ok(accepted(&job))
+}
+
+/// A saved 出荷実績インポート format: header names per role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportFormatJson {
+    #[serde(default)]
+    pub id: i64,
+    pub name: String,
+    /// Header of 受注番号 (this or `shipment_id` required).
+    #[serde(default)]
+    pub order_number: String,
+    /// Header of 出荷ID / お客様管理番号.
+    #[serde(default)]
+    pub shipment_id: String,
+    /// Header of 配送伝票番号 (required).
+    #[serde(default)]
+    pub tracking_number: String,
+    #[serde(default)]
+    pub carrier: String,
+    #[serde(default)]
+    pub shipment_status: String,
+    #[serde(default)]
+    pub shipped_at: String,
+    /// A carrier master code when every row is that carrier's.
+    #[serde(default)]
+    pub carrier_code: String,
+}
+
+impl From<&ImportFormat> for ImportFormatJson {
+    fn from(f: &ImportFormat) -> Self {
+        let first = |v: &Vec<String>| v.first().cloned().unwrap_or_default();
+        ImportFormatJson {
+            id: f.id,
+            name: f.name.clone(),
+            order_number: first(&f.layout.order_number),
+            shipment_id: first(&f.layout.shipment_id),
+            tracking_number: first(&f.layout.tracking_number),
+            carrier: first(&f.layout.carrier),
+            shipment_status: first(&f.layout.shipment_status),
+            shipped_at: first(&f.layout.shipped_at),
+            carrier_code: f.layout.carrier_code.clone(),
         }
     }
-    let encoding = match encoding.as_deref().unwrap_or("auto") {
-        "auto" | "" => FileEncoding::Detect,
-        "utf-8" | "utf8" => FileEncoding::Utf8,
-        "shift_jis" | "sjis" | "cp932" => FileEncoding::Cp932,
-        other => {
-            return Err(form_error(
-                "encoding",
-                format!("文字コード「{other}」はありません（auto / utf-8 / shift_jis）"),
-            ));
+}
+
+impl From<ImportFormatJson> for ImportFormatInput {
+    fn from(b: ImportFormatJson) -> Self {
+        ImportFormatInput {
+            name: b.name,
+            order_number: b.order_number,
+            shipment_id: b.shipment_id,
+            tracking_number: b.tracking_number,
+            carrier: b.carrier,
+            shipment_status: b.shipment_status,
+            shipped_at: b.shipped_at,
+            carrier_code: b.carrier_code,
         }
-    };
-    let rows = if dry_run {
-        st.store.preview_shipment_import(&file, encoding).await?
-    } else {
-        st.store
-            .run_shipment_import(&file, encoding, &caller.actor)
-            .await?
-    };
-    let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count();
-    Ok(Json(ImportJson {
-        dry_run,
-        changed: count("変更"),
-        unchanged: count("変更なし"),
-        refused: count("エラー"),
-        rows: rows
-            .into_iter()
-            .map(|r: ImportRowResult| ImportRowJson {
-                row: r.row,
-                order_number: r.order_number,
-                outcome: r.outcome,
-                message: r.message,
-            })
-            .collect(),
-    }))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/shipment-import-formats", tag = "shipments",
+    responses((status = 200, body = Vec<ImportFormatJson>)), security(("bearer" = [])))]
+/// The shop's saved import formats (use the id as `format`).
+pub async fn list_import_formats(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<Vec<ImportFormatJson>>, ApiError> {
+    caller.require(Permission::Read)?;
+    let formats = st.store.shipment_import_formats().await?;
+    Ok(Json(formats.iter().map(ImportFormatJson::from).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/shipment-import-formats", tag = "shipments",
+    request_body = ImportFormatJson,
+    responses((status = 201, body = ImportFormatJson),
+        (status = 422, description = "a required header is missing", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// Saves a format: which header means what.
+pub async fn create_import_format(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: ImportFormatJson = parse_json(&body)?;
+    let f = st
+        .store
+        .save_shipment_import_format(None, &b.into())
+        .await?;
+    Ok((StatusCode::CREATED, Json(ImportFormatJson::from(&f))).into_response())
+}
+
+#[utoipa::path(put, path = "/api/v1/shipment-import-formats/{id}", tag = "shipments",
+    request_body = ImportFormatJson,
+    responses((status = 200, body = ImportFormatJson), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update_import_format(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<ImportFormatJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: ImportFormatJson = parse_json(&body)?;
+    let f = st
+        .store
+        .save_shipment_import_format(Some(id), &b.into())
+        .await?;
+    Ok(Json(ImportFormatJson::from(&f)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/shipment-import-formats/{id}", tag = "shipments",
+    responses((status = 204)), security(("bearer" = [])))]
+pub async fn delete_import_format(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    st.store.delete_shipment_import_format(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// 出荷設定: the sender printed on labels and the carriers' customer codes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingSettingsJson {
+    #[serde(default)]
+    pub sender_name: String,
+    #[serde(default)]
+    pub sender_phone: String,
+    #[serde(default)]
+    pub sender_postal_code: String,
+    #[serde(default)]
+    pub sender_address1: String,
+    #[serde(default)]
+    pub sender_address2: String,
+    /// ヤマト 請求先顧客コード (10–12 digits).
+    #[serde(default)]
+    pub yamato_customer_code: String,
+    /// ヤマト 請求先分類コード (blank or 3 digits).
+    #[serde(default)]
+    pub yamato_class_code: String,
+    /// ヤマト 運賃管理番号 (2 digits).
+    #[serde(default)]
+    pub yamato_freight_number: String,
+    /// 佐川 お客様コード (12 digits).
+    #[serde(default)]
+    pub sagawa_customer_code: String,
+    #[serde(default)]
+    pub default_item_name: String,
+}
+
+impl From<ShippingSettings> for ShippingSettingsJson {
+    fn from(s: ShippingSettings) -> Self {
+        ShippingSettingsJson {
+            sender_name: s.sender_name,
+            sender_phone: s.sender_phone,
+            sender_postal_code: s.sender_postal_code,
+            sender_address1: s.sender_address1,
+            sender_address2: s.sender_address2,
+            yamato_customer_code: s.yamato_customer_code,
+            yamato_class_code: s.yamato_class_code,
+            yamato_freight_number: s.yamato_freight_number,
+            sagawa_customer_code: s.sagawa_customer_code,
+            default_item_name: s.default_item_name,
+        }
+    }
+}
+
+impl From<ShippingSettingsJson> for ShippingSettings {
+    fn from(s: ShippingSettingsJson) -> Self {
+        ShippingSettings {
+            sender_name: s.sender_name,
+            sender_phone: s.sender_phone,
+            sender_postal_code: s.sender_postal_code,
+            sender_address1: s.sender_address1,
+            sender_address2: s.sender_address2,
+            yamato_customer_code: s.yamato_customer_code,
+            yamato_class_code: s.yamato_class_code,
+            yamato_freight_number: s.yamato_freight_number,
+            sagawa_customer_code: s.sagawa_customer_code,
+            default_item_name: s.default_item_name,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/shipping-settings", tag = "shipments",
+    responses((status = 200, body = ShippingSettingsJson)), security(("bearer" = [])))]
+pub async fn get_shipping_settings(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+) -> Result<Json<ShippingSettingsJson>, ApiError> {
+    caller.require(Permission::Read)?;
+    Ok(Json(st.store.shipping_settings().await?.into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/shipping-settings", tag = "shipments",
+    request_body = ShippingSettingsJson,
+    responses((status = 200, body = ShippingSettingsJson), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_shipping_settings(
+    caller: ApiCaller,
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<Json<ShippingSettingsJson>, ApiError> {
+    caller.require(Permission::WriteMasters)?;
+    let b: ShippingSettingsJson = parse_json(&body)?;
+    Ok(Json(
+        st.store.save_shipping_settings(&b.into()).await?.into(),
+    ))
 }

@@ -4,8 +4,10 @@
 mod blacklist_rescan;
 mod bulk_mail;
 mod bulk_update;
+mod carrier_export;
 mod csv_export;
 mod dunning;
+mod file_import;
 mod payment_change;
 mod pdf_export;
 
@@ -25,6 +27,9 @@ static KINDS: &[&dyn Kind] = &[
     &bulk_mail::BulkMailKind,
     &payment_change::PaymentChangeKind,
     &blacklist_rescan::BlacklistRescanKind,
+    &file_import::ShipmentImportKind,
+    &file_import::PaymentImportKind,
+    &carrier_export::CarrierExportKind,
 ];
 
 /// What `kind` does; an error (not a panic) for a kind this version does not run.

@@ -1,0 +1,186 @@
+//! 送り状データ出力 (`carrier_export`): the carrier's label file over any
+//! selection, one line per package not yet shipped, in the carrier's layout
+//! ([`juchu_domain::carrier_file`]), CP932 with CRLF, stored with the job like
+//! an export. What was replaced or cut to fit, and the orders left out (発送済,
+//! another carrier), are noted per order in the job's result. With
+//! 出荷リスト出力用 the exported orders become 出力済 like a CSV export.
+
+use crate::db::Store;
+use crate::jobs::Job;
+use crate::jobs::export::{Parts, Stop};
+use crate::jobs::kind::*;
+use juchu_domain::carrier_file::{Parcel, csv_line, encode_cp932, header, line};
+use juchu_domain::job::{CarrierExport, JobKind, JobParams};
+use juchu_domain::status::ShipmentStatus;
+use std::future::Future;
+use std::pin::Pin;
+
+pub(crate) struct CarrierExportKind;
+
+/// Orders read per batch, and the file part size.
+const BATCH: i64 = 2000;
+const PART_BYTES: usize = 4 << 20;
+
+impl Kind for CarrierExportKind {
+    fn kind(&self) -> JobKind {
+        JobKind::CarrierExport
+    }
+    fn writes_file(&self) -> bool {
+        true
+    }
+    fn marks_items(&self) -> bool {
+        false
+    }
+    fn check<'a>(&'a self, store: &'a Store, p: &'a JobParams) -> KindFuture<'a, ()> {
+        Box::pin(async move {
+            let JobParams::CarrierExport(p) = p else {
+                return mismatch(JobKind::CarrierExport);
+            };
+            store
+                .shipping_settings()
+                .await?
+                .check_for(p.carrier_format)?;
+            Ok(())
+        })
+    }
+    fn reminders(&self, params: &JobParams) -> Vec<String> {
+        match params {
+            JobParams::CarrierExport(p) => vec![format!(
+                "{}の送り状データを出力します（発送済の荷物と他の配送業者の荷物は出力しません）",
+                p.carrier_format.label()
+            )],
+            _ => vec![],
+        }
+    }
+    fn write_file<'a>(
+        &'a self,
+        store: &'a Store,
+        job: &'a Job,
+        params: &'a JobParams,
+        token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Stop>> + Send + 'a>> {
+        Box::pin(async move {
+            match params {
+                JobParams::CarrierExport(p) => store.export_carrier_file(job, p, token).await,
+                _ => Err(Stop::Failed(
+                    "送り状データ出力のパラメータではありません".into(),
+                )),
+            }
+        })
+    }
+}
+
+impl Store {
+    async fn export_carrier_file(
+        &self,
+        job: &Job,
+        p: &CarrierExport,
+        token: &str,
+    ) -> Result<(), Stop> {
+        let settings = self.shipping_settings().await?;
+        // The settings may have been emptied since the job was registered.
+        settings
+            .check_for(p.carrier_format)
+            .map_err(|e| Stop::Failed(e.messages()))?;
+        let shop = self.shop_settings().await?;
+        sqlx::query("DELETE FROM job_files WHERE job_id = $1")
+            .bind(job.id)
+            .execute(&self.pool)
+            .await?;
+        let mut parts = Parts {
+            job_id: job.id,
+            next: 0,
+            buf: encode_cp932(&csv_line(
+                &header(p.carrier_format)
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect::<Vec<_>>(),
+            )),
+        };
+        let today = self.clock.today();
+        let carrier_code = p.carrier_format.carrier_code();
+        let mut after = 0i64;
+        let mut text = String::with_capacity(1 << 20);
+        loop {
+            let mut tx = self.begin_read().await?;
+            let rows = crate::orders::load_job_orders(&mut tx, job.id, after, BATCH).await?;
+            let snapshot = self.masters_in(&mut tx).await?;
+            tx.commit().await?;
+            let m = &snapshot.masters;
+            if rows.is_empty() {
+                break;
+            }
+            let mut items: Vec<(i64, i64, String)> = Vec::with_capacity(rows.len());
+            let mut notes: Vec<(i64, String)> = Vec::new();
+            for (seq, status, order) in rows {
+                after = seq;
+                let Some(o) = order else {
+                    notes.push((seq, "受注が削除されています（出力していません）".into()));
+                    items.push((seq, 0, status));
+                    continue;
+                };
+                let cod = o
+                    .payment_method_id
+                    .and_then(|id| m.payment_method(id))
+                    .is_some_and(|pm| pm.code == "cod");
+                let mut said: Vec<String> = Vec::new();
+                let mut written = 0;
+                for s in o.effective_shipments() {
+                    if s.status == ShipmentStatus::Shipped {
+                        continue;
+                    }
+                    let carrier = o.shipment_carrier_id(&s).and_then(|id| m.carrier(id));
+                    if let Some(c) = carrier
+                        && c.code != carrier_code
+                    {
+                        said.push(format!(
+                            "出荷{}は配送業者が{}のため出力していません",
+                            s.number, c.name
+                        ));
+                        continue;
+                    }
+                    let parcel = Parcel {
+                        order: &o,
+                        shipment: &s,
+                        cash_on_delivery: cod,
+                    };
+                    let (cells, adjustments) =
+                        line(p.carrier_format, &parcel, &settings, &shop.name, today);
+                    said.extend(adjustments.iter().map(|a| a.describe()));
+                    text.push_str(&csv_line(&cells));
+                    written += 1;
+                }
+                if written == 0 && said.is_empty() {
+                    said.push("発送済のため出力していません".into());
+                }
+                if !said.is_empty() {
+                    notes.push((seq, said.join("。")));
+                }
+                items.push((seq, o.id, status));
+            }
+            parts.buf.extend(encode_cp932(&text));
+            text.clear();
+            if parts.buf.len() >= PART_BYTES {
+                parts.flush(self, token).await?;
+            }
+            self.mark_exported(
+                job,
+                p.shipping_list,
+                token,
+                &items,
+                &notes,
+                &today.to_string(),
+            )
+            .await?;
+        }
+        parts.flush(self, token).await?;
+        let name = format!(
+            "{}_{}_{}.csv",
+            p.carrier_format.code(),
+            job.id,
+            today.strftime("%Y%m%d")
+        );
+        self.finish_export(job, token, &name, "text/csv; charset=Shift_JIS")
+            .await
+    }
+}
