@@ -613,17 +613,30 @@ pub fn describe(o: &Order, m: &Masters) -> String {
                 .and_then(|id| m.carrier(id))
                 .map(|c| format!(" {}", c.name))
                 .unwrap_or_default();
-            format!(
-                "出荷{}{carrier}: {} [{}]{}",
+            // Every field, so that any change of a package is a recorded one.
+            let mut text = format!(
+                "出荷{}{carrier}: {} [{}]",
                 s.number,
                 s.status.label(),
-                items,
-                if s.tracking_numbers.is_empty() {
-                    String::new()
-                } else {
-                    format!(" 伝票 {}", s.tracking_numbers.join(","))
+                items
+            );
+            if !s.tracking_numbers.is_empty() {
+                text.push_str(&format!(" 伝票 {}", s.tracking_numbers.join(",")));
+            }
+            for (label, d) in [
+                ("発送予定", s.scheduled_ship_date),
+                ("発送", s.shipped_at),
+                ("配送予定", s.scheduled_delivery_date),
+                ("配送完了", s.delivered_at),
+            ] {
+                if let Some(d) = d {
+                    text.push_str(&format!(" {label} {d}"));
                 }
-            )
+            }
+            if let Some(slot) = &s.delivery_time_slot {
+                text.push_str(&format!(" {slot}"));
+            }
+            text
         })
         .collect::<Vec<_>>()
         .join(" / ")
@@ -843,6 +856,51 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.0[0].code, "unknown_shipment");
+    }
+
+    #[test]
+    fn every_field_of_a_stored_package_is_in_its_history_text() {
+        let (m, o) = two_line_order();
+        let o = run(&o, &split(&[(1, 1)]), &m).unwrap();
+        let before = describe(&o, &m);
+        for p in [
+            ShipmentPatch {
+                number: 2,
+                delivered_at: Some(Some("2026-12-08".into())),
+                ..Default::default()
+            },
+            ShipmentPatch {
+                number: 2,
+                scheduled_ship_date: Some(Some("2026-12-07".into())),
+                ..Default::default()
+            },
+            ShipmentPatch {
+                number: 2,
+                scheduled_delivery_date: Some(Some("2026-12-09".into())),
+                ..Default::default()
+            },
+            ShipmentPatch {
+                number: 2,
+                delivery_time_slot: Some(Some("午前中".into())),
+                ..Default::default()
+            },
+            ShipmentPatch {
+                number: 2,
+                status: Some("発送指示".into()),
+                ..Default::default()
+            },
+        ] {
+            let after = run(
+                &o,
+                &ShipmentsPatch {
+                    shipments: vec![p.clone()],
+                    ..Default::default()
+                },
+                &m,
+            )
+            .unwrap();
+            assert_ne!(describe(&after, &m), before, "{p:?}");
+        }
     }
 
     #[test]

@@ -410,6 +410,15 @@ impl Store {
 
 /// The columns of the bench's export: one row per item, the order's data, its
 /// 対応状況 and billing, the item.
+/// What a carrier line reads, for the raw baseline of the carrier export.
+pub const BENCH_CARRIER_SQL: &str = "SELECT o.order_number || '-1' AS package, o.shipping_phone, \
+     o.shipping_postal_code, o.shipping_prefecture || o.shipping_address1 AS address, o.shipping_address2, \
+     o.shipping_family_name || ' ' || o.shipping_given_name AS name, o.scheduled_ship_date, \
+     o.scheduled_delivery_date, o.delivery_time_slot, o.total, o.tax_standard + o.tax_reduced AS tax, \
+     pm.code AS payment, (SELECT i.product_name FROM order_items i WHERE i.order_id = o.id ORDER BY i.position LIMIT 1) AS item \
+     FROM orders o LEFT JOIN payment_methods pm ON pm.id = o.payment_method_id \
+     WHERE o.shipment_status <> 'shipped' ORDER BY o.ordered_at DESC, o.id DESC";
+
 pub const BENCH_EXPORT_SQL: &str = "SELECT o.order_number, o.ordered_at, h.name AS status, \
      o.billing_family_name || ' ' || o.billing_given_name AS billing_name, o.billing_postal_code, \
      o.billing_prefecture, o.billing_address1, o.billing_phone, i.product_code, i.product_name, \
@@ -433,6 +442,21 @@ impl Store {
     /// STDOUT` on its own connection, piped through a CP932 encoder; on
     /// SQLite the same SELECT streamed and written as CSV. Returns the bytes.
     pub async fn bench_raw_export_cp932(&self, pg_url: Option<&str>) -> Result<u64, StoreError> {
+        self.bench_raw_select_cp932(pg_url, BENCH_EXPORT_SQL).await
+    }
+
+    /// The raw baseline of a carrier file: what a B2 line is made from (the
+    /// package id, お届け先, 支払方法, totals, the first item), every order,
+    /// `COPY` → CP932 like [`Store::bench_raw_export_cp932`].
+    pub async fn bench_raw_carrier_cp932(&self, pg_url: Option<&str>) -> Result<u64, StoreError> {
+        self.bench_raw_select_cp932(pg_url, BENCH_CARRIER_SQL).await
+    }
+
+    async fn bench_raw_select_cp932(
+        &self,
+        pg_url: Option<&str>,
+        sql: &'static str,
+    ) -> Result<u64, StoreError> {
         use futures_util::TryStreamExt;
         let mut out = 0u64;
         let mut pending = Vec::new();
@@ -440,8 +464,7 @@ impl Store {
             Some(url) => {
                 use sqlx::Connection;
                 let mut conn = sqlx::PgConnection::connect(url).await?;
-                let statement =
-                    format!("COPY ({BENCH_EXPORT_SQL}) TO STDOUT WITH (FORMAT csv, HEADER)");
+                let statement = format!("COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)");
                 let mut copy = conn.copy_out_raw(&statement).await?;
                 while let Some(chunk) = copy.try_next().await? {
                     pending.extend_from_slice(&chunk);
@@ -450,7 +473,7 @@ impl Store {
             }
             None => {
                 let mut conn = self.pool.acquire().await?;
-                let mut rows = sqlx::query(BENCH_EXPORT_SQL).fetch(&mut *conn);
+                let mut rows = sqlx::query(sql).fetch(&mut *conn);
                 while let Some(r) = rows.try_next().await? {
                     use sqlx::Row;
                     let cells: Vec<String> = (0..r.len())

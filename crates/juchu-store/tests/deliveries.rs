@@ -169,3 +169,109 @@ both_stores!(parcels_are_tracked_until_delivered, |store| async move {
     assert_eq!(notes(unknown).await, 1);
     let _ = silent;
 });
+
+both_stores!(
+    each_package_of_a_split_order_is_tracked,
+    |store| async move {
+        let clock = Clock::fixed(at("2027-01-05"));
+        let store = store.with_clock(clock.clone());
+        store
+            .create_product(ProductInput {
+                code: "TEA-01".into(),
+                name: "有機緑茶".into(),
+                unit_price: 1080,
+                tax_rate: 8,
+                shipping_fee: None,
+                payment_fee: None,
+                is_bundled_item: false,
+                is_subscription: false,
+            })
+            .await
+            .unwrap();
+        // One order sent as two packages; the second is taken back (持戻り).
+        let n = shipped_order(&store, &number("01")).await;
+        let actor = Actor::system("test");
+        let o = store
+            .create_orders(
+                vec![NewOrder {
+                    billing: store.order_by_number(&n).await.unwrap().billing,
+                    items: vec![ItemInput {
+                        product_code: "TEA-01".into(),
+                        quantity: 2,
+                        unit_price: None,
+                    }],
+                    carrier: Some("yamato".into()),
+                    ..Default::default()
+                }],
+                &actor,
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        use juchu_domain::shipment::{ShipmentItem, ShipmentPatch, ShipmentsPatch, SplitShipment};
+        let patch = |p: ShipmentsPatch| OrderPatch {
+            shipments: p,
+            ..Default::default()
+        };
+        store
+            .change_order(
+                &o.order_number,
+                None,
+                &patch(ShipmentsPatch {
+                    split: Some(SplitShipment {
+                        from: 1,
+                        items: vec![ShipmentItem {
+                            line: 0,
+                            quantity: 1,
+                        }],
+                    }),
+                    ..Default::default()
+                }),
+                &actor,
+                "",
+            )
+            .await
+            .unwrap();
+        let ship = |k: u32, t: String| {
+            patch(ShipmentsPatch {
+                shipments: vec![ShipmentPatch {
+                    number: k,
+                    tracking_numbers: Some(vec![t]),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        };
+        for (k, t) in [(1, number("02")), (2, number(test_numbers::ABSENT))] {
+            store
+                .change_order(&o.order_number, None, &ship(k, t), &actor, "")
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store
+                .order_by_number(&o.order_number)
+                .await
+                .unwrap()
+                .shipment_status
+                .label(),
+            "発送済"
+        );
+        let tracker = SandboxTracker::new(clock.clone());
+        clock.set(at("2027-01-07")).unwrap();
+        store.track_deliveries(&tracker, 100).await.unwrap();
+        // Package 1 delivered, package 2 taken back: the order is not yet 配送完了.
+        let o = store.order_by_number(&o.order_number).await.unwrap();
+        assert_eq!(
+            o.shipments[0].delivered_at,
+            Some("2027-01-07".parse().unwrap())
+        );
+        assert_eq!(o.shipments[1].delivered_at, None);
+        assert_eq!(o.delivered_at, None);
+        let h = store.order_history(&o.order_number).await.unwrap();
+        assert!(
+            h.iter().any(|e| e.reason.contains("一部の出荷が配達完了")),
+            "{h:?}"
+        );
+    }
+);

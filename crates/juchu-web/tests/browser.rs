@@ -88,11 +88,22 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         payment_method: Some("credit_card".into()),
         ..Default::default()
     };
+    let mut third = billing.clone();
+    third.family_name = "鈴木".into();
+    third.family_kana = "スズキ".into();
+    let mut two_packages = order(third);
+    two_packages.items[0].quantity = 3;
+    two_packages.carrier = Some("yamato".into());
     let created = t
         .store
-        .create_orders(vec![order(billing), order(other)], &Actor::system("test"))
+        .create_orders(
+            vec![order(billing), order(other), two_packages],
+            &Actor::system("test"),
+        )
         .await
         .unwrap();
+    let split_number = created[2].order_number.clone();
+    let import_number = created[1].order_number.clone();
     let number = created[0].order_number.clone();
     let app = TestApp::start(t.store.clone()).await;
 
@@ -233,6 +244,71 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         );
         let png = c.screenshot().await?;
         std::fs::write(dir.join("job-notice.png"), png).expect("write screenshot");
+
+        // 出荷: split an order into two packages, ship the second with a
+        // mistyped number (refused, said next to the package), then the right one.
+        c.goto(&app.url(&format!("/orders/{split_number}?tab=shipments")))
+            .await?;
+        let qty = c.find(Locator::Css("input[name=qty_0]")).await?;
+        qty.clear().await?;
+        qty.send_keys("1").await?;
+        c.find(Locator::Id("split-shipment")).await?.click().await?;
+        c.wait().for_element(Locator::Id("shipment-2")).await?;
+        let numbers = c
+            .find(Locator::Css("#shipment-2 textarea[name=tracking_numbers]"))
+            .await?;
+        numbers.send_keys("1234-5678-9012").await?;
+        c.find(Locator::Id("save-shipment-2")).await?.click().await?;
+        let errors = c
+            .wait()
+            .for_element(Locator::Id("shipment-errors"))
+            .await?
+            .text()
+            .await?;
+        assert!(errors.contains("チェックデジット"), "{errors}");
+        let numbers = c
+            .find(Locator::Css("#shipment-2 textarea[name=tracking_numbers]"))
+            .await?;
+        numbers.clear().await?;
+        numbers.send_keys("1234-5678-9013").await?;
+        c.find(Locator::Id("save-shipment-2")).await?.click().await?;
+        c.wait().for_element(Locator::Id("flash")).await?;
+        let second = c.find(Locator::Id("shipment-2")).await?.text().await?;
+        assert!(second.contains("発送済") && second.contains("123456789013"), "{second}");
+        let png = c.screenshot().await?;
+        std::fs::write(dir.join("shipments-tab.png"), png).expect("write screenshot");
+
+        // 出荷実績インポート: a CP932 file, previewed, then run as a job.
+        let file = std::env::temp_dir().join(format!("juchu-shukka-{}.csv", free_port()));
+        let text = format!("受注番号,配送伝票番号\r\n{import_number},4444-5555-6661\r\n{split_number},4444-5555-6661\r\n");
+        std::fs::write(&file, encoding_rs::SHIFT_JIS.encode(&text).0).expect("write file");
+        c.goto(&app.url("/shipments/import")).await?;
+        c.find(Locator::Id("import-file"))
+            .await?
+            .send_keys(&file.display().to_string())
+            .await?;
+        c.find(Locator::Id("preview-import")).await?.click().await?;
+        let preview = c
+            .wait()
+            .for_element(Locator::Id("preview"))
+            .await?
+            .text()
+            .await?;
+        assert!(preview.contains("配送伝票番号 444455556661"), "{preview}");
+        assert!(preview.contains("分納しています"), "{preview}");
+        let png = c.screenshot().await?;
+        std::fs::write(dir.join("shipment-import-preview.png"), png).expect("write screenshot");
+        c.find(Locator::Id("run-import")).await?.click().await?;
+        let mut on_jobs = false;
+        for _ in 0..100 {
+            if c.current_url().await?.path() == "/jobs" {
+                on_jobs = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(on_jobs, "the import job registered, ジョブ管理 shown");
+        let _ = std::fs::remove_file(&file);
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
@@ -247,4 +323,15 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         "発送準備中"
     );
     assert_eq!(o.version, 2);
+    // The import job registered from the page applies the file.
+    t.store.run_jobs(100).await.unwrap();
+    let o = t.store.order_by_number(&import_number).await.unwrap();
+    assert_eq!(o.tracking_number.as_deref(), Some("444455556661"));
+    let o = t.store.order_by_number(&split_number).await.unwrap();
+    assert_eq!(o.shipments.len(), 2);
+    assert_eq!(
+        o.shipments[0].tracking_numbers.len(),
+        0,
+        "refused in the file"
+    );
 }

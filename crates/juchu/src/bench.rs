@@ -286,7 +286,7 @@ async fn run_in(
     }
     if args.only_shipments {
         demo::generate(store, 1000, 7, false).await.map_err(e)?;
-        return shipment_import_section(store, args, &mut r).await;
+        return shipment_import_section(store, args, &mut r, pg_url).await;
     }
     let existing = if args.reuse {
         store.bench_order_count().await.map_err(e)?
@@ -762,6 +762,7 @@ async fn shipment_import_section(
     store: &Store,
     args: &BenchArgs,
     r: &mut Report,
+    pg_url: Option<&str>,
 ) -> Result<(), String> {
     let e = |e: juchu_store::StoreError| e.to_string();
     let k = args.shipment_rows;
@@ -782,6 +783,7 @@ async fn shipment_import_section(
             ids.push(o.id);
         }
     }
+    carrier_export_section(store, r, pg_url).await?;
     let mut text = String::from("受注番号,配送伝票番号\r\n");
     let mut trackings = Vec::with_capacity(k);
     for (i, n) in numbers.iter().enumerate() {
@@ -841,6 +843,77 @@ async fn shipment_import_section(
     r.line(format!(
         "ratio (preview + run) / raw: {:.1}× (goal ≤ 2×)",
         (preview_time + run_time).as_secs_f64() / raw.as_secs_f64().max(1e-9)
+    ));
+    Ok(())
+}
+
+/// 送り状データ出力 (B2クラウド) of every order not yet shipped, against `COPY`
+/// of what its lines are made from → CP932.
+async fn carrier_export_section(
+    store: &Store,
+    r: &mut Report,
+    pg_url: Option<&str>,
+) -> Result<(), String> {
+    use juchu_domain::job::JobKind;
+    use juchu_store::jobs::{NewJob, Selection};
+    let e = |e: juchu_store::StoreError| e.to_string();
+    store
+        .save_shipping_settings(&juchu_domain::carrier_file::ShippingSettings {
+            sender_phone: "03-0000-0000".into(),
+            sender_postal_code: "150-0001".into(),
+            sender_address1: "東京都渋谷区神宮前1-2-3".into(),
+            yamato_customer_code: "012345678901".into(),
+            yamato_freight_number: "01".into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
+    r.header("## 送り状データ出力 (B2クラウド, 95 columns, CP932) of every order not yet shipped");
+    let t = Instant::now();
+    let job = store
+        .register_job(
+            NewJob {
+                kind: JobKind::CarrierExport,
+                selection: Some(Selection::Query(Box::default())),
+                params: serde_json::json!({"carrier_format": "yamato_b2"}),
+            },
+            &Actor::system("bench"),
+        )
+        .await
+        .map_err(e)?;
+    drain_jobs(store, 1).await?;
+    let ours = t.elapsed();
+    let job = store.job(job.id).await.map_err(e)?;
+    let mut bytes = 0usize;
+    let mut part = 0;
+    while let Some(p) = store.job_file_part(job.id, part).await.map_err(e)? {
+        bytes += p.len();
+        part += 1;
+    }
+    let t = Instant::now();
+    let raw_bytes = store.bench_raw_carrier_cp932(pg_url).await.map_err(e)?;
+    let raw = t.elapsed();
+    let ratio = ours.as_secs_f64() / raw.as_secs_f64().max(1e-9);
+    r.line(format!(
+        "juchu job: {} orders, {:.1} MB in {:.1} s; status {}",
+        job.total,
+        bytes as f64 / 1e6,
+        ours.as_secs_f64(),
+        job.status.label()
+    ));
+    r.line(format!(
+        "raw {}: {:.1} MB in {:.1} s",
+        if pg_url.is_some() {
+            "COPY (the line's columns) TO STDOUT → CP932"
+        } else {
+            "SELECT (the line's columns) → CSV → CP932"
+        },
+        raw_bytes as f64 / 1e6,
+        raw.as_secs_f64()
+    ));
+    r.line(format!(
+        "ratio {ratio:.2}× (goal ≤ 2×: {})",
+        if ratio <= 2.0 { "met" } else { "MISSED" }
     ));
     Ok(())
 }

@@ -70,6 +70,22 @@ async fn prepare_demo(store: &Store) -> Result<(), CliError> {
         println!("generating 10,000 demo orders …");
         demo::generate(store, 10_000, 42, true).await?;
     }
+    // 出荷設定 with sample codes, so the demo's carrier files can be made.
+    if store.shipping_settings().await?.sender_phone.is_empty() {
+        store
+            .save_shipping_settings(&juchu_domain::carrier_file::ShippingSettings {
+                sender_name: "juchu デモ茶舗".into(),
+                sender_phone: "03-0000-0000".into(),
+                sender_postal_code: "150-0001".into(),
+                sender_address1: "東京都渋谷区神宮前1-2-3".into(),
+                yamato_customer_code: "012345678901".into(),
+                yamato_freight_number: "01".into(),
+                sagawa_customer_code: "123456789012".into(),
+                default_item_name: "食品".into(),
+                ..Default::default()
+            })
+            .await?;
+    }
     if store.staff_count().await? == 0 {
         let password = juchu_store::staff::random_token("")[..16].to_string();
         store
