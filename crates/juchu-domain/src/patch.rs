@@ -442,7 +442,11 @@ pub fn apply_patch(
     }
     if let Some(v) = &patch.delivery_time_slot {
         o.delivery_time_slot = clean(v.clone());
-        if let Some(t) = o.delivery_time_slot.clone() {
+        // Checked when it changes: an imported order keeps (flagged) a slot
+        // the carrier does not have until someone picks another.
+        if let Some(t) = o.delivery_time_slot.clone()
+            && o.delivery_time_slot != order.delivery_time_slot
+        {
             check_len(&mut errors, "delivery_time_slot", &t, 50);
             // An operator picks from the carrier's slots.
             if let Some(carrier) = o

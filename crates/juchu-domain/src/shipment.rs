@@ -416,12 +416,15 @@ fn apply_one(
         }
     }
     if let Some(v) = &p.delivery_time_slot {
+        let before = s.delivery_time_slot.clone();
         s.delivery_time_slot = v
             .as_deref()
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_string);
-        if let Some(t) = s.delivery_time_slot.clone() {
+        if let Some(t) = s.delivery_time_slot.clone()
+            && s.delivery_time_slot != before
+        {
             check_len(errors, &field("delivery_time_slot"), &t, 50);
             if let Some(c) = carrier {
                 match c.slot(&t) {

@@ -298,11 +298,24 @@ struct OrderPage {
     has_gateway: bool,
     /// Why the blacklist screening flagged the order (what matched what).
     attention: Vec<String>,
-    /// お届け時間帯 each package's carrier offers (none: free, shown as 指定なし only).
+    /// お届け時間帯 each package's carrier offers (none: a shop's own carrier,
+    /// typed freely).
     shipment_slots: Vec<Vec<String>>,
+    /// The order is sent in several packages: its own shipping fields are a
+    /// summary, edited per package.
+    split: bool,
 }
 
 impl OrderPage {
+    /// The order's お届け時間帯 is not one of its carrier's (an imported order).
+    fn slot_unknown(&self) -> bool {
+        let slot = self.val("delivery_time_slot");
+        !slot.is_empty()
+            && self
+                .shipment_slots
+                .first()
+                .is_some_and(|s| !s.contains(&slot))
+    }
     fn err(&self, field: &str) -> &str {
         self.errors.get(field).map(String::as_str).unwrap_or("")
     }
@@ -405,6 +418,7 @@ async fn order_page(
         .collect();
     let t = OrderPage {
         shipment_slots,
+        split: order.shipments.len() > 1,
         payments,
         mails,
         has_gateway,
