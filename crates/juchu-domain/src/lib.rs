@@ -6,9 +6,11 @@
 //! Floors (a module imports only from its own floor or the ones below; no
 //! circles):
 //! 1. `error`, `text`, `normalize`, `time`, `status`, `actor`, `access`
-//! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`
-//! 3. `order`, `patch`, `event`, `payment`, `subscription`, `mail`, `blacklist`
+//! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`, `shipment`
+//! 3. `order`, `shipment_change`, `patch`, `event`, `payment`, `subscription`,
+//!    `mail`, `blacklist`
 //! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`
+//! 5. `carrier_file`, `payment_import`
 
 pub mod access;
 pub mod actor;
@@ -31,6 +33,7 @@ pub mod payment;
 pub mod payment_import;
 pub mod pricing;
 pub mod shipment;
+pub mod shipment_change;
 pub mod shipment_import;
 pub mod status;
 pub mod subscription;

@@ -45,7 +45,7 @@ pub struct OrderPatch {
     /// 強制売上 / 強制取消 (`payment_status` is then not given).
     pub payment_override: Option<String>,
     /// Changes to the order's packages: per package, 分納, merging back.
-    pub shipments: crate::shipment::ShipmentsPatch,
+    pub shipments: crate::shipment_change::ShipmentsPatch,
 }
 
 impl OrderPatch {
@@ -228,7 +228,7 @@ pub fn snapshot(o: &Order, m: &Masters) -> Vec<(&'static str, String)> {
         ("points_used", o.totals.points_used.to_string()),
         ("points_granted", o.points_granted.to_string()),
         ("items", items_text(o)),
-        ("shipments", crate::shipment::describe(o, m)),
+        ("shipments", crate::shipment_change::describe(o, m)),
         ("billing", address_text(&o.billing)),
         ("shipping", address_text(&o.shipping)),
         ("shipping_fee", o.totals.shipping_fee.to_string()),
@@ -517,7 +517,7 @@ pub fn apply_patch(
         o.shipping = s;
     }
     if errors.is_empty() {
-        crate::shipment::apply(order, &mut o, &patch.shipments, m, today, &mut errors);
+        crate::shipment_change::apply(order, &mut o, &patch.shipments, m, today, &mut errors);
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -15,7 +15,7 @@ use crate::error::FieldErrors;
 use crate::masters::Masters;
 use crate::order::Order;
 use crate::patch::OrderPatch;
-use crate::shipment::ShipmentPatch;
+use crate::shipment_change::ShipmentPatch;
 use crate::status::ShipmentStatus;
 use crate::tracking::{KnownCarrier, validate};
 

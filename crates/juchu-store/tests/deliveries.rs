@@ -208,7 +208,8 @@ both_stores!(
             .await
             .unwrap()
             .remove(0);
-        use juchu_domain::shipment::{ShipmentItem, ShipmentPatch, ShipmentsPatch, SplitShipment};
+        use juchu_domain::shipment::ShipmentItem;
+        use juchu_domain::shipment_change::{ShipmentPatch, ShipmentsPatch, SplitShipment};
         let patch = |p: ShipmentsPatch| OrderPatch {
             shipments: p,
             ..Default::default()

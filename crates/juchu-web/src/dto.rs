@@ -242,9 +242,9 @@ pub struct ShipmentPatchJson {
     pub delivered_at: Option<Option<String>>,
 }
 
-impl From<ShipmentPatchJson> for juchu_domain::shipment::ShipmentPatch {
+impl From<ShipmentPatchJson> for juchu_domain::shipment_change::ShipmentPatch {
     fn from(p: ShipmentPatchJson) -> Self {
-        juchu_domain::shipment::ShipmentPatch {
+        juchu_domain::shipment_change::ShipmentPatch {
             number: p.number,
             carrier: p.carrier,
             status: p.status,
@@ -678,7 +678,7 @@ impl PatchOrderBody {
             billing: self.billing,
             shipping: self.shipping,
             payment_override: self.payment_override,
-            shipments: juchu_domain::shipment::ShipmentsPatch {
+            shipments: juchu_domain::shipment_change::ShipmentsPatch {
                 shipments: self
                     .shipments
                     .unwrap_or_default()
@@ -687,7 +687,7 @@ impl PatchOrderBody {
                     .collect(),
                 split: self
                     .split_shipment
-                    .map(|s| juchu_domain::shipment::SplitShipment {
+                    .map(|s| juchu_domain::shipment_change::SplitShipment {
                         from: s.from.unwrap_or(1),
                         items: s
                             .items

@@ -10,7 +10,7 @@ use crate::deliveries::{CarrierTracker, RECHECK_SECONDS, TrackRequest, TrackRun}
 use crate::history::Actor;
 use crate::orders::ChangeTarget;
 use juchu_domain::patch::OrderPatch;
-use juchu_domain::shipment::{ShipmentPatch, ShipmentsPatch};
+use juchu_domain::shipment_change::{ShipmentPatch, ShipmentsPatch};
 use juchu_domain::tracking::{KnownCarrier, ParcelStatus};
 
 /// The 要対応理由 of a number the carrier does not know.

@@ -6,7 +6,7 @@
 
 use crate::StoreError;
 use crate::db::{Arg, Store, get_str, query_with};
-use crate::effects::shipment_import::{CHUNK_ROWS, ImportRowResult};
+use crate::effects::shipment_import::{CHUNK_ROWS, ImportRowResult, settled};
 use crate::history::Actor;
 use crate::orders::ChangeTarget;
 use juchu_domain::normalize::name_key;
@@ -171,15 +171,7 @@ impl Store {
                 .into_iter();
             tx.commit().await?;
             for (i, (number, plan)) in part.iter().zip(planned) {
-                let plan = match plan {
-                    RowPlan::Change(patch, said) if number.is_some() => match applied.next() {
-                        Some(Ok(_)) => RowPlan::Change(patch, said),
-                        Some(Err(StoreError::Invalid(e))) => RowPlan::Refused(e.messages()),
-                        Some(Err(e)) => RowPlan::Refused(e.to_string()),
-                        None => RowPlan::Refused("適用されませんでした".into()),
-                    },
-                    other => other,
-                };
+                let plan = settled(plan, number.is_some(), &mut applied);
                 out.push(result(&chunk[*i], number.as_deref(), &plan));
             }
         }

@@ -40,6 +40,24 @@ fn results(group: &[ShipmentRow], order: Option<&str>, plan: &RowPlan) -> Vec<Im
         .collect()
 }
 
+/// A planned row after the pipeline ran its change: kept, or refused with
+/// the pipeline's reason (the changes were sent in plan order).
+pub(crate) fn settled(
+    plan: RowPlan,
+    sent: bool,
+    applied: &mut impl Iterator<Item = Result<crate::orders::Changed, StoreError>>,
+) -> RowPlan {
+    match plan {
+        RowPlan::Change(patch, said) if sent => match applied.next() {
+            Some(Ok(_)) => RowPlan::Change(patch, said),
+            Some(Err(StoreError::Invalid(e))) => RowPlan::Refused(e.messages()),
+            Some(Err(e)) => RowPlan::Refused(e.to_string()),
+            None => RowPlan::Refused("適用されませんでした".into()),
+        },
+        other => other,
+    }
+}
+
 /// A file read by its layout, its rows grouped into packages.
 pub fn read_shipment_file(
     bytes: &[u8],
@@ -165,15 +183,7 @@ impl Store {
                 .into_iter();
             tx.commit().await?;
             for (g, (number, plan)) in part.iter().zip(planned) {
-                let plan = match plan {
-                    RowPlan::Change(patch, said) if number.is_some() => match applied.next() {
-                        Some(Ok(_)) => RowPlan::Change(patch, said),
-                        Some(Err(StoreError::Invalid(e))) => RowPlan::Refused(e.messages()),
-                        Some(Err(e)) => RowPlan::Refused(e.to_string()),
-                        None => RowPlan::Refused("適用されませんでした".into()),
-                    },
-                    other => other,
-                };
+                let plan = settled(plan, number.is_some(), &mut applied);
                 out.extend(results(g, number.as_deref(), &plan));
             }
         }

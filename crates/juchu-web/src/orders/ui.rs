@@ -728,8 +728,8 @@ async fn shipment_update(
             .collect()
     });
     let patch = OrderPatch {
-        shipments: juchu_domain::shipment::ShipmentsPatch {
-            shipments: vec![juchu_domain::shipment::ShipmentPatch {
+        shipments: juchu_domain::shipment_change::ShipmentsPatch {
+            shipments: vec![juchu_domain::shipment_change::ShipmentPatch {
                 number: package,
                 carrier: f
                     .get("carrier")
@@ -815,8 +815,8 @@ async fn shipment_split(
         .await;
     }
     let patch = OrderPatch {
-        shipments: juchu_domain::shipment::ShipmentsPatch {
-            split: Some(juchu_domain::shipment::SplitShipment {
+        shipments: juchu_domain::shipment_change::ShipmentsPatch {
+            split: Some(juchu_domain::shipment_change::SplitShipment {
                 from: f.get("from").and_then(|v| v.parse().ok()).unwrap_or(1),
                 items,
             }),
@@ -853,7 +853,7 @@ async fn shipment_merge(
         return refused;
     }
     let patch = OrderPatch {
-        shipments: juchu_domain::shipment::ShipmentsPatch {
+        shipments: juchu_domain::shipment_change::ShipmentsPatch {
             merge: Some(package),
             ..Default::default()
         },

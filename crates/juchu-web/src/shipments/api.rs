@@ -156,9 +156,26 @@ async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {
     })
 }
 
-/// A job's answer: 202 with the job.
-fn accepted(job: &juchu_store::jobs::Job) -> Response {
-    (StatusCode::ACCEPTED, Json(JobJson::from(job))).into_response()
+/// Keeps the checked file with a new import job: 202 with the job.
+async fn register(
+    st: &AppState,
+    caller: &ApiCaller,
+    kind: JobKind,
+    u: Upload,
+    text: String,
+    rows: usize,
+    layout: Option<juchu_domain::shipment_import::Layout>,
+) -> Result<Response, ApiError> {
+    let params = FileImport {
+        format: u.format,
+        file_name: u.file_name,
+        layout,
+    };
+    let job = st
+        .store
+        .register_file_job(kind, &params, text, rows as i64, &caller.actor)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(JobJson::from(&job))).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/shipment-imports", tag = "shipments",
@@ -187,22 +204,16 @@ pub async fn shipment_import(
     }
     let text = decode(&u.file, u.encoding).map_err(ApiError::invalid)?;
     let rows = juchu_domain::shipment_import::read(&text, &layout).map_err(ApiError::invalid)?;
-    let params = FileImport {
-        format: u.format,
-        file_name: u.file_name,
-        layout: Some(layout),
-    };
-    let job = st
-        .store
-        .register_file_job(
-            JobKind::ShipmentImport,
-            &params,
-            text,
-            rows.len() as i64,
-            &caller.actor,
-        )
-        .await?;
-    Ok(accepted(&job))
+    register(
+        &st,
+        &caller,
+        JobKind::ShipmentImport,
+        u,
+        text,
+        rows.len(),
+        Some(layout),
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/payment-imports", tag = "shipments",
@@ -230,22 +241,16 @@ pub async fn payment_import(
     }
     let text = decode(&u.file, u.encoding).map_err(ApiError::invalid)?;
     let rows = juchu_domain::payment_import::read(&text, &u.format).map_err(ApiError::invalid)?;
-    let params = FileImport {
-        format: u.format,
-        file_name: u.file_name,
-        layout: None,
-    };
-    let job = st
-        .store
-        .register_file_job(
-            JobKind::PaymentImport,
-            &params,
-            text,
-            rows.len() as i64,
-            &caller.actor,
-        )
-        .await?;
-    Ok(accepted(&job))
+    register(
+        &st,
+        &caller,
+        JobKind::PaymentImport,
+        u,
+        text,
+        rows.len(),
+        None,
+    )
+    .await
 }
 
 /// A saved 出荷実績インポート format: header names per role.
