@@ -203,29 +203,53 @@ pub const REPLACEMENTS: &[(char, &str)] = &[
 /// Whether `c` is printable by the carriers: ASCII, half-width katakana
 /// (JIS X 0201) or JIS X 0208 rows 1–8 and 16–84 (no NEC / IBM extensions).
 pub fn carrier_accepts(c: char) -> bool {
-    if c.is_ascii() {
-        return !c.is_ascii_control();
-    }
     let mut buf = [0u8; 4];
     let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
-    if bad {
-        return false;
-    }
-    match bytes.as_ref() {
-        [b] => (0xA1..=0xDF).contains(b),
-        [lead, trail] => match lead {
+    !bad && all_accepted(&bytes)
+}
+
+/// Whether every character of CP932 `bytes` is one carriers accept (see
+/// [`carrier_accepts`]; control characters are not).
+fn all_accepted(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if b < 0x20 || b == 0x7F {
+                return false;
+            }
+            i += 1;
+            continue;
+        }
+        if (0xA1..=0xDF).contains(&b) {
+            i += 1;
+            continue;
+        }
+        let Some(&trail) = bytes.get(i + 1) else {
+            return false;
+        };
+        let row_ok = match b {
             0x81..=0x84 | 0x89..=0x9F | 0xE0..=0xE9 => true,
-            0x88 => *trail >= 0x9F,
-            0xEA => *trail <= 0xA4,
+            0x88 => trail >= 0x9F,
+            0xEA => trail <= 0xA4,
             _ => false,
-        },
-        _ => false,
+        };
+        if !row_ok {
+            return false;
+        }
+        i += 2;
     }
+    true
 }
 
 /// A cell's value made printable: replaced characters, and what was replaced.
 pub fn printable(s: &str) -> (String, Vec<(char, String)>) {
     if s.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+        return (s.to_string(), Vec::new());
+    }
+    // Most text encodes whole; only then is it looked at character by character.
+    let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(s);
+    if !bad && all_accepted(&bytes) {
         return (s.to_string(), Vec::new());
     }
     let mut out = String::with_capacity(s.len());

@@ -516,6 +516,32 @@ both_stores!(carrier_files_in_the_carriers_layouts, |store| async move {
     // 出荷リスト出力用: the exported orders are 出力済.
     let o = store.order_by_number(&numbers[1]).await.unwrap();
     assert_eq!(o.shipping_list_state.label(), "出力済");
+    // Without 出荷リスト出力用: the items are ok once complete, notes kept.
+    let job = store
+        .register_job(
+            NewJob {
+                kind: JobKind::CarrierExport,
+                selection: Some(Selection::OrderNumbers(numbers.clone())),
+                params: serde_json::json!({"carrier_format": "japanpost_yupri"}),
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    store.run_jobs(100).await.unwrap();
+    let job = store.job(job.id).await.unwrap();
+    assert_eq!(
+        (job.status, job.done),
+        (JobStatus::Completed, 3),
+        "{}",
+        job.error
+    );
+    let items = store.job_items(job.id, 0, 100).await.unwrap();
+    assert!(items.iter().all(|i| i.status == "ok"), "{items:?}");
+    assert!(
+        items.iter().any(|i| i.message.contains("ヤマト運輸のため")),
+        "packages of another carrier are left out: {items:?}"
+    );
     // 佐川 needs its own code.
     let e = store
         .register_job(new("sagawa_ehiden3"), &actor())

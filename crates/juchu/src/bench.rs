@@ -34,8 +34,10 @@ pub struct BenchArgs {
     /// Only the blacklist screening (on a small order base).
     #[arg(long)]
     only_blacklist: bool,
-    /// Only 出荷実績インポート: `--shipment-rows` orders, a CP932 file of their
-    /// numbers previewed and applied, next to raw UPDATEs with 履歴.
+    /// Only 出荷: `--shipment-rows` new orders; the B2クラウド carrier file of
+    /// every unshipped order next to `COPY` of its columns → CP932; then a
+    /// CP932 出荷実績インポート file of their numbers previewed and applied,
+    /// next to raw UPDATEs with 履歴.
     #[arg(long)]
     only_shipments: bool,
     /// Rows of the shipment-import measurement.
@@ -881,6 +883,7 @@ async fn carrier_export_section(
         )
         .await
         .map_err(e)?;
+    let registered = t.elapsed();
     drain_jobs(store, 1).await?;
     let ours = t.elapsed();
     let job = store.job(job.id).await.map_err(e)?;
@@ -895,10 +898,11 @@ async fn carrier_export_section(
     let raw = t.elapsed();
     let ratio = ours.as_secs_f64() / raw.as_secs_f64().max(1e-9);
     r.line(format!(
-        "juchu job: {} orders, {:.1} MB in {:.1} s; status {}",
+        "juchu job: {} orders, {:.1} MB in {:.1} s (of which freezing the selection {:.1} s); status {}",
         job.total,
         bytes as f64 / 1e6,
         ours.as_secs_f64(),
+        registered.as_secs_f64(),
         job.status.label()
     ));
     r.line(format!(

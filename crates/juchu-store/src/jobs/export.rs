@@ -16,7 +16,7 @@ use juchu_domain::csv_format::{
     CsvFormat, Encoding, Raw, encode, find_char, needs_neutralising, preamble, record_line,
     record_writer, records_with, render_cell,
 };
-use juchu_domain::job::{CsvExport, JobKind, JobParams};
+use juchu_domain::job::{CsvExport, JobParams};
 use std::collections::HashMap;
 
 const LEASE_SECS: i64 = 120;
@@ -814,6 +814,34 @@ impl Store {
             .await
     }
 
+    /// Progress of a file whose items are ok unless noted ([`super::kind::Kind::marks_items`]
+    /// false): the batch counted done, its notes written, under the lease.
+    pub(crate) async fn note_exported(
+        &self,
+        job: &Job,
+        token: &str,
+        done: i64,
+        notes: &[(i64, String)],
+    ) -> Result<(), Stop> {
+        let mut tx = self.begin().await?;
+        renew(&mut tx, job.id, token, &self.clock).await?;
+        for (seq, note) in notes {
+            sqlx::query("UPDATE job_items SET message = $1 WHERE job_id = $2 AND seq = $3")
+                .bind(note.clone())
+                .bind(job.id)
+                .bind(*seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE job_chunks SET done = done + $1 WHERE job_id = $2 AND chunk = 0")
+            .bind(done)
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records a batch as exported; with 出荷リスト出力用, each order not yet
     /// marked becomes 出力済 with today's date through the pipeline.
     pub(crate) async fn mark_exported(
@@ -884,13 +912,7 @@ impl Store {
                 })
                 .collect();
             let results = self
-                .change_loaded_in_tx(
-                    &mut tx,
-                    loaded,
-                    &targets,
-                    &actor,
-                    JobKind::CsvExport.label(),
-                )
+                .change_loaded_in_tx(&mut tx, loaded, &targets, &actor, job.kind.label())
                 .await?;
             let mut outcome_of: HashMap<i64, (&str, String)> = HashMap::new();
             for ((seq, _), r) in marked.iter().zip(results) {

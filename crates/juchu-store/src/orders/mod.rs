@@ -410,6 +410,139 @@ pub(crate) async fn load_job_orders(
         .collect())
 }
 
+/// A job's orders as a carrier label needs them (the shipping address,
+/// totals, payment method, carrier, shipping fields and packages, the items'
+/// names and quantities) of the items `after_seq + 1 ..= after_seq + limit`
+/// (a job's items are numbered 1, 2, … so batches can be read at once), in
+/// the job's order: one statement joining the frozen items with the orders and one for
+/// their items. Nothing else is read or decoded: every other field of the
+/// returned [`Order`] is left empty, so it is only for writing labels.
+pub(crate) async fn load_job_orders_for_labels(
+    exec: &mut sqlx::AnyConnection,
+    job_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, Option<Order>)>, StoreError> {
+    let address: Vec<String> = [
+        "family_name",
+        "given_name",
+        "family_kana",
+        "given_kana",
+        "postal_code",
+        "prefecture",
+        "address1",
+        "address2",
+        "phone",
+        "email",
+    ]
+    .iter()
+    .map(|c| format!("o.shipping_{c}"))
+    .collect();
+    let sql = format!(
+        "SELECT ji.seq, ji.status, o.id, o.order_number, {}, o.total, o.tax_standard, o.tax_reduced, \
+         o.payment_method_id, o.carrier_id, o.shipment_status, o.tracking_number, o.scheduled_ship_date, \
+         o.scheduled_delivery_date, o.delivery_time_slot, o.shipped_at, o.delivered_at, o.shipments \
+         FROM job_items ji LEFT JOIN orders o ON o.id = ji.order_id \
+         WHERE ji.job_id = $1 AND ji.seq > $2 AND ji.seq <= $3 ORDER BY ji.seq",
+        address.join(", ")
+    );
+    let rows = query_with(
+        sql,
+        vec![job_id.into(), after_seq.into(), (after_seq + limit).into()],
+    )
+    .fetch_all(&mut *exec)
+    .await?;
+    let corrupt = |col: &str| sqlx::Error::ColumnDecode {
+        index: col.into(),
+        source: "unknown status code".into(),
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let seq = get_i64(r, "seq")?;
+        let status = get_str(r, "status")?;
+        let Some(id) = get_opt_i64(r, "id")? else {
+            out.push((seq, status, None));
+            continue;
+        };
+        let order = Order {
+            id,
+            order_number: get_str(r, "order_number")?,
+            customer_id: None,
+            ordered_at: jiff::Timestamp::UNIX_EPOCH,
+            billing: Address::default(),
+            shipping: address_from_row(r, "shipping")?,
+            items: Vec::new(),
+            totals: Totals {
+                tax_standard: get_i64(r, "tax_standard")?,
+                tax_reduced: get_i64(r, "tax_reduced")?,
+                total: get_i64(r, "total")?,
+                ..Totals::default()
+            },
+            points_granted: 0,
+            payment_method_id: get_opt_i64(r, "payment_method_id")?,
+            carrier_id: get_opt_i64(r, "carrier_id")?,
+            handling_status_id: 0,
+            payment_status: PaymentStatus::Unpaid,
+            shipping_list_state: ShippingListState::NotExported,
+            shipping_list_exported_on: None,
+            shipment_status: ShipmentStatus::from_code(&get_str(r, "shipment_status")?)
+                .ok_or_else(|| corrupt("shipment_status"))?,
+            tracking_number: get_opt_str(r, "tracking_number")?,
+            scheduled_ship_date: parse_date_col(r, "scheduled_ship_date")?,
+            scheduled_delivery_date: parse_date_col(r, "scheduled_delivery_date")?,
+            shipped_at: parse_date_col(r, "shipped_at")?,
+            delivered_at: parse_date_col(r, "delivered_at")?,
+            paid_at: None,
+            delivery_time_slot: get_opt_str(r, "delivery_time_slot")?,
+            memo: String::new(),
+            label_ids: Vec::new(),
+            needs_attention: false,
+            needs_attention_reason: String::new(),
+            subscription_id: None,
+            subscription_delivery_date: None,
+            shipments: match get_opt_str(r, "shipments")? {
+                None => Vec::new(),
+                Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("shipments"))?,
+            },
+            version: 0,
+        };
+        by_id.insert(id, out.len());
+        out.push((seq, status, Some(order)));
+    }
+    let (Some(first), Some(last)) = (out.first(), out.last()) else {
+        return Ok(out);
+    };
+    let items = query_with(
+        "SELECT i.order_id, i.product_code, i.product_name, i.quantity, i.is_bundled_item \
+         FROM order_items i WHERE i.order_id IN \
+         (SELECT order_id FROM job_items WHERE job_id = $1 AND seq >= $2 AND seq <= $3) \
+         ORDER BY i.order_id, i.position"
+            .to_string(),
+        vec![job_id.into(), first.0.into(), last.0.into()],
+    )
+    .fetch_all(&mut *exec)
+    .await?;
+    for r in &items {
+        if let Some(&k) = by_id.get(&get_i64(r, "order_id")?)
+            && let Some(o) = out[k].2.as_mut()
+        {
+            o.items.push(OrderItem {
+                product_id: None,
+                product_code: get_str(r, "product_code")?,
+                product_name: get_str(r, "product_name")?,
+                unit_price: 0,
+                quantity: get_i64(r, "quantity")?,
+                tax_rate: TaxRate::Standard,
+                is_bundled_item: get_bool(r, "is_bundled_item")?,
+                product_shipping_fee: None,
+                product_payment_fee: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Orders by id with their items and labels, in `ids`' order (missing ones
 /// left out); 500 per statement.
 pub(crate) async fn load_orders_by_ids(

@@ -5,20 +5,27 @@
 //! another carrier), are noted per order in the job's result. With
 //! 出荷リスト出力用 the exported orders become 出力済 like a CSV export.
 
+use crate::StoreError;
 use crate::db::Store;
 use crate::jobs::Job;
 use crate::jobs::export::{Parts, Stop};
 use crate::jobs::kind::*;
+use crate::snapshot::Snapshot;
+use jiff::civil::Date;
+use juchu_domain::carrier_file::ShippingSettings;
 use juchu_domain::carrier_file::{Parcel, csv_line, encode_cp932, header, line};
-use juchu_domain::job::{CarrierExport, JobKind, JobParams};
+use juchu_domain::job::{CarrierExport, CarrierFormat, JobKind, JobParams};
+use juchu_domain::masters::Masters;
+use juchu_domain::order::Order;
 use juchu_domain::status::ShipmentStatus;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub(crate) struct CarrierExportKind;
 
 /// Orders read per batch, and the file part size.
-const BATCH: i64 = 2000;
+const BATCH: i64 = 10_000;
 const PART_BYTES: usize = 4 << 20;
 
 impl Kind for CarrierExportKind {
@@ -70,7 +77,100 @@ impl Kind for CarrierExportKind {
     }
 }
 
+/// A batch of the job's orders, as labels need them.
+type LabelBatch = Vec<(i64, String, Option<Order>)>;
+
+/// What a batch became: its lines in CP932, the items (seq, order id,
+/// status) and the notes (seq, what was changed or left out).
+struct Built {
+    bytes: Vec<u8>,
+    items: Vec<(i64, i64, String)>,
+    notes: Vec<(i64, String)>,
+}
+
+/// What every line needs besides its order.
+struct LabelContext {
+    format: CarrierFormat,
+    settings: ShippingSettings,
+    shop_name: String,
+    today: Date,
+}
+
+/// The lines of a batch (CPU work: run off the async threads).
+fn build(rows: LabelBatch, m: &Masters, cx: &LabelContext) -> Built {
+    let carrier_code = cx.format.carrier_code();
+    let mut text = String::with_capacity(rows.len() * 256);
+    let mut items = Vec::with_capacity(rows.len());
+    let mut notes = Vec::new();
+    for (seq, status, order) in rows {
+        let Some(o) = order else {
+            notes.push((seq, "受注が削除されています（出力していません）".into()));
+            items.push((seq, 0, status));
+            continue;
+        };
+        let cod = o
+            .payment_method_id
+            .and_then(|id| m.payment_method(id))
+            .is_some_and(|pm| pm.code == "cod");
+        let mut said: Vec<String> = Vec::new();
+        let mut written = 0;
+        for s in o.effective_shipments() {
+            if s.status == ShipmentStatus::Shipped {
+                continue;
+            }
+            let carrier = o.shipment_carrier_id(&s).and_then(|id| m.carrier(id));
+            if let Some(c) = carrier
+                && c.code != carrier_code
+            {
+                said.push(format!(
+                    "出荷{}は配送業者が{}のため出力していません",
+                    s.number, c.name
+                ));
+                continue;
+            }
+            let parcel = Parcel {
+                order: &o,
+                shipment: &s,
+                cash_on_delivery: cod,
+            };
+            let (cells, adjustments) =
+                line(cx.format, &parcel, &cx.settings, &cx.shop_name, cx.today);
+            said.extend(adjustments.iter().map(|a| a.describe()));
+            text.push_str(&csv_line(&cells));
+            written += 1;
+        }
+        if written == 0 && said.is_empty() {
+            said.push("発送済のため出力していません".into());
+        }
+        if !said.is_empty() {
+            notes.push((seq, said.join("。")));
+        }
+        items.push((seq, o.id, status));
+    }
+    Built {
+        bytes: encode_cp932(&text),
+        items,
+        notes,
+    }
+}
+
 impl Store {
+    /// The job's orders after `after`, with the masters of the same snapshot.
+    async fn label_batch(
+        &self,
+        job_id: i64,
+        after: i64,
+    ) -> Result<(LabelBatch, Arc<Snapshot>), StoreError> {
+        let mut tx = self.begin_read().await?;
+        let rows = crate::orders::load_job_orders_for_labels(&mut tx, job_id, after, BATCH).await?;
+        let snapshot = self.masters_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok((rows, snapshot))
+    }
+
+    /// Writes the file: while one batch's lines are built (on a blocking
+    /// thread), the next batch is read, so the database and the encoder work
+    /// at once.
     async fn export_carrier_file(
         &self,
         job: &Job,
@@ -98,80 +198,60 @@ impl Store {
             )),
         };
         let today = self.clock.today();
-        let carrier_code = p.carrier_format.carrier_code();
-        let mut after = 0i64;
-        let mut text = String::with_capacity(1 << 20);
-        loop {
-            let mut tx = self.begin_read().await?;
-            let rows = crate::orders::load_job_orders(&mut tx, job.id, after, BATCH).await?;
-            let snapshot = self.masters_in(&mut tx).await?;
-            tx.commit().await?;
-            let m = &snapshot.masters;
+        let cx = Arc::new(LabelContext {
+            format: p.carrier_format,
+            settings,
+            shop_name: shop.name,
+            today,
+        });
+        let prefetch = |after: i64| {
+            let store = self.clone();
+            let job_id = job.id;
+            tokio::spawn(async move { store.label_batch(job_id, after).await })
+        };
+        // Two batches read ahead (items are numbered 1..=total).
+        let mut ahead = std::collections::VecDeque::new();
+        let mut next_after = 0i64;
+        for _ in 0..2 {
+            if next_after < job.total {
+                ahead.push_back(prefetch(next_after));
+                next_after += BATCH;
+            }
+        }
+        while let Some(handle) = ahead.pop_front() {
+            if next_after < job.total {
+                ahead.push_back(prefetch(next_after));
+                next_after += BATCH;
+            }
+            let (rows, snapshot) = handle.await.map_err(|e| {
+                Stop::Failed(format!("送り状データの読み込みが中断されました: {e}"))
+            })??;
             if rows.is_empty() {
-                break;
+                continue;
             }
-            let mut items: Vec<(i64, i64, String)> = Vec::with_capacity(rows.len());
-            let mut notes: Vec<(i64, String)> = Vec::new();
-            for (seq, status, order) in rows {
-                after = seq;
-                let Some(o) = order else {
-                    notes.push((seq, "受注が削除されています（出力していません）".into()));
-                    items.push((seq, 0, status));
-                    continue;
-                };
-                let cod = o
-                    .payment_method_id
-                    .and_then(|id| m.payment_method(id))
-                    .is_some_and(|pm| pm.code == "cod");
-                let mut said: Vec<String> = Vec::new();
-                let mut written = 0;
-                for s in o.effective_shipments() {
-                    if s.status == ShipmentStatus::Shipped {
-                        continue;
-                    }
-                    let carrier = o.shipment_carrier_id(&s).and_then(|id| m.carrier(id));
-                    if let Some(c) = carrier
-                        && c.code != carrier_code
-                    {
-                        said.push(format!(
-                            "出荷{}は配送業者が{}のため出力していません",
-                            s.number, c.name
-                        ));
-                        continue;
-                    }
-                    let parcel = Parcel {
-                        order: &o,
-                        shipment: &s,
-                        cash_on_delivery: cod,
-                    };
-                    let (cells, adjustments) =
-                        line(p.carrier_format, &parcel, &settings, &shop.name, today);
-                    said.extend(adjustments.iter().map(|a| a.describe()));
-                    text.push_str(&csv_line(&cells));
-                    written += 1;
-                }
-                if written == 0 && said.is_empty() {
-                    said.push("発送済のため出力していません".into());
-                }
-                if !said.is_empty() {
-                    notes.push((seq, said.join("。")));
-                }
-                items.push((seq, o.id, status));
-            }
-            parts.buf.extend(encode_cp932(&text));
-            text.clear();
+            let cx = cx.clone();
+            let built = tokio::task::spawn_blocking(move || build(rows, &snapshot.masters, &cx))
+                .await
+                .map_err(|e| Stop::Failed(format!("送り状データの作成が中断されました: {e}")))?;
+            parts.buf.extend(built.bytes);
             if parts.buf.len() >= PART_BYTES {
                 parts.flush(self, token).await?;
             }
-            self.mark_exported(
-                job,
-                p.shipping_list,
-                token,
-                &items,
-                &notes,
-                &today.to_string(),
-            )
-            .await?;
+            if p.shipping_list {
+                self.mark_exported(
+                    job,
+                    true,
+                    token,
+                    &built.items,
+                    &built.notes,
+                    &today.to_string(),
+                )
+                .await?;
+            } else {
+                // Items without a note are ok once the job completes.
+                self.note_exported(job, token, built.items.len() as i64, &built.notes)
+                    .await?;
+            }
         }
         parts.flush(self, token).await?;
         let name = format!(
