@@ -71,15 +71,18 @@ pub fn read(text: &str, format: &str) -> Result<Vec<PaymentRow>, FieldErrors> {
         ));
     };
     let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
+        .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| FieldErrors::single("file", "invalid_csv", format!("1行目: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let mut records = reader.records();
+    let headers: Vec<String> = match records.next() {
+        None => return Err(FieldErrors::single("file", "empty", "ファイルが空です")),
+        Some(r) => r
+            .map_err(|e| FieldErrors::single("file", "invalid_csv", format!("1行目: {e}")))?
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect(),
+    };
     let mut e = FieldErrors::default();
     let mut at = [None; 4];
     for (k, (_, names, required)) in cols.iter().enumerate() {
@@ -96,11 +99,14 @@ pub fn read(text: &str, format: &str) -> Result<Vec<PaymentRow>, FieldErrors> {
     }
     e.into_result()?;
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
+    let mut lines = crate::shipment_import::LineCounter::new(text);
+    for (i, record) in records.enumerate() {
         let record = record.map_err(|err| {
+            let line = err.position().map_or(i + 2, |p| lines.at(p.byte()));
             FieldErrors::single("file", "invalid_csv", format!("{line}行目: {err}"))
         })?;
+        // The file's own line (blank lines and quoted line breaks counted).
+        let line = record.position().map_or(i + 2, |p| lines.at(p.byte()));
         if record.len() != headers.len() {
             return Err(FieldErrors::single(
                 "file",

@@ -428,7 +428,11 @@ fn split_package(
             );
             continue;
         };
-        if it.quantity < 0 || it.quantity > available {
+        let already = moved
+            .iter()
+            .find(|x| x.line == it.line)
+            .map_or(0, |x| x.quantity);
+        if it.quantity < 0 || already + it.quantity > available {
             let name = o
                 .items
                 .get(it.line)
@@ -683,6 +687,13 @@ mod tests {
         assert_eq!(e.0[0].code, "unknown_line");
         let e = run(&o, &split(&[]), &m).unwrap_err();
         assert_eq!(e.0[0].code, "required");
+    }
+
+    #[test]
+    fn a_line_named_twice_cannot_move_more_than_ordered() {
+        let (m, o) = two_line_order();
+        let e = run(&o, &split(&[(0, 2), (0, 2)]), &m).unwrap_err();
+        assert_eq!(e.0[0].code, "out_of_range", "{e:?}");
     }
 
     #[test]

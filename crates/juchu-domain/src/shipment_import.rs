@@ -348,15 +348,54 @@ pub fn read(text: &str, layout: &Layout) -> Result<Vec<ShipmentRow>, FieldErrors
     if data_from_first {
         push(1, &first)?;
     }
+    let mut lines = LineCounter::new(text);
     for (i, record) in records.enumerate() {
-        let line = i + 2;
         let record = record.map_err(|err| {
+            let line = err.position().map_or(i + 2, |p| lines.at(p.byte()));
             FieldErrors::single("file", "invalid_csv", format!("{line}行目: {err}"))
         })?;
+        // The file's own line (blank lines and quoted line breaks counted).
+        let line = record.position().map_or(i + 2, |p| lines.at(p.byte()));
         let cells: Vec<String> = record.iter().map(str::to_string).collect();
         push(line, &cells)?;
     }
     Ok(rows)
+}
+
+/// Line numbers of byte offsets in a file read front to back (blank lines
+/// and line breaks inside quoted cells counted, as the file shows them).
+pub(crate) struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        LineCounter {
+            text: text.as_bytes(),
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of `byte` (offsets only grow).
+    pub(crate) fn at(&mut self, byte: u64) -> usize {
+        let mut to = (byte as usize).min(self.text.len());
+        // A record's position is where reading resumed: blank lines before
+        // it belong to it.
+        while to < self.text.len() && matches!(self.text[to], b'\r' | b'\n') {
+            to += 1;
+        }
+        if to > self.byte {
+            self.line += self.text[self.byte..to]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.byte = to;
+        }
+        self.line
+    }
 }
 
 /// The key rows are grouped by: rows naming one shipment (or one order) are
@@ -418,10 +457,23 @@ pub fn resolve<'a>(
             )),
         };
     }
-    if let Some(o) = orders.get(&row.shipment_id)
-        && (row.order_number.is_empty() || row.order_number == row.shipment_id)
-    {
-        return Ok((o, None));
+    let as_package = crate::shipment::parse_public_id(&row.shipment_id)
+        .and_then(|(n, k)| orders.get(n).map(|o| (o, k)))
+        .filter(|(o, k)| o.effective_shipments().iter().any(|p| p.number == *k));
+    let as_order = orders
+        .get(&row.shipment_id)
+        .filter(|_| row.order_number.is_empty() || row.order_number == row.shipment_id);
+    match (as_order, as_package) {
+        (Some(o), None) => return Ok((o, None)),
+        // The row's 受注番号 says which.
+        (Some(o), Some(_)) if !row.order_number.is_empty() => return Ok((o, None)),
+        (Some(_), Some((o, k))) => {
+            return Err(format!(
+                "「{}」は受注 {} の出荷{k}とも受注 {} とも読めます。受注番号の列で指定してください",
+                row.shipment_id, o.order_number, row.shipment_id
+            ));
+        }
+        _ => {}
     }
     match crate::shipment::parse_public_id(&row.shipment_id)
         .and_then(|(n, k)| orders.get(n).map(|o| (o, k)))
@@ -540,7 +592,12 @@ pub fn plan_group(
     }
     let have = &pkg.tracking_numbers;
     if !numbers.is_empty() && !numbers.iter().all(|n| have.contains(n)) {
-        if pkg.status == ShipmentStatus::Shipped && !have.is_empty() {
+        // A shipped package takes more parcels (the file repeats its
+        // numbers and adds one), never other ones.
+        if pkg.status == ShipmentStatus::Shipped
+            && !have.is_empty()
+            && !have.iter().all(|h| numbers.contains(h))
+        {
             return RowPlan::Refused(format!(
                 "既に別の配送伝票番号（{}）で発送済です（訂正は受注の画面から）",
                 have.join("、")
@@ -555,9 +612,18 @@ pub fn plan_group(
         } else {
             format!("配送伝票番号 {}", numbers[0])
         });
-        change.tracking_numbers = Some(numbers);
+        change.tracking_numbers = Some(numbers.clone());
     }
     let status_cell = last_of(|r| &r.shipment_status);
+    // Without a 発送状況 cell the file says the package went out: a package
+    // still 未発送 or 発送指示 (dated delivery) becomes 発送済.
+    if status_cell.is_empty()
+        && pkg.status != ShipmentStatus::Shipped
+        && (!numbers.is_empty() || !have.is_empty())
+    {
+        change.status = Some(ShipmentStatus::Shipped.label().into());
+        said.push("発送状況 発送済".into());
+    }
     if !status_cell.is_empty() {
         match ShipmentStatus::parse(&status_cell) {
             Some(s) if s == pkg.status => {}
@@ -780,5 +846,63 @@ mod tests {
             matches!(&plan, RowPlan::Refused(m) if m.starts_with("3行目")),
             "{plan:?}"
         );
+    }
+
+    #[test]
+    fn a_carrier_file_ships_a_package_waiting_as_instructed() {
+        let m = masters();
+        let mut o = order();
+        o.tracking_number = Some("123456789013".into());
+        o.shipment_status = ShipmentStatus::Instructed;
+        let mut orders = std::collections::HashMap::new();
+        orders.insert(o.order_number.clone(), o.clone());
+        let rows = vec![row_of(2, "1001-1", "1234-5678-9013")];
+        let plan = plan_group(&rows, resolve(&rows[0], &orders), "", &m);
+        let RowPlan::Change(patch, said) = &plan else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(
+            patch.shipments.shipments[0].status.as_deref(),
+            Some("発送済")
+        );
+        assert!(said.contains("発送済"), "{said}");
+        // A shipped package takes one more parcel, never another set.
+        let mut shipped = o.clone();
+        shipped.shipment_status = ShipmentStatus::Shipped;
+        orders.insert(shipped.order_number.clone(), shipped);
+        let more = vec![
+            row_of(2, "1001-1", "123456789013"),
+            row_of(3, "1001-1", "123456789024"),
+        ];
+        let plan = plan_group(&more, resolve(&more[0], &orders), "", &m);
+        assert!(matches!(plan, RowPlan::Change(..)), "{plan:?}");
+        let other = vec![row_of(2, "1001-1", "123456789024")];
+        let plan = plan_group(&other, resolve(&other[0], &orders), "", &m);
+        assert!(matches!(plan, RowPlan::Refused(_)), "{plan:?}");
+    }
+
+    #[test]
+    fn an_id_that_reads_two_ways_is_refused() {
+        let mut orders = std::collections::HashMap::new();
+        let mut a = order();
+        a.order_number = "1001".into();
+        let mut b = order();
+        b.order_number = "1001-1".into();
+        orders.insert(a.order_number.clone(), a);
+        orders.insert(b.order_number.clone(), b);
+        let e = resolve(&row_of(2, "1001-1", "x"), &orders).unwrap_err();
+        assert!(e.contains("受注番号の列"), "{e}");
+        // With the order number given, the row says which.
+        let mut r = row_of(2, "1001-1", "x");
+        r.order_number = "1001-1".into();
+        assert_eq!(resolve(&r, &orders).unwrap().0.order_number, "1001-1");
+    }
+
+    #[test]
+    fn rows_are_numbered_as_the_file_is() {
+        let rows =
+            read_standard("受注番号,配送伝票番号\n\n1001,\"12345678\n9013\"\n1002,1\n").unwrap();
+        assert_eq!(rows[0].line, 3, "after a blank line");
+        assert_eq!(rows[1].line, 5, "after a quoted line break");
     }
 }

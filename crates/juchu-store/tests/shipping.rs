@@ -415,6 +415,11 @@ both_stores!(imports_run_as_jobs_with_a_per_row_csv, |store| async move {
     assert_eq!(run[0].order_number, os[1].order_number);
     let paid = store.order_by_number(&os[1].order_number).await.unwrap();
     assert_eq!(paid.payment_status, PaymentStatus::Paid);
+    let again = store
+        .run_payment_import(&bank, FileEncoding::Detect, "bank_transfer", &actor())
+        .await
+        .unwrap();
+    assert_eq!(again[0].outcome, "変更なし", "{again:?}");
 });
 
 both_stores!(carrier_files_in_the_carriers_layouts, |store| async move {
@@ -445,6 +450,11 @@ both_stores!(carrier_files_in_the_carriers_layouts, |store| async move {
             &actor(),
             "",
         )
+        .await
+        .unwrap();
+    // A 代金引換 order in two packages: 代引 is collected once.
+    store
+        .change_order(&os[1].order_number, None, &split(&[(1, 1)]), &actor(), "")
         .await
         .unwrap();
     os[0] = store.order_by_number(&os[0].order_number).await.unwrap();
@@ -492,7 +502,12 @@ both_stores!(carrier_files_in_the_carriers_layouts, |store| async move {
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
     assert!(!bad, "CP932");
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines.len(), 3, "header and two packages: {text}");
+    assert_eq!(lines.len(), 4, "header and three packages: {text}");
+    let collect: Vec<&str> = lines[2..]
+        .iter()
+        .map(|l| l.split(',').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(collect, ["2", "0"], "コレクト on the first package only");
     assert!(!text.replace("\r\n", "").contains('\n'), "CRLF only");
     let first: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(first.len(), 95);
@@ -513,9 +528,16 @@ both_stores!(carrier_files_in_the_carriers_layouts, |store| async move {
     };
     assert!(note(&numbers[0]).contains("𠮷"), "{items:?}");
     assert!(note(&numbers[2]).contains("発送済"), "{items:?}");
+    assert!(note(&numbers[1]).contains("発払い"), "{items:?}");
     // 出荷リスト出力用: the exported orders are 出力済.
     let o = store.order_by_number(&numbers[1]).await.unwrap();
     assert_eq!(o.shipping_list_state.label(), "出力済");
+    let o = store.order_by_number(&numbers[2]).await.unwrap();
+    assert_eq!(
+        o.shipping_list_state.label(),
+        "未出力",
+        "nothing was written for it"
+    );
     // Without 出荷リスト出力用: the items are ok once complete, notes kept.
     let job = store
         .register_job(

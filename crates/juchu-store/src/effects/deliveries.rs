@@ -42,6 +42,7 @@ impl Store {
         let actor = Actor::System {
             name: tracker.name().to_string(),
         };
+        let masters = self.masters().await?;
         for row in &rows {
             let id = get_i64(row, "id")?;
             let number = get_str(row, "order_number")?;
@@ -54,10 +55,12 @@ impl Store {
             let packages: Vec<juchu_domain::shipment::Shipment> = get_opt_str(row, "shipments")?
                 .and_then(|j| serde_json::from_str(&j).ok())
                 .unwrap_or_default();
-            let asks: Vec<(Option<u32>, String, Option<jiff::civil::Date>)> = if packages.is_empty()
-            {
+            // Each package is asked of its own carrier (else the order's).
+            type Ask = (Option<u32>, KnownCarrier, String, Option<jiff::civil::Date>);
+            let asks: Vec<Ask> = if packages.is_empty() {
                 vec![(
                     None,
+                    carrier,
                     get_str(row, "tracking_number")?,
                     get_opt_str(row, "shipped_at")?.and_then(|d| d.parse().ok()),
                 )]
@@ -66,17 +69,35 @@ impl Store {
                     .iter()
                     .filter(|p| p.delivered_at.is_none())
                     .filter_map(|p| {
+                        let own = p
+                            .carrier_id
+                            .and_then(|id| masters.carrier(id))
+                            .and_then(|c| KnownCarrier::for_code(&c.code))
+                            .unwrap_or(carrier);
                         p.tracking_numbers
                             .first()
-                            .map(|t| (Some(p.number), t.clone(), p.shipped_at))
+                            .map(|t| (Some(p.number), own, t.clone(), p.shipped_at))
                     })
                     .collect()
             };
+            if asks.is_empty() {
+                // Nothing to ask (no package has a number): looked at, so the
+                // order does not stand first in line on every round.
+                sqlx::query(
+                    "INSERT INTO delivery_checks (order_id, checked_at, status, checks) VALUES ($1, $2, 'no_number', 1) \
+                     ON CONFLICT (order_id) DO UPDATE SET checked_at = excluded.checked_at, status = excluded.status, checks = delivery_checks.checks + 1",
+                )
+                .bind(id)
+                .bind(self.clock.now_text())
+                .execute(&self.pool)
+                .await?;
+                continue;
+            }
             let mut answers = Vec::with_capacity(asks.len());
             let mut failed = false;
-            for (package, tracking_number, shipped_at) in asks {
+            for (package, own_carrier, tracking_number, shipped_at) in asks {
                 let req = TrackRequest {
-                    carrier: Some(carrier),
+                    carrier: Some(own_carrier),
                     tracking_number,
                     shipped_at,
                 };

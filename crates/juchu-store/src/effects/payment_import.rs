@@ -69,6 +69,28 @@ impl Store {
             .iter()
             .map(|r| get_str(r, "order_number"))
             .collect::<Result<Vec<_>, _>>()?;
+            // Already paid on the row's date (the same file again, or a job
+            // run again): the order it was matched to says 変更なし.
+            let paid_on = juchu_domain::time::parse_date(&row.paid_on)
+                .map(|d| d.to_string())
+                .unwrap_or_else(|_| self.clock.today().to_string());
+            let found = if found.is_empty() {
+                query_with(
+                    "SELECT order_number FROM orders WHERE payment_status = 'paid' AND total = $1 AND billing_kana_key = $2 AND paid_at = $3 ORDER BY id LIMIT 5".to_string(),
+                    vec![
+                        Arg::from(amount),
+                        Arg::from(name_key(&row.transfer_name)),
+                        Arg::from(paid_on),
+                    ],
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| get_str(r, "order_number"))
+                .collect::<Result<Vec<_>, _>>()?
+            } else {
+                found
+            };
             out.push(match_transfer(row, &found));
         }
         Ok(out)

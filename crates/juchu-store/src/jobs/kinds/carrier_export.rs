@@ -80,11 +80,13 @@ impl Kind for CarrierExportKind {
 /// A batch of the job's orders, as labels need them.
 type LabelBatch = Vec<(i64, String, Option<Order>)>;
 
-/// What a batch became: its lines in CP932, the items (seq, order id,
-/// status) and the notes (seq, what was changed or left out).
+/// What a batch became: its lines in CP932, the items a line was written
+/// for (seq, order id, status), how many had none, and the notes (seq, what
+/// was changed or left out).
 struct Built {
     bytes: Vec<u8>,
     items: Vec<(i64, i64, String)>,
+    unwritten: i64,
     notes: Vec<(i64, String)>,
 }
 
@@ -102,10 +104,11 @@ fn build(rows: LabelBatch, m: &Masters, cx: &LabelContext) -> Built {
     let mut text = String::with_capacity(rows.len() * 256);
     let mut items = Vec::with_capacity(rows.len());
     let mut notes = Vec::new();
+    let mut unwritten = 0;
     for (seq, status, order) in rows {
         let Some(o) = order else {
             notes.push((seq, "受注が削除されています（出力していません）".into()));
-            items.push((seq, 0, status));
+            unwritten += 1;
             continue;
         };
         let cod = o
@@ -114,6 +117,8 @@ fn build(rows: LabelBatch, m: &Masters, cx: &LabelContext) -> Built {
             .is_some_and(|pm| pm.code == "cod");
         let mut said: Vec<String> = Vec::new();
         let mut written = 0;
+        // 代引 is collected once: on the first package written.
+        let mut collect = cod;
         for s in o.effective_shipments() {
             if s.status == ShipmentStatus::Shipped {
                 continue;
@@ -131,8 +136,15 @@ fn build(rows: LabelBatch, m: &Masters, cx: &LabelContext) -> Built {
             let parcel = Parcel {
                 order: &o,
                 shipment: &s,
-                cash_on_delivery: cod,
+                cash_on_delivery: collect,
             };
+            if cod && !collect {
+                said.push(format!(
+                    "出荷{}は発払い（代引は最初の荷物で集金します）",
+                    s.number
+                ));
+            }
+            collect = false;
             let (cells, adjustments) =
                 line(cx.format, &parcel, &cx.settings, &cx.shop_name, cx.today);
             said.extend(adjustments.iter().map(|a| a.describe()));
@@ -145,11 +157,16 @@ fn build(rows: LabelBatch, m: &Masters, cx: &LabelContext) -> Built {
         if !said.is_empty() {
             notes.push((seq, said.join("。")));
         }
-        items.push((seq, o.id, status));
+        if written > 0 {
+            items.push((seq, o.id, status));
+        } else {
+            unwritten += 1;
+        }
     }
     Built {
         bytes: encode_cp932(&text),
         items,
+        unwritten,
         notes,
     }
 }
@@ -238,6 +255,7 @@ impl Store {
                 parts.flush(self, token).await?;
             }
             if p.shipping_list {
+                // Only orders a line was written for become 出力済.
                 self.mark_exported(
                     job,
                     true,
@@ -247,10 +265,24 @@ impl Store {
                     &today.to_string(),
                 )
                 .await?;
+                let written: std::collections::HashSet<i64> =
+                    built.items.iter().map(|(seq, _, _)| *seq).collect();
+                let left_out: Vec<(i64, String)> = built
+                    .notes
+                    .into_iter()
+                    .filter(|(seq, _)| !written.contains(seq))
+                    .collect();
+                self.note_exported(job, token, built.unwritten, &left_out)
+                    .await?;
             } else {
                 // Items without a note are ok once the job completes.
-                self.note_exported(job, token, built.items.len() as i64, &built.notes)
-                    .await?;
+                self.note_exported(
+                    job,
+                    token,
+                    built.items.len() as i64 + built.unwritten,
+                    &built.notes,
+                )
+                .await?;
             }
         }
         parts.flush(self, token).await?;
