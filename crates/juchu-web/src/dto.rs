@@ -846,3 +846,47 @@ pub struct ListJson<T: ToSchema> {
     pub items: Vec<T>,
     pub total: i64,
 }
+
+/// One row's result (行, 受注番号, 結果, 内容).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportRowJson {
+    /// The file's line (the header is line 1).
+    pub row: usize,
+    pub order_number: String,
+    /// 変更 / 変更なし / エラー
+    pub outcome: String,
+    /// What changes, or why the row is refused.
+    pub message: String,
+}
+
+/// The preview (`dry_run=true`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportJson {
+    /// true: a preview, nothing changed.
+    pub dry_run: bool,
+    pub rows: Vec<ImportRowJson>,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub refused: usize,
+}
+
+impl ImportJson {
+    pub fn of(rows: Vec<juchu_domain::shipment_import::ImportRowResult>) -> ImportJson {
+        let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count();
+        ImportJson {
+            dry_run: true,
+            changed: count("変更"),
+            unchanged: count("変更なし"),
+            refused: count("エラー"),
+            rows: rows
+                .into_iter()
+                .map(|r| ImportRowJson {
+                    row: r.row,
+                    order_number: r.order_number,
+                    outcome: r.outcome,
+                    message: r.message,
+                })
+                .collect(),
+        }
+    }
+}

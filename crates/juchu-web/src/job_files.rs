@@ -1,11 +1,13 @@
 //! Files of jobs, shared by the API and the admin UI: a job's result as a
-//! streamed download, and a CSV format read from a definition file.
+//! streamed download, a CSV format read from a definition file, and what an
+//! uploaded import file may be (its size, its encoding).
 
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use juchu_domain::FieldErrors;
 use juchu_domain::csv_format::{CsvFormat, Encoding, RowPer, Unmappable};
+use juchu_domain::shipment_import::FileEncoding;
 use juchu_store::{Store, StoreError};
 use std::collections::HashMap;
 
@@ -191,4 +193,21 @@ fn percent_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The largest import file accepted (a 100,000-row carrier file is ~20 MB).
+pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
+
+/// The encoding a form names.
+pub(crate) fn encoding_of(v: &str) -> Result<FileEncoding, FieldErrors> {
+    match v {
+        "auto" | "" => Ok(FileEncoding::Detect),
+        "utf-8" | "utf8" => Ok(FileEncoding::Utf8),
+        "shift_jis" | "sjis" | "cp932" => Ok(FileEncoding::Cp932),
+        other => Err(FieldErrors::single(
+            "encoding",
+            "invalid",
+            format!("文字コード「{other}」はありません（auto / utf-8 / shift_jis）"),
+        )),
+    }
 }

@@ -198,7 +198,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
                 .routes(routes!(shipments::api::shipment_import))
                 .routes(routes!(shipments::api::payment_import))
                 .layer(axum::extract::DefaultBodyLimit::max(
-                    shipments::api::MAX_UPLOAD_BYTES,
+                    job_files::MAX_UPLOAD_BYTES,
                 )),
         )
         .routes(routes!(

@@ -7,7 +7,9 @@
 
 use crate::AppState;
 use crate::auth::ApiCaller;
+use crate::dto::ImportJson;
 use crate::error::{ApiError, parse_json};
+use crate::job_files::encoding_of;
 use crate::jobs::api::JobJson;
 use axum::Json;
 use axum::body::Bytes;
@@ -18,57 +20,10 @@ use juchu_domain::FieldErrors;
 use juchu_domain::access::Permission;
 use juchu_domain::carrier_file::ShippingSettings;
 use juchu_domain::job::{FileImport, JobKind};
-use juchu_domain::shipment_import::{FileEncoding, ImportRowResult, decode};
+use juchu_domain::shipment_import::{FileEncoding, decode};
 use juchu_store::shipping::{ImportFormat, ImportFormatInput};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// The largest import file accepted (a 100,000-row carrier file is ~20 MB).
-pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
-
-/// One row's result (行, 受注番号, 結果, 内容).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ImportRowJson {
-    /// The file's line (the header is line 1).
-    pub row: usize,
-    pub order_number: String,
-    /// 変更 / 変更なし / エラー
-    pub outcome: String,
-    /// What changes, or why the row is refused.
-    pub message: String,
-}
-
-/// The preview (`dry_run=true`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ImportJson {
-    /// true: a preview, nothing changed.
-    pub dry_run: bool,
-    pub rows: Vec<ImportRowJson>,
-    pub changed: usize,
-    pub unchanged: usize,
-    pub refused: usize,
-}
-
-impl ImportJson {
-    pub(crate) fn of(rows: Vec<ImportRowResult>) -> ImportJson {
-        let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count();
-        ImportJson {
-            dry_run: true,
-            changed: count("変更"),
-            unchanged: count("変更なし"),
-            refused: count("エラー"),
-            rows: rows
-                .into_iter()
-                .map(|r| ImportRowJson {
-                    row: r.row,
-                    order_number: r.order_number,
-                    outcome: r.outcome,
-                    message: r.message,
-                })
-                .collect(),
-        }
-    }
-}
 
 /// The multipart form, as the OpenAPI document describes it.
 #[derive(Debug, ToSchema)]
@@ -99,20 +54,6 @@ pub(crate) struct Upload {
     pub format: String,
     pub encoding: FileEncoding,
     pub dry_run: bool,
-}
-
-/// The encoding a form names.
-pub(crate) fn encoding_of(v: &str) -> Result<FileEncoding, FieldErrors> {
-    match v {
-        "auto" | "" => Ok(FileEncoding::Detect),
-        "utf-8" | "utf8" => Ok(FileEncoding::Utf8),
-        "shift_jis" | "sjis" | "cp932" => Ok(FileEncoding::Cp932),
-        other => Err(FieldErrors::single(
-            "encoding",
-            "invalid",
-            format!("文字コード「{other}」はありません（auto / utf-8 / shift_jis）"),
-        )),
-    }
 }
 
 async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {

@@ -4,7 +4,8 @@
 
 use crate::AppState;
 use crate::auth::StaffSession;
-use crate::shipments::api::{ImportJson, encoding_of};
+use crate::dto::ImportJson;
+use crate::job_files::{MAX_UPLOAD_BYTES, encoding_of};
 use crate::views::{Nav, error_page, refuse_post, render, store_error_page};
 use askama::Template;
 use axum::Form;
@@ -36,9 +37,7 @@ pub fn routes() -> Router<AppState> {
             post(format_delete),
         )
         .route("/settings/shipping/yupri-filter.txt", get(yupri_guide))
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::shipments::api::MAX_UPLOAD_BYTES,
-        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
 }
 
 /// Which import a page is for.
