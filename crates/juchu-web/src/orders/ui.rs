@@ -727,40 +727,24 @@ async fn shipment_update(
             .filter(|l| !l.is_empty())
             .collect()
     });
-    let patch = OrderPatch {
-        shipments: juchu_domain::shipment_change::ShipmentsPatch {
-            shipments: vec![juchu_domain::shipment_change::ShipmentPatch {
-                number: package,
-                carrier: f
-                    .get("carrier")
-                    .map(|c| Some(c.trim().to_string()).filter(|c| !c.is_empty())),
-                status: f.get("status").cloned(),
-                tracking_numbers,
-                scheduled_ship_date: opt(f.get("scheduled_ship_date")),
-                shipped_at: opt(f.get("shipped_at")),
-                scheduled_delivery_date: opt(f.get("scheduled_delivery_date")),
-                delivery_time_slot: opt(f.get("delivery_time_slot")),
-                delivered_at: opt(f.get("delivered_at")),
-            }],
-            ..Default::default()
-        },
+    let change = juchu_domain::shipment_change::ShipmentsPatch {
+        shipments: vec![juchu_domain::shipment_change::ShipmentPatch {
+            number: package,
+            carrier: f
+                .get("carrier")
+                .map(|c| Some(c.trim().to_string()).filter(|c| !c.is_empty())),
+            status: f.get("status").cloned(),
+            tracking_numbers,
+            scheduled_ship_date: opt(f.get("scheduled_ship_date")),
+            shipped_at: opt(f.get("shipped_at")),
+            scheduled_delivery_date: opt(f.get("scheduled_delivery_date")),
+            delivery_time_slot: opt(f.get("delivery_time_slot")),
+            delivered_at: opt(f.get("delivered_at")),
+        }],
         ..Default::default()
     };
     let reason = f.get("reason").cloned().unwrap_or_default();
-    submit_patch(
-        &st,
-        &session,
-        &number,
-        Submission {
-            tab: "shipments",
-            version: form_version(&f),
-            patch,
-            reason: &reason,
-            values: HashMap::new(),
-            item_rows: &[],
-        },
-    )
-    .await
+    submit_shipments(&st, &session, &number, &f, change, &reason).await
 }
 
 /// 分納: the quantities to move into a new package (`qty_{line}`).
@@ -814,30 +798,14 @@ async fn shipment_split(
         )
         .await;
     }
-    let patch = OrderPatch {
-        shipments: juchu_domain::shipment_change::ShipmentsPatch {
-            split: Some(juchu_domain::shipment_change::SplitShipment {
-                from: f.get("from").and_then(|v| v.parse().ok()).unwrap_or(1),
-                items,
-            }),
-            ..Default::default()
-        },
+    let change = juchu_domain::shipment_change::ShipmentsPatch {
+        split: Some(juchu_domain::shipment_change::SplitShipment {
+            from: f.get("from").and_then(|v| v.parse().ok()).unwrap_or(1),
+            items,
+        }),
         ..Default::default()
     };
-    submit_patch(
-        &st,
-        &session,
-        &number,
-        Submission {
-            tab: "shipments",
-            version: form_version(&f),
-            patch,
-            reason: "分納",
-            values: HashMap::new(),
-            item_rows: &[],
-        },
-    )
-    .await
+    submit_shipments(&st, &session, &number, &f, change, "分納").await
 }
 
 /// Puts a package back into the first package not yet shipped.
@@ -852,22 +820,35 @@ async fn shipment_merge(
     {
         return refused;
     }
+    let change = juchu_domain::shipment_change::ShipmentsPatch {
+        merge: Some(package),
+        ..Default::default()
+    };
+    submit_shipments(&st, &session, &number, &f, change, "出荷をまとめる").await
+}
+
+/// A change of the 出荷 tab's forms, through the order pipeline, back to that tab.
+async fn submit_shipments(
+    st: &AppState,
+    session: &StaffSession,
+    number: &str,
+    f: &HashMap<String, String>,
+    change: juchu_domain::shipment_change::ShipmentsPatch,
+    reason: &str,
+) -> Response {
     let patch = OrderPatch {
-        shipments: juchu_domain::shipment_change::ShipmentsPatch {
-            merge: Some(package),
-            ..Default::default()
-        },
+        shipments: change,
         ..Default::default()
     };
     submit_patch(
-        &st,
-        &session,
-        &number,
+        st,
+        session,
+        number,
         Submission {
             tab: "shipments",
-            version: form_version(&f),
+            version: form_version(f),
             patch,
-            reason: "出荷をまとめる",
+            reason,
             values: HashMap::new(),
             item_rows: &[],
         },
