@@ -2,7 +2,7 @@
 //! mail outbox to.
 
 use juchu_store::mail::{MailSender, OutgoingMail, SendFailure, SendFuture};
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, header, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Where mail goes: `JUCHU_SMTP_URL`, `JUCHU_MAIL_FROM`.
@@ -65,15 +65,7 @@ pub struct SmtpSender {
 impl MailSender for SmtpSender {
     fn send<'a>(&'a self, mail: &'a OutgoingMail) -> SendFuture<'a> {
         Box::pin(async move {
-            let message = build_message(
-                &self.from,
-                &mail.to,
-                &mail.cc,
-                &mail.bcc,
-                &mail.subject,
-                &mail.body,
-            )
-            .map_err(SendFailure::Undeliverable)?;
+            let message = build_message(&self.from, mail).map_err(SendFailure::Undeliverable)?;
             self.transport
                 .send(message)
                 .await
@@ -84,27 +76,36 @@ impl MailSender for SmtpSender {
 }
 
 /// A message for SMTP; `Err` says why it cannot be built (a bad address).
-fn build_message(
-    from: &Mailbox,
-    to: &str,
-    cc: &str,
-    bcc: &str,
-    subject: &str,
-    body: &str,
-) -> Result<Message, String> {
+/// `From` carries the shop's name (unless `JUCHU_MAIL_FROM` names one), and the
+/// `Message-ID` is the same on every retry of one mail so that a receiver can
+/// tell a resend from a new mail.
+fn build_message(from: &Mailbox, mail: &OutgoingMail) -> Result<Message, String> {
     let parse = |a: &str| {
         a.parse::<Mailbox>()
             .map_err(|e| format!("宛先「{a}」が正しくありません: {e}"))
     };
-    let mut b = Message::builder().from(from.clone()).to(parse(to)?);
-    for a in cc.split_whitespace() {
+    let from = match (&from.name, mail.from_name.trim()) {
+        (None, name) if !name.is_empty() => {
+            Mailbox::new(Some(name.to_string()), from.email.clone())
+        }
+        _ => from.clone(),
+    };
+    let domain = from.email.domain().to_string();
+    let mut b = Message::builder()
+        .message_id(Some(format!("<juchu.{}@{domain}>", mail.message_key)))
+        .from(from)
+        .to(parse(&mail.to)?);
+    for a in mail.cc.split_whitespace() {
         b = b.cc(parse(a)?);
     }
-    for a in bcc.split_whitespace() {
+    for a in mail.bcc.split_whitespace() {
         b = b.bcc(parse(a)?);
     }
-    b.subject(subject)
+    // `body` adds `MIME-Version: 1.0` only for MIME parts; a plain body is
+    // still a MIME message (UTF-8, transfer-encoded), so say so.
+    b.subject(mail.subject.as_str())
+        .header(header::MIME_VERSION_1_0)
         .header(ContentType::TEXT_PLAIN)
-        .body(body.to_string())
+        .body(mail.body.clone())
         .map_err(|e| e.to_string())
 }

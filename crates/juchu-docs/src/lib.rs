@@ -62,6 +62,30 @@ impl DocumentFont {
     }
 }
 
+/// Checks a logo the way rendering will read it: the whole image decodes as a
+/// PNG or JPEG (not only its first bytes), so a corrupt file is refused on
+/// upload instead of failing every later 帳票 job. Returns its MIME type.
+pub fn check_logo(bytes: &[u8]) -> Result<&'static str, String> {
+    let (format, mime) = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        (image::ImageFormat::Png, "image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        (image::ImageFormat::Jpeg, "image/jpeg")
+    } else {
+        return Err("ロゴは PNG か JPEG の画像にしてください".into());
+    };
+    let img = image::load_from_memory_with_format(bytes, format).map_err(|e| {
+        format!("ロゴの画像を読めません（壊れているか、対応していない形式です）: {e}")
+    })?;
+    if img.width() == 0 || img.height() == 0 || img.width() > 4000 || img.height() > 4000 {
+        return Err(format!(
+            "ロゴの大きさ {}×{} は使えません（4000×4000ピクセルまで）",
+            img.width(),
+            img.height()
+        ));
+    }
+    Ok(mime)
+}
+
 #[derive(Serialize)]
 struct Input<'a> {
     font: &'a str,
@@ -147,7 +171,13 @@ mod tests {
             ordered_on: "2026-11-30".into(),
             customer_name: "山田 花子".into(),
             postal_code: "150-0001".into(),
-            address: "東京都渋谷区神宮前1-2-3".into(),
+            address_lines: vec![
+                "東京都渋谷区神宮前1-2-3".into(),
+                "神宮前ビル5F".into(),
+                "株式会社やまだ".into(),
+            ],
+            total_label: "合計金額".into(),
+            payment_notes: vec![],
             payment_method: "代金引換".into(),
             show_code: true,
             show_prices: true,
@@ -192,5 +222,20 @@ mod tests {
             "a subset of the font: {} bytes",
             pdf.len()
         );
+    }
+
+    #[test]
+    fn logos_are_decoded_not_sniffed() {
+        let mut png = Vec::new();
+        image::RgbImage::from_pixel(4, 3, image::Rgb([30, 60, 90]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        assert_eq!(check_logo(&png), Ok("image/png"));
+        // The right signature, then garbage: refused, in Japanese.
+        let mut corrupt = png[..16].to_vec();
+        corrupt.extend_from_slice(&[0u8; 40]);
+        assert!(check_logo(&corrupt).unwrap_err().contains("読めません"));
+        assert!(check_logo(b"GIF89a").unwrap_err().contains("PNG か JPEG"));
+        assert!(check_logo(&[0xff, 0xd8, 0xff, 0xe0, 0, 0]).is_err());
     }
 }

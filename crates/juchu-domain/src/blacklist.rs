@@ -514,6 +514,7 @@ mod tests {
             address2: String::new(),
             phone: phone.into(),
             email: "hanako@example.jp".into(),
+            ..Default::default()
         }
     }
 

@@ -85,6 +85,8 @@ pub const CATALOGUE: &[(&str, &str, ColumnGroup)] = &[
     ("billing_prefecture", "請求先都道府県", ColumnGroup::Billing),
     ("billing_address1", "請求先住所1", ColumnGroup::Billing),
     ("billing_address2", "請求先住所2", ColumnGroup::Billing),
+    ("billing_company_name", "請求先会社名", ColumnGroup::Billing),
+    ("billing_department", "請求先部署", ColumnGroup::Billing),
     ("billing_phone", "請求先電話番号", ColumnGroup::Billing),
     (
         "billing_email",
@@ -110,6 +112,12 @@ pub const CATALOGUE: &[(&str, &str, ColumnGroup)] = &[
     ("shipping_address1", "お届け先住所1", ColumnGroup::Shipping),
     ("shipping_address2", "お届け先住所2", ColumnGroup::Shipping),
     ("shipping_phone", "お届け先電話番号", ColumnGroup::Shipping),
+    (
+        "shipping_company_name",
+        "お届け先会社名",
+        ColumnGroup::Shipping,
+    ),
+    ("shipping_department", "お届け先部署", ColumnGroup::Shipping),
     ("item_product_code", "商品コード", ColumnGroup::Item),
     ("item_product_name", "商品名", ColumnGroup::Item),
     ("item_unit_price", "単価", ColumnGroup::Item),
@@ -230,6 +238,23 @@ impl CsvFormat {
         if self.columns.is_empty() {
             e.add("columns", "required", "出力項目を1つ以上選んでください");
         }
+        // A one-row-per-order file has no one item to take an item column
+        // from: it would export empty cells without a word.
+        if self.row_per == RowPer::Order {
+            for (i, c) in self.columns.iter().enumerate() {
+                if known(c.key.trim()).is_some_and(|(_, g)| g == ColumnGroup::Item) {
+                    e.add(
+                        format!("columns[{i}].key"),
+                        "item_column_per_order",
+                        format!(
+                            "{}番目の項目「{}」は商品ごとの項目です。「1行1受注」では出力できないので、出力単位を「1行1商品」にするか項目を外してください",
+                            i + 1,
+                            c.key.trim()
+                        ),
+                    );
+                }
+            }
+        }
         for (i, c) in self.columns.iter().enumerate() {
             let key = c.key.trim();
             if let Some(name) = key.strip_prefix(ATTRIBUTE_PREFIX) {
@@ -287,14 +312,26 @@ impl CsvFormat {
 /// Unknown items are refused with their line.
 pub fn columns_from_definition(text: &str) -> Result<Vec<Column>, FieldErrors> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The header row `項目,見出し` is optional: a definition typed into the
+    // form often starts with its first item, which must not be dropped.
     let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
+        .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut e = FieldErrors::default();
     let mut out = Vec::new();
     for (i, rec) in reader.records().enumerate() {
-        let line = i + 2;
+        let line = rec
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(i + 1, |p| p.line() as usize);
+        if i == 0
+            && let Ok(r) = &rec
+            && is_definition_header(r.get(0).unwrap_or(""))
+        {
+            continue;
+        }
         let rec = match rec {
             Ok(r) => r,
             Err(err) => {
@@ -335,6 +372,85 @@ pub fn columns_from_definition(text: &str) -> Result<Vec<Column>, FieldErrors> {
     }
     e.into_result()?;
     Ok(out)
+}
+
+/// The formats a new shop starts with (CSV管理), so that the first export
+/// works: 受注一覧, 出荷リスト (one row per order) and 受注明細 (one per item),
+/// UTF-8 with BOM so that Excel opens them as they are.
+pub fn ready_made() -> Vec<CsvFormat> {
+    let format = |name: &str, row_per: RowPer, keys: &[&str]| CsvFormat {
+        id: 0,
+        name: name.into(),
+        row_per,
+        encoding: Encoding::Utf8Bom,
+        unmappable: Unmappable::default(),
+        columns: keys
+            .iter()
+            .map(|k| Column {
+                key: k.to_string(),
+                header: String::new(),
+            })
+            .collect(),
+    };
+    vec![
+        format(
+            "受注一覧",
+            RowPer::Order,
+            &[
+                "order_number",
+                "ordered_at",
+                "handling_status",
+                "payment_status",
+                "payment_method",
+                "billing_name",
+                "billing_phone",
+                "total",
+                "shipment_status",
+                "tracking_number",
+            ],
+        ),
+        format(
+            "出荷リスト",
+            RowPer::Order,
+            &[
+                "order_number",
+                "shipping_name",
+                "shipping_company_name",
+                "shipping_department",
+                "shipping_postal_code",
+                "shipping_prefecture",
+                "shipping_address1",
+                "shipping_address2",
+                "shipping_phone",
+                "carrier",
+                "scheduled_delivery_date",
+                "delivery_time_slot",
+                "payment_method",
+                "total",
+            ],
+        ),
+        format(
+            "受注明細",
+            RowPer::Item,
+            &[
+                "order_number",
+                "ordered_at",
+                "billing_name",
+                "item_product_code",
+                "item_product_name",
+                "item_unit_price",
+                "item_quantity",
+                "item_tax_rate",
+                "item_amount",
+            ],
+        ),
+    ]
+}
+
+/// The first cell of a definition's optional header row.
+fn is_definition_header(cell: &str) -> bool {
+    let c = cell.trim().trim_start_matches('\u{feff}').to_lowercase();
+    matches!(c.as_str(), "項目" | "項目名" | "key" | "column" | "列")
 }
 
 /// One value the store read for a column.
@@ -703,6 +819,21 @@ mod tests {
         assert_eq!(cols[0].key, "order_number");
         assert_eq!(cols[0].header, "番号");
         assert_eq!(cols[1].key, "item_product_name");
+        // Without the header row, the first line is an item, not a header.
+        let typed = columns_from_definition("order_number,受注番号\nitem_quantity,\n").unwrap();
+        for f in ready_made() {
+            f.validate().unwrap_or_else(|e| panic!("{}: {e:?}", f.name));
+        }
+        let per_order_with_items = CsvFormat {
+            row_per: RowPer::Order,
+            ..ready_made().remove(2)
+        };
+        let e = per_order_with_items.validate().unwrap_err();
+        assert_eq!(e.0[0].code, "item_column_per_order");
+        assert!(e.0[0].message.contains("1行1商品"), "{e:?}");
+        assert_eq!(typed.len(), 2);
+        assert_eq!(typed[0].key, "order_number");
+        assert_eq!(typed[0].header, "受注番号");
         let e = columns_from_definition("項目,見出し\norder_number,\nfavourite_colour,色\n")
             .unwrap_err();
         assert_eq!(e.0[0].field, "line 3");

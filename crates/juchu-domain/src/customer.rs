@@ -73,6 +73,12 @@ pub struct Address {
     /// メイ
     #[serde(default)]
     pub given_kana: String,
+    /// 会社名 (for business customers; printed on 帳票 and carrier files)
+    #[serde(default)]
+    pub company_name: String,
+    /// 部署
+    #[serde(default)]
+    pub department: String,
     /// `150-0001`
     pub postal_code: String,
     /// 都道府県 (e.g. 東京都)
@@ -108,6 +114,8 @@ impl Address {
             ("given_name", &self.given_name, 50),
             ("family_kana", &self.family_kana, 50),
             ("given_kana", &self.given_kana, 50),
+            ("company_name", &self.company_name, 100),
+            ("department", &self.department, 100),
             ("address1", &self.address1, 200),
             ("address2", &self.address2, 200),
         ] {
@@ -199,6 +207,7 @@ mod tests {
             address2: String::new(),
             phone: "090-1234-5678".into(),
             email: "taro@example.jp".into(),
+            ..Default::default()
         }
     }
 

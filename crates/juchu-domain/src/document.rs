@@ -210,7 +210,29 @@ pub struct Issuer {
     pub address: String,
     pub phone: String,
     pub registration_number: String,
+    /// 振込先, printed on a 請求書 of an order paid by bank transfer.
+    #[serde(skip)]
+    pub bank_account: String,
+    /// 支払期限 in days after the order date (0: none).
+    #[serde(skip)]
+    pub payment_due_days: i64,
 }
+
+impl Issuer {
+    pub fn of(shop: &crate::mail::ShopInfo) -> Issuer {
+        Issuer {
+            shop_name: shop.name.clone(),
+            address: shop.address.clone(),
+            phone: shop.phone.clone(),
+            registration_number: shop.registration_number.clone(),
+            bank_account: shop.bank_account.clone(),
+            payment_due_days: shop.payment_due_days,
+        }
+    }
+}
+
+/// The code of the payment method whose 請求書 carries the 振込先.
+pub const BANK_TRANSFER: &str = "bank_transfer";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DocumentLine {
@@ -233,7 +255,13 @@ pub struct DocumentData {
     pub ordered_on: String,
     pub customer_name: String,
     pub postal_code: String,
-    pub address: String,
+    /// The address, one printed line each: 都道府県 + 住所1, 住所2, 会社名, 部署.
+    pub address_lines: Vec<String>,
+    /// What the total is called: ご請求金額 on a 請求書, 合計金額 otherwise.
+    pub total_label: String,
+    /// (label, value) rows of how to pay: 振込先 and 支払期限 on the 請求書 of a
+    /// bank-transfer order.
+    pub payment_notes: Vec<(String, String)>,
     pub payment_method: String,
     pub show_code: bool,
     pub show_prices: bool,
@@ -271,8 +299,28 @@ pub fn document_of(
     masters: &Masters,
     format: &DocumentFormat,
     issue_date: &str,
+    issuer: &Issuer,
 ) -> DocumentData {
     let kind = format.kind;
+    let method = order
+        .payment_method_id
+        .and_then(|id| masters.payment_method(id));
+    let mut payment_notes = Vec::new();
+    if kind == DocumentKind::Invoice && method.is_some_and(|m| m.code == BANK_TRANSFER) {
+        if !issuer.bank_account.trim().is_empty() {
+            payment_notes.push((
+                "お振込先".to_string(),
+                issuer.bank_account.trim().to_string(),
+            ));
+        }
+        let shop = crate::mail::ShopInfo {
+            payment_due_days: issuer.payment_due_days,
+            ..Default::default()
+        };
+        if let Some(due) = shop.payment_due_date(crate::time::japan_date(order.ordered_at)) {
+            payment_notes.push(("お支払期限".to_string(), due.to_string()));
+        }
+    }
     let t = &order.totals;
     // What a qualified invoice must say holds even for a format stored
     // before a rule existed (validated with the format, enforced here too).
@@ -337,14 +385,26 @@ pub fn document_of(
         ),
         customer_name: b.full_name(),
         postal_code: b.postal_code.clone(),
-        address: format!("{}{}{}", b.prefecture, b.address1, b.address2),
+        address_lines: [
+            format!("{}{}", b.prefecture, b.address1),
+            b.address2.clone(),
+            b.company_name.clone(),
+            b.department.clone(),
+        ]
+        .into_iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect(),
+        total_label: if kind == DocumentKind::Invoice {
+            "ご請求金額"
+        } else {
+            "合計金額"
+        }
+        .to_string(),
+        payment_notes,
         payment_method: shown(
             format.show_payment_method,
-            order
-                .payment_method_id
-                .and_then(|id| masters.payment_method(id))
-                .map(|p| p.name.clone())
-                .unwrap_or_default(),
+            method.map(|p| p.name.clone()).unwrap_or_default(),
         ),
         // A qualified invoice always shows its amounts (validated with the format).
         show_prices: format.show_prices || kind.is_qualified_invoice(),
@@ -408,8 +468,10 @@ mod tests {
             &m,
             &DocumentFormat::standard(DocumentKind::Invoice),
             "2026-12-01",
+            &Issuer::default(),
         );
         assert_eq!(d.title, "請求書");
+        assert_eq!(d.total_label, "ご請求金額");
         assert!(d.show_prices && d.show_code && d.delivery.is_empty());
         assert_eq!(d.order_number, o.order_number);
         assert!(d.has_reduced);
@@ -453,7 +515,8 @@ mod tests {
             ..DocumentFormat::standard(DocumentKind::DeliveryNote)
         };
         assert!(gift.validate().is_ok());
-        let d = document_of(&o, &m, &gift, "2026-12-01");
+        let d = document_of(&o, &m, &gift, "2026-12-01", &Issuer::default());
+        assert_eq!(d.total_label, "合計金額");
         assert_eq!(d.title, "お買上明細書");
         assert_eq!(d.customer_name, "佐藤 一郎");
         assert!(!d.show_prices);
@@ -487,7 +550,7 @@ mod tests {
         };
         assert_eq!(gift_invoice.validate().unwrap_err().0[0].field, "addressee");
         // Enforced when rendering too: the buyer and the date stay on an invoice.
-        let forced = document_of(&o, &m, &gift_invoice, "2026-12-01");
+        let forced = document_of(&o, &m, &gift_invoice, "2026-12-01", &Issuer::default());
         assert_eq!(forced.customer_name, o.billing.full_name());
         assert!(!forced.ordered_on.is_empty());
         let proviso_on_a_note = DocumentFormat {
@@ -508,8 +571,77 @@ mod tests {
             &m,
             &DocumentFormat::standard(DocumentKind::Receipt),
             "2026-12-01",
+            &Issuer::default(),
         );
         assert_eq!(receipt.proviso, "お品代として");
         assert!(receipt.receipt && receipt.show_prices);
+    }
+
+    #[test]
+    fn address_lines_company_and_bank_transfer_notes() {
+        let mut m = crate::order::tests::masters();
+        m.payment_methods.push(crate::masters::PaymentMethod {
+            id: 3,
+            code: BANK_TRANSFER.into(),
+            name: "銀行振込".into(),
+            fee: 0,
+        });
+        let p = crate::order::tests::products();
+        let mut o = crate::order::tests::order_with(&m, &p, &[("TEA-01", 1, None)]);
+        o.billing.prefecture = "東京都".into();
+        o.billing.address1 = "千代田区千代田1-1".into();
+        o.billing.address2 = "皇居ビル3F".into();
+        o.billing.company_name = "株式会社やまだ商事".into();
+        o.billing.department = "購買部".into();
+        let issuer = Issuer {
+            bank_account: "〇〇銀行 本店 普通 1234567".into(),
+            payment_due_days: 7,
+            ..Issuer::default()
+        };
+        let invoice = DocumentFormat::standard(DocumentKind::Invoice);
+        let d = document_of(&o, &m, &invoice, "2026-12-01", &issuer);
+        assert_eq!(
+            d.address_lines,
+            vec![
+                "東京都千代田区千代田1-1",
+                "皇居ビル3F",
+                "株式会社やまだ商事",
+                "購買部"
+            ]
+        );
+        // Not a bank-transfer order: no 振込先.
+        assert!(d.payment_notes.is_empty());
+        let bank = m
+            .payment_methods
+            .iter()
+            .find(|pm| pm.code == BANK_TRANSFER)
+            .map(|pm| pm.id);
+        if let Some(id) = bank {
+            o.payment_method_id = Some(id);
+            let d = document_of(&o, &m, &invoice, "2026-12-01", &issuer);
+            assert_eq!(d.payment_notes[0].1, "〇〇銀行 本店 普通 1234567");
+            let ordered = crate::time::japan_date(o.ordered_at);
+            assert_eq!(
+                d.payment_notes[1],
+                (
+                    "お支払期限".to_string(),
+                    ordered
+                        .checked_add(jiff::Span::new().days(7))
+                        .unwrap()
+                        .to_string()
+                )
+            );
+            // A 納品書 of the same order says nothing of payment.
+            let note = document_of(
+                &o,
+                &m,
+                &DocumentFormat::standard(DocumentKind::DeliveryNote),
+                "2026-12-01",
+                &issuer,
+            );
+            assert!(note.payment_notes.is_empty());
+        } else {
+            panic!("the test masters have a bank_transfer payment method");
+        }
     }
 }

@@ -855,6 +855,39 @@ pub enum JobParams {
     CarrierExport(CarrierExport),
 }
 
+/// A parameter error in Japanese, naming the parameter: serde's messages
+/// (「missing field `format_id`」) are for programmers, not for a shop.
+fn params_error(serde_message: &str) -> FieldErrors {
+    let quoted = |prefix: &str| {
+        serde_message
+            .split(prefix)
+            .nth(1)
+            .and_then(|s| s.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(name) = quoted("missing field `") {
+        let message = match name.as_str() {
+            "format_id" => "CSVフォーマットを選んでください（CSV管理にフォーマットがなければ、先に作るか用意されたものを使ってください）".to_string(),
+            "document" => "帳票の種類（納品書・請求書・領収書）を選んでください".to_string(),
+            "issue_date" => "発行日を入力してください".to_string(),
+            other => format!("パラメータ「{other}」を指定してください"),
+        };
+        return FieldErrors::single(format!("params.{name}"), "required", message);
+    }
+    if let Some(name) = quoted("unknown field `") {
+        return FieldErrors::single(
+            format!("params.{name}"),
+            "unknown_param",
+            format!("パラメータ「{name}」はこのジョブにはありません"),
+        );
+    }
+    FieldErrors::single(
+        "params",
+        "bad_params",
+        format!("パラメータの形式が正しくありません（{serde_message}）"),
+    )
+}
+
 impl JobParams {
     /// Parses and validates `params` for `kind`; errors name the parameter
     /// (`params.paid_at`).
@@ -865,13 +898,7 @@ impl JobParams {
             } else {
                 v.clone()
             };
-            serde_json::from_value(v).map_err(|e| {
-                FieldErrors::single(
-                    "params",
-                    "bad_params",
-                    format!("パラメータが正しくありません: {e}"),
-                )
-            })
+            serde_json::from_value(v).map_err(|e| params_error(&e.to_string()))
         }
         let p = match kind {
             JobKind::BulkUpdate => {
@@ -1074,5 +1101,23 @@ mod tests {
         assert_eq!(e.0[0].field, "params.subscription_reason");
         assert!(JobParams::parse(JobKind::PaymentChange, &json!({"process": "refund"})).is_err());
         assert!(JobParams::parse(JobKind::BlacklistRescan, &json!({"days": 0})).is_err());
+    }
+
+    #[test]
+    fn missing_and_unknown_params_are_named_in_japanese() {
+        let e = JobParams::parse(JobKind::CsvExport, &serde_json::json!({})).unwrap_err();
+        assert_eq!(e.0[0].field, "params.format_id");
+        assert!(
+            e.0[0].message.contains("CSVフォーマットを選んでください"),
+            "{e:?}"
+        );
+        assert!(!e.0[0].message.contains("missing field"));
+        let e = JobParams::parse(
+            JobKind::CsvExport,
+            &serde_json::json!({"format_id": 1, "colour": 2}),
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].field, "params.colour");
+        assert!(e.0[0].message.contains("「colour」"));
     }
 }

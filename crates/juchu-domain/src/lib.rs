@@ -6,7 +6,7 @@
 //! Floors (a module imports only from its own floor or the ones below; no
 //! circles):
 //! 1. `error`, `text`, `normalize`, `time`, `status`, `actor`, `access`
-//! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`, `shipment`
+//! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`, `shipment`, `postal`
 //! 3. `order`, `shipment_change`, `patch`, `event`, `payment`, `subscription`,
 //!    `mail`, `blacklist`
 //! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`
@@ -31,6 +31,7 @@ pub mod order;
 pub mod patch;
 pub mod payment;
 pub mod payment_import;
+pub mod postal;
 pub mod pricing;
 pub mod shipment;
 pub mod shipment_change;

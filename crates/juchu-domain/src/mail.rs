@@ -28,6 +28,26 @@ pub struct ShopInfo {
     pub address: String,
     /// 適格請求書発行事業者の登録番号 (T + 13 digits), printed on 請求書 and 領収書.
     pub registration_number: String,
+    /// 振込先 (bank, branch, account type and number, holder), as printed on
+    /// 請求書 and put in 入金案内 for bank transfer.
+    #[serde(default)]
+    pub bank_account: String,
+    /// 支払期限: days after the order date; 0: none.
+    #[serde(default)]
+    pub payment_due_days: i64,
+}
+
+impl ShopInfo {
+    /// The 支払期限 of an order placed on `ordered_on`, when the shop sets one.
+    pub fn payment_due_date(&self, ordered_on: jiff::civil::Date) -> Option<jiff::civil::Date> {
+        (self.payment_due_days > 0)
+            .then(|| {
+                ordered_on
+                    .checked_add(jiff::Span::new().days(self.payment_due_days))
+                    .ok()
+            })
+            .flatten()
+    }
 }
 
 const SIGNATURE: &str = "\n--\n{{ shop_name }}\n{% if shop_address %}{{ shop_address }}\n{% endif %}{% if shop_phone %}TEL: {{ shop_phone }}\n{% endif %}{% if shop_email %}{{ shop_email }}\n{% endif %}";
@@ -71,7 +91,7 @@ pub fn default_templates() -> Vec<MailTemplate> {
             "payment_guidance",
             "入金案内メール",
             "【{{ shop_name }}】お支払いのご案内（ご注文番号 {{ order_number }}）",
-            format!("{{{{ customer_name }}}} 様\n\nご注文ありがとうございます。下記の金額のお支払いをお願いいたします。\nご入金を確認しだい商品を発送いたします。\n\nお支払い金額: {{{{ total }}}}円\n\n{ORDER_SUMMARY}"),
+            format!("{{{{ customer_name }}}} 様\n\nご注文ありがとうございます。下記の金額のお支払いをお願いいたします。\nご入金を確認しだい商品を発送いたします。\n\nお支払い金額: {{{{ total }}}}円\n{{% if payment_due_date %}}お支払期限: {{{{ payment_due_date }}}}\n{{% endif %}}{{% if bank_account %}}\nお振込先:\n{{{{ bank_account }}}}\n{{% endif %}}\n{ORDER_SUMMARY}"),
         ),
         t(
             "payment_confirmed",
@@ -158,6 +178,10 @@ pub struct MailContext {
     shop_email: String,
     shop_phone: String,
     shop_address: String,
+    /// 振込先 (ショップ情報).
+    bank_account: String,
+    /// 支払期限: the order date plus ショップ情報's days ("" when none).
+    payment_due_date: String,
 }
 
 /// The names templates can use, for the editor's help text.
@@ -190,6 +214,8 @@ pub const VARIABLES: &[&str] = &[
     "shop_email",
     "shop_phone",
     "shop_address",
+    "bank_account",
+    "payment_due_date",
 ];
 
 impl MailContext {
@@ -279,6 +305,11 @@ impl MailContext {
             shop_email: shop.email.clone(),
             shop_phone: shop.phone.clone(),
             shop_address: shop.address.clone(),
+            bank_account: shop.bank_account.clone(),
+            payment_due_date: shop
+                .payment_due_date(crate::time::japan_date(o.ordered_at))
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -329,19 +360,93 @@ pub fn sample_context() -> MailContext {
         shop_email: "shop@example.jp".into(),
         shop_phone: "03-0000-0000".into(),
         shop_address: "東京都渋谷区神宮前1-2-3".into(),
+        bank_account: "〇〇銀行 渋谷支店 普通 1234567 ジユチユウチヤホ".into(),
+        payment_due_date: "2026-12-07".into(),
     }
 }
 
-/// Renders subject and body; an unknown variable or a syntax error is an error
-/// naming the part.
+/// Renders subject and body. An empty subject or body, an unknown variable
+/// (named, with the line) or a syntax error is an error in Japanese naming the
+/// part: a shop must never send an empty or half-filled mail.
 pub fn render(t: &MailTemplate, ctx: &MailContext) -> Result<(String, String), String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let one = |part: &str, src: &str| env.render_str(src, ctx).map_err(|e| format!("{part}: {e}"));
+    let value = minijinja::Value::from_serialize(ctx);
+    let known: std::collections::HashSet<String> = value
+        .try_iter()
+        .map(|keys| {
+            keys.filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let one = |part: &str, src: &str| -> Result<String, String> {
+        if src.trim().is_empty() {
+            return Err(format!("{part}が空です。{part}を入力してください"));
+        }
+        let tmpl = env
+            .template_from_str(src)
+            .map_err(|e| explain(part, src, &e))?;
+        let mut unknown: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !known.contains(v))
+            .collect();
+        unknown.sort();
+        if let Some(v) = unknown.first() {
+            return Err(format!(
+                "{part}{}: 「{{{{ {v} }}}}」の {v} という変数はありません（使える変数は画面の一覧にあります）",
+                line_of(src, v)
+                    .map(|l| format!(" {l}行目"))
+                    .unwrap_or_default(),
+            ));
+        }
+        let out = tmpl.render(&value).map_err(|e| explain(part, src, &e))?;
+        if out.trim().is_empty() {
+            return Err(format!("{part}がこの受注では空になります"));
+        }
+        Ok(out)
+    };
     Ok((
         one("件名", &t.subject)?.trim().to_string(),
         one("本文", &t.body)?,
     ))
+}
+
+/// The first line of `src` that mentions `name` as a word.
+fn line_of(src: &str, name: &str) -> Option<usize> {
+    src.lines()
+        .position(|l| {
+            l.match_indices(name).any(|(i, _)| {
+                let before = l[..i].chars().next_back();
+                let after = l[i + name.len()..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !word(before) && !word(after)
+            })
+        })
+        .map(|i| i + 1)
+}
+
+fn explain(part: &str, src: &str, e: &minijinja::Error) -> String {
+    use minijinja::ErrorKind as K;
+    let line = e
+        .line()
+        .filter(|l| *l <= src.lines().count().max(1))
+        .map(|l| format!(" {l}行目"))
+        .unwrap_or_default();
+    let what = match e.kind() {
+        K::SyntaxError => {
+            "書き方に誤りがあります（{{ 変数 }} や {% if %}…{% endif %} の閉じ忘れなど）"
+        }
+        K::UndefinedError => {
+            "この受注では値のない項目を使っています（{% if 項目 %} で囲むと、ないときは省けます）"
+        }
+        K::UnknownFilter => "使えないフィルターがあります",
+        K::UnknownFunction | K::UnknownMethod => "使えない関数があります",
+        K::InvalidOperation => "できない計算や比較があります",
+        _ => "表示できません",
+    };
+    let detail = e.detail().map(|d| format!("（{d}）")).unwrap_or_default();
+    format!("{part}{line}: {what}{detail}")
 }
 
 #[cfg(test)]
@@ -416,12 +521,55 @@ mod tests {
             body: "ok".into(),
         };
         let e = render(&t, &ctx).unwrap_err();
-        assert!(e.starts_with("件名"), "{e}");
+        assert!(e.starts_with("件名 1行目"), "{e}");
+        assert!(e.contains("order_numbr という変数はありません"), "{e}");
+        let later = MailTemplate {
+            subject: "ok".into(),
+            body: "こんにちは\n{{ customer_name }}様\n\n{{ shop_nam }}".into(),
+            ..t.clone()
+        };
+        let e = render(&later, &ctx).unwrap_err();
+        assert!(e.starts_with("本文 4行目"), "{e}");
+        assert!(e.contains("shop_nam"), "{e}");
+        // A loop's own variable is not unknown.
+        let looped = MailTemplate {
+            subject: "ok".into(),
+            body: "{% for i in items %}{{ i.name }}{% endfor %}".into(),
+            ..t.clone()
+        };
+        assert!(render(&looped, &ctx).is_ok());
         let bad = MailTemplate {
             body: "{% if %}".into(),
             subject: "ok".into(),
             ..t
         };
-        assert!(render(&bad, &ctx).unwrap_err().starts_with("本文"));
+        let e = render(&bad, &ctx).unwrap_err();
+        assert!(e.starts_with("本文 1行目: 書き方に誤り"), "{e}");
+    }
+
+    #[test]
+    fn empty_subject_or_body_is_refused() {
+        let (m, p) = (masters(), products());
+        let ctx = MailContext::of(
+            &order_with(&m, &p, &[("TEA-01", 1, None)]),
+            &m,
+            &ShopInfo::default(),
+        );
+        let t = MailTemplate {
+            code: "x".into(),
+            name: "x".into(),
+            subject: "  ".into(),
+            body: "本文".into(),
+        };
+        assert_eq!(
+            render(&t, &ctx).unwrap_err(),
+            "件名が空です。件名を入力してください"
+        );
+        let t = MailTemplate {
+            subject: "件名".into(),
+            body: "\n".into(),
+            ..t
+        };
+        assert!(render(&t, &ctx).unwrap_err().starts_with("本文が空"));
     }
 }

@@ -609,6 +609,7 @@ pub(crate) mod tests {
             address2: String::new(),
             phone: "03-1234-5678".into(),
             email: "hanako@example.jp".into(),
+            ..Default::default()
         }
     }
 

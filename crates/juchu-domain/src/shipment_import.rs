@@ -72,8 +72,23 @@ impl RowPlan {
 }
 
 /// The file as text: BOM removed, decoded as asked. CP932 bytes that do not
-/// decode are an error naming the line, never replaced silently.
+/// decode are an error naming the line, never replaced silently; a NUL
+/// character is refused with its line and column.
 pub fn decode(bytes: &[u8], encoding: FileEncoding) -> Result<String, FieldErrors> {
+    let text = decode_text(bytes, encoding)?;
+    match crate::text::nul_position(&text) {
+        None => Ok(text),
+        Some((line, column)) => Err(FieldErrors::single(
+            "file",
+            "nul_character",
+            format!(
+                "{line}行目 {column}文字目に NUL 文字（U+0000）があります。ファイルを確認してください"
+            ),
+        )),
+    }
+}
+
+fn decode_text(bytes: &[u8], encoding: FileEncoding) -> Result<String, FieldErrors> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let utf8 = std::str::from_utf8(bytes);
     match (encoding, utf8) {

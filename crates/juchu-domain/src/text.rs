@@ -26,6 +26,17 @@ pub fn check_required(errors: &mut FieldErrors, field: &str, value: &str) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostalCode(String);
 
+/// Where the first NUL character (U+0000) of `text` is, as (line, column), both
+/// from 1: text with one is refused wherever it comes in (PostgreSQL cannot
+/// store it, and nothing a shop types contains it).
+pub fn nul_position(text: &str) -> Option<(usize, usize)> {
+    let at = text.find('\0')?;
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    Some((line, column))
+}
+
 impl PostalCode {
     /// Accepts `1500001`, `150-0001`, `〒150-0001`, full-width digits and hyphen variants.
     pub fn parse(input: &str) -> Result<Self, &'static str> {
@@ -109,6 +120,13 @@ impl Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_characters_are_found_with_line_and_column() {
+        assert_eq!(nul_position("abc"), None);
+        assert_eq!(nul_position("\0"), Some((1, 1)));
+        assert_eq!(nul_position("山田\n太\0郎"), Some((2, 2)));
+    }
 
     #[test]
     fn postal_codes() {

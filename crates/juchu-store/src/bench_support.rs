@@ -377,8 +377,8 @@ impl Store {
         &self,
         addresses: &[juchu_domain::customer::Address],
     ) -> Result<(), StoreError> {
-        // 18 contact and key columns, two timestamps, the flag and its reason.
-        let cols = 22;
+        // 20 contact and key columns, two timestamps, the flag and its reason.
+        let cols = 24;
         let per = crate::db::rows_per_statement(self.backend, cols);
         let now = self.clock.now_text();
         let mut tx = self.begin().await?;
@@ -397,7 +397,7 @@ impl Store {
                 args.push("bench".into());
             }
             let sql = format!(
-                "INSERT INTO customers (family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, name_key, kana_key, phone_key, email_key, postal_key, created_at, updated_at, blacklisted, blacklist_reason) VALUES {}",
+                "INSERT INTO customers (family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, name_key, kana_key, phone_key, email_key, postal_key, company_name, department, created_at, updated_at, blacklisted, blacklist_reason) VALUES {}",
                 values_placeholders(chunk.len(), cols, 1)
             );
             query_with(sql, args).execute(&mut *tx).await?;

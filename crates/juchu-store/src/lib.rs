@@ -24,7 +24,7 @@
 //!    orders but never changing them: `subscriptions/` (the subscription
 //!    aggregate and its pipeline) and `payments/` (the payment-request outbox
 //!    and the gateway interface), `deliveries/` (the carrier-tracker
-//!    interface).
+//!    interface), `documents` (帳票 of one order, and what PDF一括出力 shares).
 //! 5. `effects/` — the only code that crosses aggregates, and so where every
 //!    change that can set something off enters.
 //! 6. `jobs/` — the job queue and its kinds; `testing`, `bench_support`.
@@ -35,6 +35,7 @@ pub mod blacklist;
 pub mod customers;
 pub mod db;
 pub mod deliveries;
+pub mod documents;
 mod effects;
 pub mod error;
 pub mod formats;
@@ -53,6 +54,7 @@ pub mod subscriptions;
 pub mod testing;
 
 pub use db::{Arg, Backend, Store, StoreConfig, create_pg_database, drop_pg_database_blocking};
+pub use effects::order_mail::WrittenMail;
 pub use effects::payment_import::read_payment_file;
 pub use effects::shipment_import::{ImportRowResult, read_shipment_file};
 pub use error::StoreError;

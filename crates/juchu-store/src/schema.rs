@@ -37,8 +37,39 @@ async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
         seed_masters(&mut tx).await?;
     }
     seed_subscription_defaults(&mut tx).await?;
+    seed_csv_formats(&mut tx, &store.clock.now_text()).await?;
     crate::mail::seed_templates(&mut tx).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// The ready-made CSV formats (受注一覧, 出荷リスト, 受注明細), once, for a
+/// shop that has none: a shop's own formats are never touched.
+async fn seed_csv_formats(tx: &mut crate::db::Tx, now: &str) -> Result<(), StoreError> {
+    let done = sqlx::query("SELECT value FROM settings WHERE key = 'seeded_csv_formats'")
+        .fetch_optional(&mut **tx)
+        .await?;
+    if done.is_some() {
+        return Ok(());
+    }
+    let have = sqlx::query("SELECT id FROM csv_formats LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    if have.is_none() {
+        for f in juchu_domain::csv_format::ready_made() {
+            let json = serde_json::to_string(&f).map_err(|e| StoreError::Other(e.to_string()))?;
+            sqlx::query("INSERT INTO csv_formats (name, definition_json, created_at, updated_at) VALUES ($1, $2, $3, $4)")
+                .bind(f.name.clone())
+                .bind(json)
+                .bind(now.to_string())
+                .bind(now.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    sqlx::query("INSERT INTO settings (key, value) VALUES ('seeded_csv_formats', '1')")
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

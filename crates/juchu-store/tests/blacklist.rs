@@ -23,6 +23,7 @@ fn address(name: (&str, &str), postal: &str, phone: &str) -> Address {
         address2: String::new(),
         phone: phone.into(),
         email: "hanako@example.jp".into(),
+        ..Default::default()
     }
 }
 

@@ -39,6 +39,7 @@ fn address(family: &str, email: &str) -> Address {
         address2: String::new(),
         phone: "090-1234-5678".into(),
         email: email.into(),
+        ..Default::default()
     }
 }
 
@@ -443,6 +444,8 @@ fn format(row_per: RowPer, encoding: Encoding, unmappable: Unmappable) -> CsvFor
         row_per,
         encoding,
         unmappable,
+        // Item columns only where there is one row per item (a per-order
+        // format with one is refused).
         columns: [
             "order_number",
             "billing_name",
@@ -451,6 +454,7 @@ fn format(row_per: RowPer, encoding: Encoding, unmappable: Unmappable) -> CsvFor
             "memo",
         ]
         .iter()
+        .filter(|k| row_per == RowPer::Item || !k.starts_with("item_"))
         .map(|k| Column {
             key: k.to_string(),
             header: if *k == "billing_name" {
@@ -574,10 +578,31 @@ both_stores!(csv_formats_are_checked, |store| async move {
         header: String::new(),
     });
     match store.add_csv_format(&f).await {
-        Err(StoreError::Invalid(e)) => assert_eq!(e.0[0].field, "columns[5].key"),
+        Err(StoreError::Invalid(e)) => assert_eq!(e.0[0].field, "columns[3].key"),
         other => panic!("{other:?}"),
     }
-    assert!(store.csv_formats().await.unwrap().is_empty());
+    // Only the ready-made formats a new shop starts with.
+    let names: Vec<String> = store
+        .csv_formats()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["受注一覧", "出荷リスト", "受注明細"]);
+    // An item column in a one-row-per-order format is refused with its position.
+    let mut per_order = format(RowPer::Order, Encoding::Utf8, Unmappable::Error);
+    per_order.columns.push(Column {
+        key: "item_product_name".into(),
+        header: String::new(),
+    });
+    match store.add_csv_format(&per_order).await {
+        Err(StoreError::Invalid(e)) => {
+            assert_eq!(e.0[0].field, "columns[3].key");
+            assert!(e.0[0].message.contains("1行1商品"));
+        }
+        other => panic!("{other:?}"),
+    }
 });
 
 both_stores!(

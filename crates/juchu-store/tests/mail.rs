@@ -55,6 +55,7 @@ fn address(email: &str) -> Address {
         address2: String::new(),
         phone: "090-1234-5678".into(),
         email: email.into(),
+        ..Default::default()
     }
 }
 
@@ -247,6 +248,7 @@ both_stores!(a_new_order_can_send_its_confirmation, |store| async move {
             phone: "03-0000-0000".into(),
             address: "東京都渋谷区".into(),
             registration_number: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -26,6 +26,7 @@ fn address() -> Address {
         address2: String::new(),
         phone: "090-1234-5678".into(),
         email: "hanako@example.jp".into(),
+        ..Default::default()
     }
 }
 

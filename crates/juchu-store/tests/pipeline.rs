@@ -21,6 +21,7 @@ fn address(family: &str, given: &str, kana: (&str, &str), phone: &str, email: &s
         address2: String::new(),
         phone: phone.into(),
         email: email.into(),
+        ..Default::default()
     }
 }
 

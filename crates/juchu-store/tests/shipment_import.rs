@@ -40,6 +40,7 @@ async fn orders(store: &Store, n: usize) -> Vec<String> {
             address2: String::new(),
             phone: "090-1234-5678".into(),
             email: "hanako@example.jp".into(),
+            ..Default::default()
         },
         items: vec![ItemInput {
             product_code: "TEA-01".into(),

@@ -1,5 +1,6 @@
 //! Who is calling: API tokens (Bearer) for programs, session cookies for staff in
-//! the admin UI, CSRF tokens for every form, and login rate limiting.
+//! the admin UI, CSRF tokens for every form. Login limiting lives in the store
+//! (`Store::login_blocked`), so that several `juchu serve` processes share it.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -10,12 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use juchu_domain::access::{Permission, Role};
 use juchu_store::Actor;
 use juchu_store::staff::Session;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 pub const SESSION_COOKIE: &str = "juchu_session";
 pub const LOGIN_CSRF_COOKIE: &str = "juchu_login_csrf";
+/// A browser a staff member logged in from (see `Store::login_blocked`).
+pub const DEVICE_COOKIE: &str = "juchu_device";
 
 /// An authenticated API caller.
 #[derive(Debug, Clone)]
@@ -81,9 +81,11 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// `Set-Cookie` value: HttpOnly, SameSite=Lax, path /.
-pub fn set_cookie(name: &str, value: &str, max_age_secs: i64) -> String {
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
+/// `Set-Cookie` value: HttpOnly, SameSite=Lax, path /, and `Secure` when juchu
+/// is served over HTTPS (so the cookie never travels in clear text).
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 
 /// A logged-in staff member in the admin UI. Missing or expired sessions are
@@ -145,23 +147,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Counts failed logins per (email, client) and refuses after too many.
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-    pub max_failures: u32,
-    pub window: Duration,
-}
-
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        Self {
-            failures: Mutex::new(HashMap::new()),
-            max_failures: 5,
-            window: Duration::from_secs(15 * 60),
-        }
-    }
-}
-
 /// The peer's IP address when the server knows it (not in router-only tests).
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
@@ -177,66 +162,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// One client may try several accounts (a shared office address): it is
-/// blocked only after this many times the per-account limit.
-const CLIENT_FACTOR: u32 = 6;
-
-impl LoginLimiter {
-    /// Keys for one attempt: the account, and the client it comes from, so a
-    /// client spraying many emails is stopped as well as guessing on one.
-    pub fn keys(email: &str, ip: Option<std::net::IpAddr>) -> (String, Option<String>) {
-        (
-            format!("email:{}", email.trim().to_lowercase()),
-            ip.map(|ip| format!("ip:{ip}")),
-        )
-    }
-    pub fn is_blocked(&self, key: &str) -> bool {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let limit = if key.starts_with("ip:") {
-            self.max_failures.saturating_mul(CLIENT_FACTOR)
-        } else {
-            self.max_failures
-        };
-        matches!(map.get(key), Some((n, since)) if *n >= limit && since.elapsed() < self.window)
-    }
-    pub fn record_failure(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Keep the map small: forget windows that ended.
-        if map.len() > 10_000 {
-            let window = self.window;
-            map.retain(|_, (_, since)| since.elapsed() < window);
-        }
-        let e = map.entry(key.to_string()).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= self.window {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
-    }
-    pub fn clear(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limiter_blocks_after_max_failures() {
-        let l = LoginLimiter::default();
-        for _ in 0..4 {
-            l.record_failure("a");
-        }
-        assert!(!l.is_blocked("a"));
-        l.record_failure("a");
-        assert!(l.is_blocked("a"));
-        assert!(!l.is_blocked("b"));
-        l.clear("a");
-        assert!(!l.is_blocked("a"));
-    }
 
     #[test]
     fn cookies_are_found_among_others() {

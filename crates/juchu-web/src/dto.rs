@@ -379,6 +379,12 @@ pub struct CustomerBody {
     pub family_kana: String,
     #[serde(default)]
     pub given_kana: String,
+    /// 会社名
+    #[serde(default)]
+    pub company_name: String,
+    /// 部署
+    #[serde(default)]
+    pub department: String,
     pub postal_code: String,
     pub prefecture: String,
     pub address1: String,
@@ -403,6 +409,8 @@ impl From<CustomerBody> for CustomerInput {
                 given_name: c.given_name,
                 family_kana: c.family_kana,
                 given_kana: c.given_kana,
+                company_name: c.company_name,
+                department: c.department,
                 postal_code: c.postal_code,
                 prefecture: c.prefecture,
                 address1: c.address1,
@@ -424,6 +432,10 @@ pub struct CustomerJson {
     pub given_name: String,
     pub family_kana: String,
     pub given_kana: String,
+    /// 会社名
+    pub company_name: String,
+    /// 部署
+    pub department: String,
     pub postal_code: String,
     pub prefecture: String,
     pub address1: String,
@@ -473,6 +485,8 @@ impl From<&Customer> for CustomerJson {
             given_name: a.given_name.clone(),
             family_kana: a.family_kana.clone(),
             given_kana: a.given_kana.clone(),
+            company_name: a.company_name.clone(),
+            department: a.department.clone(),
             postal_code: a.postal_code.clone(),
             prefecture: a.prefecture.clone(),
             address1: a.address1.clone(),

@@ -218,3 +218,53 @@ pub fn missing_field(e: ApiError) -> ApiError {
     }
     e
 }
+
+/// API responses that are errors but not JSON — axum's own rejections (a path
+/// parameter that is not a number, a bad query string: plain text) and 405 —
+/// become the API's JSON error, so a client parses one shape everywhere.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(resp.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "このAPIはそのメソッドを受け付けません".to_string(),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "見つかりません".to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "リクエスト本文が大きすぎます".to_string(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            format!("Content-Type が正しくありません（{text}）"),
+        ),
+        s if s.is_server_error() => ("internal_error", "内部エラーが発生しました".to_string()),
+        _ => (
+            "bad_request",
+            if text.is_empty() {
+                "リクエストが正しくありません".to_string()
+            } else {
+                format!("リクエストが正しくありません: {text}")
+            },
+        ),
+    };
+    let mut out = ApiError::new(status, code, message, None).into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(axum::http::header::ALLOW, a);
+    }
+    out
+}

@@ -165,7 +165,7 @@ pub(crate) fn format_from_definition(
         }),
     };
     e.into_result()?;
-    let columns = juchu_domain::csv_format::columns_from_definition(&definition_text(body))?;
+    let columns = juchu_domain::csv_format::columns_from_definition(&definition_text(body)?)?;
     Ok(CsvFormat {
         id: 0,
         name: q.get("name").cloned().unwrap_or_default(),
@@ -177,12 +177,10 @@ pub(crate) fn format_from_definition(
 }
 
 /// A definition file's text: UTF-8 (with or without BOM), else CP932 as
-/// Excel saves it.
-pub(crate) fn definition_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::SHIFT_JIS.decode(bytes).0.into_owned(),
-    }
+/// Excel saves it. Bytes that are neither are refused with their line, never
+/// stored as U+FFFD.
+pub(crate) fn definition_text(bytes: &[u8]) -> Result<String, FieldErrors> {
+    juchu_domain::shipment_import::decode(bytes, FileEncoding::Detect)
 }
 
 /// RFC 5987 encoding of a file name.

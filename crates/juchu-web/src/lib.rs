@@ -8,13 +8,16 @@
 //!
 //! Floors (a module imports only from its own floor or below; no circles):
 //! 1. `error` (the API's error type), `page` (rendering, the error page), `dto`,
-//!    `query` — shapes and parameters shared by the API and the UI.
+//!    `query` — shapes and parameters shared by the API and the UI; `assets`
+//!    (security headers, the script and the favicon).
 //! 2. `auth` (sessions, tokens, roles), then `views` (navigation, refusing a
 //!    post), `job_files`.
 //! 3. The areas and `login`. A UI module never imports an `api` module; an area
 //!    uses another only to link to it (an order's page offers the job kinds).
-//! 4. `openapi`, and this file's router.
+//! 4. `openapi`; `request_checks` (NUL characters anywhere, content types by
+//!    the OpenAPI document), and this file's router.
 
+mod assets;
 pub mod auth;
 pub mod automation;
 pub mod blacklist;
@@ -32,6 +35,7 @@ pub mod orders;
 mod page;
 pub mod payments;
 pub mod query;
+mod request_checks;
 pub mod shipments;
 pub mod staff;
 pub mod subscriptions;
@@ -43,7 +47,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use juchu_store::Store;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,15 +55,23 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub login_limiter: Arc<auth::LoginLimiter>,
+    /// Cookies carry `Secure`: juchu is reached over HTTPS (`JUCHU_PUBLIC_URL`).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
     pub fn new(store: Store) -> Self {
         AppState {
             store,
-            login_limiter: Arc::new(auth::LoginLimiter::default()),
+            secure_cookies: false,
         }
+    }
+    /// The address users reach juchu at (`JUCHU_PUBLIC_URL`); `https://…`
+    /// makes every cookie `Secure`.
+    pub fn with_public_url(mut self, url: Option<&str>) -> Self {
+        self.secure_cookies =
+            url.is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"));
+        self
     }
 }
 
@@ -116,7 +127,14 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             masters::api::create_label
         ))
         .routes(routes!(masters::api::put_label))
-        .routes(routes!(staff::api::create_api_token))
+        .routes(routes!(
+            staff::api::list_api_tokens,
+            staff::api::create_api_token
+        ))
+        .routes(routes!(staff::api::revoke_api_token))
+        .routes(routes!(staff::api::list_staff, staff::api::create_staff))
+        .routes(routes!(staff::api::patch_staff))
+        .routes(routes!(staff::api::reset_staff_password))
         .routes(routes!(subscriptions::api::list_subscriptions))
         .routes(routes!(
             subscriptions::api::get_subscription,
@@ -234,10 +252,20 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::openapi_json))
-        .merge(api_routes().split_for_parts().0)
+        .merge(
+            api_routes()
+                .split_for_parts()
+                .0
+                .route_layer(axum::middleware::from_fn(
+                    request_checks::check_content_type,
+                ))
+                .layer(axum::middleware::from_fn(error::json_errors)),
+        )
         // Any other path under the API answers in JSON, not with a page.
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .merge(orders::ui::routes())
+        .merge(orders::desk::routes())
+        .merge(orders::entry::routes())
         .merge(masters::ui::routes())
         .merge(subscriptions::ui::routes())
         .merge(automation::ui::routes())
@@ -246,9 +274,14 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::ui::routes())
         .merge(shipments::routes())
         .merge(documents::ui::routes())
+        .merge(staff::ui::routes())
+        .merge(customers::postal::routes())
         .route("/login", g(login::login_page).post(login::login_submit))
         .route("/logout", p(login::logout))
+        .merge(assets::routes())
         .with_state(state)
+        .layer(axum::middleware::from_fn(request_checks::refuse_nul))
+        .layer(axum::middleware::from_fn(assets::security_headers))
 }
 
 /// A bound, not yet running server: tests bind port 0 and read [`Application::port`].

@@ -4,7 +4,7 @@ use crate::views::*;
 
 use crate::AppState;
 use crate::auth::{
-    ClientIp, LOGIN_CSRF_COOKIE, LoginLimiter, SESSION_COOKIE, StaffSession, constant_time_eq,
+    ClientIp, DEVICE_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, StaffSession, constant_time_eq,
     cookie, set_cookie,
 };
 use askama::Template;
@@ -12,6 +12,7 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use juchu_store::staff::LoginAttempt;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -41,7 +42,12 @@ pub async fn login_page(State(st): State<AppState>, headers: HeaderMap) -> Respo
             no_staff,
         },
     );
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600)) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+        LOGIN_CSRF_COOKIE,
+        &csrf,
+        3600,
+        st.secure_cookies,
+    )) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
@@ -82,28 +88,38 @@ pub async fn login_submit(
             "フォームの有効期限が切れました。もう一度ログインしてください。",
         );
     }
-    let (key, client_key) = LoginLimiter::keys(&f.email, ip);
-    if st.login_limiter.is_blocked(&key)
-        || client_key
-            .as_deref()
-            .is_some_and(|k| st.login_limiter.is_blocked(k))
-    {
-        return page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。",
-        );
+    let attempt = LoginAttempt {
+        email: f.email.clone(),
+        client: ip.map(|ip| ip.to_string()),
+        device: cookie(&headers, DEVICE_COOKIE).map(str::to_string),
+    };
+    match st.store.login_blocked(&attempt).await {
+        Ok(false) => {}
+        Ok(true) => {
+            return page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってからお試しください。",
+            );
+        }
+        Err(e) => return store_error_page(e),
     }
     match st.store.authenticate(&f.email, &f.password).await {
         Ok(Some(user)) => {
-            st.login_limiter.clear(&key);
+            let device = match st.store.record_login_success(&attempt, &user).await {
+                Ok(d) => d,
+                Err(e) => return store_error_page(e),
+            };
             match st.store.create_session(&user).await {
                 Ok((token, _)) => {
-                    let mut resp = Redirect::to("/orders").into_response();
+                    let mut resp = Redirect::to("/").into_response();
                     let max_age = juchu_store::staff::SESSION_HOURS * 3600;
-                    if let Ok(v) =
-                        HeaderValue::from_str(&set_cookie(SESSION_COOKIE, &token, max_age))
-                    {
-                        resp.headers_mut().append(header::SET_COOKIE, v);
+                    for c in [
+                        set_cookie(SESSION_COOKIE, &token, max_age, st.secure_cookies),
+                        set_cookie(DEVICE_COOKIE, &device, 400 * 24 * 3600, st.secure_cookies),
+                    ] {
+                        if let Ok(v) = HeaderValue::from_str(&c) {
+                            resp.headers_mut().append(header::SET_COOKIE, v);
+                        }
                     }
                     resp
                 }
@@ -111,9 +127,8 @@ pub async fn login_submit(
             }
         }
         Ok(None) => {
-            st.login_limiter.record_failure(&key);
-            if let Some(k) = &client_key {
-                st.login_limiter.record_failure(k);
+            if let Err(e) = st.store.record_login_failure(&attempt).await {
+                return store_error_page(e);
             }
             page(
                 StatusCode::UNAUTHORIZED,
@@ -143,7 +158,7 @@ pub async fn logout(
         let _ = st.store.delete_session(token).await;
     }
     let mut resp = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0)) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0, st.secure_cookies)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp

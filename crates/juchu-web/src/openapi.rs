@@ -57,7 +57,73 @@ pub struct ApiDoc;
 /// The whole document: [`ApiDoc`] (info, shared schemas, security) with the
 /// paths the API router registered ([`crate::api_routes`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    crate::api_routes().split_for_parts().1
+    let mut doc = crate::api_routes().split_for_parts().1;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let has_params = path.contains('{');
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add_common_responses(op, has_params);
+        }
+    }
+    doc
+}
+
+/// The answers every operation can give besides its own: the checks before a
+/// handler runs (credentials, role, content type, NUL characters, JSON
+/// syntax) and an internal error. An operation's own description of a status
+/// wins.
+fn add_common_responses(op: &mut utoipa::openapi::path::Operation, has_params: bool) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let body = op.request_body.is_some();
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let mut add = |code: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(code.to_string())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
+    };
+    if secured {
+        add(
+            "401",
+            "認証が必要です（トークンがない、無効、失効、期限切れ）",
+        );
+        add("403", "このトークンの権限ではできない操作です");
+    }
+    if has_params {
+        add("404", "対象が見つかりません");
+    }
+    if body {
+        add("400", "本文が JSON として読めません");
+        add(
+            "415",
+            "Content-Type がこの操作の受け付けるものではありません",
+        );
+    }
+    add(
+        "422",
+        "入力の誤り（field が項目を指します。NUL 文字を含む値もここで断ります）",
+    );
+    add("500", "内部エラー");
 }
 
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {

@@ -50,6 +50,323 @@ async fn start_driver() -> (Driver, u16) {
     panic!("chromedriver did not start on port {port}");
 }
 
+/// A headless Chromium at `width`×1000 through chromedriver; the profile
+/// directory is removed by the caller.
+async fn browser(port: u16, width: u32) -> (fantoccini::Client, std::path::PathBuf) {
+    let profile = std::env::temp_dir().join(format!("juchu-chrome-{}", free_port()));
+    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", format!("--window-size={width},1000"), format!("--user-data-dir={}", profile.display())]
+        }
+    }))
+    .unwrap();
+    let c = ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connect to chromedriver");
+    (c, profile)
+}
+
+async fn log_in(
+    c: &fantoccini::Client,
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    c.goto(&app.url("/login")).await?;
+    c.find(Locator::Css("input[name=email]"))
+        .await?
+        .send_keys(email)
+        .await?;
+    c.find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(password)
+        .await?;
+    c.find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+fn screenshot_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).ok();
+    dir
+}
+
+/// Waits until `css` holds `text` (a script fills it in), for up to 10 s.
+async fn wait_for_text(
+    c: &fantoccini::Client,
+    css: &str,
+    text: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            last = match e.prop("value").await? {
+                Some(v) if !v.is_empty() => v,
+                _ => e.text().await?,
+            };
+            if last.contains(text) {
+                return Ok(last);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{css} never showed {text:?} (last: {last:?})");
+}
+
+/// The order desk as a new operator's day goes (issue 16's walk): an owner
+/// adds a staff member, who logs in with the role's limits, enters a phone
+/// order (address from the postal code, totals as the form changes), changes
+/// its delivery address from a postal code, sends a mail edited before
+/// sending, and prints its 納品書. The navigation fits one line at 1280 px.
+#[tokio::test]
+async fn an_operator_runs_the_order_desk() {
+    let t = TestStore::sqlite().await;
+    seed_products(&t.store).await;
+    t.store
+        .create_staff(
+            "owner@example.jp",
+            "店長",
+            "correct horse battery",
+            Role::Owner,
+        )
+        .await
+        .unwrap();
+    let app = TestApp::start(t.store.clone()).await;
+    let (_driver, port) = start_driver().await;
+    let (c, profile) = browser(port, 1280).await;
+    let dir = screenshot_dir();
+    let mut number = String::new();
+    let result = async {
+        log_in(&c, &app, "owner@example.jp", "correct horse battery").await?;
+        c.wait().for_element(Locator::Id("orders")).await?;
+        // One line of navigation at 1280 px, grouped by area.
+        let (_, _, _, h) = c.find(Locator::Css("header")).await?.rectangle().await?;
+        assert!(h <= 47.0, "the header wraps: {h}px");
+        c.goto(&app.url("/settings/staff")).await?;
+        c.find(Locator::Css("#staff-add input[name=email]"))
+            .await?
+            .send_keys("part@example.jp")
+            .await?;
+        c.find(Locator::Css("#staff-add input[name=name]"))
+            .await?
+            .send_keys("パート 鈴木")
+            .await?;
+        c.find(Locator::Css("#staff-add select[name=role]"))
+            .await?
+            .select_by_value("operator")
+            .await?;
+        c.find(Locator::Id("staff-add-submit"))
+            .await?
+            .click()
+            .await?;
+        let password = c
+            .wait()
+            .for_element(Locator::Id("secret-value"))
+            .await?
+            .text()
+            .await?;
+        std::fs::write(dir.join("staff.png"), c.screenshot().await?).expect("write screenshot");
+        c.find(Locator::Css("form[action='/logout'] button"))
+            .await?
+            .click()
+            .await?;
+
+        log_in(&c, &app, "part@example.jp", &password).await?;
+        c.wait().for_element(Locator::Id("orders")).await?;
+        // An operator may not manage staff.
+        c.goto(&app.url("/settings/staff")).await?;
+        assert!(c.source().await?.contains("この操作を行う権限がありません"));
+
+        // 受注登録: the postal code fills 都道府県 and 住所1 (the page's script,
+        // allowed by the content security policy), the totals follow the form.
+        c.goto(&app.url("/orders/new")).await?;
+        for (name, value) in [
+            ("billing.family_name", "高橋"),
+            ("billing.given_name", "直子"),
+            ("billing.company_name", "高橋商事株式会社"),
+            ("billing.postal_code", "1000001"),
+            ("billing.phone", "03-5555-0001"),
+            ("billing.email", "takahashi@example.jp"),
+        ] {
+            c.find(Locator::Css(&format!("#order-entry input[name='{name}']")))
+                .await?
+                .send_keys(value)
+                .await?;
+        }
+        c.find(Locator::Css("button[data-postal='billing.']"))
+            .await?
+            .click()
+            .await?;
+        wait_for_text(
+            &c,
+            "#order-entry input[name='billing.address1']",
+            "千代田区千代田",
+        )
+        .await?;
+        let pref = c
+            .find(Locator::Css(
+                "#order-entry select[name='billing.prefecture']",
+            ))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(pref.as_deref(), Some("東京都"));
+        c.find(Locator::Css("#order-entry input[name='billing.address1']"))
+            .await?
+            .send_keys("1-1")
+            .await?;
+        c.find(Locator::Css("input[name=item_code_0]"))
+            .await?
+            .send_keys("TEA-01")
+            .await?;
+        c.find(Locator::Css("input[name=item_qty_0]"))
+            .await?
+            .send_keys("3")
+            .await?;
+        c.find(Locator::Css("select[name=payment_method]"))
+            .await?
+            .select_by_label("代金引換")
+            .await?;
+        c.find(Locator::Css("select[name=carrier]"))
+            .await?
+            .select_by_label("ヤマト運輸")
+            .await?;
+        c.find(Locator::Css("select[name=delivery_time_slot]"))
+            .await?
+            .select_by_value("午前中")
+            .await?;
+        wait_for_text(&c, "#entry-totals", "¥3,240").await?;
+        std::fs::write(dir.join("order-entry.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        c.find(Locator::Id("entry-create")).await?.click().await?;
+        let flash = c
+            .wait()
+            .for_element(Locator::Id("flash"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(flash, "受注を登録しました。");
+        number = c
+            .current_url()
+            .await?
+            .path()
+            .trim_start_matches("/orders/")
+            .to_string();
+
+        // The delivery address changes: a new postal code fills the rest.
+        let code = c
+            .find(Locator::Css(
+                "#address-form input[name='shipping.postal_code']",
+            ))
+            .await?;
+        code.clear().await?;
+        code.send_keys("530-0001").await?;
+        c.find(Locator::Css("button[data-postal='shipping.']"))
+            .await?
+            .click()
+            .await?;
+        wait_for_text(
+            &c,
+            "#address-form input[name='shipping.address1']",
+            "大阪市北区梅田",
+        )
+        .await?;
+        c.find(Locator::Css(
+            "#address-form input[name='shipping.address1']",
+        ))
+        .await?
+        .send_keys("2-2")
+        .await?;
+        c.find(Locator::Css("#address-form input[name=reason]"))
+            .await?
+            .send_keys("お届け先変更の電話")
+            .await?;
+        c.find(Locator::Id("save-addresses")).await?.click().await?;
+        let shown = c
+            .wait()
+            .for_element(Locator::Id("shipping-shown"))
+            .await?
+            .text()
+            .await?;
+        assert!(shown.contains("大阪府大阪市北区梅田2-2"), "{shown}");
+
+        // A mail from 入金案内, previewed with the order, edited, sent.
+        c.find(Locator::Id("link-send-mail")).await?.click().await?;
+        c.wait().for_element(Locator::Id("order-mail")).await?;
+        c.find(Locator::Id("mail-template"))
+            .await?
+            .select_by_value("payment_guidance")
+            .await?;
+        c.find(Locator::Id("mail-preview")).await?.click().await?;
+        wait_for_text(&c, "#mail-body", "高橋").await?;
+        c.find(Locator::Id("mail-body"))
+            .await?
+            .send_keys(
+                "
+お電話ありがとうございました。",
+            )
+            .await?;
+        c.find(Locator::Id("mail-send")).await?.click().await?;
+        let flash = c
+            .wait()
+            .for_element(Locator::Id("flash"))
+            .await?
+            .text()
+            .await?;
+        assert!(flash.contains("送信待ち"), "{flash}");
+        let mails = c.find(Locator::Id("mails")).await?.text().await?;
+        assert!(mails.contains("お支払いのご案内"), "{mails}");
+        std::fs::write(dir.join("order-mail.png"), c.screenshot().await?)
+            .expect("write screenshot");
+
+        // 納品書: the link on the order page answers with a PDF.
+        let href = c
+            .find(Locator::Id("print-delivery_note"))
+            .await?
+            .attr("href")
+            .await?
+            .unwrap_or_default();
+        let cookie = c
+            .get_all_cookies()
+            .await?
+            .into_iter()
+            .map(|k| format!("{}={}", k.name(), k.value()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let r = app
+            .client
+            .get(app.url(&href))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert!(r.bytes().await.unwrap().starts_with(b"%PDF-"));
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    result.expect("browser flow");
+    let o = t.store.order_by_number(&number).await.unwrap();
+    assert_eq!(o.billing.company_name, "高橋商事株式会社");
+    assert_eq!(o.billing.address1, "千代田区千代田1-1");
+    assert_eq!(o.shipping.prefecture, "大阪府");
+    assert_eq!(o.delivery_time_slot.as_deref(), Some("午前中"));
+    let mails = t.store.order_mails(o.id).await.unwrap();
+    assert!(mails.iter().any(|m| m.template_code == "payment_guidance"
+        && m.body.contains("お電話ありがとうございました。")));
+}
+
 #[tokio::test]
 async fn staff_changes_a_handling_status_and_sees_it_in_history() {
     let t = TestStore::sqlite().await;
@@ -74,6 +391,7 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         address2: String::new(),
         phone: "090-1234-5678".into(),
         email: "hanako@example.jp".into(),
+        ..Default::default()
     };
     let mut other = billing.clone();
     other.family_name = "佐藤".into();

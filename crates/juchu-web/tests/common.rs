@@ -21,10 +21,14 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub async fn start(store: Store) -> TestApp {
-        let app =
-            juchu_web::Application::bind("127.0.0.1:0", juchu_web::AppState::new(store.clone()))
-                .await
-                .expect("bind");
+        Self::start_with(juchu_web::AppState::new(store)).await
+    }
+
+    pub async fn start_with(state: juchu_web::AppState) -> TestApp {
+        let store = state.store.clone();
+        let app = juchu_web::Application::bind("127.0.0.1:0", state)
+            .await
+            .expect("bind");
         let base = format!("http://{}", app.local_addr());
         let server = tokio::spawn(app.run());
         let client = reqwest::Client::builder()
@@ -84,4 +88,94 @@ pub fn order_body() -> serde_json::Value {
         "payment_method": "代金引換",
         "carrier": "yamato"
     })
+}
+
+pub fn csrf_in(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Logs in and returns the session cookie header value and the page's CSRF token.
+pub async fn login(app: &TestApp, email: &str, password: &str) -> (reqwest::StatusCode, String) {
+    let r = app.client.get(app.url("/login")).send().await.unwrap();
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let login_cookie = set.split(';').next().unwrap().to_string();
+    let csrf = csrf_in(&r.text().await.unwrap());
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("juchu_session="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .unwrap_or_default();
+    (status, session)
+}
+
+/// A page's HTML as the logged-in staff member with `cookie` sees it.
+pub async fn page(app: &TestApp, cookie: &str, path: &str) -> (reqwest::StatusCode, String) {
+    let r = app
+        .client
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// Posts a form as the logged-in staff member; the CSRF token is added.
+pub async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (reqwest::StatusCode, String, String) {
+    let mut all: Vec<(&str, &str)> = vec![("csrf", csrf)];
+    all.extend_from_slice(fields);
+    let r = app
+        .client
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .form(&all)
+        .send()
+        .await
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (r.status(), location, r.text().await.unwrap())
+}
+
+/// A staff member of `role` logged in: (session cookie, CSRF token).
+pub async fn staff_session(app: &TestApp, email: &str, role: Role) -> (String, String) {
+    app.store
+        .create_staff(email, "", "correct horse battery", role)
+        .await
+        .unwrap();
+    let (_, cookie) = login(app, email, "correct horse battery").await;
+    let (_, html) = page(app, &cookie, "/orders").await;
+    (cookie.clone(), csrf_in(&html))
 }

@@ -185,7 +185,9 @@ both_stores!(jobs_over_http, |store| async move {
         json!({"key": "order_number", "header": "注文番号"})
     );
     let (_, formats) = send(&app, Method::GET, &op, "/api/v1/csv-formats", &Value::Null).await;
-    assert_eq!(formats.as_array().unwrap().len(), 1);
+    // The three ready-made formats, then the shop's own.
+    assert_eq!(formats.as_array().unwrap().len(), 4);
+    assert_eq!(formats[3]["name"], "出荷用");
 
     let (s, job) = send(&app, Method::POST, &op, "/api/v1/jobs", &json!({
         "kind": "csv_export", "selection": {"order_numbers": numbers}, "params": {"format_id": format["id"]}

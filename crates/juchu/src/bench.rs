@@ -1566,6 +1566,13 @@ async fn jobs_section(
         Ok(font) => {
             let sample = store.bench_newest_orders(500, 0).await.map_err(e)?;
             let mut docs = Vec::with_capacity(sample.len());
+            let issuer = juchu_domain::document::Issuer {
+                shop_name: "茶舗やまだ".into(),
+                address: "東京都渋谷区神宮前1-2-3".into(),
+                phone: "03-0000-0000".into(),
+                registration_number: "T1234567890123".into(),
+                ..Default::default()
+            };
             for (_, number) in &sample {
                 let o = store.order_by_number(number).await.map_err(e)?;
                 docs.push(juchu_domain::document::document_of(
@@ -1575,14 +1582,9 @@ async fn jobs_section(
                         juchu_domain::document::DocumentKind::Invoice,
                     ),
                     "2026-12-01",
+                    &issuer,
                 ));
             }
-            let issuer = juchu_domain::document::Issuer {
-                shop_name: "茶舗やまだ".into(),
-                address: "東京都渋谷区神宮前1-2-3".into(),
-                phone: "03-0000-0000".into(),
-                registration_number: "T1234567890123".into(),
-            };
             let n = docs.len();
             let (setup, took, size) = tokio::task::spawn_blocking(move || {
                 let t = Instant::now();

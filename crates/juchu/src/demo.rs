@@ -164,6 +164,7 @@ pub fn random_address(rng: &mut SmallRng, i: usize) -> Address {
         },
         phone: format!("{mobile}-{:04}-{:04}", (i / 10000) % 10000, i % 10000),
         email: format!("customer{i}@example.jp"),
+        ..Default::default()
     }
 }
 

@@ -109,6 +109,13 @@ enum AdminCommand {
         #[arg(long, default_value = "owner")]
         role: String,
     },
+    /// Gives the member with this email a new random password (printed once),
+    /// enables them again if disabled, and ends their sessions: for a lost
+    /// owner password.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +192,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Worker => {
             let store = open(&cli, false).await?;
             serve::worker(store).await?;
+        }
+        Command::Admin {
+            command: AdminCommand::ResetPassword { email },
+        } => {
+            let store = open(&cli, false).await?;
+            let password = store.reset_password_by_email(email).await?;
+            println!(
+                "new password for {} (every session of theirs has ended):",
+                email.trim()
+            );
+            println!("{password}");
         }
         Command::Admin {
             command:

@@ -12,9 +12,13 @@ pub async fn serve(store: Store, addr: &str, demo: bool) -> Result<(), CliError>
     if demo {
         prepare_demo(&store).await?;
     }
-    let app = juchu_web::Application::bind(addr, juchu_web::AppState::new(store.clone()))
-        .await
-        .map_err(|e| CliError::Config(format!("cannot listen on {addr}: {e}")))?;
+    let app = juchu_web::Application::bind(
+        addr,
+        juchu_web::AppState::new(store.clone())
+            .with_public_url(std::env::var("JUCHU_PUBLIC_URL").ok().as_deref()),
+    )
+    .await
+    .map_err(|e| CliError::Config(format!("cannot listen on {addr}: {e}")))?;
     let url = format!("http://{}", app.local_addr());
     println!("juchu is running: {url}/  (API: {url}/api/v1, OpenAPI: {url}/api/openapi.json)");
     if store.staff_count().await? == 0 {

@@ -42,6 +42,7 @@ async fn seed(store: &Store) {
                     address2: String::new(),
                     phone: "090-1234-5678".into(),
                     email: String::new(),
+                    ..Default::default()
                 },
                 items: vec![ItemInput {
                     product_code: "TEA-01".into(),

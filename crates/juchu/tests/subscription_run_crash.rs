@@ -43,6 +43,7 @@ async fn seed(store: &Store) {
                     address2: String::new(),
                     phone: "090-1234-5678".into(),
                     email: String::new(),
+                    ..Default::default()
                 },
                 items: vec![ItemInput {
                     product_code: "SUP-01".into(),

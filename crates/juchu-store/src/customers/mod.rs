@@ -6,7 +6,7 @@ use juchu_domain::customer::{Address, Customer, CustomerInput};
 use juchu_domain::normalize::{email_key, like_prefix, name_key, phone_key, postal_key};
 use sqlx::any::AnyRow;
 
-pub(crate) const COLUMNS: &str = "id, family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, created_at, blacklisted, blacklist_reason";
+pub(crate) const COLUMNS: &str = "id, family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, created_at, blacklisted, blacklist_reason, company_name, department";
 
 pub(crate) fn from_row(r: &AnyRow) -> Result<Customer, sqlx::Error> {
     Ok(Customer {
@@ -22,6 +22,8 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Customer, sqlx::Error> {
             address2: get_str(r, "address2")?,
             phone: get_str(r, "phone")?,
             email: get_str(r, "email")?,
+            company_name: get_str(r, "company_name")?,
+            department: get_str(r, "department")?,
         },
         mail_opt_out: get_bool(r, "mail_opt_out")?,
         points: get_i64(r, "points")?,
@@ -52,6 +54,8 @@ pub(crate) fn customer_args(input: &CustomerInput) -> Vec<Arg> {
         input.memo.clone().into(),
     ];
     args.extend(key_args(a));
+    args.push(a.company_name.trim().into());
+    args.push(a.department.trim().into());
     args
 }
 
@@ -87,7 +91,7 @@ pub(crate) async fn insert(
     let mut args = customer_args(input);
     args.push(now.clone().into());
     args.push(now.clone().into());
-    let sql = "INSERT INTO customers (family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, name_key, kana_key, phone_key, email_key, postal_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id";
+    let sql = "INSERT INTO customers (family_name, given_name, family_kana, given_kana, postal_code, prefecture, address1, address2, phone, email, mail_opt_out, points, memo, name_key, kana_key, phone_key, email_key, postal_key, company_name, department, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id";
     let row = query_with(sql.into(), args).fetch_one(&mut **tx).await?;
     Ok(Customer {
         id: get_i64(&row, "id")?,
@@ -193,7 +197,7 @@ impl Store {
         let mut args = customer_args(&input);
         args.push(self.clock.now_text().into());
         args.push(id.into());
-        let sql = "UPDATE customers SET family_name = $1, given_name = $2, family_kana = $3, given_kana = $4, postal_code = $5, prefecture = $6, address1 = $7, address2 = $8, phone = $9, email = $10, mail_opt_out = $11, points = $12, memo = $13, name_key = $14, kana_key = $15, phone_key = $16, email_key = $17, postal_key = $18, updated_at = $19 WHERE id = $20";
+        let sql = "UPDATE customers SET family_name = $1, given_name = $2, family_kana = $3, given_kana = $4, postal_code = $5, prefecture = $6, address1 = $7, address2 = $8, phone = $9, email = $10, mail_opt_out = $11, points = $12, memo = $13, name_key = $14, kana_key = $15, phone_key = $16, email_key = $17, postal_key = $18, company_name = $19, department = $20, updated_at = $21 WHERE id = $22";
         let mut tx = self.begin().await?;
         let done = query_with(sql.into(), args).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
@@ -219,6 +223,20 @@ impl Store {
                 args.len() - 1,
                 args.len()
             ));
+        }
+        // A filter given with nothing to match on (`phone=abc`: no digits)
+        // matches nothing; it never falls back to listing everyone.
+        type Normalise = fn(&str) -> String;
+        let keys: [(Option<&str>, Normalise); 3] = [
+            (q.name.as_deref(), name_key),
+            (q.phone.as_deref(), phone_key),
+            (q.email.as_deref(), email_key),
+        ];
+        if keys
+            .iter()
+            .any(|(v, key)| v.is_some_and(|v| !v.trim().is_empty() && key(v).is_empty()))
+        {
+            conds.push("1 = 0".into());
         }
         if let Some(p) = q.phone.as_deref().map(phone_key).filter(|s| !s.is_empty()) {
             args.push(p.into());

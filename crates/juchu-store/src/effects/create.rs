@@ -15,6 +15,26 @@ use juchu_domain::order::{NewOrder, Order, OrderContext, build_order};
 use std::collections::HashSet;
 
 impl Store {
+    /// Prices an order the way creating it would, saving nothing: 受注登録's
+    /// running totals. Errors name their fields as creation's do.
+    pub async fn quote_order(&self, input: NewOrder) -> Result<Order, StoreError> {
+        let codes: Vec<String> = input
+            .items
+            .iter()
+            .map(|i| i.product_code.trim().to_string())
+            .collect();
+        let mut tx = self.begin_read().await?;
+        let products = crate::masters::products_by_codes(&mut tx, &codes).await?;
+        let snapshot = self.masters_in(&mut tx).await?;
+        tx.commit().await?;
+        let ctx = OrderContext {
+            masters: &snapshot.masters,
+            products: &products,
+            rounding: snapshot.rounding,
+        };
+        Ok(build_order(input, &ctx, self.clock.now_second())?)
+    }
+
     /// Creates one order (API, UI). With an idempotency key, a retry returns the
     /// first order instead of creating a second.
     pub async fn create_order(

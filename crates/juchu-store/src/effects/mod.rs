@@ -19,6 +19,7 @@
 
 mod create;
 mod deliveries;
+pub mod order_mail;
 mod payment_answers;
 pub mod payment_import;
 pub mod shipment_import;

@@ -713,41 +713,11 @@ impl Store {
         token: &str,
     ) -> Result<(), Stop> {
         let font = juchu_docs::DocumentFont::find().map_err(Stop::Failed)?;
-        let shop = self.shop_settings().await?;
-        if p.document.is_qualified_invoice() && shop.registration_number.is_empty() {
-            return Err(Stop::Failed(format!(
-                "{}（適格請求書）には登録番号（T+13桁）が必要です。ショップ情報で設定してください",
-                p.document.label()
-            )));
-        }
-        let issuer = juchu_domain::document::Issuer {
-            shop_name: shop.name,
-            address: shop.address,
-            phone: shop.phone,
-            registration_number: shop.registration_number,
+        let (issuer, format) = match self.document_setup(p.document, p.format_id).await {
+            Ok(x) => x,
+            Err(StoreError::Invalid(why)) => return Err(Stop::Failed(why.messages())),
+            Err(e) => return Err(e.into()),
         };
-        let format = match p.format_id {
-            None => juchu_domain::document::DocumentFormat::standard(p.document),
-            Some(id) => match self.document_format(id).await {
-                Ok(f) => f,
-                Err(StoreError::NotFound(_)) => {
-                    return Err(Stop::Failed(format!(
-                        "帳票フォーマット {id} が削除されています"
-                    )));
-                }
-                Err(e) => return Err(e.into()),
-            },
-        };
-        // The format may have been changed since the job was registered: what
-        // was checked then (the registration number) must still hold.
-        if format.kind != p.document {
-            return Err(Stop::Failed(format!(
-                "帳票フォーマット「{}」は{}用に変更されています（このジョブは{}）",
-                format.name,
-                format.kind.label(),
-                p.document.label()
-            )));
-        }
         sqlx::query("DELETE FROM job_files WHERE job_id = $1")
             .bind(job.id)
             .execute(&self.pool)
@@ -771,6 +741,7 @@ impl Store {
                         &snapshot.masters,
                         &format,
                         &p.issue_date,
+                        &issuer,
                     )),
                     None => notes.push((seq, "受注が削除されています（出力していません）".into())),
                 }

@@ -69,6 +69,8 @@ fn values_of(key: &str) -> &'static [(&'static str, Ty)] {
         "billing_address2" => &[("o.billing_address2", Text)],
         "billing_phone" => &[("o.billing_phone", Text)],
         "billing_email" => &[("o.billing_email", Text)],
+        "billing_company_name" => &[("o.billing_company_name", Text)],
+        "billing_department" => &[("o.billing_department", Text)],
         "shipping_name" => &[
             ("o.shipping_family_name", Text),
             ("o.shipping_given_name", Text),
@@ -82,6 +84,8 @@ fn values_of(key: &str) -> &'static [(&'static str, Ty)] {
         "shipping_address1" => &[("o.shipping_address1", Text)],
         "shipping_address2" => &[("o.shipping_address2", Text)],
         "shipping_phone" => &[("o.shipping_phone", Text)],
+        "shipping_company_name" => &[("o.shipping_company_name", Text)],
+        "shipping_department" => &[("o.shipping_department", Text)],
         "item_product_code" => &[("i.product_code", Text)],
         "item_product_name" => &[("i.product_name", Text)],
         "item_unit_price" => &[("i.unit_price", Int)],

@@ -16,6 +16,10 @@ pub const MAX_ATTEMPTS: i64 = 5;
 /// One mail as handed to a [`MailSender`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMail {
+    /// Stable over retries: the sender derives the `Message-ID` from it.
+    pub message_key: String,
+    /// The sender's display name (ショップ名); the address is the server's.
+    pub from_name: String,
     pub to: String,
     /// Space-separated addresses, as stored.
     pub cc: String,
@@ -84,17 +88,19 @@ pub(crate) async fn seed_templates(tx: &mut Tx) -> Result<(), StoreError> {
     Ok(())
 }
 
-const SHOP_KEYS: [&str; 5] = [
+const SHOP_KEYS: [&str; 7] = [
     "shop_name",
     "shop_email",
     "shop_phone",
     "shop_address",
     "shop_registration_number",
+    "shop_bank_account",
+    "shop_payment_due_days",
 ];
 
 pub(crate) async fn shop_info(conn: &mut sqlx::AnyConnection) -> Result<ShopInfo, StoreError> {
     let rows = sqlx::query(
-        "SELECT key, value FROM settings WHERE key IN ('shop_name', 'shop_email', 'shop_phone', 'shop_address', 'shop_registration_number')",
+        "SELECT key, value FROM settings WHERE key IN ('shop_name', 'shop_email', 'shop_phone', 'shop_address', 'shop_registration_number', 'shop_bank_account', 'shop_payment_due_days')",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -107,6 +113,8 @@ pub(crate) async fn shop_info(conn: &mut sqlx::AnyConnection) -> Result<ShopInfo
             "shop_phone" => shop.phone = v,
             "shop_address" => shop.address = v,
             "shop_registration_number" => shop.registration_number = v,
+            "shop_bank_account" => shop.bank_account = v,
+            "shop_payment_due_days" => shop.payment_due_days = v.parse().unwrap_or(0),
             _ => {}
         }
     }
@@ -154,6 +162,34 @@ async fn insert_outbox(tx: &mut Tx, r: OutboxRow<'_>) -> Result<(), StoreError> 
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Queues a mail written (or edited) by staff as it is: no rendering, no
+/// opt-out check (a person chose to send it), in the caller's transaction.
+pub(crate) async fn queue_written(
+    tx: &mut Tx,
+    order_id: i64,
+    code: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    insert_outbox(
+        tx,
+        OutboxRow {
+            order_id,
+            code,
+            to,
+            subject,
+            body,
+            status: "pending",
+            note: "",
+            copies: &Copies::default(),
+            at: now,
+        },
+    )
+    .await
 }
 
 pub(crate) async fn template(
@@ -294,6 +330,8 @@ pub struct QueuedMail {
     pub status: String,
     pub attempts: i64,
     pub last_error: String,
+    /// When it was queued (UTC, RFC 3339).
+    pub created_at: String,
 }
 
 impl Store {
@@ -371,23 +409,14 @@ impl Store {
     /// ショップ情報 used in mails (name, address for the shop's copy, phone, address).
     /// The shop's logo for 帳票: PNG or JPEG, at most 512 KB. Returns its type.
     pub async fn set_shop_logo(&self, bytes: &[u8]) -> Result<&'static str, StoreError> {
-        let content_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            "image/png"
-        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-            "image/jpeg"
-        } else {
-            return Err(FieldErrors::single(
-                "logo",
-                "bad_image",
-                "ロゴは PNG か JPEG の画像にしてください",
-            )
-            .into());
-        };
         if bytes.len() > 512 * 1024 {
             return Err(
                 FieldErrors::single("logo", "too_large", "ロゴは512KBまでにしてください").into(),
             );
         }
+        // Decoded in full (a corrupt PNG must not reach the 帳票 jobs).
+        let content_type = juchu_docs::check_logo(bytes)
+            .map_err(|why| FieldErrors::single("logo", "bad_image", why))?;
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM shop_files WHERE name = 'logo'")
             .execute(&mut *tx)
@@ -446,7 +475,17 @@ impl Store {
                     }
                 }
             },
+            bank_account: shop.bank_account.trim().to_string(),
+            payment_due_days: shop.payment_due_days,
         };
+        if !(0..=365).contains(&shop.payment_due_days) {
+            e.add(
+                "payment_due_days",
+                "out_of_range",
+                "支払期限は0〜365日で入力してください（0: なし）",
+            );
+        }
+        juchu_domain::text::check_len(&mut e, "bank_account", &shop.bank_account, 300);
         if shop.name.is_empty() {
             e.add("name", "required", "ショップ名を入力してください");
         }
@@ -462,12 +501,15 @@ impl Store {
         }
         e.into_result()?;
         let mut tx = self.begin().await?;
+        let due = shop.payment_due_days.to_string();
         for (key, value) in SHOP_KEYS.iter().zip([
             &shop.name,
             &shop.email,
             &shop.phone,
             &shop.address,
             &shop.registration_number,
+            &shop.bank_account,
+            &due,
         ]) {
             sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
                 .bind(key.to_string())
@@ -482,7 +524,7 @@ impl Store {
     /// The mails queued for an order, oldest first.
     pub async fn order_mails(&self, order_id: i64) -> Result<Vec<QueuedMail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, template_code, to_address, subject, body, status, attempts, last_error FROM mail_outbox WHERE order_id = $1 ORDER BY id",
+            "SELECT id, template_code, to_address, subject, body, status, attempts, last_error, created_at FROM mail_outbox WHERE order_id = $1 ORDER BY id",
         )
         .bind(order_id)
         .fetch_all(&self.pool)
@@ -498,6 +540,7 @@ impl Store {
                     status: get_str(r, "status")?,
                     attempts: get_i64(r, "attempts")?,
                     last_error: get_str(r, "last_error")?,
+                    created_at: get_str(r, "created_at")?,
                 })
             })
             .collect()
@@ -526,7 +569,7 @@ impl Store {
         while left > 0 {
             let mut tx = self.begin().await?;
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, to_address, cc, bcc, subject, body, attempts FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}"
+                "SELECT id, to_address, cc, bcc, subject, body, attempts, created_at FROM mail_outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}"
             )))
             .bind(self.clock.now_text())
             .bind(left.min(BATCH))
@@ -556,6 +599,7 @@ impl Store {
             )
             .execute(&mut *tx)
             .await?;
+            let from_name = shop_info(&mut tx).await?.name;
             tx.commit().await?;
             left -= rows.len() as i64;
             let mut sent = Vec::new();
@@ -573,7 +617,13 @@ impl Store {
                     continue;
                 }
                 let attempts = get_i64(row, "attempts")? + 1;
+                let created: String = get_str(row, "created_at")?
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect();
                 let mail = OutgoingMail {
+                    message_key: format!("{id}.{created}"),
+                    from_name: from_name.clone(),
                     to: get_str(row, "to_address")?,
                     cc: get_str(row, "cc")?,
                     bcc: get_str(row, "bcc")?,

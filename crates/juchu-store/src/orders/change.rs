@@ -87,16 +87,10 @@ pub(super) fn cascade_rows(
             ));
             continue;
         }
-        // An action outside the order (subscription, mail, payment) gets its own
+        // A rule that changed nothing leaves no 履歴 row (the rule fired, but
+        // a row saying 「変更なし」 is noise an operator must read past); an
+        // action outside the order (subscription, mail, payment) gets its own
         // row from the store (see `apply_outside_actions`).
-        if step.changes.is_empty() && !step.firing.action.acts_outside() {
-            history.push(rule_row(
-                "automation",
-                String::new(),
-                "変更なし".into(),
-                reason.clone(),
-            ));
-        }
         for ch in &step.changes {
             history.push(rule_row(
                 ch.field,

@@ -43,6 +43,8 @@ pub(crate) const WRITE_COLUMNS: &[&str] = &[
     "billing_address2",
     "billing_phone",
     "billing_email",
+    "billing_company_name",
+    "billing_department",
     "shipping_family_name",
     "shipping_given_name",
     "shipping_family_kana",
@@ -53,6 +55,8 @@ pub(crate) const WRITE_COLUMNS: &[&str] = &[
     "shipping_address2",
     "shipping_phone",
     "shipping_email",
+    "shipping_company_name",
+    "shipping_department",
     "items_standard",
     "items_reduced",
     "shipping_fee",
@@ -110,6 +114,8 @@ fn address_args(a: &Address, out: &mut Vec<Arg>) {
         &a.address2,
         &a.phone,
         &a.email,
+        &a.company_name,
+        &a.department,
     ] {
         out.push(v.trim().into());
     }
@@ -232,6 +238,8 @@ fn address_from_row(r: &AnyRow, prefix: &str) -> Result<Address, sqlx::Error> {
         address2: get_str(r, &c("address2"))?,
         phone: get_str(r, &c("phone"))?,
         email: get_str(r, &c("email"))?,
+        company_name: get_str(r, &c("company_name"))?,
+        department: get_str(r, &c("department"))?,
     })
 }
 
@@ -434,6 +442,8 @@ pub(crate) async fn load_job_orders_for_labels(
         "address2",
         "phone",
         "email",
+        "company_name",
+        "department",
     ]
     .iter()
     .map(|c| format!("o.shipping_{c}"))

@@ -40,6 +40,16 @@ pub async fn list_customers(
             )));
         }
     };
+    if let Some(p) = params.get("phone")
+        && !p.trim().is_empty()
+        && juchu_domain::normalize::phone_key(p).is_empty()
+    {
+        return Err(ApiError::invalid(FieldErrors::single(
+            "phone",
+            "invalid_phone",
+            format!("phone「{p}」に数字がありません（電話番号で検索してください）"),
+        )));
+    }
     let q = CustomerQuery {
         name: params.get("name").cloned(),
         phone: params.get("phone").cloned(),
@@ -86,6 +96,8 @@ pub struct CustomerPatchBody {
     pub given_name: Option<String>,
     pub family_kana: Option<String>,
     pub given_kana: Option<String>,
+    pub company_name: Option<String>,
+    pub department: Option<String>,
     pub postal_code: Option<String>,
     pub prefecture: Option<String>,
     pub address1: Option<String>,
@@ -138,6 +150,8 @@ pub async fn patch_customer(
         &b.given_name,
         &b.family_kana,
         &b.given_kana,
+        &b.company_name,
+        &b.department,
         &b.postal_code,
         &b.prefecture,
         &b.address1,
@@ -161,6 +175,8 @@ pub async fn patch_customer(
     set(&mut a.given_name, b.given_name);
     set(&mut a.family_kana, b.family_kana);
     set(&mut a.given_kana, b.given_kana);
+    set(&mut a.company_name, b.company_name);
+    set(&mut a.department, b.department);
     set(&mut a.postal_code, b.postal_code);
     set(&mut a.prefecture, b.prefecture);
     set(&mut a.address1, b.address1);

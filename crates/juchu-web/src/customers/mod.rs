@@ -1,3 +1,4 @@
-//! 顧客 (API).
+//! 顧客 (API), and the postal code lookup of every address form.
 
 pub mod api;
+pub mod postal;

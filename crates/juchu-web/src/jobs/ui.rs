@@ -602,26 +602,42 @@ async fn job_cancel(
 /// Server-sent events for the open admin pages: 「受注 … を登録しました。」
 /// when a job is registered and 「… を完了しました。」 when it ends, whichever
 /// process ran it (the jobs table is polled once a second).
-async fn events(State(st): State<AppState>, _session: StaffSession) -> impl IntoResponse {
+async fn events(
+    State(st): State<AppState>,
+    _session: StaffSession,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     let start = st.store.clock.now_text();
+    let token = crate::auth::cookie(&headers, crate::auth::SESSION_COOKIE)
+        .unwrap_or_default()
+        .to_string();
     let state = (
         st.store.clone(),
         start.clone(),
         HashMap::<i64, JobStatus>::new(),
         std::collections::VecDeque::<Event>::new(),
+        0u32,
     );
-    let stream =
-        futures_util::stream::unfold(state, move |(store, mut since, mut seen, mut queue)| {
+    let stream = futures_util::stream::unfold(
+        state,
+        move |(store, mut since, mut seen, mut queue, mut ticks)| {
             let start = start.clone();
+            let token = token.clone();
             async move {
                 loop {
                     if let Some(ev) = queue.pop_front() {
                         return Some((
                             Ok::<_, std::convert::Infallible>(ev),
-                            (store, since, seen, queue),
+                            (store, since, seen, queue, ticks),
                         ));
                     }
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    // The stream ends with its session (ログアウト, expiry, a
+                    // disabled member, a password reset): checked every 5 s.
+                    ticks += 1;
+                    if ticks % 5 == 0 && !matches!(store.session(&token).await, Ok(Some(_))) {
+                        return None;
+                    }
                     let Ok(changed) = store.jobs_changed_since(&since).await else {
                         continue;
                     };
@@ -656,7 +672,8 @@ async fn events(State(st): State<AppState>, _session: StaffSession) -> impl Into
                     }
                 }
             }
-        });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

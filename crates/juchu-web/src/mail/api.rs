@@ -189,6 +189,12 @@ pub struct ShopSettingsJson {
     /// 領収書 (PDF一括出力 needs it for those).
     #[serde(default)]
     pub registration_number: String,
+    /// 振込先, printed on 請求書 and put in 入金案内 (`bank_account` variable).
+    #[serde(default)]
+    pub bank_account: String,
+    /// 支払期限 in days after the order date (0: none; `payment_due_date` variable).
+    #[serde(default)]
+    pub payment_due_days: i64,
 }
 
 impl From<juchu_domain::mail::ShopInfo> for ShopSettingsJson {
@@ -199,6 +205,8 @@ impl From<juchu_domain::mail::ShopInfo> for ShopSettingsJson {
             phone: s.phone,
             address: s.address,
             registration_number: s.registration_number,
+            bank_account: s.bank_account,
+            payment_due_days: s.payment_due_days,
         }
     }
 }
@@ -232,6 +240,8 @@ pub async fn put_shop_settings(
             phone: b.phone,
             address: b.address,
             registration_number: b.registration_number,
+            bank_account: b.bank_account,
+            payment_due_days: b.payment_due_days,
         })
         .await?;
     Ok(Json(saved.into()))

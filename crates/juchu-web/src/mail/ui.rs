@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/mail-templates", get(page))
         .route("/settings/mail-templates/{code}", post(save))
-        .route("/settings/shop", post(save_shop))
+        .route("/settings/shop", get(shop_page).post(save_shop))
         .route("/settings/points", post(save_points))
         .route("/settings/shop-logo", post(save_logo))
 }
@@ -40,9 +40,12 @@ struct Page {
     statuses: Vec<String>,
     /// (template code, order number, subject, body) of a preview.
     preview: Option<(String, String, String, String)>,
+    /// ショップ情報 (shop, logo, points) instead of the templates.
+    shop_page: bool,
 }
 
 struct Shown {
+    shop_page: bool,
     flash: String,
     form_error: String,
     typed: Option<MailTemplate>,
@@ -53,6 +56,7 @@ struct Shown {
 impl Shown {
     fn flash(flash: String) -> Self {
         Shown {
+            shop_page: false,
             flash,
             form_error: String::new(),
             typed: None,
@@ -64,6 +68,7 @@ impl Shown {
 
 async fn view(st: &AppState, session: &StaffSession, shown: Shown, status: StatusCode) -> Response {
     let Shown {
+        shop_page,
         flash,
         form_error,
         typed,
@@ -105,6 +110,7 @@ async fn view(st: &AppState, session: &StaffSession, shown: Shown, status: Statu
             .map(|h| h.name.clone())
             .collect(),
         preview,
+        shop_page,
     };
     render(status, &t)
 }
@@ -122,6 +128,23 @@ async fn page(
     view(&st, &session, Shown::flash(flash), StatusCode::OK).await
 }
 
+async fn shop_page(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let flash = if q.contains_key("saved") {
+        "保存しました。".to_string()
+    } else {
+        String::new()
+    };
+    let shown = Shown {
+        shop_page: true,
+        ..Shown::flash(flash)
+    };
+    view(&st, &session, shown, StatusCode::OK).await
+}
+
 async fn save_shop(
     State(st): State<AppState>,
     session: StaffSession,
@@ -137,13 +160,19 @@ async fn save_shop(
         phone: g("phone"),
         address: g("address"),
         registration_number: g("registration_number"),
+        bank_account: g("bank_account"),
+        payment_due_days: match g("payment_due_days").trim() {
+            "" => 0,
+            d => d.parse().unwrap_or(-1),
+        },
     };
     match st.store.update_shop_settings(&shop).await {
-        Ok(_) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
+        Ok(_) => Redirect::to("/settings/shop?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
                 form_error: format!("ショップ情報を保存できません: {}", e.messages()),
                 shop: Some(shop),
+                shop_page: true,
                 ..Shown::flash(String::new())
             };
             view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -166,6 +195,7 @@ async fn save_points(
             form_error: format!(
                 "ポイント設定を保存できません: 付与率「{rate}」は0〜100の整数で入力してください"
             ),
+            shop_page: true,
             ..Shown::flash(String::new())
         };
         return view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -175,10 +205,11 @@ async fn save_points(
         grant_status: f.get("grant_status").cloned().unwrap_or_default(),
     };
     match st.store.save_points_settings(&p).await {
-        Ok(()) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
+        Ok(()) => Redirect::to("/settings/shop?saved=1").into_response(),
         Err(StoreError::Invalid(e)) => {
             let shown = Shown {
                 form_error: format!("ポイント設定を保存できません: {}", e.messages()),
+                shop_page: true,
                 ..Shown::flash(String::new())
             };
             view(&st, &session, shown, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -280,7 +311,7 @@ async fn save_logo(
         }
     };
     match result {
-        Ok(()) => Redirect::to("/settings/mail-templates?saved=1").into_response(),
+        Ok(()) => Redirect::to("/settings/shop?saved=1").into_response(),
         Err(e) => crate::views::store_error_page(e),
     }
 }

@@ -38,6 +38,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(order_memo_update),
         )
         .route(
+            "/orders/{number}/addresses",
+            axum::routing::post(order_addresses_update),
+        )
+        .route(
             "/orders/{number}/shipments/split",
             axum::routing::post(shipment_split),
         )
@@ -304,9 +308,101 @@ struct OrderPage {
     /// The order is sent in several packages: its own shipping fields are a
     /// summary, edited per package.
     split: bool,
+    /// (field, label) of the address forms.
+    address_fields: [(&'static str, &'static str); 12],
+    prefectures: [&'static str; 47],
+    postal_version: &'static str,
+    /// (code, name) of every mail template, for メール送信.
+    mail_templates: Vec<(String, String)>,
+}
+
+/// The fields of an address form, in the order an operator fills them.
+pub const ADDRESS_FIELDS: [(&str, &str); 12] = [
+    ("family_name", "姓"),
+    ("given_name", "名"),
+    ("family_kana", "セイ"),
+    ("given_kana", "メイ"),
+    ("company_name", "会社名"),
+    ("department", "部署"),
+    ("postal_code", "郵便番号"),
+    ("prefecture", "都道府県"),
+    ("address1", "住所1（市区町村・番地）"),
+    ("address2", "住所2（建物名・部屋番号）"),
+    ("phone", "電話番号"),
+    ("email", "メールアドレス"),
+];
+
+/// One field of an address by its form name (`family_name`).
+pub fn address_field(a: &juchu_domain::customer::Address, name: &str) -> String {
+    match name {
+        "family_name" => &a.family_name,
+        "given_name" => &a.given_name,
+        "family_kana" => &a.family_kana,
+        "given_kana" => &a.given_kana,
+        "company_name" => &a.company_name,
+        "department" => &a.department,
+        "postal_code" => &a.postal_code,
+        "prefecture" => &a.prefecture,
+        "address1" => &a.address1,
+        "address2" => &a.address2,
+        "phone" => &a.phone,
+        "email" => &a.email,
+        _ => return String::new(),
+    }
+    .clone()
+}
+
+/// The address typed into a form whose fields are `{prefix}{name}`.
+pub fn address_from_form(
+    f: &HashMap<String, String>,
+    prefix: &str,
+) -> juchu_domain::customer::Address {
+    let g = |n: &str| f.get(&format!("{prefix}{n}")).cloned().unwrap_or_default();
+    juchu_domain::customer::Address {
+        family_name: g("family_name"),
+        given_name: g("given_name"),
+        family_kana: g("family_kana"),
+        given_kana: g("given_kana"),
+        company_name: g("company_name"),
+        department: g("department"),
+        postal_code: g("postal_code"),
+        prefecture: g("prefecture"),
+        address1: g("address1"),
+        address2: g("address2"),
+        phone: g("phone"),
+        email: g("email"),
+    }
 }
 
 impl OrderPage {
+    /// Whether an option is the chosen value (selects).
+    fn same(&self, option: &str, chosen: &str) -> bool {
+        option == chosen
+    }
+    /// Yen as everywhere else: `¥3,980`.
+    fn y(&self, v: impl std::borrow::Borrow<i64>) -> String {
+        yen(*v.borrow())
+    }
+    /// An address field (`billing.postal_code`): as typed, or as stored.
+    fn addr(&self, key: &str) -> String {
+        if let Some(v) = self.values.get(key) {
+            return v.clone();
+        }
+        match key.split_once('.') {
+            Some(("billing", name)) => address_field(&self.o.billing, name),
+            Some(("shipping", name)) => address_field(&self.o.shipping, name),
+            _ => String::new(),
+        }
+    }
+    /// 郵便番号 not in the postal data, or not of the 都道府県: a warning, not
+    /// an error (business codes and brand-new codes are missing from the data).
+    fn postal_warning(&self, prefix: &str) -> String {
+        juchu_domain::postal::mismatch(
+            &self.addr(&format!("{prefix}postal_code")),
+            &self.addr(&format!("{prefix}prefecture")),
+        )
+        .unwrap_or_default()
+    }
     /// The order's お届け時間帯 is not one of its carrier's (an imported order).
     fn slot_unknown(&self) -> bool {
         let slot = self.val("delivery_time_slot");
@@ -350,14 +446,14 @@ impl OrderPage {
     }
 }
 
-struct Feedback {
-    flash: String,
-    form_error: String,
-    errors: HashMap<String, String>,
-    values: HashMap<String, String>,
+pub(super) struct Feedback {
+    pub flash: String,
+    pub form_error: String,
+    pub errors: HashMap<String, String>,
+    pub values: HashMap<String, String>,
 }
 
-async fn order_page(
+pub(super) async fn order_page(
     st: &AppState,
     session: &StaffSession,
     number: &str,
@@ -380,17 +476,23 @@ async fn order_page(
     } else {
         vec![]
     };
-    let (payments, mails) = if tab == "payment" {
+    let (payments, mut mails, mail_templates) = if tab == "payment" {
         match (
             st.store.payment_requests(order.id).await,
             st.store.order_mails(order.id).await,
+            st.store.mail_templates().await,
         ) {
-            (Ok(p), Ok(m)) => (p, m),
-            (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+            (Ok(p), Ok(m), Ok(t)) => (p, m, t.into_iter().map(|t| (t.code, t.name)).collect()),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return store_error_page(e),
         }
     } else {
-        (vec![], vec![])
+        (vec![], vec![], vec![])
     };
+    for m in &mut mails {
+        if let Some(t) = juchu_domain::time::parse_ts(&m.created_at) {
+            m.created_at = juchu_domain::time::display_ts(t);
+        }
+    }
     let has_gateway = juchu_store::payments::gateway_of(&order, &masters).is_some();
     let attention = if order.needs_attention {
         match st.store.order_attention_matches(order.id).await {
@@ -417,6 +519,10 @@ async fn order_page(
         })
         .collect();
     let t = OrderPage {
+        address_fields: ADDRESS_FIELDS,
+        prefectures: juchu_domain::customer::PREFECTURES,
+        postal_version: juchu_domain::postal::data_version(),
+        mail_templates,
         shipment_slots,
         split: order.shipments.len() > 1,
         payments,
@@ -462,6 +568,8 @@ async fn order_detail(
             p.label()
         ),
         (Some("1"), _) => "保存しました。".to_string(),
+        (Some("mail"), _) => "メールを送信待ちにしました。送信結果は下の一覧に出ます。".to_string(),
+        (Some("created"), _) => "受注を登録しました。".to_string(),
         (Some("0"), _) => "変更はありませんでした。".to_string(),
         _ => String::new(),
     };
@@ -576,11 +684,15 @@ async fn submit_patch(
             .await
         }
         Err(StoreError::Conflict { message, .. }) => {
+            // What the operator typed stays in the form (with the page's new
+            // version), so a save after a colleague's change loses nothing.
             let fb = Feedback {
                 flash: String::new(),
-                form_error: message,
+                form_error: format!(
+                    "{message} 入力した内容はそのまま残しています。最新の内容を確かめてから、もう一度保存してください。"
+                ),
                 errors: HashMap::new(),
-                values: HashMap::new(),
+                values,
             };
             order_page(st, session, number, tab, fb, StatusCode::CONFLICT).await
         }
@@ -1013,6 +1125,36 @@ async fn order_payment_request(
         }
         Err(e) => store_error_page(e),
     }
+}
+
+/// 請求先・お届け先の編集: both addresses through the order pipeline (履歴,
+/// events, rules), errors next to their fields.
+async fn order_addresses_update(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) =
+        check_order_write(&session, f.get("csrf").map(String::as_str).unwrap_or(""))
+    {
+        return refused;
+    }
+    let patch = OrderPatch {
+        billing: Some(address_from_form(&f, "billing.")),
+        shipping: Some(address_from_form(&f, "shipping.")),
+        ..Default::default()
+    };
+    let reason = f.get("reason").cloned().unwrap_or_default();
+    let sub = Submission {
+        tab: "basic",
+        version: form_version(&f),
+        patch,
+        reason: &reason,
+        values: f.clone(),
+        item_rows: &[],
+    };
+    submit_patch(&st, &session, &number, sub).await
 }
 
 async fn order_memo_update(
