@@ -81,6 +81,17 @@ pub fn tracking_key(s: &str) -> String {
 }
 
 /// Escapes `%`, `_` and `\` so user text can be used as a `LIKE` prefix with `ESCAPE '\'`.
+/// A `LIKE` pattern matching `s` anywhere (`%s%`), with `%`, `_` and `\\` escaped.
+pub fn like_contains(s: &str) -> String {
+    format!("%{}", like_prefix(s))
+}
+
+/// A `LIKE` pattern matching values that end with `s`.
+pub fn like_suffix(s: &str) -> String {
+    let p = like_prefix(s);
+    format!("%{}", &p[..p.len() - 1])
+}
+
 pub fn like_prefix(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);
     for c in s.chars() {
@@ -96,6 +107,14 @@ pub fn like_prefix(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_patterns_escape_and_anchor() {
+        assert_eq!(like_prefix("a%b"), "a\\%b%");
+        assert_eq!(like_contains("花子"), "%花子%");
+        assert_eq!(like_suffix("5678"), "%5678");
+        assert_eq!(like_suffix("1_2"), "%1\\_2");
+    }
 
     #[test]
     fn name_keys_fold_width_space_and_kana() {

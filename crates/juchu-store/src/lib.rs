@@ -16,6 +16,7 @@
 //! 1. `history` (履歴 rows and the [`Actor`]), `settings` (key/value shop
 //!    settings), `shipping` (出荷設定 and saved import formats).
 //! 2. Reference data and outboxes, each on its own: `staff`, `formats`,
+//!    `saved_searches`,
 //!    `masters/`, `customers/`, `mail/` (templates and the mail outbox),
 //!    `automation/` (rules), `blacklist/` (conditions and screening).
 //! 3. `snapshot` — masters, rules and blacklist cached by revision; `schema` —
@@ -24,7 +25,8 @@
 //!    orders but never changing them: `subscriptions/` (the subscription
 //!    aggregate and its pipeline) and `payments/` (the payment-request outbox
 //!    and the gateway interface), `deliveries/` (the carrier-tracker
-//!    interface), `documents` (帳票 of one order, and what PDF一括出力 shares).
+//!    interface), `documents` (帳票 of one order, and what PDF一括出力 shares),
+//!    `dashboard` (ホーム's counts).
 //! 5. `effects/` — the only code that crosses aggregates, and so where every
 //!    change that can set something off enters.
 //! 6. `jobs/` — the job queue and its kinds; `testing`, `bench_support`.
@@ -33,6 +35,7 @@ pub mod automation;
 pub mod bench_support;
 pub mod blacklist;
 pub mod customers;
+pub mod dashboard;
 pub mod db;
 pub mod deliveries;
 pub mod documents;
@@ -45,6 +48,7 @@ pub mod mail;
 pub mod masters;
 pub mod orders;
 pub mod payments;
+pub mod saved_searches;
 mod schema;
 pub mod settings;
 pub mod shipping;

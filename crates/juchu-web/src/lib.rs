@@ -1,7 +1,7 @@
 //! HTTP edge of juchu: the JSON API (`/api/v1`, OpenAPI at `/api/openapi.json`),
 //! the Japanese admin UI, and `/healthz`.
 //!
-//! One folder per business area (`orders/`, `customers/`, `masters/`,
+//! One folder per business area (`dashboard/` (ホーム), `orders/`, `customers/`, `masters/`,
 //! `subscriptions/`, `automation/`, `mail/`, `blacklist/`, `payments/`, `shipments/`,
 //! `documents/`, `jobs/`, `staff/`), each with `api.rs` and/or `ui.rs`; the
 //! routes of every area are put together here, once.
@@ -22,6 +22,7 @@ pub mod auth;
 pub mod automation;
 pub mod blacklist;
 pub mod customers;
+pub mod dashboard;
 pub mod documents;
 pub mod dto;
 pub mod error;
@@ -263,6 +264,7 @@ pub fn router(state: AppState) -> Router {
         )
         // Any other path under the API answers in JSON, not with a page.
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
+        .merge(dashboard::ui::routes())
         .merge(orders::ui::routes())
         .merge(orders::desk::routes())
         .merge(orders::entry::routes())

@@ -4,6 +4,7 @@ use juchu_domain::FieldErrors;
 use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState};
 use juchu_domain::time::parse_date;
 use juchu_store::OrderQuery;
+use juchu_store::orders::search::SortKey;
 use juchu_store::subscriptions::SubscriptionQuery;
 use std::collections::HashMap;
 
@@ -20,7 +21,10 @@ pub const ORDER_FILTERS: &[(&str, &str)] = &[
     ("customer_id", "顧客ID"),
     ("name", "請求者名"),
     ("kana", "請求者名（カナ）"),
+    ("name_part", "請求者名（部分一致）"),
     ("phone", "電話番号"),
+    ("phone_tail", "電話番号（末尾一致）"),
+    ("sort", "並び順"),
     ("email", "メールアドレス"),
     ("product_code", "商品コード"),
     ("label", "受注ラベル"),
@@ -134,8 +138,36 @@ pub fn order_query(
             false
         }
     };
+    let (sort, descending) = match get(params, "sort") {
+        None => (SortKey::OrderedAt, true),
+        Some(s) => {
+            let (desc, code) = match s.strip_prefix('-') {
+                Some(c) => (true, c),
+                None => (false, s.as_str()),
+            };
+            match SortKey::parse(code) {
+                Some(k) => (k, desc),
+                None => {
+                    e.add(
+                        "sort",
+                        "unknown_sort",
+                        format!(
+                            "並び順「{s}」はありません（{}、降順は先頭に -）",
+                            SortKey::ALL.map(|(_, c, _)| c).join(" / ")
+                        ),
+                    );
+                    (SortKey::OrderedAt, true)
+                }
+            }
+        }
+    };
     e.into_result()?;
     Ok(OrderQuery {
+        sort,
+        descending,
+        with_sum: false,
+        name_part: get(params, "name_part"),
+        phone_tail: get(params, "phone_tail"),
         exact_total,
         order_number: get(params, "order_number"),
         ordered_from,

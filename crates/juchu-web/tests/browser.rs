@@ -147,7 +147,9 @@ async fn an_operator_runs_the_order_desk() {
     let mut number = String::new();
     let result = async {
         log_in(&c, &app, "owner@example.jp", "correct horse battery").await?;
-        c.wait().for_element(Locator::Id("orders")).await?;
+        // Logging in lands on ホーム.
+        c.wait().for_element(Locator::Id("today")).await?;
+        assert!(c.source().await?.contains("<svg"), "the 30-day chart");
         // One line of navigation at 1280 px, grouped by area.
         let (_, _, _, h) = c.find(Locator::Css("header")).await?.rectangle().await?;
         assert!(h <= 47.0, "the header wraps: {h}px");
@@ -181,7 +183,7 @@ async fn an_operator_runs_the_order_desk() {
             .await?;
 
         log_in(&c, &app, "part@example.jp", &password).await?;
-        c.wait().for_element(Locator::Id("orders")).await?;
+        c.wait().for_element(Locator::Id("today")).await?;
         // An operator may not manage staff.
         c.goto(&app.url("/settings/staff")).await?;
         assert!(c.source().await?.contains("この操作を行う権限がありません"));
@@ -457,6 +459,8 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
             .await?
             .click()
             .await?;
+        c.wait().for_element(Locator::Id("today")).await?;
+        c.goto(&app.url("/orders")).await?;
         c.wait().for_element(Locator::Id("orders")).await?;
         assert!(c.source().await?.contains("受注一覧"));
 

@@ -437,3 +437,118 @@ both_stores!(
         );
     }
 );
+
+both_stores!(
+    home_shows_today_and_what_needs_someone,
+    |store| async move {
+        let app = TestApp::start(store).await;
+        seed_products(&app.store).await;
+        let token = app.token(Role::Operator).await;
+        for _ in 0..2 {
+            let r = app
+                .client
+                .post(app.url("/api/v1/orders"))
+                .bearer_auth(&token)
+                .json(&common::order_body())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }
+        let (cookie, _) = staff_session(&app, "op@example.jp", Role::Operator).await;
+        let (s, html) = page(&app, &cookie, "/").await;
+        assert_eq!(s, 200);
+        assert!(html.contains("id=\"today-orders\">2件"), "{html}");
+        // 2 × (2 × ¥1,080 + ¥3,300 + ¥770 送料 + ¥330 代引手数料)
+        assert!(html.contains("id=\"today-sales\">¥13,120"), "{html}");
+        assert!(html.contains("出荷リスト未出力") && html.contains("送信失敗メール"));
+        assert!(
+            html.contains("<svg") && html.contains("受注 2件"),
+            "the chart has today's bar"
+        );
+    }
+);
+
+both_stores!(the_order_list_an_operator_works_from, |store| async move {
+    let app = TestApp::start(store).await;
+    seed_products(&app.store).await;
+    let token = app.token(Role::Operator).await;
+    let mut numbers = Vec::new();
+    for (given, phone, qty) in [("花子", "090-1234-5678", 1), ("太郎", "03-9999-0001", 3)] {
+        let mut body = common::order_body();
+        body["billing"]["given_name"] = given.into();
+        body["billing"]["phone"] = phone.into();
+        body["items"][0]["quantity"] = qty.into();
+        let r = app
+            .client
+            .post(app.url("/api/v1/orders"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let o: serde_json::Value = r.json().await.unwrap();
+        numbers.push(o["order_number"].as_str().unwrap().to_string());
+    }
+    let (cookie, csrf) = staff_session(&app, "op@example.jp", Role::Operator).await;
+    // A given name alone, and the last four digits of a phone number.
+    let (_, html) = page(&app, &cookie, "/orders?name_part=花子").await;
+    assert!(html.contains("id=\"total\">1件"), "{html}");
+    assert!(
+        html.contains("請求者名（部分一致: 名だけでも）"),
+        "the kind of match is said"
+    );
+    let (_, html) = page(&app, &cookie, "/orders?phone_tail=0001").await;
+    assert!(html.contains("id=\"total\">1件") && html.contains(&numbers[1]));
+    let (_, html) = page(&app, &cookie, "/orders?phone_tail=01").await;
+    assert!(html.contains("3桁以上"), "too short is explained");
+    // The API takes the same filters.
+    let r = app
+        .client
+        .get(app.url("/api/v1/orders?name_part=%E5%A4%AA%E9%83%8E&sort=-total"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(list["total"], 1);
+    // Sorted by 合計, with the sum of every match and chosen columns.
+    let (_, html) = page(
+        &app,
+        &cookie,
+        "/orders?sort=total&col_total=1&col_phone=1&col_tracking_number=1&per_page=20",
+    )
+    .await;
+    let first = html.find(&format!(">{}</a>", numbers[0])).unwrap();
+    let second = html.find(&format!(">{}</a>", numbers[1])).unwrap();
+    assert!(first < second, "cheaper first");
+    assert!(html.contains("合計金額 ¥"), "{html}");
+    assert!(html.contains("伝票番号") && html.contains("03-9999-0001"));
+    assert!(
+        !html.contains("<th>支払方法</th>"),
+        "only the chosen columns"
+    );
+    let (_, html) = page(&app, &cookie, "/orders?sort=-total").await;
+    let first = html.find(&format!(">{}</a>", numbers[1])).unwrap();
+    let second = html.find(&format!(">{}</a>", numbers[0])).unwrap();
+    assert!(first < second, "dearer first");
+    let (_, html) = page(&app, &cookie, "/orders?sort=colour").await;
+    assert!(html.contains("並び順「colour」はありません"));
+    // A saved search comes back as a link.
+    let (s, location, _) = post_form(
+        &app,
+        &cookie,
+        &csrf,
+        "/orders/saved-searches",
+        &[("name", "電話0001"), ("query", "phone_tail=0001")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(location.contains("phone_tail=0001"));
+    let (_, html) = page(&app, &cookie, "/orders").await;
+    assert!(
+        html.contains("href=\"/orders?phone_tail=0001\">電話0001</a>"),
+        "{html}"
+    );
+});

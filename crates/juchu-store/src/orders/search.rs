@@ -6,7 +6,9 @@ use crate::orders::{attach_children, order_from_row, select_order_sql};
 use jiff::civil::Date;
 use juchu_domain::FieldErrors;
 use juchu_domain::masters::Masters;
-use juchu_domain::normalize::{email_key, like_prefix, name_key, phone_key, tracking_key};
+use juchu_domain::normalize::{
+    email_key, like_contains, like_prefix, like_suffix, name_key, phone_key, tracking_key,
+};
 use juchu_domain::order::Order;
 use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState};
 
@@ -19,10 +21,74 @@ pub const MAX_PER_PAGE: i64 = 200;
 /// full count.
 pub const COUNT_CAP: i64 = 10_000;
 
+/// What the list is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    #[default]
+    OrderedAt,
+    OrderNumber,
+    Total,
+    ScheduledDeliveryDate,
+    BillingKana,
+    HandlingStatus,
+    Carrier,
+    TrackingNumber,
+}
+
+impl SortKey {
+    pub const ALL: [(SortKey, &'static str, &'static str); 8] = [
+        (SortKey::OrderedAt, "ordered_at", "受注日時"),
+        (SortKey::OrderNumber, "order_number", "受注番号"),
+        (SortKey::Total, "total", "合計"),
+        (
+            SortKey::ScheduledDeliveryDate,
+            "scheduled_delivery_date",
+            "お届け日",
+        ),
+        (SortKey::BillingKana, "billing_kana", "請求者名（カナ順）"),
+        (SortKey::HandlingStatus, "handling_status", "対応状況"),
+        (SortKey::Carrier, "carrier", "配送業者"),
+        (SortKey::TrackingNumber, "tracking_number", "配送伝票番号"),
+    ];
+    pub fn parse(code: &str) -> Option<SortKey> {
+        Self::ALL
+            .iter()
+            .find(|(_, c, _)| *c == code)
+            .map(|(k, _, _)| *k)
+    }
+    pub fn code(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or("ordered_at", |(_, c, _)| c)
+    }
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::OrderedAt => "ordered_at",
+            SortKey::OrderNumber => "order_number",
+            SortKey::Total => "total",
+            SortKey::ScheduledDeliveryDate => "scheduled_delivery_date",
+            SortKey::BillingKana => "billing_kana_key",
+            SortKey::HandlingStatus => "handling_status_id",
+            SortKey::Carrier => "carrier_id",
+            SortKey::TrackingNumber => "tracking_key",
+        }
+    }
+}
+
 /// Search filters. Text filters are normalised the way the keys were (全角/半角,
-/// spaces, hyphens, +81); name and kana match by prefix, the others exactly.
+/// spaces, hyphens, +81); name and kana match by prefix, `name_part` anywhere
+/// in the name (a given name alone), `phone_tail` the end of the number (the
+/// last four digits), the others exactly.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
+    /// Sort key and direction (default: newest first).
+    pub sort: SortKey,
+    pub descending: bool,
+    /// Also sum the 合計 of every match (the list page shows it).
+    pub with_sum: bool,
+    pub name_part: Option<String>,
+    pub phone_tail: Option<String>,
     pub order_number: Option<String>,
     /// Inclusive, Japan-time calendar days.
     pub ordered_from: Option<Date>,
@@ -61,6 +127,8 @@ pub struct OrderPage {
     pub total_is_exact: bool,
     pub page: i64,
     pub per_page: i64,
+    /// The sum of 合計 over every match, when asked for.
+    pub sum_total: Option<i64>,
 }
 
 impl OrderPage {
@@ -199,6 +267,37 @@ impl OrderQuery {
         if let Some(p) = non_empty(&self.phone).map(phone_key) {
             push(&mut conds, &mut args, "billing_phone_key = $?", p.into());
         }
+        // Partial matches read every row the other filters leave: asked for
+        // by name, never implied by the prefix and exact filters above.
+        if let Some(k) = non_empty(&self.name_part).map(name_key) {
+            if k.is_empty() {
+                errors.add("name_part", "empty", "名前の一部を入力してください");
+            } else {
+                push(
+                    &mut conds,
+                    &mut args,
+                    "(billing_name_key LIKE $? ESCAPE '\\' OR billing_kana_key LIKE $? ESCAPE '\\')",
+                    like_contains(&k).into(),
+                );
+            }
+        }
+        if let Some(t) = non_empty(&self.phone_tail) {
+            let digits = phone_key(t);
+            if digits.len() < 3 {
+                errors.add(
+                    "phone_tail",
+                    "too_short",
+                    "電話番号の末尾は3桁以上の数字で入力してください",
+                );
+            } else {
+                push(
+                    &mut conds,
+                    &mut args,
+                    "billing_phone_key LIKE $? ESCAPE '\\'",
+                    like_suffix(&digits).into(),
+                );
+            }
+        }
         if let Some(e) = non_empty(&self.email).map(email_key) {
             push(&mut conds, &mut args, "billing_email_key = $?", e.into());
         }
@@ -284,12 +383,38 @@ impl Store {
         )?;
         let total_is_exact = q.exact_total || counted <= COUNT_CAP;
         let total = if total_is_exact { counted } else { COUNT_CAP };
+        let sum_total = if q.with_sum {
+            let row = query_with(
+                format!(
+                    "SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS s FROM orders{}",
+                    f.where_sql
+                ),
+                f.args.clone(),
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            Some(get_i64(&row, "s")?)
+        } else {
+            None
+        };
         let n = f.args.len();
         let mut args = f.args;
         args.push(limit.into());
         args.push(offset.into());
+        let (dir, nulls) = match (q.descending, self.backend) {
+            (true, Backend::Postgres) => ("DESC", " NULLS LAST"),
+            (false, Backend::Postgres) => ("ASC", " NULLS LAST"),
+            (true, Backend::Sqlite) => ("DESC", ""),
+            (false, Backend::Sqlite) => ("ASC", ""),
+        };
+        // The default (newest first) is the indexed order; the others sort
+        // the matches of the filter.
+        let order_by = match q.sort {
+            SortKey::OrderedAt => format!("ordered_at {dir}, id {dir}"),
+            key => format!("{} {dir}{nulls}, id {dir}", key.column()),
+        };
         let sql = format!(
-            "{}{} ORDER BY ordered_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            "{}{} ORDER BY {order_by} LIMIT ${} OFFSET ${}",
             select_order_sql(),
             f.where_sql,
             n + 1,
@@ -307,6 +432,7 @@ impl Store {
             total_is_exact,
             page: q.page.max(1),
             per_page: limit,
+            sum_total,
         })
     }
 }

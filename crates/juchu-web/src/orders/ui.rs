@@ -22,8 +22,15 @@ use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/orders") }))
         .route("/orders", get(orders_list))
+        .route(
+            "/orders/saved-searches",
+            axum::routing::post(saved_search_create),
+        )
+        .route(
+            "/orders/saved-searches/{id}/delete",
+            axum::routing::post(saved_search_delete),
+        )
         .route("/orders/{number}", get(order_detail).post(order_update))
         .route(
             "/orders/{number}/items",
@@ -110,7 +117,31 @@ struct Row {
     labels: Vec<(String, String)>,
     total: String,
     needs_attention: bool,
+    delivery_date: String,
+    carrier: String,
+    tracking_number: String,
+    phone: String,
+    company: String,
+    memo: String,
 }
+
+/// The columns 受注一覧 can show: (key, header, shown by default).
+pub const LIST_COLUMNS: [(&str, &str, bool); 14] = [
+    ("ordered_at", "受注日時", true),
+    ("name", "請求者", true),
+    ("company", "会社名", false),
+    ("phone", "電話番号", false),
+    ("status", "対応状況", true),
+    ("payment_status", "決済状況", true),
+    ("payment_method", "支払方法", true),
+    ("shipment_status", "発送状況", true),
+    ("delivery_date", "お届け日", false),
+    ("carrier", "配送業者", false),
+    ("tracking_number", "伝票番号", false),
+    ("labels", "受注ラベル", true),
+    ("memo", "受注メモ", false),
+    ("total", "合計", true),
+];
 
 #[derive(Default)]
 struct Filters {
@@ -124,13 +155,16 @@ struct Filters {
     carrier: String,
     name: String,
     kana: String,
+    name_part: String,
     phone: String,
+    phone_tail: String,
     email: String,
     product_code: String,
     label: String,
     tracking_number: String,
     shipping_list_state: String,
     needs_attention: String,
+    per_page: String,
 }
 
 #[derive(Template)]
@@ -149,6 +183,33 @@ struct OrdersPage {
     /// The search's filters, carried to the bulk form (「検索結果すべて」).
     filter_pairs: Vec<(String, String)>,
     kinds: Vec<(&'static str, &'static str)>,
+    /// 合計 of every match.
+    sum_label: String,
+    /// (key, header, shown) of every column.
+    columns: Vec<(&'static str, &'static str, bool)>,
+    /// (header, link that sorts by it, arrow) per sortable column key.
+    sort_links: HashMap<&'static str, (String, &'static str)>,
+    saved: Vec<juchu_store::saved_searches::SavedSearch>,
+    /// This list's query string, to save.
+    current_query: String,
+    csrf: String,
+    flash: String,
+}
+
+impl OrdersPage {
+    fn show(&self, key: &str) -> bool {
+        self.columns.iter().any(|(k, _, on)| *k == key && *on)
+    }
+    /// A column header: a link that sorts by it when it can.
+    fn sort_link(&self, key: &str) -> String {
+        self.sort_links
+            .get(key)
+            .map(|(l, _)| l.clone())
+            .unwrap_or_default()
+    }
+    fn arrow(&self, key: &str) -> &'static str {
+        self.sort_links.get(key).map(|(_, a)| *a).unwrap_or("")
+    }
 }
 
 fn page_url(params: &HashMap<String, String>, page: i64) -> String {
@@ -176,23 +237,99 @@ async fn orders_list(
         carrier: g("carrier"),
         name: g("name"),
         kana: g("kana"),
+        name_part: g("name_part"),
         phone: g("phone"),
+        phone_tail: g("phone_tail"),
         email: g("email"),
         product_code: g("product_code"),
         label: g("label"),
         tracking_number: g("tracking_number"),
         shipping_list_state: g("shipping_list_state"),
         needs_attention: g("needs_attention"),
+        per_page: g("per_page"),
     };
+    // Columns: `col_<key>=1` for each chosen; none chosen: the defaults.
+    let chosen: Vec<&str> = LIST_COLUMNS
+        .iter()
+        .filter(|(k, _, _)| params.contains_key(&format!("col_{k}")))
+        .map(|(k, _, _)| *k)
+        .collect();
+    let columns: Vec<(&'static str, &'static str, bool)> = LIST_COLUMNS
+        .iter()
+        .map(|(k, h, default)| {
+            (
+                *k,
+                *h,
+                if chosen.is_empty() {
+                    *default
+                } else {
+                    chosen.contains(k)
+                },
+            )
+        })
+        .collect();
+    let current_sort = params.get("sort").cloned().unwrap_or_default();
+    let sort_links = [
+        ("ordered_at", "ordered_at"),
+        ("number", "order_number"),
+        ("total", "total"),
+        ("delivery_date", "scheduled_delivery_date"),
+        ("name", "billing_kana"),
+        ("status", "handling_status"),
+        ("carrier", "carrier"),
+        ("tracking_number", "tracking_number"),
+    ]
+    .into_iter()
+    .map(|(col, code)| {
+        // Newest first is the default; a click on the sorted column turns it.
+        let (next, arrow) = if current_sort == code {
+            (format!("-{code}"), " ▲")
+        } else if current_sort == format!("-{code}")
+            || (current_sort.is_empty() && code == "ordered_at")
+        {
+            (code.to_string(), " ▼")
+        } else {
+            (format!("-{code}"), "")
+        };
+        let mut p = params.clone();
+        p.insert("sort".into(), next);
+        (col, (page_url(&p, 1), arrow))
+    })
+    .collect();
+    let (saved, current_query) = match st.store.saved_searches().await {
+        Ok(s) => {
+            let mut p: Vec<(&String, &String)> = params
+                .iter()
+                .filter(|(k, v)| !matches!(k.as_str(), "page" | "saved") && !v.is_empty())
+                .collect();
+            p.sort();
+            let q = p
+                .iter()
+                .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            (s, q)
+        }
+        Err(e) => return store_error_page(e),
+    };
+    let mut sum_label = String::new();
     let mut errors = Vec::new();
     let mut rows = Vec::new();
     let (mut total_label, mut page, mut pages) = ("0件".to_string(), 1, 1);
-    match crate::query::order_query(&params, false) {
+    let list_params: HashMap<String, String> = params
+        .iter()
+        .filter(|(k, _)| !k.starts_with("col_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match crate::query::order_query(&list_params, false) {
         Err(e) => errors.extend(
             e.0.into_iter()
                 .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
         ),
-        Ok(q) => match st.store.search_orders_with(&q, &masters).await {
+        Ok(mut q) => match {
+            q.with_sum = true;
+            st.store.search_orders_with(&q, &masters).await
+        } {
             Err(StoreError::Invalid(e)) => errors.extend(
                 e.0.into_iter()
                     .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
@@ -206,6 +343,9 @@ async fn orders_list(
                 };
                 page = p.page;
                 pages = p.pages();
+                if let Some(sum) = p.sum_total {
+                    sum_label = format!("合計金額 {}", yen(sum));
+                }
                 rows = p
                     .orders
                     .iter()
@@ -234,6 +374,19 @@ async fn orders_list(
                                 .collect(),
                             total: yen(o.totals.total),
                             needs_attention: o.needs_attention,
+                            delivery_date: o
+                                .scheduled_delivery_date
+                                .map(|d| d.to_string())
+                                .unwrap_or_default(),
+                            carrier: o
+                                .carrier_id
+                                .and_then(|id| masters.carrier(id))
+                                .map(|c| c.name.clone())
+                                .unwrap_or_default(),
+                            tracking_number: o.tracking_number.clone().unwrap_or_default(),
+                            phone: o.billing.phone.clone(),
+                            company: o.billing.company_name.clone(),
+                            memo: o.memo.chars().take(30).collect(),
                         }
                     })
                     .collect();
@@ -254,15 +407,74 @@ async fn orders_list(
         filter_pairs: {
             let mut p: Vec<(String, String)> = params
                 .iter()
-                .filter(|(k, v)| !v.is_empty() && k.as_str() != "page" && k.as_str() != "per_page")
+                .filter(|(k, v)| {
+                    !v.is_empty()
+                        && !matches!(k.as_str(), "page" | "per_page" | "sort")
+                        && !k.starts_with("col_")
+                        && k.as_str() != "saved"
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             p.sort();
             p
         },
         kinds: crate::jobs::ui::offered_kinds(),
+        sum_label,
+        columns,
+        sort_links,
+        saved,
+        current_query,
+        csrf: session.0.csrf_token.clone(),
+        flash: match params.get("saved").map(String::as_str) {
+            Some("1") => "検索条件を保存しました。".into(),
+            Some("0") => "保存した検索条件を削除しました。".into(),
+            _ => String::new(),
+        },
     };
     render(StatusCode::OK, &t)
+}
+
+/// 保存: the list's current query under a name (the same name replaces it).
+async fn saved_search_create(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = refuse_post(&session, Permission::Read, &f) {
+        return refused;
+    }
+    let query = f.get("query").cloned().unwrap_or_default();
+    match st
+        .store
+        .save_search(
+            f.get("name").map(String::as_str).unwrap_or(""),
+            &query,
+            &session.0.staff.name,
+        )
+        .await
+    {
+        Ok(_) => {
+            let sep = if query.is_empty() { "" } else { "&" };
+            Redirect::to(&format!("/orders?{query}{sep}saved=1")).into_response()
+        }
+        Err(StoreError::Invalid(e)) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &e.messages()),
+        Err(e) => store_error_page(e),
+    }
+}
+
+async fn saved_search_delete(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<i64>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = refuse_post(&session, Permission::Read, &f) {
+        return refused;
+    }
+    match st.store.delete_saved_search(id).await {
+        Ok(()) => Redirect::to("/orders?saved=0").into_response(),
+        Err(e) => store_error_page(e),
+    }
 }
 
 fn label_of(field: &str) -> String {

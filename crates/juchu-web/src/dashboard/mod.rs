@@ -1,0 +1,3 @@
+//! ホーム (the dashboard).
+
+pub mod ui;
