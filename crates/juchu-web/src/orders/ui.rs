@@ -17,7 +17,7 @@ use juchu_domain::access::Permission;
 use juchu_domain::order::ItemInput;
 use juchu_domain::patch::OrderPatch;
 use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState};
-use juchu_store::StoreError;
+use juchu_store::{OrderQuery, StoreError};
 use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
@@ -321,15 +321,17 @@ async fn orders_list(
         .filter(|(k, _)| !k.starts_with("col_"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    match crate::query::order_query(&list_params, false) {
+    // The list shows the sum of every match (the API does not ask for it).
+    let query = crate::query::order_query(&list_params, false).map(|q| OrderQuery {
+        with_sum: true,
+        ..q
+    });
+    match query {
         Err(e) => errors.extend(
             e.0.into_iter()
                 .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
         ),
-        Ok(mut q) => match {
-            q.with_sum = true;
-            st.store.search_orders_with(&q, &masters).await
-        } {
+        Ok(q) => match st.store.search_orders_with(&q, &masters).await {
             Err(StoreError::Invalid(e)) => errors.extend(
                 e.0.into_iter()
                     .map(|e| format!("{}: {}", label_of(&e.field), e.message)),
