@@ -103,7 +103,7 @@ pub fn default_templates() -> Vec<MailTemplate> {
             "out_of_stock",
             "欠品のお知らせメール",
             "【{{ shop_name }}】欠品のお知らせ（ご注文番号 {{ order_number }}）",
-            "{{ customer_name }} 様\n\nご注文いただいた以下の商品が現在欠品しております。\n{% for i in items %}・{{ i.name }} × {{ i.quantity }}\n{% endfor %}入荷しだい発送いたします。お待ちいただけない場合はキャンセルも承りますので、ご連絡ください。\n".into(),
+            "{{ customer_name }} 様\n\nご注文いただいた以下の商品が現在欠品しております。\n{% if missing_items %}{% for m in missing_items %}・{{ m.name }}（ご注文 {{ m.ordered }} 点のうち {{ m.quantity }} 点）\n{% endfor %}{% else %}{% for i in items %}・{{ i.name }} × {{ i.quantity }}\n{% endfor %}{% endif %}入荷しだい発送いたします。お待ちいただけない場合はキャンセルも承りますので、ご連絡ください。\n".into(),
         ),
         t(
             SUBSCRIPTION_NOTICE,
@@ -126,6 +126,15 @@ struct Line {
     amount: i64,
     /// 軽減税率 (8%).
     reduced: bool,
+}
+
+/// A line the order is short of (在庫): how many of how many ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Missing {
+    name: String,
+    code: String,
+    quantity: i64,
+    ordered: i64,
 }
 
 /// One package of the order (出荷), for templates listing every package.
@@ -182,6 +191,8 @@ pub struct MailContext {
     bank_account: String,
     /// 支払期限: the order date plus ショップ情報's days ("" when none).
     payment_due_date: String,
+    /// 欠品: the lines the order is short of (empty without stock control).
+    missing_items: Vec<Missing>,
 }
 
 /// The names templates can use, for the editor's help text.
@@ -216,6 +227,7 @@ pub const VARIABLES: &[&str] = &[
     "shop_address",
     "bank_account",
     "payment_due_date",
+    "missing_items (name, code, quantity: 不足数, ordered: 注文数)",
 ];
 
 impl MailContext {
@@ -310,7 +322,26 @@ impl MailContext {
                 .payment_due_date(crate::time::japan_date(o.ordered_at))
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
+            missing_items: vec![],
         }
+    }
+
+    /// The lines the order is short of, as (product code, quantity short);
+    /// names and ordered quantities come from the order's own items.
+    pub fn with_missing(mut self, short: &[(String, i64)]) -> Self {
+        self.missing_items = short
+            .iter()
+            .map(|(code, quantity)| {
+                let line = self.items.iter().find(|l| &l.code == code);
+                Missing {
+                    name: line.map(|l| l.name.clone()).unwrap_or_else(|| code.clone()),
+                    code: code.clone(),
+                    quantity: *quantity,
+                    ordered: line.map_or(*quantity, |l| l.quantity),
+                }
+            })
+            .collect();
+        self
     }
 }
 
@@ -362,6 +393,12 @@ pub fn sample_context() -> MailContext {
         shop_address: "東京都渋谷区神宮前1-2-3".into(),
         bank_account: "〇〇銀行 渋谷支店 普通 1234567 ジユチユウチヤホ".into(),
         payment_due_date: "2026-12-07".into(),
+        missing_items: vec![Missing {
+            name: "有機緑茶 100g".into(),
+            code: "TEA-01".into(),
+            quantity: 1,
+            ordered: 2,
+        }],
     }
 }
 

@@ -96,7 +96,12 @@ impl Store {
             .await?,
             link: "/orders?needs_attention=true".into(),
         }];
-        for name in ["新規受付", "保留", "決済NG", "欠品"] {
+        actions.push(ActionCount {
+            label: "欠品".into(),
+            count: self.short_order_count().await?,
+            link: "/orders?stock_shortage=true".into(),
+        });
+        for name in ["新規受付", "保留", "決済NG"] {
             if let Some(h) = masters.handling_statuses.iter().find(|h| h.name == name) {
                 actions.push(ActionCount {
                     label: name.into(),

@@ -16,7 +16,7 @@
 //! 1. `history` (履歴 rows and the [`Actor`]), `settings` (key/value shop
 //!    settings), `shipping` (出荷設定 and saved import formats).
 //! 2. Reference data and outboxes, each on its own: `staff`, `formats`,
-//!    `saved_searches`,
+//!    `saved_searches`, `stock` (在庫, derived from the orders table),
 //!    `masters/`, `customers/`, `mail/` (templates and the mail outbox),
 //!    `automation/` (rules), `blacklist/` (conditions and screening).
 //! 3. `snapshot` — masters, rules and blacklist cached by revision; `schema` —
@@ -54,6 +54,7 @@ pub mod settings;
 pub mod shipping;
 mod snapshot;
 pub mod staff;
+pub mod stock;
 pub mod subscriptions;
 pub mod testing;
 

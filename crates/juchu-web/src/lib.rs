@@ -39,6 +39,7 @@ pub mod query;
 mod request_checks;
 pub mod shipments;
 pub mod staff;
+pub mod stock;
 pub mod subscriptions;
 mod views;
 
@@ -136,6 +137,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::api::list_staff, staff::api::create_staff))
         .routes(routes!(staff::api::patch_staff))
         .routes(routes!(staff::api::reset_staff_password))
+        .routes(routes!(stock::api::list_stock))
+        .routes(routes!(stock::api::put_stock))
         .routes(routes!(subscriptions::api::list_subscriptions))
         .routes(routes!(
             subscriptions::api::get_subscription,
@@ -278,6 +281,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::ui::routes())
         .merge(staff::ui::routes())
         .merge(customers::postal::routes())
+        .merge(stock::ui::routes())
         .route("/login", g(login::login_page).post(login::login_submit))
         .route("/logout", p(login::logout))
         .merge(assets::routes())

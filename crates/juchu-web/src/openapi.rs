@@ -3,7 +3,7 @@
 
 use crate::dto;
 use crate::{
-    automation, blacklist, customers, documents, jobs, mail, masters, payments, staff,
+    automation, blacklist, customers, documents, jobs, mail, masters, payments, staff, stock,
     subscriptions,
 };
 use axum::Json;
@@ -30,7 +30,7 @@ impl Modify for BearerAuth {
         dto::OrderJson, dto::OrderListJson, dto::CreateOrderBody, dto::PatchOrderBody, dto::AddressJson, dto::ItemJson, dto::ItemInputJson,
         dto::ShipmentJson, dto::ShipmentItemJson, dto::ShipmentPatchJson, dto::SplitShipmentJson, dto::SplitItemJson,
         dto::HistoryJson, dto::CustomerJson, dto::CustomerBody, dto::ProductJson, dto::HandlingStatusJson, dto::PaymentMethodJson,
-        dto::CarrierJson, dto::LabelJson, customers::api::CustomerPatchBody, masters::api::ProductBody, masters::api::HandlingStatusBody, staff::api::ApiTokenBody, staff::api::ApiTokenJson,
+        dto::CarrierJson, dto::LabelJson, customers::api::CustomerPatchBody, masters::api::ProductBody, masters::api::HandlingStatusBody, staff::api::ApiTokenBody, staff::api::ApiTokenJson, stock::api::StockJson, stock::api::StockBody,
         crate::error::ErrorBody, crate::error::FieldErrorBody,
         subscriptions::api::SubscriptionJson, subscriptions::api::SubscriptionListJson,
         subscriptions::api::SubscriptionItemJson, subscriptions::api::CalendarEntryJson,

@@ -30,6 +30,7 @@ pub const ORDER_FILTERS: &[(&str, &str)] = &[
     ("label", "受注ラベル"),
     ("tracking_number", "配送伝票番号"),
     ("needs_attention", "要対応"),
+    ("stock_shortage", "欠品"),
     ("shipping_list_state", "出荷リスト"),
     ("exact_total", "件数を正確に数える"),
     ("page", "ページ"),
@@ -126,6 +127,19 @@ pub fn order_query(
             None
         }
     });
+    let stock_shortage = match get(params, "stock_shortage").as_deref() {
+        None => None,
+        Some("true") | Some("1") => Some(true),
+        Some("false") | Some("0") => Some(false),
+        Some(_) => {
+            e.add(
+                "stock_shortage",
+                "invalid_bool",
+                "true または false で指定してください",
+            );
+            None
+        }
+    };
     let exact_total = match get(params, "exact_total").as_deref() {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
@@ -138,15 +152,15 @@ pub fn order_query(
             false
         }
     };
-    let (sort, descending) = match get(params, "sort") {
-        None => (SortKey::OrderedAt, true),
+    let (sort, ascending) = match get(params, "sort") {
+        None => (SortKey::OrderedAt, false),
         Some(s) => {
-            let (desc, code) = match s.strip_prefix('-') {
-                Some(c) => (true, c),
-                None => (false, s.as_str()),
+            let (asc, code) = match s.strip_prefix('-') {
+                Some(c) => (false, c),
+                None => (true, s.as_str()),
             };
             match SortKey::parse(code) {
-                Some(k) => (k, desc),
+                Some(k) => (k, asc),
                 None => {
                     e.add(
                         "sort",
@@ -156,7 +170,7 @@ pub fn order_query(
                             SortKey::ALL.map(|(_, c, _)| c).join(" / ")
                         ),
                     );
-                    (SortKey::OrderedAt, true)
+                    (SortKey::OrderedAt, false)
                 }
             }
         }
@@ -164,8 +178,9 @@ pub fn order_query(
     e.into_result()?;
     Ok(OrderQuery {
         sort,
-        descending,
+        ascending,
         with_sum: false,
+        stock_shortage,
         name_part: get(params, "name_part"),
         phone_tail: get(params, "phone_tail"),
         exact_total,

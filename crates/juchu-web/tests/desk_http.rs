@@ -552,3 +552,113 @@ both_stores!(the_order_list_an_operator_works_from, |store| async move {
         "{html}"
     );
 });
+
+both_stores!(
+    stock_is_allocated_released_and_short_orders_named,
+    |store| async move {
+        let app = TestApp::start(store).await;
+        seed_products(&app.store).await;
+        let token = app.token(Role::Manager).await;
+        // 3 湯呑み on hand.
+        let r = app
+            .client
+            .put(app.url("/api/v1/stock/CUP-01"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"on_hand": 3}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let mut numbers = Vec::new();
+        for qty in [2, 2] {
+            let mut body = common::order_body();
+            body["items"][1]["quantity"] = qty.into();
+            let r = app
+                .client
+                .post(app.url("/api/v1/orders"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let o: serde_json::Value = r.json().await.unwrap();
+            numbers.push(o["order_number"].as_str().unwrap().to_string());
+        }
+        let stock = |app: &TestApp| {
+            let token = token.clone();
+            let url = app.url("/api/v1/stock");
+            let client = app.client.clone();
+            async move {
+                let r = client.get(url).bearer_auth(&token).send().await.unwrap();
+                r.json::<serde_json::Value>().await.unwrap()[0].clone()
+            }
+        };
+        // Confirmed orders hold 4; the second (later) order is 1 short.
+        let s = stock(&app).await;
+        assert_eq!(
+            (s["on_hand"].as_i64(), s["allocated"].as_i64()),
+            (Some(3), Some(4))
+        );
+        assert_eq!(
+            (s["available"].as_i64(), s["short"].as_i64()),
+            (Some(-1), Some(1))
+        );
+        let r = app
+            .client
+            .get(app.url("/api/v1/orders?stock_shortage=true"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let list: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(list["total"], 1);
+        assert_eq!(list["orders"][0]["order_number"], numbers[1].as_str());
+        // 欠品のお知らせ names the missing item and how many.
+        let (_, body) = app
+            .store
+            .preview_mail("out_of_stock", &numbers[1], None)
+            .await
+            .unwrap();
+        assert!(body.contains("湯呑み（ご注文 2 点のうち 1 点）"), "{body}");
+        assert!(!body.contains("有機緑茶"), "only what is missing: {body}");
+        // Cancelling the first releases its allocation: nothing is short now.
+        let r = app
+            .client
+            .patch(app.url(&format!("/api/v1/orders/{}", numbers[0])))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"version": 1, "handling_status": "キャンセル"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let s = stock(&app).await;
+        assert_eq!(
+            (s["allocated"].as_i64(), s["short"].as_i64()),
+            (Some(2), Some(0))
+        );
+        // Shipping takes from the stock on hand.
+        let r = app
+            .client
+            .patch(app.url(&format!("/api/v1/orders/{}", numbers[1])))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"version": 1, "shipment_status": "発送済"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let s = stock(&app).await;
+        assert_eq!(
+            (s["on_hand"].as_i64(), s["allocated"].as_i64()),
+            (Some(1), Some(0))
+        );
+        // The 在庫 page and ホーム say the same.
+        let (cookie, _) = staff_session(&app, "mgr@example.jp", Role::Manager).await;
+        let (_, html) = page(&app, &cookie, "/stock").await;
+        assert!(
+            html.contains("湯呑み") && html.contains("在庫管理を始める"),
+            "{html}"
+        );
+        let (_, html) = page(&app, &cookie, "/").await;
+        assert!(html.contains("欠品"));
+    }
+);

@@ -192,6 +192,22 @@ pub(crate) async fn queue_written(
     .await
 }
 
+/// 欠品のお知らせ names what is missing: the shortage is looked up only for
+/// a template that uses `missing_items`.
+async fn with_shortage(
+    conn: &mut sqlx::AnyConnection,
+    t: &MailTemplate,
+    ctx: MailContext,
+    masters: &Masters,
+    order_id: i64,
+) -> Result<MailContext, StoreError> {
+    if !(t.subject.contains("missing_items") || t.body.contains("missing_items")) {
+        return Ok(ctx);
+    }
+    let short = crate::stock::short_lines_of(conn, masters, order_id).await?;
+    Ok(ctx.with_missing(&short))
+}
+
 pub(crate) async fn template(
     conn: &mut sqlx::AnyConnection,
     code: &str,
@@ -283,7 +299,15 @@ pub(crate) async fn queue_template(
         .await;
     }
     let shop = shop_info(tx).await?;
-    let (subject, body) = match render(t, &MailContext::of(order, masters, &shop)) {
+    let ctx = with_shortage(
+        tx,
+        t,
+        MailContext::of(order, masters, &shop),
+        masters,
+        order.id,
+    )
+    .await?;
+    let (subject, body) = match render(t, &ctx) {
         Ok(r) => r,
         Err(e) => return skip(tx, format!("「{}」を作れません: {e}", t.name)).await,
     };
@@ -402,8 +426,15 @@ impl Store {
             t.body = body.to_string();
         }
         let shop = shop_info(&mut conn).await?;
-        render(&t, &MailContext::of(&order, &masters, &shop))
-            .map_err(|e| FieldErrors::single("template", "invalid_template", e).into())
+        let ctx = with_shortage(
+            &mut conn,
+            &t,
+            MailContext::of(&order, &masters, &shop),
+            &masters,
+            order.id,
+        )
+        .await?;
+        render(&t, &ctx).map_err(|e| FieldErrors::single("template", "invalid_template", e).into())
     }
 
     /// ショップ情報 used in mails (name, address for the shop's copy, phone, address).

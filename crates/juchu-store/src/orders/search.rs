@@ -82,13 +82,15 @@ impl SortKey {
 /// last four digits), the others exactly.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
-    /// Sort key and direction (default: newest first).
+    /// Sort key and direction (the default, all false: newest first).
     pub sort: SortKey,
-    pub descending: bool,
+    pub ascending: bool,
     /// Also sum the 合計 of every match (the list page shows it).
     pub with_sum: bool,
     pub name_part: Option<String>,
     pub phone_tail: Option<String>,
+    /// 欠品: orders short of stock (true) or not (false); see `stock`.
+    pub stock_shortage: Option<bool>,
     pub order_number: Option<String>,
     /// Inclusive, Japan-time calendar days.
     pub ordered_from: Option<Date>,
@@ -330,6 +332,13 @@ impl OrderQuery {
         if let Some(b) = self.needs_attention {
             push(&mut conds, &mut args, "needs_attention = $?", b.into());
         }
+        if let Some(short) = self.stock_shortage {
+            conds.push(format!(
+                "id {} (SELECT s.order_id FROM ({}) s)",
+                if short { "IN" } else { "NOT IN" },
+                crate::stock::short_lines_sql(masters)
+            ));
+        }
         errors.into_result()?;
         let where_sql = if conds.is_empty() {
             String::new()
@@ -401,7 +410,7 @@ impl Store {
         let mut args = f.args;
         args.push(limit.into());
         args.push(offset.into());
-        let (dir, nulls) = match (q.descending, self.backend) {
+        let (dir, nulls) = match (!q.ascending, self.backend) {
             (true, Backend::Postgres) => ("DESC", " NULLS LAST"),
             (false, Backend::Postgres) => ("ASC", " NULLS LAST"),
             (true, Backend::Sqlite) => ("DESC", ""),

@@ -32,6 +32,7 @@ use std::collections::HashMap;
         ("name" = Option<String>, Query, description = "請求者名 prefix (normalised)"),
         ("kana" = Option<String>, Query, description = "請求者カナ prefix (normalised)"),
         ("name_part" = Option<String>, Query, description = "請求者名 or カナ anywhere in the name (a given name alone finds 山田 花子); reads every row the other filters leave"),
+        ("stock_shortage" = Option<bool>, Query, description = "欠品: true lists the orders short of stock (在庫), false the others"),
         ("phone_tail" = Option<String>, Query, description = "the end of the phone number, at least 3 digits (the last four digits)"),
         ("sort" = Option<String>, Query, description = "ordered_at (default, newest first) / order_number / total / scheduled_delivery_date / billing_kana / handling_status / carrier / tracking_number; `-` before it for descending"),
         ("phone" = Option<String>, Query, description = "phone (hyphens, 全角, +81 folded)"),

@@ -1,0 +1,4 @@
+//! 在庫 (UI and API).
+
+pub mod api;
+pub mod ui;
