@@ -662,3 +662,71 @@ both_stores!(
         assert!(html.contains("欠品"));
     }
 );
+
+both_stores!(
+    a_subscriptions_delivery_address_is_edited_with_a_postal_code,
+    |store| async move {
+        let app = TestApp::start(store).await;
+        seed_products(&app.store).await;
+        app.store
+            .create_product(juchu_store::masters::ProductInput {
+                code: "SUP-01".into(),
+                name: "定期青汁".into(),
+                unit_price: 3240,
+                tax_rate: 8,
+                shipping_fee: None,
+                payment_fee: None,
+                is_bundled_item: false,
+                is_subscription: true,
+            })
+            .await
+            .unwrap();
+        let token = app.token(Role::Operator).await;
+        let mut body = common::order_body();
+        body["items"] = serde_json::json!([{"product_code": "SUP-01", "quantity": 1}]);
+        let r = app
+            .client
+            .post(app.url("/api/v1/orders"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let o: serde_json::Value = r.json().await.unwrap();
+        let id = o["subscription_id"].as_i64().expect("a subscription");
+        let (cookie, csrf) = staff_session(&app, "op@example.jp", Role::Operator).await;
+        let (_, html) = page(&app, &cookie, &format!("/subscriptions/{id}")).await;
+        assert!(html.contains("お届け先の編集") && html.contains("住所を入力"));
+        let s = app.store.subscription(id).await.unwrap();
+        let a = &s.shipping;
+        let version = s.version.to_string();
+        let (s, _, html) = post_form(
+            &app,
+            &cookie,
+            &csrf,
+            &format!("/subscriptions/{id}"),
+            &[
+                ("op", "shipping"),
+                ("version", &version),
+                ("shipping.family_name", &a.family_name),
+                ("shipping.given_name", &a.given_name),
+                ("shipping.company_name", "株式会社みなと"),
+                ("shipping.postal_code", "231-0023"),
+                ("shipping.prefecture", "神奈川県"),
+                ("shipping.address1", "横浜市中区山下町1"),
+                ("shipping.phone", &a.phone),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
+        let s = app.store.subscription(id).await.unwrap();
+        assert_eq!(s.shipping.prefecture, "神奈川県");
+        assert_eq!(s.shipping.company_name, "株式会社みなと");
+        // The customer form offers the same lookup.
+        let (_, html) = page(&app, &cookie, "/customers").await;
+        assert!(
+            html.contains("data-postal") && html.contains("会社名"),
+            "{html}"
+        );
+    }
+);

@@ -37,7 +37,7 @@ type Submitted<'a> = (&'a HashMap<String, String>, HashMap<String, String>);
 pub struct FieldDef {
     pub name: &'static str,
     pub label: &'static str,
-    /// text / color / checkbox / select
+    /// text / color / checkbox / select / postal (郵便番号 with 住所を入力)
     pub kind: &'static str,
     pub options: Vec<String>,
     pub value: String,
@@ -589,7 +589,7 @@ fn customer_fields() -> Vec<FieldDef> {
         field("given_kana", "メイ", "text"),
         field("company_name", "会社名", "text"),
         field("department", "部署", "text"),
-        field("postal_code", "郵便番号", "text"),
+        field("postal_code", "郵便番号", "postal"),
         FieldDef {
             options: PREFECTURES.iter().map(|p| p.to_string()).collect(),
             value: "東京都".into(),

@@ -4,10 +4,12 @@
 //! is saved through the same pipeline as the API's (rules, blacklist
 //! screening, mails, 与信).
 
-use super::ui::{ADDRESS_FIELDS, address_field, address_from_form};
 use crate::AppState;
 use crate::auth::StaffSession;
-use crate::views::{Nav, forbidden, refuse_post, render, store_error_page, urlencode, yen};
+use crate::views::{
+    ADDRESS_FIELDS, Nav, address_field, address_from_form, forbidden, refuse_post, render,
+    store_error_page, urlencode, yen,
+};
 use askama::Template;
 use axum::Form;
 use axum::Router;

@@ -530,64 +530,6 @@ struct OrderPage {
     mail_templates: Vec<(String, String)>,
 }
 
-/// The fields of an address form, in the order an operator fills them.
-pub const ADDRESS_FIELDS: [(&str, &str); 12] = [
-    ("family_name", "姓"),
-    ("given_name", "名"),
-    ("family_kana", "セイ"),
-    ("given_kana", "メイ"),
-    ("company_name", "会社名"),
-    ("department", "部署"),
-    ("postal_code", "郵便番号"),
-    ("prefecture", "都道府県"),
-    ("address1", "住所1（市区町村・番地）"),
-    ("address2", "住所2（建物名・部屋番号）"),
-    ("phone", "電話番号"),
-    ("email", "メールアドレス"),
-];
-
-/// One field of an address by its form name (`family_name`).
-pub fn address_field(a: &juchu_domain::customer::Address, name: &str) -> String {
-    match name {
-        "family_name" => &a.family_name,
-        "given_name" => &a.given_name,
-        "family_kana" => &a.family_kana,
-        "given_kana" => &a.given_kana,
-        "company_name" => &a.company_name,
-        "department" => &a.department,
-        "postal_code" => &a.postal_code,
-        "prefecture" => &a.prefecture,
-        "address1" => &a.address1,
-        "address2" => &a.address2,
-        "phone" => &a.phone,
-        "email" => &a.email,
-        _ => return String::new(),
-    }
-    .clone()
-}
-
-/// The address typed into a form whose fields are `{prefix}{name}`.
-pub fn address_from_form(
-    f: &HashMap<String, String>,
-    prefix: &str,
-) -> juchu_domain::customer::Address {
-    let g = |n: &str| f.get(&format!("{prefix}{n}")).cloned().unwrap_or_default();
-    juchu_domain::customer::Address {
-        family_name: g("family_name"),
-        given_name: g("given_name"),
-        family_kana: g("family_kana"),
-        given_kana: g("given_kana"),
-        company_name: g("company_name"),
-        department: g("department"),
-        postal_code: g("postal_code"),
-        prefecture: g("prefecture"),
-        address1: g("address1"),
-        address2: g("address2"),
-        phone: g("phone"),
-        email: g("email"),
-    }
-}
-
 impl OrderPage {
     /// Whether an option is the chosen value (selects).
     fn same(&self, option: &str, chosen: &str) -> bool {

@@ -178,9 +178,27 @@ struct DetailPage {
     flash: String,
     form_error: String,
     errors: HashMap<String, String>,
+    shipping_address: juchu_domain::customer::Address,
+    address_fields: [(&'static str, &'static str); 12],
+    prefectures: [&'static str; 47],
 }
 
 impl DetailPage {
+    fn same(&self, option: &str, chosen: &str) -> bool {
+        option == chosen
+    }
+    fn addr(&self, key: &str) -> String {
+        key.strip_prefix("shipping.")
+            .map(|name| crate::views::address_field(&self.shipping_address, name))
+            .unwrap_or_default()
+    }
+    fn postal_warning(&self) -> String {
+        juchu_domain::postal::mismatch(
+            &self.shipping_address.postal_code,
+            &self.shipping_address.prefecture,
+        )
+        .unwrap_or_default()
+    }
     fn err(&self, k: &str) -> &str {
         self.errors.get(k).map(String::as_str).unwrap_or("")
     }
@@ -261,6 +279,9 @@ async fn detail_page(
         count: s.count,
         customer_id: s.customer_id.map(|c| c.to_string()).unwrap_or_default(),
         billing_name: s.billing.full_name(),
+        shipping_address: s.shipping.clone(),
+        address_fields: crate::views::ADDRESS_FIELDS,
+        prefectures: juchu_domain::customer::PREFECTURES,
         shipping: format!(
             "{} 〒{} {}{} {}",
             s.shipping.full_name(),
@@ -537,6 +558,10 @@ async fn operate(
                 ..Default::default()
             })))
         }
+        "shipping" => Some(SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
+            shipping: Some(crate::views::address_from_form(&f, "shipping.")),
+            ..Default::default()
+        }))),
         "memo" => Some(SubscriptionCommand::Patch(Box::new(SubscriptionPatch {
             memo: Some(s("memo")),
             needs_attention: Some(f.contains_key("needs_attention")),
