@@ -96,6 +96,14 @@ impl Store {
         Ok(rows.len())
     }
 
+    /// Runs raw SQL as a baseline and returns how many rows it gave.
+    pub async fn bench_raw_sql(&self, sql: &str) -> Result<usize, StoreError> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(&self.pool)
+            .await?
+            .len())
+    }
+
     /// Picks sample values for the search benchmarks: (phone, tracking, product code).
     pub async fn bench_samples(&self, n: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let rows = sqlx::query(

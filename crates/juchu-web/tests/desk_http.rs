@@ -23,6 +23,35 @@ fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Creates an order over the API and returns its JSON.
+async fn api_order(app: &TestApp, token: &str, body: &serde_json::Value) -> serde_json::Value {
+    let r = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
+/// Posts owned form fields (an address form built up in a test).
+async fn post_owned(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    path: &str,
+    fields: &[(String, String)],
+) -> (StatusCode, String, String) {
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    post_form(app, cookie, csrf, path, &borrowed).await
+}
+
 both_stores!(phone_order_entry_through_the_pipeline, |store| async move {
     let app = TestApp::start(store).await;
     seed_products(&app.store).await;
@@ -132,16 +161,7 @@ both_stores!(
         let app = TestApp::start(store).await;
         seed_products(&app.store).await;
         let token = app.token(Role::Operator).await;
-        let r = app
-            .client
-            .post(app.url("/api/v1/orders"))
-            .bearer_auth(&token)
-            .json(&common::order_body())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let number = r.json::<serde_json::Value>().await.unwrap()["order_number"]
+        let number = api_order(&app, &token, &common::order_body()).await["order_number"]
             .as_str()
             .unwrap()
             .to_string();
@@ -205,16 +225,12 @@ both_stores!(
         set(&mut fields, "shipping.address1", "大阪市北区梅田1-1");
         set(&mut fields, "shipping.company_name", "梅田物産株式会社");
         set(&mut fields, "reason", "電話で変更依頼");
-        let borrowed: Vec<(&str, &str)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let (s, _, body) = post_form(
+        let (s, _, body) = post_owned(
             &app,
             &cookie,
             &csrf,
             &format!("/orders/{number}/addresses"),
-            &borrowed,
+            &fields,
         )
         .await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
@@ -226,16 +242,12 @@ both_stores!(
         // A prefecture that is not the code's is a warning on the field, not a refusal.
         set(&mut fields, "version", &o.version.to_string());
         set(&mut fields, "shipping.prefecture", "京都府");
-        let borrowed: Vec<(&str, &str)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let (s, _, _) = post_form(
+        let (s, _, _) = post_owned(
             &app,
             &cookie,
             &csrf,
             &format!("/orders/{number}/addresses"),
-            &borrowed,
+            &fields,
         )
         .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
@@ -245,12 +257,12 @@ both_stores!(
             "warning shown"
         );
         // A stale form keeps what was typed.
-        let (s, _, html) = post_form(
+        let (s, _, html) = post_owned(
             &app,
             &cookie,
             &csrf,
             &format!("/orders/{number}/addresses"),
-            &borrowed,
+            &fields,
         )
         .await;
         assert_eq!(s, StatusCode::CONFLICT);
@@ -400,15 +412,7 @@ both_stores!(
         let token = app.token(Role::Operator).await;
         let mut body = common::order_body();
         body["payment_method"] = "銀行振込".into();
-        let r = app
-            .client
-            .post(app.url("/api/v1/orders"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let order: serde_json::Value = r.json().await.unwrap();
+        let order = api_order(&app, &token, &body).await;
         let number = order["order_number"].as_str().unwrap();
         let r = app
             .client
@@ -445,15 +449,7 @@ both_stores!(
         seed_products(&app.store).await;
         let token = app.token(Role::Operator).await;
         for _ in 0..2 {
-            let r = app
-                .client
-                .post(app.url("/api/v1/orders"))
-                .bearer_auth(&token)
-                .json(&common::order_body())
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201);
+            api_order(&app, &token, &common::order_body()).await;
         }
         let (cookie, _) = staff_session(&app, "op@example.jp", Role::Operator).await;
         let (s, html) = page(&app, &cookie, "/").await;
@@ -479,15 +475,7 @@ both_stores!(the_order_list_an_operator_works_from, |store| async move {
         body["billing"]["given_name"] = given.into();
         body["billing"]["phone"] = phone.into();
         body["items"][0]["quantity"] = qty.into();
-        let r = app
-            .client
-            .post(app.url("/api/v1/orders"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let o: serde_json::Value = r.json().await.unwrap();
+        let o = api_order(&app, &token, &body).await;
         numbers.push(o["order_number"].as_str().unwrap().to_string());
     }
     let (cookie, csrf) = staff_session(&app, "op@example.jp", Role::Operator).await;
@@ -573,15 +561,7 @@ both_stores!(
         for qty in [2, 2] {
             let mut body = common::order_body();
             body["items"][1]["quantity"] = qty.into();
-            let r = app
-                .client
-                .post(app.url("/api/v1/orders"))
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let o: serde_json::Value = r.json().await.unwrap();
+            let o = api_order(&app, &token, &body).await;
             numbers.push(o["order_number"].as_str().unwrap().to_string());
         }
         let stock = |app: &TestApp| {
@@ -684,15 +664,7 @@ both_stores!(
         let token = app.token(Role::Operator).await;
         let mut body = common::order_body();
         body["items"] = serde_json::json!([{"product_code": "SUP-01", "quantity": 1}]);
-        let r = app
-            .client
-            .post(app.url("/api/v1/orders"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let o: serde_json::Value = r.json().await.unwrap();
+        let o = api_order(&app, &token, &body).await;
         let id = o["subscription_id"].as_i64().expect("a subscription");
         let (cookie, csrf) = staff_session(&app, "op@example.jp", Role::Operator).await;
         let (_, html) = page(&app, &cookie, &format!("/subscriptions/{id}")).await;

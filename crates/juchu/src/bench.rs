@@ -60,6 +60,10 @@ pub struct BenchArgs {
     /// `--orders` orders (default as for the full run).
     #[arg(long)]
     only_jobs: bool,
+    /// Only the order desk: 受注一覧 with its sum, sort and partial matches,
+    /// 在庫 and ホーム — on `--orders` orders.
+    #[arg(long)]
+    only_desk: bool,
     /// Orders in the bulk-update measurement.
     #[arg(long, default_value_t = 100_000)]
     bulk: usize,
@@ -313,6 +317,9 @@ async fn run_in(
     }
     if args.only_jobs {
         return jobs_section(store, args, &mut r, pg_url).await;
+    }
+    if args.only_desk {
+        return desk_section(store, &mut r).await;
     }
 
     // ---- intake: one order per transaction
@@ -1645,5 +1652,148 @@ async fn jobs_section(
             ""
         }
     ));
+    Ok(())
+}
+
+/// Median of `runs` timings of `f`, in milliseconds.
+async fn median_ms<F, Fut>(runs: usize, mut f: F) -> Result<f64, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut t = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let s = Instant::now();
+        f().await?;
+        t.push(s.elapsed().as_secs_f64() * 1000.0);
+    }
+    t.sort_by(|a, b| a.total_cmp(b));
+    Ok(t[t.len() / 2])
+}
+
+/// The order desk on many orders: 受注一覧 (sum of every match, a sort other
+/// than newest first, a partial name match), 在庫 and ホーム, each next to raw
+/// SQL doing the same reading.
+async fn desk_section(store: &Store, r: &mut Report) -> Result<(), String> {
+    let e = |e: juchu_store::StoreError| e.to_string();
+    let masters = store.masters().await.map_err(e)?;
+    let done = masters
+        .handling_status_by_name("完了")
+        .map(|s| s.id)
+        .unwrap_or(1);
+    r.header("## order desk (median of 15 runs, milliseconds)");
+    r.line(format!(
+        "{:<44} {:>9} {:>9} {:>7}",
+        "what", "juchu", "raw SQL", "ratio"
+    ));
+    let mut row = |name: &str, ours: f64, raw: f64| {
+        r.line(format!(
+            "{name:<44} {ours:>9.1} {raw:>9.1} {:>6.2}×",
+            ours / raw.max(0.001)
+        ));
+    };
+    // 受注一覧: status 完了 (a broad filter), sorted by 合計, with the sum.
+    let q = juchu_store::OrderQuery {
+        handling_status: Some("完了".into()),
+        sort: juchu_store::orders::search::SortKey::Total,
+        with_sum: true,
+        page: 1,
+        per_page: 50,
+        ..Default::default()
+    };
+    let ours = median_ms(15, || async {
+        store
+            .search_orders_with(&q, &masters)
+            .await
+            .map(|_| ())
+            .map_err(e)
+    })
+    .await?;
+    let raw = median_ms(15, || async {
+        for sql in [
+            format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE handling_status_id = {done} LIMIT 10001) c"),
+            format!("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS s FROM orders WHERE handling_status_id = {done}"),
+            format!("SELECT * FROM orders WHERE handling_status_id = {done} ORDER BY total DESC, id DESC LIMIT 50"),
+        ] {
+            store.bench_raw_sql(&sql).await.map_err(e)?;
+        }
+        Ok(())
+    })
+    .await?;
+    row("受注一覧: 完了, sort by 合計, with the sum", ours, raw);
+    // A given name alone (部分一致 reads every row).
+    let q = juchu_store::OrderQuery {
+        name_part: Some("花子".into()),
+        page: 1,
+        per_page: 50,
+        ..Default::default()
+    };
+    let ours = median_ms(15, || async {
+        store
+            .search_orders_with(&q, &masters)
+            .await
+            .map(|_| ())
+            .map_err(e)
+    })
+    .await?;
+    let raw = median_ms(15, || async {
+        for sql in [
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE billing_name_key LIKE '%花子%' OR billing_kana_key LIKE '%花子%' LIMIT 10001) c",
+            "SELECT * FROM orders WHERE billing_name_key LIKE '%花子%' OR billing_kana_key LIKE '%花子%' ORDER BY ordered_at DESC, id DESC LIMIT 50",
+        ] {
+            store.bench_raw_sql(sql).await.map_err(e)?;
+        }
+        Ok(())
+    })
+    .await?;
+    row("受注一覧: 請求者名 部分一致 (花子)", ours, raw);
+    // 在庫: every product under stock control.
+    let (products, _) = store.list_products(1000, 0).await.map_err(e)?;
+    for p in &products {
+        store.set_stock(&p.code, Some(500)).await.map_err(e)?;
+    }
+    let ours = median_ms(15, || async {
+        store.stock_levels().await.map(|_| ()).map_err(e)
+    })
+    .await?;
+    let raw = median_ms(15, || async {
+        store
+            .bench_raw_sql(
+                "SELECT i.product_code, SUM(CASE WHEN o.shipment_status = 'shipped' THEN i.quantity ELSE 0 END) AS shipped,                  SUM(CASE WHEN o.shipment_status <> 'shipped' THEN i.quantity ELSE 0 END) AS open                  FROM order_items i JOIN orders o ON o.id = i.order_id GROUP BY i.product_code",
+            )
+            .await
+            .map(|_| ())
+            .map_err(e)
+    })
+    .await?;
+    row(
+        &format!("在庫: {} products (on hand, 引当, 欠品)", products.len()),
+        ours,
+        raw,
+    );
+    // ホーム.
+    let today = store.clock.today();
+    let ours = median_ms(15, || async {
+        store.dashboard(today).await.map(|_| ()).map_err(e)
+    })
+    .await?;
+    let from = juchu_domain::time::format_ts(juchu_domain::time::japan_day_start(
+        today
+            .checked_sub(jiff::Span::new().days(29))
+            .map_err(|x| x.to_string())?,
+    ));
+    let raw = median_ms(15, || async {
+        for sql in [
+            format!("SELECT ordered_at, total, handling_status_id FROM orders WHERE ordered_at >= '{from}'"),
+            "SELECT COUNT(*) AS n FROM orders WHERE needs_attention = 1".to_string(),
+            "SELECT COUNT(*) AS n FROM orders WHERE shipping_list_state = 'not_exported' AND shipment_status = 'not_shipped'".to_string(),
+        ] {
+            store.bench_raw_sql(&sql).await.map_err(e)?;
+        }
+        Ok(())
+    })
+    .await?;
+    row("ホーム (counts, 30-day chart; 欠品 included)", ours, raw);
+    r.line("raw SQL: the same reading without juchu's rules (欠品's first-come-first-served window is juchu's alone)".to_string());
     Ok(())
 }

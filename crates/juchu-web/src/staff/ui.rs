@@ -156,6 +156,26 @@ fn error_text(e: &StoreError) -> Option<String> {
     }
 }
 
+/// The page again with the store's refusal as its error, or the error page
+/// for what is not the user's to fix.
+async fn refused(
+    st: &AppState,
+    session: &StaffSession,
+    e: StoreError,
+    status: StatusCode,
+) -> Response {
+    match error_text(&e) {
+        Some(form_error) => {
+            let s = Shown {
+                form_error,
+                ..Default::default()
+            };
+            page(st, session, status, s).await
+        }
+        None => store_error_page(e),
+    }
+}
+
 fn role_of(f: &HashMap<String, String>) -> Option<Role> {
     Role::parse(f.get("role").map(String::as_str).unwrap_or(""))
 }
@@ -255,16 +275,7 @@ async fn staff_change(
     };
     match result {
         Ok(()) => Redirect::to("/settings/staff?done=saved").into_response(),
-        Err(e) => match error_text(&e) {
-            Some(msg) => {
-                let s = Shown {
-                    form_error: msg,
-                    ..Default::default()
-                };
-                page(&st, &session, StatusCode::CONFLICT, s).await
-            }
-            None => store_error_page(e),
-        },
+        Err(e) => refused(&st, &session, e, StatusCode::CONFLICT).await,
     }
 }
 
@@ -303,16 +314,7 @@ async fn token_add(
             };
             page(&st, &session, StatusCode::OK, s).await
         }
-        Err(e) => match error_text(&e) {
-            Some(msg) => {
-                let s = Shown {
-                    form_error: msg,
-                    ..Default::default()
-                };
-                page(&st, &session, StatusCode::UNPROCESSABLE_ENTITY, s).await
-            }
-            None => store_error_page(e),
-        },
+        Err(e) => refused(&st, &session, e, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
 }
 
