@@ -485,7 +485,14 @@ pub fn line(
     let s = p.shipment;
     let key = public_id(&o.order_number, s.number);
     let to = &o.shipping;
-    let name = format!("{} {}", to.family_name, to.given_name);
+    let name = format!("{} {}", to.family_name, to.given_name)
+        .trim()
+        .to_string();
+    // 会社名 / 部署 (a business customer): B2 has their own columns; e飛伝's
+    // 名称１ takes the company and 名称２ the department and person; ゆうプリR,
+    // with one name column, puts the company before the person.
+    let company = to.company_name.trim();
+    let department = to.department.trim();
     let sender = if settings.sender_name.trim().is_empty() {
         shop_name
     } else {
@@ -525,6 +532,8 @@ pub fn line(
             l.raw(11, postal(&to.postal_code));
             l.text(header, 12, &format!("{}{}", to.prefecture, to.address1), 64);
             l.text(header, 13, &to.address2, 32);
+            l.text(header, 14, company, 50);
+            l.text(header, 15, department, 50);
             l.text(header, 16, &name, 32);
             l.text(header, 20, &phone(&settings.sender_phone), 15);
             l.raw(22, postal(&settings.sender_postal_code));
@@ -553,7 +562,12 @@ pub fn line(
             l.text(header, 5, &a1, 32);
             l.text(header, 6, &a2, 32);
             l.text(header, 7, &a3, 32);
-            l.text(header, 8, &name, 32);
+            if company.is_empty() {
+                l.text(header, 8, &name, 32);
+            } else {
+                l.text(header, 8, company, 32);
+                l.text(header, 9, format!("{department} {name}").trim(), 32);
+            }
             l.raw(10, key.clone());
             if key.len() > 16 {
                 l.adjustments.push(Adjustment::LongKey { max: 16 });
@@ -590,7 +604,7 @@ pub fn line(
             l.text(header, 4, &a1, 40);
             l.text(header, 5, &a2, 40);
             l.text(header, 6, &a3, 40);
-            l.text(header, 7, &name, 40);
+            l.text(header, 7, format!("{company} {name}").trim(), 40);
             l.raw(8, "様");
             l.text(header, 9, &phone(&to.phone), 15);
             l.raw(10, postal(&settings.sender_postal_code));
@@ -908,6 +922,56 @@ mod tests {
         assert_eq!(width("あa"), 3);
         assert_eq!(cut("ああああ", 5), ("ああ".to_string(), true));
         assert_eq!(cut("abc", 5), ("abc".to_string(), false));
+    }
+
+    #[test]
+    fn company_and_department_reach_every_carrier_file() {
+        let (m, p) = (masters(), products());
+        let mut o = order_with(&m, &p, &[("TEA-01", 1, None)]);
+        o.order_number = "1002".into();
+        o.shipping.company_name = "株式会社やまだ".into();
+        o.shipping.department = "購買部".into();
+        o.shipping.family_name = "山田".into();
+        o.shipping.given_name = "花子".into();
+        let ships = o.effective_shipments();
+        let parcel = Parcel {
+            order: &o,
+            shipment: &ships[0],
+            cash_on_delivery: false,
+        };
+        let today: Date = "2026-12-06".parse().unwrap();
+        let (b2, _) = line(CarrierFormat::YamatoB2, &parcel, &settings(), "shop", today);
+        let h = header(CarrierFormat::YamatoB2);
+        assert_eq!(
+            (h[13], b2[13].as_str()),
+            ("お届け先会社・部門１", "株式会社やまだ")
+        );
+        assert_eq!((h[14], b2[14].as_str()), ("お届け先会社・部門２", "購買部"));
+        assert_eq!(b2[15], "山田 花子");
+        let (sagawa, _) = line(
+            CarrierFormat::SagawaEhiden3,
+            &parcel,
+            &settings(),
+            "shop",
+            today,
+        );
+        let h = header(CarrierFormat::SagawaEhiden3);
+        assert_eq!(
+            (h[7], sagawa[7].as_str()),
+            ("お届け先名称１", "株式会社やまだ")
+        );
+        assert_eq!(
+            (h[8], sagawa[8].as_str()),
+            ("お届け先名称２", "購買部 山田 花子")
+        );
+        let (yupri, _) = line(
+            CarrierFormat::JapanpostYupri,
+            &parcel,
+            &settings(),
+            "shop",
+            today,
+        );
+        assert_eq!(yupri[6], "株式会社やまだ 山田 花子");
     }
 
     #[test]

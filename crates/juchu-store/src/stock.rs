@@ -68,12 +68,17 @@ fn status_sets(m: &Masters) -> (String, String) {
     (ids(&holding), ids(&gone))
 }
 
-/// On hand per managed product (a CTE named `on_hand`: code, on_hand).
-fn on_hand_cte(gone: &str) -> String {
+/// On hand and allocated per managed product (CTEs `moved` and `on_hand`:
+/// code, on_hand, allocated), in one pass over the items of managed products.
+fn on_hand_cte(holding: &str, gone: &str) -> String {
     format!(
-        "on_hand AS (SELECT p.code, p.stock_received - CAST(COALESCE((SELECT SUM(i2.quantity) FROM order_items i2 \
-         JOIN orders o2 ON o2.id = i2.order_id WHERE i2.product_code = p.code AND o2.shipment_status = 'shipped' \
-         AND o2.handling_status_id NOT IN ({gone})), 0) AS BIGINT) AS on_hand FROM products p WHERE p.stock_managed = 1)"
+        "moved AS (SELECT i.product_code AS code, \
+         CAST(SUM(CASE WHEN o.shipment_status = 'shipped' AND o.handling_status_id NOT IN ({gone}) THEN i.quantity ELSE 0 END) AS BIGINT) AS shipped, \
+         CAST(SUM(CASE WHEN o.shipment_status <> 'shipped' AND o.handling_status_id IN ({holding}) THEN i.quantity ELSE 0 END) AS BIGINT) AS allocated \
+         FROM order_items i JOIN products p ON p.code = i.product_code AND p.stock_managed = 1 \
+         JOIN orders o ON o.id = i.order_id GROUP BY i.product_code), \
+         on_hand AS (SELECT p.code, p.stock_received - COALESCE(m.shipped, 0) AS on_hand, COALESCE(m.allocated, 0) AS allocated \
+         FROM products p LEFT JOIN moved m ON m.code = p.code WHERE p.stock_managed = 1)"
     )
 }
 
@@ -89,7 +94,7 @@ pub(crate) fn short_lines_sql(m: &Masters) -> String {
          WHERE o.shipment_status <> 'shipped' AND o.handling_status_id IN ({holding})) \
          SELECT a.order_id, a.product_code, a.quantity, a.cum, h.on_hand FROM alloc a \
          JOIN on_hand h ON h.code = a.product_code WHERE a.cum > h.on_hand",
-        on_hand_cte(&gone)
+        on_hand_cte(&holding, &gone)
     )
 }
 
@@ -132,11 +137,9 @@ impl Store {
         let m = self.masters().await?;
         let (holding, gone) = status_sets(&m);
         let sql = format!(
-            "WITH {} SELECT p.code, p.name, h.on_hand, \
-             CAST(COALESCE((SELECT SUM(i.quantity) FROM order_items i JOIN orders o ON o.id = i.order_id \
-             WHERE i.product_code = p.code AND o.shipment_status <> 'shipped' AND o.handling_status_id IN ({holding})), 0) AS BIGINT) AS allocated \
-             FROM products p JOIN on_hand h ON h.code = p.code ORDER BY p.code",
-            on_hand_cte(&gone)
+            "WITH {} SELECT p.code, p.name, h.on_hand, h.allocated FROM products p \
+             JOIN on_hand h ON h.code = p.code ORDER BY p.code",
+            on_hand_cte(&holding, &gone)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&self.pool)

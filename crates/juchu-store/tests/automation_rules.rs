@@ -332,3 +332,31 @@ both_stores!(
         assert!(store.move_automation_rule(999_999, false).await.is_err());
     }
 );
+
+both_stores!(
+    a_rule_that_changes_nothing_leaves_no_history_row,
+    |store| async move {
+        seed(&store).await;
+        // New orders are already 注文確定: the rule fires and changes nothing.
+        store
+            .add_automation_rule(&rule(
+                "確定にする",
+                created(),
+                Action::SetHandlingStatus {
+                    name: "注文確定".into(),
+                },
+                vec![],
+            ))
+            .await
+            .unwrap();
+        let n = order_for(&store, None, "TEA-01").await;
+        assert_eq!(handling(&store, &n).await, "注文確定");
+        let history = store.order_history(&n).await.unwrap();
+        assert!(
+            !history
+                .iter()
+                .any(|h| h.field == "automation" || h.after == "変更なし"),
+            "{history:?}"
+        );
+    }
+);

@@ -186,6 +186,28 @@ both_stores!(rule_mail_is_delivered_over_smtp, |store| async move {
         parsed.get_body().unwrap().replace("\r\n", "\n").trim_end(),
         mails[0].body.trim_end()
     );
+    // A MIME message with a Message-ID at the sender's domain (the same on
+    // every retry of this mail) and the shop's name as the sender's name.
+    assert_eq!(
+        parsed.headers.get_first_value("MIME-Version").as_deref(),
+        Some("1.0")
+    );
+    let id = parsed.headers.get_first_value("Message-ID").unwrap();
+    assert!(
+        id.starts_with("<juchu.") && id.ends_with("@example.jp>"),
+        "{id}"
+    );
+    let from = parsed.headers.get_first_value("From").unwrap();
+    let shop = store.shop_settings().await.unwrap().name;
+    assert!(!shop.is_empty());
+    let from_addr = mailparse::addrparse(&from).unwrap();
+    match &from_addr[0] {
+        mailparse::MailAddr::Single(a) => {
+            assert_eq!(a.display_name.as_deref(), Some(shop.as_str()), "{from}");
+            assert_eq!(a.addr, "shop@example.jp");
+        }
+        other => panic!("{other:?}"),
+    }
 
     // A server that is down: the mail stays queued with the error, for a retry.
     let n2 = order(&store, None, "jiro@example.jp").await;

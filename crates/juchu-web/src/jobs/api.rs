@@ -523,7 +523,8 @@ pub async fn delete_csv_format(
     params(("name" = String, Query), ("row_per" = Option<String>, Query, description = "order or item"),
         ("encoding" = Option<String>, Query, description = "utf8, utf8_bom or cp932"),
         ("unmappable" = Option<String>, Query, description = "error or replace")),
-    request_body(content = String, content_type = "text/csv", description = "項目,見出し rows after a header row; 項目 is a column key or its Japanese header"),
+    request_body(description = "項目,見出し rows (the header row is optional); 項目 is a column key or its Japanese header; UTF-8 or Shift_JIS",
+        content((String = "text/csv"), (String = "text/plain"))),
     responses((status = 201, body = CsvFormatJson),
         (status = 422, description = "an unknown column, named with its line", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]

@@ -248,7 +248,7 @@ pub async fn put_shop_settings(
 }
 
 #[utoipa::path(put, path = "/api/v1/shop-settings/logo", tag = "mail",
-    request_body(content = Vec<u8>, content_type = "image/png", description = "PNG or JPEG, at most 512 KB"),
+    request_body(description = "PNG or JPEG, at most 512 KB", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"))),
     responses((status = 204), (status = 422, description = "not a PNG or JPEG, or too large", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 /// The shop's logo, printed on 帳票 (PDF一括出力).
