@@ -543,20 +543,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unknown_variables_are_errors() {
+    /// The context of an order of one tea, with no shop data.
+    fn one_tea_context() -> MailContext {
         let (m, p) = (masters(), products());
-        let ctx = MailContext::of(
+        MailContext::of(
             &order_with(&m, &p, &[("TEA-01", 1, None)]),
             &m,
             &ShopInfo::default(),
-        );
-        let t = MailTemplate {
+        )
+    }
+
+    fn template(subject: &str, body: &str) -> MailTemplate {
+        MailTemplate {
             code: "x".into(),
             name: "x".into(),
-            subject: "{{ order_numbr }}".into(),
-            body: "ok".into(),
-        };
+            subject: subject.into(),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn unknown_variables_are_errors() {
+        let ctx = one_tea_context();
+        let t = template("{{ order_numbr }}", "ok");
         let e = render(&t, &ctx).unwrap_err();
         assert!(e.starts_with("件名 1行目"), "{e}");
         assert!(e.contains("order_numbr という変数はありません"), "{e}");
@@ -586,18 +595,8 @@ mod tests {
 
     #[test]
     fn empty_subject_or_body_is_refused() {
-        let (m, p) = (masters(), products());
-        let ctx = MailContext::of(
-            &order_with(&m, &p, &[("TEA-01", 1, None)]),
-            &m,
-            &ShopInfo::default(),
-        );
-        let t = MailTemplate {
-            code: "x".into(),
-            name: "x".into(),
-            subject: "  ".into(),
-            body: "本文".into(),
-        };
+        let ctx = one_tea_context();
+        let t = template("  ", "本文");
         assert_eq!(
             render(&t, &ctx).unwrap_err(),
             "件名が空です。件名を入力してください"
