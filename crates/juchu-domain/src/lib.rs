@@ -6,10 +6,11 @@
 //! Floors (a module imports only from its own floor or the ones below; no
 //! circles):
 //! 1. `error`, `text`, `normalize`, `time`, `status`, `actor`, `access`
-//! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`, `shipment`, `postal`
+//! 2. `masters`, `customer`, `calendar`, `pricing`, `tracking`, `shipment`, `postal`,
+//!    `request` (the 申請 field scheme and forms)
 //! 3. `order`, `shipment_change`, `patch`, `event`, `payment`, `subscription`,
 //!    `mail`, `blacklist`
-//! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`
+//! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`, `mypage`
 //! 5. `carrier_file`, `payment_import`
 
 pub mod access;
@@ -26,6 +27,7 @@ pub mod event;
 pub mod job;
 pub mod mail;
 pub mod masters;
+pub mod mypage;
 pub mod normalize;
 pub mod order;
 pub mod patch;
@@ -33,6 +35,7 @@ pub mod payment;
 pub mod payment_import;
 pub mod postal;
 pub mod pricing;
+pub mod request;
 pub mod shipment;
 pub mod shipment_change;
 pub mod shipment_import;

@@ -111,8 +111,17 @@ pub fn default_templates() -> Vec<MailTemplate> {
             "【{{ shop_name }}】次回のお届けのご案内（定期受注番号 {{ subscription_id }}）",
             "{{ customer_name }} 様\n\nいつもご利用いただきありがとうございます。\n定期便の次回のお届け内容をお知らせします。\n\nお届け予定日: {{ scheduled_delivery_date }}{% if delivery_time_slot %} {{ delivery_time_slot }}{% endif %}\n発送予定日: {{ scheduled_ship_date }}\n{% for i in items %}{{ i.name }}{% if i.reduced %}※{% endif %} × {{ i.quantity }}  {{ i.amount }}円\n{% endfor %}送料: {{ shipping_fee }}円\n{% if payment_fee %}決済手数料: {{ payment_fee }}円\n{% endif %}合計: {{ total }}円\n{% if has_reduced %}※は軽減税率（8%）対象です。\n{% endif %}お支払い方法: {{ payment_method }}\n\nスキップ・お届け日やサイクルの変更・休止・解約をご希望の場合は、発送予定日 {{ scheduled_ship_date }} の前日までに、定期受注番号 {{ subscription_id }} をお書き添えのうえ当店までご連絡ください。\n".into(),
         ),
+        t(
+            ORDER_MESSAGE,
+            "メッセージ通知メール",
+            "【{{ shop_name }}】ショップからのメッセージがあります（ご注文番号 {{ order_number }}）",
+            "{{ customer_name }} 様\n\nご注文番号 {{ order_number }} について、ショップからのメッセージがあります。\n{% if mypage_url %}マイページの注文履歴からご確認ください。\n{{ mypage_url }}/orders/{{ order_number }}\n{% else %}マイページの注文履歴からご確認ください。\n{% endif %}".into(),
+        ),
     ]
 }
+
+/// Code of 「ショップからのメッセージがあります」 (a message on the order).
+pub const ORDER_MESSAGE: &str = "order_message";
 
 /// Code of 定期お届け事前お知らせメール (sent N days before each ship date).
 pub const SUBSCRIPTION_NOTICE: &str = "subscription_notice";
@@ -193,6 +202,8 @@ pub struct MailContext {
     payment_due_date: String,
     /// 欠品: the lines the order is short of (empty without stock control).
     missing_items: Vec<Missing>,
+    /// マイページ's address ("" when juchu does not know its public address).
+    mypage_url: String,
 }
 
 /// The names templates can use, for the editor's help text.
@@ -228,6 +239,7 @@ pub const VARIABLES: &[&str] = &[
     "bank_account",
     "payment_due_date",
     "missing_items (name, code, quantity: 不足数, ordered: 注文数)",
+    "mypage_url",
 ];
 
 impl MailContext {
@@ -323,11 +335,23 @@ impl MailContext {
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
             missing_items: vec![],
+            mypage_url: String::new(),
         }
     }
 
     /// The lines the order is short of, as (product code, quantity short);
     /// names and ordered quantities come from the order's own items.
+    /// マイページ's address under `public_url` (nothing when it is empty).
+    pub fn with_mypage_url(mut self, public_url: &str) -> Self {
+        let base = public_url.trim().trim_end_matches('/');
+        self.mypage_url = if base.is_empty() {
+            String::new()
+        } else {
+            format!("{base}/mypage")
+        };
+        self
+    }
+
     pub fn with_missing(mut self, short: &[(String, i64)]) -> Self {
         self.missing_items = short
             .iter()
@@ -399,6 +423,7 @@ pub fn sample_context() -> MailContext {
             quantity: 1,
             ordered: 2,
         }],
+        mypage_url: "https://shop.example.jp/mypage".into(),
     }
 }
 

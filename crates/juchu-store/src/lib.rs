@@ -26,7 +26,9 @@
 //!    aggregate and its pipeline) and `payments/` (the payment-request outbox
 //!    and the gateway interface), `deliveries/` (the carrier-tracker
 //!    interface), `documents` (帳票 of one order, and what PDF一括出力 shares),
-//!    `dashboard` (ホーム's counts).
+//!    `dashboard` (ホーム's counts); `mypage` (customer accounts and what a
+//!    customer may read), `messages` (管理者用スペース on orders), `requests/`
+//!    (申請: forms, intake, intents, signed links).
 //! 5. `effects/` — the only code that crosses aggregates, and so where every
 //!    change that can set something off enters.
 //! 6. `jobs/` — the job queue and its kinds; `testing`, `bench_support`.
@@ -46,8 +48,11 @@ mod history;
 pub mod jobs;
 pub mod mail;
 pub mod masters;
+pub mod messages;
+pub mod mypage;
 pub mod orders;
 pub mod payments;
+pub mod requests;
 pub mod saved_searches;
 mod schema;
 pub mod settings;

@@ -39,6 +39,7 @@ async fn seed_defaults(store: &Store) -> Result<(), StoreError> {
     seed_subscription_defaults(&mut tx).await?;
     seed_csv_formats(&mut tx, &store.clock.now_text()).await?;
     crate::mail::seed_templates(&mut tx).await?;
+    seed_request_form(&mut tx, &store.clock.now_text()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -68,6 +69,40 @@ async fn seed_csv_formats(tx: &mut crate::db::Tx, now: &str) -> Result<(), Store
         }
     }
     sqlx::query("INSERT INTO settings (key, value) VALUES ('seeded_csv_formats', '1')")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The seed's sample 申請フォーム, once, for a shop that has no form.
+async fn seed_request_form(tx: &mut crate::db::Tx, now: &str) -> Result<(), StoreError> {
+    let done = sqlx::query("SELECT value FROM settings WHERE key = 'seeded_request_form'")
+        .fetch_optional(&mut **tx)
+        .await?;
+    if done.is_some() {
+        return Ok(());
+    }
+    let have = sqlx::query("SELECT id FROM request_forms LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    if have.is_none() {
+        let f = juchu_domain::request::default_form();
+        let offers: Vec<&str> = f.offers.iter().map(|o| o.code()).collect();
+        let questions =
+            serde_json::to_string(&f.questions).map_err(|e| StoreError::Other(e.to_string()))?;
+        let offers =
+            serde_json::to_string(&offers).map_err(|e| StoreError::Other(e.to_string()))?;
+        sqlx::query("INSERT INTO request_forms (name, questions, offers, discount_text, retention_tag, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)")
+            .bind(f.name.clone())
+            .bind(questions)
+            .bind(offers)
+            .bind(f.discount_text.clone())
+            .bind(f.retention_tag.clone())
+            .bind(now.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("INSERT INTO settings (key, value) VALUES ('seeded_request_form', '1')")
         .execute(&mut **tx)
         .await?;
     Ok(())

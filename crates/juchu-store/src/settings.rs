@@ -142,3 +142,54 @@ pub(crate) async fn calendar_from(
         no_ship_dates,
     })
 }
+
+/// One setting's value, if set.
+pub(crate) async fn setting(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(key.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| get_str(&r, "value")).transpose()?)
+}
+
+/// Sets one setting.
+pub(crate) async fn set_setting(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key.to_string())
+        .bind(value.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A secret kept in the settings (signing keys), made on first use. Two
+/// processes racing to make it keep the first one written.
+pub(crate) async fn secret(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+) -> Result<String, StoreError> {
+    if let Some(v) = setting(conn, key).await? {
+        return Ok(v);
+    }
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        .bind(key.to_string())
+        .bind(crate::db::random_token(""))
+        .execute(&mut *conn)
+        .await?;
+    setting(conn, key)
+        .await?
+        .ok_or_else(|| StoreError::Other(format!("setting {key} was not kept")))
+}
+
+/// The address mails and links start with (`JUCHU_PUBLIC_URL`, or where
+/// `juchu serve` listens), never taken from a request's Host header.
+pub(crate) async fn public_url(conn: &mut sqlx::AnyConnection) -> Result<String, StoreError> {
+    Ok(setting(conn, "public_url").await?.unwrap_or_default())
+}

@@ -99,6 +99,15 @@ pub struct LoginAttempt {
 }
 
 impl LoginAttempt {
+    /// A customer's attempt (マイページ): counted apart from staff accounts
+    /// of the same address, under the same limits.
+    pub fn customer(email: &str, client: Option<String>) -> LoginAttempt {
+        LoginAttempt {
+            email: format!("customer:{}", email.trim().to_lowercase()),
+            client,
+            device: None,
+        }
+    }
     fn account_key(&self) -> String {
         format!("acct:{}", self.email.trim().to_lowercase())
     }
@@ -118,6 +127,31 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
+
+/// Hashes off the async threads (argon2 is slow on purpose).
+pub(crate) async fn hash_password_blocking(password: &str) -> Result<String, StoreError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?
+}
+
+/// Checks a password off the async threads; with no hash, spends the time of
+/// a real check and answers false (timing tells nobody which accounts exist).
+pub(crate) async fn verify_password_blocking(
+    password: &str,
+    hash: Option<String>,
+) -> Result<bool, StoreError> {
+    let password = password.to_string();
+    let real = hash.is_some();
+    let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(real && ok)
+}
+
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
 
 fn hash_password(password: &str) -> Result<String, StoreError> {
     Argon2::default()
@@ -679,6 +713,17 @@ impl Store {
         Ok(device)
     }
 
+    /// Clears an attempt's account and pair counts (a successful login).
+    pub(crate) async fn clear_login_failures(&self, a: &LoginAttempt) -> Result<(), StoreError> {
+        for key in [Some(a.account_key()), a.pair_key()].into_iter().flatten() {
+            sqlx::query("DELETE FROM login_failures WHERE key = $1")
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn device_belongs_to(&self, device: &str, email: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT 1 AS one FROM login_devices d JOIN staff_users u ON u.id = d.staff_id WHERE d.token_hash = $1 AND u.email = $2")
             .bind(token_hash(device))
@@ -689,7 +734,7 @@ impl Store {
     }
 }
 
-fn check_password(password: &str) -> Result<(), StoreError> {
+pub(crate) fn check_password(password: &str) -> Result<(), StoreError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(FieldErrors::single(
             "password",

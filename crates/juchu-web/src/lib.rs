@@ -3,8 +3,10 @@
 //!
 //! One folder per business area (`dashboard/` (ホーム), `orders/`, `customers/`, `masters/`,
 //! `subscriptions/`, `automation/`, `mail/`, `blacklist/`, `payments/`, `shipments/`,
-//! `documents/`, `jobs/`, `staff/`), each with `api.rs` and/or `ui.rs`; the
-//! routes of every area are put together here, once.
+//! `documents/`, `jobs/`, `staff/`, `requests/` (申請)), each with `api.rs`
+//! and/or `ui.rs`; the customer's pages (`mypage/`, with their own session
+//! that no staff route accepts); the routes of every area are put together
+//! here, once.
 //!
 //! Floors (a module imports only from its own floor or below; no circles):
 //! 1. `error` (the API's error type), `page` (rendering, the error page), `dto`,
@@ -31,12 +33,14 @@ pub mod jobs;
 mod login;
 pub mod mail;
 pub mod masters;
+pub mod mypage;
 pub mod openapi;
 pub mod orders;
 mod page;
 pub mod payments;
 pub mod query;
 mod request_checks;
+pub mod requests;
 pub mod shipments;
 pub mod staff;
 pub mod stock;
@@ -59,6 +63,22 @@ pub struct AppState {
     pub store: Store,
     /// Cookies carry `Secure`: juchu is reached over HTTPS (`JUCHU_PUBLIC_URL`).
     pub secure_cookies: bool,
+    /// Verifies LIFF forms' LINE ID tokens (LINE, or its sandbox).
+    pub line: std::sync::Arc<dyn juchu_store::requests::links::LineLogin>,
+}
+
+/// What answers LINE ID tokens when no LINE channel is set up: nothing can
+/// be verified, so LIFF requests get 503 and nothing is stored.
+struct NoLine;
+
+impl juchu_store::requests::links::LineLogin for NoLine {
+    fn verify_id_token<'a>(&'a self, _: &'a str) -> juchu_store::requests::links::LineFuture<'a> {
+        Box::pin(async {
+            Err(juchu_store::requests::links::LineVerifyError::Unavailable(
+                "no LINE channel is configured".into(),
+            ))
+        })
+    }
 }
 
 impl AppState {
@@ -66,7 +86,16 @@ impl AppState {
         AppState {
             store,
             secure_cookies: false,
+            line: std::sync::Arc::new(NoLine),
         }
+    }
+    /// LIFF ID tokens are verified by `line`.
+    pub fn with_line(
+        mut self,
+        line: std::sync::Arc<dyn juchu_store::requests::links::LineLogin>,
+    ) -> Self {
+        self.line = line;
+        self
     }
     /// The address users reach juchu at (`JUCHU_PUBLIC_URL`); `https://…`
     /// makes every cookie `Secure`.
@@ -240,6 +269,27 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             automation::api::put_rule,
             automation::api::delete_rule
         ))
+        .routes(routes!(
+            requests::api::list_requests,
+            requests::api::create_request
+        ))
+        .routes(routes!(requests::api::get_request))
+        .routes(routes!(requests::api::request_webhook))
+        .routes(routes!(requests::api::liff_request))
+        .routes(routes!(
+            requests::api::list_request_forms,
+            requests::api::create_request_form
+        ))
+        .routes(routes!(requests::api::put_request_form))
+        .routes(routes!(requests::api::copy_request_form))
+        .routes(routes!(requests::api::create_request_link))
+        .routes(routes!(requests::api::customer_request_file))
+        .routes(routes!(requests::api::invite_customer))
+        .routes(routes!(requests::api::invite_all_customers))
+        .routes(routes!(
+            requests::api::list_messages,
+            requests::api::post_message
+        ))
 }
 
 async fn api_not_found() -> error::ApiError {
@@ -282,6 +332,8 @@ pub fn router(state: AppState) -> Router {
         .merge(staff::ui::routes())
         .merge(customers::postal::routes())
         .merge(stock::ui::routes())
+        .merge(requests::ui::routes())
+        .merge(mypage::routes())
         .route("/login", g(login::login_page).post(login::login_submit))
         .route("/logout", p(login::logout))
         .merge(assets::routes())

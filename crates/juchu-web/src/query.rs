@@ -31,6 +31,7 @@ pub const ORDER_FILTERS: &[(&str, &str)] = &[
     ("tracking_number", "配送伝票番号"),
     ("needs_attention", "要対応"),
     ("stock_shortage", "欠品"),
+    ("unread_messages", "未読メッセージ"),
     ("shipping_list_state", "出荷リスト"),
     ("exact_total", "件数を正確に数える"),
     ("page", "ページ"),
@@ -181,6 +182,10 @@ pub fn order_query(
         ascending,
         with_sum: false,
         stock_shortage,
+        unread_messages: matches!(
+            get(params, "unread_messages").as_deref(),
+            Some("true") | Some("1")
+        ),
         name_part: get(params, "name_part"),
         phone_tail: get(params, "phone_tail"),
         exact_total,

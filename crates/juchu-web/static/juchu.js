@@ -133,4 +133,27 @@
         });
     });
   })();
+
+  // The request form (申請フォーム): questions asked only for one 申請種別
+  // (解約 / 休止 / サイクル変更) show when that type is chosen. Without the
+  // script they all show, marked with their type, and the server keeps only
+  // the chosen type's answers.
+  (function requestForm() {
+    var form = document.querySelector('form[data-request-form]');
+    if (!form) return;
+    function chosen() {
+      var picked = form.querySelector('[name="col_1"]:checked');
+      if (picked) return picked.value;
+      var sel = form.querySelector('select[name="col_1"], input[name="col_1"]:not([type="radio"])');
+      return sel ? sel.value : '';
+    }
+    function update() {
+      var t = chosen();
+      form.querySelectorAll('[data-only-for]').forEach(function (el) {
+        el.hidden = el.getAttribute('data-only-for') !== t;
+      });
+    }
+    form.addEventListener('change', update);
+    update();
+  })();
 })();

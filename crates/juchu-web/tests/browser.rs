@@ -54,15 +54,20 @@ async fn start_driver() -> (Driver, u16) {
 /// directory is removed by the caller.
 async fn browser(port: u16, width: u32) -> (fantoccini::Client, std::path::PathBuf) {
     let profile = std::env::temp_dir().join(format!("juchu-chrome-{}", free_port()));
-    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage", format!("--window-size={width},1000"), format!("--user-data-dir={}", profile.display())]
-        }
-    }))
-    .unwrap();
+    let mut options = serde_json::json!({
+        "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", format!("--window-size={},1000", width.max(500)), format!("--user-data-dir={}", profile.display())]
+    });
+    // A window is at least 500 px wide; a phone's viewport is emulated.
+    if width < 500 {
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": {"width": width, "height": 812, "pixelRatio": 2.0, "touch": true}
+        });
+    }
+    let caps: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_value(serde_json::json!({ "goog:chromeOptions": options })).unwrap();
     let c = ClientBuilder::rustls()
         .expect("tls")
         .capabilities(caps)
@@ -656,4 +661,273 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         0,
         "refused in the file"
     );
+}
+
+/// Width of the page's content: more than the window means the page scrolls
+/// sideways (unusable on a phone).
+async fn page_width(c: &fantoccini::Client) -> Result<f64, fantoccini::error::CmdError> {
+    let v = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await?;
+    let scroll = v[0].as_f64().unwrap_or(0.0);
+    let inner = v[1].as_f64().unwrap_or(0.0);
+    assert!(
+        inner <= 375.0,
+        "the window is {inner}px wide, not a phone's"
+    );
+    Ok(scroll)
+}
+
+/// The customer's side (issue 17's walk) on a phone (375 px) and a desktop:
+/// the invitation's link sets a password, 注文履歴 and a reply to the shop,
+/// 定期便 with its terms, and the request form — questions of the chosen type
+/// only, 解約抑止 offers before a cancellation — then a desktop login.
+#[tokio::test]
+async fn a_customer_uses_mypage_on_a_phone_and_a_desktop() {
+    let t = TestStore::sqlite().await;
+    seed_products(&t.store).await;
+    t.store
+        .create_product(juchu_store::masters::ProductInput {
+            code: "SUP-01".into(),
+            name: "コラーゲンサプリ".into(),
+            unit_price: 3980,
+            tax_rate: 8,
+            shipping_fee: None,
+            payment_fee: None,
+            is_bundled_item: false,
+            is_subscription: true,
+        })
+        .await
+        .unwrap();
+    let app = TestApp::start(t.store.clone()).await;
+    let hanako = t
+        .store
+        .create_customer(juchu_domain::customer::CustomerInput {
+            address: Address {
+                family_name: "山田".into(),
+                given_name: "花子".into(),
+                family_kana: "ヤマダ".into(),
+                given_kana: "ハナコ".into(),
+                postal_code: "150-0001".into(),
+                prefecture: "東京都".into(),
+                address1: "渋谷区神宮前1-2-3".into(),
+                phone: "090-1234-5678".into(),
+                email: "hanako@example.jp".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    let token = app.token(Role::Operator).await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "customer_id": hanako,
+            "billing": {
+                "family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ",
+                "postal_code": "150-0001", "prefecture": "東京都", "address1": "渋谷区神宮前1-2-3",
+                "phone": "090-1234-5678", "email": "hanako@example.jp"
+            },
+            "items": [{"product_code": "SUP-01", "quantity": 1, "unit_price": 980}, {"product_code": "TEA-01", "quantity": 2}],
+            "payment_method": "代金引換",
+            "carrier": "yamato",
+            "scheduled_delivery_date": "2027-01-10",
+            "subscription_cycle": {"kind": "days", "every": 30}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let order: serde_json::Value = r.json().await.unwrap();
+    let number = order["order_number"].as_str().unwrap().to_string();
+    let sub = order["subscription_id"].as_i64().unwrap();
+    t.store
+        .post_order_message(
+            &number,
+            juchu_domain::mypage::MessageAuthor::Shop,
+            "ご注文ありがとうございます。1月10日にお届けします。",
+            false,
+            &Actor::System {
+                name: "店長".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let (inbox, smtp_port) = common::smtp_sink();
+    t.store.invite_customer(hanako).await.unwrap();
+    let mails = common::deliver(&t.store, &inbox, smtp_port).await;
+    let link = common::link_in(&mails[0].2, "/mypage/password/");
+
+    let (_driver, port) = start_driver().await;
+    let dir = screenshot_dir();
+    let (c, profile) = browser(port, 375).await;
+    let phone = async {
+        c.goto(&link).await?;
+        c.find(Locator::Id("password"))
+            .await?
+            .send_keys("hanako-pass-1")
+            .await?;
+        c.find(Locator::Id("password-again"))
+            .await?
+            .send_keys("hanako-pass-1")
+            .await?;
+        c.find(Locator::Id("password-submit"))
+            .await?
+            .click()
+            .await?;
+        c.wait().for_element(Locator::Id("orders")).await?;
+        assert!(
+            page_width(&c).await? <= 375.0,
+            "注文履歴 scrolls sideways at 375 px"
+        );
+        std::fs::write(dir.join("mypage-orders-375.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        c.find(Locator::Css(&format!("a[data-order='{number}']")))
+            .await?
+            .click()
+            .await?;
+        c.wait().for_element(Locator::Id("reply-form")).await?;
+        assert!(c.source().await?.contains("1月10日にお届けします"));
+        assert!(
+            page_width(&c).await? <= 375.0,
+            "the order scrolls sideways at 375 px"
+        );
+        c.find(Locator::Id("reply-body"))
+            .await?
+            .send_keys("置き配でお願いします。")
+            .await?;
+        c.find(Locator::Id("reply-send")).await?.click().await?;
+        wait_for_text(&c, "#messages + .box", "置き配でお願いします。").await?;
+        std::fs::write(dir.join("mypage-order-375.png"), c.screenshot().await?)
+            .expect("write screenshot");
+
+        c.find(Locator::Id("nav-subscriptions"))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::Css(&format!("a[data-subscription='{sub}']")))
+            .await?
+            .click()
+            .await?;
+        c.wait().for_element(Locator::Id("terms")).await?;
+        let terms = c.find(Locator::Id("terms")).await?.text().await?;
+        assert!(
+            terms.contains("¥980") && terms.contains("定めなし"),
+            "{terms}"
+        );
+        assert!(
+            page_width(&c).await? <= 375.0,
+            "定期便 scrolls sideways at 375 px"
+        );
+        std::fs::write(
+            dir.join("mypage-subscription-375.png"),
+            c.screenshot().await?,
+        )
+        .expect("write screenshot");
+        c.find(Locator::Id("request-link")).await?.click().await?;
+        c.wait().for_element(Locator::Id("request-form")).await?;
+        // 休止 shows the pause questions only; 解約 the cancellation ones.
+        c.find(Locator::Css("input[name=col_1][value='休止']"))
+            .await?
+            .click()
+            .await?;
+        assert!(
+            c.find(Locator::Id("q-pause_col_6"))
+                .await?
+                .is_displayed()
+                .await?
+        );
+        assert!(
+            !c.find(Locator::Id("q-cancell_col_6"))
+                .await?
+                .is_displayed()
+                .await?
+        );
+        c.find(Locator::Css("input[name=col_1][value='解約']"))
+            .await?
+            .click()
+            .await?;
+        assert!(
+            c.find(Locator::Id("q-cancell_col_6"))
+                .await?
+                .is_displayed()
+                .await?
+        );
+        assert!(
+            !c.find(Locator::Id("q-pause_col_6"))
+                .await?
+                .is_displayed()
+                .await?
+        );
+        c.find(Locator::Css(
+            "input[name=cancell_col_6][value='商品が余っている']",
+        ))
+        .await?
+        .click()
+        .await?;
+        assert!(
+            page_width(&c).await? <= 375.0,
+            "the form scrolls sideways at 375 px"
+        );
+        std::fs::write(dir.join("mypage-form-375.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        c.find(Locator::Id("request-submit")).await?.click().await?;
+        c.wait().for_element(Locator::Id("offers")).await?;
+        std::fs::write(dir.join("mypage-offers-375.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        c.find(Locator::Id("offer-skip")).await?.click().await?;
+        wait_for_text(&c, "#notice", "受け付けました").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    phone.expect("phone flow");
+
+    let (c, profile) = browser(port, 1280).await;
+    let desktop = async {
+        c.goto(&app.url("/mypage/orders")).await?;
+        c.wait().for_element(Locator::Id("login-form")).await?;
+        c.find(Locator::Id("email"))
+            .await?
+            .send_keys("hanako@example.jp")
+            .await?;
+        c.find(Locator::Id("password"))
+            .await?
+            .send_keys("hanako-pass-1")
+            .await?;
+        c.find(Locator::Id("login-submit")).await?.click().await?;
+        c.wait().for_element(Locator::Id("orders")).await?;
+        assert!(c.source().await?.contains(&number));
+        std::fs::write(dir.join("mypage-orders-1280.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    desktop.expect("desktop flow");
+
+    let requests = t
+        .store
+        .requests(&juchu_store::requests::RequestQuery {
+            customer_id: Some(hanako),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].request_type, "スキップ");
+    assert_eq!(requests[0].tags, ["解約抑止"]);
+    let messages = t.store.order_messages(&number).await.unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].body, "置き配でお願いします。");
 }

@@ -5,6 +5,8 @@
 use juchu_domain::access::Role;
 use juchu_store::Store;
 use juchu_store::masters::ProductInput;
+use mailin_embedded::{Handler, Server, response};
+use std::sync::{Arc, Mutex};
 
 pub struct TestApp {
     pub base: String,
@@ -30,6 +32,8 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", app.local_addr());
+        // Links in customers' mails point here, as `juchu serve` sets it.
+        store.set_public_url(&base).await.expect("public url");
         let server = tokio::spawn(app.run());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -178,4 +182,74 @@ pub async fn staff_session(app: &TestApp, email: &str, role: Role) -> (String, S
     let (_, cookie) = login(app, email, "correct horse battery").await;
     let (_, html) = page(app, &cookie, "/orders").await;
     (cookie.clone(), csrf_in(&html))
+}
+
+/// Every message a real SMTP server on loopback receives.
+#[derive(Clone, Default)]
+pub struct Inbox(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<u8>>>);
+
+impl Handler for Inbox {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.1.lock().unwrap().extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let raw = std::mem::take(&mut *self.1.lock().unwrap());
+        self.0
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&raw).into_owned());
+        response::OK
+    }
+}
+
+pub fn smtp_sink() -> (Inbox, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Inbox::default();
+    let mut server = Server::new(inbox.clone());
+    server.with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (inbox, port)
+}
+
+/// Delivers what is queued and returns every mail received so far as
+/// (to, subject, body), decoded.
+pub async fn deliver(store: &Store, inbox: &Inbox, port: u16) -> Vec<(String, String, String)> {
+    let smtp =
+        juchu_adapters::SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "shop@example.jp")
+            .unwrap();
+    let d = store
+        .deliver_mail(&smtp.sender().unwrap(), 50)
+        .await
+        .unwrap();
+    assert!(d.failed.is_empty(), "{d:?}");
+    inbox
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|raw| {
+            let m = mailparse::parse_mail(raw.as_bytes()).unwrap();
+            let h = |k: &str| {
+                m.headers
+                    .iter()
+                    .find(|x| x.get_key().eq_ignore_ascii_case(k))
+                    .map(|x| x.get_value())
+                    .unwrap_or_default()
+            };
+            (h("To"), h("Subject"), m.get_body().unwrap())
+        })
+        .collect()
+}
+
+/// The first URL in `body` under `base` + `path`.
+pub fn link_in(body: &str, path: &str) -> String {
+    let at = body
+        .find(path)
+        .unwrap_or_else(|| panic!("{path} in {body}"));
+    let start = body[..at].rfind("http").unwrap();
+    body[start..].split_whitespace().next().unwrap().to_string()
 }

@@ -15,11 +15,21 @@ pub async fn serve(store: Store, addr: &str, demo: bool) -> Result<(), CliError>
     let app = juchu_web::Application::bind(
         addr,
         juchu_web::AppState::new(store.clone())
-            .with_public_url(std::env::var("JUCHU_PUBLIC_URL").ok().as_deref()),
+            .with_public_url(std::env::var("JUCHU_PUBLIC_URL").ok().as_deref())
+            .with_line(std::sync::Arc::new(juchu_adapters::LineSandbox::from_env(
+                store.clock.clone(),
+            ))),
     )
     .await
     .map_err(|e| CliError::Config(format!("cannot listen on {addr}: {e}")))?;
     let url = format!("http://{}", app.local_addr());
+    // Links in customers' mails (マイページ invitations, request forms) start
+    // here; never with a request's Host header.
+    let public = std::env::var("JUCHU_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| url.clone());
+    store.set_public_url(&public).await?;
     println!("juchu is running: {url}/  (API: {url}/api/v1, OpenAPI: {url}/api/openapi.json)");
     if store.staff_count().await? == 0 {
         println!("No staff user exists yet. Create the first one, then log in at {url}/login :");

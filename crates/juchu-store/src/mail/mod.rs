@@ -192,6 +192,30 @@ pub(crate) async fn queue_written(
     .await
 }
 
+/// Queues a mail that belongs to no order (マイページ's invitation and
+/// links), in the caller's transaction.
+pub(crate) async fn queue_account_mail(
+    tx: &mut Tx,
+    code: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO mail_outbox (order_id, template_code, to_address, subject, body, status, last_error, next_attempt_at, created_at, cc, bcc) \
+         VALUES (NULL, $1, $2, $3, $4, 'pending', '', $5, $5, '', '')",
+    )
+    .bind(code.to_string())
+    .bind(to.trim().to_string())
+    .bind(subject.to_string())
+    .bind(body.to_string())
+    .bind(now.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// 欠品のお知らせ names what is missing: the shortage is looked up only for
 /// a template that uses `missing_items`.
 async fn with_shortage(
@@ -299,10 +323,11 @@ pub(crate) async fn queue_template(
         .await;
     }
     let shop = shop_info(tx).await?;
+    let public_url = crate::settings::public_url(tx).await?;
     let ctx = with_shortage(
         tx,
         t,
-        MailContext::of(order, masters, &shop),
+        MailContext::of(order, masters, &shop).with_mypage_url(&public_url),
         masters,
         order.id,
     )
@@ -426,10 +451,11 @@ impl Store {
             t.body = body.to_string();
         }
         let shop = shop_info(&mut conn).await?;
+        let public_url = crate::settings::public_url(&mut conn).await?;
         let ctx = with_shortage(
             &mut conn,
             &t,
-            MailContext::of(&order, &masters, &shop),
+            MailContext::of(&order, &masters, &shop).with_mypage_url(&public_url),
             &masters,
             order.id,
         )

@@ -91,6 +91,8 @@ pub struct OrderQuery {
     pub phone_tail: Option<String>,
     /// 欠品: orders short of stock (true) or not (false); see `stock`.
     pub stock_shortage: Option<bool>,
+    /// Orders with a customer message (マイページ) staff have not opened.
+    pub unread_messages: bool,
     pub order_number: Option<String>,
     /// Inclusive, Japan-time calendar days.
     pub ordered_from: Option<Date>,
@@ -338,6 +340,12 @@ impl OrderQuery {
                 if short { "IN" } else { "NOT IN" },
                 crate::stock::short_lines_sql(masters)
             ));
+        }
+        if self.unread_messages {
+            conds.push(
+                "id IN (SELECT m.order_id FROM order_messages m WHERE m.author = 'customer' AND m.read_at IS NULL)"
+                    .into(),
+            );
         }
         errors.into_result()?;
         let where_sql = if conds.is_empty() {

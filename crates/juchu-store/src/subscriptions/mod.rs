@@ -262,6 +262,10 @@ pub(crate) async fn attach_sub_children(
     Ok(())
 }
 
+/// The shop's wording of how to cancel, copied into each new subscription's
+/// terms.
+pub const CANCELLATION_TERMS_SETTING: &str = "subscription.cancellation_terms";
+
 /// Creates the subscriptions that new parent orders start (orders with
 /// subscription products and no subscription yet), links the orders to them and
 /// returns their rows; nothing when no product involved is a subscription product.
@@ -334,14 +338,36 @@ pub(crate) async fn start_subscriptions(
             "",
         ));
     }
+    // The terms the customer agreed to (特商法 §12の6), kept as they were.
+    let masters = store.masters().await?;
+    let cancellation = crate::settings::setting(tx, CANCELLATION_TERMS_SETTING)
+        .await?
+        .unwrap_or_default();
     let mut cols: Vec<&str> = vec!["id"];
     cols.extend_from_slice(SUB_COLUMNS);
     cols.push("created_at");
+    cols.push("terms");
     let mut rows = Rows::new("subscriptions", &cols);
-    for s in &subs {
+    for (s, &i) in subs.iter().zip(&owners) {
+        let order = &orders[i];
+        let method = order
+            .payment_method_id
+            .and_then(|id| masters.payment_method(id))
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let agreed = juchu_domain::time::japan()
+            .to_datetime(order.ordered_at)
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string();
+        let terms = juchu_domain::mypage::terms_of(s, order, &method, &cancellation, &agreed);
         rows.args.push(s.id.into());
         rows.args.extend(sub_args(s, None, at));
         rows.args.push(at.into());
+        rows.args.push(
+            serde_json::to_string(&terms)
+                .map_err(|e| StoreError::Other(e.to_string()))?
+                .into(),
+        );
     }
     Ok(vec![
         rows,

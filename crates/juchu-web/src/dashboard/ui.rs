@@ -101,10 +101,18 @@ pub fn chart_svg(days: &[DayTotal]) -> String {
 
 async fn home(State(st): State<AppState>, session: StaffSession) -> Response {
     let today = st.store.clock.today();
-    let d = match st.store.dashboard(today).await {
+    let mut d = match st.store.dashboard(today).await {
         Ok(d) => d,
         Err(e) => return store_error_page(e),
     };
+    match st.store.unread_replies(1).await {
+        Ok((_, n)) => d.actions.push(juchu_store::dashboard::ActionCount {
+            label: "お客様からの未読メッセージ".into(),
+            count: n,
+            link: "/orders?unread_messages=1".into(),
+        }),
+        Err(e) => return store_error_page(e),
+    }
     let t = Home {
         nav: Nav::of(&session),
         today: format!("{}年{}月{}日", today.year(), today.month(), today.day()),

@@ -61,6 +61,9 @@ pub struct MasterRow {
     pub color: String,
 }
 
+/// One of a customer's requests: (受付番号, 受付日時, 申請種別, 対応状況).
+type RequestLine = (i64, String, String, String);
+
 #[derive(Template)]
 #[template(path = "masters/master.html")]
 struct MasterPage {
@@ -85,6 +88,9 @@ struct MasterPage {
     /// On a customer's page: (blacklisted, reason, the ブラックリスト理由 master)
     /// for the ブラックリスト form.
     blacklist: Option<(bool, String, Vec<String>)>,
+    /// On a customer's page: whether they signed up to マイページ, and
+    /// their requests (申請) as (id, received, type, status).
+    mypage: Option<(bool, Vec<RequestLine>)>,
 }
 
 struct Kind {
@@ -366,6 +372,7 @@ async fn master_page(
         search_blacklisted: false,
         editing_id,
         blacklist: None,
+        mypage: None,
     };
     render(status, &t)
 }
@@ -691,6 +698,7 @@ async fn customers_page(
         search_blacklisted: cq.blacklisted == Some(true),
         editing_id,
         blacklist: None,
+        mypage: None,
     };
     render(status, &t)
 }
@@ -803,6 +811,34 @@ async fn customer_detail(
         Ok(list) => list.into_iter().map(|r| r.name).collect(),
         Err(e) => return store_error_page(e),
     };
+    let signed_up = match st.store.customer_signed_up(id).await {
+        Ok(s) => s,
+        Err(e) => return store_error_page(e),
+    };
+    let requests = match st
+        .store
+        .requests(&juchu_store::requests::RequestQuery {
+            customer_id: Some(id),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(list) => list
+            .into_iter()
+            .map(|r| {
+                (
+                    r.id,
+                    juchu_domain::time::parse_ts(&r.received_at)
+                        .map(juchu_domain::time::display_ts)
+                        .unwrap_or(r.received_at),
+                    r.request_type,
+                    r.status.label().to_string(),
+                )
+            })
+            .collect(),
+        Err(e) => return store_error_page(e),
+    };
     let a = &c.address;
     let mut fields = customer_fields();
     for fd in &mut fields {
@@ -832,6 +868,8 @@ async fn customer_detail(
         can_edit: session.role().allows(Permission::WriteOrders),
         flash: if q.contains_key("saved") {
             "保存しました。".into()
+        } else if q.contains_key("invited") {
+            "マイページの招待メールを送信待ちにしました。".into()
         } else {
             String::new()
         },
@@ -888,6 +926,7 @@ async fn customer_detail(
         search_blacklisted: false,
         editing_id: c.id.to_string(),
         blacklist: Some((c.blacklisted, c.blacklist_reason.clone(), reasons)),
+        mypage: Some((signed_up, requests)),
     };
     render(StatusCode::OK, &t)
 }

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{number}/documents/{kind}", get(print))
         .route("/orders/{number}/mail-preview", get(mail_preview))
         .route("/orders/{number}/mails", post(send_mail))
+        .route("/orders/{number}/messages", post(send_message))
 }
 
 pub fn document_kind(s: &str) -> Option<DocumentKind> {
@@ -167,6 +168,80 @@ async fn send_mail(
                 &session,
                 &number,
                 "payment",
+                fb,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+/// 管理者用スペース: a message to the customer, read in マイページ.
+async fn send_message(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(number): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = refuse_post(&session, Permission::WriteOrders, &f) {
+        return refused;
+    }
+    let body = f.get("body").cloned().unwrap_or_default();
+    let notify = f.get("notify").is_some_and(|v| v == "1");
+    match st
+        .store
+        .post_order_message(
+            &number,
+            juchu_domain::mypage::MessageAuthor::Shop,
+            &body,
+            notify,
+            &session.actor(),
+        )
+        .await
+    {
+        Ok(posted) => {
+            let saved = match posted.mail {
+                Some(Ok(_)) => "message_mail",
+                _ => "message",
+            };
+            if let Some(Err(why)) = posted.mail {
+                // The message is there; the mail could not go (no address,
+                // 送信しない): say so on the page.
+                let fb = Feedback {
+                    flash: format!(
+                        "メッセージを送りました。ただしお知らせメールは送れませんでした: {why}"
+                    ),
+                    form_error: String::new(),
+                    errors: HashMap::new(),
+                    values: HashMap::new(),
+                };
+                return order_page(&st, &session, &number, "messages", fb, StatusCode::OK).await;
+            }
+            Redirect::to(&format!(
+                "/orders/{}?tab=messages&saved={saved}#messages",
+                urlencode(&number)
+            ))
+            .into_response()
+        }
+        Err(StoreError::Invalid(e)) => {
+            let mut values = HashMap::new();
+            values.insert("message_body".to_string(), body);
+            let fb = Feedback {
+                flash: String::new(),
+                form_error: format!("メッセージを送れません: {}", e.messages()),
+                errors: e
+                    .0
+                    .iter()
+                    .map(|x| (x.field.clone(), x.message.clone()))
+                    .collect(),
+                values,
+            };
+            order_page(
+                &st,
+                &session,
+                &number,
+                "messages",
                 fb,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

@@ -106,6 +106,8 @@ impl Choices {
 // ---------------------------------------------------------------- order list
 
 struct Row {
+    /// A customer message (マイページ) staff have not opened.
+    unread_reply: bool,
     number: String,
     ordered_at: String,
     name: String,
@@ -348,6 +350,11 @@ async fn orders_list(
                 if let Some(sum) = p.sum_total {
                     sum_label = format!("合計金額 {}", yen(sum));
                 }
+                let ids: Vec<i64> = p.orders.iter().map(|o| o.id).collect();
+                let unread = match st.store.orders_with_unread_replies(&ids).await {
+                    Ok(u) => u,
+                    Err(e) => return store_error_page(e),
+                };
                 rows = p
                     .orders
                     .iter()
@@ -376,6 +383,7 @@ async fn orders_list(
                                 .collect(),
                             total: yen(o.totals.total),
                             needs_attention: o.needs_attention,
+                            unread_reply: unread.contains(&o.id),
                             delivery_date: o
                                 .scheduled_delivery_date
                                 .map(|d| d.to_string())
@@ -528,6 +536,12 @@ struct OrderPage {
     postal_version: &'static str,
     /// (code, name) of every mail template, for メール送信.
     mail_templates: Vec<(String, String)>,
+    /// 管理者用スペース: the messages with the customer (メッセージ tab).
+    messages: Vec<juchu_store::messages::OrderMessage>,
+    /// Customer messages not opened before this page view.
+    unread_replies: usize,
+    /// Whether a message mails the customer unless unticked.
+    message_mail_default: bool,
 }
 
 impl OrderPage {
@@ -649,6 +663,34 @@ pub(super) async fn order_page(
             m.created_at = juchu_domain::time::display_ts(t);
         }
     }
+    let (mut messages, message_mail_default) = match (
+        st.store.order_messages(number).await,
+        st.store.message_mail_default().await,
+    ) {
+        (Ok(m), Ok(d)) => (m, d),
+        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+    };
+    let unread_replies = messages
+        .iter()
+        .filter(|m| {
+            m.author == juchu_domain::mypage::MessageAuthor::Customer && m.read_at.is_none()
+        })
+        .count();
+    if tab == "messages" && unread_replies > 0 {
+        // Opening the tab is reading them.
+        if let Err(e) = st
+            .store
+            .mark_messages_read(number, juchu_domain::mypage::MessageAuthor::Customer)
+            .await
+        {
+            return store_error_page(e);
+        }
+    }
+    for m in &mut messages {
+        if let Some(t) = juchu_domain::time::parse_ts(&m.created_at) {
+            m.created_at = juchu_domain::time::display_ts(t);
+        }
+    }
     let has_gateway = juchu_store::payments::gateway_of(&order, &masters).is_some();
     let attention = if order.needs_attention {
         match st.store.order_attention_matches(order.id).await {
@@ -679,6 +721,9 @@ pub(super) async fn order_page(
         prefectures: juchu_domain::customer::PREFECTURES,
         postal_version: juchu_domain::postal::data_version(),
         mail_templates,
+        messages,
+        unread_replies,
+        message_mail_default,
         shipment_slots,
         split: order.shipments.len() > 1,
         payments,
@@ -725,6 +770,12 @@ async fn order_detail(
         ),
         (Some("1"), _) => "保存しました。".to_string(),
         (Some("mail"), _) => "メールを送信待ちにしました。送信結果は下の一覧に出ます。".to_string(),
+        (Some("message"), _) => {
+            "メッセージを送りました。お客様はマイページの注文履歴で読めます。".to_string()
+        }
+        (Some("message_mail"), _) => {
+            "メッセージを送り、お知らせメールを送信待ちにしました。".to_string()
+        }
         (Some("created"), _) => "受注を登録しました。".to_string(),
         (Some("0"), _) => "変更はありませんでした。".to_string(),
         _ => String::new(),
