@@ -1,6 +1,6 @@
 //! LINE Login's ID tokens, as a sandbox that behaves like LINE: it issues
 //! tokens the way a LIFF app's `liff.getIDToken()` gets them (a JWT signed
-//! HS256 with the channel secret, `iss` https://access.line.me, `aud` the
+//! HS256 with the channel secret, `iss` `https://access.line.me`, `aud` the
 //! channel id, `sub` the user id, `exp`) and verifies them as
 //! `POST https://api.line.me/oauth2/v2.1/verify` does, with LINE's error
 //! descriptions. It can be told to be unreachable, as LINE sometimes is.

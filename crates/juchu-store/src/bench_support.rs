@@ -104,6 +104,16 @@ impl Store {
             .len())
     }
 
+    /// The first column (`v`, text) of every row of `sql` (bench only).
+    pub async fn bench_raw_sql_values(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(crate::db::get_str(r, "v")?))
+            .collect()
+    }
+
     /// Picks sample values for the search benchmarks: (phone, tracking, product code).
     pub async fn bench_samples(&self, n: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let rows = sqlx::query(

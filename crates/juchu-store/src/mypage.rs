@@ -14,7 +14,7 @@ use std::collections::HashMap;
 /// How long a customer stays signed in.
 pub const CUSTOMER_SESSION_HOURS: i64 = 24 * 14;
 /// Links of one kind a customer may be mailed per window (no mail flood).
-const LINKS_PER_WINDOW: i64 = 3;
+pub const LINKS_PER_WINDOW: i64 = 3;
 
 /// A signed-in customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,27 +109,111 @@ impl Store {
     }
 
     /// Invites every customer with a mail address who has not signed up and
-    /// has not chosen メール設定 「送信しない」, in one transaction.
+    /// has not chosen メール設定 「送信しない」, in one transaction: the links
+    /// and mails are written many rows per statement (a shop invites tens of
+    /// thousands of customers at once). A customer mailed
+    /// [`LINKS_PER_WINDOW`] invitations in the last 15 minutes is skipped.
     pub async fn invite_all_customers(&self) -> Result<Invitations, StoreError> {
+        let now = self.clock.now();
+        let now_text = juchu_domain::time::format_ts(now);
+        let window = juchu_domain::time::format_ts(now - jiff::SignedDuration::from_mins(15));
+        let expires = juchu_domain::time::format_ts(
+            now + jiff::SignedDuration::from_hours(AccountLink::Invitation.valid_hours()),
+        );
         let mut tx = self.begin().await?;
         let rows = sqlx::query(
-            "SELECT c.id, c.family_name, c.given_name, c.email, c.mail_opt_out, a.password_hash FROM customers c \
-             LEFT JOIN customer_accounts a ON a.customer_id = c.id ORDER BY c.id",
+            "SELECT c.id, c.family_name, c.given_name, c.email, c.mail_opt_out, a.password_hash, \
+             (SELECT COUNT(*) FROM customer_links l WHERE l.customer_id = c.id AND l.purpose = 'invitation' AND l.created_at >= $1) AS recent \
+             FROM customers c LEFT JOIN customer_accounts a ON a.customer_id = c.id ORDER BY c.id",
         )
+        .bind(window)
         .fetch_all(&mut *tx)
         .await?;
+        let base = crate::settings::public_url(&mut tx).await?;
+        let shop = crate::mail::shop_info(&mut tx).await?;
         let mut out = Invitations::default();
+        let mut accounts = crate::db::Rows::new(
+            "customer_accounts",
+            &["customer_id", "created_at", "updated_at"],
+        );
+        let mut links = crate::db::Rows::new(
+            "customer_links",
+            &[
+                "token_hash",
+                "customer_id",
+                "purpose",
+                "created_at",
+                "expires_at",
+            ],
+        );
+        let mut mails = crate::db::Rows::new(
+            "mail_outbox",
+            &[
+                "template_code",
+                "to_address",
+                "subject",
+                "body",
+                "status",
+                "last_error",
+                "next_attempt_at",
+                "created_at",
+                "cc",
+                "bcc",
+            ],
+        );
+        let have_account: std::collections::HashSet<i64> =
+            sqlx::query("SELECT customer_id FROM customer_accounts")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| get_i64(r, "customer_id"))
+                .collect::<Result<_, _>>()?;
         for r in &rows {
             let user = user_from_row(r)?;
             let signed_up = get_opt_str(r, "password_hash")?.is_some();
-            if user.email.trim().is_empty() || get_i64(r, "mail_opt_out")? != 0 || signed_up {
+            if user.email.trim().is_empty()
+                || get_i64(r, "mail_opt_out")? != 0
+                || signed_up
+                || get_i64(r, "recent")? >= LINKS_PER_WINDOW
+            {
                 out.skipped += 1;
                 continue;
             }
-            self.mail_link(&mut tx, &user, AccountLink::Invitation)
-                .await?;
+            if !have_account.contains(&user.customer_id) {
+                accounts.args.extend([
+                    user.customer_id.into(),
+                    now_text.as_str().into(),
+                    now_text.as_str().into(),
+                ]);
+            }
+            let token = random_token("");
+            links.args.extend([
+                token_hash(&token).into(),
+                user.customer_id.into(),
+                AccountLink::Invitation.code().into(),
+                now_text.as_str().into(),
+                expires.as_str().into(),
+            ]);
+            let (subject, body) = AccountLink::Invitation.mail(
+                &shop.name,
+                &user.name,
+                &format!("{base}/mypage/password/{token}"),
+            );
+            mails.args.extend([
+                AccountLink::Invitation.mail_code().into(),
+                user.email.trim().into(),
+                subject.into(),
+                body.into(),
+                "pending".into(),
+                "".into(),
+                now_text.as_str().into(),
+                now_text.as_str().into(),
+                "".into(),
+                "".into(),
+            ]);
             out.invited += 1;
         }
+        crate::db::write_rows(&mut tx, self.backend, vec![accounts, links, mails]).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -550,5 +634,36 @@ impl Store {
             text.trim(),
         )
         .await
+    }
+}
+
+impl Store {
+    /// Sets a customer's マイページ password without a mailed link (the
+    /// demo's customer; an operator on the phone with the customer uses the
+    /// invitation instead).
+    pub async fn set_customer_password_for(
+        &self,
+        customer_id: i64,
+        password: &str,
+    ) -> Result<CustomerUser, StoreError> {
+        crate::staff::check_password(password)?;
+        let hash = crate::staff::hash_password_blocking(password).await?;
+        let mut tx = self.begin().await?;
+        let user = self
+            .customer_user(&mut tx, customer_id)
+            .await?
+            .ok_or(StoreError::NotFound("顧客"))?;
+        let now = self.clock.now_text();
+        sqlx::query(
+            "INSERT INTO customer_accounts (customer_id, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (customer_id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+        )
+        .bind(customer_id)
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(user)
     }
 }

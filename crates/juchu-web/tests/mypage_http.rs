@@ -635,4 +635,53 @@ both_stores!(login_links_resets_and_limits, |store| async move {
     // Staff sign-in is not held by a customer's failures.
     let (s, _) = common::login(&app, "hanako@example.jp", "staff-pass-1").await;
     assert_eq!(s, 303);
+
+    // Inviting everyone: only those who allow mails and have not signed up.
+    let jiro = customer(&app.store, "鈴木", "jiro@example.jp").await;
+    let quiet = customer(&app.store, "静か", "quiet@example.jp").await;
+    let input = app.store.customer(quiet).await.unwrap();
+    app.store
+        .update_customer(
+            quiet,
+            CustomerInput {
+                address: input.address,
+                mail_opt_out: true,
+                points: 0,
+                memo: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let owner = app.token(Role::Owner).await;
+    let (s, r) = api(
+        &app,
+        &owner,
+        reqwest::Method::POST,
+        "/api/v1/customers/mypage-invitations",
+        None,
+    )
+    .await;
+    assert_eq!(s, 202, "{r}");
+    assert_eq!(
+        (r["invited"].as_u64(), r["skipped"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    let mails = deliver(&app.store, &inbox, port).await;
+    let last = mails.last().unwrap();
+    assert!(last.0.contains("jiro@example.jp"), "{last:?}");
+    let jiro_cookie =
+        accept_invitation(&app, &link_in(&last.2, "/mypage/password/"), "jiro-pass-12").await;
+    assert!(!jiro_cookie.is_empty());
+    assert!(app.store.customer_signed_up(jiro).await.unwrap());
+    // An operator may not invite everyone.
+    let (s, _) = api(
+        &app,
+        &app.token(Role::Operator).await,
+        reqwest::Method::POST,
+        "/api/v1/customers/mypage-invitations",
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
 });

@@ -319,7 +319,8 @@ async fn run_in(
         return jobs_section(store, args, &mut r, pg_url).await;
     }
     if args.only_desk {
-        return desk_section(store, &mut r).await;
+        desk_section(store, &mut r).await?;
+        return mypage_section(store, &mut r).await;
     }
 
     // ---- intake: one order per transaction
@@ -1795,5 +1796,158 @@ async fn desk_section(store: &Store, r: &mut Report) -> Result<(), String> {
     .await?;
     row("ホーム (counts, 30-day chart; 欠品 included)", ours, raw);
     r.line("raw SQL: the same reading without juchu's rules (欠品's first-come-first-served window is juchu's alone)".to_string());
+    Ok(())
+}
+
+/// The customer's side on many customers: inviting every customer to
+/// マイページ (a link and a mail each), a customer's 注文履歴, customer
+/// messages and 受注一覧 of the orders with unread replies — each next to raw
+/// SQL doing the same writing or reading.
+async fn mypage_section(store: &Store, r: &mut Report) -> Result<(), String> {
+    let e = |e: juchu_store::StoreError| e.to_string();
+    r.header("## マイページ (milliseconds; reads: median of 15 runs)");
+    r.line(format!(
+        "{:<44} {:>9} {:>9} {:>7}",
+        "what", "juchu", "raw SQL", "ratio"
+    ));
+    let mut row = |name: &str, ours: f64, raw: f64| {
+        r.line(format!(
+            "{name:<44} {ours:>9.1} {raw:>9.1} {:>6.2}×",
+            ours / raw.max(0.001)
+        ));
+    };
+    store
+        .set_public_url("https://shop.example.jp")
+        .await
+        .map_err(e)?;
+    // Invite every customer: ours, then the raw INSERT … SELECT of the same
+    // rows (removed again).
+    let t = Instant::now();
+    let invited = store.invite_all_customers().await.map_err(e)?;
+    let ours = t.elapsed().as_secs_f64() * 1000.0;
+    let now = "2026-12-06T00:00:00Z";
+    let t = Instant::now();
+    for sql in [
+        format!(
+            "INSERT INTO customer_links (token_hash, customer_id, purpose, created_at, expires_at) SELECT 'raw' || CAST(id AS TEXT), id, 'raw', '{now}', '{now}' FROM customers WHERE email <> '' AND mail_opt_out = 0"
+        ),
+        format!(
+            "INSERT INTO mail_outbox (template_code, to_address, subject, body, status, last_error, next_attempt_at, created_at, cc, bcc) SELECT 'raw', email, '【ショップ】マイページのご案内', family_name || ' 様 https://shop.example.jp/mypage/password/' || CAST(id AS TEXT), 'raw', '', '{now}', '{now}', '', '' FROM customers WHERE email <> '' AND mail_opt_out = 0"
+        ),
+    ] {
+        store.bench_raw_sql(&sql).await.map_err(e)?;
+    }
+    let raw = t.elapsed().as_secs_f64() * 1000.0;
+    for sql in [
+        "DELETE FROM customer_links WHERE purpose = 'raw'",
+        "DELETE FROM mail_outbox WHERE status = 'raw'",
+    ] {
+        store.bench_raw_sql(sql).await.map_err(e)?;
+    }
+    row(
+        &format!("全顧客を招待 ({} customers, link + mail)", invited.invited),
+        ours,
+        raw,
+    );
+    // The customer with the most orders: 注文履歴.
+    let rows = store
+        .bench_raw_sql_values(
+            "SELECT CAST(customer_id AS TEXT) AS v FROM orders WHERE customer_id IS NOT NULL GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1",
+        )
+        .await
+        .map_err(e)?;
+    let Some(cid) = rows.first().and_then(|v| v.parse::<i64>().ok()) else {
+        r.line("(no customer with orders)".into());
+        return Ok(());
+    };
+    let count = store.customer_orders(cid).await.map_err(e)?.len();
+    let ours = median_ms(15, || async {
+        store.customer_orders(cid).await.map(|_| ()).map_err(e)
+    })
+    .await?;
+    let raw = median_ms(15, || async {
+        for sql in [
+            format!("SELECT * FROM orders WHERE customer_id = {cid} ORDER BY ordered_at DESC, id DESC LIMIT 500"),
+            format!("SELECT * FROM order_items WHERE order_id IN (SELECT id FROM orders WHERE customer_id = {cid})"),
+        ] {
+            store.bench_raw_sql(&sql).await.map_err(e)?;
+        }
+        Ok(())
+    })
+    .await?;
+    row(
+        &format!("注文履歴 of one customer ({count} orders)"),
+        ours,
+        raw,
+    );
+    // 1,000 customer replies, one per order, through the store (履歴 and all) …
+    let numbers = store
+        .bench_raw_sql_values(
+            "SELECT order_number AS v FROM orders WHERE customer_id IS NOT NULL ORDER BY id LIMIT 1000",
+        )
+        .await
+        .map_err(e)?;
+    let actor = Actor::Customer {
+        id: cid,
+        name: "bench".into(),
+    };
+    let t = Instant::now();
+    for n in &numbers {
+        store
+            .post_order_message(
+                n,
+                juchu_domain::mypage::MessageAuthor::Customer,
+                "置き配でお願いします",
+                false,
+                &actor,
+            )
+            .await
+            .map_err(e)?;
+    }
+    let ours = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    for n in &numbers {
+        store
+            .bench_raw_sql(&format!("INSERT INTO order_messages (order_id, author, staff_name, body, created_at) SELECT id, 'raw', '', '置き配でお願いします', '{now}' FROM orders WHERE order_number = '{n}'"))
+            .await
+            .map_err(e)?;
+    }
+    let raw = t.elapsed().as_secs_f64() * 1000.0;
+    store
+        .bench_raw_sql("DELETE FROM order_messages WHERE author = 'raw'")
+        .await
+        .map_err(e)?;
+    row(
+        &format!("お客様のメッセージ ×{} (one at a time)", numbers.len()),
+        ours,
+        raw,
+    );
+    // … and 受注一覧 of the orders with unread replies.
+    let masters = store.masters().await.map_err(e)?;
+    let q = juchu_store::OrderQuery {
+        unread_messages: true,
+        page: 1,
+        per_page: 50,
+        ..Default::default()
+    };
+    let ours = median_ms(15, || async {
+        store
+            .search_orders_with(&q, &masters)
+            .await
+            .map(|_| ())
+            .map_err(e)
+    })
+    .await?;
+    let raw = median_ms(15, || async {
+        for sql in [
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE id IN (SELECT m.order_id FROM order_messages m WHERE m.author = 'customer' AND m.read_at IS NULL) LIMIT 10001) c",
+            "SELECT * FROM orders WHERE id IN (SELECT m.order_id FROM order_messages m WHERE m.author = 'customer' AND m.read_at IS NULL) ORDER BY ordered_at DESC, id DESC LIMIT 50",
+        ] {
+            store.bench_raw_sql(sql).await.map_err(e)?;
+        }
+        Ok(())
+    })
+    .await?;
+    row("受注一覧: 未読メッセージ", ours, raw);
     Ok(())
 }

@@ -106,6 +106,25 @@ async fn prepare_demo(store: &Store) -> Result<(), CliError> {
             .create_staff("demo@juchu.example", "デモ管理者", &password, Role::Owner)
             .await?;
         println!("demo login: demo@juchu.example / {password}");
+        // A customer with a subscription, to try マイページ as the customer.
+        let subs = store
+            .search_subscriptions(&juchu_store::subscriptions::SubscriptionQuery {
+                status: Some("有効".into()),
+                page: 1,
+                per_page: 1,
+                ..Default::default()
+            })
+            .await?;
+        if let Some(customer_id) = subs.subscriptions.first().and_then(|s| s.customer_id) {
+            let password = juchu_store::staff::random_token("")[..16].to_string();
+            let user = store
+                .set_customer_password_for(customer_id, &password)
+                .await?;
+            println!(
+                "demo customer (マイページ /mypage/login): {} / {password}",
+                user.email
+            );
+        }
     }
     Ok(())
 }
