@@ -14,8 +14,10 @@ pub fn default_customer_label(handling_status: &str) -> &'static str {
     match handling_status {
         "発送準備中" => "発送準備中",
         "発送完了" => "発送済み",
-        "配送完了" => "お届け済み",
+        // 完了 is the last step after delivery (seed 003's 取引完了).
+        "配送完了" | "完了" => "お届け済み",
         "キャンセル" => "キャンセル",
+        "返品" => "返品",
         _ => "ご注文受付",
     }
 }
@@ -242,6 +244,8 @@ mod tests {
         assert_eq!(default_customer_label("発送完了"), "発送済み");
         assert_eq!(default_customer_label("配送完了"), "お届け済み");
         assert_eq!(default_customer_label("キャンセル"), "キャンセル");
+        assert_eq!(default_customer_label("完了"), "お届け済み");
+        assert_eq!(default_customer_label("返品"), "返品");
         let s = HandlingStatus {
             id: 1,
             name: "保留".into(),

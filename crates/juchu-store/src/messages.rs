@@ -173,23 +173,30 @@ impl Store {
         Ok(())
     }
 
-    /// Orders (by id) among `order_ids` with a customer message staff have
-    /// not opened.
-    pub async fn orders_with_unread_replies(
+    /// Orders (by id) among `order_ids` with a message by `author` the other
+    /// side has not opened (customer replies for staff, shop messages for the
+    /// customer).
+    pub async fn orders_with_unread(
         &self,
         order_ids: &[i64],
+        author: MessageAuthor,
     ) -> Result<HashSet<i64>, StoreError> {
-        if order_ids.is_empty() {
-            return Ok(HashSet::new());
+        let mut out = HashSet::new();
+        for chunk in order_ids.chunks(500) {
+            let sql = format!(
+                "SELECT DISTINCT order_id FROM order_messages WHERE author = $1 AND read_at IS NULL AND order_id IN ({})",
+                crate::db::in_list(chunk.len(), 2)
+            );
+            let mut args: Vec<crate::db::Arg> = vec![author.code().into()];
+            args.extend(chunk.iter().map(|i| crate::db::Arg::from(*i)));
+            for r in crate::db::query_with(sql, args)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                out.insert(get_i64(&r, "order_id")?);
+            }
         }
-        let sql = format!(
-            "SELECT DISTINCT order_id FROM order_messages WHERE author = 'customer' AND read_at IS NULL AND order_id IN ({})",
-            crate::db::in_list(order_ids.len(), 1)
-        );
-        let rows = crate::db::query_with(sql, order_ids.iter().map(|i| (*i).into()).collect())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(get_i64(r, "order_id")?)).collect()
+        Ok(out)
     }
 
     /// Customer messages staff have not opened, with their order numbers

@@ -113,13 +113,18 @@ async fn wait_for_text(
 ) -> Result<String, fantoccini::error::CmdError> {
     let mut last = String::new();
     for _ in 0..50 {
+        // The element may belong to the page being replaced (stale): look again.
         if let Ok(e) = c.find(Locator::Css(css)).await {
-            last = match e.prop("value").await? {
-                Some(v) if !v.is_empty() => v,
-                _ => e.text().await?,
+            let value = match e.prop("value").await {
+                Ok(Some(v)) if !v.is_empty() => Ok(v),
+                Ok(_) => e.text().await,
+                Err(err) => Err(err),
             };
-            if last.contains(text) {
-                return Ok(last);
+            if let Ok(v) = value {
+                last = v;
+                if last.contains(text) {
+                    return Ok(last);
+                }
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -501,8 +506,29 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
             "保存しました。"
         );
 
+        // A long memo without spaces: 履歴 wraps it instead of widening the page.
+        t.store
+            .change_order(
+                &number,
+                None,
+                &juchu_domain::patch::OrderPatch {
+                    memo: Some("長いメモ".repeat(120)),
+                    ..Default::default()
+                },
+                &Actor::system("test"),
+                "",
+            )
+            .await
+            .unwrap();
         c.find(Locator::Id("tab-history")).await?.click().await?;
         c.wait().for_element(Locator::Id("history")).await?;
+        let wide = c
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth;",
+                vec![],
+            )
+            .await?;
+        assert_eq!(wide, serde_json::json!(false), "履歴 widens the page");
         let history = c.find(Locator::Id("history")).await?.text().await?;
         assert!(history.contains("対応状況"), "{history}");
         assert!(
@@ -515,6 +541,20 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
         std::fs::create_dir_all(&dir).ok();
         std::fs::write(dir.join("order-history.png"), png).expect("write screenshot");
+
+        // 自動化設定 with every preset: each rule is one line, its buttons side by side.
+        t.store.load_automation_presets().await.unwrap();
+        c.goto(&app.url("/settings/automation")).await?;
+        c.wait().for_element(Locator::Id("rules")).await?;
+        let tallest = c
+            .execute(
+                "return Math.max(...Array.from(document.querySelectorAll('#rules tbody tr')).map(r => r.getBoundingClientRect().height));",
+                vec![],
+            )
+            .await?
+            .as_f64()
+            .unwrap_or(0.0);
+        assert!(tallest > 0.0 && tallest < 90.0, "a rule row is {tallest}px tall");
 
         // 一括督促 of the checked order from 受注一覧, registered as a job; the
         // notices reach the open page as the seed says.
@@ -649,7 +689,8 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
         m.handling_status(o.handling_status_id).unwrap().name,
         "発送準備中"
     );
-    assert_eq!(o.version, 2);
+    // The 対応状況 change and the long memo.
+    assert_eq!(o.version, 3);
     // The import job registered from the page applies the file.
     t.store.run_jobs(100).await.unwrap();
     let o = t.store.order_by_number(&import_number).await.unwrap();
@@ -812,7 +853,8 @@ async fn a_customer_uses_mypage_on_a_phone_and_a_desktop() {
             .await?
             .click()
             .await?;
-        c.find(Locator::Css(&format!("a[data-subscription='{sub}']")))
+        c.wait()
+            .for_element(Locator::Css(&format!("a[data-subscription='{sub}']")))
             .await?
             .click()
             .await?;

@@ -253,3 +253,43 @@ pub fn link_in(body: &str, path: &str) -> String {
     let start = body[..at].rfind("http").unwrap();
     body[start..].split_whitespace().next().unwrap().to_string()
 }
+
+/// A customer with this family name and mail address (given name 花子).
+pub async fn customer(store: &juchu_store::Store, family: &str, email: &str) -> i64 {
+    store
+        .create_customer(juchu_domain::customer::CustomerInput {
+            address: juchu_domain::customer::Address {
+                family_name: family.into(),
+                given_name: "花子".into(),
+                family_kana: "ヤマダ".into(),
+                given_kana: "ハナコ".into(),
+                postal_code: "150-0001".into(),
+                prefecture: "東京都".into(),
+                address1: "渋谷区神宮前1-2-3".into(),
+                phone: "090-1234-5678".into(),
+                email: email.into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+/// An API call with a token: (status, JSON or null).
+pub async fn api(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(serde_json::Value::Null))
+}

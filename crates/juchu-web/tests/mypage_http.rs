@@ -7,50 +7,15 @@
 
 mod common;
 
-use common::{TestApp, deliver, link_in, page, post_form, seed_products, smtp_sink, staff_session};
+use common::{
+    TestApp, api, customer, deliver, link_in, page, post_form, seed_products, smtp_sink,
+    staff_session,
+};
 use juchu_domain::access::Role;
-use juchu_domain::customer::{Address, CustomerInput};
+use juchu_domain::customer::CustomerInput;
+use juchu_store::both_stores;
 use juchu_store::masters::ProductInput;
-use juchu_store::{Store, both_stores};
 use serde_json::{Value, json};
-
-async fn customer(store: &Store, family: &str, email: &str) -> i64 {
-    store
-        .create_customer(CustomerInput {
-            address: Address {
-                family_name: family.into(),
-                given_name: "花子".into(),
-                family_kana: "ヤマダ".into(),
-                given_kana: "ハナコ".into(),
-                postal_code: "150-0001".into(),
-                prefecture: "東京都".into(),
-                address1: "渋谷区神宮前1-2-3".into(),
-                phone: "090-1234-5678".into(),
-                email: email.into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .id
-}
-
-async fn api(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (reqwest::StatusCode, Value) {
-    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 /// An order of `customer_id` over the API; a subscription product makes a
 /// subscription. Returns the order JSON.

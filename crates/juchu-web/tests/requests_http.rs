@@ -6,53 +6,14 @@
 
 mod common;
 
-use common::{TestApp, staff_session};
+use common::{TestApp, api, customer, staff_session};
 use juchu_adapters::LineSandbox;
 use juchu_domain::access::Role;
-use juchu_domain::customer::{Address, CustomerInput};
+use juchu_store::both_stores;
 use juchu_store::masters::ProductInput;
 use juchu_store::testing::count;
-use juchu_store::{Store, both_stores};
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-async fn api(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (reqwest::StatusCode, Value) {
-    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn customer(store: &Store, family: &str, email: &str) -> i64 {
-    store
-        .create_customer(CustomerInput {
-            address: Address {
-                family_name: family.into(),
-                given_name: "花子".into(),
-                family_kana: "ヤマダ".into(),
-                given_kana: "ハナコ".into(),
-                postal_code: "150-0001".into(),
-                prefecture: "東京都".into(),
-                address1: "渋谷区神宮前1-2-3".into(),
-                phone: "090-1234-5678".into(),
-                email: email.into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .id
-}
 
 /// Two customers, each with a subscription: (token, hanako, her sub, taro, his sub).
 async fn setup(app: &TestApp) -> (String, i64, i64, i64, i64) {
@@ -111,7 +72,7 @@ both_stores!(
     intake_api_keeps_answers_as_the_seed_says,
     |store| async move {
         let app = TestApp::start(store).await;
-        let (token, hanako, sub, _taro, their_sub) = setup(&app).await;
+        let (token, hanako, sub, taro, their_sub) = setup(&app).await;
         use reqwest::Method as M;
         let (s, r) = api(
             &app,
@@ -312,6 +273,21 @@ both_stores!(
         let (s2, b) = api(&app, &token, M::POST, "/api/v1/requests", Some(body)).await;
         assert_eq!((s1.as_u16(), s2.as_u16()), (201, 200));
         assert_eq!(a["id"], b["id"]);
+        // The same token for another customer shows nothing of hers.
+        let (s, e) = api(
+            &app,
+            &token,
+            M::POST,
+            "/api/v1/requests",
+            Some(json!({"customer_id": taro, "subscription_id": their_sub, "form_token": "tok-1", "fields": {"col_1": "スキップ", "col_4": "A"}})),
+        )
+        .await;
+        assert_eq!(
+            (s.as_u16(), e["field"].as_str()),
+            (409, Some("form_token")),
+            "{e}"
+        );
+        assert!(e["id"].is_null() && e["answers"].is_null(), "{e}");
 
         // Lists, filtered, newest first; a viewer may read, not file.
         let viewer = app.token(Role::Viewer).await;

@@ -1760,7 +1760,7 @@ async fn desk_section(store: &Store, r: &mut Report) -> Result<(), String> {
     let raw = median_ms(15, || async {
         store
             .bench_raw_sql(
-                "SELECT i.product_code, SUM(CASE WHEN o.shipment_status = 'shipped' THEN i.quantity ELSE 0 END) AS shipped,                  SUM(CASE WHEN o.shipment_status <> 'shipped' THEN i.quantity ELSE 0 END) AS open                  FROM order_items i JOIN orders o ON o.id = i.order_id GROUP BY i.product_code",
+                "SELECT i.product_code, CAST(SUM(CASE WHEN o.shipment_status = 'shipped' THEN i.quantity ELSE 0 END) AS BIGINT) AS shipped,                  CAST(SUM(CASE WHEN o.shipment_status <> 'shipped' THEN i.quantity ELSE 0 END) AS BIGINT) AS open                  FROM order_items i JOIN orders o ON o.id = i.order_id GROUP BY i.product_code",
             )
             .await
             .map(|_| ())

@@ -251,7 +251,7 @@ impl Store {
         if let Some(token) = &new.form_token
             && let Some(existing) = self.request_by_form_token(token).await?
         {
-            return Ok((existing, false));
+            return same_customer(existing, new.customer_id).map(|r| (r, false));
         }
         let mut e = FieldErrors::default();
         if let Some(t) = &new.form_token {
@@ -370,7 +370,7 @@ impl Store {
                     .request_by_form_token(&token)
                     .await?
                     .ok_or(StoreError::NotFound("申請"))?;
-                return Ok((existing, false));
+                return same_customer(existing, new.customer_id).map(|r| (r, false));
             }
             Err(e) => return Err(e.into()),
         };
@@ -601,6 +601,21 @@ impl Store {
             )
         })?;
         Ok(())
+    }
+}
+
+/// A form token seen before answers with its request only for the same
+/// customer: another customer's request is never shown (409 instead).
+fn same_customer(existing: Request, customer_id: i64) -> Result<Request, StoreError> {
+    if existing.customer_id == customer_id {
+        Ok(existing)
+    } else {
+        Err(StoreError::Conflict {
+            field: Some("form_token".into()),
+            message:
+                "この form_token は別の申請で使われています。申請ごとに新しい値を送ってください"
+                    .into(),
+        })
     }
 }
 

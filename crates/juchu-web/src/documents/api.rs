@@ -60,31 +60,53 @@ pub struct DocumentFormatBody {
     pub message: String,
 }
 
+/// A 帳票 format as stored: the body's fields and its id, spelled out (a
+/// flattened body that refuses unknown fields would refuse `id` in the
+/// OpenAPI document).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DocumentFormatJson {
     pub id: i64,
-    #[serde(flatten)]
-    pub format: DocumentFormatBody,
+    pub name: String,
+    /// delivery_note (納品書), invoice (請求書) or receipt (領収書).
+    #[schema(value_type = String)]
+    pub kind: DocumentKind,
+    /// The printed title; the kind's name when empty.
+    pub title: String,
+    /// billing (請求先, default) or shipping (お届け先).
+    #[schema(value_type = String)]
+    pub addressee: Addressee,
+    pub show_order_number: bool,
+    pub show_ordered_on: bool,
+    pub show_product_code: bool,
+    /// Unit prices, amounts, totals and tax (納品書 may leave them out).
+    pub show_prices: bool,
+    pub show_payment_method: bool,
+    /// 配送業者, 配送予定日, 配送時間帯 and 配送伝票番号 (default false).
+    pub show_delivery: bool,
+    /// The shop's logo (ショップ情報).
+    pub show_logo: bool,
+    /// 但し書き, 領収書 only (「お品代として」).
+    pub proviso: String,
+    /// Printed under the amounts, up to 1,000 characters.
+    pub message: String,
 }
 
 fn format_json(f: DocumentFormat) -> DocumentFormatJson {
     DocumentFormatJson {
         id: f.id,
-        format: DocumentFormatBody {
-            name: f.name,
-            kind: f.kind,
-            title: f.title,
-            addressee: f.addressee,
-            show_order_number: f.show_order_number,
-            show_ordered_on: f.show_ordered_on,
-            show_product_code: f.show_product_code,
-            show_prices: f.show_prices,
-            show_payment_method: f.show_payment_method,
-            show_delivery: f.show_delivery,
-            show_logo: f.show_logo,
-            proviso: f.proviso,
-            message: f.message,
-        },
+        name: f.name,
+        kind: f.kind,
+        title: f.title,
+        addressee: f.addressee,
+        show_order_number: f.show_order_number,
+        show_ordered_on: f.show_ordered_on,
+        show_product_code: f.show_product_code,
+        show_prices: f.show_prices,
+        show_payment_method: f.show_payment_method,
+        show_delivery: f.show_delivery,
+        show_logo: f.show_logo,
+        proviso: f.proviso,
+        message: f.message,
     }
 }
 

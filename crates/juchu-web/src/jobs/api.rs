@@ -403,23 +403,35 @@ pub struct CsvFormatBody {
     pub columns: Vec<juchu_domain::csv_format::Column>,
 }
 
+/// A CSV format as stored: the body's fields and its id. Spelled out rather
+/// than flattened: the body refuses unknown fields, and a flattened schema
+/// would then refuse `id` in every answer (the OpenAPI document must describe
+/// what is sent).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CsvFormatJson {
     pub id: i64,
-    #[serde(flatten)]
-    pub format: CsvFormatBody,
+    pub name: String,
+    /// order or item.
+    #[schema(value_type = String)]
+    pub row_per: RowPer,
+    /// utf8, utf8_bom or cp932.
+    #[schema(value_type = String)]
+    pub encoding: Encoding,
+    /// error or replace.
+    #[schema(value_type = String)]
+    pub unmappable: Unmappable,
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Vec<juchu_domain::csv_format::Column>,
 }
 
 fn format_json(f: CsvFormat) -> CsvFormatJson {
     CsvFormatJson {
         id: f.id,
-        format: CsvFormatBody {
-            name: f.name,
-            row_per: f.row_per,
-            encoding: f.encoding,
-            unmappable: f.unmappable,
-            columns: f.columns,
-        },
+        name: f.name,
+        row_per: f.row_per,
+        encoding: f.encoding,
+        unmappable: f.unmappable,
+        columns: f.columns,
     }
 }
 

@@ -132,14 +132,14 @@ async fn orders(State(st): State<AppState>, auth: CustomerAuth) -> Response {
         (Ok(m), Ok(l)) => (m, l),
         (Err(e), _) | (_, Err(e)) => return customer_error(e),
     };
+    let ids: Vec<i64> = list.iter().map(|o| o.id).collect();
+    let unread = match st.store.orders_with_unread(&ids, MessageAuthor::Shop).await {
+        Ok(u) => u,
+        Err(e) => return customer_error(e),
+    };
     let mut rows = Vec::with_capacity(list.len());
     for o in &list {
-        let unread = match st.store.order_messages(&o.order_number).await {
-            Ok(m) => m
-                .iter()
-                .any(|m| m.author == MessageAuthor::Shop && m.read_at.is_none()),
-            Err(e) => return customer_error(e),
-        };
+        let unread = unread.contains(&o.id);
         let names: Vec<&str> = o
             .items
             .iter()

@@ -351,7 +351,11 @@ async fn orders_list(
                     sum_label = format!("合計金額 {}", yen(sum));
                 }
                 let ids: Vec<i64> = p.orders.iter().map(|o| o.id).collect();
-                let unread = match st.store.orders_with_unread_replies(&ids).await {
+                let unread = match st
+                    .store
+                    .orders_with_unread(&ids, juchu_domain::mypage::MessageAuthor::Customer)
+                    .await
+                {
                     Ok(u) => u,
                     Err(e) => return store_error_page(e),
                 };

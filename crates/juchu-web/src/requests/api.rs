@@ -205,6 +205,16 @@ fn read_request(headers: &HeaderMap, body: &[u8]) -> Result<NewRequest, ApiError
     })
 }
 
+/// 201 with a new request; 200 with the one its form token already made.
+fn answer((r, created): (Request, bool)) -> (StatusCode, Json<RequestJson>) {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(r.into()))
+}
+
 /// Receives a request (申請) from staff or a program. The answers are kept
 /// as the seed's scheme says; a form token seen before returns its request
 /// (200) instead of storing another.
@@ -222,13 +232,8 @@ pub async fn create_request(
 ) -> Result<(StatusCode, Json<RequestJson>), ApiError> {
     caller.require(Permission::WriteOrders)?;
     let new = read_request(&headers, &body)?;
-    let (r, created) = st.store.receive_request(&new, &caller.actor).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(r.into())))
+    let received = st.store.receive_request(&new, &caller.actor).await?;
+    Ok(answer(received))
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -326,15 +331,8 @@ pub async fn request_webhook(
     let actor = Actor::System {
         name: "外部フォーム（Webhook）".into(),
     };
-    let (r, created) = st.store.receive_request(&new, &actor).await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(r.into()),
-    ))
+    let received = st.store.receive_request(&new, &actor).await?;
+    Ok(answer(received))
 }
 
 /// A LIFF form's answers. The customer is the one linked to the ID token's
@@ -451,15 +449,8 @@ pub async fn liff_request(
         id: customer_id,
         name: identity.name.clone(),
     };
-    let (r, created) = st.store.receive_request(&new, &actor).await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(r.into()),
-    ))
+    let received = st.store.receive_request(&new, &actor).await?;
+    Ok(answer(received))
 }
 
 /// A form (フォーム管理).
