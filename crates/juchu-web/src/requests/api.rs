@@ -222,6 +222,7 @@ fn answer((r, created): (Request, bool)) -> (StatusCode, Json<RequestJson>) {
     request_body(content((RequestBody = "application/json"), (RequestFormBody = "application/x-www-form-urlencoded"))),
     responses((status = 201, body = RequestJson), (status = 200, description = "The request this form token already made", body = RequestJson),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, description = "The form token was used by another customer's request", body = crate::error::ErrorBody),
         (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_request(
@@ -308,7 +309,7 @@ pub async fn get_request(
     request_body(content((RequestBody = "application/json"))),
     params(("X-Juchu-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256(secret, raw body)>")),
     responses((status = 201, body = RequestJson), (status = 200, description = "The request this form token already made", body = RequestJson),
-        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn request_webhook(
     State(st): State<AppState>,
     headers: HeaderMap,
