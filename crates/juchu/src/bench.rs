@@ -1672,6 +1672,33 @@ where
     Ok(t[t.len() / 2])
 }
 
+/// 受注一覧 with `q` next to `raw` (its count and page in plain SQL): the
+/// medians of 15 runs, in milliseconds.
+async fn list_vs_raw(
+    store: &Store,
+    masters: &juchu_domain::masters::Masters,
+    q: &juchu_store::OrderQuery,
+    raw: &[String],
+) -> Result<(f64, f64), String> {
+    let e = |e: juchu_store::StoreError| e.to_string();
+    let ours = median_ms(15, || async {
+        store
+            .search_orders_with(q, masters)
+            .await
+            .map(|_| ())
+            .map_err(e)
+    })
+    .await?;
+    let raw = median_ms(15, || async {
+        for sql in raw {
+            store.bench_raw_sql(sql).await.map_err(e)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok((ours, raw))
+}
+
 /// The order desk on many orders: 受注一覧 (sum of every match, a sort other
 /// than newest first, a partial name match), 在庫 and ホーム, each next to raw
 /// SQL doing the same reading.
@@ -1702,24 +1729,16 @@ async fn desk_section(store: &Store, r: &mut Report) -> Result<(), String> {
         per_page: 50,
         ..Default::default()
     };
-    let ours = median_ms(15, || async {
-        store
-            .search_orders_with(&q, &masters)
-            .await
-            .map(|_| ())
-            .map_err(e)
-    })
-    .await?;
-    let raw = median_ms(15, || async {
-        for sql in [
+    let (ours, raw) = list_vs_raw(
+        store,
+        &masters,
+        &q,
+        &[
             format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE handling_status_id = {done} LIMIT 10001) c"),
             format!("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS s FROM orders WHERE handling_status_id = {done}"),
             format!("SELECT * FROM orders WHERE handling_status_id = {done} ORDER BY total DESC, id DESC LIMIT 50"),
-        ] {
-            store.bench_raw_sql(&sql).await.map_err(e)?;
-        }
-        Ok(())
-    })
+        ],
+    )
     .await?;
     row("受注一覧: 完了, sort by 合計, with the sum", ours, raw);
     // A given name alone (部分一致 reads every row).
@@ -1729,23 +1748,15 @@ async fn desk_section(store: &Store, r: &mut Report) -> Result<(), String> {
         per_page: 50,
         ..Default::default()
     };
-    let ours = median_ms(15, || async {
-        store
-            .search_orders_with(&q, &masters)
-            .await
-            .map(|_| ())
-            .map_err(e)
-    })
-    .await?;
-    let raw = median_ms(15, || async {
-        for sql in [
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE billing_name_key LIKE '%花子%' OR billing_kana_key LIKE '%花子%' LIMIT 10001) c",
-            "SELECT * FROM orders WHERE billing_name_key LIKE '%花子%' OR billing_kana_key LIKE '%花子%' ORDER BY ordered_at DESC, id DESC LIMIT 50",
-        ] {
-            store.bench_raw_sql(sql).await.map_err(e)?;
-        }
-        Ok(())
-    })
+    let (ours, raw) = list_vs_raw(
+        store,
+        &masters,
+        &q,
+        &[
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE billing_name_key LIKE '%花子%' OR billing_kana_key LIKE '%花子%' LIMIT 10001) c".into(),
+            "SELECT * FROM orders WHERE billing_name_key LIKE '%花子%' OR billing_kana_key LIKE '%花子%' ORDER BY ordered_at DESC, id DESC LIMIT 50".into(),
+        ],
+    )
     .await?;
     row("受注一覧: 請求者名 部分一致 (花子)", ours, raw);
     // 在庫: every product under stock control.
@@ -1930,23 +1941,15 @@ async fn mypage_section(store: &Store, r: &mut Report) -> Result<(), String> {
         per_page: 50,
         ..Default::default()
     };
-    let ours = median_ms(15, || async {
-        store
-            .search_orders_with(&q, &masters)
-            .await
-            .map(|_| ())
-            .map_err(e)
-    })
-    .await?;
-    let raw = median_ms(15, || async {
-        for sql in [
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE id IN (SELECT m.order_id FROM order_messages m WHERE m.author = 'customer' AND m.read_at IS NULL) LIMIT 10001) c",
-            "SELECT * FROM orders WHERE id IN (SELECT m.order_id FROM order_messages m WHERE m.author = 'customer' AND m.read_at IS NULL) ORDER BY ordered_at DESC, id DESC LIMIT 50",
-        ] {
-            store.bench_raw_sql(sql).await.map_err(e)?;
-        }
-        Ok(())
-    })
+    let (ours, raw) = list_vs_raw(
+        store,
+        &masters,
+        &q,
+        &[
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders WHERE id IN (SELECT m.order_id FROM order_messages m WHERE m.author = 'customer' AND m.read_at IS NULL) LIMIT 10001) c".into(),
+            "SELECT * FROM orders WHERE id IN (SELECT m.order_id FROM order_messages m WHERE m.author = 'customer' AND m.read_at IS NULL) ORDER BY ordered_at DESC, id DESC LIMIT 50".into(),
+        ],
+    )
     .await?;
     row("受注一覧: 未読メッセージ", ours, raw);
     Ok(())
