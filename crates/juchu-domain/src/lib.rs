@@ -10,7 +10,8 @@
 //!    `request` (the 申請 field scheme and forms)
 //! 3. `order`, `shipment_change`, `patch`, `event`, `payment`, `subscription`,
 //!    `mail`, `blacklist`
-//! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`, `mypage`
+//! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`, `mypage`,
+//!    `request_rule` (申請の自動処理)
 //! 5. `carrier_file`, `payment_import`
 
 pub mod access;
@@ -36,6 +37,7 @@ pub mod payment_import;
 pub mod postal;
 pub mod pricing;
 pub mod request;
+pub mod request_rule;
 pub mod shipment;
 pub mod shipment_change;
 pub mod shipment_import;

@@ -17,7 +17,8 @@
 //!    settings), `shipping` (出荷設定 and saved import formats).
 //! 2. Reference data and outboxes, each on its own: `staff`, `formats`,
 //!    `saved_searches`, `stock` (在庫, derived from the orders table),
-//!    `masters/`, `customers/`, `mail/` (templates and the mail outbox),
+//!    `masters/`, `customers/`, `mail/` (templates and the mail outbox), `line`
+//!    (the LINE push outbox and the push interface),
 //!    `automation/` (rules), `blacklist/` (conditions and screening).
 //! 3. `snapshot` — masters, rules and blacklist cached by revision; `schema` —
 //!    migrations and seeds.
@@ -28,7 +29,7 @@
 //!    interface), `documents` (帳票 of one order, and what PDF一括出力 shares),
 //!    `dashboard` (ホーム's counts); `mypage` (customer accounts and what a
 //!    customer may read), `messages` (管理者用スペース on orders), `requests/`
-//!    (申請: forms, intake, intents, signed links).
+//!    (申請: forms, intake, intents, signed links, automation rules, analytics).
 //! 5. `effects/` — the only code that crosses aggregates, and so where every
 //!    change that can set something off enters.
 //! 6. `jobs/` — the job queue and its kinds; `testing`, `bench_support`.
@@ -46,6 +47,7 @@ pub mod error;
 pub mod formats;
 mod history;
 pub mod jobs;
+pub mod line;
 pub mod mail;
 pub mod masters;
 pub mod messages;
@@ -66,6 +68,7 @@ pub mod testing;
 pub use db::{Arg, Backend, Store, StoreConfig, create_pg_database, drop_pg_database_blocking};
 pub use effects::order_mail::WrittenMail;
 pub use effects::payment_import::read_payment_file;
+pub use effects::requests::{AutomationReport, DryRunLine, RequestCommand};
 pub use effects::shipment_import::{ImportRowResult, read_shipment_file};
 pub use error::StoreError;
 pub use history::{Actor, HistoryEntry};

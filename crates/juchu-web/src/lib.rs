@@ -273,7 +273,31 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             requests::api::list_requests,
             requests::api::create_request
         ))
-        .routes(routes!(requests::api::get_request))
+        .routes(routes!(
+            requests::api::get_request,
+            requests::handling_api::patch_request
+        ))
+        .routes(routes!(requests::handling_api::rerun_request))
+        .routes(routes!(requests::handling_api::apply_request))
+        .routes(routes!(
+            requests::handling_api::list_request_rules,
+            requests::handling_api::create_request_rule
+        ))
+        .routes(routes!(
+            requests::handling_api::put_request_rule,
+            requests::handling_api::delete_request_rule
+        ))
+        .routes(routes!(requests::handling_api::copy_request_rule))
+        .routes(routes!(requests::handling_api::dry_run_request_rule))
+        .routes(routes!(requests::handling_api::get_request_automation))
+        .routes(routes!(requests::handling_api::start_request_automation))
+        .routes(routes!(requests::handling_api::stop_request_automation))
+        .routes(routes!(
+            requests::handling_api::list_request_tags,
+            requests::handling_api::add_request_tag
+        ))
+        .routes(routes!(requests::handling_api::request_usage_csv))
+        .routes(routes!(requests::handling_api::request_analytics))
         .routes(routes!(requests::api::request_webhook))
         .routes(routes!(requests::api::liff_request))
         .routes(routes!(
@@ -333,6 +357,9 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::postal::routes())
         .merge(stock::ui::routes())
         .merge(requests::ui::routes())
+        .merge(requests::inbox::routes())
+        .merge(requests::automation_ui::routes())
+        .merge(requests::analytics_ui::routes())
         .merge(mypage::routes())
         .route("/login", g(login::login_page).post(login::login_submit))
         .route("/logout", p(login::logout))

@@ -91,8 +91,8 @@ both_stores!(
         .await;
         assert_eq!(s, 201, "{r}");
         assert_eq!(r["type"], "休止");
-        assert_eq!(r["status"], "open");
-        assert_eq!(r["status_label"], "未対応");
+        assert_eq!(r["status"], "未対応");
+        assert_eq!(r["status_code"], "open");
         assert_eq!(r["channel"], "api");
         assert!(r["received_at"].as_str().unwrap().starts_with("20"));
         assert_eq!(

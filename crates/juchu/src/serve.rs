@@ -48,7 +48,8 @@ pub async fn serve(store: Store, addr: &str, demo: bool) -> Result<(), CliError>
     if orders.total == 0 {
         println!("The store has no orders. Demo data: juchu demo --orders 10000");
     }
-    let workers = workers(&store, Some(job_retention_days()?))?;
+    let line = line_pusher(demo).await?;
+    let workers = workers(&store, Some(job_retention_days()?), line)?;
     tokio::select! {
         r = app.run() => r.map_err(|e| CliError::Stopped(format!("server stopped: {e}")))?,
         () = workers.run() => return Err(CliError::Stopped("every worker loop ended".into())),
@@ -63,7 +64,8 @@ pub async fn worker(store: Store) -> Result<(), CliError> {
         "juchu worker: running jobs, mail and payment requests on {:?} (Ctrl-C stops)",
         store.backend
     );
-    let workers = workers(&store, None)?;
+    let line = line_pusher(false).await?;
+    let workers = workers(&store, None, line)?;
     tokio::select! {
         () = workers.run() => {}
         _ = tokio::signal::ctrl_c() => println!("shutting down"),
@@ -200,10 +202,43 @@ fn payment_gateway(
     }
 }
 
-/// The worker loops of a process: jobs, mail and payment requests, and in
-/// `juchu serve` (with the jobs' retention) the daily subscription run.
-fn workers(store: &Store, in_process: Option<Option<i64>>) -> Result<worker::Supervisor, CliError> {
+/// Where LINE pushes go: LINE itself with `JUCHU_LINE_CHANNEL_TOKEN` (and
+/// `JUCHU_LINE_API_URL`, default the official endpoint); the sandbox on
+/// loopback with `JUCHU_LINE_PUSH=sandbox` or in the demo; otherwise nowhere
+/// (pushes stay queued, visible on the customer page).
+async fn line_pusher(demo: bool) -> Result<Option<juchu_adapters::LineMessagingClient>, CliError> {
+    if let Some(client) = juchu_adapters::LineMessagingClient::from_env() {
+        return client.map(Some).map_err(CliError::Config);
+    }
+    let sandbox = std::env::var("JUCHU_LINE_PUSH").is_ok_and(|v| v.trim() == "sandbox");
+    if !(demo || sandbox) {
+        return Ok(None);
+    }
+    let token = juchu_store::staff::random_token("");
+    let sb = juchu_adapters::LinePushSandbox::start(&token)
+        .await
+        .map_err(|e| CliError::Config(format!("LINE sandbox: {e}")))?;
+    println!("LINE pushes go to the sandbox at {}", sb.base_url());
+    juchu_adapters::LineMessagingClient::new(&sb.base_url(), &token)
+        .map(Some)
+        .map_err(CliError::Config)
+}
+
+/// The worker loops of a process: jobs, mail and payment requests, the
+/// request automation and LINE pushes, and in `juchu serve` (with the jobs'
+/// retention) the daily subscription run.
+fn workers(
+    store: &Store,
+    in_process: Option<Option<i64>>,
+    line: Option<juchu_adapters::LineMessagingClient>,
+) -> Result<worker::Supervisor, CliError> {
     let mut workers = worker::Supervisor::default();
+    let s = store.clone();
+    workers.spawn("requests", move || worker::process_requests(s.clone()));
+    if let Some(line) = line {
+        let s = store.clone();
+        workers.spawn("line", move || worker::deliver_line(s.clone(), line.clone()));
+    }
     let (s, smtp) = (store.clone(), smtp_config()?);
     workers.spawn("mail", move || {
         worker::deliver_mail(s.clone(), smtp.clone())

@@ -212,3 +212,42 @@ pub async fn run_jobs(store: Store) {
         }
     }
 }
+
+/// The request automation (RPA設定): while it runs, takes requests in
+/// arrival order every few seconds. On PostgreSQL several processes share
+/// the work; a request is applied once.
+pub async fn process_requests(store: Store) {
+    loop {
+        match store.process_requests(1000).await {
+            Ok(r) if r.total() > 0 => tracing::info!(
+                completed = r.completed,
+                refused = r.refused,
+                errors = r.errors,
+                no_rule = r.no_rule,
+                manual = r.manual,
+                "requests processed"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "request automation failed (will retry)"),
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+/// Pushes queued LINE messages every few seconds.
+pub async fn deliver_line(store: Store, client: juchu_adapters::LineMessagingClient) {
+    loop {
+        match store.deliver_line(&client, 200).await {
+            Ok(d) => {
+                for (id, why) in &d.failed {
+                    tracing::warn!(push = id, error = %why, "LINE push not delivered");
+                }
+                if d.sent > 0 {
+                    tracing::info!(sent = d.sent, "LINE pushes delivered");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "LINE delivery failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}

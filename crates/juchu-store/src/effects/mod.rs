@@ -22,6 +22,7 @@ mod deliveries;
 pub mod order_mail;
 mod payment_answers;
 pub mod payment_import;
+pub mod requests;
 pub mod shipment_import;
 mod subscription_notices;
 mod subscription_run;

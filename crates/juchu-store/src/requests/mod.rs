@@ -6,7 +6,9 @@
 //! received, validated as the seed's field scheme says, and stored whole or
 //! not at all.
 
+pub mod analytics;
 pub mod links;
+pub mod rules;
 
 use crate::StoreError;
 use crate::db::{Store, Tx, get_i64, get_opt_i64, get_str};
@@ -36,6 +38,30 @@ pub struct Request {
     pub tags: Vec<String>,
     pub received_at: String,
     pub updated_at: String,
+    /// 担当オペレーター (a staff user).
+    pub operator_id: Option<i64>,
+    pub memo: String,
+    /// 対応完了日時: when it was completed, refused or failed.
+    pub completed_at: Option<String>,
+    /// `auto` (a rule acted), `manual`, or empty.
+    pub handled_by: String,
+    pub rule_id: Option<i64>,
+    /// col_4 as sent.
+    pub product: String,
+    /// The pause (col_2) or cycle-change (col_3) period as read.
+    pub period: String,
+    /// `pending`: the automation has not looked at it yet.
+    pub auto_state: String,
+}
+
+impl Request {
+    /// An answer by field name.
+    pub fn answer(&self, name: &str) -> Option<String> {
+        self.answers
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.clone())
+    }
 }
 
 /// A request as it arrives.
@@ -54,16 +80,183 @@ pub struct NewRequest {
     pub offer: Option<Offer>,
 }
 
-/// Search of requests (keyset on id, newest first).
+/// Search of requests (受信BOX filters; keyset on id, newest first).
 #[derive(Debug, Clone, Default)]
 pub struct RequestQuery {
     pub customer_id: Option<i64>,
     pub subscription_id: Option<i64>,
     pub status: Option<RequestStatus>,
     pub request_type: Option<String>,
+    /// col_4, exact.
+    pub product: Option<String>,
+    /// 受付日時 from / to (Japan dates, inclusive).
+    pub received_from: Option<jiff::civil::Date>,
+    pub received_to: Option<jiff::civil::Date>,
+    /// 対応完了日時 from / to (Japan dates, inclusive).
+    pub completed_from: Option<jiff::civil::Date>,
+    pub completed_to: Option<jiff::civil::Date>,
+    pub operator_id: Option<i64>,
+    pub tag: Option<String>,
     /// Only requests with an id below this (the next page).
     pub before_id: Option<i64>,
     pub limit: i64,
+}
+
+/// The stored text of a Japan day's first moment.
+pub(crate) fn day_start(d: jiff::civil::Date) -> String {
+    juchu_domain::time::format_ts(juchu_domain::time::japan_day_start(d))
+}
+
+/// The stored text of the moment after a Japan day (an exclusive bound).
+pub(crate) fn day_after(d: jiff::civil::Date) -> String {
+    day_start(d.tomorrow().unwrap_or(d))
+}
+
+impl RequestQuery {
+    /// The WHERE clause and its arguments (status left out with `with_status`
+    /// false: the counts per status use the rest).
+    pub(crate) fn filter(&self, with_status: bool) -> (String, Vec<crate::db::Arg>) {
+        self.filter_as(with_status, "")
+    }
+
+    /// [`RequestQuery::filter`] with the columns qualified (`r.`) for a join.
+    pub(crate) fn filter_as(
+        &self,
+        with_status: bool,
+        table: &str,
+    ) -> (String, Vec<crate::db::Arg>) {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<crate::db::Arg> = Vec::new();
+        fn push(
+            clauses: &mut Vec<String>,
+            args: &mut Vec<crate::db::Arg>,
+            clause: &str,
+            arg: crate::db::Arg,
+        ) {
+            args.push(arg);
+            clauses.push(clause.replace("$?", &format!("${}", args.len())));
+        }
+        if let Some(c) = self.customer_id {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}customer_id = $?"),
+                c.into(),
+            );
+        }
+        if let Some(s) = self.subscription_id {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}subscription_id = $?"),
+                s.into(),
+            );
+        }
+        if with_status && let Some(s) = self.status {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}status = $?"),
+                s.code().into(),
+            );
+        }
+        if let Some(t) = &self.request_type {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}request_type = $?"),
+                t.as_str().into(),
+            );
+        }
+        if let Some(p) = &self.product {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}product = $?"),
+                p.trim().into(),
+            );
+        }
+        // Times are stored as UTC text (ISO 8601): a Japan date range is a
+        // text range from that day's start in Japan, and the index serves it.
+        if let Some(d) = self.received_from {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}received_at >= $?"),
+                day_start(d).into(),
+            );
+        }
+        if let Some(d) = self.received_to {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}received_at < $?"),
+                day_after(d).into(),
+            );
+        }
+        if let Some(d) = self.completed_from {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}completed_at >= $?"),
+                day_start(d).into(),
+            );
+        }
+        if let Some(d) = self.completed_to {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}completed_at < $?"),
+                day_after(d).into(),
+            );
+        }
+        if let Some(o) = self.operator_id {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}operator_id = $?"),
+                o.into(),
+            );
+        }
+        if let Some(t) = &self.tag {
+            // Tags are kept one per line: the tag between two line breaks.
+            let escaped = juchu_domain::normalize::like_prefix(t.trim());
+            let pattern = format!("%\n{}\n%", &escaped[..escaped.len() - 1]);
+            let n = args.len();
+            args.extend(["\n".into(), "\n".into(), pattern.into()]);
+            clauses.push(format!(
+                "(${} || {table}tags || ${}) LIKE ${} ESCAPE '\\'",
+                n + 1,
+                n + 2,
+                n + 3
+            ));
+        }
+        if let Some(b) = self.before_id {
+            push(
+                &mut clauses,
+                &mut args,
+                &format!("{table}id < $?"),
+                b.into(),
+            );
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        (filter, args)
+    }
+}
+
+/// A subscription's current dates, shown beside its requests in 受信BOX.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionDates {
+    pub status: String,
+    pub next_delivery: String,
+    pub next_ship: String,
+    pub previous_delivery: Option<String>,
+    /// 定期回数.
+    pub count: i64,
 }
 
 /// One intent a customer expressed (特商法 evidence), kept with its time.
@@ -100,9 +293,9 @@ pub struct RequestHistoryEntry {
     pub what: String,
 }
 
-const REQUEST_COLUMNS: &str = "id, form_id, customer_id, subscription_id, request_type, status, status_reason, channel, answers, offer, tags, received_at, updated_at";
+pub(crate) const REQUEST_COLUMNS: &str = "id, form_id, customer_id, subscription_id, request_type, status, status_reason, channel, answers, offer, tags, received_at, updated_at, operator_id, memo, completed_at, handled_by, rule_id, product, period, auto_state";
 
-fn request_from_row(r: &sqlx::any::AnyRow) -> Result<Request, StoreError> {
+pub(crate) fn request_from_row(r: &sqlx::any::AnyRow) -> Result<Request, StoreError> {
     let status = get_str(r, "status")?;
     let channel = get_str(r, "channel")?;
     let answers = get_str(r, "answers")?;
@@ -129,6 +322,14 @@ fn request_from_row(r: &sqlx::any::AnyRow) -> Result<Request, StoreError> {
             .collect(),
         received_at: get_str(r, "received_at")?,
         updated_at: get_str(r, "updated_at")?,
+        operator_id: get_opt_i64(r, "operator_id")?,
+        memo: get_str(r, "memo")?,
+        completed_at: crate::db::get_opt_str(r, "completed_at")?,
+        handled_by: get_str(r, "handled_by")?,
+        rule_id: get_opt_i64(r, "rule_id")?,
+        product: get_str(r, "product")?,
+        period: get_str(r, "period")?,
+        auto_state: get_str(r, "auto_state")?,
     })
 }
 
@@ -145,7 +346,7 @@ fn form_from_row(r: &sqlx::any::AnyRow) -> Result<RequestForm, StoreError> {
     })
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
 }
 
@@ -343,9 +544,10 @@ impl Store {
             }
             _ => String::new(),
         };
+        let (product, period) = analytics_columns(&kept);
         let inserted = sqlx::query(sqlx::AssertSqlSafe(
-            "INSERT INTO requests (form_id, customer_id, subscription_id, request_type, status, channel, answers, offer, tags, form_token, received_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id".to_string(),
+            "INSERT INTO requests (form_id, customer_id, subscription_id, request_type, status, channel, answers, offer, tags, form_token, received_at, updated_at, product, period) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) RETURNING id".to_string(),
         ))
         .bind(new.form_id)
         .bind(new.customer_id)
@@ -355,9 +557,11 @@ impl Store {
         .bind(channel.code())
         .bind(to_json(&kept.answers)?)
         .bind(new.offer.map(|o| o.code()).unwrap_or(""))
-        .bind(tags)
+        .bind(tags.clone())
         .bind(new.form_token.clone())
         .bind(now.clone())
+        .bind(product)
+        .bind(period)
         .fetch_one(&mut *tx)
         .await;
         let id = match inserted {
@@ -384,6 +588,10 @@ impl Store {
             }
         );
         add_history(&mut tx, id, actor, &received, &now).await?;
+        write_answers(&mut tx, id, &kept.answers).await?;
+        if !tags.is_empty() {
+            crate::requests::rules::ensure_tags(&mut tx, &[tags.clone()]).await?;
+        }
         match new.offer {
             Some(offer) => {
                 add_intent(
@@ -477,33 +685,8 @@ impl Store {
 
     /// Requests, newest first.
     pub async fn requests(&self, q: &RequestQuery) -> Result<Vec<Request>, StoreError> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<crate::db::Arg> = Vec::new();
-        let mut push = |clause: &str, arg: crate::db::Arg| {
-            args.push(arg);
-            clauses.push(clause.replace("$?", &format!("${}", args.len())));
-        };
-        if let Some(c) = q.customer_id {
-            push("customer_id = $?", c.into());
-        }
-        if let Some(s) = q.subscription_id {
-            push("subscription_id = $?", s.into());
-        }
-        if let Some(s) = q.status {
-            push("status = $?", s.code().into());
-        }
-        if let Some(t) = &q.request_type {
-            push("request_type = $?", t.as_str().into());
-        }
-        if let Some(b) = q.before_id {
-            push("id < $?", b.into());
-        }
+        let (filter, args) = q.filter(true);
         let limit = q.limit.clamp(1, 500);
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
         let sql = format!(
             "SELECT {REQUEST_COLUMNS} FROM requests{filter} ORDER BY id DESC LIMIT {limit}"
         );
@@ -511,6 +694,68 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(request_from_row).collect()
+    }
+
+    /// How many requests match the filters, per status (the 受信BOX tabs).
+    pub async fn request_counts(
+        &self,
+        q: &RequestQuery,
+    ) -> Result<Vec<(RequestStatus, i64)>, StoreError> {
+        let q = RequestQuery {
+            before_id: None,
+            ..q.clone()
+        };
+        let (filter, args) = q.filter(false);
+        let rows = crate::db::query_with(
+            format!("SELECT status, COUNT(*) AS n FROM requests{filter} GROUP BY status"),
+            args,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(RequestStatus, i64)> =
+            RequestStatus::ALL.iter().map(|s| (*s, 0)).collect();
+        for r in &rows {
+            if let Some(s) = RequestStatus::parse(&get_str(r, "status")?)
+                && let Some(slot) = out.iter_mut().find(|(k, _)| *k == s)
+            {
+                slot.1 = get_i64(r, "n")?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current dates of these subscriptions, by id (one query).
+    pub async fn subscription_dates(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, SubscriptionDates>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let args: Vec<crate::db::Arg> = ids.iter().map(|i| (*i).into()).collect();
+        let rows = crate::db::query_with(
+            format!(
+                "SELECT id, status, next_delivery_date, next_ship_date, previous_delivery_date, count FROM subscriptions WHERE id IN ({})",
+                crate::db::in_list(ids.len(), 1)
+            ),
+            args,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            out.insert(
+                get_i64(r, "id")?,
+                SubscriptionDates {
+                    status: get_str(r, "status")?,
+                    next_delivery: get_str(r, "next_delivery_date")?,
+                    next_ship: get_str(r, "next_ship_date")?,
+                    previous_delivery: crate::db::get_opt_str(r, "previous_delivery_date")?,
+                    count: get_i64(r, "count")?,
+                },
+            );
+        }
+        Ok(out)
     }
 
     pub async fn request_history(&self, id: i64) -> Result<Vec<RequestHistoryEntry>, StoreError> {
@@ -619,6 +864,51 @@ fn same_customer(existing: Request, customer_id: i64) -> Result<Request, StoreEr
     }
 }
 
+/// The columns analytics groups by: col_4, and the period of a 休止 (col_2) or
+/// a サイクル変更 (col_3) — as read (「2ヶ月」) when it can be, as sent otherwise.
+pub(crate) fn analytics_columns(s: &Submission) -> (String, String) {
+    let product = s.value("col_4").unwrap_or_default().trim().to_string();
+    let raw = match s.request_type.as_str() {
+        juchu_domain::request::PAUSE => s.value("col_2"),
+        juchu_domain::request::CYCLE_CHANGE => s.value("col_3"),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let period = juchu_domain::request_rule::Period::parse(raw)
+        .map(|p| p.label())
+        .unwrap_or_else(|| raw.trim().chars().take(50).collect());
+    (product, period)
+}
+
+/// Each answer as a row (per-answer breakdowns).
+pub(crate) async fn write_answers(
+    tx: &mut Tx,
+    request_id: i64,
+    answers: &[Answer],
+) -> Result<(), StoreError> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let mut args: Vec<crate::db::Arg> = Vec::with_capacity(answers.len() * 3);
+    let mut values = Vec::with_capacity(answers.len());
+    for (i, a) in answers.iter().enumerate() {
+        values.push(format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3));
+        args.push(request_id.into());
+        args.push(a.name.as_str().into());
+        args.push(a.value.chars().take(200).collect::<String>().into());
+    }
+    crate::db::query_with(
+        format!(
+            "INSERT INTO request_answers (request_id, name, value) VALUES {}",
+            values.join(", ")
+        ),
+        args,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn answers_text(s: &Submission) -> String {
     s.answers
         .iter()
@@ -627,7 +917,7 @@ fn answers_text(s: &Submission) -> String {
         .join(" / ")
 }
 
-async fn add_history(
+pub(crate) async fn add_history(
     tx: &mut Tx,
     request_id: i64,
     actor: &Actor,

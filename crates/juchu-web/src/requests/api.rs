@@ -26,9 +26,11 @@ pub struct RequestJson {
     /// 申請種別 (col_1).
     #[serde(rename = "type")]
     pub request_type: String,
-    /// open (未対応), in_progress, completed, refused, error, no_rule.
+    /// 未対応, 対応中, 対応完了, 対応不可, エラー, 条件未設定.
     pub status: String,
-    pub status_label: String,
+    /// The same as a code: open, in_progress, completed, refused, error, no_rule.
+    pub status_code: String,
+    /// Why 対応不可 or エラー (empty otherwise).
     pub status_reason: String,
     /// mypage, link, api, webhook, line.
     pub channel: String,
@@ -38,6 +40,17 @@ pub struct RequestJson {
     /// The 解約抑止 offer accepted instead of a cancellation.
     pub offer: Option<String>,
     pub tags: Vec<String>,
+    /// 担当オペレーター (staff id).
+    pub operator_id: Option<i64>,
+    pub memo: String,
+    /// 対応完了日時 (completed, refused or failed).
+    pub completed_at: Option<String>,
+    /// auto (a rule), manual, or empty.
+    pub handled_by: String,
+    /// The automation rule that acted.
+    pub rule_id: Option<i64>,
+    /// col_4 as sent.
+    pub product: String,
 }
 
 impl From<Request> for RequestJson {
@@ -48,14 +61,20 @@ impl From<Request> for RequestJson {
             subscription_id: r.subscription_id,
             form_id: r.form_id,
             request_type: r.request_type,
-            status: r.status.code().into(),
-            status_label: r.status.label().into(),
+            status: r.status.label().into(),
+            status_code: r.status.code().into(),
             status_reason: r.status_reason,
             channel: r.channel.code().into(),
             received_at: r.received_at,
             answers: r.answers,
             offer: r.offer.map(|o| o.code().to_string()),
             tags: r.tags,
+            operator_id: r.operator_id,
+            memo: r.memo,
+            completed_at: r.completed_at,
+            handled_by: r.handled_by,
+            rule_id: r.rule_id,
+            product: r.product,
         }
     }
 }
@@ -248,10 +267,34 @@ pub struct RequestListQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub request_type: Option<String>,
+    /// col_4 (商品), exact.
+    pub product: Option<String>,
+    /// 受付日 from / to (YYYY-MM-DD, Japan, inclusive).
+    pub received_from: Option<String>,
+    pub received_to: Option<String>,
+    /// 対応完了日 from / to (YYYY-MM-DD, Japan, inclusive).
+    pub completed_from: Option<String>,
+    pub completed_to: Option<String>,
+    /// 担当オペレーター (staff id).
+    pub operator_id: Option<i64>,
+    pub tag: Option<String>,
     /// The next page: requests with an id below this one.
     pub before_id: Option<i64>,
     /// 1–500 (default 100).
     pub limit: Option<i64>,
+}
+
+/// A `YYYY-MM-DD` query value, or 422 naming the parameter.
+pub(crate) fn query_date(
+    name: &str,
+    v: Option<&str>,
+) -> Result<Option<jiff::civil::Date>, ApiError> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => juchu_domain::time::parse_date(s).map(Some).map_err(|m| {
+            ApiError::invalid(FieldErrors::single(name, "invalid_date", format!("{name}: {m}")))
+        }),
+    }
 }
 
 /// Requests, newest first.
@@ -282,6 +325,13 @@ pub async fn list_requests(
             subscription_id: q.subscription_id,
             status,
             request_type: q.request_type.filter(|t| !t.trim().is_empty()),
+            product: q.product.filter(|t| !t.trim().is_empty()),
+            received_from: query_date("received_from", q.received_from.as_deref())?,
+            received_to: query_date("received_to", q.received_to.as_deref())?,
+            completed_from: query_date("completed_from", q.completed_from.as_deref())?,
+            completed_to: query_date("completed_to", q.completed_to.as_deref())?,
+            operator_id: q.operator_id,
+            tag: q.tag.filter(|t| !t.trim().is_empty()),
             before_id: q.before_id,
             limit: q.limit.unwrap_or(100),
         })

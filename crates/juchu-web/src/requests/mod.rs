@@ -1,7 +1,12 @@
-//! 申請 (seed 004): intake over the API, webhooks and LIFF (`api`), the
-//! admin's フォーム管理, 申請一覧 and マイページ設定 (`ui`).
+//! 申請 (seed 004): intake over the API, webhooks and LIFF (`api`), handling
+//! over the API (`handling_api`), 受信BOX (`inbox`), RPA設定 (`automation_ui`),
+//! 分析 (`analytics_ui`), and the admin's フォーム管理 and マイページ設定 (`ui`).
 
+pub mod analytics_ui;
 pub mod api;
+pub mod automation_ui;
+pub mod handling_api;
+pub mod inbox;
 pub mod ui;
 
 use crate::AppState;

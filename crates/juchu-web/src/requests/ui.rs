@@ -1,5 +1,4 @@
-//! The admin's side of 申請 and マイページ: 申請一覧 (what came in, with its
-//! answers and 履歴), フォーム管理 (design, copy), マイページ設定 (the words
+//! The admin's side of 申請 and マイページ: フォーム管理 (design, copy), マイページ設定 (the words
 //! customers read per 対応状況, message mails, cancellation terms, the
 //! webhook secret, inviting every customer), a subscription's signed link
 //! and a customer's case file and invitation.
@@ -17,15 +16,12 @@ use juchu_domain::FieldErrors;
 use juchu_domain::access::Permission;
 use juchu_domain::masters::HandlingStatus;
 use juchu_domain::mypage::default_customer_label;
-use juchu_domain::request::{Offer, Question, QuestionKind, RequestForm, RequestStatus};
+use juchu_domain::request::{Offer, Question, QuestionKind, RequestForm};
 use juchu_store::StoreError;
-use juchu_store::requests::{Request, RequestHistoryEntry, RequestQuery};
 use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/requests", get(list))
-        .route("/requests/{id}", get(detail))
         .route("/settings/request-forms", get(forms))
         .route(
             "/settings/request-forms/new",
@@ -42,161 +38,6 @@ pub fn routes() -> Router<AppState> {
         .route("/subscriptions/{id}/request-link", post(make_link))
         .route("/customers/{id}/mypage-invitation", post(invite))
         .route("/customers/{id}/request-file", get(case_file))
-}
-
-struct RequestRow {
-    id: i64,
-    received_at: String,
-    customer_id: i64,
-    subscription_id: String,
-    request_type: String,
-    status: String,
-    channel: String,
-    answers: String,
-    offer: String,
-}
-
-fn row(r: &Request) -> RequestRow {
-    RequestRow {
-        id: r.id,
-        received_at: display(&r.received_at),
-        customer_id: r.customer_id,
-        subscription_id: r.subscription_id.map(|s| s.to_string()).unwrap_or_default(),
-        request_type: r.request_type.clone(),
-        status: r.status.label().into(),
-        channel: r.channel.label().into(),
-        answers: r
-            .answers
-            .iter()
-            .map(|a| format!("{}: {}", a.name, a.value))
-            .collect::<Vec<_>>()
-            .join(" / "),
-        offer: r.offer.map(|o| o.label().to_string()).unwrap_or_default(),
-    }
-}
-
-fn display(ts: &str) -> String {
-    juchu_domain::time::parse_ts(ts)
-        .map(juchu_domain::time::display_ts)
-        .unwrap_or_else(|| ts.to_string())
-}
-
-#[derive(Template)]
-#[template(path = "requests/list.html")]
-struct ListPage {
-    nav: Nav,
-    rows: Vec<RequestRow>,
-    statuses: Vec<(&'static str, &'static str)>,
-    status: String,
-    request_type: String,
-    customer_id: String,
-    next: Option<i64>,
-}
-
-impl ListPage {
-    fn is_status(&self, code: &str) -> bool {
-        self.status == code
-    }
-}
-
-async fn list(
-    State(st): State<AppState>,
-    session: StaffSession,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let g = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-    let limit = 100;
-    let query = RequestQuery {
-        customer_id: g("customer_id").parse().ok(),
-        status: RequestStatus::parse(&g("status")),
-        request_type: Some(g("type")).filter(|t| !t.is_empty()),
-        before_id: g("before").parse().ok(),
-        limit,
-        ..Default::default()
-    };
-    let list = match st.store.requests(&query).await {
-        Ok(l) => l,
-        Err(e) => return store_error_page(e),
-    };
-    let next = (list.len() as i64 == limit)
-        .then(|| list.last().map(|r| r.id))
-        .flatten();
-    render(
-        StatusCode::OK,
-        &ListPage {
-            nav: Nav::of(&session),
-            rows: list.iter().map(row).collect(),
-            statuses: RequestStatus::ALL
-                .iter()
-                .map(|s| (s.code(), s.label()))
-                .collect(),
-            status: g("status"),
-            request_type: g("type"),
-            customer_id: g("customer_id"),
-            next,
-        },
-    )
-}
-
-#[derive(Template)]
-#[template(path = "requests/detail.html")]
-struct DetailPage {
-    nav: Nav,
-    r: RequestRow,
-    answers: Vec<(String, String, String)>,
-    history: Vec<RequestHistoryEntry>,
-    tags: String,
-}
-
-async fn detail(
-    State(st): State<AppState>,
-    session: StaffSession,
-    Path(id): Path<i64>,
-) -> Response {
-    let (r, mut history) = match (
-        st.store.request(id).await,
-        st.store.request_history(id).await,
-    ) {
-        (Ok(r), Ok(h)) => (r, h),
-        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
-    };
-    for h in &mut history {
-        h.at = display(&h.at);
-    }
-    let labels: HashMap<String, String> = match r.form_id {
-        Some(f) => match st.store.request_form(f).await {
-            Ok(form) => form
-                .questions
-                .into_iter()
-                .map(|q| (q.field, q.label))
-                .collect(),
-            Err(_) => HashMap::new(),
-        },
-        None => HashMap::new(),
-    };
-    let answers = r
-        .answers
-        .iter()
-        .map(|a| {
-            let label = labels.get(&a.name).cloned().unwrap_or_else(|| {
-                juchu_domain::request::FieldName::parse(&a.name)
-                    .and_then(|f| f.fixed_label())
-                    .unwrap_or("")
-                    .to_string()
-            });
-            (a.name.clone(), label, a.value.clone())
-        })
-        .collect();
-    render(
-        StatusCode::OK,
-        &DetailPage {
-            nav: Nav::of(&session),
-            tags: r.tags.join("、"),
-            r: row(&r),
-            answers,
-            history,
-        },
-    )
 }
 
 #[derive(Template)]
