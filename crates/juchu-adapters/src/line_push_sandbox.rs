@@ -136,7 +136,11 @@ async fn push(State(sb): State<LinePushSandbox>, headers: HeaderMap, body: Bytes
     };
     match failure {
         Some(SandboxFailure::ServerError) => {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", &[]);
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                &[],
+            );
         }
         Some(SandboxFailure::TooManyRequests) => {
             return error(
@@ -169,7 +173,11 @@ async fn push(State(sb): State<LinePushSandbox>, headers: HeaderMap, body: Bytes
         return error(StatusCode::BAD_REQUEST, "The retry key is invalid", &[]);
     }
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "The request body has 1 error(s)", &[]);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "The request body has 1 error(s)",
+            &[],
+        );
     };
     let to = json.get("to").and_then(|v| v.as_str()).unwrap_or("");
     if !is_user_id(to) {
@@ -198,7 +206,10 @@ async fn push(State(sb): State<LinePushSandbox>, headers: HeaderMap, body: Bytes
             return error(
                 StatusCode::BAD_REQUEST,
                 "The request body has 1 error(s)",
-                &[("Must be one of the following values: [text]", &format!("messages[{i}].type"))],
+                &[(
+                    "Must be one of the following values: [text]",
+                    &format!("messages[{i}].type"),
+                )],
             );
         }
         let n = text.chars().count();
@@ -206,7 +217,10 @@ async fn push(State(sb): State<LinePushSandbox>, headers: HeaderMap, body: Bytes
             return error(
                 StatusCode::BAD_REQUEST,
                 "The request body has 1 error(s)",
-                &[("Length must be between 0 and 5000", &format!("messages[{i}].text"))],
+                &[(
+                    "Length must be between 0 and 5000",
+                    &format!("messages[{i}].text"),
+                )],
             );
         }
         texts.push(text.to_string());
@@ -241,7 +255,11 @@ async fn push(State(sb): State<LinePushSandbox>, headers: HeaderMap, body: Bytes
         .enumerate()
         .map(|(i, _)| serde_json::json!({"id": format!("{request_id}-{i}"), "quoteToken": "sandbox"}))
         .collect();
-    let mut r = (StatusCode::OK, axum::Json(serde_json::json!({"sentMessages": sent}))).into_response();
+    let mut r = (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"sentMessages": sent})),
+    )
+        .into_response();
     if let Ok(v) = request_id.parse() {
         r.headers_mut().insert("x-line-request-id", v);
     }
@@ -269,9 +287,15 @@ mod tests {
     async fn the_client_and_the_sandbox_agree_on_the_api() {
         let sb = LinePushSandbox::start("token-1").await.unwrap();
         let client = LineMessagingClient::new(&sb.base_url(), "token-1").unwrap();
-        client.push(&push(USER, &["こんにちは"], KEY)).await.unwrap();
+        client
+            .push(&push(USER, &["こんにちは"], KEY))
+            .await
+            .unwrap();
         // The same retry key again: 409, which is "sent already".
-        client.push(&push(USER, &["こんにちは"], KEY)).await.unwrap();
+        client
+            .push(&push(USER, &["こんにちは"], KEY))
+            .await
+            .unwrap();
         assert_eq!(sb.received().len(), 1);
         assert_eq!(sb.received()[0].texts, vec!["こんにちは".to_string()]);
 
@@ -295,14 +319,24 @@ mod tests {
         ));
         sb.fail_next(&[SandboxFailure::ServerError, SandboxFailure::TooManyRequests]);
         assert!(matches!(
-            client.push(&push(USER, &["x"], "523e4567-e89b-42d3-a456-426614174000")).await,
+            client
+                .push(&push(USER, &["x"], "523e4567-e89b-42d3-a456-426614174000"))
+                .await,
             Err(PushFailure::Retry { .. })
         ));
         assert!(matches!(
-            client.push(&push(USER, &["x"], "523e4567-e89b-42d3-a456-426614174000")).await,
-            Err(PushFailure::Retry { retry_after: Some(_), .. })
+            client
+                .push(&push(USER, &["x"], "523e4567-e89b-42d3-a456-426614174000"))
+                .await,
+            Err(PushFailure::Retry {
+                retry_after: Some(_),
+                ..
+            })
         ));
-        client.push(&push(USER, &["x"], "523e4567-e89b-42d3-a456-426614174000")).await.unwrap();
+        client
+            .push(&push(USER, &["x"], "523e4567-e89b-42d3-a456-426614174000"))
+            .await
+            .unwrap();
         assert_eq!(sb.received().len(), 2);
     }
 }

@@ -341,7 +341,10 @@ pub fn check_rule(
             "送信するメッセージを入力してください",
         );
     }
-    for (field, text) in [("message", &rule.message), ("success_memo", &rule.success_memo)] {
+    for (field, text) in [
+        ("message", &rule.message),
+        ("success_memo", &rule.success_memo),
+    ] {
         for var in variables_in(text) {
             if !VARIABLES.iter().any(|(v, _)| *v == var) {
                 e.add(
@@ -642,7 +645,9 @@ pub fn commands_for(
                 return Err(FieldErrors::single(
                     "period",
                     "unreadable_period",
-                    format!("サイクル変更期間（col_3）「{period}」を読み取れません（例: 2ヶ月、45日）"),
+                    format!(
+                        "サイクル変更期間（col_3）「{period}」を読み取れません（例: 2ヶ月、45日）"
+                    ),
                 ));
             };
             let cycle = p.as_cycle(&sub.cycle, sub.schedule.next_delivery);
@@ -715,12 +720,7 @@ fn refusal(rule: &RequestRule, facts: &SubscriptionFacts<'_>) -> Option<String> 
 
 /// Fills `{{ 変数 }}` in a message or memo line from the subscription after
 /// the change. An unknown variable stays as written (rules are checked on save).
-pub fn render(
-    text: &str,
-    sub: &Subscription,
-    request_type: &str,
-    customer_name: &str,
-) -> String {
+pub fn render(text: &str, sub: &Subscription, request_type: &str, customer_name: &str) -> String {
     let values: HashMap<&str, String> = [
         ("次回配送予定日", sub.schedule.next_delivery.to_string()),
         ("次回発送予定日", sub.schedule.next_ship.to_string()),
@@ -900,7 +900,13 @@ mod tests {
         let s = sub(vec![item("A", "商品A", false)]);
         let rules = [rule(1, RuleType::Pause, &["A"])];
         assert_eq!(
-            decide(None, "お届け日変更", &answers(&[]), Some(&facts(&s)), &rules),
+            decide(
+                None,
+                "お届け日変更",
+                &answers(&[]),
+                Some(&facts(&s)),
+                &rules
+            ),
             Decision::Manual
         );
     }
@@ -1002,9 +1008,14 @@ mod tests {
     #[test]
     fn several_products_need_one_rule_covering_all() {
         let s = sub(vec![item("A", "商品A", false), item("B", "商品B", false)]);
-        let rules = [rule(1, RuleType::Skip, &["A"]), rule(2, RuleType::Skip, &["B"])];
+        let rules = [
+            rule(1, RuleType::Skip, &["A"]),
+            rule(2, RuleType::Skip, &["B"]),
+        ];
         let d = decide(None, "スキップ", &answers(&[]), Some(&facts(&s)), &rules);
-        assert!(matches!(d, Decision::Error(m) if m.starts_with("複数商品") && m.contains("商品B")));
+        assert!(
+            matches!(d, Decision::Error(m) if m.starts_with("複数商品") && m.contains("商品B"))
+        );
         let rules = [rule(3, RuleType::Skip, &["A", "商品B"])];
         assert!(matches!(
             decide(None, "スキップ", &answers(&[]), Some(&facts(&s)), &rules),
@@ -1014,7 +1025,13 @@ mod tests {
         let rules = [rule(4, RuleType::Skip, &["a", "商品B "])];
         let single = sub(vec![item("A", "商品A", false)]);
         assert!(matches!(
-            decide(None, "スキップ", &answers(&[]), Some(&facts(&single)), &rules),
+            decide(
+                None,
+                "スキップ",
+                &answers(&[]),
+                Some(&facts(&single)),
+                &rules
+            ),
             Decision::Error(_)
         ));
     }
@@ -1037,20 +1054,31 @@ mod tests {
                 std::slice::from_ref(r),
             )
         };
-        assert!(matches!(refuse(&s, &r, None), Decision::Refuse { reason, .. } if reason.contains("定期回数が3回")));
+        assert!(
+            matches!(refuse(&s, &r, None), Decision::Refuse { reason, .. } if reason.contains("定期回数が3回"))
+        );
         s.count = 4;
         assert!(matches!(refuse(&s, &r, None), Decision::Apply { .. }));
         r.refusal.refused_order_statuses = vec!["発送準備中".into()];
-        assert!(matches!(refuse(&s, &r, Some("発送準備中")), Decision::Refuse { reason, .. } if reason.contains("発送準備中")));
-        assert!(matches!(refuse(&s, &r, Some("新規受付")), Decision::Apply { .. }));
+        assert!(
+            matches!(refuse(&s, &r, Some("発送準備中")), Decision::Refuse { reason, .. } if reason.contains("発送準備中"))
+        );
+        assert!(matches!(
+            refuse(&s, &r, Some("新規受付")),
+            Decision::Apply { .. }
+        ));
         r.refusal.min_days_to_ship = Some(18);
         // 12-07 → 12-24: 17 days.
-        assert!(matches!(refuse(&s, &r, None), Decision::Refuse { reason, .. } if reason.contains("17日")));
+        assert!(
+            matches!(refuse(&s, &r, None), Decision::Refuse { reason, .. } if reason.contains("17日"))
+        );
         r.refusal.min_days_to_ship = Some(17);
         assert!(matches!(refuse(&s, &r, None), Decision::Apply { .. }));
         r.refusal.allowed_statuses = vec![SubscriptionStatus::Active];
         s.status = SubscriptionStatus::Stopped;
-        assert!(matches!(refuse(&s, &r, None), Decision::Refuse { reason, .. } if reason.contains("停止")));
+        assert!(
+            matches!(refuse(&s, &r, None), Decision::Refuse { reason, .. } if reason.contains("停止"))
+        );
     }
 
     #[test]

@@ -237,7 +237,9 @@ fn workers(
     workers.spawn("requests", move || worker::process_requests(s.clone()));
     if let Some(line) = line {
         let s = store.clone();
-        workers.spawn("line", move || worker::deliver_line(s.clone(), line.clone()));
+        workers.spawn("line", move || {
+            worker::deliver_line(s.clone(), line.clone())
+        });
     }
     let (s, smtp) = (store.clone(), smtp_config()?);
     workers.spawn("mail", move || {

@@ -447,14 +447,14 @@ impl Store {
         let rows = crate::db::query_with(
             format!(
                 "SELECT x.product, x.operator_id, x.offer, x.request_type, COUNT(*) AS n, \
-                    SUM(CASE WHEN x.created > 0 THEN 1 ELSE 0 END) AS created, \
-                    SUM(CASE WHEN x.paid > 0 THEN 1 ELSE 0 END) AS paid, \
-                    SUM(CASE WHEN x.sub_status = 'cancelled' AND x.created < ${n} THEN 1 ELSE 0 END) AS cancelled, \
-                    SUM(x.revenue) AS revenue \
+                    CAST(SUM(CASE WHEN x.created > 0 THEN 1 ELSE 0 END) AS BIGINT) AS created, \
+                    CAST(SUM(CASE WHEN x.paid > 0 THEN 1 ELSE 0 END) AS BIGINT) AS paid, \
+                    CAST(SUM(CASE WHEN x.sub_status = 'cancelled' AND x.created < ${n} THEN 1 ELSE 0 END) AS BIGINT) AS cancelled, \
+                    CAST(SUM(x.revenue) AS BIGINT) AS revenue \
                  FROM (SELECT r.product, r.operator_id, r.offer, r.request_type, s.status AS sub_status, \
                     (SELECT COUNT(*) FROM orders o WHERE o.subscription_id = r.subscription_id AND o.ordered_at > r.completed_at) AS created, \
                     (SELECT COUNT(*) FROM orders o WHERE o.subscription_id = r.subscription_id AND o.ordered_at > r.completed_at AND o.paid_at IS NOT NULL) AS paid, \
-                    (SELECT COALESCE(SUM(o.total), 0) FROM orders o WHERE o.subscription_id = r.subscription_id AND o.ordered_at > r.completed_at AND o.paid_at IS NOT NULL) AS revenue \
+                    (SELECT CAST(COALESCE(SUM(o.total), 0) AS BIGINT) FROM orders o WHERE o.subscription_id = r.subscription_id AND o.ordered_at > r.completed_at AND o.paid_at IS NOT NULL) AS revenue \
                     FROM requests r JOIN subscriptions s ON s.id = r.subscription_id{}) x \
                  GROUP BY x.product, x.operator_id, x.offer, x.request_type",
                 scope

@@ -4,14 +4,16 @@
 
 use crate::AppState;
 use crate::auth::StaffSession;
-use crate::requests::handling_api::{AnalyticsQuery, UsageQuery, table_csv, usage_csv, usage_range};
+use crate::requests::handling_api::{
+    AnalyticsQuery, UsageQuery, table_csv, usage_csv, usage_range,
+};
 use crate::views::*;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use juchu_store::requests::analytics::{CountTable, OutcomeRow};
 use std::collections::HashMap;
 
@@ -105,7 +107,13 @@ fn view(t: &CountTable, qs: &str) -> TableView {
         rows: t
             .rows
             .iter()
-            .map(|r| (r.label.clone(), r.count, format!("{}({:.1}%)", r.count, r.ratio)))
+            .map(|r| {
+                (
+                    r.label.clone(),
+                    r.count,
+                    format!("{}({:.1}%)", r.count, r.ratio),
+                )
+            })
             .collect(),
         chart: bar_chart(t),
         csv: format!("/requests/analytics/{}.csv?{qs}", t.key),
@@ -142,7 +150,11 @@ impl AnalyticsPage {
         yen(*v)
     }
     fn is_question(&self, q: &str) -> bool {
-        self.f.get("question").map(String::as_str).unwrap_or("col_5") == q
+        self.f
+            .get("question")
+            .map(String::as_str)
+            .unwrap_or("col_5")
+            == q
     }
 }
 
@@ -188,7 +200,11 @@ async fn page(
         ),
     };
     let cycles = q.cycles.unwrap_or(3).clamp(1, 24);
-    let a = match st.store.request_analytics(&query, &q.question(), cycles).await {
+    let a = match st
+        .store
+        .request_analytics(&query, &q.question(), cycles)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return store_error_page(e),
     };
@@ -197,8 +213,7 @@ async fn page(
     if let Ok(forms) = st.store.request_forms().await {
         for form in forms {
             for question in form.questions {
-                if question.field != "col_5"
-                    && !questions.iter().any(|(k, _)| *k == question.field)
+                if question.field != "col_5" && !questions.iter().any(|(k, _)| *k == question.field)
                 {
                     questions.push((
                         question.field.clone(),
@@ -293,7 +308,11 @@ async fn table_file(
         Err(e) => return error_page(StatusCode::UNPROCESSABLE_ENTITY, &e.body.message),
     };
     let cycles = q.cycles.unwrap_or(3).clamp(1, 24);
-    let a = match st.store.request_analytics(&query, &q.question(), cycles).await {
+    let a = match st
+        .store
+        .request_analytics(&query, &q.question(), cycles)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return store_error_page(e),
     };
@@ -364,8 +383,14 @@ mod tests {
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("&lt;script&gt;"));
         assert!(!svg.contains("<script>"));
-        assert!(svg.contains(r#"width="320""#), "the largest bar is full width");
-        assert!(svg.contains(r#"width="160""#), "half the count, half the width");
+        assert!(
+            svg.contains(r#"width="320""#),
+            "the largest bar is full width"
+        );
+        assert!(
+            svg.contains(r#"width="160""#),
+            "half the count, half the width"
+        );
         assert!(svg.contains("10(66.7%)"));
     }
 }

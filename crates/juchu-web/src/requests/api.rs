@@ -292,7 +292,11 @@ pub(crate) fn query_date(
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => juchu_domain::time::parse_date(s).map(Some).map_err(|m| {
-            ApiError::invalid(FieldErrors::single(name, "invalid_date", format!("{name}: {m}")))
+            ApiError::invalid(FieldErrors::single(
+                name,
+                "invalid_date",
+                format!("{name}: {m}"),
+            ))
         }),
     }
 }

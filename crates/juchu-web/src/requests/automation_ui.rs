@@ -35,7 +35,10 @@ pub fn routes() -> Router<AppState> {
             "/settings/request-automation/rules/{id}",
             get(edit_rule).post(save_rule),
         )
-        .route("/settings/request-automation/rules/{id}/copy", post(copy_rule))
+        .route(
+            "/settings/request-automation/rules/{id}/copy",
+            post(copy_rule),
+        )
         .route(
             "/settings/request-automation/rules/{id}/delete",
             post(delete_rule),
@@ -161,7 +164,11 @@ async fn automation_page(
         forms_by_id(st).await,
     ) {
         (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), ..) | (_, _, _, Err(e), _) | (.., Err(e)) => {
+        (Err(e), ..)
+        | (_, Err(e), ..)
+        | (_, _, Err(e), ..)
+        | (_, _, _, Err(e), _)
+        | (.., Err(e)) => {
             return store_error_page(e);
         }
     };
@@ -199,7 +206,12 @@ async fn page(
     automation_page(&st, &session, flash, vec![]).await
 }
 
-async fn set_running(st: &AppState, session: &StaffSession, f: &HashMap<String, String>, on: bool) -> Response {
+async fn set_running(
+    st: &AppState,
+    session: &StaffSession,
+    f: &HashMap<String, String>,
+    on: bool,
+) -> Response {
     if let Some(refused) = refuse_post(session, Permission::WriteMasters, f) {
         return refused;
     }
@@ -214,15 +226,27 @@ async fn set_running(st: &AppState, session: &StaffSession, f: &HashMap<String, 
     }
 }
 
-async fn start(State(st): State<AppState>, session: StaffSession, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn start(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     set_running(&st, &session, &f, true).await
 }
 
-async fn stop(State(st): State<AppState>, session: StaffSession, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn stop(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     set_running(&st, &session, &f, false).await
 }
 
-async fn add_tag(State(st): State<AppState>, session: StaffSession, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn add_tag(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(refused) = refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
@@ -233,13 +257,23 @@ async fn add_tag(State(st): State<AppState>, session: StaffSession, Form(f): For
     {
         Ok(()) => Redirect::to("/settings/request-automation?done=saved#tags").into_response(),
         Err(StoreError::Invalid(e)) => {
-            automation_page(&st, &session, "", e.0.into_iter().map(|x| x.message).collect()).await
+            automation_page(
+                &st,
+                &session,
+                "",
+                e.0.into_iter().map(|x| x.message).collect(),
+            )
+            .await
         }
         Err(e) => store_error_page(e),
     }
 }
 
-async fn delete_tag(State(st): State<AppState>, session: StaffSession, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn delete_tag(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(refused) = refuse_post(&session, Permission::WriteMasters, &f) {
         return refused;
     }
@@ -303,7 +337,10 @@ fn fields_of(r: &RequestRule) -> HashMap<String, String> {
     f.insert("cancel_reason".into(), r.cancel_reason.clone());
     f.insert(
         "min_count".into(),
-        r.refusal.min_count.map(|x| x.to_string()).unwrap_or_default(),
+        r.refusal
+            .min_count
+            .map(|x| x.to_string())
+            .unwrap_or_default(),
     );
     f.insert(
         "min_days_to_ship".into(),
@@ -410,7 +447,11 @@ fn rule_from_form(id: i64, pairs: &[(String, String)]) -> Result<RequestRule, Ve
         message: f.get("message").cloned().unwrap_or_default(),
         position: 0,
     };
-    if errors.is_empty() { Ok(rule) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(rule)
+    } else {
+        Err(errors)
+    }
 }
 
 async fn edit_page(
@@ -462,10 +503,23 @@ async fn new_rule(State(st): State<AppState>, session: StaffSession) -> Response
     let mut f = HashMap::new();
     f.insert("type".into(), "pause".into());
     f.insert("pause_base".into(), "next".into());
-    edit_page(&st, &session, 0, f, &[SubscriptionStatus::Active], &[], vec![]).await
+    edit_page(
+        &st,
+        &session,
+        0,
+        f,
+        &[SubscriptionStatus::Active],
+        &[],
+        vec![],
+    )
+    .await
 }
 
-async fn edit_rule(State(st): State<AppState>, session: StaffSession, Path(id): Path<i64>) -> Response {
+async fn edit_rule(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<i64>,
+) -> Response {
     match st.store.request_rule(id).await {
         Ok(r) => {
             edit_page(
@@ -483,7 +537,12 @@ async fn edit_rule(State(st): State<AppState>, session: StaffSession, Path(id): 
     }
 }
 
-async fn save(st: &AppState, session: &StaffSession, id: i64, pairs: Vec<(String, String)>) -> Response {
+async fn save(
+    st: &AppState,
+    session: &StaffSession,
+    id: i64,
+    pairs: Vec<(String, String)>,
+) -> Response {
     let f: HashMap<String, String> = pairs.iter().cloned().collect();
     if let Some(refused) = refuse_post(session, Permission::WriteMasters, &f) {
         return refused;
@@ -520,7 +579,11 @@ async fn save(st: &AppState, session: &StaffSession, id: i64, pairs: Vec<(String
     }
 }
 
-async fn create_rule(State(st): State<AppState>, session: StaffSession, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+async fn create_rule(
+    State(st): State<AppState>,
+    session: StaffSession,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
     save(&st, &session, 0, pairs).await
 }
 

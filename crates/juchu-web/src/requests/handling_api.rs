@@ -219,10 +219,7 @@ impl AnalyticsQuery {
             received_to: query_date("received_to", self.received_to.as_deref())?,
             completed_from: query_date("completed_from", self.completed_from.as_deref())?,
             completed_to: query_date("completed_to", self.completed_to.as_deref())?,
-            product: self
-                .product
-                .clone()
-                .filter(|p| !p.trim().is_empty()),
+            product: self.product.clone().filter(|p| !p.trim().is_empty()),
             limit: 1,
             ..Default::default()
         })
@@ -300,7 +297,10 @@ pub async fn patch_request(
     let p: RequestPatch = parse_json(&body)?;
     let cmds = patch_commands(&p)?;
     Ok(Json(
-        st.store.change_request(id, &cmds, &caller.actor).await?.into(),
+        st.store
+            .change_request(id, &cmds, &caller.actor)
+            .await?
+            .into(),
     ))
 }
 
@@ -590,7 +590,9 @@ pub async fn stop_request_automation(
     State(st): State<AppState>,
 ) -> Result<Json<AutomationJson>, ApiError> {
     caller.require(Permission::WriteMasters)?;
-    st.store.set_request_automation(false, &caller.actor).await?;
+    st.store
+        .set_request_automation(false, &caller.actor)
+        .await?;
     Ok(Json(automation_json(&st).await?))
 }
 
@@ -650,10 +652,18 @@ pub(crate) fn usage_range(
     let to = query_date("to", q.to.as_deref())?;
     let mut e = FieldErrors::default();
     if from.is_none() {
-        e.add("from", "required", "from（対応完了日の開始、YYYY-MM-DD）を指定してください");
+        e.add(
+            "from",
+            "required",
+            "from（対応完了日の開始、YYYY-MM-DD）を指定してください",
+        );
     }
     if to.is_none() {
-        e.add("to", "required", "to（対応完了日の終了、YYYY-MM-DD）を指定してください");
+        e.add(
+            "to",
+            "required",
+            "to（対応完了日の終了、YYYY-MM-DD）を指定してください",
+        );
     }
     if let (Some(f), Some(t)) = (from, to)
         && f > t
@@ -670,18 +680,21 @@ pub(crate) fn usage_csv(u: &Usage) -> Vec<u8> {
     let mut out: Vec<u8> = b"\xef\xbb\xbf".to_vec();
     let line =
         |cells: Vec<String>| record_line(&cells.into_iter().map(neutralise).collect::<Vec<_>>());
-    out.extend(line(vec![
-        "申請ID".into(),
-        "受付日時".into(),
-        "対応完了日時".into(),
-        "顧客ID".into(),
-        "定期受注ID".into(),
-        "申請種別".into(),
-        "商品".into(),
-        "対応ステータス".into(),
-        "自動処理ルール".into(),
-        "RPA結果内容".into(),
-    ]).into_bytes());
+    out.extend(
+        line(vec![
+            "申請ID".into(),
+            "受付日時".into(),
+            "対応完了日時".into(),
+            "顧客ID".into(),
+            "定期受注ID".into(),
+            "申請種別".into(),
+            "商品".into(),
+            "対応ステータス".into(),
+            "自動処理ルール".into(),
+            "RPA結果内容".into(),
+        ])
+        .into_bytes(),
+    );
     for r in &u.rows {
         out.extend(
             line(vec![

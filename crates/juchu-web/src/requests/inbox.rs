@@ -420,7 +420,16 @@ async fn detail(
         Some("rerun") => "再実行します。自動処理が次に処理します。",
         _ => "",
     };
-    detail_page(&st, &session, id, None, HashMap::new(), vec![], flash.into()).await
+    detail_page(
+        &st,
+        &session,
+        id,
+        None,
+        HashMap::new(),
+        vec![],
+        flash.into(),
+    )
+    .await
 }
 
 fn messages(e: StoreError) -> Result<Vec<String>, Response> {
@@ -458,7 +467,16 @@ async fn handle(
     let cmds = match patch_commands(&patch) {
         Ok(c) => c,
         Err(e) => {
-            return detail_page(&st, &session, id, None, HashMap::new(), vec![e.body.message], String::new()).await;
+            return detail_page(
+                &st,
+                &session,
+                id,
+                None,
+                HashMap::new(),
+                vec![e.body.message],
+                String::new(),
+            )
+            .await;
         }
     };
     match st.store.change_request(id, &cmds, &session.actor()).await {
