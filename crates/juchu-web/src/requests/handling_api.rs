@@ -84,7 +84,7 @@ pub struct TagBody {
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct DryRunJson {
+pub struct RequestDryRunJson {
     pub request_id: i64,
     pub received_at: String,
     #[serde(rename = "type")]
@@ -520,14 +520,14 @@ pub async fn copy_request_rule(
 
 /// What a rule would do to each request of the last N days (nothing changes).
 #[utoipa::path(post, path = "/api/v1/request-rules/{id}/dry-run", tag = "requests", params(("id" = i64, Path), DryRunQuery),
-    responses((status = 200, body = [DryRunJson]), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
+    responses((status = 200, body = [RequestDryRunJson]), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn dry_run_request_rule(
     caller: ApiCaller,
     State(st): State<AppState>,
     Path(id): Path<i64>,
     Query(q): Query<DryRunQuery>,
-) -> Result<Json<Vec<DryRunJson>>, ApiError> {
+) -> Result<Json<Vec<RequestDryRunJson>>, ApiError> {
     caller.require(Permission::Read)?;
     let rule = st.store.request_rule(id).await?;
     let lines = st
@@ -537,7 +537,7 @@ pub async fn dry_run_request_rule(
     Ok(Json(
         lines
             .into_iter()
-            .map(|l| DryRunJson {
+            .map(|l| RequestDryRunJson {
                 request_id: l.request_id,
                 received_at: l.received_at,
                 request_type: l.request_type,
