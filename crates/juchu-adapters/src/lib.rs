@@ -19,7 +19,7 @@ pub mod payment_sandbox;
 pub mod smtp;
 pub mod tracking_sandbox;
 
-pub use line_push::LineMessagingClient;
+pub use line_push::{LineMessagingClient, install_tls_provider};
 pub use line_push_sandbox::{LinePushSandbox, SandboxFailure};
 pub use line_sandbox::LineSandbox;
 pub use payment_sandbox::SandboxGateway;

@@ -33,8 +33,18 @@ impl std::fmt::Debug for LineMessagingClient {
     }
 }
 
+/// Makes aws-lc-rs (which lettre's SMTP TLS already uses) the process's TLS
+/// provider, once: the HTTP client is built without a provider of its own, so
+/// one crypto library serves every TLS connection. Call it before building
+/// any HTTP client.
+pub fn install_tls_provider() {
+    // Err: a provider is installed already (this one, by an earlier call).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 impl LineMessagingClient {
     pub fn new(base: &str, channel_access_token: &str) -> Result<Self, String> {
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))

@@ -410,28 +410,17 @@ impl Schedule {
         }
     }
 
-    /// スキップ: on a monthly cycle the next delivery moves to the cycle's next
-    /// anchor date after it — the gap rule would land a day early after a
-    /// 30-day month ("monthly on the 26th": 12-26 → 01-25). On a cycle of days
-    /// or weeks it moves by the gap between the previous and the next delivery
-    /// date (the seed rule, which also keeps a manually moved rhythm); without a
-    /// previous date, or with a gap that is not positive, by one cycle. The ship
-    /// date is re-derived; the previous delivery date is unchanged (nothing was
-    /// delivered).
+    /// スキップ: the next delivery moves to the cycle's next delivery after it
+    /// (the rule: "the next delivery of the cycle"); the ship date is
+    /// re-derived and the previous delivery date is unchanged (nothing was
+    /// delivered). The seed's rule — add the gap between the previous and the
+    /// next delivery — was used before and is wrong once the next date has
+    /// moved without a delivery: after a 休止 or a first skip the previous
+    /// date stays behind, the gap grows, and a second skip jumped two cycles
+    /// (found by the request automation's tests). On a monthly cycle the gap
+    /// also landed a day early after a 30-day month.
     pub fn skip(&self, cycle: &Cycle, cal: &ShippingCalendar) -> Result<Schedule, FieldErrors> {
-        if let Cycle::Months { .. } | Cycle::MonthWeekday { .. } = cycle {
-            return Ok(self.with_delivery(cycle.next_after(self.next_delivery)?, cal));
-        }
-        let gap = self
-            .previous_delivery
-            .and_then(|p| self.next_delivery.since(p).ok())
-            .map(|span| i64::from(span.get_days()))
-            .filter(|g| *g > 0);
-        let next = match gap {
-            Some(g) => add_days(self.next_delivery, g, NEXT_DELIVERY_FIELD)?,
-            None => cycle.next_after(self.next_delivery)?,
-        };
-        Ok(self.with_delivery(next, cal))
+        Ok(self.with_delivery(cycle.next_after(self.next_delivery)?, cal))
     }
 
     /// 休止: the next delivery is `days` (1–365, field `days`) after the next or the
@@ -1017,25 +1006,26 @@ mod tests {
     }
 
     #[test]
-    fn skip_adds_the_gap_or_one_cycle() {
+    fn skip_moves_to_the_next_delivery_of_the_cycle() {
         let c = cal();
         let cycle = Cycle::Days { every: 30 };
         let s = sched(Some("2026-11-01"), "2026-11-21", "2026-11-19");
-        // The gap (20 days) is added, not the cycle.
+        // One cycle after the next delivery, whatever the previous was.
         let skipped = s.skip(&cycle, &c).unwrap();
         assert_eq!(
             skipped,
-            sched(Some("2026-11-01"), "2026-12-11", "2026-12-09")
+            sched(Some("2026-11-01"), "2026-12-21", "2026-12-19")
         );
-        // Without a previous date: one cycle.
+        // A second skip moves one more cycle, not the grown gap (50 days).
+        assert_eq!(
+            skipped.skip(&cycle, &c).unwrap().next_delivery,
+            d("2027-01-20")
+        );
         let first = sched(None, "2026-11-21", "2026-11-19");
         assert_eq!(
             first.skip(&cycle, &c).unwrap(),
             sched(None, "2026-12-21", "2026-12-19")
         );
-        // A gap that is not positive (previous moved after next by hand): one cycle.
-        let odd = sched(Some("2026-11-21"), "2026-11-21", "2026-11-19");
-        assert_eq!(odd.skip(&cycle, &c).unwrap().next_delivery, d("2026-12-21"));
         let inverted = sched(Some("2026-12-01"), "2026-11-21", "2026-11-19");
         assert_eq!(
             inverted.skip(&months(1, 31), &c).unwrap().next_delivery,
@@ -1046,8 +1036,8 @@ mod tests {
             no_ship_weekdays: vec![7],
             ..cal()
         };
-        // A 22-day gap: 11-23 → Tue 12-15.
-        let s2 = sched(Some("2026-11-01"), "2026-11-23", "2026-11-21");
+        // 11-15 + 30 = Tue 12-15.
+        let s2 = sched(Some("2026-11-01"), "2026-11-15", "2026-11-13");
         // 12-15 − 2 = Sun 12-13 → Sat 12-12.
         assert_eq!(
             s2.skip(&cycle, &sundays).unwrap(),
@@ -1575,8 +1565,8 @@ mod tests {
             prop_assert!(cal.delivery_date_for(ship) <= delivery);
         }
 
-        // (5) Skip moves the next delivery strictly later (monthly: to the next
-        // anchor date) and keeps ship ≤ delivery.
+        // (5) Skip moves the next delivery to the cycle's next delivery after
+        // it, whatever the previous date, and keeps ship ≤ delivery.
         #[test]
         fn skip_moves_later_and_keeps_the_order(
             (next, cal) in any_date().prop_flat_map(|x| (Just(x), calendar_around(x))),
@@ -1593,13 +1583,7 @@ mod tests {
             prop_assert!(k.next_ship <= k.next_delivery);
             prop_assert_eq!(k.previous_delivery, s.previous_delivery);
             prop_assert!(k.validate().is_ok());
-            // Monthly (a day or the Kth weekday): the next anchor date; days and
-            // weeks: the gap, or one cycle.
-            match (c, gap) {
-                (Cycle::Months { .. } | Cycle::MonthWeekday { .. }, _) => prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap()),
-                (_, Some(g)) if g > 0 => prop_assert_eq!(k.next_delivery, next.checked_add(g.days()).unwrap()),
-                _ => prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap()),
-            }
+            prop_assert_eq!(k.next_delivery, c.next_after(next).unwrap());
         }
 
         // (6) Preview delivery dates strictly increase; ship dates never pass them.

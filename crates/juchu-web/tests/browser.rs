@@ -704,6 +704,17 @@ async fn staff_changes_a_handling_status_and_sees_it_in_history() {
     );
 }
 
+/// Whether the page is wider than its window (it scrolls sideways).
+async fn scrolls_sideways(c: &fantoccini::Client) -> Result<bool, fantoccini::error::CmdError> {
+    let v = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await?;
+    Ok(v[0].as_f64().unwrap_or(0.0) > v[1].as_f64().unwrap_or(0.0))
+}
+
 /// Width of the page's content: more than the window means the page scrolls
 /// sideways (unusable on a phone).
 async fn page_width(c: &fantoccini::Client) -> Result<f64, fantoccini::error::CmdError> {
@@ -972,4 +983,205 @@ async fn a_customer_uses_mypage_on_a_phone_and_a_desktop() {
     let messages = t.store.order_messages(&number).await.unwrap();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1].body, "置き配でお願いします。");
+}
+
+/// The request desk as the seed's operator works it: RPA設定 — a 休止 rule
+/// added from the page, the automation started; 受信BOX — the automated
+/// request 対応完了 with its new date, a request the automation leaves to a
+/// person handled by hand with a preview first; 分析 with its charts.
+#[tokio::test]
+async fn an_operator_automates_requests_and_handles_the_rest_by_hand() {
+    let t = TestStore::sqlite().await;
+    t.store
+        .create_product(juchu_store::masters::ProductInput {
+            code: "SUP-01".into(),
+            name: "コラーゲンサプリ".into(),
+            unit_price: 3980,
+            tax_rate: 8,
+            shipping_fee: None,
+            payment_fee: None,
+            is_bundled_item: false,
+            is_subscription: true,
+        })
+        .await
+        .unwrap();
+    t.store
+        .create_staff(
+            "owner@example.jp",
+            "店長 山本",
+            "correct horse battery",
+            Role::Owner,
+        )
+        .await
+        .unwrap();
+    let app = TestApp::start(t.store.clone()).await;
+    let hanako = common::customer(&t.store, "山田", "hanako@example.jp").await;
+    let token = app.token(Role::Owner).await;
+    let (s, order) = common::api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/orders",
+        Some(serde_json::json!({
+            "customer_id": hanako,
+            "billing": {
+                "family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ",
+                "postal_code": "150-0001", "prefecture": "東京都", "address1": "渋谷区神宮前1-2-3",
+                "phone": "090-1234-5678", "email": "hanako@example.jp"
+            },
+            "items": [{"product_code": "SUP-01", "quantity": 1}],
+            "payment_method": "代金引換",
+            "scheduled_delivery_date": "2027-01-10",
+            "subscription_cycle": {"kind": "days", "every": 30}
+        })),
+    )
+    .await;
+    assert_eq!(s, 201, "{order}");
+    let sub = order["subscription_id"].as_i64().unwrap();
+    let send = |fields: serde_json::Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let (s, r) = common::api(
+                app,
+                &token,
+                reqwest::Method::POST,
+                "/api/v1/requests",
+                Some(serde_json::json!({"customer_id": hanako, "subscription_id": sub, "fields": fields})),
+            )
+            .await;
+            assert_eq!(s, 201, "{r}");
+            r["id"].as_i64().unwrap()
+        }
+    };
+
+    let (_driver, port) = start_driver().await;
+    let dir = screenshot_dir();
+    let (c, profile) = browser(port, 1280).await;
+    let result = async {
+        log_in(&c, &app, "owner@example.jp", "correct horse battery").await?;
+        c.wait().for_element(Locator::Css("header")).await?;
+        c.goto(&app.url("/settings/request-automation")).await?;
+        c.find(Locator::Id("automation-stopped")).await?;
+        c.find(Locator::Id("rule-new")).await?.click().await?;
+        c.wait().for_element(Locator::Id("rule-form")).await?;
+        c.find(Locator::Css("input[name=name]"))
+            .await?
+            .send_keys("サプリ（休止）")
+            .await?;
+        c.find(Locator::Id("rule-products"))
+            .await?
+            .send_keys("SUP-01")
+            .await?;
+        c.find(Locator::Css(
+            "select[name=message_channel] option[value=mail]",
+        ))
+        .await?
+        .click()
+        .await?;
+        // A message without text is refused with the reason; nothing saved.
+        c.find(Locator::Id("rule-save")).await?.click().await?;
+        wait_for_text(&c, "#rule-errors", "送信するメッセージを入力してください").await?;
+        c.find(Locator::Id("rule-message"))
+            .await?
+            .send_keys("休止を承りました。次回のお届けは{{次回配送予定日}}です。")
+            .await?;
+        c.find(Locator::Id("rule-save")).await?.click().await?;
+        wait_for_text(&c, "#rules", "サプリ（休止）").await?;
+        c.find(Locator::Id("automation-start"))
+            .await?
+            .click()
+            .await?;
+        wait_for_text(&c, "#automation-state", "稼働中").await?;
+        std::fs::write(dir.join("request-automation.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = c.close().await;
+        let _ = std::fs::remove_dir_all(&profile);
+        panic!("RPA設定: {e}");
+    }
+    let pause = send(serde_json::json!({"col_1": "休止", "col_2": "1ヶ月", "col_4": "コラーゲンサプリ", "col_5": "満足"})).await;
+    let change = send(serde_json::json!({"col_1": "お届け日変更", "col_4": "コラーゲンサプリ", "col_5": "普通", "col_6": "2月は旅行中です"})).await;
+    // The worker's pass (the test app runs no worker loops).
+    let report = t.store.process_requests(10).await.unwrap();
+    assert_eq!((report.completed, report.manual), (1, 1));
+
+    let result = async {
+        c.goto(&app.url("/requests")).await?;
+        c.wait().for_element(Locator::Id("requests")).await?;
+        let tabs = c.find(Locator::Id("status-tabs")).await?.text().await?;
+        assert!(
+            tabs.contains("未対応1") && tabs.contains("対応完了1"),
+            "{tabs}"
+        );
+        let row = c
+            .find(Locator::Css(&format!("tr[data-id='{pause}']")))
+            .await?
+            .text()
+            .await?;
+        // 02-09 (the next delivery after the first) + 1 calendar month.
+        assert!(
+            row.contains("対応完了") && row.contains("2027-03-09"),
+            "{row}"
+        );
+        std::fs::write(dir.join("request-inbox.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        assert!(
+            !scrolls_sideways(&c).await?,
+            "受信BOX scrolls sideways at 1280 px"
+        );
+        c.find(Locator::Css(&format!("tr[data-id='{change}'] a")))
+            .await?
+            .click()
+            .await?;
+        c.wait().for_element(Locator::Id("apply-form")).await?;
+        c.find(Locator::Css("#apply-action option[value='スキップ']"))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::Id("apply-preview-button"))
+            .await?
+            .click()
+            .await?;
+        let preview = wait_for_text(&c, "#apply-preview", "2027-04-08").await?;
+        assert!(preview.contains("スキップ"), "{preview}");
+        // The preview changed nothing.
+        wait_for_text(&c, "#next-delivery", "2027-03-09").await?;
+        c.find(Locator::Id("apply-button")).await?.click().await?;
+        wait_for_text(&c, "#flash", "対応完了").await?;
+        wait_for_text(&c, "#request-status", "対応完了").await?;
+        wait_for_text(&c, "#next-delivery", "2027-04-08").await?;
+        wait_for_text(&c, "#history", "手動対応").await?;
+        std::fs::write(dir.join("request-detail.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        c.goto(&app.url("/requests/analytics")).await?;
+        c.wait().for_element(Locator::Id("table-by_type")).await?;
+        let charts = c.find_all(Locator::Css("svg.chart")).await?;
+        assert!(charts.len() >= 7, "a chart per table ({})", charts.len());
+        let answers = c.find(Locator::Id("table-by_answer")).await?.text().await?;
+        assert!(
+            answers.contains("満足") && answers.contains("1(50.0%)"),
+            "{answers}"
+        );
+        assert!(
+            !scrolls_sideways(&c).await?,
+            "分析 scrolls sideways at 1280 px"
+        );
+        std::fs::write(dir.join("request-analytics.png"), c.screenshot().await?)
+            .expect("write screenshot");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    result.expect("受信BOX and 分析");
+    let h = t.store.subscription_history(sub).await.unwrap();
+    assert!(
+        h.iter()
+            .any(|e| e.actor_name.starts_with(&format!("申請 #{change}"))),
+        "the request is the actor in the subscription's 履歴"
+    );
 }

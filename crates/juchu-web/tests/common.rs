@@ -35,6 +35,7 @@ impl TestApp {
         // Links in customers' mails point here, as `juchu serve` sets it.
         store.set_public_url(&base).await.expect("public url");
         let server = tokio::spawn(app.run());
+        juchu_adapters::install_tls_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -341,10 +341,9 @@ both_stores!(
             get(&app, &owner, &format!("/api/v1/requests/{skip}")).await["status"],
             "対応完了"
         );
-        // Two skips in arrival order (the re-run one first), each adding the
-        // gap between the previous (01-10, unchanged by a skip) and the next
-        // delivery — the seed's rule: 02-09 → 03-11 (+30) → 05-10 (+60).
-        assert_eq!(next_delivery(&app, &owner, sub2).await, "2027-05-10");
+        // Two skips in arrival order (the re-run one first), each to the
+        // cycle's next delivery: 02-09 → 03-11 → 04-10.
+        assert_eq!(next_delivery(&app, &owner, sub2).await, "2027-04-10");
         assert_eq!(
             get(&app, &owner, &format!("/api/v1/requests/{change}")).await["status"],
             "未対応"

@@ -406,6 +406,7 @@ async fn run_in(
         .create_api_token("bench", juchu_domain::access::Role::Owner)
         .await
         .map_err(e)?;
+    juchu_adapters::install_tls_provider();
     let client = reqwest::Client::new();
     let http_n = (args.intake / 2).max(10);
     let t = Instant::now();

@@ -365,3 +365,131 @@ pub async fn generate(
     }
     Ok(created)
 }
+
+/// Requests to try 受信BOX, RPA設定 and 分析 with: automation rules for the
+/// products of the demo's subscriptions (休止 and スキップ for every product;
+/// 解約 refused before the third delivery) and `n` requests of every type
+/// from subscribers, received while the automation waits; the automation is
+/// started, so the worker processes them in arrival order. Only for a shop
+/// with no rule and no request yet.
+pub async fn requests(store: &Store, n: usize, seed: u64) -> Result<usize, StoreError> {
+    if !store.request_rules().await?.is_empty()
+        || !store
+            .requests(&juchu_store::requests::RequestQuery {
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .is_empty()
+    {
+        return Ok(0);
+    }
+    let subs = store
+        .search_subscriptions(&juchu_store::subscriptions::SubscriptionQuery {
+            status: Some("有効".into()),
+            page: 1,
+            per_page: 200,
+            ..Default::default()
+        })
+        .await?
+        .subscriptions;
+    let mut products: Vec<(String, String)> = Vec::new();
+    for s in &subs {
+        for i in s.items.iter().filter(|i| !i.is_bundled_item) {
+            if !products.iter().any(|(c, _)| *c == i.product_code) {
+                products.push((i.product_code.clone(), i.product_name.clone()));
+            }
+        }
+    }
+    if products.is_empty() {
+        return Ok(0);
+    }
+    let codes: Vec<String> = products.iter().map(|(c, _)| c.clone()).collect();
+    let reasons = store.subscription_reasons().await?;
+    let rule = |name: &str,
+                json: serde_json::Value|
+     -> Result<juchu_domain::request_rule::RequestRule, StoreError> {
+        let mut v = json;
+        v["name"] = name.into();
+        v["products"] = serde_json::json!(codes);
+        serde_json::from_value(v).map_err(|e| StoreError::Other(e.to_string()))
+    };
+    for r in [
+        rule(
+            "全商品（休止）",
+            serde_json::json!({"type": "休止", "pause_base": "next",
+                "refusal": {"allowed_statuses": ["active"], "refused_order_statuses": ["発送済み"]},
+                "on_success": {"add": ["休止済"]},
+                "message_channel": "line",
+                "message": "{{お名前}}様\n休止を承りました。次回のお届けは{{次回配送予定日}}です。"}),
+        )?,
+        rule(
+            "全商品（スキップ）",
+            serde_json::json!({"type": "スキップ", "refusal": {"min_days_to_ship": 3},
+                "message_channel": "mail",
+                "message": "{{お名前}}様\n次回分をスキップしました。次回のお届けは{{次回配送予定日}}（{{継続回数}}回目まで済）です。"}),
+        )?,
+        rule(
+            "全商品（解約）",
+            serde_json::json!({"type": "解約",
+                "cancel_reason": reasons.cancel.first().cloned().unwrap_or_else(|| "その他".into()),
+                "refusal": {"min_count": 3}, "on_refusal": {"add": ["解約不可（回数）"]}}),
+        )?,
+    ] {
+        store.save_request_rule(&r).await?;
+    }
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let asks: &[(&str, &str, &str)] = &[
+        ("休止", "col_2", "1ヶ月"),
+        ("休止", "col_2", "2ヶ月"),
+        ("休止", "col_2", "30日"),
+        ("スキップ", "", ""),
+        ("スキップ", "", ""),
+        ("解約", "", ""),
+        ("サイクル変更", "col_3", "2ヶ月"),
+        ("お届け日変更", "", ""),
+    ];
+    let satisfaction = ["満足", "やや満足", "普通", "やや不満", "不満"];
+    let mut made = 0;
+    for _ in 0..n {
+        let s = &subs[rng.random_range(0..subs.len())];
+        let Some(customer_id) = s.customer_id else {
+            continue;
+        };
+        let (kind, field, value) = asks[rng.random_range(0..asks.len())];
+        let product = s
+            .items
+            .iter()
+            .find(|i| !i.is_bundled_item)
+            .map(|i| i.product_name.clone())
+            .unwrap_or_default();
+        let mut fields = vec![
+            ("col_1".to_string(), kind.to_string()),
+            ("col_4".to_string(), product),
+            (
+                "col_5".to_string(),
+                satisfaction[rng.random_range(0..satisfaction.len())].to_string(),
+            ),
+        ];
+        if !field.is_empty() {
+            fields.push((field.to_string(), value.to_string()));
+        }
+        store
+            .receive_request(
+                &juchu_store::requests::NewRequest {
+                    customer_id,
+                    subscription_id: Some(s.id),
+                    channel: Some(juchu_domain::request::Channel::Mypage),
+                    fields,
+                    ..Default::default()
+                },
+                &Actor::system("デモ"),
+            )
+            .await?;
+        made += 1;
+    }
+    store
+        .set_request_automation(true, &Actor::system("デモ"))
+        .await?;
+    Ok(made)
+}

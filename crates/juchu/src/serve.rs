@@ -128,6 +128,10 @@ async fn prepare_demo(store: &Store) -> Result<(), CliError> {
             );
         }
     }
+    let made = demo::requests(store, 60, 7).await?;
+    if made > 0 {
+        println!("{made} demo requests in 受信BOX; the automation (RPA設定) is running");
+    }
     Ok(())
 }
 

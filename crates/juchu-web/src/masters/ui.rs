@@ -90,7 +90,14 @@ struct MasterPage {
     blacklist: Option<(bool, String, Vec<String>)>,
     /// On a customer's page: whether they signed up to マイページ, and
     /// their requests (申請) as (id, received, type, status).
-    mypage: Option<(bool, Vec<RequestLine>)>,
+    /// Signed up, the latest requests, the linked LINE user id, and LINE
+    /// pushes (time, status, text).
+    mypage: Option<(
+        bool,
+        Vec<RequestLine>,
+        String,
+        Vec<(String, String, String)>,
+    )>,
 }
 
 struct Kind {
@@ -815,6 +822,32 @@ async fn customer_detail(
         Ok(s) => s,
         Err(e) => return store_error_page(e),
     };
+    let (line_user, line_messages) = match (
+        st.store.customer_line_user(id).await,
+        st.store.customer_line_messages(id).await,
+    ) {
+        (Ok(u), Ok(m)) => (
+            u.unwrap_or_default(),
+            m.into_iter()
+                .take(10)
+                .map(|x| {
+                    (
+                        juchu_domain::time::parse_ts(&x.created_at)
+                            .map(juchu_domain::time::display_ts)
+                            .unwrap_or(x.created_at),
+                        match x.status.as_str() {
+                            "sent" => "送信済み".to_string(),
+                            "failed" => format!("送信失敗: {}", x.last_error),
+                            _ if !x.last_error.is_empty() => format!("再送待ち: {}", x.last_error),
+                            _ => "送信待ち".to_string(),
+                        },
+                        x.texts.join(" / "),
+                    )
+                })
+                .collect(),
+        ),
+        (Err(e), _) | (_, Err(e)) => return store_error_page(e),
+    };
     let requests = match st
         .store
         .requests(&juchu_store::requests::RequestQuery {
@@ -926,7 +959,7 @@ async fn customer_detail(
         search_blacklisted: false,
         editing_id: c.id.to_string(),
         blacklist: Some((c.blacklisted, c.blacklist_reason.clone(), reasons)),
-        mypage: Some((signed_up, requests)),
+        mypage: Some((signed_up, requests, line_user, line_messages)),
     };
     render(StatusCode::OK, &t)
 }
