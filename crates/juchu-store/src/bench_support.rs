@@ -574,4 +574,183 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Requests of `kinds` (休止「1ヶ月」 or スキップ, by turns) for these
+    /// (customer, subscription) pairs, pending for the automation, many rows
+    /// per statement (the bench's data load, not what is measured).
+    pub async fn bench_insert_requests(
+        &self,
+        subs: &[(i64, i64)],
+        product: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let now = self.clock.now_text();
+        let mut ids = Vec::with_capacity(subs.len());
+        for chunk in subs.chunks(400) {
+            let mut args: Vec<crate::Arg> = Vec::new();
+            let mut values = Vec::new();
+            for (customer, sub) in chunk {
+                let pause = (sub % 2) == 0;
+                let (kind, answers, period) = if pause {
+                    (
+                        juchu_domain::request::PAUSE,
+                        format!(
+                            r#"[{{"name":"col_1","value":"休止"}},{{"name":"col_2","value":"1ヶ月"}},{{"name":"col_4","value":"{product}"}}]"#
+                        ),
+                        "1ヶ月",
+                    )
+                } else {
+                    (
+                        juchu_domain::request::SKIP,
+                        format!(
+                            r#"[{{"name":"col_1","value":"スキップ"}},{{"name":"col_4","value":"{product}"}}]"#
+                        ),
+                        "",
+                    )
+                };
+                let b = args.len();
+                values.push(format!(
+                    "(${}, ${}, ${}, 'open', 'api', ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 7
+                ));
+                args.push((*customer).into());
+                args.push((*sub).into());
+                args.push(kind.into());
+                args.push(answers.into());
+                args.push(product.into());
+                args.push(period.into());
+                args.push(now.as_str().into());
+            }
+            let rows = crate::db::query_with(
+                format!(
+                    "INSERT INTO requests (customer_id, subscription_id, request_type, status, channel, answers, product, period, received_at, updated_at) VALUES {} RETURNING id",
+                    values.join(", ")
+                ),
+                args,
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                ids.push(crate::db::get_i64(r, "id")?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The raw baseline of the request automation: for each request, read its
+    /// subscription's dates, UPDATE the subscription to the new date (休止 one
+    /// month later, スキップ one 30-day cycle), INSERT its 履歴 row, UPDATE the
+    /// request to 対応完了 and INSERT the request's 履歴 row — in one
+    /// transaction that is rolled back (the automation then does the same
+    /// work for real). Returns the requests done.
+    pub async fn bench_raw_request_apply(&self, ids: &[i64]) -> Result<usize, StoreError> {
+        let now = self.clock.now_text();
+        let mut tx = self.begin().await?;
+        for id in ids {
+            let r = sqlx::query(
+                "SELECT r.request_type, s.id AS sub, s.next_delivery_date FROM requests r JOIN subscriptions s ON s.id = r.subscription_id WHERE r.id = $1",
+            )
+            .bind(*id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let sub = crate::db::get_i64(&r, "sub")?;
+            let next: jiff::civil::Date = crate::db::get_str(&r, "next_delivery_date")?
+                .parse()
+                .map_err(|e: jiff::Error| StoreError::Other(e.to_string()))?;
+            let pause = crate::db::get_str(&r, "request_type")? == juchu_domain::request::PAUSE;
+            let new = if pause {
+                next.checked_add(jiff::Span::new().months(1))
+            } else {
+                next.checked_add(jiff::Span::new().days(30))
+            }
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+            let ship = new
+                .checked_sub(jiff::Span::new().days(2))
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            sqlx::query("UPDATE subscriptions SET next_delivery_date = $1, next_ship_date = $2, version = version + 1, updated_at = $3 WHERE id = $4")
+                .bind(new.to_string())
+                .bind(ship.to_string())
+                .bind(now.clone())
+                .bind(sub)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO subscription_history (subscription_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) VALUES ($1, $2, 'request', $3, 'bench', 'next_delivery_date', $4, $5, '')")
+                .bind(sub)
+                .bind(now.clone())
+                .bind(*id)
+                .bind(next.to_string())
+                .bind(new.to_string())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE requests SET status = 'completed', completed_at = $1, handled_by = 'auto', auto_state = 'done', updated_at = $1 WHERE id = $2")
+                .bind(now.clone())
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO request_history (request_id, actor, what, at) VALUES ($1, 'bench', '対応完了', $2)")
+                .bind(*id)
+                .bind(now.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.rollback().await?;
+        Ok(ids.len())
+    }
+
+    /// `n` requests for the analytics measurement, made in SQL (types,
+    /// statuses, 10 products, periods, operators, 解約抑止 offers and a col_5
+    /// answer spread over two years and the first 1,000 customers).
+    pub async fn bench_insert_analytics_requests(&self, n: i64) -> Result<(), StoreError> {
+        let (series, ts) = match self.backend {
+            crate::Backend::Postgres => (
+                "generate_series(1, $1) AS s(g)".to_string(),
+                "to_char(timestamp '2025-01-01' + g * interval '63 seconds', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')".to_string(),
+            ),
+            crate::Backend::Sqlite => (
+                "(WITH RECURSIVE c(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM c WHERE g < $1) SELECT g FROM c) AS s".to_string(),
+                "strftime('%Y-%m-%dT%H:%M:%SZ', 1735689600 + g * 63, 'unixepoch')".to_string(),
+            ),
+        };
+        let staff = sqlx::query("SELECT MIN(id) AS v FROM staff_users")
+            .fetch_one(&self.pool)
+            .await?;
+        let staff = crate::db::get_opt_i64(&staff, "v")?;
+        let operator = match staff {
+            Some(s) => format!("CASE WHEN g % 3 = 0 THEN NULL ELSE {s} END"),
+            None => "NULL".into(),
+        };
+        let before = sqlx::query("SELECT COALESCE(MAX(id), 0) AS v FROM requests")
+            .fetch_one(&self.pool)
+            .await?;
+        let before = crate::db::get_i64(&before, "v")?;
+        let sql = format!(
+            "INSERT INTO requests (customer_id, request_type, status, channel, answers, offer, tags, received_at, updated_at, completed_at, product, period, operator_id, auto_state, handled_by) \
+             SELECT c.id, \
+               CASE g % 5 WHEN 0 THEN '休止' WHEN 1 THEN 'スキップ' WHEN 2 THEN '解約' WHEN 3 THEN 'サイクル変更' ELSE 'お届け日変更' END, \
+               CASE g % 7 WHEN 0 THEN 'open' WHEN 1 THEN 'refused' WHEN 2 THEN 'error' ELSE 'completed' END, \
+               'mypage', '[]', CASE WHEN g % 5 = 1 AND g % 4 = 0 THEN 'discount' ELSE '' END, '', {ts}, {ts}, \
+               CASE WHEN g % 7 = 0 THEN NULL ELSE {ts} END, \
+               'PRODUCT-' || (g % 10), \
+               CASE g % 5 WHEN 0 THEN (CASE g % 3 WHEN 0 THEN '1ヶ月' WHEN 1 THEN '2ヶ月' ELSE '30日' END) WHEN 3 THEN (CASE g % 2 WHEN 0 THEN '2ヶ月' ELSE '45日' END) ELSE '' END, \
+               {operator}, 'done', 'auto' \
+             FROM {series} JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS rn FROM customers ORDER BY id LIMIT 1000) c ON c.rn = g % 1000"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(n)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO request_answers (request_id, name, value) SELECT id, 'col_5', CASE id % 5 WHEN 0 THEN '満足' WHEN 1 THEN 'やや満足' WHEN 2 THEN '普通' WHEN 3 THEN 'やや不満' ELSE '不満' END FROM requests WHERE id > $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

@@ -64,6 +64,18 @@ pub struct BenchArgs {
     /// 在庫 and ホーム — on `--orders` orders.
     #[arg(long)]
     only_desk: bool,
+    /// Only 申請: `--requests` 休止 / スキップ requests processed by the
+    /// automation next to raw UPDATEs with 履歴, then the analytics over
+    /// `--analytics-requests` requests next to their raw GROUP BYs.
+    #[arg(long)]
+    only_requests: bool,
+    /// Requests in the automation measurement.
+    #[arg(long, default_value_t = 10_000)]
+    requests: usize,
+    /// Requests in the analytics measurement (default: 1,000,000 on
+    /// PostgreSQL, 200,000 on SQLite).
+    #[arg(long)]
+    analytics_requests: Option<i64>,
     /// Orders in the bulk-update measurement.
     #[arg(long, default_value_t = 100_000)]
     bulk: usize,
@@ -265,7 +277,11 @@ async fn run_in(
     let pg = store.backend == Backend::Postgres;
     let n = args.orders.unwrap_or(if pg { 1_000_000 } else { 100_000 });
     let mut r = Report { lines: vec![] };
-    if args.only_subscriptions || args.only_automation || args.only_blacklist || args.only_shipments
+    if args.only_subscriptions
+        || args.only_automation
+        || args.only_blacklist
+        || args.only_shipments
+        || args.only_requests
     {
         println!(
             "juchu bench on {location}: 1000 demo orders, {} intake orders per measurement",
@@ -289,6 +305,10 @@ async fn run_in(
     if args.only_blacklist {
         demo::generate(store, 1000, 7, false).await.map_err(e)?;
         return blacklist_section(store, args, &mut r).await;
+    }
+    if args.only_requests {
+        demo::generate(store, 1000, 7, false).await.map_err(e)?;
+        return requests_section(store, args, &mut r).await;
     }
     if args.only_shipments {
         demo::generate(store, 1000, 7, false).await.map_err(e)?;
@@ -1953,5 +1973,246 @@ async fn mypage_section(store: &Store, r: &mut Report) -> Result<(), String> {
     )
     .await?;
     row("受注一覧: 未読メッセージ", ours, raw);
+    Ok(())
+}
+
+/// Milliseconds of `runs` runs of `f`, sorted.
+async fn timings_ms<F, Fut>(runs: usize, mut f: F) -> Result<Vec<f64>, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut t = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let s = Instant::now();
+        f().await?;
+        t.push(s.elapsed().as_secs_f64() * 1000.0);
+    }
+    t.sort_by(|a, b| a.total_cmp(b));
+    Ok(t)
+}
+
+fn p(t: &[f64], q: f64) -> f64 {
+    t[((t.len() as f64 - 1.0) * q).round() as usize]
+}
+
+/// 申請: the automation over `--requests` 休止 / スキップ requests next to
+/// raw UPDATEs of the same subscriptions with their 履歴 rows (and the
+/// request rows), then every analytics table over `--analytics-requests`
+/// requests next to its raw GROUP BY.
+async fn requests_section(store: &Store, args: &BenchArgs, r: &mut Report) -> Result<(), String> {
+    let e = |e: juchu_store::StoreError| e.to_string();
+    let pg = store.backend == Backend::Postgres;
+    let k = args.requests;
+    r.header(&format!(
+        "## request automation: {k} 休止 / スキップ requests (one rule each, RPA設定)"
+    ));
+    let actor = Actor::system("bench");
+    let mut rng = SmallRng::seed_from_u64(29);
+    let first = store
+        .clock
+        .today()
+        .checked_add(jiff::Span::new().days(40))
+        .map_err(|x| x.to_string())?;
+    let t = Instant::now();
+    let mut orders = Vec::with_capacity(k);
+    let mut made = 0;
+    while made < k {
+        let m = 500.min(k - made);
+        let batch: Vec<NewOrder> = (0..m)
+            .map(|i| NewOrder {
+                billing: demo::random_address(&mut rng, 8_000_000 + made + i),
+                items: vec![ItemInput {
+                    product_code: "SUP-COLLAGEN-30".into(),
+                    quantity: 1,
+                    unit_price: Some(1980),
+                }],
+                payment_method: Some("credit_card".into()),
+                carrier: Some("yamato".into()),
+                scheduled_delivery_date: Some(first.to_string()),
+                subscription_cycle: Some(juchu_domain::calendar::Cycle::Days { every: 30 }),
+                ..Default::default()
+            })
+            .collect();
+        orders.extend(store.create_orders(batch, &actor).await.map_err(e)?);
+        made += m;
+    }
+    // Requests need a customer: the order's, or the first demo customer.
+    let fallback: i64 = store
+        .bench_raw_sql_values("SELECT CAST(MIN(id) AS TEXT) AS v FROM customers")
+        .await
+        .map_err(e)?
+        .first()
+        .and_then(|v| v.parse().ok())
+        .ok_or("no customer to send requests from")?;
+    let subs: Vec<(i64, i64)> = orders
+        .iter()
+        .filter_map(|o| Some((o.customer_id.unwrap_or(fallback), o.subscription_id?)))
+        .collect();
+    r.line(format!(
+        "created {} subscriptions in {:.1} s",
+        subs.len(),
+        t.elapsed().as_secs_f64()
+    ));
+    for (name, kind) in [("bench（休止）", "休止"), ("bench（スキップ）", "スキップ")]
+    {
+        let rule: juchu_domain::request_rule::RequestRule =
+            serde_json::from_value(serde_json::json!({
+                "name": name, "type": kind, "products": ["SUP-COLLAGEN-30"], "pause_base": "next"
+            }))
+            .map_err(|x| x.to_string())?;
+        store.save_request_rule(&rule).await.map_err(e)?;
+    }
+    let ids = store
+        .bench_insert_requests(&subs, "SUP-COLLAGEN-30")
+        .await
+        .map_err(e)?;
+    store.analyze().await.map_err(e)?;
+    let t = Instant::now();
+    let raw_n = store.bench_raw_request_apply(&ids).await.map_err(e)?;
+    let raw = t.elapsed();
+    store
+        .set_request_automation(true, &actor)
+        .await
+        .map_err(e)?;
+    let t = Instant::now();
+    let report = store.process_requests(k + 10).await.map_err(e)?;
+    let ours = t.elapsed();
+    r.line(format!(
+        "{:<44} {:>9} {:>10} {:>12}",
+        "", "requests", "seconds", "requests/s"
+    ));
+    r.line(format!(
+        "{:<44} {:>9} {:>10.2} {:>12.0}",
+        "raw SELECT + UPDATEs + 履歴 rows (rolled back)",
+        raw_n,
+        raw.as_secs_f64(),
+        rate(raw_n, raw)
+    ));
+    r.line(format!(
+        "{:<44} {:>9} {:>10.2} {:>12.0}",
+        "juchu automation (rules, pipeline, 履歴)",
+        report.completed,
+        ours.as_secs_f64(),
+        rate(report.completed, ours)
+    ));
+    r.line(format!(
+        "ratio juchu / raw: {:.2}× (goal ≤ 3×); errors {}, refused {}",
+        ours.as_secs_f64() / raw.as_secs_f64().max(1e-9),
+        report.errors,
+        report.refused
+    ));
+    if report.completed != k {
+        return Err(format!(
+            "the automation completed {} of {k} requests",
+            report.completed
+        ));
+    }
+
+    let n = args
+        .analytics_requests
+        .unwrap_or(if pg { 1_000_000 } else { 200_000 });
+    r.header(&format!(
+        "## request analytics over {n} more requests (milliseconds, 20 runs)"
+    ));
+    let t = Instant::now();
+    store.bench_insert_analytics_requests(n).await.map_err(e)?;
+    store.analyze().await.map_err(e)?;
+    r.line(format!(
+        "made {n} requests in {:.1} s",
+        t.elapsed().as_secs_f64()
+    ));
+    let month_from = "2025-06-01"
+        .parse()
+        .map_err(|x: jiff::Error| x.to_string())?;
+    let month_to = "2025-06-30"
+        .parse()
+        .map_err(|x: jiff::Error| x.to_string())?;
+    let raw_sql: &[(&str, &str)] = &[
+        (
+            "by_product",
+            "SELECT product, COUNT(*) AS n FROM requests GROUP BY product",
+        ),
+        (
+            "by_operator",
+            "SELECT operator_id, COUNT(*) AS n FROM requests GROUP BY operator_id",
+        ),
+        (
+            "by_type",
+            "SELECT request_type, offer, form_id, COUNT(*) AS n FROM requests GROUP BY request_type, offer, form_id",
+        ),
+        (
+            "by_pause_period",
+            "SELECT period, COUNT(*) AS n FROM requests WHERE request_type = '休止' GROUP BY period",
+        ),
+        (
+            "by_cycle_period",
+            "SELECT period, COUNT(*) AS n FROM requests WHERE request_type = 'サイクル変更' GROUP BY period",
+        ),
+        (
+            "by_status",
+            "SELECT status, COUNT(*) AS n FROM requests GROUP BY status",
+        ),
+        (
+            "by_customer",
+            "SELECT customer_id, COUNT(*) AS n FROM requests GROUP BY customer_id ORDER BY COUNT(*) DESC LIMIT 50",
+        ),
+        (
+            "by_answer",
+            "SELECT a.value, COUNT(*) AS n FROM request_answers a JOIN requests r ON r.id = a.request_id WHERE a.name = 'col_5' GROUP BY a.value",
+        ),
+    ];
+    r.line(format!(
+        "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12}",
+        "table", "p50", "p95", "raw p50", "ratio", "30 days", "30 days p95"
+    ));
+    for (key, raw) in raw_sql {
+        let all = juchu_store::requests::RequestQuery::default();
+        let month = juchu_store::requests::RequestQuery {
+            received_from: Some(month_from),
+            received_to: Some(month_to),
+            ..Default::default()
+        };
+        let run = |q: juchu_store::requests::RequestQuery| async move {
+            if *key == "by_answer" {
+                store
+                    .answer_breakdown(&q, "col_5")
+                    .await
+                    .map(|_| ())
+                    .map_err(e)
+            } else {
+                store.request_table(&q, key).await.map(|_| ()).map_err(e)
+            }
+        };
+        let ours = timings_ms(20, || run(all.clone())).await?;
+        let raw_t = timings_ms(20, || async {
+            store.bench_raw_sql(raw).await.map(|_| ()).map_err(e)
+        })
+        .await?;
+        let monthly = timings_ms(20, || run(month.clone())).await?;
+        r.line(format!(
+            "{:<18} {:>9.1} {:>9.1} {:>9.1} {:>8.2}× {:>9.1} {:>12.1}",
+            key,
+            p(&ours, 0.5),
+            p(&ours, 0.95),
+            p(&raw_t, 0.5),
+            p(&ours, 0.5) / p(&raw_t, 0.5).max(1e-9),
+            p(&monthly, 0.5),
+            p(&monthly, 0.95)
+        ));
+    }
+    let outcomes = timings_ms(5, || async {
+        store
+            .request_outcomes(&Default::default(), 3)
+            .await
+            .map(|_| ())
+            .map_err(e)
+    })
+    .await?;
+    r.line(format!(
+        "outcomes (next order, paid, cancelled within 3, revenue): p50 {:.1} ms, max {:.1} ms (5 runs)",
+        p(&outcomes, 0.5),
+        p(&outcomes, 1.0)
+    ));
     Ok(())
 }

@@ -95,9 +95,15 @@ async fn load_request(tx: &mut Tx, id: i64, lock: &str) -> Result<Request, Store
 }
 
 /// Writes the handling columns of a request and bumps `updated_at`.
-async fn write_request(tx: &mut Tx, r: &Request, now: &str) -> Result<(), StoreError> {
+/// `count`: 定期回数 when it was carried out (kept as it was when `None`).
+async fn write_request(
+    tx: &mut Tx,
+    r: &Request,
+    count: Option<i64>,
+    now: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE requests SET status = $1, status_reason = $2, tags = $3, memo = $4, operator_id = $5, completed_at = $6, handled_by = $7, rule_id = $8, auto_state = $9, updated_at = $10 WHERE id = $11",
+        "UPDATE requests SET status = $1, status_reason = $2, tags = $3, memo = $4, operator_id = $5, completed_at = $6, handled_by = $7, rule_id = $8, auto_state = $9, updated_at = $10, count_at_completion = COALESCE($12, count_at_completion) WHERE id = $11",
     )
     .bind(r.status.code())
     .bind(r.status_reason.clone())
@@ -110,6 +116,7 @@ async fn write_request(tx: &mut Tx, r: &Request, now: &str) -> Result<(), StoreE
     .bind(r.auto_state.clone())
     .bind(now.to_string())
     .bind(r.id)
+    .bind(count)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -140,6 +147,7 @@ impl Store {
         let mut after = before.clone();
         let now = self.clock.now_text();
         let mut what: Vec<String> = Vec::new();
+        let mut count = None;
         for cmd in cmds {
             match cmd {
                 RequestCommand::Assign(staff) => {
@@ -263,11 +271,7 @@ impl Store {
                     after.completed_at = Some(now.clone());
                     after.handled_by = "manual".into();
                     after.auto_state = "done".into();
-                    sqlx::query("UPDATE requests SET count_at_completion = $1 WHERE id = $2")
-                        .bind(changed.subscription.count)
-                        .bind(before.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    count = Some(changed.subscription.count);
                     what.push(format!(
                         "手動対応: {summary} → 次回配送予定日 {}",
                         changed.subscription.schedule.next_delivery
@@ -301,7 +305,7 @@ impl Store {
             tx.commit().await?;
             return Ok(before);
         }
-        write_request(&mut tx, &after, &now).await?;
+        write_request(&mut tx, &after, count, &now).await?;
         add_history(&mut tx, id, actor, &what.join(" / "), &now).await?;
         tx.commit().await?;
         self.request(id).await
@@ -373,12 +377,36 @@ impl Store {
             .map(request_from_row)
             .collect::<Result<_, _>>()?;
         let rules = load_rules(&mut tx).await?;
-        let facts = load_facts(self, &mut tx, &requests).await?;
+        // The chunk's subscriptions are locked in id order first (PostgreSQL):
+        // two workers taking requests of the same subscriptions in another
+        // order cannot deadlock.
+        if self.backend == crate::Backend::Postgres {
+            let mut subs: Vec<i64> = requests.iter().filter_map(|r| r.subscription_id).collect();
+            subs.sort_unstable();
+            subs.dedup();
+            if !subs.is_empty() {
+                let args: Vec<crate::Arg> = subs.iter().map(|s| (*s).into()).collect();
+                crate::db::query_with(
+                    format!(
+                        "SELECT id FROM subscriptions WHERE id IN ({}) ORDER BY id FOR UPDATE",
+                        crate::db::in_list(subs.len(), 1)
+                    ),
+                    args,
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+            }
+        }
+        // Masters, calendar and reasons once for the chunk (the automation's
+        // commands name no product).
+        let env = self.subscription_env(&mut tx, &[]).await?;
         let today = self.clock.today();
         let now = self.clock.now_text();
         for r in &requests {
-            let f = facts.get(&r.id);
-            let sub_facts = f.map(|(s, latest)| SubscriptionFacts {
+            // Read just before deciding: an earlier request of the chunk may
+            // have changed the same subscription.
+            let f = load_fact(&mut tx, &env.snapshot.masters, r, "").await?;
+            let sub_facts = f.as_ref().map(|(s, latest)| SubscriptionFacts {
                 subscription: s,
                 latest_order_status: latest.as_deref(),
                 today,
@@ -390,19 +418,24 @@ impl Store {
                 sub_facts.as_ref(),
                 &rules,
             );
-            self.carry_out(&mut tx, r, decision, &rules, &now, report)
+            let sub = f.map(|(s, _)| s);
+            self.carry_out(&mut tx, r, decision, sub, &env, &rules, &now, report)
                 .await?;
         }
         tx.commit().await?;
         Ok(requests.len())
     }
 
-    /// Carries one decision out inside the chunk's transaction.
+    /// Carries one decision out inside the chunk's transaction (`sub`: the
+    /// request's subscription as just read, locked).
+    #[allow(clippy::too_many_arguments)]
     async fn carry_out(
         &self,
         tx: &mut Tx,
         r: &Request,
         decision: Decision,
+        sub: Option<Subscription>,
+        env: &crate::subscriptions::SubscriptionEnv,
         rules: &[RequestRule],
         now: &str,
         report: &mut AutomationReport,
@@ -410,6 +443,7 @@ impl Store {
         let automation = Actor::system("自動処理");
         let mut after = r.clone();
         after.auto_state = "done".into();
+        let mut count = None;
         let what;
         match decision {
             Decision::Manual => {
@@ -458,12 +492,17 @@ impl Store {
                 let Some(rule) = rules.iter().find(|x| x.id == rule) else {
                     return Err(StoreError::Other(format!("rule {rule} vanished")));
                 };
-                let sub_id = r.subscription_id.unwrap_or_default();
+                let Some(before) = sub else {
+                    return Err(StoreError::Other(format!(
+                        "request {} decided without its subscription",
+                        r.id
+                    )));
+                };
                 sqlx::query("SAVEPOINT request_apply")
                     .execute(&mut **tx)
                     .await?;
                 match self
-                    .apply_rule(tx, r, rule, sub_id, &commands, &summary)
+                    .apply_rule(tx, r, rule, before, env, &commands, &summary)
                     .await
                 {
                     Ok((sub, applied)) => {
@@ -478,11 +517,7 @@ impl Store {
                         after.rule_id = Some(rule.id);
                         after.tags = rule.on_success.apply(&r.tags);
                         ensure_tags(tx, &rule.on_success.add).await?;
-                        sqlx::query("UPDATE requests SET count_at_completion = $1 WHERE id = $2")
-                            .bind(sub.count)
-                            .bind(r.id)
-                            .execute(&mut **tx)
-                            .await?;
+                        count = Some(sub.count);
                         self.queue_request_message(tx, r, rule, &sub, now).await?;
                         what = format!("対応完了（{}）: {applied}", rule.name);
                     }
@@ -510,32 +545,34 @@ impl Store {
                 }
             }
         }
-        write_request(tx, &after, now).await?;
+        write_request(tx, &after, count, now).await?;
         add_history(tx, r.id, &automation, &what, now).await?;
         Ok(())
     }
 
     /// A rule's commands, then its memo line and label, through the
     /// subscription pipeline; the subscription after, and what was done.
+    #[allow(clippy::too_many_arguments)]
     async fn apply_rule(
         &self,
         tx: &mut Tx,
         r: &Request,
         rule: &RequestRule,
-        sub_id: i64,
+        before: Subscription,
+        env: &crate::subscriptions::SubscriptionEnv,
         commands: &[SubscriptionCommand],
         summary: &str,
     ) -> Result<(Subscription, String), StoreError> {
         let actor = request_actor(r, Some(rule));
         let why = format!("申請 #{}", r.id);
         let changed = self
-            .change_subscription_raising_in_tx(tx, sub_id, commands, &actor, &why)
+            .change_loaded_subscription_raising_in_tx(tx, before, commands, env, &actor, &why)
             .await?;
         let mut sub = changed.subscription;
         let memo = rule.success_memo.trim();
         let label = rule.success_label.trim();
         if !memo.is_empty() || !label.is_empty() {
-            let masters = self.masters_in(tx).await?;
+            let masters = &env.snapshot;
             let mut patch = SubscriptionPatch::default();
             if !memo.is_empty() {
                 let line = render(memo, &sub, &r.request_type, "");
@@ -557,10 +594,11 @@ impl Store {
                 patch.labels = Some(names);
             }
             sub = self
-                .change_subscription_raising_in_tx(
+                .change_loaded_subscription_raising_in_tx(
                     tx,
-                    sub_id,
+                    sub,
                     &[SubscriptionCommand::Patch(Box::new(patch))],
+                    env,
                     &actor,
                     &why,
                 )
@@ -621,7 +659,9 @@ impl Store {
     }
 
     /// What `rule` would do to each request received in the last `days` days
-    /// (of its type and form), newest first: nothing is written.
+    /// (of its type and form), newest first. Pure: the subscriptions are read
+    /// and the commands applied in memory, so a dry run never takes the write
+    /// lock or a row lock.
     pub async fn dry_run_request_rule(
         &self,
         rule: &RequestRule,
@@ -649,13 +689,23 @@ impl Store {
             .into_iter()
             .filter(|r| rule.form_id.is_none() || rule.form_id == r.form_id)
             .collect();
-        let mut tx = self.begin().await?;
-        let facts = load_facts(self, &mut tx, &requests).await?;
+        let masters = self.masters().await?;
+        let calendar = self.shipping_calendar().await?;
+        let reasons = self.subscription_reasons().await?;
+        let products = HashMap::new();
+        let ctx = juchu_domain::subscription::SubscriptionContext {
+            masters: &masters,
+            calendar: &calendar,
+            reasons: &reasons,
+            products: &products,
+        };
+        // A reading transaction: never SQLite's write lock.
+        let mut tx = self.begin_read().await?;
         let today = self.clock.today();
         let mut out = Vec::new();
         for r in &requests {
-            let f = facts.get(&r.id);
-            let sub_facts = f.map(|(s, latest)| SubscriptionFacts {
+            let f = load_fact(&mut tx, &masters, r, "").await?;
+            let sub_facts = f.as_ref().map(|(s, latest)| SubscriptionFacts {
                 subscription: s,
                 latest_order_status: latest.as_deref(),
                 today,
@@ -667,48 +717,44 @@ impl Store {
                 sub_facts.as_ref(),
                 std::slice::from_ref(rule),
             );
-            let (outcome, detail) = match decision {
-                Decision::Manual | Decision::NoRule => ("対象外".to_string(), String::new()),
-                Decision::Error(m) => (RequestStatus::Error.label().to_string(), m),
-                Decision::Refuse { reason, .. } => {
+            let (outcome, detail) = match (decision, f) {
+                (Decision::Manual | Decision::NoRule, _) => ("対象外".to_string(), String::new()),
+                (Decision::Error(m), _) => (RequestStatus::Error.label().to_string(), m),
+                (Decision::Refuse { reason, .. }, _) => {
                     (RequestStatus::Refused.label().to_string(), reason)
                 }
-                Decision::Apply {
-                    commands, summary, ..
-                } => {
-                    let sub_id = r.subscription_id.unwrap_or_default();
-                    sqlx::query("SAVEPOINT dry_run").execute(&mut *tx).await?;
-                    let res = self
-                        .change_subscription_raising_in_tx(
-                            &mut tx,
-                            sub_id,
-                            &commands,
-                            &request_actor(r, Some(rule)),
-                            "",
-                        )
-                        .await;
-                    sqlx::query("ROLLBACK TO SAVEPOINT dry_run")
-                        .execute(&mut *tx)
-                        .await?;
-                    match res {
-                        Ok(c) => (
+                (
+                    Decision::Apply {
+                        commands, summary, ..
+                    },
+                    Some((sub, _)),
+                ) => {
+                    let mut after = Ok(sub);
+                    for c in &commands {
+                        after = after
+                            .and_then(|s| juchu_domain::subscription::apply_command(&s, c, &ctx));
+                    }
+                    match after {
+                        Ok(s) => (
                             RequestStatus::Completed.label().to_string(),
                             format!(
                                 "{summary} → 次回配送予定日 {}、次回発送予定日 {}",
-                                c.subscription.schedule.next_delivery,
-                                c.subscription.schedule.next_ship
+                                s.schedule.next_delivery, s.schedule.next_ship
                             ),
                         ),
-                        Err(StoreError::Invalid(e)) => (
+                        Err(e) => (
                             RequestStatus::Error.label().to_string(),
                             e.0.iter()
                                 .map(|f| f.message.clone())
                                 .collect::<Vec<_>>()
                                 .join(" / "),
                         ),
-                        Err(other) => return Err(other),
                     }
                 }
+                (Decision::Apply { .. }, None) => (
+                    RequestStatus::Error.label().to_string(),
+                    "定期受注がありません".into(),
+                ),
             };
             out.push(DryRunLine {
                 request_id: r.id,
@@ -723,39 +769,33 @@ impl Store {
     }
 }
 
-/// Each request's subscription (current, locked on PostgreSQL) and its latest
-/// order's 対応状況 name.
-async fn load_facts(
-    store: &Store,
+/// A request's subscription as it is now, and its latest order's 対応状況
+/// name; `None` without a subscription.
+async fn load_fact(
     tx: &mut Tx,
-    requests: &[Request],
-) -> Result<HashMap<i64, (Subscription, Option<String>)>, StoreError> {
-    let masters = store.masters_in(tx).await?;
-    let mut out = HashMap::new();
-    for r in requests {
-        let Some(sub_id) = r.subscription_id else {
-            continue;
-        };
-        let sub =
-            match crate::subscriptions::load_subscription(tx, sub_id, store.lock_suffix()).await {
-                Ok(s) => s,
-                Err(StoreError::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-        let latest = sqlx::query(
-            "SELECT handling_status_id FROM orders WHERE subscription_id = $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(sub_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let latest = match latest {
-            Some(row) => masters
-                .masters
-                .handling_status(get_i64(&row, "handling_status_id")?)
-                .map(|s| s.name.clone()),
-            None => None,
-        };
-        out.insert(r.id, (sub, latest));
-    }
-    Ok(out)
+    masters: &juchu_domain::masters::Masters,
+    r: &Request,
+    lock: &str,
+) -> Result<Option<(Subscription, Option<String>)>, StoreError> {
+    let Some(sub_id) = r.subscription_id else {
+        return Ok(None);
+    };
+    let sub = match crate::subscriptions::load_subscription(tx, sub_id, lock).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let latest = sqlx::query(
+        "SELECT handling_status_id FROM orders WHERE subscription_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(sub_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let latest = match latest {
+        Some(row) => masters
+            .handling_status(get_i64(&row, "handling_status_id")?)
+            .map(|s| s.name.clone()),
+        None => None,
+    };
+    Ok(Some((sub, latest)))
 }

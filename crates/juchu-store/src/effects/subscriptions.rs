@@ -58,6 +58,28 @@ impl Store {
             .await
     }
 
+    /// The pipeline on a subscription already loaded and locked in `tx` with
+    /// an environment loaded once for many (the request automation), and a
+    /// new status raised on the latest order as for any change.
+    pub(crate) async fn change_loaded_subscription_raising_in_tx(
+        &self,
+        tx: &mut Tx,
+        before: juchu_domain::subscription::Subscription,
+        cmds: &[SubscriptionCommand],
+        env: &crate::subscriptions::SubscriptionEnv,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<SubscriptionChanged, StoreError> {
+        let out = self
+            .change_loaded_subscription_in_tx(tx, before, cmds, env, actor, reason)
+            .await?;
+        if out.changes.iter().any(|c| c.field == "status") {
+            self.raise_subscription_status(tx, &out.subscription, actor)
+                .await?;
+        }
+        Ok(out)
+    }
+
     /// The subscription pipeline, and a new status raised as an event on the
     /// latest order (for an operator's, the API's or a job's change; a rule's
     /// change of the subscription goes through the pipeline alone).

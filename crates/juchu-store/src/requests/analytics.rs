@@ -149,6 +149,17 @@ fn type_label(
         })
 }
 
+/// The tables of the analytics, in the order the page shows them.
+pub const TABLE_KEYS: &[&str] = &[
+    "by_product",
+    "by_operator",
+    "by_type",
+    "by_pause_period",
+    "by_cycle_period",
+    "by_status",
+    "by_customer",
+];
+
 impl Store {
     async fn count_by(
         &self,
@@ -191,121 +202,143 @@ impl Store {
             ..q.clone()
         };
         let mut tables = Vec::new();
-        let by_product = self.count_by(&q, "product", None).await?;
-        tables.push(CountTable::new(
-            "by_product",
-            "商品別",
-            by_product
-                .into_iter()
-                .map(|(k, n)| {
-                    (
-                        if k.is_empty() {
-                            "（商品なし）".into()
-                        } else {
-                            k
-                        },
-                        n,
-                    )
-                })
-                .collect(),
-        ));
-        let staff: HashMap<i64, String> = self
-            .list_staff()
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s.name))
-            .collect();
-        let by_operator = self
-            .count_by(&q, "COALESCE(CAST(operator_id AS TEXT), '')", None)
-            .await?;
-        tables.push(CountTable::new(
-            "by_operator",
-            "担当オペレーター別",
-            by_operator
-                .into_iter()
-                .map(|(k, n)| {
-                    let label = k
-                        .parse::<i64>()
-                        .ok()
-                        .map(|id| {
-                            staff
-                                .get(&id)
-                                .cloned()
-                                .unwrap_or_else(|| format!("スタッフ {id}"))
-                        })
-                        .unwrap_or_else(|| "（未割当）".into());
-                    (label, n)
-                })
-                .collect(),
-        ));
-        // Type, with 解約抑止 by its tag: grouped by type, offer and form.
-        let retention: HashMap<i64, String> = self
-            .request_forms()
-            .await?
-            .into_iter()
-            .map(|f| (f.id, f.retention_tag.trim().to_string()))
-            .collect();
-        let (filter, args) = q.filter(true);
-        let rows = crate::db::query_with(
-            format!("SELECT request_type, offer, form_id, COUNT(*) AS n FROM requests{filter} GROUP BY request_type, offer, form_id"),
-            args,
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut by_type: HashMap<String, i64> = HashMap::new();
-        for r in &rows {
-            let label = type_label(
-                &get_str(r, "request_type")?,
-                &get_str(r, "offer")?,
-                &retention,
-                get_opt_i64(r, "form_id")?,
-            );
-            *by_type.entry(label).or_default() += get_i64(r, "n")?;
+        for key in TABLE_KEYS {
+            tables.push(self.request_table(&q, key).await?);
         }
-        tables.push(CountTable::new(
-            "by_type",
-            "申請種別",
-            by_type.into_iter().collect(),
-        ));
-        let pause = self
-            .count_by(&q, "period", Some(("request_type = $?", PAUSE.into())))
-            .await?;
-        tables.push(CountTable::new("by_pause_period", "休止期間別", pause));
-        let cycle = self
-            .count_by(
-                &q,
-                "period",
-                Some(("request_type = $?", CYCLE_CHANGE.into())),
-            )
-            .await?;
-        tables.push(CountTable::new(
-            "by_cycle_period",
-            "サイクル変更期間別",
-            cycle,
-        ));
-        let status = self.count_by(&q, "status", None).await?;
-        tables.push(CountTable::new(
-            "by_status",
-            "対応ステータス別",
-            status
-                .into_iter()
-                .map(|(k, n)| {
-                    (
-                        RequestStatus::parse(&k)
-                            .map(|s| s.label().to_string())
-                            .unwrap_or(k),
-                        n,
-                    )
-                })
-                .collect(),
-        ));
-        tables.push(self.by_customer(&q).await?);
         let answers = self.answer_breakdown(&q, question).await?;
         let outcomes = self.request_outcomes(&q, cycles).await?;
         Ok(Analytics {
             tables,
             answers,
             outcomes,
+        })
+    }
+
+    /// One table of the analytics by its key ([`TABLE_KEYS`]).
+    pub async fn request_table(
+        &self,
+        q: &RequestQuery,
+        key: &str,
+    ) -> Result<CountTable, StoreError> {
+        let q = RequestQuery {
+            before_id: None,
+            ..q.clone()
+        };
+        Ok(match key {
+            "by_product" => {
+                let by_product = self.count_by(&q, "product", None).await?;
+                CountTable::new(
+                    "by_product",
+                    "商品別",
+                    by_product
+                        .into_iter()
+                        .map(|(k, n)| {
+                            (
+                                if k.is_empty() {
+                                    "（商品なし）".into()
+                                } else {
+                                    k
+                                },
+                                n,
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            "by_operator" => {
+                let staff: HashMap<i64, String> = self
+                    .list_staff()
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.id, s.name))
+                    .collect();
+                let by_operator = self
+                    .count_by(&q, "COALESCE(CAST(operator_id AS TEXT), '')", None)
+                    .await?;
+                CountTable::new(
+                    "by_operator",
+                    "担当オペレーター別",
+                    by_operator
+                        .into_iter()
+                        .map(|(k, n)| {
+                            let label = k
+                                .parse::<i64>()
+                                .ok()
+                                .map(|id| {
+                                    staff
+                                        .get(&id)
+                                        .cloned()
+                                        .unwrap_or_else(|| format!("スタッフ {id}"))
+                                })
+                                .unwrap_or_else(|| "（未割当）".into());
+                            (label, n)
+                        })
+                        .collect(),
+                )
+            }
+            "by_type" => {
+                // Type, with 解約抑止 by its tag: grouped by type, offer and form.
+                let retention: HashMap<i64, String> = self
+                    .request_forms()
+                    .await?
+                    .into_iter()
+                    .map(|f| (f.id, f.retention_tag.trim().to_string()))
+                    .collect();
+                let (filter, args) = q.filter(true);
+                let rows = crate::db::query_with(
+                    format!("SELECT request_type, offer, form_id, COUNT(*) AS n FROM requests{filter} GROUP BY request_type, offer, form_id"),
+                    args,
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let mut by_type: HashMap<String, i64> = HashMap::new();
+                for r in &rows {
+                    let label = type_label(
+                        &get_str(r, "request_type")?,
+                        &get_str(r, "offer")?,
+                        &retention,
+                        get_opt_i64(r, "form_id")?,
+                    );
+                    *by_type.entry(label).or_default() += get_i64(r, "n")?;
+                }
+                CountTable::new("by_type", "申請種別", by_type.into_iter().collect())
+            }
+            "by_pause_period" => {
+                let pause = self
+                    .count_by(&q, "period", Some(("request_type = $?", PAUSE.into())))
+                    .await?;
+                CountTable::new("by_pause_period", "休止期間別", pause)
+            }
+            "by_cycle_period" => {
+                let cycle = self
+                    .count_by(
+                        &q,
+                        "period",
+                        Some(("request_type = $?", CYCLE_CHANGE.into())),
+                    )
+                    .await?;
+                CountTable::new("by_cycle_period", "サイクル変更期間別", cycle)
+            }
+            "by_status" => {
+                let status = self.count_by(&q, "status", None).await?;
+                CountTable::new(
+                    "by_status",
+                    "対応ステータス別",
+                    status
+                        .into_iter()
+                        .map(|(k, n)| {
+                            (
+                                RequestStatus::parse(&k)
+                                    .map(|s| s.label().to_string())
+                                    .unwrap_or(k),
+                                n,
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            "by_customer" => self.by_customer(&q).await?,
+            other => return Err(StoreError::Other(format!("no analytics table {other:?}"))),
         })
     }
 

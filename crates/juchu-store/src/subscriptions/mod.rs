@@ -377,6 +377,15 @@ pub(crate) async fn start_subscriptions(
     ])
 }
 
+/// What the subscription pipeline reads besides the subscription
+/// ([`Store::subscription_env`]).
+pub(crate) struct SubscriptionEnv {
+    pub snapshot: std::sync::Arc<crate::snapshot::Snapshot>,
+    pub products: HashMap<String, Product>,
+    pub calendar: ShippingCalendar,
+    pub reasons: juchu_domain::subscription::SubscriptionReasons,
+}
+
 /// What a subscription change did.
 #[derive(Debug, Clone)]
 pub struct SubscriptionChanged {
@@ -909,15 +918,54 @@ impl Store {
                 );
             }
         }
-        let (snapshot, products) = self.context(tx, &codes).await?;
+        let env = self.subscription_env(tx, &codes).await?;
+        self.change_loaded_subscription_in_tx(tx, before, cmds, &env, actor, reason)
+            .await
+    }
+
+    /// What applying commands needs besides the subscription: the masters,
+    /// the products of `codes`, the shipping calendar and the reason masters.
+    /// Loaded once, it serves many subscriptions (the request automation's
+    /// chunk).
+    pub(crate) async fn subscription_env(
+        &self,
+        tx: &mut Tx,
+        codes: &[String],
+    ) -> Result<SubscriptionEnv, StoreError> {
+        let (snapshot, products) = self.context(tx, codes).await?;
         let map = settings_map(tx).await?;
         let calendar = calendar_from(tx, &map).await?;
         let reasons = load_reasons(tx).await?;
+        Ok(SubscriptionEnv {
+            snapshot,
+            products,
+            calendar,
+            reasons,
+        })
+    }
+
+    /// The pipeline on a subscription already loaded (and locked) in `tx`:
+    /// commands applied in order, all or none; the row written with its
+    /// 履歴 when anything changed.
+    pub(crate) async fn change_loaded_subscription_in_tx(
+        &self,
+        tx: &mut Tx,
+        before: Subscription,
+        cmds: &[SubscriptionCommand],
+        env: &SubscriptionEnv,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<SubscriptionChanged, StoreError> {
+        let mut e = FieldErrors::default();
+        juchu_domain::text::check_len(&mut e, "reason", reason, 500);
+        e.into_result()?;
+        let id = before.id;
+        let snapshot = &env.snapshot;
         let ctx = SubscriptionContext {
             masters: &snapshot.masters,
-            calendar: &calendar,
-            reasons: &reasons,
-            products: &products,
+            calendar: &env.calendar,
+            reasons: &env.reasons,
+            products: &env.products,
         };
         // Several commands (a PATCH that stops and edits the memo) apply in order,
         // all or none.
