@@ -418,7 +418,7 @@ pub async fn requests(store: &Store, n: usize, seed: u64) -> Result<usize, Store
         rule(
             "全商品（休止）",
             serde_json::json!({"type": "休止", "pause_base": "next",
-                "refusal": {"allowed_statuses": ["active"], "refused_order_statuses": ["発送済み"]},
+                "refusal": {"allowed_statuses": ["active"], "refused_order_statuses": ["発送準備中"]},
                 "on_success": {"add": ["休止済"]},
                 "message_channel": "line",
                 "message": "{{お名前}}様\n休止を承りました。次回のお届けは{{次回配送予定日}}です。"}),
@@ -492,4 +492,26 @@ pub async fn requests(store: &Store, n: usize, seed: u64) -> Result<usize, Store
         .set_request_automation(true, &Actor::system("デモ"))
         .await?;
     Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `juchu serve --demo` makes rules and requests the automation can
+    /// process (a rule the masters refuse would stop the demo from starting).
+    #[tokio::test]
+    async fn demo_requests_are_made_and_processed() {
+        let t = juchu_store::testing::TestStore::sqlite().await;
+        generate(&t.store, 300, 7, false).await.unwrap();
+        let made = requests(&t.store, 40, 7).await.unwrap();
+        assert!(made > 0);
+        assert_eq!(t.store.request_rules().await.unwrap().len(), 3);
+        assert!(t.store.request_automation_running().await.unwrap());
+        let report = t.store.process_requests(100).await.unwrap();
+        assert_eq!(report.total(), made);
+        assert!(report.completed > 0, "{report:?}");
+        // Once: a second demo start adds nothing.
+        assert_eq!(requests(&t.store, 40, 7).await.unwrap(), 0);
+    }
 }

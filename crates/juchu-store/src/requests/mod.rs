@@ -590,7 +590,7 @@ impl Store {
         add_history(&mut tx, id, actor, &received, &now).await?;
         write_answers(&mut tx, id, &kept.answers).await?;
         if !tags.is_empty() {
-            crate::requests::rules::ensure_tags(&mut tx, &[tags.clone()]).await?;
+            crate::requests::rules::ensure_tags(&mut tx, std::slice::from_ref(&tags)).await?;
         }
         match new.offer {
             Some(offer) => {

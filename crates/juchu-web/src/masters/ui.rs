@@ -64,6 +64,15 @@ pub struct MasterRow {
 /// One of a customer's requests: (受付番号, 受付日時, 申請種別, 対応状況).
 type RequestLine = (i64, String, String, String);
 
+/// Signed up, the latest requests, the linked LINE user id, and LINE pushes
+/// (time, status, text).
+type CustomerMypage = (
+    bool,
+    Vec<RequestLine>,
+    String,
+    Vec<(String, String, String)>,
+);
+
 #[derive(Template)]
 #[template(path = "masters/master.html")]
 struct MasterPage {
@@ -88,16 +97,9 @@ struct MasterPage {
     /// On a customer's page: (blacklisted, reason, the ブラックリスト理由 master)
     /// for the ブラックリスト form.
     blacklist: Option<(bool, String, Vec<String>)>,
-    /// On a customer's page: whether they signed up to マイページ, and
-    /// their requests (申請) as (id, received, type, status).
-    /// Signed up, the latest requests, the linked LINE user id, and LINE
-    /// pushes (time, status, text).
-    mypage: Option<(
-        bool,
-        Vec<RequestLine>,
-        String,
-        Vec<(String, String, String)>,
-    )>,
+    /// On a customer's page: whether they signed up to マイページ, their
+    /// requests (申請), the LINE link and pushes.
+    mypage: Option<CustomerMypage>,
 }
 
 struct Kind {

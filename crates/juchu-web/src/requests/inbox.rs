@@ -432,11 +432,11 @@ async fn detail(
     .await
 }
 
-fn messages(e: StoreError) -> Result<Vec<String>, Response> {
+fn messages(e: StoreError) -> Result<Vec<String>, Box<Response>> {
     match e {
         StoreError::Invalid(e) => Ok(e.0.into_iter().map(|x| x.message).collect()),
         StoreError::Conflict { message, .. } => Ok(vec![message]),
-        other => Err(store_error_page(other)),
+        other => Err(Box::new(store_error_page(other))),
     }
 }
 
@@ -483,7 +483,7 @@ async fn handle(
         Ok(_) => Redirect::to(&format!("/requests/{id}?done=saved")).into_response(),
         Err(e) => match messages(e) {
             Ok(m) => detail_page(&st, &session, id, None, HashMap::new(), m, String::new()).await,
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }
@@ -529,7 +529,7 @@ async fn apply(
             }
             Err(e) => match messages(e) {
                 Ok(m) => detail_page(&st, &session, id, None, f, m, String::new()).await,
-                Err(page) => page,
+                Err(page) => *page,
             },
         };
     }
@@ -545,7 +545,7 @@ async fn apply(
         Ok(_) => Redirect::to(&format!("/requests/{id}?done=applied")).into_response(),
         Err(e) => match messages(e) {
             Ok(m) => detail_page(&st, &session, id, None, f, m, String::new()).await,
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }
@@ -567,7 +567,7 @@ async fn rerun(
         Ok(_) => Redirect::to(&format!("/requests/{id}?done=rerun")).into_response(),
         Err(e) => match messages(e) {
             Ok(m) => detail_page(&st, &session, id, None, HashMap::new(), m, String::new()).await,
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }
