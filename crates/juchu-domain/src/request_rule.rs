@@ -708,6 +708,12 @@ fn refusal(rule: &RequestRule, facts: &SubscriptionFacts<'_>) -> Option<String> 
             .until(sub.schedule.next_ship)
             .map(|s| i64::from(s.get_days()))
             .unwrap_or(0);
+        if days < 0 {
+            return Some(format!(
+                "次回発送予定日（{}）を過ぎています（{min}日以上前に対応）",
+                sub.schedule.next_ship
+            ));
+        }
         if days < min {
             return Some(format!(
                 "次回発送予定日（{}）まで{days}日です（{min}日以上前に対応）",
@@ -1074,6 +1080,13 @@ mod tests {
         );
         r.refusal.min_days_to_ship = Some(17);
         assert!(matches!(refuse(&s, &r, None), Decision::Apply { .. }));
+        // A ship date already past says so (not 「-3日」).
+        let mut late = s.clone();
+        late.schedule.next_ship = date(2026, 12, 4);
+        late.schedule.next_delivery = date(2026, 12, 6);
+        assert!(
+            matches!(refuse(&late, &r, None), Decision::Refuse { reason, .. } if reason.contains("過ぎています"))
+        );
         r.refusal.allowed_statuses = vec![SubscriptionStatus::Active];
         s.status = SubscriptionStatus::Stopped;
         assert!(

@@ -367,7 +367,7 @@ pub async fn generate(
 }
 
 /// Requests to try 受信BOX, RPA設定 and 分析 with: automation rules for the
-/// products of the demo's subscriptions (休止 and スキップ for every product;
+/// products of the demo's subscriptions (休止, スキップ and サイクル変更 for every product;
 /// 解約 refused before the third delivery) and `n` requests of every type
 /// from subscribers, received while the automation waits; the automation is
 /// started, so the worker processes them in arrival order. Only for a shop
@@ -428,6 +428,10 @@ pub async fn requests(store: &Store, n: usize, seed: u64) -> Result<usize, Store
             serde_json::json!({"type": "スキップ", "refusal": {"min_days_to_ship": 3},
                 "message_channel": "mail",
                 "message": "{{お名前}}様\n次回分をスキップしました。次回のお届けは{{次回配送予定日}}（{{継続回数}}回目まで済）です。"}),
+        )?,
+        rule(
+            "全商品（サイクル変更）",
+            serde_json::json!({"type": "サイクル変更", "on_success": {"add": ["サイクル変更済"]}}),
         )?,
         rule(
             "全商品（解約）",
@@ -506,7 +510,7 @@ mod tests {
         generate(&t.store, 300, 7, false).await.unwrap();
         let made = requests(&t.store, 40, 7).await.unwrap();
         assert!(made > 0);
-        assert_eq!(t.store.request_rules().await.unwrap().len(), 3);
+        assert_eq!(t.store.request_rules().await.unwrap().len(), 4);
         assert!(t.store.request_automation_running().await.unwrap());
         let report = t.store.process_requests(100).await.unwrap();
         assert_eq!(report.total(), made);
