@@ -642,6 +642,43 @@ async fn run_in(
 
 /// 自動受注作成 over many due subscriptions, next to `INSERT … SELECT` of the same
 /// orders and items plus the same subscription `UPDATE` in one statement each.
+/// `k` parent orders of SUP-COLLAGEN-30 every 30 days from `first`, with
+/// their subscriptions, 500 per transaction through the pipeline.
+async fn subscribers(
+    store: &Store,
+    k: usize,
+    first: jiff::civil::Date,
+    seed: u64,
+    address_from: usize,
+) -> Result<Vec<juchu_domain::order::Order>, String> {
+    let e = |e: juchu_store::StoreError| e.to_string();
+    let actor = Actor::system("bench");
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut orders = Vec::with_capacity(k);
+    let mut made = 0;
+    while made < k {
+        let m = 500.min(k - made);
+        let batch: Vec<NewOrder> = (0..m)
+            .map(|i| NewOrder {
+                billing: demo::random_address(&mut rng, address_from + made + i),
+                items: vec![ItemInput {
+                    product_code: "SUP-COLLAGEN-30".into(),
+                    quantity: 1,
+                    unit_price: Some(1980),
+                }],
+                payment_method: Some("credit_card".into()),
+                carrier: Some("yamato".into()),
+                scheduled_delivery_date: Some(first.to_string()),
+                subscription_cycle: Some(juchu_domain::calendar::Cycle::Days { every: 30 }),
+                ..Default::default()
+            })
+            .collect();
+        orders.extend(store.create_orders(batch, &actor).await.map_err(e)?);
+        made += m;
+    }
+    Ok(orders)
+}
+
 async fn subscription_section(
     store: &Store,
     args: &BenchArgs,
@@ -662,30 +699,8 @@ async fn subscription_section(
     let first = today
         .checked_sub(jiff::Span::new().days(25))
         .map_err(|x| x.to_string())?;
-    let actor = Actor::system("bench");
-    let mut rng = SmallRng::seed_from_u64(23);
     let t = Instant::now();
-    let mut made = 0;
-    while made < k {
-        let m = 500.min(k - made);
-        let batch: Vec<NewOrder> = (0..m)
-            .map(|i| NewOrder {
-                billing: demo::random_address(&mut rng, 7_000_000 + made + i),
-                items: vec![ItemInput {
-                    product_code: "SUP-COLLAGEN-30".into(),
-                    quantity: 1,
-                    unit_price: Some(1980),
-                }],
-                payment_method: Some("credit_card".into()),
-                carrier: Some("yamato".into()),
-                scheduled_delivery_date: Some(first.to_string()),
-                subscription_cycle: Some(juchu_domain::calendar::Cycle::Days { every: 30 }),
-                ..Default::default()
-            })
-            .collect();
-        store.create_orders(batch, &actor).await.map_err(e)?;
-        made += m;
-    }
+    subscribers(store, k, first, 23, 7_000_000).await?;
     r.line(format!(
         "created {k} parent orders with their subscriptions in {:.1} s = {:.0} /s (500 per transaction)",
         t.elapsed().as_secs_f64(),
@@ -2008,35 +2023,13 @@ async fn requests_section(store: &Store, args: &BenchArgs, r: &mut Report) -> Re
         "## request automation: {k} 休止 / スキップ requests (one rule each, RPA設定)"
     ));
     let actor = Actor::system("bench");
-    let mut rng = SmallRng::seed_from_u64(29);
     let first = store
         .clock
         .today()
         .checked_add(jiff::Span::new().days(40))
         .map_err(|x| x.to_string())?;
     let t = Instant::now();
-    let mut orders = Vec::with_capacity(k);
-    let mut made = 0;
-    while made < k {
-        let m = 500.min(k - made);
-        let batch: Vec<NewOrder> = (0..m)
-            .map(|i| NewOrder {
-                billing: demo::random_address(&mut rng, 8_000_000 + made + i),
-                items: vec![ItemInput {
-                    product_code: "SUP-COLLAGEN-30".into(),
-                    quantity: 1,
-                    unit_price: Some(1980),
-                }],
-                payment_method: Some("credit_card".into()),
-                carrier: Some("yamato".into()),
-                scheduled_delivery_date: Some(first.to_string()),
-                subscription_cycle: Some(juchu_domain::calendar::Cycle::Days { every: 30 }),
-                ..Default::default()
-            })
-            .collect();
-        orders.extend(store.create_orders(batch, &actor).await.map_err(e)?);
-        made += m;
-    }
+    let orders = subscribers(store, k, first, 29, 8_000_000).await?;
     // Requests need a customer: the order's, or the first demo customer.
     let fallback: i64 = store
         .bench_raw_sql_values("SELECT CAST(MIN(id) AS TEXT) AS v FROM customers")
