@@ -596,6 +596,28 @@ both_stores!(
             (r["status"].clone(), r["tags"].clone(), r["memo"].clone()),
             (json!("対応中"), json!(["要確認"]), json!("電話で確認中"))
         );
+        // A tag removed from the master stays on the request and saving keeps it.
+        app.store.delete_request_tag("要確認").await.unwrap();
+        let (s, r) = api(
+            &app,
+            &owner,
+            M::PATCH,
+            &path,
+            Some(json!({"tags": ["要確認"], "memo": "折り返し待ち"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(r["tags"], json!(["要確認"]));
+        let (s, _) = api(
+            &app,
+            &owner,
+            M::PATCH,
+            &path,
+            Some(json!({"tags": ["要確認", "別"]})),
+        )
+        .await;
+        assert_eq!(s, 422, "a tag that is in neither stays refused");
+        app.store.add_request_tag("要確認").await.unwrap();
         // Preview: the new date, nothing written.
         let (s, p) = api(
             &app,

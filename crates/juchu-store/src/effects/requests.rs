@@ -179,7 +179,9 @@ impl Store {
                     let mut e = FieldErrors::default();
                     let mut clean: Vec<String> = Vec::new();
                     for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-                        if !known.iter().any(|k| k == t) {
+                        // A tag the request has keeps working after it left the
+                        // master (saving the memo must not fail on it).
+                        if !known.iter().any(|k| k == t) && !before.tags.iter().any(|k| k == t) {
                             e.add(
                                 "tags",
                                 "unknown_tag",
