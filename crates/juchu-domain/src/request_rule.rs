@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
@@ -412,11 +411,14 @@ impl Period {
     /// The date `self` after `base` (months are calendar months: 01-31 plus one
     /// month is 02-28).
     pub fn after(self, base: Date) -> Option<Date> {
-        match self {
-            Period::Days(n) => base.checked_add(n.days()).ok(),
-            Period::Weeks(n) => base.checked_add(n.weeks()).ok(),
-            Period::Months(n) => base.checked_add(n.months()).ok(),
+        // try_*: a customer's 「99999999日」 is an error, not a panic.
+        let span = match self {
+            Period::Days(n) => jiff::Span::new().try_days(n),
+            Period::Weeks(n) => jiff::Span::new().try_weeks(n),
+            Period::Months(n) => jiff::Span::new().try_months(n),
         }
+        .ok()?;
+        base.checked_add(span).ok()
     }
 
     /// How an analytics table names it (「30日」, 「2ヶ月」).
@@ -894,6 +896,11 @@ mod tests {
             Period::Days(30).after(date(2026, 12, 26)),
             Some(date(2027, 1, 25))
         );
+        // Far beyond the calendar: none, not a panic.
+        assert_eq!(Period::Days(99_999_999).after(date(2026, 12, 26)), None);
+        assert_eq!(Period::Weeks(9_999_999).after(date(2026, 12, 26)), None);
+        assert_eq!(Period::Months(999_999).after(date(2026, 12, 26)), None);
+        assert_eq!(Period::parse("99999999日"), Some(Period::Days(99_999_999)));
     }
 
     #[test]

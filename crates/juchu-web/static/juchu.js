@@ -156,4 +156,13 @@
     form.addEventListener('change', update);
     update();
   })();
+
+  // A form with data-confirm asks before it is sent (inline handlers are
+  // refused by the page's Content-Security-Policy).
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
+    }
+  });
 })();

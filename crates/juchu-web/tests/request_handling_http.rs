@@ -713,6 +713,22 @@ both_stores!(
         .await;
         assert_eq!(s, 422, "{html}");
         assert!(html.contains("対応不可の理由を入力してください"));
+        // 保存 with the status as it is (the form always sends it): a memo
+        // saved, the request still waits for the automation.
+        let (s, _, _) = post_form(
+            &app,
+            &cookie,
+            &csrf,
+            &format!("/requests/{other}/handle"),
+            &[
+                ("status", "open"),
+                ("status_reason", ""),
+                ("memo", "確認中"),
+            ],
+        )
+        .await;
+        assert_eq!(s, 303);
+        assert_eq!(count(&app.store, &format!("SELECT COUNT(*) AS n FROM requests WHERE id = {other} AND auto_state = 'pending' AND memo = '確認中'")).await, 1);
         let (s, _, _) = post_form(
             &app,
             &cookie,

@@ -13,6 +13,9 @@ ALTER TABLE requests ADD COLUMN rule_id BIGINT;
 -- Whether the automation still has to look at it ('pending') or has ('done'):
 -- a request that waits for a person stays 未対応 without being picked again.
 ALTER TABLE requests ADD COLUMN auto_state TEXT NOT NULL DEFAULT 'pending';
+-- Requests received before the automation existed are not replayed against
+-- today's subscriptions on its first start: they wait for a person.
+UPDATE requests SET auto_state = 'done';
 -- col_4 as sent.
 ALTER TABLE requests ADD COLUMN product TEXT NOT NULL DEFAULT '';
 -- col_2 for 休止, col_3 for サイクル変更, as read (「2ヶ月」) or as sent.

@@ -206,6 +206,12 @@ impl Store {
                 }
                 RequestCommand::SetStatus { status, reason } => {
                     let reason = reason.trim();
+                    // The status as it is (a form sends it with every save):
+                    // not a change — the automation keeps the request and
+                    // 対応完了日時 stays.
+                    if *status == after.status && reason == after.status_reason {
+                        continue;
+                    }
                     let mut e = FieldErrors::default();
                     match status {
                         RequestStatus::Refused if reason.is_empty() => e.add(
@@ -343,9 +349,15 @@ impl Store {
         if !self.request_automation_running().await? {
             return Ok(report);
         }
+        // SQLite has one writer: short chunks keep the web's writes waiting
+        // only briefly.
+        let chunk = match self.backend {
+            crate::Backend::Postgres => 200,
+            crate::Backend::Sqlite => 50,
+        };
         let mut left = limit.max(1);
         while left > 0 {
-            let n = left.min(200);
+            let n = left.min(chunk);
             let done = self.process_request_chunk(n, &mut report).await?;
             if done == 0 {
                 break;
@@ -523,7 +535,11 @@ impl Store {
                         self.queue_request_message(tx, r, rule, &sub, now).await?;
                         what = format!("対応完了（{}）: {applied}", rule.name);
                     }
-                    Err(StoreError::Invalid(e)) => {
+                    // A database failure aborts the chunk (retried later); any
+                    // other failure is this request's エラー, so one request
+                    // cannot stop the ones after it.
+                    Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                    Err(e) => {
                         sqlx::query("ROLLBACK TO SAVEPOINT request_apply")
                             .execute(&mut **tx)
                             .await?;
@@ -531,11 +547,15 @@ impl Store {
                             .execute(&mut **tx)
                             .await?;
                         report.errors += 1;
-                        let reason =
-                            e.0.iter()
-                                .map(|f| f.message.clone())
-                                .collect::<Vec<_>>()
-                                .join(" / ");
+                        let reason = match e {
+                            StoreError::Invalid(e) => {
+                                e.0.iter()
+                                    .map(|f| f.message.clone())
+                                    .collect::<Vec<_>>()
+                                    .join(" / ")
+                            }
+                            other => other.to_string(),
+                        };
                         after.status = RequestStatus::Error;
                         after.status_reason = reason.clone();
                         after.completed_at = Some(now.to_string());
@@ -543,7 +563,6 @@ impl Store {
                         after.rule_id = Some(rule.id);
                         what = format!("エラー（{}）: {reason}", rule.name);
                     }
-                    Err(other) => return Err(other),
                 }
             }
         }
@@ -677,20 +696,18 @@ impl Store {
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let since = juchu_domain::time::format_ts(since);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE received_at >= $1 AND request_type = $2 ORDER BY id DESC LIMIT {}",
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE received_at >= $1 AND request_type = $2 AND ($3 IS NULL OR form_id = $3) ORDER BY id DESC LIMIT {}",
             limit.clamp(1, 2000)
         )))
         .bind(since)
         .bind(rule.rule_type.label())
+        .bind(rule.form_id)
         .fetch_all(&self.pool)
         .await?;
         let requests: Vec<Request> = rows
             .iter()
             .map(request_from_row)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|r| rule.form_id.is_none() || rule.form_id == r.form_id)
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let masters = self.masters().await?;
         let calendar = self.shipping_calendar().await?;
         let reasons = self.subscription_reasons().await?;

@@ -116,6 +116,17 @@ impl Store {
             Ok(()) => FieldErrors::default(),
             Err(e) => e,
         };
+        if rule.rule_type == juchu_domain::request_rule::RuleType::Cancel {
+            let reasons = self.subscription_reasons().await?.cancel;
+            let r = rule.cancel_reason.trim();
+            if !r.is_empty() && !reasons.is_empty() && !reasons.iter().any(|x| x == r) {
+                e.add(
+                    "cancel_reason",
+                    "unknown_reason",
+                    format!("解約理由「{r}」は登録されていません（理由の一覧から選んでください）"),
+                );
+            }
+        }
         if let Some(form) = rule.form_id
             && let Err(StoreError::NotFound(_)) = self.request_form(form).await
         {

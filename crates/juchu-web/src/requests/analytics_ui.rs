@@ -308,23 +308,35 @@ async fn table_file(
         Err(e) => return error_page(StatusCode::UNPROCESSABLE_ENTITY, &e.body.message),
     };
     let cycles = q.cycles.unwrap_or(3).clamp(1, 24);
-    let a = match st
-        .store
-        .request_analytics(&query, &q.question(), cycles)
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => return store_error_page(e),
-    };
+    // Only what the file needs (the outcomes read orders; a count table does not).
     let bytes = match key {
-        "by_answer" => table_csv(&a.answers),
-        "outcomes_by_product" => outcome_csv(&a.outcomes.by_product, cycles),
-        "outcomes_by_operator" => outcome_csv(&a.outcomes.by_operator, cycles),
-        "outcomes_by_offer" => outcome_csv(&a.outcomes.by_offer, cycles),
-        other => match a.tables.iter().find(|t| t.key == other) {
-            Some(t) => table_csv(t),
-            None => return error_page(StatusCode::NOT_FOUND, "その表はありません"),
-        },
+        "by_answer" => st
+            .store
+            .answer_breakdown(&query, &q.question())
+            .await
+            .map(|t| table_csv(&t)),
+        "outcomes_by_product" | "outcomes_by_operator" | "outcomes_by_offer" => {
+            st.store.request_outcomes(&query, cycles).await.map(|o| {
+                outcome_csv(
+                    match key {
+                        "outcomes_by_product" => &o.by_product,
+                        "outcomes_by_operator" => &o.by_operator,
+                        _ => &o.by_offer,
+                    },
+                    cycles,
+                )
+            })
+        }
+        other if juchu_store::requests::analytics::TABLE_KEYS.contains(&other) => st
+            .store
+            .request_table(&query, other)
+            .await
+            .map(|t| table_csv(&t)),
+        _ => return error_page(StatusCode::NOT_FOUND, "その表はありません"),
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => return store_error_page(e),
     };
     super::csv_download(bytes, &format!("request-analytics-{key}.csv"))
 }

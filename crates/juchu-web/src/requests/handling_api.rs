@@ -271,7 +271,11 @@ pub(crate) fn patch_commands(p: &RequestPatch) -> Result<Vec<RequestCommand>, Ap
             status: parse_status(s)?,
             reason: p.status_reason.clone().unwrap_or_default(),
         });
-    } else if p.status_reason.is_some() {
+    } else if p
+        .status_reason
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty())
+    {
         return Err(ApiError::invalid(FieldErrors::single(
             "status_reason",
             "without_status",
