@@ -656,7 +656,7 @@ async fn dry_run(
         Err(e) => return store_error_page(e),
     };
     for l in &mut lines {
-        l.received_at = super::inbox::display(&l.received_at);
+        l.received_at = super::display(&l.received_at);
     }
     let mut counts: Vec<(String, usize)> = Vec::new();
     for l in &lines {

@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, parse_json};
 use crate::requests::api::{RequestJson, query_date};
+use crate::requests::display;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -717,12 +718,6 @@ pub(crate) fn usage_csv(u: &Usage) -> Vec<u8> {
         );
     }
     out
-}
-
-fn display(ts: &str) -> String {
-    juchu_domain::time::parse_ts(ts)
-        .map(juchu_domain::time::display_ts)
-        .unwrap_or_else(|| ts.to_string())
 }
 
 /// A count table as CSV: 「件数(比率)」 as the seed shows it, plus the

@@ -6,6 +6,7 @@
 
 use crate::AppState;
 use crate::auth::StaffSession;
+use crate::requests::display;
 use crate::requests::handling_api::{ApplyBody, RequestPatch, apply_commands, patch_commands};
 use crate::views::*;
 use askama::Template;
@@ -27,12 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route("/requests/{id}/handle", post(handle))
         .route("/requests/{id}/apply", post(apply))
         .route("/requests/{id}/rerun", post(rerun))
-}
-
-pub(crate) fn display(ts: &str) -> String {
-    juchu_domain::time::parse_ts(ts)
-        .map(juchu_domain::time::display_ts)
-        .unwrap_or_else(|| ts.to_string())
 }
 
 struct Row {

@@ -144,7 +144,8 @@ pub(crate) async fn case_file_csv(st: &AppState, customer_id: i64) -> Result<Vec
     Ok(out)
 }
 
-fn display(ts: &str) -> String {
+/// A stored time as the admin shows it (Japan, `2026/12/07 13:02`).
+pub(crate) fn display(ts: &str) -> String {
     juchu_domain::time::parse_ts(ts)
         .map(juchu_domain::time::display_ts)
         .unwrap_or_else(|| ts.to_string())
