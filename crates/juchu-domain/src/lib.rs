@@ -11,7 +11,7 @@
 //! 3. `order`, `shipment_change`, `patch`, `event`, `payment`, `subscription`,
 //!    `mail`, `blacklist`
 //! 4. `automation`, `csv_format`, `document`, `job`, `shipment_import`, `mypage`,
-//!    `request_rule` (申請の自動処理)
+//!    `request_rule` (申請の自動処理), `webhook` (outbound events)
 //! 5. `carrier_file`, `payment_import`
 
 pub mod access;
@@ -46,5 +46,6 @@ pub mod subscription;
 pub mod text;
 pub mod time;
 pub mod tracking;
+pub mod webhook;
 
 pub use error::{FieldError, FieldErrors};

@@ -18,7 +18,9 @@
 //! 2. Reference data and outboxes, each on its own: `staff`, `formats`,
 //!    `saved_searches`, `stock` (在庫, derived from the orders table),
 //!    `masters/`, `customers/`, `mail/` (templates and the mail outbox), `line`
-//!    (the LINE push outbox and the push interface),
+//!    (the LINE push outbox and the push interface), `webhooks/` (the event
+//!    outbox, the pull feed, endpoints and delivery), `operations` (worker
+//!    heartbeats, queue depths, the SQLite backup),
 //!    `automation/` (rules), `blacklist/` (conditions and screening).
 //! 3. `snapshot` — masters, rules and blacklist cached by revision; `schema` —
 //!    migrations and seeds.
@@ -52,6 +54,7 @@ pub mod mail;
 pub mod masters;
 pub mod messages;
 pub mod mypage;
+pub mod operations;
 pub mod orders;
 pub mod payments;
 pub mod requests;
@@ -64,6 +67,7 @@ pub mod staff;
 pub mod stock;
 pub mod subscriptions;
 pub mod testing;
+pub mod webhooks;
 
 pub use db::{Arg, Backend, Store, StoreConfig, create_pg_database, drop_pg_database_blocking};
 pub use effects::order_mail::WrittenMail;

@@ -10,6 +10,29 @@ use axum::routing::get;
 
 const SCRIPT: &str = include_str!("../static/juchu.js");
 const FAVICON: &[u8] = include_bytes!("../static/favicon.ico");
+/// The API reference's viewer: npm `swagger-ui-dist` vendored (no download at
+/// build time; see `static/swagger-ui/VERSION` and its LICENSE).
+const SWAGGER_JS: &str = include_str!("../static/swagger-ui/swagger-ui-bundle.js");
+const SWAGGER_CSS: &str = include_str!("../static/swagger-ui/swagger-ui.css");
+const API_DOCS_JS: &str = include_str!("../static/api-docs.js");
+const API_DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>juchu API リファレンス</title>
+<link rel="stylesheet" href="/static/swagger-ui/swagger-ui.css">
+</head><body><div id="swagger-ui"></div>
+<script src="/static/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body></html>"#;
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
 
 /// The content security policy the pages satisfy: scripts only from
 /// `/static/`, no framing (clickjacking), forms post only here. Inline
@@ -18,6 +41,22 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
+        .route(
+            "/api/docs",
+            get(|| async { axum::response::Html(API_DOCS_PAGE).into_response() }),
+        )
+        .route(
+            "/static/swagger-ui/swagger-ui-bundle.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", SWAGGER_JS) }),
+        )
+        .route(
+            "/static/swagger-ui/swagger-ui.css",
+            get(|| async { static_file("text/css; charset=utf-8", SWAGGER_CSS) }),
+        )
+        .route(
+            "/static/api-docs.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", API_DOCS_JS) }),
+        )
         .route(
             "/static/juchu.js",
             get(|| async {

@@ -1,9 +1,10 @@
 //! HTTP edge of juchu: the JSON API (`/api/v1`, OpenAPI at `/api/openapi.json`),
-//! the Japanese admin UI, and `/healthz`.
+//! the Japanese admin UI (the API reference at `/api/docs`), and `/healthz`,
+//! `/readyz`, `/metrics`.
 //!
 //! One folder per business area (`dashboard/` (ホーム), `orders/`, `customers/`, `masters/`,
 //! `subscriptions/`, `automation/`, `mail/`, `blacklist/`, `payments/`, `shipments/`,
-//! `documents/`, `jobs/`, `staff/`, `requests/` (申請)), each with `api.rs`
+//! `documents/`, `jobs/`, `staff/`, `requests/` (申請), `webhooks/`), each with `api.rs`
 //! and/or `ui.rs`; the customer's pages (`mypage/`, with their own session
 //! that no staff route accepts); the routes of every area are put together
 //! here, once.
@@ -33,6 +34,7 @@ pub mod jobs;
 mod login;
 pub mod mail;
 pub mod masters;
+pub mod metrics;
 pub mod mypage;
 pub mod openapi;
 pub mod orders;
@@ -46,6 +48,7 @@ pub mod staff;
 pub mod stock;
 pub mod subscriptions;
 mod views;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::State;
@@ -65,6 +68,24 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Verifies LIFF forms' LINE ID tokens (LINE, or its sandbox).
     pub line: std::sync::Arc<dyn juchu_store::requests::links::LineLogin>,
+    /// Checks a webhook endpoint's address before it is saved (SSRF).
+    pub webhook_guard: std::sync::Arc<dyn juchu_store::webhooks::UrlGuard>,
+    /// Request counts and latencies for `/metrics`.
+    pub metrics: std::sync::Arc<metrics::HttpMetrics>,
+    /// `/readyz` also needs a worker's recent heartbeat.
+    pub require_workers: bool,
+}
+
+/// The guard when none is set: every endpoint URL is refused, so nothing is
+/// ever sent to an address nobody checked.
+struct NoUrlGuard;
+
+impl juchu_store::webhooks::UrlGuard for NoUrlGuard {
+    fn check<'a>(&'a self, _: &'a str) -> juchu_store::webhooks::CheckFuture<'a> {
+        Box::pin(async {
+            Err("この環境では Webhook の送信先を確認できません".to_string())
+        })
+    }
 }
 
 /// What answers LINE ID tokens when no LINE channel is set up: nothing can
@@ -87,7 +108,24 @@ impl AppState {
             store,
             secure_cookies: false,
             line: std::sync::Arc::new(NoLine),
+            webhook_guard: std::sync::Arc::new(NoUrlGuard),
+            metrics: std::sync::Arc::new(metrics::HttpMetrics::new()),
+            require_workers: false,
         }
+    }
+    /// `/readyz` answers 503 until a worker loop has reported (`juchu serve`
+    /// runs them in its own process).
+    pub fn with_required_workers(mut self, on: bool) -> Self {
+        self.require_workers = on;
+        self
+    }
+    /// Webhook endpoint URLs are checked by `guard`.
+    pub fn with_webhook_guard(
+        mut self,
+        guard: std::sync::Arc<dyn juchu_store::webhooks::UrlGuard>,
+    ) -> Self {
+        self.webhook_guard = guard;
+        self
     }
     /// LIFF ID tokens are verified by `line`.
     pub fn with_line(
@@ -308,6 +346,19 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(requests::api::copy_request_form))
         .routes(routes!(requests::api::create_request_link))
         .routes(routes!(requests::api::customer_request_file))
+        .routes(routes!(
+            webhooks::api::list_endpoints,
+            webhooks::api::create_endpoint
+        ))
+        .routes(routes!(
+            webhooks::api::get_endpoint,
+            webhooks::api::put_endpoint,
+            webhooks::api::delete_endpoint
+        ))
+        .routes(routes!(webhooks::api::list_deliveries))
+        .routes(routes!(webhooks::api::replay))
+        .routes(routes!(webhooks::api::test_delivery))
+        .routes(routes!(webhooks::api::list_events))
         .routes(routes!(requests::api::invite_customer))
         .routes(routes!(requests::api::invite_all_customers))
         .routes(routes!(
@@ -329,6 +380,8 @@ pub fn router(state: AppState) -> Router {
     use axum::routing::{get as g, post as p};
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .merge(
             api_routes()
@@ -360,10 +413,15 @@ pub fn router(state: AppState) -> Router {
         .merge(requests::inbox::routes())
         .merge(requests::automation_ui::routes())
         .merge(requests::analytics_ui::routes())
+        .merge(webhooks::ui::routes())
         .merge(mypage::routes())
         .route("/login", g(login::login_page).post(login::login_submit))
         .route("/logout", p(login::logout))
         .merge(assets::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(request_checks::refuse_nul))
         .layer(axum::middleware::from_fn(assets::security_headers))

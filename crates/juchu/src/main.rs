@@ -41,6 +41,16 @@ struct Cli {
         default_value = "./juchu-data"
     )]
     data_dir: PathBuf,
+    /// Database connections per process (the pool). Raise it with many
+    /// concurrent API clients on PostgreSQL; PostgreSQL's max_connections
+    /// must cover every process's pool.
+    #[arg(
+        long,
+        env = "JUCHU_DB_MAX_CONNECTIONS",
+        global = true,
+        default_value_t = 16
+    )]
+    db_max_connections: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,6 +102,15 @@ enum Command {
     /// Runs in a fresh database (a temporary SQLite file, or a new database on the
     /// PostgreSQL server of JUCHU_DATABASE_URL) that is removed afterwards.
     Bench(bench::BenchArgs),
+    /// SQLite: copies the database into DIR/juchu-<UTC time>.db while
+    /// juchu keeps serving (VACUUM INTO). Restore: stop juchu and put the
+    /// copy in place of JUCHU_DATA_DIR/juchu.db. PostgreSQL: use pg_dump
+    /// (docs/operations.md).
+    Backup {
+        /// Directory for the copy (created when missing).
+        #[arg(long, default_value = "./juchu-backups")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,7 +191,7 @@ async fn open(cli: &Cli, create_dir: bool) -> Result<Store, CliError> {
         database_url: cli.database_url.clone().filter(|s| !s.trim().is_empty()),
         data_dir: cli.data_dir.clone(),
         create_data_dir: create_dir || default_dir,
-        max_connections: 8,
+        max_connections: cli.db_max_connections.clamp(1, 1000),
     };
     let store = Store::connect(&config).await?;
     store.migrate().await?;
@@ -188,6 +207,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { addr, demo } => {
             let store = open(&cli, false).await?;
             serve::serve(store, addr, *demo).await?;
+        }
+        Command::Backup { to } => {
+            let store = open(&cli, false).await?;
+            std::fs::create_dir_all(to)
+                .map_err(|e| CliError::Config(format!("cannot create {}: {e}", to.display())))?;
+            let stamp = store.clock.now().strftime("%Y%m%dT%H%M%SZ").to_string();
+            let path = to.join(format!("juchu-{stamp}.db"));
+            store.backup_sqlite(&path).await?;
+            println!("backup written: {}", path.display());
         }
         Command::Worker => {
             let store = open(&cli, false).await?;

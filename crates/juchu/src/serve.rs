@@ -18,7 +18,11 @@ pub async fn serve(store: Store, addr: &str, demo: bool) -> Result<(), CliError>
             .with_public_url(std::env::var("JUCHU_PUBLIC_URL").ok().as_deref())
             .with_line(std::sync::Arc::new(juchu_adapters::LineSandbox::from_env(
                 store.clock.clone(),
-            ))),
+            )))
+            .with_webhook_guard(std::sync::Arc::new(juchu_adapters::PublicUrlGuard {
+                allow_private: juchu_adapters::allow_private_from_env(),
+            }))
+            .with_required_workers(true),
     )
     .await
     .map_err(|e| CliError::Config(format!("cannot listen on {addr}: {e}")))?;
@@ -30,7 +34,9 @@ pub async fn serve(store: Store, addr: &str, demo: bool) -> Result<(), CliError>
         .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| url.clone());
     store.set_public_url(&public).await?;
-    println!("juchu is running: {url}/  (API: {url}/api/v1, OpenAPI: {url}/api/openapi.json)");
+    println!(
+        "juchu is running: {url}/  (API: {url}/api/v1, reference: {url}/api/docs, health: {url}/readyz, {url}/metrics)"
+    );
     if store.staff_count().await? == 0 {
         println!("No staff user exists yet. Create the first one, then log in at {url}/login :");
         println!(
@@ -228,18 +234,81 @@ async fn line_pusher(demo: bool) -> Result<Option<juchu_adapters::LineMessagingC
         .map_err(CliError::Config)
 }
 
+/// A whole number from the environment, `default` when unset.
+fn env_number<T: std::str::FromStr>(name: &str, default: T, what: &str) -> Result<T, CliError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) if v.trim().is_empty() => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse::<T>()
+            .map_err(|_| CliError::Config(format!("{name} must be {what} (got {v:?})"))),
+    }
+}
+
+/// How webhooks are delivered: `JUCHU_WEBHOOK_RETRY_BASE_SECS` (first retry,
+/// doubling; default 30), `JUCHU_WEBHOOK_DISABLE_AFTER` (failures in a row
+/// before an endpoint is disabled; default 50), `JUCHU_WEBHOOK_TIMEOUT_SECS`
+/// (default 10), `JUCHU_WEBHOOK_LEASE_SECS` (a dead worker's deliveries are
+/// sent again after this; default 120), `JUCHU_WEBHOOK_ALLOW_PRIVATE`.
+fn webhook_delivery() -> Result<
+    (
+        juchu_adapters::WebhookClient,
+        juchu_store::webhooks::WebhookSettings,
+    ),
+    CliError,
+> {
+    let d = juchu_store::webhooks::WebhookSettings::default();
+    let settings = juchu_store::webhooks::WebhookSettings {
+        retry_base_secs: env_number(
+            "JUCHU_WEBHOOK_RETRY_BASE_SECS",
+            d.retry_base_secs,
+            "a number of seconds",
+        )?,
+        disable_after: env_number(
+            "JUCHU_WEBHOOK_DISABLE_AFTER",
+            d.disable_after,
+            "a number of failures",
+        )?
+        .max(1),
+        lease_secs: env_number(
+            "JUCHU_WEBHOOK_LEASE_SECS",
+            d.lease_secs,
+            "a number of seconds",
+        )?
+        .max(1),
+        concurrency: d.concurrency,
+    };
+    let timeout = env_number::<u64>("JUCHU_WEBHOOK_TIMEOUT_SECS", 10, "a number of seconds")?;
+    // A delivery must end before its lease does, or a second worker sends it too.
+    let timeout = timeout.clamp(1, (settings.lease_secs as u64).saturating_sub(1).max(1));
+    let client = juchu_adapters::WebhookClient::new(
+        std::time::Duration::from_secs(timeout),
+        juchu_adapters::allow_private_from_env(),
+    )
+    .map_err(CliError::Config)?;
+    Ok((client, settings))
+}
+
 /// The worker loops of a process: jobs, mail and payment requests, the
-/// request automation and LINE pushes, and in `juchu serve` (with the jobs'
-/// retention) the daily subscription run.
+/// request automation, LINE pushes and webhooks, its heartbeat, and in
+/// `juchu serve` (with the jobs' retention) the daily subscription run.
 fn workers(
     store: &Store,
     in_process: Option<Option<i64>>,
     line: Option<juchu_adapters::LineMessagingClient>,
 ) -> Result<worker::Supervisor, CliError> {
     let mut workers = worker::Supervisor::default();
+    let mut loops = vec!["requests", "mail", "jobs", "deliveries", "webhooks"];
+    let (client, settings) = webhook_delivery()?;
+    let s = store.clone();
+    workers.spawn("webhooks", move || {
+        worker::deliver_webhooks(s.clone(), client.clone(), settings.clone())
+    });
     let s = store.clone();
     workers.spawn("requests", move || worker::process_requests(s.clone()));
     if let Some(line) = line {
+        loops.push("line");
         let s = store.clone();
         workers.spawn("line", move || {
             worker::deliver_line(s.clone(), line.clone())
@@ -250,6 +319,7 @@ fn workers(
         worker::deliver_mail(s.clone(), smtp.clone())
     });
     if let Some(gateway) = payment_gateway(store)? {
+        loops.push("payments");
         let s = store.clone();
         workers.spawn("payments", move || {
             worker::process_payments(s.clone(), gateway.clone())
@@ -266,10 +336,21 @@ fn workers(
         worker::track_deliveries(s.clone(), tracker.clone())
     });
     if let Some(retention) = in_process {
+        loops.push("subscriptions");
         let s = store.clone();
         workers.spawn("subscriptions", move || {
             worker::run_in_process(s.clone(), retention)
         });
     }
+    let s = store.clone();
+    let name = worker::process_name(if in_process.is_some() {
+        "serve"
+    } else {
+        "worker"
+    });
+    let started = store.clock.now_text();
+    workers.spawn("heartbeat", move || {
+        worker::heartbeat(s.clone(), name.clone(), loops.clone(), started.clone())
+    });
     Ok(workers)
 }

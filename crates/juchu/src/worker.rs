@@ -251,3 +251,66 @@ pub async fn deliver_line(store: Store, client: juchu_adapters::LineMessagingCli
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
+
+/// Delivers webhooks: new events fanned out to the endpoints, due deliveries
+/// sent and recorded; again at once while there is work, else every second.
+pub async fn deliver_webhooks(
+    store: Store,
+    client: juchu_adapters::WebhookClient,
+    settings: juchu_store::webhooks::WebhookSettings,
+) {
+    loop {
+        match store.deliver_webhooks(&client, &settings, 200).await {
+            Ok(r) => {
+                for id in &r.disabled {
+                    tracing::warn!(
+                        endpoint = id,
+                        "webhook endpoint disabled after failing {} times in a row",
+                        settings.disable_after
+                    );
+                }
+                if r.succeeded + r.failed > 0 {
+                    tracing::info!(
+                        succeeded = r.succeeded,
+                        failed = r.failed,
+                        "webhooks delivered"
+                    );
+                    continue;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "webhook delivery failed (will retry)"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// `host:pid:role`, how this process appears in /readyz.
+pub fn process_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}:{role}", std::process::id())
+}
+
+/// Says every 15 seconds that this process's loops are alive (`/readyz`
+/// needs one within a minute); forgets processes silent for a day.
+pub async fn heartbeat(store: Store, name: String, loops: Vec<&'static str>, started: String) {
+    loop {
+        if let Err(e) = store.heartbeat(&name, &loops, &started).await {
+            tracing::warn!(error = %e, "heartbeat not recorded");
+        }
+        let day_ago = juchu_domain::time::format_ts(
+            store
+                .clock
+                .now()
+                .checked_sub(jiff::SignedDuration::from_hours(24))
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        );
+        if let Err(e) = store.forget_workers(&day_ago).await {
+            tracing::warn!(error = %e, "old heartbeats not deleted");
+        }
+        tokio::time::sleep(Duration::from_secs(15)).await;
+    }
+}

@@ -96,8 +96,11 @@ async fn load_request(tx: &mut Tx, id: i64, lock: &str) -> Result<Request, Store
 
 /// Writes the handling columns of a request and bumps `updated_at`.
 /// `count`: 定期回数 when it was carried out (kept as it was when `None`).
+/// A request that became 対応完了 or 対応不可 publishes its event.
 async fn write_request(
     tx: &mut Tx,
+    backend: crate::Backend,
+    before: RequestStatus,
     r: &Request,
     count: Option<i64>,
     now: &str,
@@ -119,6 +122,16 @@ async fn write_request(
     .bind(count)
     .execute(&mut **tx)
     .await?;
+    let event = match r.status {
+        _ if r.status == before => None,
+        RequestStatus::Completed => Some("request.completed"),
+        RequestStatus::Refused => Some("request.refused"),
+        _ => None,
+    };
+    if let Some(t) = event {
+        let e = juchu_domain::webhook::request_event(t, crate::requests::request_summary(r));
+        crate::db::write_rows(tx, backend, vec![crate::webhooks::event_rows(&[e], now)]).await?;
+    }
     Ok(())
 }
 
@@ -313,7 +326,7 @@ impl Store {
             tx.commit().await?;
             return Ok(before);
         }
-        write_request(&mut tx, &after, count, &now).await?;
+        write_request(&mut tx, self.backend, before.status, &after, count, &now).await?;
         add_history(&mut tx, id, actor, &what.join(" / "), &now).await?;
         tx.commit().await?;
         self.request(id).await
@@ -566,7 +579,7 @@ impl Store {
                 }
             }
         }
-        write_request(tx, &after, count, now).await?;
+        write_request(tx, self.backend, r.status, &after, count, now).await?;
         add_history(tx, r.id, &automation, &what, now).await?;
         Ok(())
     }

@@ -828,16 +828,51 @@ impl Store {
     }
 
     /// A job whose every chunk is done is 完了.
+    /// It publishes `job.completed` in the same transaction.
     pub(crate) async fn finish_if_done(&self, job_id: i64) -> Result<(), StoreError> {
         let now = self.clock.now_text();
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
             "UPDATE jobs SET status = 'completed', finished_at = $1, updated_at = $1 WHERE id = $2 AND status = 'running' \
              AND NOT EXISTS (SELECT 1 FROM job_chunks WHERE job_id = $2 AND status <> 'done')",
         )
-        .bind(now)
+        .bind(now.clone())
         .bind(job_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            let row = sqlx::query(
+                "SELECT j.kind, j.total, j.result_name, j.created_at, \
+                 COALESCE(SUM(c.done), 0) AS done, COALESCE(SUM(c.failed), 0) AS failed, COALESCE(SUM(c.skipped), 0) AS skipped \
+                 FROM jobs j LEFT JOIN job_chunks c ON c.job_id = j.id WHERE j.id = $1 GROUP BY j.kind, j.total, j.result_name, j.created_at",
+            )
+            .bind(job_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let event = juchu_domain::webhook::Outbound {
+                event_type: "job.completed",
+                subject: format!("job:{job_id}"),
+                data: serde_json::json!({ "job": {
+                    "id": job_id,
+                    "kind": get_str(&row, "kind")?,
+                    "status": "completed",
+                    "total": get_i64(&row, "total")?,
+                    "done": get_i64(&row, "done")?,
+                    "failed": get_i64(&row, "failed")?,
+                    "skipped": get_i64(&row, "skipped")?,
+                    "result_name": get_str(&row, "result_name")?,
+                    "created_at": get_str(&row, "created_at")?,
+                    "finished_at": now,
+                }}),
+            };
+            crate::db::write_rows(
+                &mut tx,
+                self.backend,
+                vec![crate::webhooks::event_rows(&[event], &now)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

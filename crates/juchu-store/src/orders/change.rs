@@ -434,9 +434,27 @@ impl Store {
                 }
             }
         }
+        let handling = |id: i64| {
+            prep.masters
+                .handling_status(id)
+                .map(|s| s.name.as_str())
+                .unwrap_or_default()
+        };
+        let outbound: Vec<_> = pending
+            .iter()
+            .flat_map(|p| {
+                juchu_domain::webhook::order_changed(
+                    &p.order,
+                    handling(p.order.handling_status_id),
+                    &p.changes,
+                    &p.events,
+                )
+            })
+            .collect();
         let mut sets = vec![
             history_rows(&history, &now),
             self::event_rows(&event_rows_all, &now),
+            crate::webhooks::event_rows(&outbound, &now),
         ];
         for p in pending.iter().filter(|p| p.items_changed) {
             sqlx::query("DELETE FROM order_items WHERE order_id = $1")

@@ -85,6 +85,8 @@ pub(crate) struct PreparedOrders {
     history: Vec<HistoryRow>,
     events: Vec<EventRow>,
     attention: Vec<(i64, Vec<juchu_domain::blacklist::AttentionMatch>)>,
+    /// Per order: its 対応状況's name, for the `order.created` event.
+    handling: Vec<String>,
     /// When they were created, as stored.
     pub at: String,
 }
@@ -151,6 +153,7 @@ impl Store {
         let mut events = Vec::with_capacity(built.len());
         let mut finals = Vec::with_capacity(built.len());
         let mut outside = Vec::with_capacity(built.len());
+        let mut handling = Vec::with_capacity(built.len());
         for (mut order, id) in built.into_iter().zip(ids) {
             order.id = id;
             let created_events = derive_events(None, &order, &prep.masters);
@@ -178,6 +181,12 @@ impl Store {
             // Mail, payment and subscription actions act outside the order:
             // they run once the rows exist (rare, so intake stays one write).
             outside.push(outside_steps(&c));
+            handling.push(
+                prep.masters
+                    .handling_status(c.order.handling_status_id)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+            );
             finals.push(c.order);
         }
         Ok(PreparedOrders {
@@ -188,6 +197,7 @@ impl Store {
             history,
             events,
             attention,
+            handling,
             at: juchu_domain::time::format_ts(now),
         })
     }
@@ -209,6 +219,7 @@ impl Store {
             history,
             events,
             attention,
+            handling,
             at,
             ..
         } = p;
@@ -216,6 +227,12 @@ impl Store {
         sets.extend(new_order_rows(finals, at));
         sets.push(order_history_rows(history, at));
         sets.push(event_rows(events, at));
+        let outbound: Vec<_> = finals
+            .iter()
+            .zip(handling)
+            .flat_map(|(o, h)| juchu_domain::webhook::order_created(o, h))
+            .collect();
+        sets.push(crate::webhooks::event_rows(&outbound, at));
         if !attention.is_empty() {
             sets.push(crate::blacklist::match_rows(attention, at));
         }

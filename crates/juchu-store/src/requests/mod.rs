@@ -19,6 +19,25 @@ use juchu_domain::request::{
     check_form, read_fields,
 };
 
+/// A request as its events carry it.
+pub fn request_summary(r: &Request) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "form_id": r.form_id,
+        "customer_id": r.customer_id,
+        "subscription_id": r.subscription_id,
+        "request_type": r.request_type,
+        "status": r.status.code(),
+        "status_reason": r.status_reason,
+        "channel": r.channel.code(),
+        "answers": r.answers,
+        "received_at": r.received_at,
+        "completed_at": r.completed_at,
+        "handled_by": r.handled_by,
+        "rule_id": r.rule_id,
+    })
+}
+
 /// A request as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -589,6 +608,26 @@ impl Store {
         );
         add_history(&mut tx, id, actor, &received, &now).await?;
         write_answers(&mut tx, id, &kept.answers).await?;
+        let received_event = juchu_domain::webhook::request_event(
+            "request.received",
+            serde_json::json!({
+                "id": id,
+                "form_id": new.form_id,
+                "customer_id": new.customer_id,
+                "subscription_id": new.subscription_id,
+                "request_type": kept.request_type,
+                "status": RequestStatus::Open.code(),
+                "channel": channel.code(),
+                "answers": kept.answers,
+                "received_at": now,
+            }),
+        );
+        crate::db::write_rows(
+            &mut tx,
+            self.backend,
+            vec![crate::webhooks::event_rows(&[received_event], &now)],
+        )
+        .await?;
         if !tags.is_empty() {
             crate::requests::rules::ensure_tags(&mut tx, std::slice::from_ref(&tags)).await?;
         }

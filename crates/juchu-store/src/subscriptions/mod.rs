@@ -369,11 +369,16 @@ pub(crate) async fn start_subscriptions(
                 .into(),
         );
     }
+    let created: Vec<_> = subs
+        .iter()
+        .map(|s| juchu_domain::webhook::subscription_event(s, None))
+        .collect();
     Ok(vec![
         rows,
         item_rows(&subs),
         label_rows(&subs),
         history_rows(&history, at),
+        crate::webhooks::event_rows(&created, at),
     ])
 }
 
@@ -998,7 +1003,16 @@ impl Store {
             format!("{what}: {}", reason.trim())
         };
         change_rows(id, &changes, actor, &why, &mut history);
-        write_rows(tx, self.backend, vec![history_rows(&history, &now)]).await?;
+        let changed = juchu_domain::webhook::subscription_event(&after, Some(&changes));
+        write_rows(
+            tx,
+            self.backend,
+            vec![
+                history_rows(&history, &now),
+                crate::webhooks::event_rows(&[changed], &now),
+            ],
+        )
+        .await?;
         Ok(SubscriptionChanged {
             subscription: after,
             changes,
