@@ -366,6 +366,10 @@ pub struct OrderListJson {
     pub total_is_exact: bool,
     pub page: i64,
     pub per_page: i64,
+    /// With `after` or `updated_since`: pass as `after` for the next page
+    /// (null when this page is empty: ask again later from the same `after`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 /// A new customer given inline with an order, or created on its own.

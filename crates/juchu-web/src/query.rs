@@ -4,6 +4,7 @@ use juchu_domain::FieldErrors;
 use juchu_domain::status::{PaymentStatus, ShipmentStatus, ShippingListState};
 use juchu_domain::time::parse_date;
 use juchu_store::OrderQuery;
+use juchu_store::db::keyset::Keyset;
 use juchu_store::orders::search::SortKey;
 use juchu_store::subscriptions::SubscriptionQuery;
 use std::collections::HashMap;
@@ -36,7 +37,26 @@ pub const ORDER_FILTERS: &[(&str, &str)] = &[
     ("exact_total", "件数を正確に数える"),
     ("page", "ページ"),
     ("per_page", "件数"),
+    ("after", "続きの位置（next_after）"),
+    ("updated_since", "更新日時（以降）"),
 ];
+
+/// `after` and `updated_since` (keyset paging for integrations); errors are
+/// added to `e`.
+pub fn keyset_of(params: &HashMap<String, String>, e: &mut FieldErrors) -> Keyset {
+    match Keyset::parse(
+        params.get("after").map(String::as_str),
+        params.get("updated_since").map(String::as_str),
+    ) {
+        Ok(k) => k,
+        Err(errors) => {
+            for x in errors.0 {
+                e.push(x);
+            }
+            Keyset::default()
+        }
+    }
+}
 
 fn get(params: &HashMap<String, String>, k: &str) -> Option<String> {
     params
@@ -176,8 +196,10 @@ pub fn order_query(
             }
         }
     };
+    let keyset = keyset_of(params, &mut e);
     e.into_result()?;
     Ok(OrderQuery {
+        keyset,
         sort,
         ascending,
         with_sum: false,
@@ -248,8 +270,10 @@ pub fn subscription_query(p: &HashMap<String, String>) -> Result<SubscriptionQue
     if page < 1 {
         e.add("page", "out_of_range", "1以上で指定してください");
     }
+    let keyset = keyset_of(p, &mut e);
     e.into_result()?;
     Ok(SubscriptionQuery {
+        keyset,
         status: g("status"),
         next_delivery_from: g("next_delivery_from"),
         next_delivery_to: g("next_delivery_to"),

@@ -616,3 +616,121 @@ both_stores!(readyz_metrics_and_api_docs_answer, |store| async move {
         "the vendored viewer, not a stub"
     );
 });
+
+both_stores!(lists_page_by_key_and_by_updated_since, |store| async move {
+    seed_products(&store).await;
+    let app = TestApp::start(store.clone()).await;
+    let owner = app.token(Role::Owner).await;
+    let mut numbers = Vec::new();
+    for _ in 0..5 {
+        let (s, o) = api(&app, &owner, M::POST, "/api/v1/orders", Some(order_body())).await;
+        assert_eq!(s, 201, "{o}");
+        numbers.push((
+            o["order_number"].as_str().unwrap().to_string(),
+            o["version"].clone(),
+        ));
+    }
+    // Every order once, oldest first, two at a time (after=0: from the start).
+    let mut seen = Vec::new();
+    let mut after = "0".to_string();
+    loop {
+        let (s, page) = api(
+            &app,
+            &owner,
+            M::GET,
+            &format!("/api/v1/orders?per_page=2&after={after}"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{page}");
+        let orders = page["orders"].as_array().unwrap();
+        if orders.is_empty() {
+            assert!(page["next_after"].is_null());
+            break;
+        }
+        seen.extend(
+            orders
+                .iter()
+                .map(|o| o["order_number"].as_str().unwrap().to_string()),
+        );
+        after = page["next_after"].as_str().unwrap().to_string();
+        if seen.len() > 10 {
+            panic!("pages repeat: {seen:?}");
+        }
+    }
+    assert_eq!(
+        seen,
+        numbers.iter().map(|n| n.0.clone()).collect::<Vec<_>>()
+    );
+    // updated_since: only what changed since, then nothing more.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = store.clock.now_text();
+    let (n, v) = &numbers[2];
+    let (s, _) = api(
+        &app,
+        &owner,
+        M::PATCH,
+        &format!("/api/v1/orders/{n}"),
+        Some(json!({"version": v, "memo": "changed"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, page) = api(
+        &app,
+        &owner,
+        M::GET,
+        &format!("/api/v1/orders?updated_since={since}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    let changed: Vec<&str> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, [n.as_str()]);
+    let next = page["next_after"].as_str().unwrap();
+    assert!(next.contains('~'), "{next}");
+    let (_, rest) = api(
+        &app,
+        &owner,
+        M::GET,
+        &format!("/api/v1/orders?updated_since={since}&after={next}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["orders"].as_array().unwrap().len(), 0, "{rest}");
+    // Customers, subscriptions and requests take the same parameters.
+    common::customer(&store, "佐藤", "sato@example.jp").await;
+    for path in [
+        "/api/v1/customers?after=0",
+        "/api/v1/subscriptions?after=0",
+        "/api/v1/requests?after=0",
+    ] {
+        let (s, v) = api(&app, &owner, M::GET, path, None).await;
+        assert_eq!(s, 200, "{path}: {v}");
+    }
+    let (_, c) = api(
+        &app,
+        &owner,
+        M::GET,
+        &format!("/api/v1/customers?updated_since={}", "2000-01-01T00:00:00Z"),
+        None,
+    )
+    .await;
+    assert!(
+        c["next_after"].as_str().is_some_and(|a| a.contains('~')),
+        "{c}"
+    );
+    for path in [
+        "/api/v1/orders?after=abc",
+        "/api/v1/customers?updated_since=yesterday",
+        "/api/v1/subscriptions?after=x~1",
+        "/api/v1/requests?after=abc",
+    ] {
+        let (s, v) = api(&app, &owner, M::GET, path, None).await;
+        assert_eq!(s, 422, "{path}: {v}");
+    }
+});

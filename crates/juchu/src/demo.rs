@@ -178,7 +178,7 @@ pub async fn generate(
     ensure_catalog(store).await?;
     let masters = store.masters().await?;
     let mut rng = SmallRng::seed_from_u64(seed);
-    let offset = store.list_customers(&Default::default(), 1, 0).await?.1 as usize;
+    let offset = store.list_customers(&Default::default(), 1, 0).await?.total as usize;
     let n_customers = (n / 3).max(1);
     let mut customers = Vec::with_capacity(n_customers);
     for chunk_start in (0..n_customers).step_by(2000) {

@@ -78,6 +78,18 @@ pub struct CustomerQuery {
     pub email: Option<String>,
     /// Only blacklisted customers (true) or only others (false).
     pub blacklisted: Option<bool>,
+    /// `after` / `updated_since` (integrations): pages by key, oldest first.
+    pub keyset: crate::db::keyset::Keyset,
+}
+
+/// One page of customers.
+#[derive(Debug, Clone)]
+pub struct CustomerPage {
+    pub customers: Vec<Customer>,
+    /// Every match (before paging).
+    pub total: i64,
+    /// With a keyset: the `after` of the next page.
+    pub next_after: Option<String>,
 }
 
 /// Inserts a validated customer inside the caller's transaction.
@@ -212,7 +224,7 @@ impl Store {
         q: &CustomerQuery,
         limit: i64,
         offset: i64,
-    ) -> Result<(Vec<Customer>, i64), StoreError> {
+    ) -> Result<CustomerPage, StoreError> {
         let mut conds: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         if let Some(n) = q.name.as_deref().map(name_key).filter(|s| !s.is_empty()) {
@@ -262,15 +274,29 @@ impl Store {
                 .await?,
             "n",
         )?;
+        let keyed = q.keyset.is_active();
+        let (filter, order) = if keyed {
+            q.keyset.apply(&filter, &mut args)
+        } else {
+            (filter, "id DESC")
+        };
         let n = args.len();
         args.push(limit.into());
-        args.push(offset.into());
+        args.push(if keyed { 0 } else { offset }.into());
         let sql = format!(
-            "SELECT {COLUMNS} FROM customers{filter} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            "SELECT {COLUMNS}, updated_at FROM customers{filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
         );
         let rows = query_with(sql, args).fetch_all(&self.pool).await?;
-        Ok((rows.iter().map(from_row).collect::<Result<_, _>>()?, total))
+        Ok(CustomerPage {
+            customers: rows.iter().map(from_row).collect::<Result<_, _>>()?,
+            total,
+            next_after: if keyed {
+                crate::db::keyset::next_after_rows(&q.keyset, &rows)?
+            } else {
+                None
+            },
+        })
     }
 }

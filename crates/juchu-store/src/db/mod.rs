@@ -7,6 +7,7 @@ mod clock;
 mod rows;
 mod token;
 
+pub mod keyset;
 pub use cache::RevisionCache;
 pub use clock::Clock;
 pub(crate) use rows::Rows;

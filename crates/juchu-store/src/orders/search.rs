@@ -82,6 +82,9 @@ impl SortKey {
 /// last four digits), the others exactly.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
+    /// `after` / `updated_since` (integrations): when set, pages by key in
+    /// ascending order instead of by number and sort.
+    pub keyset: crate::db::keyset::Keyset,
     /// Sort key and direction (the default, all false: newest first).
     pub sort: SortKey,
     pub ascending: bool,
@@ -133,6 +136,8 @@ pub struct OrderPage {
     pub per_page: i64,
     /// The sum of 合計 over every match, when asked for.
     pub sum_total: Option<i64>,
+    /// With a keyset: the `after` of the next page (None: this page is empty).
+    pub next_after: Option<String>,
 }
 
 impl OrderPage {
@@ -414,10 +419,16 @@ impl Store {
         } else {
             None
         };
-        let n = f.args.len();
         let mut args = f.args;
+        let keyed = q.keyset.is_active();
+        let (where_sql, key_order) = if keyed {
+            q.keyset.apply(&f.where_sql, &mut args)
+        } else {
+            (f.where_sql.clone(), "")
+        };
+        let n = args.len();
         args.push(limit.into());
-        args.push(offset.into());
+        args.push(if keyed { 0 } else { offset }.into());
         let (dir, nulls) = match (!q.ascending, self.backend) {
             (true, Backend::Postgres) => ("DESC", " NULLS LAST"),
             (false, Backend::Postgres) => ("ASC", " NULLS LAST"),
@@ -427,17 +438,23 @@ impl Store {
         // The default (newest first) is the indexed order; the others sort
         // the matches of the filter.
         let order_by = match q.sort {
+            _ if keyed => key_order.to_string(),
             SortKey::OrderedAt => format!("ordered_at {dir}, id {dir}"),
             key => format!("{} {dir}{nulls}, id {dir}", key.column()),
         };
         let sql = format!(
             "{}{} ORDER BY {order_by} LIMIT ${} OFFSET ${}",
             select_order_sql(),
-            f.where_sql,
+            where_sql,
             n + 1,
             n + 2
         );
         let rows = query_with(sql, args).fetch_all(&self.pool).await?;
+        let next_after = if keyed {
+            crate::db::keyset::next_after_rows(&q.keyset, &rows)?
+        } else {
+            None
+        };
         let mut orders = rows
             .iter()
             .map(order_from_row)
@@ -450,6 +467,7 @@ impl Store {
             page: q.page.max(1),
             per_page: limit,
             sum_total,
+            next_after,
         })
     }
 }

@@ -119,6 +119,8 @@ pub struct RequestQuery {
     /// Only requests with an id below this (the next page).
     pub before_id: Option<i64>,
     pub limit: i64,
+    /// `after` / `updated_since` (integrations): oldest first by key instead.
+    pub keyset: crate::db::keyset::Keyset,
 }
 
 /// The stored text of a Japan day's first moment.
@@ -722,12 +724,17 @@ impl Store {
         request_from_row(&row)
     }
 
-    /// Requests, newest first.
+    /// Requests, newest first (oldest first by key with a keyset).
     pub async fn requests(&self, q: &RequestQuery) -> Result<Vec<Request>, StoreError> {
-        let (filter, args) = q.filter(true);
+        let (filter, mut args) = q.filter(true);
         let limit = q.limit.clamp(1, 500);
+        let (filter, order) = if q.keyset.is_active() {
+            q.keyset.apply(&filter, &mut args)
+        } else {
+            (filter, "id DESC")
+        };
         let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests{filter} ORDER BY id DESC LIMIT {limit}"
+            "SELECT {REQUEST_COLUMNS} FROM requests{filter} ORDER BY {order} LIMIT {limit}"
         );
         let rows = crate::db::query_with(sql, args)
             .fetch_all(&self.pool)

@@ -462,6 +462,8 @@ pub struct SubscriptionQuery {
     pub count_max: Option<i64>,
     pub page: i64,
     pub per_page: i64,
+    /// `after` / `updated_since` (integrations): pages by key, oldest first.
+    pub keyset: crate::db::keyset::Keyset,
 }
 
 #[derive(Debug, Clone)]
@@ -470,6 +472,8 @@ pub struct SubscriptionPage {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
+    /// With a keyset: the `after` of the next page.
+    pub next_after: Option<String>,
 }
 
 impl SubscriptionQuery {
@@ -770,18 +774,29 @@ impl Store {
             .await?,
             "n",
         )?;
-        let n = args.len();
         let mut args = args;
+        let keyed = q.keyset.is_active();
+        let (where_sql, order) = if keyed {
+            q.keyset.apply(&where_sql, &mut args)
+        } else {
+            (where_sql, "id DESC")
+        };
+        let n = args.len();
         args.push(per_page.into());
-        args.push(((page - 1) * per_page).into());
+        args.push(if keyed { 0 } else { (page - 1) * per_page }.into());
         let sql = format!(
-            "{}{where_sql} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            "{}{where_sql} ORDER BY {order} LIMIT ${} OFFSET ${}",
             select_sql(),
             n + 1,
             n + 2
         );
         let mut tx = self.begin_read().await?;
         let rows = query_with(sql, args).fetch_all(&mut *tx).await?;
+        let next_after = if keyed {
+            crate::db::keyset::next_after_rows(&q.keyset, &rows)?
+        } else {
+            None
+        };
         let mut subs = rows
             .iter()
             .map(sub_from_row)
@@ -793,6 +808,7 @@ impl Store {
             total,
             page,
             per_page,
+            next_after,
         })
     }
 

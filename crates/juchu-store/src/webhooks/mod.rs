@@ -1,7 +1,7 @@
 //! Outbound webhooks: the event outbox, the pull feed, endpoints and their
 //! deliveries.
 //!
-//! Every change that publishes an event writes it with [`event_rows`] into
+//! Every change that publishes an event writes it with `event_rows` into
 //! `webhook_events` in the change's own transaction: a rolled-back change
 //! publishes nothing. Workers then fan events out to the endpoints that want
 //! them (one delivery row per endpoint and event) and send them through a

@@ -16,16 +16,28 @@ use juchu_domain::customer::CustomerInput;
 use juchu_store::customers::CustomerQuery;
 use std::collections::HashMap;
 
+/// One page of customers.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerListJson {
+    pub items: Vec<CustomerJson>,
+    pub total: i64,
+    /// With `after` or `updated_since`: the `after` of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
     params(("name" = Option<String>, Query), ("phone" = Option<String>, Query), ("email" = Option<String>, Query),
         ("blacklisted" = Option<bool>, Query, description = "true: only ブラックリスト customers"),
-        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
-    responses((status = 200, body = ListJson<CustomerJson>)), security(("bearer" = [])))]
+        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query),
+        ("after" = Option<String>, Query, description = "keyset paging: the next_after of the previous page (id order; with updated_since: updated_at, id)"),
+        ("updated_since" = Option<String>, Query, description = "RFC 3339: only customers changed at or after it, oldest change first")),
+    responses((status = 200, body = CustomerListJson)), security(("bearer" = [])))]
 pub async fn list_customers(
     caller: ApiCaller,
     State(st): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<ListJson<CustomerJson>>, ApiError> {
+) -> Result<Json<CustomerListJson>, ApiError> {
     caller.require(Permission::Read)?;
     let (limit, offset) = paging(&params)?;
     let blacklisted = match params.get("blacklisted").map(String::as_str) {
@@ -50,16 +62,21 @@ pub async fn list_customers(
             format!("phone「{p}」に数字がありません（電話番号で検索してください）"),
         )));
     }
+    let mut errors = FieldErrors::default();
+    let keyset = crate::query::keyset_of(&params, &mut errors);
+    errors.into_result().map_err(ApiError::invalid)?;
     let q = CustomerQuery {
         name: params.get("name").cloned(),
         phone: params.get("phone").cloned(),
         email: params.get("email").cloned(),
         blacklisted,
+        keyset,
     };
-    let (items, total) = st.store.list_customers(&q, limit, offset).await?;
-    Ok(Json(ListJson {
-        items: items.iter().map(Into::into).collect(),
-        total,
+    let page = st.store.list_customers(&q, limit, offset).await?;
+    Ok(Json(CustomerListJson {
+        items: page.customers.iter().map(Into::into).collect(),
+        total: page.total,
+        next_after: page.next_after,
     }))
 }
 

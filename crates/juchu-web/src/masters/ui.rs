@@ -634,6 +634,7 @@ async fn customers_page(
         phone: q.get("phone").cloned(),
         email: q.get("email").cloned(),
         blacklisted: q.get("blacklisted").map(|v| v == "true"),
+        keyset: Default::default(),
     };
     let page: i64 = q
         .get("page")
@@ -642,7 +643,7 @@ async fn customers_page(
         .unwrap_or(1)
         .min(1_000_000);
     let (list, total) = match st.store.list_customers(&cq, 100, (page - 1) * 100).await {
-        Ok(r) => r,
+        Ok(r) => (r.customers, r.total),
         Err(e) => return store_error_page(e),
     };
     let rows = list

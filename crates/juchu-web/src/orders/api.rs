@@ -45,6 +45,8 @@ use std::collections::HashMap;
         ("page" = Option<i64>, Query, description = "1-based"),
         ("per_page" = Option<i64>, Query, description = "1–200, default 50"),
         ("exact_total" = Option<bool>, Query, description = "count every match (default: exact up to 10,000, then total_is_exact=false)"),
+        ("after" = Option<String>, Query, description = "keyset paging: the next_after of the previous page; rows in id order (with updated_since: updated_at, id), page and sort ignored"),
+        ("updated_since" = Option<String>, Query, description = "RFC 3339: only orders changed at or after it, oldest change first (mirroring; next_after continues)"),
     ),
     responses((status = 200, body = OrderListJson), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -63,6 +65,7 @@ pub async fn list_orders(
         total_is_exact: page.total_is_exact,
         page: page.page,
         per_page: page.per_page,
+        next_after: page.next_after,
     }))
 }
 

@@ -323,8 +323,9 @@ async fn page(st: &AppState, session: &StaffSession, s: Shown, status: StatusCod
             }
         };
         match st.store.list_customers(&q, 20, 0).await {
-            Ok((found, _)) => {
-                matches = found
+            Ok(page) => {
+                matches = page
+                    .customers
                     .into_iter()
                     .map(|c| {
                         let a = &c.address;

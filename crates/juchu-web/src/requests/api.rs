@@ -282,6 +282,11 @@ pub struct RequestListQuery {
     pub before_id: Option<i64>,
     /// 1–500 (default 100).
     pub limit: Option<i64>,
+    /// Keyset paging for integrations, oldest first: the last request's `id`
+    /// (or, with `updated_since`, `<its updated_at>~<its id>`).
+    pub after: Option<String>,
+    /// RFC 3339: only requests changed at or after it, oldest change first.
+    pub updated_since: Option<String>,
 }
 
 /// A `YYYY-MM-DD` query value, or 422 naming the parameter.
@@ -338,6 +343,11 @@ pub async fn list_requests(
             tag: q.tag.filter(|t| !t.trim().is_empty()),
             before_id: q.before_id,
             limit: q.limit.unwrap_or(100),
+            keyset: juchu_store::db::keyset::Keyset::parse(
+                q.after.as_deref(),
+                q.updated_since.as_deref(),
+            )
+            .map_err(ApiError::invalid)?,
         })
         .await?;
     Ok(Json(list.into_iter().map(RequestJson::from).collect()))

@@ -170,6 +170,7 @@ fn query_of(f: &HashMap<String, String>, errors: &mut Vec<String>) -> RequestQue
         before_id: g("before").parse().ok(),
         limit: 100,
         subscription_id: g("subscription_id").parse().ok(),
+        keyset: Default::default(),
     }
 }
 

@@ -167,6 +167,9 @@ pub struct SubscriptionListJson {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
+    /// With `after` or `updated_since`: the `after` of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 async fn to_json(st: &AppState, s: &Subscription) -> Result<SubscriptionJson, ApiError> {
@@ -182,7 +185,9 @@ async fn to_json(st: &AppState, s: &Subscription) -> Result<SubscriptionJson, Ap
         ("product_code" = Option<String>, Query), ("customer_id" = Option<i64>, Query),
         ("name" = Option<String>, Query), ("kana" = Option<String>, Query), ("phone" = Option<String>, Query),
         ("needs_attention" = Option<bool>, Query), ("count_min" = Option<i64>, Query), ("count_max" = Option<i64>, Query),
-        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
+        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query),
+        ("after" = Option<String>, Query, description = "keyset paging: the next_after of the previous page (id order; with updated_since: updated_at, id)"),
+        ("updated_since" = Option<String>, Query, description = "RFC 3339: only subscriptions changed at or after it, oldest change first")),
     responses((status = 200, body = SubscriptionListJson), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_subscriptions(
@@ -204,6 +209,7 @@ pub async fn list_subscriptions(
         total: page.total,
         page: page.page,
         per_page: page.per_page,
+        next_after: page.next_after,
     }))
 }
 
