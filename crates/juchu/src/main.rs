@@ -102,7 +102,7 @@ enum Command {
     /// Runs in a fresh database (a temporary SQLite file, or a new database on the
     /// PostgreSQL server of JUCHU_DATABASE_URL) that is removed afterwards.
     Bench(bench::BenchArgs),
-    /// SQLite: copies the database into DIR/juchu-<UTC time>.db while
+    /// SQLite: copies the database into `DIR/juchu-<UTC time>.db` while
     /// juchu keeps serving (VACUUM INTO). Restore: stop juchu and put the
     /// copy in place of JUCHU_DATA_DIR/juchu.db. PostgreSQL: use pg_dump
     /// (docs/operations.md).
