@@ -180,6 +180,29 @@ both_stores!(bulk_update_through_the_pipeline, |store| async move {
     .await;
     assert_eq!(job.status, JobStatus::Completed);
     assert_eq!((job.total, job.done, job.failed), (250, 250, 1));
+    // Its completion is published once, with its counts, and every changed
+    // order published its change in the job's transactions: the forced
+    // payment above, then 249 (the refused one changed nothing). Read from
+    // the outbox itself: the feed's visibility rule is tested elsewhere.
+    let published =
+        |t: &str| format!("SELECT COUNT(*) AS n FROM webhook_events WHERE type = '{t}'");
+    assert_eq!(
+        juchu_store::testing::count(&store, &published("job.completed")).await,
+        1
+    );
+    assert_eq!(
+        juchu_store::testing::count(&store, &published("order.changed")).await,
+        1 + 249
+    );
+    let data = juchu_store::testing::count(
+        &store,
+        &format!(
+            "SELECT COUNT(*) AS n FROM webhook_events WHERE type = 'job.completed' AND data LIKE '%\"id\":{}%' AND data LIKE '%\"total\":250%'",
+            job.id
+        ),
+    )
+    .await;
+    assert_eq!(data, 1, "the job's id and total in its event");
     let o = store.order_by_number(&os[0].order_number).await.unwrap();
     let snapshot = store.masters().await.unwrap();
     assert_eq!(

@@ -843,7 +843,8 @@ impl Store {
         if done.rows_affected() == 1 {
             let row = sqlx::query(
                 "SELECT j.kind, j.total, j.result_name, j.created_at, \
-                 COALESCE(SUM(c.done), 0) AS done, COALESCE(SUM(c.failed), 0) AS failed, COALESCE(SUM(c.skipped), 0) AS skipped \
+                 CAST(COALESCE(SUM(c.done), 0) AS BIGINT) AS done, CAST(COALESCE(SUM(c.failed), 0) AS BIGINT) AS failed, \
+                 CAST(COALESCE(SUM(c.skipped), 0) AS BIGINT) AS skipped \
                  FROM jobs j LEFT JOIN job_chunks c ON c.job_id = j.id WHERE j.id = $1 GROUP BY j.kind, j.total, j.result_name, j.created_at",
             )
             .bind(job_id)
