@@ -125,7 +125,7 @@ async fn killed_mid_delivery(t: TestStore) {
     wait_for(60, || !seen.lock().unwrap().ids.is_empty()).await;
     assert_eq!(
         seen.lock().unwrap().ids,
-        [event_id.clone()],
+        std::slice::from_ref(&event_id),
         "the first attempt arrived"
     );
     // The receiver holds the answer; the worker dies before recording it.
