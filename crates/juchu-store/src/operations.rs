@@ -13,8 +13,11 @@ pub struct Heartbeat {
     pub seen_at: String,
 }
 
-/// The queues the workers drain: name (as in `/metrics`) and how many wait.
-pub const QUEUES: &[(&str, &str)] = &[
+/// The outboxes and queues counted here by name (as in `/metrics`); the
+/// webhook queue is [`Store::webhook_queue_depth`] and the request
+/// automation's is `Store::requests_awaiting_automation`, each counted once
+/// where its area keeps it.
+const QUEUES: &[(&str, &str)] = &[
     (
         "jobs",
         "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')",
@@ -32,16 +35,8 @@ pub const QUEUES: &[(&str, &str)] = &[
         "SELECT COUNT(*) AS n FROM payment_requests WHERE status IN ('pending', 'running')",
     ),
     (
-        "webhooks",
-        "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status IN ('pending', 'sending')",
-    ),
-    (
         "webhooks_failed",
         "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'failed'",
-    ),
-    (
-        "requests",
-        "SELECT COUNT(*) AS n FROM requests WHERE auto_state = 'pending' AND status = 'open'",
     ),
 ];
 
@@ -66,8 +61,7 @@ impl Store {
         Ok(())
     }
 
-    /// Workers seen since `since` (RFC 3339), most recent first. Older rows
-    /// (workers long gone) are deleted on the way.
+    /// Workers seen since `since` (RFC 3339), most recent first.
     pub async fn live_workers(&self, since: &str) -> Result<Vec<Heartbeat>, StoreError> {
         let rows = sqlx::query(
             "SELECT worker, loops, started_at, seen_at FROM worker_heartbeats WHERE seen_at >= $1 ORDER BY seen_at DESC",
@@ -100,13 +94,15 @@ impl Store {
         Ok(())
     }
 
-    /// Each queue of [`QUEUES`] with how many wait in it.
+    /// Jobs, mail, LINE, payments and webhooks (waiting and given up), with
+    /// how many wait in each.
     pub async fn queue_depths(&self) -> Result<Vec<(&'static str, i64)>, StoreError> {
-        let mut out = Vec::with_capacity(QUEUES.len());
+        let mut out = Vec::with_capacity(QUEUES.len() + 1);
         for (name, sql) in QUEUES {
             let row = sqlx::query(*sql).fetch_one(&self.pool).await?;
             out.push((*name, get_i64(&row, "n")?));
         }
+        out.push(("webhooks", self.webhook_queue_depth().await?));
         Ok(out)
     }
 

@@ -150,7 +150,16 @@ fn fresh_since(st: &AppState) -> String {
 /// `/metrics`: Prometheus text exposition.
 pub async fn metrics(State(st): State<AppState>) -> Response {
     let m = &st.metrics;
-    let depths = st.store.queue_depths().await;
+    let depths = match (
+        st.store.queue_depths().await,
+        st.store.requests_awaiting_automation().await,
+    ) {
+        (Ok(mut d), Ok(requests)) => {
+            d.push(("requests", requests));
+            Ok(d)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
     let workers = st.store.live_workers(&fresh_since(&st)).await;
     m.database_up
         .set(i64::from(depths.is_ok() && workers.is_ok()));

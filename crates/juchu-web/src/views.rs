@@ -64,6 +64,15 @@ pub fn urlencode(s: &str) -> String {
 
 /// Refuses a form post before anything in it is looked at: a role that may not
 /// do it (403), then a missing or wrong CSRF token (403).
+/// A form page's status: 200, or 422 when it shows what was refused.
+pub fn form_status(errors: &[String]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 pub fn refuse_post(
     session: &StaffSession,
     permission: Permission,

@@ -12,7 +12,7 @@ pub use cache::RevisionCache;
 pub use clock::Clock;
 pub(crate) use rows::Rows;
 pub(crate) use rows::write_rows;
-pub use token::{random_token, uuid_v4};
+pub use token::{hmac_sha256_hex, hmac_sha256_verify, random_token, uuid_v4};
 
 use crate::StoreError;
 use sqlx::any::{AnyPoolOptions, AnyRow};

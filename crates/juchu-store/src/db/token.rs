@@ -1,6 +1,12 @@
-//! Random tokens: session and API tokens, lease tokens, revisions.
+//! Random tokens (session and API tokens, lease tokens, revisions) and the
+//! HMAC every signature uses (signed links, form webhooks, outbound webhooks).
 
+use crate::StoreError;
+use hmac::{Hmac, KeyInit, Mac};
 use rand::Rng as _;
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
 
 /// 32 random bytes in hex after `prefix`.
 pub fn random_token(prefix: &str) -> String {
@@ -25,4 +31,24 @@ pub fn uuid_v4() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// HMAC-SHA256 of `message` under `key`, in hex.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> Result<String, StoreError> {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
+        .map_err(|e| StoreError::Other(format!("HMAC key: {e}")))?;
+    mac.update(message);
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether `signature_hex` is the HMAC of `message` (constant time).
+pub fn hmac_sha256_verify(key: &[u8], message: &[u8], signature_hex: &str) -> bool {
+    let Ok(sig) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(key) else {
+        return false;
+    };
+    mac.update(message);
+    mac.verify_slice(&sig).is_ok()
 }

@@ -5,33 +5,10 @@
 
 use crate::StoreError;
 use crate::db::Store;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
-
 const LINK_SECRET: &str = "requests.link_secret";
 const WEBHOOK_SECRET: &str = "requests.webhook_secret";
 
-/// HMAC-SHA256 of `message` under `key`, in hex.
-pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> Result<String, StoreError> {
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
-        .map_err(|e| StoreError::Other(format!("HMAC key: {e}")))?;
-    mac.update(message);
-    Ok(hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Whether `signature_hex` is the HMAC of `message` (constant time).
-pub fn hmac_sha256_verify(key: &[u8], message: &[u8], signature_hex: &str) -> bool {
-    let Ok(sig) = hex::decode(signature_hex.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(key) else {
-        return false;
-    };
-    mac.update(message);
-    mac.verify_slice(&sig).is_ok()
-}
+pub use crate::db::{hmac_sha256_hex, hmac_sha256_verify};
 
 /// Who a signed link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,7 @@
 
 use super::feed::event_of;
 use crate::StoreError;
-use crate::db::{Arg, Rows, Store, get_i64, get_str, write_rows};
-use hmac::{KeyInit, Mac};
+use crate::db::{Arg, Store, get_i64, get_str, write_rows};
 use juchu_domain::webhook::{MAX_ATTEMPTS, excerpt, retry_delay, wants};
 
 /// How the workers deliver.
@@ -78,15 +77,9 @@ pub struct WebhookDeliveryReport {
 /// `Juchu-Signature`'s value: `t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`
 /// (Stripe's scheme: the timestamp is signed, so a receiver can refuse old
 /// replays of a captured request).
-pub fn sign(secret: &str, t: i64, body: &str) -> String {
-    let mut mac = match <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC accepts a key of any length"),
-    };
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+pub fn sign(secret: &str, t: i64, body: &str) -> Result<String, StoreError> {
+    let v1 = crate::db::hmac_sha256_hex(secret.as_bytes(), format!("{t}.{body}").as_bytes())?;
+    Ok(format!("t={t},v1={v1}"))
 }
 
 /// A claimed delivery, with what its request needs.
@@ -113,25 +106,31 @@ impl Store {
             ..Default::default()
         };
         let claimed = self.claim_webhook_deliveries(settings, limit).await?;
+        let t = self.clock.now().as_second();
+        let prepared = claimed
+            .into_iter()
+            .map(|c| {
+                let body = c.event.body();
+                let request = WebhookRequest {
+                    url: c.url.clone(),
+                    headers: vec![
+                        ("Content-Type".into(), "application/json".into()),
+                        ("User-Agent".into(), "juchu-webhooks/1".into()),
+                        ("Juchu-Signature".into(), sign(&c.secret, t, &body)?),
+                        ("Juchu-Event-Id".into(), c.event.id.clone()),
+                        ("Juchu-Event-Type".into(), c.event.event_type.clone()),
+                        ("Juchu-Delivery-Id".into(), c.id.to_string()),
+                        ("Juchu-Attempt".into(), (c.attempts + 1).to_string()),
+                    ],
+                    body,
+                };
+                Ok((c, request))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         use futures_util::StreamExt as _;
         let results: Vec<(Claimed, WebhookRequest, WebhookResponse)> =
-            futures_util::stream::iter(claimed)
-                .map(|c| async move {
-                    let t = self.clock.now().as_second();
-                    let body = c.event.body();
-                    let request = WebhookRequest {
-                        url: c.url.clone(),
-                        headers: vec![
-                            ("Content-Type".into(), "application/json".into()),
-                            ("User-Agent".into(), "juchu-webhooks/1".into()),
-                            ("Juchu-Signature".into(), sign(&c.secret, t, &body)),
-                            ("Juchu-Event-Id".into(), c.event.id.clone()),
-                            ("Juchu-Event-Type".into(), c.event.event_type.clone()),
-                            ("Juchu-Delivery-Id".into(), c.id.to_string()),
-                            ("Juchu-Attempt".into(), (c.attempts + 1).to_string()),
-                        ],
-                        body,
-                    };
+            futures_util::stream::iter(prepared)
+                .map(|(c, request)| async move {
                     let response = sender.send(&request).await;
                     (c, request, response)
                 })
@@ -173,8 +172,8 @@ impl Store {
                 .map_err(|e| StoreError::Other(format!("webhook endpoint events: {e}")))?;
             let (txid, id) = (get_i64(ep, "cursor_txid")?, get_i64(ep, "cursor_id")?);
             let events = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, txid, type, subject FROM webhook_events WHERE (txid > $1 OR (txid = $1 AND id > $2)) AND is_test = 0{} ORDER BY txid, id LIMIT $3",
-                super::visible(self.backend)
+                "SELECT id, txid, type, subject FROM webhook_events WHERE {} ORDER BY txid, id LIMIT $3",
+                super::after_cursor(self.backend)
             )))
             .bind(txid)
             .bind(id)
@@ -182,27 +181,18 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             let Some(last) = events.last() else { continue };
-            let mut rows = Rows::new(
-                "webhook_deliveries",
-                &[
-                    "endpoint_id",
-                    "event_id",
-                    "subject",
-                    "status",
-                    "next_attempt_at",
-                    "created_at",
-                ],
-            );
+            let mut rows = super::delivery_rows();
             for e in &events {
-                if !wants(&wanted, &get_str(e, "type")?) {
-                    continue;
+                if wants(&wanted, &get_str(e, "type")?) {
+                    super::push_delivery(
+                        &mut rows,
+                        endpoint_id,
+                        get_i64(e, "id")?,
+                        get_str(e, "subject")?,
+                        false,
+                        &now,
+                    );
                 }
-                rows.args.push(Arg::from(endpoint_id));
-                rows.args.push(get_i64(e, "id")?.into());
-                rows.args.push(get_str(e, "subject")?.into());
-                rows.args.push("pending".into());
-                rows.args.push(now.clone().into());
-                rows.args.push(now.clone().into());
             }
             made += rows.len();
             write_rows(&mut tx, self.backend, vec![rows]).await?;
@@ -433,12 +423,12 @@ mod tests {
     fn signature_is_stripes_scheme() {
         // HMAC-SHA256("secret", "1700000000.{}") computed independently
         // (Python: hmac.new(b"secret", b"1700000000.{}", "sha256").hexdigest()).
-        let s = sign("secret", 1_700_000_000, "{}");
+        let s = sign("secret", 1_700_000_000, "{}").unwrap();
         assert_eq!(
             s,
             "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
         );
-        assert_ne!(s, sign("secret2", 1_700_000_000, "{}"));
-        assert_ne!(s, sign("secret", 1_700_000_001, "{}"));
+        assert_ne!(s, sign("secret2", 1_700_000_000, "{}").unwrap());
+        assert_ne!(s, sign("secret", 1_700_000_001, "{}").unwrap());
     }
 }

@@ -367,31 +367,20 @@ impl Store {
                 .await?
             }
         };
-        let mut set = crate::db::Rows::new(
-            "webhook_deliveries",
-            &[
-                "endpoint_id",
-                "event_id",
-                "subject",
-                "status",
-                "next_attempt_at",
-                "replay",
-                "created_at",
-            ],
-        );
+        let mut set = super::delivery_rows();
         let one = matches!(what, ReplayInput::Event(_));
         for r in &rows {
             let t = get_str(r, "type")?;
-            if !one && !juchu_domain::webhook::wants(&endpoint.events, &t) {
-                continue;
+            if one || juchu_domain::webhook::wants(&endpoint.events, &t) {
+                super::push_delivery(
+                    &mut set,
+                    endpoint_id,
+                    get_i64(r, "id")?,
+                    get_str(r, "subject")?,
+                    true,
+                    &now,
+                );
             }
-            set.args.push(endpoint_id.into());
-            set.args.push(get_i64(r, "id")?.into());
-            set.args.push(get_str(r, "subject")?.into());
-            set.args.push("pending".into());
-            set.args.push(now.clone().into());
-            set.args.push(1i64.into());
-            set.args.push(now.clone().into());
         }
         let n = set.len();
         let mut tx = self.begin().await?;
@@ -418,15 +407,16 @@ impl Store {
         .bind(now.clone())
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (endpoint_id, event_id, subject, status, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
-        )
-        .bind(endpoint_id)
-        .bind(get_i64(&row, "id")?)
-        .bind(subject)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let mut delivery = super::delivery_rows();
+        super::push_delivery(
+            &mut delivery,
+            endpoint_id,
+            get_i64(&row, "id")?,
+            subject,
+            false,
+            &now,
+        );
+        crate::db::write_rows(&mut tx, self.backend, vec![delivery]).await?;
         tx.commit().await?;
         Ok(event_id)
     }

@@ -70,8 +70,8 @@ impl Store {
             }
         };
         let mut sql = format!(
-            "SELECT event_id, type, created_at, data FROM webhook_events WHERE (txid > $1 OR (txid = $1 AND id > $2)) AND is_test = 0{}",
-            super::visible(self.backend)
+            "SELECT event_id, type, created_at, data FROM webhook_events WHERE {}",
+            super::after_cursor(self.backend)
         );
         let mut q_types = Vec::new();
         if !types.is_empty() {

@@ -53,13 +53,50 @@ pub(crate) fn event_rows(events: &[Outbound], at: &str) -> Rows {
     rows
 }
 
-/// On PostgreSQL: only events whose writing transaction is older than the
-/// oldest one still running (see the module comment).
-fn visible(backend: crate::Backend) -> &'static str {
+/// The feed's condition: events after the cursor `($1, $2)` = (txid, id),
+/// tests left out, and on PostgreSQL only events whose writing transaction
+/// is older than the oldest one still running (see the module comment).
+/// Read them `ORDER BY txid, id`.
+fn after_cursor(backend: crate::Backend) -> &'static str {
     match backend {
         crate::Backend::Postgres => {
-            " AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+            "(txid > $1 OR (txid = $1 AND id > $2)) AND is_test = 0 \
+             AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
         }
-        crate::Backend::Sqlite => "",
+        crate::Backend::Sqlite => "(txid > $1 OR (txid = $1 AND id > $2)) AND is_test = 0",
     }
+}
+
+/// Rows of new deliveries, due now.
+fn delivery_rows() -> Rows {
+    Rows::new(
+        "webhook_deliveries",
+        &[
+            "endpoint_id",
+            "event_id",
+            "subject",
+            "status",
+            "next_attempt_at",
+            "replay",
+            "created_at",
+        ],
+    )
+}
+
+/// Adds one pending delivery of event row `event` to `rows`.
+fn push_delivery(
+    rows: &mut Rows,
+    endpoint: i64,
+    event: i64,
+    subject: String,
+    replay: bool,
+    now: &str,
+) {
+    rows.args.push(endpoint.into());
+    rows.args.push(event.into());
+    rows.args.push(subject.into());
+    rows.args.push("pending".into());
+    rows.args.push(now.into());
+    rows.args.push(replay.into());
+    rows.args.push(now.into());
 }

@@ -225,11 +225,7 @@ async fn page(
     }
     let today = st.store.clock.today();
     render(
-        if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        form_status(&errors),
         &AnalyticsPage {
             nav: Nav::of(&session),
             tables: a.tables.iter().map(|t| view(t, &qs)).collect(),

@@ -173,11 +173,7 @@ async fn automation_page(
         }
     };
     render(
-        if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        form_status(&errors),
         &AutomationPage {
             nav: Nav::of(session),
             running,
@@ -472,11 +468,7 @@ async fn edit_page(
         (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return store_error_page(e),
     };
     render(
-        if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        form_status(&errors),
         &RuleEditPage {
             nav: Nav::of(session),
             id,

@@ -366,11 +366,7 @@ async fn detail_page(
             },
         );
     }
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(&errors);
     render(
         status,
         &DetailPage {

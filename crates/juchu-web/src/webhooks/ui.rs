@@ -7,7 +7,6 @@ use crate::auth::StaffSession;
 use crate::views::*;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -149,11 +148,7 @@ async fn list_view(
         (Err(e), _) | (_, Err(e)) => return store_error_page(e),
     };
     render(
-        if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        form_status(&errors),
         &ListPage {
             nav: Nav::of(session),
             endpoints: endpoints
@@ -332,11 +327,7 @@ async fn detail_view(
         (Err(e), _) | (_, Err(e)) => return store_error_page(e),
     };
     render(
-        if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        form_status(&errors),
         &DetailPage {
             nav: Nav::of(session),
             id,
