@@ -59,7 +59,7 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a raw search (the same capped count + one page + the page's items), as the bench's
+    /// Runs a raw search (the same capped count + one page + the page's items and labels), as the bench's
     /// baseline for the same filter. `where_sql` uses `$1…` for `args`.
     pub async fn bench_raw_search(
         &self,
@@ -83,10 +83,16 @@ impl Store {
             .collect::<Result<_, _>>()?;
         if !ids.is_empty() {
             let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let ids_in = ph.join(", ");
+            query_with(
+                format!("SELECT * FROM order_items WHERE order_id IN ({ids_in})"),
+                ids.clone(),
+            )
+            .fetch_all(&self.pool)
+            .await?;
             query_with(
                 format!(
-                    "SELECT * FROM order_items WHERE order_id IN ({})",
-                    ph.join(", ")
+                    "SELECT order_id, label_id FROM order_label_links WHERE order_id IN ({ids_in})"
                 ),
                 ids,
             )

@@ -47,6 +47,18 @@ impl Store {
     /// The masters, read through the same revision-keyed cache the pipeline
     /// uses: one small read of the revision instead of every master table.
     pub async fn masters(&self) -> Result<Masters, StoreError> {
+        // Every list and page asks: when the cached revision is current, one
+        // plain read of it is enough (a master write replaces the revision in
+        // its own transaction, so a revision names exactly one set of masters).
+        let revision =
+            sqlx::query("SELECT value AS rev FROM settings WHERE key = 'masters_revision'")
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| get_str(&r, "rev"))
+                .transpose()?;
+        if let Some(snap) = revision.and_then(|r| self.snapshot.get::<Snapshot>(&r)) {
+            return Ok(snap.masters.clone());
+        }
         let mut tx = self.begin_read().await?;
         let snapshot = self.masters_in(&mut tx).await?;
         tx.commit().await?;

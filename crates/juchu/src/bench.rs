@@ -10,6 +10,8 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use std::time::{Duration, Instant};
 
+mod load;
+
 #[derive(Args, Clone)]
 pub struct BenchArgs {
     /// Orders to generate before measuring (default: 1,000,000 on PostgreSQL, 100,000 on SQLite).
@@ -82,6 +84,18 @@ pub struct BenchArgs {
     /// Orders in the one-worker / two-worker measurement.
     #[arg(long, default_value_t = 20_000)]
     worker_orders: usize,
+    /// Only 受注一覧 under load: `--load-connections` API clients at once on
+    /// `GET /api/v1/orders?per_page=50&handling_status=完了` for
+    /// `--load-seconds`, next to the same queries in raw SQL at the same
+    /// concurrency — on `--orders` orders (default 100,000 here).
+    #[arg(long)]
+    only_load: bool,
+    /// Concurrent clients in the load measurement.
+    #[arg(long, default_value_t = 200)]
+    load_connections: usize,
+    /// Measured seconds of the load measurement (after a 3 s warm-up).
+    #[arg(long, default_value_t = 20)]
+    load_seconds: u64,
     /// Keep the benchmark database afterwards (its location is printed).
     #[arg(long)]
     keep: bool,
@@ -123,6 +137,7 @@ impl Report {
 /// The store of `--reuse`: the PostgreSQL database as given, never dropped.
 async fn reused_store(
     database_url: &Option<String>,
+    pool: u32,
 ) -> Result<(Store, Box<dyn FnOnce() + Send>, String, Option<String>), String> {
     let Some(url) = database_url
         .as_deref()
@@ -134,7 +149,7 @@ async fn reused_store(
         database_url: Some(url.to_string()),
         data_dir: ".".into(),
         create_data_dir: false,
-        max_connections: 8,
+        max_connections: pool,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -159,6 +174,7 @@ async fn reused_store(
 
 async fn fresh_store(
     database_url: &Option<String>,
+    pool: u32,
 ) -> Result<(Store, Box<dyn FnOnce() + Send>, String, Option<String>), String> {
     match database_url.as_deref() {
         Some(u) if u.starts_with("postgres") => {
@@ -178,7 +194,7 @@ async fn fresh_store(
                 database_url: Some(url.clone()),
                 data_dir: ".".into(),
                 create_data_dir: false,
-                max_connections: 8,
+                max_connections: pool,
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -208,7 +224,7 @@ async fn fresh_store(
                 database_url: None,
                 data_dir: dir.clone(),
                 create_data_dir: false,
-                max_connections: 8,
+                max_connections: pool,
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -250,13 +266,15 @@ fn sample_order(rng: &mut SmallRng, customer_id: Option<i64>, i: usize) -> NewOr
     }
 }
 
-pub async fn run(database_url: &Option<String>, args: &BenchArgs) -> Result<(), String> {
+/// Runs the benchmarks on a fresh database (or the one of `--reuse`) with a
+/// pool of `pool` connections, as `juchu serve` would have.
+pub async fn run(database_url: &Option<String>, pool: u32, args: &BenchArgs) -> Result<(), String> {
     let (store, cleanup, location, pg_url) = if args.reuse {
-        reused_store(database_url).await?
+        reused_store(database_url, pool).await?
     } else {
-        fresh_store(database_url).await?
+        fresh_store(database_url, pool).await?
     };
-    let result = run_in(&store, args, &location, pg_url.as_deref()).await;
+    let result = run_in(&store, args, &location, pg_url.as_deref(), pool).await;
     store.close().await;
     if args.keep {
         println!("\nkept: {location}");
@@ -271,11 +289,18 @@ async fn run_in(
     args: &BenchArgs,
     location: &str,
     pg_url: Option<&str>,
+    pool: u32,
 ) -> Result<(), String> {
     let e = |e: juchu_store::StoreError| e.to_string();
     store.migrate().await.map_err(e)?;
     let pg = store.backend == Backend::Postgres;
-    let n = args.orders.unwrap_or(if pg { 1_000_000 } else { 100_000 });
+    let n = args.orders.unwrap_or(if args.only_load {
+        100_000
+    } else if pg {
+        1_000_000
+    } else {
+        100_000
+    });
     let mut r = Report { lines: vec![] };
     if args.only_subscriptions
         || args.only_automation
@@ -337,6 +362,16 @@ async fn run_in(
     }
     if args.only_jobs {
         return jobs_section(store, args, &mut r, pg_url).await;
+    }
+    if args.only_load {
+        return load::load_section(
+            store,
+            args.load_connections,
+            args.load_seconds,
+            pool,
+            &mut r,
+        )
+        .await;
     }
     if args.only_desk {
         desk_section(store, &mut r).await?;
@@ -619,6 +654,14 @@ async fn run_in(
         t.elapsed().as_secs_f64() * 100.0
     ));
     server.abort();
+    load::load_section(
+        store,
+        args.load_connections,
+        args.load_seconds,
+        pool,
+        &mut r,
+    )
+    .await?;
     automation_section(store, args, &mut r).await?;
     blacklist_section(store, args, &mut r).await?;
     subscription_section(store, args, &mut r).await?;
