@@ -65,7 +65,7 @@ pub struct Store {
 pub type Tx = Transaction<'static, Any>;
 
 /// A bind value. Nulls carry their type because PostgreSQL needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Int(Option<i64>),
     Text(Option<String>),

@@ -206,6 +206,9 @@ impl Store {
         struct Pending {
             index: usize,
             before_version: i64,
+            /// The order's stored values (`WRITE_COLUMNS`), to write only
+            /// what changed.
+            before_args: Vec<Arg>,
             items_changed: bool,
             labels_changed: bool,
             order: Order,
@@ -346,6 +349,7 @@ impl Store {
             pending.push(Pending {
                 index,
                 before_version: before.version,
+                before_args: write_args(&before, ""),
                 items_changed: order.items != before.items,
                 labels_changed: order.label_ids != before.label_ids,
                 order,
@@ -367,21 +371,40 @@ impl Store {
                 "この受注番号は既に使われています".into(),
             )
         };
+        // Only the columns that changed in any order of a statement (with
+        // version and updated_at, which always do): a bulk status change
+        // binds 3 values per order instead of every column, and PostgreSQL
+        // compares fewer for its HOT update.
+        let changed_columns = |group: &[Pending]| -> (Vec<usize>, Vec<Vec<Arg>>) {
+            let afters: Vec<Vec<Arg>> = group.iter().map(|p| write_args(&p.order, &now)).collect();
+            let columns = (0..WRITE_COLUMNS.len())
+                .filter(|&c| {
+                    matches!(WRITE_COLUMNS[c], "version" | "updated_at")
+                        || group
+                            .iter()
+                            .zip(&afters)
+                            .any(|(p, after)| p.before_args[c] != after[c])
+                })
+                .collect();
+            (columns, afters)
+        };
         if pending.len() == 1 {
             let p = &pending[0];
-            let mut args = write_args(&p.order, &now);
-            let sets: Vec<String> = WRITE_COLUMNS
+            let (columns, mut afters) = changed_columns(&pending[..1]);
+            let after = afters.remove(0);
+            let mut args: Vec<Arg> = columns.iter().map(|&c| after[c].clone()).collect();
+            let sets: Vec<String> = columns
                 .iter()
                 .enumerate()
-                .map(|(i, c)| format!("{c} = ${}", i + 1))
+                .map(|(i, &c)| format!("{} = ${}", WRITE_COLUMNS[c], i + 1))
                 .collect();
             args.push(p.order.id.into());
             args.push(p.before_version.into());
             let sql = format!(
                 "UPDATE orders SET {} WHERE id = ${} AND version = ${}",
                 sets.join(", "),
-                WRITE_COLUMNS.len() + 1,
-                WRITE_COLUMNS.len() + 2
+                columns.len() + 1,
+                columns.len() + 2
             );
             let done = query_with(sql, args)
                 .execute(&mut **tx)
@@ -392,33 +415,37 @@ impl Store {
             }
         } else if !pending.is_empty() {
             // Many rows in one statement: the new values joined by id (and the
-            // version read, which the row locks keep).
-            // A UNION of a few dozen rows plans fast; hundreds made PostgreSQL
+            // version read, which the row locks keep). A UNION of a few
+            // thousand values plans fast; tens of thousands made PostgreSQL
             // plan longer than it wrote.
-            let per = crate::db::rows_per_statement(self.backend, WRITE_COLUMNS.len() + 2).min(50);
+            let (all_columns, _) = changed_columns(&pending);
+            let width = all_columns.len() + 2;
+            let per = crate::db::rows_per_statement(self.backend, width)
+                .min(3000 / width)
+                .max(1);
             for group in pending.chunks(per) {
-                let mut args: Vec<Arg> =
-                    Vec::with_capacity(group.len() * (WRITE_COLUMNS.len() + 2));
+                let (columns, afters) = changed_columns(group);
+                let mut args: Vec<Arg> = Vec::with_capacity(group.len() * (columns.len() + 2));
                 let mut selects = Vec::with_capacity(group.len());
-                for p in group {
+                for (p, after) in group.iter().zip(afters) {
                     let base = args.len();
                     args.push(p.order.id.into());
                     args.push(p.before_version.into());
-                    args.extend(write_args(&p.order, &now));
-                    let cols: Vec<String> = std::iter::once(format!("${} AS v_id", base + 1))
-                        .chain(std::iter::once(format!("${} AS v_version", base + 2)))
-                        .chain(
-                            WRITE_COLUMNS
-                                .iter()
-                                .enumerate()
-                                .map(|(i, c)| format!("${} AS {c}", base + 3 + i)),
-                        )
-                        .collect();
+                    let cols: Vec<String> = [
+                        format!("${} AS v_id", base + 1),
+                        format!("${} AS v_version", base + 2),
+                    ]
+                    .into_iter()
+                    .chain(columns.iter().enumerate().map(|(i, &c)| {
+                        format!("${} AS {}", base + 3 + i, WRITE_COLUMNS[c])
+                    }))
+                    .collect();
+                    args.extend(columns.iter().map(|&c| after[c].clone()));
                     selects.push(format!("SELECT {}", cols.join(", ")));
                 }
-                let sets: Vec<String> = WRITE_COLUMNS
+                let sets: Vec<String> = columns
                     .iter()
-                    .map(|c| format!("{c} = v.{c}"))
+                    .map(|&c| format!("{0} = v.{0}", WRITE_COLUMNS[c]))
                     .collect();
                 let sql = format!(
                     "UPDATE orders SET {} FROM ({}) v WHERE orders.id = v.v_id AND orders.version = v.v_version",
