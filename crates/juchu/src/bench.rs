@@ -1576,8 +1576,8 @@ async fn jobs_section(
         raw.as_secs_f64()
     ));
     r.line(format!(
-        "ratio {ratio:.2}× (goal ≤ 2×: {}); bench process resident memory during the export: peak {peak:.0} MB (before: {baseline_rss:.0} MB; goal < 300 MB)",
-        if ratio <= 2.0 { "met" } else { "MISSED" }
+        "ratio {ratio:.2}× (goal ≤ 1.3×: {}); bench process resident memory during the export: peak {peak:.0} MB (before: {baseline_rss:.0} MB; goal < 300 MB)",
+        if ratio <= 1.3 { "met" } else { "MISSED" }
     ));
 
     r.header("## 一括更新 of handling status with 履歴 and automation (orders/s)");
@@ -1628,7 +1628,13 @@ async fn jobs_section(
         .await
         .map_err(e)?;
     let raw = t.elapsed();
-    let ratio = ours.as_secs_f64() / raw.as_secs_f64();
+    // Rates, not times: the raw side may get fewer orders on a small base.
+    let ratio = rate(raw_orders.len(), raw) / rate(ours_orders.len(), ours).max(1e-9);
+    let goal = if store.backend == Backend::Postgres {
+        1.5
+    } else {
+        3.0
+    };
     r.line(format!(
         "juchu job (register + run, {} orders per transaction): {} orders in {:.1} s = {:.0} orders/s",
         juchu_store::jobs::CHUNK_SIZE,
@@ -1643,8 +1649,8 @@ async fn jobs_section(
         rate(raw_orders.len(), raw)
     ));
     r.line(format!(
-        "ratio {ratio:.2}× (goal ≤ 3×: {})",
-        if ratio <= 3.0 { "met" } else { "MISSED" }
+        "ratio {ratio:.2}× (goal ≤ {goal}×: {})",
+        if ratio <= goal { "met" } else { "MISSED" }
     ));
 
     r.header("## PDF一括出力: 請求書 on one core (typst, Japanese font subset embedded)");
