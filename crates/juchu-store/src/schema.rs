@@ -19,6 +19,26 @@ impl Store {
         }
         seed_defaults(self).await
     }
+
+    /// Applies the migrations up to `version` only, without seeding: the
+    /// schema an older juchu ran on, for the rolling-upgrade test (an old
+    /// version's processes at work while the next migration applies).
+    pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run_to(version, &self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run_to(version, &self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The versions of this backend's migrations, oldest first.
+    pub fn migration_versions(&self) -> Vec<i64> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).collect()
+    }
 }
 
 async fn seed_defaults(store: &Store) -> Result<(), StoreError> {

@@ -52,6 +52,14 @@ impl TestStore {
     }
 
     pub async fn postgres() -> TestStore {
+        let t = TestStore::postgres_unmigrated().await;
+        t.store.migrate().await.expect("migrate postgres");
+        t
+    }
+
+    /// A new PostgreSQL database with no schema yet (upgrade tests choose
+    /// which migrations to apply).
+    pub async fn postgres_unmigrated() -> TestStore {
         let admin = pg_admin_url();
         let name = format!("juchu_test_{}", &crate::db::random_token("")[..16]);
         crate::db::create_pg_database(&format!("{admin}/postgres"), &name)
@@ -70,7 +78,6 @@ impl TestStore {
         })
         .await
         .expect("open postgres");
-        store.migrate().await.expect("migrate postgres");
         TestStore {
             store,
             _dir: None,

@@ -379,7 +379,7 @@ async fn run_in(
     }
 
     // ---- intake: one order per transaction
-    r.header("## order intake, one order per transaction (orders/s)");
+    r.header("## order intake, one order per transaction (orders/s, median of 3 interleaved rounds; goal ≥ 80% of raw orders+items on PostgreSQL)");
     r.line(format!(
         "{:<28} {:>8} {:>16} {:>7} {:>22} {:>7}",
         "operation", "juchu", "raw orders+items", "ratio", "raw + 履歴 + event rows", "ratio"
@@ -391,45 +391,30 @@ async fn run_in(
         .await
         .map_err(e)?
         .remove(0);
+    // Three rounds of (pipeline, raw, raw with bookkeeping), interleaved so
+    // that table growth and the machine's other load fall on every side
+    // alike; each side's median rate is reported.
+    const ROUNDS: usize = 3;
     for writers in [1usize, 2] {
-        let per = args.intake / writers;
-        // pipeline
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for w in 0..writers {
-            let store = store.clone();
-            let actor = actor.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut rng = SmallRng::seed_from_u64(100 + w as u64);
-                for i in 0..per {
-                    let req = NewOrderRequest {
-                        order: sample_order(&mut rng, None, i),
-                        billing_given: true,
-                        new_customer: None,
-                        card_token: None,
-                    };
-                    store.create_order(req, &actor, None).await?;
-                }
-                Ok::<_, juchu_store::StoreError>(())
-            }));
-        }
-        for t in tasks {
-            t.await.map_err(|x| x.to_string())?.map_err(e)?;
-        }
-        let ours = rate(per * writers, t.elapsed());
-        // raw: the order and its items; then the same with the 履歴 and event rows
-        // the pipeline also writes (the same rows, without the pipeline's work).
-        let mut raws = Vec::new();
-        for bookkeeping in [false, true] {
+        let per = (args.intake / writers / ROUNDS).max(1);
+        let mut sides: [Vec<f64>; 3] = [vec![], vec![], vec![]];
+        for round in 0..ROUNDS {
+            // pipeline
             let t = Instant::now();
             let mut tasks = Vec::new();
             for w in 0..writers {
                 let store = store.clone();
-                let mut o = template.clone();
+                let actor = actor.clone();
                 tasks.push(tokio::spawn(async move {
+                    let mut rng = SmallRng::seed_from_u64((100 + round * 10 + w) as u64);
                     for i in 0..per {
-                        o.order_number = format!("RAW-{bookkeeping}-{writers}-{w}-{i}");
-                        store.bench_raw_insert(&o, bookkeeping).await?;
+                        let req = NewOrderRequest {
+                            order: sample_order(&mut rng, None, i),
+                            billing_given: true,
+                            new_customer: None,
+                            card_token: None,
+                        };
+                        store.create_order(req, &actor, None).await?;
                     }
                     Ok::<_, juchu_store::StoreError>(())
                 }));
@@ -437,16 +422,42 @@ async fn run_in(
             for t in tasks {
                 t.await.map_err(|x| x.to_string())?.map_err(e)?;
             }
-            raws.push(rate(per * writers, t.elapsed()));
+            sides[0].push(rate(per * writers, t.elapsed()));
+            // raw: the order and its items; then the same with the 履歴 and
+            // event rows the pipeline also writes (the same rows, without the
+            // pipeline's work).
+            for bookkeeping in [false, true] {
+                let t = Instant::now();
+                let mut tasks = Vec::new();
+                for w in 0..writers {
+                    let store = store.clone();
+                    let mut o = template.clone();
+                    tasks.push(tokio::spawn(async move {
+                        for i in 0..per {
+                            o.order_number = format!("RAW-{bookkeeping}-{writers}-{round}-{w}-{i}");
+                            store.bench_raw_insert(&o, bookkeeping).await?;
+                        }
+                        Ok::<_, juchu_store::StoreError>(())
+                    }));
+                }
+                for t in tasks {
+                    t.await.map_err(|x| x.to_string())?.map_err(e)?;
+                }
+                sides[1 + bookkeeping as usize].push(rate(per * writers, t.elapsed()));
+            }
         }
+        let [ours, raw, raw_kept] = sides.map(|mut v| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        });
         r.line(format!(
             "{:<28} {:>8.0} {:>16.0} {:>6.0}% {:>22.0} {:>6.0}%",
             format!("intake, {writers} writer(s)"),
             ours,
-            raws[0],
-            ours / raws[0] * 100.0,
-            raws[1],
-            ours / raws[1] * 100.0
+            raw,
+            ours / raw * 100.0,
+            raw_kept,
+            ours / raw_kept * 100.0
         ));
     }
 

@@ -254,6 +254,9 @@ impl Store {
         card_tokens: &[Option<String>],
     ) -> Result<Vec<Order>, StoreError> {
         let products = parts.products;
+        // The masters the orders were built with (no second read: single-order
+        // intake is round-trip bound).
+        let snapshot = parts.snapshot;
         let mut prepared = self.prepare_new_orders(tx, parts, actor).await?;
         let mut more = Vec::new();
         self.take_points(tx, &prepared.orders, &mut more).await?;
@@ -275,7 +278,6 @@ impl Store {
             }
         }
         let asked = self.asked_by_rules(tx, &prepared).await?;
-        let snapshot = self.masters_in(tx).await?;
         let (mut rows, history) = crate::payments::new_order_requests(
             &prepared.orders,
             card_tokens,

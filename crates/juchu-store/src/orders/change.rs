@@ -436,9 +436,12 @@ impl Store {
                         format!("${} AS v_version", base + 2),
                     ]
                     .into_iter()
-                    .chain(columns.iter().enumerate().map(|(i, &c)| {
-                        format!("${} AS {}", base + 3 + i, WRITE_COLUMNS[c])
-                    }))
+                    .chain(
+                        columns
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &c)| format!("${} AS {}", base + 3 + i, WRITE_COLUMNS[c])),
+                    )
                     .collect();
                     args.extend(columns.iter().map(|&c| after[c].clone()));
                     selects.push(format!("SELECT {}", cols.join(", ")));
