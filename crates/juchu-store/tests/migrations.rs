@@ -191,7 +191,10 @@ mod rolling_upgrade {
             literal(
                 n,
                 ty,
-                &[("name", "'新規受付'".into()), ("position", "1".into())],
+                &[
+                    ("name", "'旧バージョンの対応状況'".into()),
+                    ("position", "99".into()),
+                ],
             )
         })
         .await;
@@ -213,7 +216,7 @@ mod rolling_upgrade {
                         ("created_at", format!("'{now}'")),
                         ("updated_at", format!("'{now}'")),
                         ("payment_status", "'unpaid'".into()),
-                        ("shipment_status", "'unshipped'".into()),
+                        ("shipment_status", "'not_shipped'".into()),
                         ("shipping_list_state", "'not_exported'".into()),
                         ("version", "1".into()),
                     ],
