@@ -413,9 +413,59 @@ impl Store {
             if done.rows_affected() != 1 {
                 return Err(conflict());
             }
+        } else if !pending.is_empty() && self.backend == crate::db::Backend::Postgres {
+            // PostgreSQL: the new values as one JSON parameter, joined by id
+            // (and the version read, which the row locks keep). A UNION of
+            // hundreds of SELECTs took PostgreSQL longer to plan than to write
+            // (9 ms bind + 10 ms execute per 200 orders, measured); one
+            // parameter plans at once.
+            for group in pending.chunks(1000) {
+                let (columns, afters) = changed_columns(group);
+                let rows: Vec<serde_json::Value> = group
+                    .iter()
+                    .zip(&afters)
+                    .map(|(p, after)| {
+                        let mut row = serde_json::Map::with_capacity(columns.len() + 2);
+                        row.insert("v_id".into(), p.order.id.into());
+                        row.insert("v_version".into(), p.before_version.into());
+                        for &c in &columns {
+                            row.insert(WRITE_COLUMNS[c].into(), json_value(&after[c]));
+                        }
+                        serde_json::Value::Object(row)
+                    })
+                    .collect();
+                let record: Vec<String> = ["v_id bigint".to_string(), "v_version bigint".into()]
+                    .into_iter()
+                    .chain(columns.iter().map(|&c| {
+                        let ty = match afters.first().map(|a| &a[c]) {
+                            Some(Arg::Int(_)) => "bigint",
+                            _ => "text",
+                        };
+                        format!("{} {ty}", WRITE_COLUMNS[c])
+                    }))
+                    .collect();
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|&c| format!("{0} = v.{0}", WRITE_COLUMNS[c]))
+                    .collect();
+                let sql = format!(
+                    "UPDATE orders SET {} FROM json_to_recordset(CAST($1 AS json)) AS v({}) WHERE orders.id = v.v_id AND orders.version = v.v_version",
+                    sets.join(", "),
+                    record.join(", ")
+                );
+                let json = serde_json::to_string(&rows)
+                    .map_err(|e| StoreError::Other(format!("order values as JSON: {e}")))?;
+                let done = query_with(sql, vec![json.into()])
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(unique)?;
+                if done.rows_affected() != group.len() as u64 {
+                    return Err(conflict());
+                }
+            }
         } else if !pending.is_empty() {
-            // Many rows in one statement: the new values joined by id (and the
-            // version read, which the row locks keep). A UNION of a few
+            // SQLite: many rows in one statement, the new values joined by id
+            // (and the version read). A UNION of a few
             // thousand values plans fast; tens of thousands made PostgreSQL
             // plan longer than it wrote.
             let (all_columns, _) = changed_columns(&pending);
@@ -554,4 +604,13 @@ pub(super) fn outside_steps(c: &Cascade) -> Vec<Step> {
         .filter(|s| s.error.is_none() && s.firing.action.acts_outside())
         .cloned()
         .collect()
+}
+
+/// A bind value as JSON, for `json_to_recordset`.
+fn json_value(a: &Arg) -> serde_json::Value {
+    match a {
+        Arg::Int(Some(v)) => (*v).into(),
+        Arg::Text(Some(v)) => v.clone().into(),
+        Arg::Int(None) | Arg::Text(None) => serde_json::Value::Null,
+    }
 }
