@@ -71,6 +71,17 @@ pub enum Arg {
     Text(Option<String>),
 }
 
+impl Arg {
+    /// The value as JSON (statements that take many rows as one JSON parameter).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            Arg::Int(Some(v)) => (*v).into(),
+            Arg::Text(Some(v)) => v.clone().into(),
+            Arg::Int(None) | Arg::Text(None) => serde_json::Value::Null,
+        }
+    }
+}
+
 impl From<i64> for Arg {
     fn from(v: i64) -> Self {
         Arg::Int(Some(v))

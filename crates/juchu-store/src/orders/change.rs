@@ -413,12 +413,13 @@ impl Store {
             if done.rows_affected() != 1 {
                 return Err(conflict());
             }
-        } else if !pending.is_empty() && self.backend == crate::db::Backend::Postgres {
-            // PostgreSQL: the new values as one JSON parameter, joined by id
-            // (and the version read, which the row locks keep). A UNION of
-            // hundreds of SELECTs took PostgreSQL longer to plan than to write
-            // (9 ms bind + 10 ms execute per 200 orders, measured); one
-            // parameter plans at once.
+        } else if !pending.is_empty() {
+            // Many orders in one statement: their new values as one JSON
+            // parameter, joined by id (and the version read, which the row
+            // locks keep). A UNION of one SELECT per order took PostgreSQL
+            // longer to plan than to write (9 ms bind + 10 ms execute per 200
+            // orders, measured), and sqlx-sqlite binds many values in
+            // quadratic time; one parameter does neither.
             for group in pending.chunks(1000) {
                 let (columns, afters) = changed_columns(group);
                 let rows: Vec<serde_json::Value> = group
@@ -429,83 +430,56 @@ impl Store {
                         row.insert("v_id".into(), p.order.id.into());
                         row.insert("v_version".into(), p.before_version.into());
                         for &c in &columns {
-                            row.insert(WRITE_COLUMNS[c].into(), json_value(&after[c]));
+                            row.insert(WRITE_COLUMNS[c].into(), after[c].to_json());
                         }
                         serde_json::Value::Object(row)
                     })
                     .collect();
-                let record: Vec<String> = ["v_id bigint".to_string(), "v_version bigint".into()]
+                let names: Vec<&str> = ["v_id", "v_version"]
                     .into_iter()
-                    .chain(columns.iter().map(|&c| {
-                        let ty = match afters.first().map(|a| &a[c]) {
-                            Some(Arg::Int(_)) => "bigint",
-                            _ => "text",
-                        };
-                        format!("{} {ty}", WRITE_COLUMNS[c])
-                    }))
+                    .chain(columns.iter().map(|&c| WRITE_COLUMNS[c]))
                     .collect();
+                let from = match self.backend {
+                    crate::db::Backend::Postgres => {
+                        let record: Vec<String> = names
+                            .iter()
+                            .map(|n| {
+                                let int = match *n {
+                                    "v_id" | "v_version" => true,
+                                    n => afters.first().is_some_and(|a| {
+                                        WRITE_COLUMNS
+                                            .iter()
+                                            .position(|c| *c == n)
+                                            .is_some_and(|i| matches!(a[i], Arg::Int(_)))
+                                    }),
+                                };
+                                format!("{n} {}", if int { "bigint" } else { "text" })
+                            })
+                            .collect();
+                        format!(
+                            "json_to_recordset(CAST($1 AS json)) AS v({})",
+                            record.join(", ")
+                        )
+                    }
+                    crate::db::Backend::Sqlite => {
+                        let picks: Vec<String> = names
+                            .iter()
+                            .map(|n| format!("json_extract(value, '$.{n}') AS {n}"))
+                            .collect();
+                        format!("(SELECT {} FROM json_each($1)) v", picks.join(", "))
+                    }
+                };
                 let sets: Vec<String> = columns
                     .iter()
                     .map(|&c| format!("{0} = v.{0}", WRITE_COLUMNS[c]))
                     .collect();
                 let sql = format!(
-                    "UPDATE orders SET {} FROM json_to_recordset(CAST($1 AS json)) AS v({}) WHERE orders.id = v.v_id AND orders.version = v.v_version",
+                    "UPDATE orders SET {} FROM {from} WHERE orders.id = v.v_id AND orders.version = v.v_version",
                     sets.join(", "),
-                    record.join(", ")
                 );
                 let json = serde_json::to_string(&rows)
                     .map_err(|e| StoreError::Other(format!("order values as JSON: {e}")))?;
                 let done = query_with(sql, vec![json.into()])
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(unique)?;
-                if done.rows_affected() != group.len() as u64 {
-                    return Err(conflict());
-                }
-            }
-        } else if !pending.is_empty() {
-            // SQLite: many rows in one statement, the new values joined by id
-            // (and the version read). A UNION of a few
-            // thousand values plans fast; tens of thousands made PostgreSQL
-            // plan longer than it wrote.
-            let (all_columns, _) = changed_columns(&pending);
-            let width = all_columns.len() + 2;
-            let per = crate::db::rows_per_statement(self.backend, width)
-                .min(3000 / width)
-                .max(1);
-            for group in pending.chunks(per) {
-                let (columns, afters) = changed_columns(group);
-                let mut args: Vec<Arg> = Vec::with_capacity(group.len() * (columns.len() + 2));
-                let mut selects = Vec::with_capacity(group.len());
-                for (p, after) in group.iter().zip(afters) {
-                    let base = args.len();
-                    args.push(p.order.id.into());
-                    args.push(p.before_version.into());
-                    let cols: Vec<String> = [
-                        format!("${} AS v_id", base + 1),
-                        format!("${} AS v_version", base + 2),
-                    ]
-                    .into_iter()
-                    .chain(
-                        columns
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &c)| format!("${} AS {}", base + 3 + i, WRITE_COLUMNS[c])),
-                    )
-                    .collect();
-                    args.extend(columns.iter().map(|&c| after[c].clone()));
-                    selects.push(format!("SELECT {}", cols.join(", ")));
-                }
-                let sets: Vec<String> = columns
-                    .iter()
-                    .map(|&c| format!("{0} = v.{0}", WRITE_COLUMNS[c]))
-                    .collect();
-                let sql = format!(
-                    "UPDATE orders SET {} FROM ({}) v WHERE orders.id = v.v_id AND orders.version = v.v_version",
-                    sets.join(", "),
-                    selects.join(" UNION ALL ")
-                );
-                let done = query_with(sql, args)
                     .execute(&mut **tx)
                     .await
                     .map_err(unique)?;
@@ -604,13 +578,4 @@ pub(super) fn outside_steps(c: &Cascade) -> Vec<Step> {
         .filter(|s| s.error.is_none() && s.firing.action.acts_outside())
         .cloned()
         .collect()
-}
-
-/// A bind value as JSON, for `json_to_recordset`.
-fn json_value(a: &Arg) -> serde_json::Value {
-    match a {
-        Arg::Int(Some(v)) => (*v).into(),
-        Arg::Text(Some(v)) => v.clone().into(),
-        Arg::Int(None) | Arg::Text(None) => serde_json::Value::Null,
-    }
 }
