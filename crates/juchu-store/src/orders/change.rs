@@ -466,7 +466,7 @@ impl Store {
                             .iter()
                             .map(|n| format!("json_extract(value, '$.{n}') AS {n}"))
                             .collect();
-                        format!("(SELECT {} FROM json_each($1)) v", picks.join(", "))
+                        format!("(SELECT {} FROM jsonb_each($1)) v", picks.join(", "))
                     }
                 };
                 let sets: Vec<String> = columns
