@@ -7,14 +7,13 @@
 
 mod bench;
 mod demo;
+mod serve;
+mod worker;
 
 // Many small allocations per request (rows, JSON): glibc's malloc and free
 // took a fifth of the server's CPU under load; mimalloc keeps per-thread pages.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-mod serve;
-mod worker;
 
 use clap::{Parser, Subcommand};
 use juchu_domain::access::Role;

@@ -373,8 +373,7 @@ impl Store {
         };
         // Only the columns that changed in any order of a statement (with
         // version and updated_at, which always do): a bulk status change
-        // binds 3 values per order instead of every column, and PostgreSQL
-        // compares fewer for its HOT update.
+        // sends 3 values per order instead of all 68.
         let changed_columns = |group: &[Pending]| -> (Vec<usize>, Vec<Vec<Arg>>) {
             let afters: Vec<Vec<Arg>> = group.iter().map(|p| write_args(&p.order, &now)).collect();
             let columns = (0..WRITE_COLUMNS.len())
@@ -435,26 +434,19 @@ impl Store {
                         serde_json::Value::Object(row)
                     })
                     .collect();
-                let names: Vec<&str> = ["v_id", "v_version"]
+                // The record's fields: (name, whether it is an integer).
+                let fields: Vec<(&str, bool)> = [("v_id", true), ("v_version", true)]
                     .into_iter()
-                    .chain(columns.iter().map(|&c| WRITE_COLUMNS[c]))
+                    .chain(columns.iter().map(|&c| {
+                        let int = matches!(afters.first().map(|a| &a[c]), Some(Arg::Int(_)));
+                        (WRITE_COLUMNS[c], int)
+                    }))
                     .collect();
                 let from = match self.backend {
                     crate::db::Backend::Postgres => {
-                        let record: Vec<String> = names
+                        let record: Vec<String> = fields
                             .iter()
-                            .map(|n| {
-                                let int = match *n {
-                                    "v_id" | "v_version" => true,
-                                    n => afters.first().is_some_and(|a| {
-                                        WRITE_COLUMNS
-                                            .iter()
-                                            .position(|c| *c == n)
-                                            .is_some_and(|i| matches!(a[i], Arg::Int(_)))
-                                    }),
-                                };
-                                format!("{n} {}", if int { "bigint" } else { "text" })
-                            })
+                            .map(|(n, int)| format!("{n} {}", if *int { "bigint" } else { "text" }))
                             .collect();
                         format!(
                             "json_to_recordset(CAST($1 AS json)) AS v({})",
@@ -462,9 +454,9 @@ impl Store {
                         )
                     }
                     crate::db::Backend::Sqlite => {
-                        let picks: Vec<String> = names
+                        let picks: Vec<String> = fields
                             .iter()
-                            .map(|n| format!("json_extract(value, '$.{n}') AS {n}"))
+                            .map(|(n, _)| format!("json_extract(value, '$.{n}') AS {n}"))
                             .collect();
                         format!("(SELECT {} FROM jsonb_each($1)) v", picks.join(", "))
                     }
