@@ -88,7 +88,7 @@ pub(crate) async fn write_rows(
 /// `jsonb_each` (JSON numbers arrive as INTEGER, strings as TEXT, null as NULL:
 /// what the bound values would have been). `jsonb_each` hands each row on as
 /// binary JSON: with `json_each` every `json_extract` parsed the row's text
-/// again (a quarter of the daily run's CPU on wide order rows, measured).
+/// again (a seventh of the daily run's CPU on wide order rows, measured).
 async fn write_rows_as_json(tx: &mut Tx, set: &Rows) -> Result<(), StoreError> {
     let picks: Vec<String> = (0..set.width)
         .map(|i| format!("json_extract(value, '$[{i}]')"))
