@@ -7,6 +7,14 @@ use crate::db::{Arg, Store, get_i64, query_with, values_placeholders};
 use crate::orders::{ITEM_COLUMNS, WRITE_COLUMNS, item_args, write_args};
 use juchu_domain::order::Order;
 
+/// The highest ids before a raw run (see
+/// [`Store::bench_mark_before_raw_subscription_run`]).
+pub struct RawRunMark {
+    order: i64,
+    subscription_history: i64,
+    webhook_event: i64,
+}
+
 impl Store {
     /// Inserts `order` (with a fresh id) and its items in one transaction; with
     /// `bookkeeping`, also the one 履歴 row and the one event row the pipeline
@@ -142,10 +150,12 @@ impl Store {
     /// The daily subscription run's baseline: the same rows written with
     /// `INSERT … SELECT` — child orders (addresses and totals copied from the parent
     /// order, no pricing, no automation), their items, one 履歴 row and one event
-    /// per order, one 履歴 row per subscription — and the same subscription advance
-    /// as one `UPDATE`, in one transaction that is then rolled
-    /// back so the measured run afterwards finds the same state. Returns the rows
-    /// inserted into `orders`.
+    /// per order, the two outbox events per order (`order.created`,
+    /// `subscription.order_created`, with the order's summary), 与信 queued, one
+    /// 履歴 row per subscription — and the same subscription advance as one
+    /// `UPDATE`, in one transaction that is committed (durably, as the run's
+    /// chunks are). [`Store::bench_undo_raw_subscription_run`] then puts the
+    /// state back for the measured run. Returns the rows inserted into `orders`.
     pub async fn bench_raw_subscription_run(
         &self,
         today: jiff::civil::Date,
@@ -240,6 +250,45 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        let (object, as_text) = if pg {
+            ("json_build_object", "::text")
+        } else {
+            ("json_object", "")
+        };
+        let summary = format!(
+            "{object}('id', o.id, 'order_number', o.order_number, 'version', 1, 'customer_id', o.customer_id, \
+             'handling_status', h.name, 'payment_status', o.payment_status, 'shipment_status', o.shipment_status, \
+             'total', o.total, 'tracking_number', NULL, 'shipped_at', NULL, 'delivered_at', NULL, 'subscription_id', o.subscription_id)"
+        );
+        let with_status = new_orders.replacen(
+            "WHERE",
+            "JOIN handling_statuses h ON h.id = o.handling_status_id WHERE",
+            1,
+        );
+        for (kind, subject, data) in [
+            (
+                "order.created",
+                "'order:' || CAST(o.id AS TEXT)",
+                format!("{object}('order', {summary}){as_text}"),
+            ),
+            (
+                "subscription.order_created",
+                "'subscription:' || CAST(s.id AS TEXT)",
+                format!(
+                    "{object}('subscription_id', s.id, 'delivery_date', o.subscription_delivery_date, 'order', {summary}){as_text}"
+                ),
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO webhook_events (event_id, type, subject, data, created_at) \
+                 SELECT 'bench-' || CAST(o.id AS TEXT) || '-{kind}', '{kind}', {subject}, {data}, $3 {with_status}"
+            )))
+            .bind(cutoff.to_string())
+            .bind(today.to_string())
+            .bind(now.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO subscription_history (subscription_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) \
              SELECT s.id, $3, 'system', NULL, '自動受注作成', 'count', CAST(s.count AS TEXT), CAST(s.count + 1 AS TEXT), s.next_delivery_date || '配送分の受注を作成' FROM subscriptions s WHERE {due}"
@@ -263,8 +312,85 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        tx.rollback().await?;
+        tx.commit().await?;
         Ok(inserted)
+    }
+
+    /// What [`Store::bench_raw_subscription_run`] is undone to: the highest
+    /// ids before it, and a copy of the subscriptions' schedule columns.
+    pub async fn bench_mark_before_raw_subscription_run(&self) -> Result<RawRunMark, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("DROP TABLE IF EXISTS bench_subscriptions_before")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "CREATE TABLE bench_subscriptions_before AS SELECT id, previous_delivery_date, next_delivery_date, count, version, last_run_on, updated_at FROM subscriptions",
+        )
+        .execute(&mut *conn)
+        .await?;
+        let max = |table: &str| format!("SELECT COALESCE(MAX(id), 0) AS id FROM {table}");
+        let mut ids = [0i64; 3];
+        for (slot, table) in
+            ids.iter_mut()
+                .zip(["orders", "subscription_history", "webhook_events"])
+        {
+            let row = sqlx::query(sqlx::AssertSqlSafe(max(table)))
+                .fetch_one(&mut *conn)
+                .await?;
+            *slot = get_i64(&row, "id")?;
+        }
+        Ok(RawRunMark {
+            order: ids[0],
+            subscription_history: ids[1],
+            webhook_event: ids[2],
+        })
+    }
+
+    /// Deletes what the raw run wrote and puts the subscriptions' schedules
+    /// back, so the measured run finds the state the raw one found.
+    pub async fn bench_undo_raw_subscription_run(
+        &self,
+        mark: &RawRunMark,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for table in [
+            "payment_links",
+            "payment_requests",
+            "order_events",
+            "order_history",
+            "order_items",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE order_id > $1"
+            )))
+            .bind(mark.order)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (table, id) in [
+            ("orders", mark.order),
+            ("subscription_history", mark.subscription_history),
+            ("webhook_events", mark.webhook_event),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE id > $1"
+            )))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE subscriptions SET previous_delivery_date = b.previous_delivery_date, next_delivery_date = b.next_delivery_date, \
+             count = b.count, version = b.version, last_run_on = b.last_run_on, updated_at = b.updated_at \
+             FROM bench_subscriptions_before b WHERE b.id = subscriptions.id",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DROP TABLE bench_subscriptions_before")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The raw baseline of a shipment import: per row, the tracking number,

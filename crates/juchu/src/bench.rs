@@ -769,12 +769,21 @@ async fn subscription_section(
     let cutoff = today
         .checked_add(jiff::Span::new().days(settings.days_before))
         .map_err(|x| x.to_string())?;
+    let mark = store
+        .bench_mark_before_raw_subscription_run()
+        .await
+        .map_err(e)?;
     let t = Instant::now();
     let raw_n = store
         .bench_raw_subscription_run(today, cutoff)
         .await
         .map_err(e)?;
     let raw = t.elapsed();
+    store
+        .bench_undo_raw_subscription_run(&mark)
+        .await
+        .map_err(e)?;
+    store.analyze().await.map_err(e)?;
     let t = Instant::now();
     let report = store
         .run_subscriptions(today, &Default::default())
@@ -794,21 +803,17 @@ async fn subscription_section(
     ));
     r.line(format!(
         "{:<40} {:>10} {:>10.1} {:>12.0}",
-        "raw INSERT…SELECT (+ requests) + UPDATE",
+        "raw INSERT…SELECT (+ outbox, 与信) + UPDATE",
         raw_n,
         raw.as_secs_f64(),
         rate(raw_n as usize, raw)
     ));
     let ratio = ours.as_secs_f64() / raw.as_secs_f64().max(1e-9);
-    let goal = if pg {
-        if ratio <= 2.0 {
-            "goal ≤ 2×: met"
-        } else {
-            "goal ≤ 2×: MISSED"
-        }
-    } else {
-        "the ≤ 2× goal is set for PostgreSQL; SQLite is reported"
-    };
+    let limit = if pg { 2.0 } else { 3.0 };
+    let goal = format!(
+        "goal ≤ {limit}×: {}",
+        if ratio <= limit { "met" } else { "MISSED" }
+    );
     r.line(format!(
         "ratio {ratio:.2}× the baseline's time ({goal}); {} failed, {} flagged skipped",
         report.failed.len(),

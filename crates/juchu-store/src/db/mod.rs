@@ -276,10 +276,15 @@ impl Store {
                 Box::pin(async move {
                     // WAL lets readers run beside the writer; FULL makes each commit
                     // durable (an order is money); the busy timeout waits for the
-                    // writer instead of failing.
+                    // writer instead of failing. A 32 MB page cache (the default is
+                    // 2 MB) holds a chunk's dirty pages: with 2 MB the subscription
+                    // run spilled them to the WAL mid-transaction (pagerStress, a
+                    // tenth of its CPU) and read pages back by the thousand. It is a
+                    // ceiling per connection, filled only as pages are read.
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = FULL").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA cache_size = -32768").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     Ok(())
                 })

@@ -25,16 +25,19 @@ impl Rows {
     }
 }
 
-/// From this many rows on, SQLite gets a set as one JSON parameter: sqlx-sqlite
-/// resolves every `$n` by walking the statement's parameter list, so binding
-/// many values is quadratic (a tenth of a bulk update's CPU, measured).
-const JSON_FROM_ROWS: usize = 8;
+/// Values per multi-row INSERT on SQLite. Its placeholders are anonymous
+/// (`?`): sqlx-sqlite resolves a named one (`$n`) by walking the statement's
+/// parameter list, so binding many `$n` is quadratic (a tenth of a bulk
+/// update's CPU, measured), while `?` binds in order. 10,000 of SQLite's
+/// 32,766 keeps the prepared program small enough to stay cached.
+const SQLITE_VALUES_PER_INSERT: usize = 10_000;
 
 /// Writes row sets. On PostgreSQL, when everything fits one statement, all sets go
 /// in one round trip as data-modifying CTEs (ids are allocated beforehand, so no
 /// set depends on another's output; foreign keys are checked at the end of the
-/// statement). Otherwise, and on SQLite (no INSERT in CTEs), each set is written
-/// in statements of at most [`super::max_binds`] values.
+/// statement). Otherwise each set is written in statements of at most
+/// [`super::max_binds`] values; on SQLite (no INSERT in CTEs) of at most
+/// [`SQLITE_VALUES_PER_INSERT`], with anonymous placeholders.
 pub(crate) async fn write_rows(
     tx: &mut Tx,
     backend: Backend,
@@ -66,8 +69,17 @@ pub(crate) async fn write_rows(
         return Ok(());
     }
     for set in sets {
-        if backend == Backend::Sqlite && set.len() > JSON_FROM_ROWS {
-            write_rows_as_json(tx, &set).await?;
+        if backend == Backend::Sqlite {
+            let per = (SQLITE_VALUES_PER_INSERT / set.width).max(1);
+            for chunk in set.args.chunks(per * set.width) {
+                let sql = format!(
+                    "INSERT INTO {} ({}) VALUES {}",
+                    set.table,
+                    set.columns,
+                    anonymous_placeholders(chunk.len() / set.width, set.width)
+                );
+                query_with(sql, chunk.to_vec()).execute(&mut **tx).await?;
+            }
             continue;
         }
         let per = rows_per_statement(backend, set.width);
@@ -84,31 +96,9 @@ pub(crate) async fn write_rows(
     Ok(())
 }
 
-/// A set's rows on SQLite as one JSON array of arrays, inserted in order by
-/// `jsonb_each` (JSON numbers arrive as INTEGER, strings as TEXT, null as NULL:
-/// what the bound values would have been). `jsonb_each` hands each row on as
-/// binary JSON: with `json_each` every `json_extract` parsed the row's text
-/// again (a seventh of the daily run's CPU on wide order rows, measured).
-async fn write_rows_as_json(tx: &mut Tx, set: &Rows) -> Result<(), StoreError> {
-    let picks: Vec<String> = (0..set.width)
-        .map(|i| format!("json_extract(value, '$[{i}]')"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO {} ({}) SELECT {} FROM jsonb_each($1) ORDER BY key",
-        set.table,
-        set.columns,
-        picks.join(", ")
-    );
-    for chunk in set.args.chunks(5000 * set.width) {
-        let rows: Vec<serde_json::Value> = chunk
-            .chunks(set.width)
-            .map(|row| serde_json::Value::Array(row.iter().map(Arg::to_json).collect()))
-            .collect();
-        let json = serde_json::to_string(&rows)
-            .map_err(|e| StoreError::Other(format!("rows as JSON: {e}")))?;
-        query_with(sql.clone(), vec![json.into()])
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
+/// `(?, ?, …), (?, …)` for `rows` rows of `cols` columns: SQLite numbers them
+/// in order; the statement must have no other placeholders.
+fn anonymous_placeholders(rows: usize, cols: usize) -> String {
+    let row = format!("({})", vec!["?"; cols].join(", "));
+    vec![row; rows].join(", ")
 }
