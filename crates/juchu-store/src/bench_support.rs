@@ -5,7 +5,30 @@
 use crate::StoreError;
 use crate::db::{Arg, Store, get_i64, query_with, values_placeholders};
 use crate::orders::{ITEM_COLUMNS, WRITE_COLUMNS, item_args, write_args};
+use juchu_domain::event::OrderEvent;
 use juchu_domain::order::Order;
+
+/// SQL's JSON object and array builders, and the cast that makes their value
+/// text (PostgreSQL builds `json`).
+fn json_builders(pg: bool) -> (&'static str, &'static str, &'static str) {
+    if pg {
+        ("json_build_object", "json_build_array", "::text")
+    } else {
+        ("json_object", "json_array", "")
+    }
+}
+
+/// The outbox's order summary (`juchu_domain::webhook::order_summary`) built
+/// in SQL from the order `o`, with its handling status name and version given.
+fn order_summary_sql(pg: bool, handling_status: &str, version: &str) -> String {
+    let (object, _, _) = json_builders(pg);
+    format!(
+        "{object}('id', o.id, 'order_number', o.order_number, 'version', {version}, 'customer_id', o.customer_id, \
+         'handling_status', {handling_status}, 'payment_status', o.payment_status, 'shipment_status', o.shipment_status, \
+         'total', o.total, 'tracking_number', o.tracking_number, 'shipped_at', o.shipped_at, 'delivered_at', o.delivered_at, \
+         'subscription_id', o.subscription_id)"
+    )
+}
 
 /// The highest ids before a raw run (see
 /// [`Store::bench_mark_before_raw_subscription_run`]).
@@ -250,16 +273,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let (object, as_text) = if pg {
-            ("json_build_object", "::text")
-        } else {
-            ("json_object", "")
-        };
-        let summary = format!(
-            "{object}('id', o.id, 'order_number', o.order_number, 'version', 1, 'customer_id', o.customer_id, \
-             'handling_status', h.name, 'payment_status', o.payment_status, 'shipment_status', o.shipment_status, \
-             'total', o.total, 'tracking_number', NULL, 'shipped_at', NULL, 'delivered_at', NULL, 'subscription_id', o.subscription_id)"
-        );
+        let (object, _, as_text) = json_builders(pg);
+        let summary = order_summary_sql(pg, "h.name", "1");
         let with_status = new_orders.replacen(
             "WHERE",
             "JOIN handling_statuses h ON h.id = o.handling_status_id WHERE",
@@ -672,36 +687,61 @@ impl Store {
     }
 
     /// The raw baseline of a bulk status change: per 1,000 orders one
-    /// transaction with one `UPDATE` and one `INSERT … SELECT` of the 履歴 rows.
+    /// transaction with one `UPDATE`, and `INSERT … SELECT` of the rows the
+    /// pipeline writes with it: the 履歴 row, the order event and the
+    /// `order.changed` outbox event (the order's summary and the change).
     pub async fn bench_raw_bulk_status(
         &self,
         ids: &[i64],
         status_id: i64,
     ) -> Result<(), StoreError> {
+        let pg = self.backend == crate::Backend::Postgres;
         let now = self.clock.now_text();
+        let new_name = "(SELECT name FROM handling_statuses WHERE id = $1)";
+        let (object, array, as_text) = json_builders(pg);
+        let summary = order_summary_sql(pg, new_name, "o.version + 1");
         for chunk in ids.chunks(1000) {
             let mut tx = self.begin().await?;
-            let list = crate::db::in_list(chunk.len(), 3);
-            let mut args: Vec<Arg> = vec![status_id.into(), now.clone().into()];
-            args.extend(chunk.iter().map(|id| Arg::from(*id)));
-            query_with(
+            // SQLite gets the ids as one JSON array: sqlx-sqlite binds 1,000
+            // `$n` in quadratic time, which would slow the baseline down.
+            let (list, mut args): (String, Vec<Arg>) = if pg {
+                (
+                    crate::db::in_list(chunk.len(), 3),
+                    chunk.iter().map(|id| Arg::from(*id)).collect(),
+                )
+            } else {
+                let json =
+                    serde_json::to_string(chunk).map_err(|e| StoreError::Other(e.to_string()))?;
+                ("SELECT value FROM json_each($3)".into(), vec![json.into()])
+            };
+            args.splice(0..0, [Arg::from(status_id), now.clone().into()]);
+            let event = OrderEvent::HandlingStatusBecame {
+                name: String::new(),
+            };
+            for sql in [
                 format!(
                     "INSERT INTO order_history (order_id, at, actor_kind, actor_id, actor_name, field, before_value, after_value, reason) \
-                     SELECT o.id, $2, 'system', NULL, 'bench', 'handling_status', h.name, (SELECT name FROM handling_statuses WHERE id = $1), '' \
+                     SELECT o.id, $2, 'system', NULL, 'bench', 'handling_status', h.name, {new_name}, '' \
                      FROM orders o JOIN handling_statuses h ON h.id = o.handling_status_id WHERE o.id IN ({list})"
                 ),
-                args.clone(),
-            )
-            .execute(&mut *tx)
-            .await?;
-            query_with(
+                format!(
+                    "INSERT INTO order_events (order_id, at, kind, payload, chain_depth) \
+                     SELECT o.id, $2, '{kind}', {object}('kind', '{kind}', 'name', {new_name}){as_text}, 0 \
+                     FROM orders o WHERE o.id IN ({list})",
+                    kind = event.kind()
+                ),
+                format!(
+                    "INSERT INTO webhook_events (event_id, type, subject, data, created_at) \
+                     SELECT 'bench-' || CAST(o.id AS TEXT) || '-' || CAST(o.version + 1 AS TEXT), 'order.changed', 'order:' || CAST(o.id AS TEXT), \
+                     {object}('order', {summary}, 'changes', {array}({object}('field', '対応状況', 'before', h.name, 'after', {new_name}))){as_text}, $2 \
+                     FROM orders o JOIN handling_statuses h ON h.id = o.handling_status_id WHERE o.id IN ({list})"
+                ),
                 format!(
                     "UPDATE orders SET handling_status_id = $1, version = version + 1, updated_at = $2 WHERE id IN ({list})"
                 ),
-                args,
-            )
-            .execute(&mut *tx)
-            .await?;
+            ] {
+                query_with(sql, args.clone()).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         }
         Ok(())

@@ -1659,7 +1659,7 @@ async fn jobs_section(
         rate(ours_orders.len(), ours)
     ));
     r.line(format!(
-        "raw UPDATE + 履歴 INSERT … SELECT (1,000 per transaction): {} orders in {:.1} s = {:.0} orders/s",
+        "raw UPDATE + INSERT … SELECT of 履歴, event, outbox (1,000 per transaction): {} orders in {:.1} s = {:.0} orders/s",
         raw_orders.len(),
         raw.as_secs_f64(),
         rate(raw_orders.len(), raw)
