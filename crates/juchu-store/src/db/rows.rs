@@ -29,7 +29,7 @@ impl Rows {
 /// (`?`): sqlx-sqlite resolves a named one (`$n`) by walking the statement's
 /// parameter list, so binding many `$n` is quadratic (a tenth of a bulk
 /// update's CPU, measured), while `?` binds in order. 10,000 of SQLite's
-/// 32,766 keeps the prepared program small enough to stay cached.
+/// 32,766 keeps a statement's program at a few hundred kilobytes.
 const SQLITE_VALUES_PER_INSERT: usize = 10_000;
 
 /// Writes row sets. On PostgreSQL, when everything fits one statement, all sets go
@@ -71,14 +71,18 @@ pub(crate) async fn write_rows(
     for set in sets {
         if backend == Backend::Sqlite {
             let per = (SQLITE_VALUES_PER_INSERT / set.width).max(1);
-            for chunk in set.args.chunks(per * set.width) {
+            let mut rest = &set.args[..];
+            while !rest.is_empty() {
+                let rows = statement_rows(rest.len() / set.width, per);
+                let (chunk, next) = rest.split_at(rows * set.width);
                 let sql = format!(
                     "INSERT INTO {} ({}) VALUES {}",
                     set.table,
                     set.columns,
-                    anonymous_placeholders(chunk.len() / set.width, set.width)
+                    anonymous_placeholders(rows, set.width)
                 );
                 query_with(sql, chunk.to_vec()).execute(&mut **tx).await?;
+                rest = next;
             }
             continue;
         }
@@ -96,9 +100,48 @@ pub(crate) async fn write_rows(
     Ok(())
 }
 
+/// Rows for the next statement of `left` rows: `per` while that many are
+/// left, then the largest power of two. Each statement's text stays in the
+/// connection's statement cache (prepared once), so the row counts are kept
+/// to a few: at most `per` and log2(`per`) others per table, instead of every
+/// count from 1 to `per`, each a program of up to thousands of values.
+fn statement_rows(left: usize, per: usize) -> usize {
+    if left >= per { per } else { 1 << left.ilog2() }
+}
+
 /// `(?, ?, …), (?, …)` for `rows` rows of `cols` columns: SQLite numbers them
 /// in order; the statement must have no other placeholders.
 fn anonymous_placeholders(rows: usize, cols: usize) -> String {
     let row = format!("({})", vec!["?"; cols].join(", "));
     vec![row; rows].join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_rows;
+
+    #[test]
+    fn statements_take_full_chunks_then_powers_of_two() {
+        let split = |mut left: usize, per: usize| {
+            let mut sizes = Vec::new();
+            while left > 0 {
+                let n = statement_rows(left, per);
+                sizes.push(n);
+                left -= n;
+            }
+            sizes
+        };
+        assert_eq!(split(1, 142), vec![1]);
+        assert_eq!(split(500, 142), vec![142, 142, 142, 64, 8, 2]);
+        assert_eq!(split(300, 1000), vec![256, 32, 8, 4]);
+        assert_eq!(split(7, 3), vec![3, 3, 1]);
+        // Every row is written once, whatever the counts.
+        for left in 1..600 {
+            for per in [1, 2, 3, 71, 142, 500] {
+                let sizes = split(left, per);
+                assert_eq!(sizes.iter().sum::<usize>(), left);
+                assert!(sizes.iter().all(|&n| n == per || n.is_power_of_two()));
+            }
+        }
+    }
 }
