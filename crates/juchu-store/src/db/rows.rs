@@ -71,6 +71,14 @@ pub(crate) async fn write_rows(
     for set in sets {
         if backend == Backend::Sqlite {
             let per = (SQLITE_VALUES_PER_INSERT / set.width).max(1);
+            if set.width == 0 || set.args.len() % set.width != 0 {
+                return Err(StoreError::Other(format!(
+                    "{}: {} values do not make rows of {}",
+                    set.table,
+                    set.args.len(),
+                    set.width
+                )));
+            }
             let mut rest = &set.args[..];
             while !rest.is_empty() {
                 let rows = statement_rows(rest.len() / set.width, per);
@@ -106,7 +114,11 @@ pub(crate) async fn write_rows(
 /// to a few: at most `per` and log2(`per`) others per table, instead of every
 /// count from 1 to `per`, each a program of up to thousands of values.
 fn statement_rows(left: usize, per: usize) -> usize {
-    if left >= per { per } else { 1 << left.ilog2() }
+    match left.checked_ilog2() {
+        _ if left >= per => per,
+        Some(log) => 1 << log,
+        None => 0,
+    }
 }
 
 /// `(?, ?, …), (?, …)` for `rows` rows of `cols` columns: SQLite numbers them
