@@ -909,6 +909,46 @@ pub fn diff(before: &Subscription, after: &Subscription, m: &Masters) -> Vec<Sub
         .collect()
 }
 
+/// What an advance (自動受注作成) changed: the schedule and the count, as
+/// [`diff`] reports them, without snapshotting every field — the daily run
+/// advances hundreds of thousands of subscriptions. `was_next_delivery` is the
+/// stored 次回配送予定日 when the run rolled an overdue one forward first.
+pub fn advance_changes(
+    before: &Subscription,
+    after: &Subscription,
+    was_next_delivery: Option<Date>,
+) -> Vec<SubscriptionChange> {
+    let opt_date = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    [
+        (
+            "next_delivery_date",
+            was_next_delivery
+                .unwrap_or(before.schedule.next_delivery)
+                .to_string(),
+            after.schedule.next_delivery.to_string(),
+        ),
+        (
+            "next_ship_date",
+            before.schedule.next_ship.to_string(),
+            after.schedule.next_ship.to_string(),
+        ),
+        (
+            "previous_delivery_date",
+            opt_date(before.schedule.previous_delivery),
+            opt_date(after.schedule.previous_delivery),
+        ),
+        ("count", before.count.to_string(), after.count.to_string()),
+    ]
+    .into_iter()
+    .filter(|(_, b, a)| a != b)
+    .map(|(field, before, after)| SubscriptionChange {
+        field,
+        before,
+        after,
+    })
+    .collect()
+}
+
 /// Japanese name of a subscription field.
 pub fn field_label(field: &str) -> &'static str {
     match field {
@@ -1165,6 +1205,14 @@ mod tests {
                 "count"
             ]
         );
+        assert_eq!(
+            advance_changes(&s, &advanced, None),
+            diff(&s, &advanced, &m)
+        );
+        // Rolled forward first: the change starts at the stored date.
+        let rolled = advance_changes(&s, &advanced, Some(d("2026-11-20")));
+        assert_eq!(rolled[0].before, "2026-11-20");
+        assert_eq!(rolled[1..], diff(&s, &advanced, &m)[1..]);
         let skipped = apply_command(&s, &SubscriptionCommand::Skip, &x).unwrap();
         assert_eq!(skipped.schedule.next_delivery, d("2026-12-31"));
         assert_eq!(

@@ -316,11 +316,48 @@ impl Store {
         let next = if pg {
             "CAST(CAST(s2.next_delivery_date AS DATE) + 30 AS TEXT)"
         } else {
-            "date(next_delivery_date, '+30 days')"
+            "date(s2.next_delivery_date, '+30 days')"
         };
-        let next = next.replace("s2.", "");
+        let next_ship = next.replace("next_delivery_date", "next_ship_date");
+        // `subscription.changed` per advance, with the new schedule and the
+        // changes, as the run writes it.
+        let (object, array, as_text) = json_builders(pg);
+        let (next_s, ship_s) = (next.replace("s2.", "s."), next_ship.replace("s2.", "s."));
+        let change = |field: &str, before: &str, after: &str| {
+            format!("{object}('field', '{field}', 'before', {before}, 'after', {after})")
+        };
+        let data = format!(
+            "{object}('subscription', {object}('id', s.id, 'customer_id', s.customer_id, 'parent_order_id', s.parent_order_id, \
+             'status', s.status, 'count', s.count + 1, 'previous_delivery_date', s.next_delivery_date, \
+             'next_delivery_date', {next_s}, 'next_ship_date', {ship_s}, 'version', s.version + 1), \
+             'changes', {array}({}, {}, {}, {})){as_text}",
+            change("next_delivery_date", "s.next_delivery_date", &next_s),
+            change("next_ship_date", "s.next_ship_date", &ship_s),
+            change(
+                "previous_delivery_date",
+                "COALESCE(s.previous_delivery_date, '')",
+                "s.next_delivery_date"
+            ),
+            change(
+                "count",
+                "CAST(s.count AS TEXT)",
+                "CAST(s.count + 1 AS TEXT)"
+            ),
+        );
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE subscriptions SET previous_delivery_date = next_delivery_date, next_delivery_date = {next}, count = count + 1, version = version + 1, last_run_on = $2, updated_at = $3              WHERE status = 'active' AND next_delivery_date <= $1 AND (last_run_on IS NULL OR last_run_on < $2)"
+            "INSERT INTO webhook_events (event_id, type, subject, data, created_at) \
+             SELECT 'bench-s' || CAST(s.id AS TEXT) || '-subscription.changed', 'subscription.changed', \
+             'subscription:' || CAST(s.id AS TEXT), {data}, $3 FROM subscriptions s WHERE {due}"
+        )))
+        .bind(cutoff.to_string())
+        .bind(today.to_string())
+        .bind(now.clone())
+        .execute(&mut *tx)
+        .await?;
+        let next = next.replace("s2.", "");
+        let next_ship = next_ship.replace("s2.", "");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE subscriptions SET previous_delivery_date = next_delivery_date, next_delivery_date = {next}, next_ship_date = {next_ship}, count = count + 1, version = version + 1, last_run_on = $2, updated_at = $3              WHERE status = 'active' AND next_delivery_date <= $1 AND (last_run_on IS NULL OR last_run_on < $2)"
         )))
         .bind(cutoff.to_string())
         .bind(today.to_string())
@@ -339,7 +376,7 @@ impl Store {
             .execute(&mut *conn)
             .await?;
         sqlx::query(
-            "CREATE TABLE bench_subscriptions_before AS SELECT id, previous_delivery_date, next_delivery_date, count, version, last_run_on, updated_at FROM subscriptions",
+            "CREATE TABLE bench_subscriptions_before AS SELECT id, previous_delivery_date, next_delivery_date, next_ship_date, count, version, last_run_on, updated_at FROM subscriptions",
         )
         .execute(&mut *conn)
         .await?;
@@ -396,7 +433,7 @@ impl Store {
         }
         sqlx::query(
             "UPDATE subscriptions SET previous_delivery_date = b.previous_delivery_date, next_delivery_date = b.next_delivery_date, \
-             count = b.count, version = b.version, last_run_on = b.last_run_on, updated_at = b.updated_at \
+             next_ship_date = b.next_ship_date, count = b.count, version = b.version, last_run_on = b.last_run_on, updated_at = b.updated_at \
              FROM bench_subscriptions_before b WHERE b.id = subscriptions.id",
         )
         .execute(&mut *tx)

@@ -169,6 +169,43 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
     assert_eq!(child.items[0].unit_price, 3980, "2nd delivery price");
     let history = store.order_history(&child.order_number).await.unwrap();
     assert!(history[0].after.contains("定期受注"), "{history:?}");
+    // The parent order's, then the run's: the new order and the advance,
+    // in that order, once.
+    let published: Vec<_> = store
+        .events_after(None, 1000, &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.event_type.starts_with("subscription.") && e.event_type != "subscription.created"
+        })
+        .collect();
+    let types: Vec<_> = published.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "subscription.order_created",
+            "subscription.order_created",
+            "subscription.changed"
+        ]
+    );
+    assert_eq!(published[1].data["delivery_date"], "2027-02-09");
+    let changed = &published[2].data;
+    assert_eq!(changed["subscription"]["id"], id);
+    assert_eq!(changed["subscription"]["count"], 2);
+    assert_eq!(changed["subscription"]["next_delivery_date"], "2027-03-11");
+    assert_eq!(
+        changed["changes"][0],
+        serde_json::json!({"field": "next_delivery_date", "before": "2027-02-09", "after": "2027-03-11"})
+    );
+    assert!(
+        changed["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "count" && c["before"] == "1" && c["after"] == "2"),
+        "{changed}"
+    );
     // A next delivery date in the past: one order, promising the earliest
     // feasible delivery (never a date already gone), and the cycle goes on from
     // there — not one order per run until the dates pass today.

@@ -2,7 +2,7 @@
 //! the order pipeline, and 「今すぐ次回の受注を作成」.
 
 use crate::StoreError;
-use crate::db::{Backend, Store, Tx};
+use crate::db::{Backend, Store, Tx, write_rows};
 use crate::history::Actor;
 use crate::history::HistoryRow;
 use crate::history::subscription_history_rows as history_rows;
@@ -20,8 +20,8 @@ use juchu_domain::masters::Masters;
 use juchu_domain::order::{Order, OrderContext, build_order};
 use juchu_domain::payment::GatewayKind;
 use juchu_domain::subscription::{
-    Subscription, SubscriptionCommand, SubscriptionContext, SubscriptionReasons, apply_command,
-    attention, check_manual_creation, child_order,
+    Subscription, SubscriptionCommand, SubscriptionContext, SubscriptionReasons, advance_changes,
+    apply_command, attention, check_manual_creation, child_order,
 };
 
 /// Whether the subscription's orders are paid by card (authorised with its token).
@@ -382,6 +382,22 @@ impl Store {
                 e => e,
             })?;
         advance_rows(tx, self.backend, &updates, run_date, &at).await?;
+        // `subscription.changed` for every advance, after the orders'
+        // `subscription.order_created`: an integration mirroring subscriptions
+        // sees the new count and dates from the one event type it listens to.
+        let changed: Vec<_> = advanced
+            .iter()
+            .map(|(before, after)| {
+                let changes = advance_changes(before, after, overdue.get(&before.id).copied());
+                juchu_domain::webhook::subscription_event(after, Some(&changes))
+            })
+            .collect();
+        write_rows(
+            tx,
+            self.backend,
+            vec![crate::webhooks::event_rows(&changed, &at)],
+        )
+        .await?;
         for id in flag_overdue {
             let flag = SubscriptionCommand::Flag {
                 reason: attention::OVERDUE.into(),
