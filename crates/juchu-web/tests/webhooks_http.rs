@@ -734,3 +734,115 @@ both_stores!(lists_page_by_key_and_by_updated_since, |store| async move {
         assert_eq!(s, 422, "{path}: {v}");
     }
 });
+
+both_stores!(
+    old_events_are_purged_with_their_delivery_log,
+    |store| async move {
+        seed_products(&store).await;
+        let (r, url) = receiver().await;
+        let app = TestApp::start_with(juchu_web::AppState::new(store.clone()).with_webhook_guard(
+            Arc::new(PublicUrlGuard {
+                allow_private: true,
+            }),
+        ))
+        .await;
+        let owner = app.token(Role::Owner).await;
+        let (s, ep) = api(
+            &app,
+            &owner,
+            M::POST,
+            "/api/v1/webhook-endpoints",
+            Some(json!({"url": url, "events": ["order.created"], "secret": SECRET})),
+        )
+        .await;
+        assert_eq!(s, 201, "{ep}");
+        let ep_id = ep["id"].as_i64().unwrap();
+        let client = WebhookClient::new(Duration::from_secs(1), true).unwrap();
+        // Two orders delivered, then a third whose delivery keeps failing.
+        for _ in 0..2 {
+            let (s, o) = api(&app, &owner, M::POST, "/api/v1/orders", Some(order_body())).await;
+            assert_eq!(s, 201, "{o}");
+        }
+        deliver_until(&app, &client, &r, |g| ok_types(g).len() == 2).await;
+        let (_, first) = api(&app, &owner, M::GET, "/api/v1/events?limit=1", None).await;
+        let first_id = first["events"][0]["id"].as_str().unwrap().to_string();
+        r.lock().unwrap().always_fail = true;
+        let (s, pending) = api(&app, &owner, M::POST, "/api/v1/orders", Some(order_body())).await;
+        assert_eq!(s, 201, "{pending}");
+        deliver_until(&app, &client, &r, |g| g.log.iter().any(|l| l.0 != 200)).await;
+        let all = count(&store, "SELECT COUNT(*) AS n FROM webhook_events").await;
+        assert_eq!(all, 3);
+
+        // Nothing is old yet.
+        assert_eq!(
+            store
+                .purge_webhook_events("2000-01-01T00:00:00Z", 100)
+                .await
+                .unwrap(),
+            0
+        );
+        // All are old: the delivered ones go with their deliveries and attempts,
+        // the one still being retried stays; batches of `limit`.
+        let later = "2999-01-01T00:00:00Z";
+        assert_eq!(store.purge_webhook_events(later, 1).await.unwrap(), 1);
+        assert_eq!(store.purge_webhook_events(later, 100).await.unwrap(), 1);
+        assert_eq!(store.purge_webhook_events(later, 100).await.unwrap(), 0);
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) AS n FROM webhook_events").await,
+            1
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'succeeded'"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+        count(&store, "SELECT COUNT(*) AS n FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.status = 'succeeded'")
+        .await,
+        0
+    );
+        let (_, log) = api(
+            &app,
+            &owner,
+            M::GET,
+            &format!("/api/v1/webhook-endpoints/{ep_id}/deliveries"),
+            None,
+        )
+        .await;
+        assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+        // A feed cursor that was purged is refused with a way out.
+        let (s, e) = api(
+            &app,
+            &owner,
+            M::GET,
+            &format!("/api/v1/events?after={first_id}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s.as_u16(), e["field"].as_str()),
+            (422, Some("after")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("保存期間"), "{e}");
+
+        // A disabled endpoint holds nothing back.
+        let (s, v) = api(
+            &app,
+            &owner,
+            M::PUT,
+            &format!("/api/v1/webhook-endpoints/{ep_id}"),
+            Some(json!({"url": url, "events": ["order.created"], "enabled": false})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(store.purge_webhook_events(later, 100).await.unwrap(), 1);
+        for table in ["webhook_events", "webhook_deliveries", "webhook_attempts"] {
+            let n = count(&store, &format!("SELECT COUNT(*) AS n FROM {table}")).await;
+            assert_eq!(n, 0, "{table}");
+        }
+    }
+);

@@ -55,7 +55,11 @@ pub async fn serve(store: Store, addr: &str, demo: bool) -> Result<(), CliError>
         println!("The store has no orders. Demo data: juchu demo --orders 10000");
     }
     let line = line_pusher(demo).await?;
-    let workers = workers(&store, Some(job_retention_days()?), line)?;
+    let retention = worker::Retention {
+        job_days: retention_days("JUCHU_JOB_RETENTION_DAYS")?,
+        event_days: retention_days("JUCHU_EVENT_RETENTION_DAYS")?,
+    };
+    let workers = workers(&store, Some(retention), line)?;
     tokio::select! {
         r = app.run() => r.map_err(|e| CliError::Stopped(format!("server stopped: {e}")))?,
         () = workers.run() => return Err(CliError::Stopped("every worker loop ended".into())),
@@ -158,16 +162,17 @@ fn smtp_config() -> Result<Option<juchu_adapters::SmtpConfig>, CliError> {
     }
 }
 
-/// `JUCHU_JOB_RETENTION_DAYS`: how long a finished job keeps its items and
-/// result file (default 30 days; 0 keeps them for ever).
-fn job_retention_days() -> Result<Option<i64>, CliError> {
-    match std::env::var("JUCHU_JOB_RETENTION_DAYS") {
+/// A retention period in days from `var` (default 30; 0 keeps for ever):
+/// `JUCHU_JOB_RETENTION_DAYS` (a finished job's items and result file),
+/// `JUCHU_EVENT_RETENTION_DAYS` (webhook events and their delivery log).
+fn retention_days(var: &str) -> Result<Option<i64>, CliError> {
+    match std::env::var(var) {
         Err(_) => Ok(Some(30)),
         Ok(v) => match v.trim().parse::<i64>() {
             Ok(0) => Ok(None),
             Ok(d) if d > 0 => Ok(Some(d)),
             _ => Err(CliError::Config(format!(
-                "JUCHU_JOB_RETENTION_DAYS must be a whole number of days (0 keeps results for ever), got {v:?}"
+                "{var} must be a whole number of days (0 keeps them for ever), got {v:?}"
             ))),
         },
     }
@@ -295,7 +300,7 @@ fn webhook_delivery() -> Result<
 /// `juchu serve` (with the jobs' retention) the daily subscription run.
 fn workers(
     store: &Store,
-    in_process: Option<Option<i64>>,
+    in_process: Option<worker::Retention>,
     line: Option<juchu_adapters::LineMessagingClient>,
 ) -> Result<worker::Supervisor, CliError> {
     let mut workers = worker::Supervisor::default();

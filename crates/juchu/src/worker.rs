@@ -69,10 +69,22 @@ impl Supervisor {
 
 const INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
+/// 保存期間 in days (None: kept for ever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// A finished job's items and result file (`JUCHU_JOB_RETENTION_DAYS`).
+    pub job_days: Option<i64>,
+    /// Outbox events with their deliveries (`JUCHU_EVENT_RETENTION_DAYS`).
+    pub event_days: Option<i64>,
+}
+
+pub async fn run_in_process(store: Store, retention: Retention) {
     loop {
-        if let Some(days) = job_retention_days {
+        if let Some(days) = retention.job_days {
             purge_jobs(&store, days).await;
+        }
+        if let Some(days) = retention.event_days {
+            purge_events(&store, days).await;
         }
         let today = store.clock.today();
         // Notices first: they tell of deliveries the run is about to order.
@@ -105,11 +117,7 @@ pub async fn run_in_process(store: Store, job_retention_days: Option<i64>) {
 /// 保存期間: the items and results of jobs finished more than `days` days ago
 /// are deleted, some jobs per tick.
 async fn purge_jobs(store: &Store, days: i64) {
-    let cutoff = store
-        .clock
-        .now()
-        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let cutoff = days_ago(store, days);
     match store
         .purge_finished_jobs(&juchu_domain::time::format_ts(cutoff))
         .await
@@ -122,6 +130,43 @@ async fn purge_jobs(store: &Store, days: i64) {
         ),
         Err(e) => tracing::error!(error = %e, "purging old job results failed"),
     }
+}
+
+/// Events, with their deliveries and attempts, older than `days` days are
+/// deleted, some batches per tick.
+async fn purge_events(store: &Store, days: i64) {
+    const BATCH: i64 = 5_000;
+    let cutoff = juchu_domain::time::format_ts(days_ago(store, days));
+    let mut purged = 0;
+    for _ in 0..20 {
+        match store.purge_webhook_events(&cutoff, BATCH).await {
+            Ok(n) => {
+                purged += n;
+                if (n as i64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "purging old webhook events failed");
+                break;
+            }
+        }
+    }
+    if purged > 0 {
+        tracing::info!(
+            events = purged,
+            days,
+            "webhook events past the retention period deleted"
+        );
+    }
+}
+
+fn days_ago(store: &Store, days: i64) -> jiff::Timestamp {
+    store
+        .clock
+        .now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// Sends queued mail every half minute when SMTP is configured

@@ -60,7 +60,7 @@ impl Store {
                     FieldErrors::single(
                         "after",
                         "unknown_event",
-                        format!("イベント {a} はありません（after には受け取ったイベントの id を指定してください）"),
+                        format!("イベント {a} はありません。after には受け取ったイベントの id を指定してください（保存期間 JUCHU_EVENT_RETENTION_DAYS を過ぎたイベントは削除されています。その場合は updated_since で取り直し、最新のイベントから読み直してください）"),
                     )
                 })?;
                 (

@@ -22,6 +22,7 @@
 mod delivery;
 mod endpoints;
 mod feed;
+mod retention;
 
 pub use delivery::{
     SendFuture, WebhookDeliveryReport, WebhookRequest, WebhookResponse, WebhookSender,
