@@ -210,7 +210,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrations applied ({:?})", store.backend);
         }
         Command::Serve { addr, demo } => {
-            let store = open(&cli, false).await?;
+            // `--demo` asks for a store to be filled: a new directory is
+            // expected there, not a typo of an existing one.
+            let store = open(&cli, *demo).await?;
             serve::serve(store, addr, *demo).await?;
         }
         Command::Backup { to } => {
