@@ -10,6 +10,7 @@ use juchu_domain::order::{ItemInput, NewOrder, Order};
 use juchu_domain::patch::OrderPatch;
 use juchu_store::jobs::{Job, NewJob, Selection};
 use juchu_store::masters::{LabelInput, ProductInput};
+use juchu_store::testing::count;
 use juchu_store::{Actor, OrderQuery, Store, StoreError, both_stores};
 use serde_json::json;
 
@@ -632,13 +633,10 @@ both_stores!(
     jobs_can_be_cancelled_and_rescans_run_as_jobs,
     |store| async move {
         seed(&store).await;
-        let os = orders(
-            &store,
-            2 * juchu_store::jobs::CHUNK_SIZE as usize + 10,
-            "TEA-01",
-            None,
-        )
-        .await;
+        // A bulk update runs five chunks per transaction: one claim does
+        // 1,000 orders; 10 more are left for a sixth chunk.
+        let first_run = 5 * juchu_store::jobs::CHUNK_SIZE;
+        let os = orders(&store, first_run as usize + 10, "TEA-01", None).await;
         let job = store
             .register_job(
                 NewJob {
@@ -650,13 +648,36 @@ both_stores!(
             )
             .await
             .unwrap();
-        // One chunk runs, then the job is cancelled: the rest is never touched.
+        // One claim runs, then the job is cancelled: the rest is never touched.
         assert!(store.run_next_chunk().await.unwrap());
+        let progress = store.job(job.id).await.unwrap();
+        assert_eq!(progress.done, first_run);
+        assert_eq!(
+            count(
+                &store,
+                &format!("SELECT COUNT(*) AS n FROM job_chunks WHERE job_id = {} AND status = 'done' AND done = 200", job.id)
+            )
+            .await,
+            5,
+            "each chunk counts its own orders"
+        );
         let cancelled = store.cancel_job(job.id).await.unwrap();
         assert_eq!(cancelled.status, JobStatus::Cancelled);
         assert_eq!(store.run_jobs(100).await.unwrap(), 0);
         let j = store.job(job.id).await.unwrap();
-        assert_eq!(j.done, juchu_store::jobs::CHUNK_SIZE);
+        assert_eq!(j.done, first_run);
+        let marked = count(
+            &store,
+            &format!(
+                "SELECT COUNT(*) AS n FROM job_items WHERE job_id = {} AND status = 'ok'",
+                job.id
+            ),
+        )
+        .await;
+        assert_eq!(
+            marked, first_run,
+            "the claim's items are marked by their range"
+        );
         let untouched = store
             .order_by_number(&os.last().unwrap().order_number)
             .await

@@ -1653,7 +1653,7 @@ async fn jobs_section(
     };
     r.line(format!(
         "juchu job (register + run, {} orders per transaction): {} orders in {:.1} s = {:.0} orders/s",
-        juchu_store::jobs::CHUNK_SIZE,
+        juchu_store::jobs::orders_per_transaction(JobKind::BulkUpdate),
         ours_orders.len(),
         ours.as_secs_f64(),
         rate(ours_orders.len(), ours)

@@ -65,6 +65,16 @@ pub(crate) trait Kind: Send + Sync {
         true
     }
 
+    /// How many consecutive chunks a worker may claim and run in one
+    /// transaction. Only for kinds whose work is all in the database (no
+    /// mail, no payment provider inside the transaction): fewer commits, job
+    /// item and chunk writes per order. The chunk stays the unit of claims,
+    /// progress and retries, so workers of an older version, which claim one
+    /// at a time, still share the job.
+    fn chunks_per_transaction(&self) -> i64 {
+        1
+    }
+
     /// At most this many orders in one job.
     fn max_orders(&self) -> Option<i64> {
         None

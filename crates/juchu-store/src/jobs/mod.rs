@@ -2,8 +2,9 @@
 //!
 //! A job's selection is frozen into `job_items` when it is registered, so the
 //! job acts on what the operator saw. Items are grouped in chunks of
-//! [`CHUNK_SIZE`]. A worker claims a chunk and runs it **in one transaction**
-//! together with the claim: PostgreSQL's `FOR UPDATE SKIP LOCKED` lets several
+//! [`CHUNK_SIZE`]. A worker claims a chunk (or, for a kind that allows it,
+//! a few consecutive ones) and runs it **in one transaction** together with
+//! the claim: PostgreSQL's `FOR UPDATE SKIP LOCKED` lets several
 //! `juchu worker` processes share a job's chunks, and a worker that dies
 //! leaves nothing behind (its transaction and its row lock go with its
 //! connection), so the chunk is simply claimed again and each order is changed
@@ -40,8 +41,20 @@ fn chunk_seqs(chunk: i64) -> (i64, i64) {
 /// are refreshed (ANALYZE samples the table: about 0.2 s).
 const ANALYZE_AFTER: i64 = 50_000;
 
-/// Orders per chunk (and per transaction).
+/// Orders per chunk: the unit of claims, progress and retries (a kind may
+/// run several consecutive chunks in one transaction,
+/// `Kind::chunks_per_transaction`).
 pub const CHUNK_SIZE: i64 = 200;
+
+/// Orders a worker runs in one transaction for a job of `kind`.
+pub fn orders_per_transaction(kind: JobKind) -> i64 {
+    kinds::of(kind).map_or(1, |k| k.chunks_per_transaction()) * CHUNK_SIZE
+}
+
+/// The chunk an item of seq `seq` belongs to (see [`chunk_seqs`]).
+fn chunk_of(seq: i64) -> i64 {
+    (seq - 1).div_euclid(CHUNK_SIZE)
+}
 
 /// What a job acts on.
 #[derive(Debug, Clone)]
@@ -638,7 +651,7 @@ impl Store {
         let files = kinds::sql_list(kinds::file_kind_codes());
         let mut tx = self.begin().await?;
         let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.job_id, c.chunk, c.attempts FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
+            "SELECT c.job_id, c.chunk, c.attempts, j.kind FROM job_chunks c JOIN jobs j ON j.id = c.job_id \
              WHERE c.status = 'pending' AND j.status IN ('queued', 'running') AND j.cancel_requested = 0 \
              AND j.kind NOT IN ({files}) \
              ORDER BY c.job_id, c.chunk LIMIT 1{lock}"
@@ -653,6 +666,33 @@ impl Store {
         let job_id = get_i64(&claimed, "job_id")?;
         let chunk = get_i64(&claimed, "chunk")?;
         let attempts = get_i64(&claimed, "attempts")?;
+        // The chunks right after it too, when the kind runs several per
+        // transaction and none of them failed before (a retried chunk runs
+        // alone, order by order).
+        let per_tx = match JobKind::parse(&get_str(&claimed, "kind")?) {
+            Some(k) if attempts == 0 => kinds::of(k)?.chunks_per_transaction(),
+            _ => 1,
+        };
+        let mut chunks = vec![chunk];
+        if per_tx > 1 {
+            let more = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT c.chunk FROM job_chunks c WHERE c.job_id = $1 AND c.chunk > $2 AND c.chunk < $3 \
+                 AND c.status = 'pending' AND c.attempts = 0 ORDER BY c.chunk{lock}"
+            )))
+            .bind(job_id)
+            .bind(chunk)
+            .bind(chunk + per_tx)
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &more {
+                // Consecutive only: the items are read as one range of seq.
+                let next = get_i64(r, "chunk")?;
+                if next != chunks[chunks.len() - 1] + 1 {
+                    break;
+                }
+                chunks.push(next);
+            }
+        }
         sqlx::query(
             // Only the first chunk changes the job row: workers sharing a job
             // do not queue on it.
@@ -662,19 +702,23 @@ impl Store {
         .bind(job_id)
         .execute(&mut *tx)
         .await?;
-        if let Err(e) = self.run_claimed(tx, job_id, chunk, attempts > 0).await {
-            // The chunk's transaction is gone: nothing of it was written.
-            self.chunk_failed(job_id, chunk, attempts, &e).await?;
+        if let Err(e) = self.run_claimed(tx, job_id, &chunks, attempts > 0).await {
+            // The chunks' transaction is gone: nothing of them was written.
+            // Each is retried on its own.
+            for c in chunks {
+                self.chunk_failed(job_id, c, attempts, &e).await?;
+            }
         }
         Ok(true)
     }
 
-    /// Runs a claimed chunk in the claim's transaction and commits it.
+    /// Runs claimed consecutive chunks in the claim's transaction and commits
+    /// it.
     async fn run_claimed(
         &self,
         mut tx: Tx,
         job_id: i64,
-        chunk: i64,
+        chunks: &[i64],
         isolate: bool,
     ) -> Result<(), StoreError> {
         let job = {
@@ -697,7 +741,10 @@ impl Store {
                 return Ok(());
             }
         };
-        let (first, last) = chunk_seqs(chunk);
+        let (Some(&first_chunk), Some(&last_chunk)) = (chunks.first(), chunks.last()) else {
+            return Ok(());
+        };
+        let (first, last) = (chunk_seqs(first_chunk).0, chunk_seqs(last_chunk).1);
         let items = sqlx::query(
             "SELECT seq, order_id FROM job_items WHERE job_id = $1 AND seq >= $2 AND seq <= $3 AND status = 'pending' ORDER BY seq",
         )
@@ -722,23 +769,39 @@ impl Store {
                 isolate,
             })
             .await?;
-        let (mut failed, mut skipped) = (0i64, 0i64);
+        // Counts per chunk: progress is counted where the items belong.
+        let mut counts: std::collections::BTreeMap<i64, [i64; 3]> =
+            chunks.iter().map(|c| (*c, [0; 3])).collect();
         // Items with the same outcome and message are marked in one statement
         // (a bulk update mostly says the same for every order).
         let mut same: std::collections::BTreeMap<(&str, &str), Vec<i64>> = Default::default();
         for (seq, outcome, message) in &outcomes {
+            let count = counts.entry(chunk_of(*seq)).or_default();
+            count[0] += 1;
             match outcome {
-                ItemOutcome::Failed => failed += 1,
-                ItemOutcome::Skipped => skipped += 1,
+                ItemOutcome::Failed => count[1] += 1,
+                ItemOutcome::Skipped => count[2] += 1,
                 ItemOutcome::Ok => {}
             }
             same.entry((outcome.code(), message.as_str()))
                 .or_default()
                 .push(*seq);
         }
-        for ((status, message), seqs) in same {
+        // When every item has an outcome, the largest group is marked last by
+        // the range (what is still pending in it), not by a list of seqs.
+        let by_range = if outcomes.len() == items.len() {
+            same.iter()
+                .max_by_key(|(_, seqs)| seqs.len())
+                .map(|(key, _)| *key)
+        } else {
+            None
+        };
+        for ((status, message), seqs) in &same {
+            if by_range == Some((status, message)) {
+                continue;
+            }
             for chunk in seqs.chunks(400) {
-                let mut args: Vec<Arg> = vec![status.into(), message.into(), job_id.into()];
+                let mut args: Vec<Arg> = vec![(*status).into(), (*message).into(), job_id.into()];
                 args.extend(chunk.iter().map(|s| Arg::from(*s)));
                 query_with(
                     format!(
@@ -751,16 +814,30 @@ impl Store {
                 .await?;
             }
         }
-        sqlx::query(
-            "UPDATE job_chunks SET status = 'done', done = done + $1, failed = failed + $2, skipped = skipped + $3 WHERE job_id = $4 AND chunk = $5",
-        )
-        .bind(outcomes.len() as i64)
-        .bind(failed)
-        .bind(skipped)
-        .bind(job_id)
-        .bind(chunk)
-        .execute(&mut *tx)
-        .await?;
+        if let Some((status, message)) = by_range {
+            sqlx::query(
+                "UPDATE job_items SET status = $1, message = $2 WHERE job_id = $3 AND seq >= $4 AND seq <= $5 AND status = 'pending'",
+            )
+            .bind(status)
+            .bind(message)
+            .bind(job_id)
+            .bind(first)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (chunk, [done, failed, skipped]) in counts {
+            sqlx::query(
+                "UPDATE job_chunks SET status = 'done', done = done + $1, failed = failed + $2, skipped = skipped + $3 WHERE job_id = $4 AND chunk = $5",
+            )
+            .bind(done)
+            .bind(failed)
+            .bind(skipped)
+            .bind(job_id)
+            .bind(chunk)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         self.finish_if_done(job_id).await?;
         Ok(())

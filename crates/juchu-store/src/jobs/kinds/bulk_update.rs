@@ -28,6 +28,13 @@ impl Kind for BulkUpdateKind {
         JobKind::BulkUpdate
     }
 
+    /// 1,000 orders per transaction: all of its work is rows (履歴, events,
+    /// rules' queued mail), and a commit per 200 orders cost a fifth of the
+    /// job's time on PostgreSQL.
+    fn chunks_per_transaction(&self) -> i64 {
+        5
+    }
+
     fn check<'a>(&'a self, store: &'a Store, p: &'a JobParams) -> KindFuture<'a, ()> {
         Box::pin(async move {
             let u = params(p)?;
