@@ -266,7 +266,7 @@ both_stores!(
             ids.push(parent(&store, "2027-01-10").await.1);
         }
         let opts = RunOptions {
-            chunk_size: 2,
+            chunk_size: Some(2),
             stop_after_chunks: Some(1),
             ..Default::default()
         };

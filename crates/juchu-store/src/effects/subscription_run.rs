@@ -106,7 +106,10 @@ impl Store {
                 cutoff,
                 column,
                 flagged_creates: settings.flagged_creates,
-                chunk_size: opts.chunk_size.max(1),
+                chunk_size: opts
+                    .chunk_size
+                    .unwrap_or_else(|| crate::subscriptions::default_run_chunk(self.backend))
+                    .max(1),
                 stop_after_chunks: opts.stop_after_chunks,
                 part: (part as i64, parts as i64),
             };
