@@ -17,9 +17,10 @@ const PURGEABLE: &str = "e.id BETWEEN $2 AND $3 AND e.created_at < $1 AND NOT EX
 
 impl Store {
     /// Deletes up to `limit` events created before `cutoff` (RFC 3339), with
-    /// their deliveries and the attempts of those, in one transaction (see
-    /// [`PURGEABLE`] for which). Returns the events deleted; call again until
-    /// it returns less than `limit`.
+    /// their deliveries and the attempts of those, in one transaction. An
+    /// event still pending or being sent to an enabled endpoint is kept.
+    /// Returns the events deleted; call again until it returns less than
+    /// `limit`.
     pub async fn purge_webhook_events(
         &self,
         cutoff: &str,
