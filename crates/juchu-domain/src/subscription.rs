@@ -911,30 +911,30 @@ pub fn diff(before: &Subscription, after: &Subscription, m: &Masters) -> Vec<Sub
 
 /// What an advance (自動受注作成) changed: the schedule and the count, as
 /// [`diff`] reports them, without snapshotting every field — the daily run
-/// advances hundreds of thousands of subscriptions. `was_next_delivery` is the
-/// stored 次回配送予定日 when the run rolled an overdue one forward first.
+/// advances hundreds of thousands of subscriptions. `stored` is the schedule
+/// as it was stored when the run rolled an overdue one forward first (the
+/// change then starts from the stored dates).
 pub fn advance_changes(
     before: &Subscription,
     after: &Subscription,
-    was_next_delivery: Option<Date>,
+    stored: Option<&crate::calendar::Schedule>,
 ) -> Vec<SubscriptionChange> {
     let opt_date = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    let was = stored.unwrap_or(&before.schedule);
     [
         (
             "next_delivery_date",
-            was_next_delivery
-                .unwrap_or(before.schedule.next_delivery)
-                .to_string(),
+            was.next_delivery.to_string(),
             after.schedule.next_delivery.to_string(),
         ),
         (
             "next_ship_date",
-            before.schedule.next_ship.to_string(),
+            was.next_ship.to_string(),
             after.schedule.next_ship.to_string(),
         ),
         (
             "previous_delivery_date",
-            opt_date(before.schedule.previous_delivery),
+            opt_date(was.previous_delivery),
             opt_date(after.schedule.previous_delivery),
         ),
         ("count", before.count.to_string(), after.count.to_string()),
@@ -1209,10 +1209,18 @@ mod tests {
             advance_changes(&s, &advanced, None),
             diff(&s, &advanced, &m)
         );
-        // Rolled forward first: the change starts at the stored date.
-        let rolled = advance_changes(&s, &advanced, Some(d("2026-11-20")));
-        assert_eq!(rolled[0].before, "2026-11-20");
-        assert_eq!(rolled[1..], diff(&s, &advanced, &m)[1..]);
+        // Rolled forward first: the change starts at the stored dates.
+        let stored = crate::calendar::Schedule {
+            next_delivery: d("2026-11-20"),
+            next_ship: d("2026-11-18"),
+            ..s.schedule
+        };
+        let rolled = advance_changes(&s, &advanced, Some(&stored));
+        assert_eq!(
+            (rolled[0].before.as_str(), rolled[1].before.as_str()),
+            ("2026-11-20", "2026-11-18")
+        );
+        assert_eq!(rolled[2..], diff(&s, &advanced, &m)[2..]);
         let skipped = apply_command(&s, &SubscriptionCommand::Skip, &x).unwrap();
         assert_eq!(skipped.schedule.next_delivery, d("2026-12-31"));
         assert_eq!(

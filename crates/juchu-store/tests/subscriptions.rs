@@ -255,6 +255,24 @@ both_stores!(daily_run_is_idempotent_and_catches_up, |store| async move {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), dates.len(), "never two orders for one date");
+    // Its event starts from the dates as they were stored, not the rolled
+    // ones (the flag 配送予定日超過 follows as a change of its own).
+    let last = store
+        .events_after(None, 1000, &["subscription.changed".to_string()])
+        .await
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.data["changes"].to_string().contains("\"count\""))
+        .unwrap();
+    let from: Vec<_> = last.data["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["field"].as_str().unwrap(), c["before"].as_str().unwrap()))
+        .collect();
+    assert_eq!(from[0], ("next_delivery_date", "2027-02-20"), "{from:?}");
+    assert_eq!(from[1].0, "next_ship_date");
+    assert!(from[1].1 < "2027-02-20", "the stored ship date: {from:?}");
 });
 
 both_stores!(

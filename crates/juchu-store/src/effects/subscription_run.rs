@@ -242,8 +242,7 @@ impl Store {
             .into_iter()
             .map(|mut sub| {
                 if let Some(rolled) = sub.schedule.roll_forward(day, &calendar) {
-                    overdue.insert(sub.id, sub.schedule.next_delivery);
-                    sub.schedule = rolled;
+                    overdue.insert(sub.id, std::mem::replace(&mut sub.schedule, rolled));
                 }
                 sub
             })
@@ -324,7 +323,7 @@ impl Store {
         let mut flag_overdue = Vec::new();
         for (before, after) in &mut advanced {
             after.version = before.version + 1;
-            if let Some(was) = overdue.get(&before.id) {
+            if let Some(was) = overdue.get(&before.id).map(|s| s.next_delivery) {
                 history.push(HistoryRow::by(
                     actor,
                     before.id,
@@ -391,7 +390,7 @@ impl Store {
         let changed: Vec<_> = advanced
             .iter()
             .map(|(before, after)| {
-                let changes = advance_changes(before, after, overdue.get(&before.id).copied());
+                let changes = advance_changes(before, after, overdue.get(&before.id));
                 juchu_domain::webhook::subscription_event(after, Some(&changes))
             })
             .collect();
