@@ -115,6 +115,35 @@ async fn receiver() -> (Receiver, String) {
     (state, url)
 }
 
+/// An app whose webhook address check is `allow_private` (false: as
+/// production runs it; true: JUCHU_WEBHOOK_ALLOW_PRIVATE=true, for the
+/// receiver on loopback).
+async fn app_with_guard(store: &juchu_store::Store, allow_private: bool) -> TestApp {
+    TestApp::start_with(
+        juchu_web::AppState::new(store.clone())
+            .with_webhook_guard(Arc::new(PublicUrlGuard { allow_private })),
+    )
+    .await
+}
+
+/// Creates an endpoint for `events` at `url` as `token`: (status, body).
+async fn create_endpoint(
+    app: &TestApp,
+    token: &str,
+    url: &str,
+    events: Value,
+) -> (StatusCode, Value) {
+    let (s, v) = api(
+        app,
+        token,
+        M::POST,
+        "/api/v1/webhook-endpoints",
+        Some(json!({"url": url, "events": events, "secret": SECRET})),
+    )
+    .await;
+    (s, v)
+}
+
 fn settings() -> WebhookSettings {
     WebhookSettings {
         retry_base_secs: 1,
@@ -158,30 +187,13 @@ both_stores!(
         seed_products(&store).await;
         let (r, url) = receiver().await;
         // The address check as production runs it: loopback is refused.
-        let strict = TestApp::start_with(
-            juchu_web::AppState::new(store.clone()).with_webhook_guard(Arc::new(PublicUrlGuard {
-                allow_private: false,
-            })),
-        )
-        .await;
+        let strict = app_with_guard(&store, false).await;
         let owner = strict.token(Role::Owner).await;
-        let (s, e) = api(
-            &strict,
-            &owner,
-            M::POST,
-            "/api/v1/webhook-endpoints",
-            Some(json!({"url": url, "events": ["order.created"], "secret": SECRET})),
-        )
-        .await;
+        let (s, e) = create_endpoint(&strict, &owner, &url, json!(["order.created"])).await;
         assert_eq!(s, 422, "{e}");
         assert_eq!(e["field"], "url", "{e}");
         // JUCHU_WEBHOOK_ALLOW_PRIVATE=true (tests, on-premise).
-        let app = TestApp::start_with(juchu_web::AppState::new(store.clone()).with_webhook_guard(
-            Arc::new(PublicUrlGuard {
-                allow_private: true,
-            }),
-        ))
-        .await;
+        let app = app_with_guard(&store, true).await;
         let operator = app.token(Role::Operator).await;
         let (s, _) = api(&app, &operator, M::GET, "/api/v1/webhook-endpoints", None).await;
         assert_eq!(s, 403, "an operator does not see secrets");
@@ -740,21 +752,9 @@ both_stores!(
     |store| async move {
         seed_products(&store).await;
         let (r, url) = receiver().await;
-        let app = TestApp::start_with(juchu_web::AppState::new(store.clone()).with_webhook_guard(
-            Arc::new(PublicUrlGuard {
-                allow_private: true,
-            }),
-        ))
-        .await;
+        let app = app_with_guard(&store, true).await;
         let owner = app.token(Role::Owner).await;
-        let (s, ep) = api(
-            &app,
-            &owner,
-            M::POST,
-            "/api/v1/webhook-endpoints",
-            Some(json!({"url": url, "events": ["order.created"], "secret": SECRET})),
-        )
-        .await;
+        let (s, ep) = create_endpoint(&app, &owner, &url, json!(["order.created"])).await;
         assert_eq!(s, 201, "{ep}");
         let ep_id = ep["id"].as_i64().unwrap();
         let client = WebhookClient::new(Duration::from_secs(1), true).unwrap();
