@@ -49,7 +49,15 @@ impl Store {
         for sql in [
             format!("DELETE FROM webhook_attempts WHERE delivery_id IN ({of_deliveries})"),
             format!("DELETE FROM webhook_deliveries WHERE id IN ({of_deliveries})"),
-            format!("DELETE FROM webhook_events WHERE id IN ({of_events})"),
+            // Only events left without any delivery: on PostgreSQL each
+            // statement sees what committed since the one before, so a
+            // delivery that finished (or was made by a replay) in between
+            // keeps its event for the next purge instead of failing the
+            // batch on the foreign key.
+            format!(
+                "DELETE FROM webhook_events WHERE id IN ({of_events} \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.event_id = e.id))"
+            ),
         ] {
             deleted = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(cutoff.to_string())
