@@ -170,9 +170,10 @@ fn retention_days(var: &str) -> Result<Option<i64>, CliError> {
         Err(_) => Ok(Some(30)),
         Ok(v) => match v.trim().parse::<i64>() {
             Ok(0) => Ok(None),
-            Ok(d) if d > 0 => Ok(Some(d)),
+            // At most a century: the cutoff is computed in hours.
+            Ok(d) if (1..=36_500).contains(&d) => Ok(Some(d)),
             _ => Err(CliError::Config(format!(
-                "{var} must be a whole number of days (0 keeps them for ever), got {v:?}"
+                "{var} must be a whole number of days from 0 (keeps them for ever) to 36500, got {v:?}"
             ))),
         },
     }

@@ -142,7 +142,7 @@ async fn purge_events(store: &Store, days: i64) {
         match store.purge_webhook_events(&cutoff, BATCH).await {
             Ok(n) => {
                 purged += n;
-                if (n as i64) < BATCH {
+                if n < BATCH as usize {
                     break;
                 }
             }
