@@ -161,6 +161,7 @@ async fn purge_events(store: &Store, days: i64) {
     }
 }
 
+/// The cutoff of a retention period: `days` days before the store's clock.
 fn days_ago(store: &Store, days: i64) -> jiff::Timestamp {
     store
         .clock

@@ -2,7 +2,7 @@
 //! grows by every change for ever — the daily run alone adds three events per
 //! subscription. Events older than the retention period are deleted with
 //! their deliveries and attempts; the pull feed and replay then start at the
-//! oldest event kept (docs/webhooks.md).
+//! oldest event kept (docs/operations.md, Webhooks).
 
 use crate::StoreError;
 use crate::db::{Store, get_i64};
@@ -45,28 +45,33 @@ impl Store {
         let of_events = format!("SELECT e.id FROM webhook_events e WHERE {PURGEABLE}");
         let of_deliveries =
             format!("SELECT d.id FROM webhook_deliveries d WHERE d.event_id IN ({of_events})");
-        let mut deleted = 0;
-        for sql in [
-            format!("DELETE FROM webhook_attempts WHERE delivery_id IN ({of_deliveries})"),
-            format!("DELETE FROM webhook_deliveries WHERE id IN ({of_deliveries})"),
-            // Only events left without any delivery: on PostgreSQL each
-            // statement sees what committed since the one before, so a
-            // delivery that finished (or was made by a replay) in between
-            // keeps its event for the next purge instead of failing the
-            // batch on the foreign key.
-            format!(
-                "DELETE FROM webhook_events WHERE id IN ({of_events} \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.event_id = e.id))"
-            ),
-        ] {
-            deleted = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let run = |sql: String| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(cutoff.to_string())
                 .bind(lo)
                 .bind(hi)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
+        };
+        run(format!(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN ({of_deliveries})"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        run(format!(
+            "DELETE FROM webhook_deliveries WHERE id IN ({of_deliveries})"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        // Only events left without any delivery: on PostgreSQL each statement
+        // sees what committed since the one before, so a delivery that
+        // finished (or was made by a replay) in between keeps its event for
+        // the next purge instead of failing the batch on the foreign key.
+        let deleted = run(format!(
+            "DELETE FROM webhook_events WHERE id IN ({of_events} \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.event_id = e.id))"
+        ))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
