@@ -203,9 +203,8 @@ pub const REPLACEMENTS: &[(char, &str)] = &[
 /// Whether `c` is printable by the carriers: ASCII, half-width katakana
 /// (JIS X 0201) or JIS X 0208 rows 1–8 and 16–84 (no NEC / IBM extensions).
 pub fn carrier_accepts(c: char) -> bool {
-    let mut buf = [0u8; 4];
-    let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
-    !bad && all_accepted(&bytes)
+    let mut bytes = Vec::with_capacity(2);
+    crate::cp932::push_char(c, &mut bytes) && all_accepted(&bytes)
 }
 
 /// Whether every character of CP932 `bytes` is one carriers accept (see
@@ -248,8 +247,9 @@ pub fn printable(s: &str) -> (String, Vec<(char, String)>) {
         return (s.to_string(), Vec::new());
     }
     // Most text encodes whole; only then is it looked at character by character.
-    let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(s);
-    if !bad && all_accepted(&bytes) {
+    let mut bytes = Vec::with_capacity(s.len());
+    let whole = crate::cp932::encode_into(s, &mut bytes, |_, _| Err(())).is_ok();
+    if whole && all_accepted(&bytes) {
         return (s.to_string(), Vec::new());
     }
     let mut out = String::with_capacity(s.len());
@@ -649,7 +649,13 @@ pub fn csv_line(cells: &[String]) -> String {
 /// Lines in CP932; every character was made printable before, so nothing is
 /// lost here.
 pub fn encode_cp932(text: &str) -> Vec<u8> {
-    encoding_rs::SHIFT_JIS.encode(text).0.into_owned()
+    let mut out = Vec::with_capacity(text.len());
+    // Cannot happen after `printable`; were it to, a `?` marks the place.
+    let _ = crate::cp932::encode_into(text, &mut out, |_, out| {
+        out.push(b'?');
+        Ok::<_, ()>(())
+    });
+    out
 }
 
 /// ヤマト B2クラウド 外部データ取込 / 発行済データ (入出力用), 95 columns.

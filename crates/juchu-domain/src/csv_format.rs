@@ -660,42 +660,39 @@ pub fn encode(
     enc: Encoding,
     unmappable: Unmappable,
 ) -> Result<(Vec<u8>, Vec<char>), Unencodable> {
-    if enc != Encoding::Cp932 {
-        return Ok((line.as_bytes().to_vec(), Vec::new()));
-    }
-    // Folding allocates only when there is something to fold.
-    let folded: std::borrow::Cow<'_, str> = if line.chars().any(|c| fold_for_cp932(c) != c) {
-        line.chars().map(fold_for_cp932).collect::<String>().into()
-    } else {
-        line.into()
-    };
-    let mut out = Vec::with_capacity(folded.len());
+    let mut out = Vec::new();
     let mut replaced = Vec::new();
-    let mut encoder = encoding_rs::SHIFT_JIS.new_encoder();
-    let mut rest: &str = &folded;
-    // Shift_JIS never takes more bytes than UTF-8 for the same text.
-    let mut buf = vec![0u8; folded.len() + 16];
-    loop {
-        let (result, read, written) =
-            encoder.encode_from_utf8_without_replacement(rest, &mut buf, true);
-        out.extend_from_slice(&buf[..written]);
-        rest = &rest[read..];
-        match result {
-            encoding_rs::EncoderResult::InputEmpty => break,
-            encoding_rs::EncoderResult::OutputFull => {
-                buf.resize(buf.len() * 2, 0);
-            }
-            encoding_rs::EncoderResult::Unmappable(ch) => match unmappable {
-                Unmappable::Error => return Err(Unencodable { ch }),
-                Unmappable::Replace => {
-                    replaced.push(ch);
-                    // 〓 in CP932.
-                    out.extend_from_slice(&[0x81, 0xac]);
-                }
-            },
-        }
-    }
+    encode_into(line, enc, unmappable, &mut out, &mut replaced)?;
     Ok((out, replaced))
+}
+
+/// [`encode`], appending to `out` and `replaced`.
+pub fn encode_into(
+    text: &str,
+    enc: Encoding,
+    unmappable: Unmappable,
+    out: &mut Vec<u8>,
+    replaced: &mut Vec<char>,
+) -> Result<(), Unencodable> {
+    if enc != Encoding::Cp932 {
+        out.extend_from_slice(text.as_bytes());
+        return Ok(());
+    }
+    crate::cp932::encode_into(text, out, |c, out| {
+        let folded = fold_for_cp932(c);
+        if folded != c && crate::cp932::push_char(folded, out) {
+            return Ok(());
+        }
+        match unmappable {
+            Unmappable::Error => Err(Unencodable { ch: c }),
+            Unmappable::Replace => {
+                replaced.push(c);
+                // 〓 in CP932.
+                out.extend_from_slice(&[0x81, 0xac]);
+                Ok(())
+            }
+        }
+    })
 }
 
 /// The bytes a file starts with.
@@ -851,6 +848,23 @@ mod tests {
         assert_eq!(neutralise("- 500".into()), "'- 500");
         assert_eq!(neutralise("山田".into()), "山田");
         assert_eq!(neutralise(String::new()), "");
+    }
+
+    #[test]
+    fn folding_only_the_unmappable_is_folding_everything() {
+        // `encode_into` folds a character only when CP932 cannot hold it as
+        // it is: the same bytes as folding first, as long as no folded
+        // character is itself mappable to something else.
+        for c in ['〜', '−', '¢', '£', '¬', '—', '‖'] {
+            let folded = fold_for_cp932(c);
+            assert_ne!(folded, c);
+            let mut as_is = Vec::new();
+            let mut as_folded = Vec::new();
+            assert!(crate::cp932::push_char(folded, &mut as_folded), "{folded}");
+            if crate::cp932::push_char(c, &mut as_is) {
+                assert_eq!(as_is, as_folded, "{c}");
+            }
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod automation;
 pub mod blacklist;
 pub mod calendar;
 pub mod carrier_file;
+pub mod cp932;
 pub mod csv_format;
 pub mod customer;
 pub mod document;

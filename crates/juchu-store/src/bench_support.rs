@@ -628,14 +628,35 @@ pub const BENCH_EXPORT_SQL: &str = "SELECT o.order_number, o.ordered_at, h.name 
      FROM orders o JOIN order_items i ON i.order_id = o.id JOIN handling_statuses h ON h.id = o.handling_status_id \
      ORDER BY o.ordered_at DESC, o.id DESC, i.position";
 
+/// The CP932 encoder of a raw baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawEncoder {
+    /// `encoding_rs`, as a script would encode.
+    EncodingRs,
+    /// juchu's table ([`juchu_domain::cp932`]), the one the export uses.
+    Table,
+}
+
 /// CP932 for the baseline: complete lines only, so no character is split.
-fn cp932_lines(pending: &mut Vec<u8>, out: &mut u64) {
+fn cp932_lines(pending: &mut Vec<u8>, out: &mut u64, encoder: RawEncoder) {
     let Some(end) = pending.iter().rposition(|b| *b == b'\n') else {
         return;
     };
     let text = String::from_utf8_lossy(&pending[..=end]).into_owned();
-    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
-    *out += bytes.len() as u64;
+    match encoder {
+        RawEncoder::EncodingRs => {
+            let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+            *out += bytes.len() as u64;
+        }
+        RawEncoder::Table => {
+            let mut bytes = Vec::new();
+            let _ = juchu_domain::cp932::encode_into(&text, &mut bytes, |_, out| {
+                out.push(b'?');
+                Ok::<_, ()>(())
+            });
+            *out += bytes.len() as u64;
+        }
+    }
     pending.drain(..=end);
 }
 
@@ -643,21 +664,28 @@ impl Store {
     /// The raw baseline of a CSV export: PostgreSQL `COPY (the same join) TO
     /// STDOUT` on its own connection, piped through a CP932 encoder; on
     /// SQLite the same SELECT streamed and written as CSV. Returns the bytes.
-    pub async fn bench_raw_export_cp932(&self, pg_url: Option<&str>) -> Result<u64, StoreError> {
-        self.bench_raw_select_cp932(pg_url, BENCH_EXPORT_SQL).await
+    pub async fn bench_raw_export_cp932(
+        &self,
+        pg_url: Option<&str>,
+        encoder: RawEncoder,
+    ) -> Result<u64, StoreError> {
+        self.bench_raw_select_cp932(pg_url, BENCH_EXPORT_SQL, encoder)
+            .await
     }
 
     /// The raw baseline of a carrier file: what a B2 line is made from (the
     /// package id, お届け先, 支払方法, totals, the first item), every order,
     /// `COPY` → CP932 like [`Store::bench_raw_export_cp932`].
     pub async fn bench_raw_carrier_cp932(&self, pg_url: Option<&str>) -> Result<u64, StoreError> {
-        self.bench_raw_select_cp932(pg_url, BENCH_CARRIER_SQL).await
+        self.bench_raw_select_cp932(pg_url, BENCH_CARRIER_SQL, RawEncoder::EncodingRs)
+            .await
     }
 
     async fn bench_raw_select_cp932(
         &self,
         pg_url: Option<&str>,
         sql: &'static str,
+        encoder: RawEncoder,
     ) -> Result<u64, StoreError> {
         use futures_util::TryStreamExt;
         let mut out = 0u64;
@@ -670,7 +698,7 @@ impl Store {
                 let mut copy = conn.copy_out_raw(&statement).await?;
                 while let Some(chunk) = copy.try_next().await? {
                     pending.extend_from_slice(&chunk);
-                    cp932_lines(&mut pending, &mut out);
+                    cp932_lines(&mut pending, &mut out, encoder);
                 }
             }
             None => {
@@ -687,13 +715,13 @@ impl Store {
                         .collect();
                     pending.extend(juchu_domain::csv_format::record_line(&cells).into_bytes());
                     if pending.len() > 1 << 16 {
-                        cp932_lines(&mut pending, &mut out);
+                        cp932_lines(&mut pending, &mut out, encoder);
                     }
                 }
             }
         }
         pending.push(b'\n');
-        cp932_lines(&mut pending, &mut out);
+        cp932_lines(&mut pending, &mut out, encoder);
         Ok(out)
     }
 

@@ -962,7 +962,10 @@ both_stores!(
                 } else {
                     vec![]
                 },
-                attributes: vec![("好きな色".into(), format!("色{i}"))],
+                attributes: vec![
+                    ("好きな色".into(), format!("色{i}")),
+                    ("it's \\ 色".into(), format!("q{i}")),
+                ],
                 memo: "とても長いメモです。".repeat(3),
                 ..Default::default()
             })
@@ -983,6 +986,9 @@ both_stores!(
             "total",
             "memo",
             "item_product_name",
+            // A quote and a backslash in a name: PostgreSQL's COPY takes the
+            // name as a literal, and must read it as written.
+            "attribute:it's \\ 色",
         ];
         let mut lenient = CsvFormat {
             id: 0,
@@ -1025,6 +1031,7 @@ both_stores!(
             assert_eq!(&a[10], "8%");
             assert_eq!(&a[6], format!("色{k}"));
             assert_eq!(&a[5], if k % 2 == 0 { "VIP" } else { "" });
+            assert_eq!(&a[14], format!("q{k}"));
         }
         let first = &records[0];
         assert_eq!(&first[2], "注文確定");

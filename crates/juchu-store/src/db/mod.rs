@@ -56,6 +56,9 @@ impl std::fmt::Debug for StoreConfig {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub backend: Backend,
+    /// PostgreSQL's URL, for the few readers that need a connection of their
+    /// own outside the pool (an export's `COPY`).
+    pub(crate) pg_url: Option<std::sync::Arc<str>>,
     /// Masters, rules and settings as of a `masters_revision` (the snapshot module).
     pub(crate) snapshot: RevisionCache,
     /// Where every "now" and "today" of the store comes from.
@@ -326,6 +329,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            pg_url: (backend == Backend::Postgres).then(|| url.as_str().into()),
             snapshot: Default::default(),
             clock: Clock::system(),
         })

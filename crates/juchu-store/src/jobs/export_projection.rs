@@ -128,6 +128,27 @@ impl Projection {
     /// The statement reading `format`'s values for every item of `job_id`:
     /// `seq`, the order id (NULL when the order was deleted) and the values.
     pub(crate) fn of(format: &CsvFormat, backend: Backend, job_id: i64) -> Projection {
+        Self::build(format, backend, job_id, false)
+    }
+
+    /// The same rows as `COPY (…) TO STDOUT (FORMAT binary)` on PostgreSQL
+    /// ([`super::copy_binary`]). COPY takes no parameters: the job id and the
+    /// attribute names are written in as literals (for a connection with
+    /// `standard_conforming_strings` on), and every value is cast to
+    /// `BIGINT` or `TEXT`, the binary forms the reader knows.
+    pub(crate) fn inline(format: &CsvFormat, job_id: i64) -> Result<Projection, StoreError> {
+        if let Some(c) = format.columns.iter().find(|c| c.key.contains('\0')) {
+            return Err(StoreError::Other(format!(
+                "CSVフォーマットの項目「{}」に NUL 文字があります",
+                c.key.replace('\0', "")
+            )));
+        }
+        let mut p = Self::build(format, Backend::Postgres, job_id, true);
+        p.sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", p.sql);
+        Ok(p)
+    }
+
+    fn build(format: &CsvFormat, backend: Backend, job_id: i64, inline: bool) -> Projection {
         let per_item = format.row_per == RowPer::Item;
         let mut exprs: Vec<String> = Vec::new();
         let mut types: Vec<Ty> = Vec::new();
@@ -144,10 +165,14 @@ impl Projection {
         for c in &format.columns {
             let key = c.key.trim();
             if let Some(name) = key.strip_prefix(ATTRIBUTE_PREFIX) {
-                args.push(Arg::from(name));
+                let name = if inline {
+                    sql_literal(name)
+                } else {
+                    args.push(Arg::from(name));
+                    format!("${}", args.len())
+                };
                 let expr = format!(
-                    "(SELECT a.value FROM order_attributes a WHERE a.order_id = o.id AND a.name = ${})",
-                    args.len()
+                    "(SELECT a.value FROM order_attributes a WHERE a.order_id = o.id AND a.name = {name})"
                 );
                 columns.push(ProjectedColumn {
                     render: Render::Plain,
@@ -189,6 +214,15 @@ impl Projection {
                  (SELECT MIN(x.id) FROM subscriptions x WHERE x.parent_order_id = o.id))",
             );
         }
+        if inline {
+            for (expr, ty) in exprs.iter_mut().zip(&types) {
+                let to = match ty {
+                    Int => "BIGINT",
+                    Text => "TEXT",
+                };
+                *expr = format!("CAST({expr} AS {to})");
+            }
+        }
         let select = if exprs.is_empty() {
             String::new()
         } else {
@@ -199,10 +233,19 @@ impl Projection {
         } else {
             "ji.seq"
         };
+        let (key, job) = if inline {
+            args.clear();
+            (
+                "CAST(ji.seq AS BIGINT), CAST(o.id AS BIGINT)",
+                job_id.to_string(),
+            )
+        } else {
+            ("ji.seq, o.id", "$1".to_string())
+        };
         let sql = format!(
-            "SELECT ji.seq, o.id AS order_id{select} FROM job_items ji \
+            "SELECT {key} AS order_id{select} FROM job_items ji \
              LEFT JOIN orders o ON o.id = ji.order_id{joins} \
-             WHERE ji.job_id = $1 ORDER BY {order}"
+             WHERE ji.job_id = {job} ORDER BY {order}"
         );
         Projection {
             sql,
@@ -211,6 +254,12 @@ impl Projection {
             columns,
         }
     }
+}
+
+/// `text` as an SQL string literal, for a connection with
+/// `standard_conforming_strings` on (backslashes are plain characters).
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn null_of(ty: Ty) -> &'static str {
@@ -316,5 +365,33 @@ mod tests {
         assert_eq!(p.columns[0].values, vec![0, 1]);
         assert_eq!(p.columns[1].values, vec![2]);
         assert_eq!(p.types.len(), 6);
+    }
+
+    #[test]
+    fn the_copy_statement_writes_its_literals_in_and_casts_every_value() {
+        let format = CsvFormat {
+            id: 1,
+            name: "x".into(),
+            row_per: RowPer::Item,
+            encoding: Encoding::Cp932,
+            unmappable: Unmappable::Error,
+            columns: ["order_number", "item_quantity", "attribute:it's \\n"]
+                .iter()
+                .map(|k| Column {
+                    key: k.to_string(),
+                    header: String::new(),
+                })
+                .collect(),
+        };
+        let p = Projection::inline(&format, 42).unwrap();
+        assert!(p.args.is_empty());
+        assert!(!p.sql.contains('$'), "{}", p.sql);
+        assert!(p.sql.starts_with("COPY (SELECT CAST(ji.seq AS BIGINT), CAST(o.id AS BIGINT) AS order_id, CAST(o.order_number AS TEXT), CAST(i.quantity AS BIGINT)"), "{}", p.sql);
+        assert!(p.sql.contains("a.name = 'it''s \\n'"), "{}", p.sql);
+        assert!(p.sql.contains("WHERE ji.job_id = 42 ORDER BY"));
+        assert!(p.sql.ends_with(") TO STDOUT (FORMAT binary)"));
+        let mut bad = format.clone();
+        bad.columns[0].key = "attribute:a\0b".into();
+        assert!(Projection::inline(&bad, 42).is_err());
     }
 }

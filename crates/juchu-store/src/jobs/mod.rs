@@ -18,6 +18,7 @@
 //! Every change goes through the change pipeline with the actor
 //! [`Actor::Job`], so 履歴 says which job did it and rules fire.
 
+mod copy_binary;
 mod export;
 mod export_projection;
 mod kind;
