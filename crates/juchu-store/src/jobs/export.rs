@@ -665,7 +665,7 @@ impl Store {
         let mut renderer = RowRenderer::new(&masters, output);
         match &self.pg_url {
             Some(url) => {
-                let projection = Projection::inline(format, job_id)?;
+                let projection = Projection::inline(format, job_id).map_err(Stop::Failed)?;
                 self.render_copied(url, &projection, &mut renderer).await?;
                 renderer.finish().await
             }

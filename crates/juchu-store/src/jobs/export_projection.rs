@@ -136,12 +136,13 @@ impl Projection {
     /// attribute names are written in as literals (for a connection with
     /// `standard_conforming_strings` on), and every value is cast to
     /// `BIGINT` or `TEXT`, the binary forms the reader knows.
-    pub(crate) fn inline(format: &CsvFormat, job_id: i64) -> Result<Projection, StoreError> {
+    /// `Err` says why the format cannot be exported (the job fails with it).
+    pub(crate) fn inline(format: &CsvFormat, job_id: i64) -> Result<Projection, String> {
         if let Some(c) = format.columns.iter().find(|c| c.key.contains('\0')) {
-            return Err(StoreError::Other(format!(
+            return Err(format!(
                 "CSVフォーマットの項目「{}」に NUL 文字があります",
                 c.key.replace('\0', "")
-            )));
+            ));
         }
         let mut p = Self::build(format, Backend::Postgres, job_id, true);
         p.sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", p.sql);
