@@ -86,9 +86,12 @@ impl BinaryTuples {
                 return Ok(None);
             };
             at += 4;
-            if len < 0 {
+            if len == -1 {
                 fields.push(None);
                 continue;
+            }
+            if len < 0 {
+                return Err(format!("COPY の値の長さ {len} が読めません"));
             }
             let end = at + len as usize;
             if self.buf.len() < end {
@@ -99,6 +102,11 @@ impl BinaryTuples {
         }
         self.pos = at;
         Ok(Some(()))
+    }
+
+    /// Whether the stream ended with its trailer and nothing after it.
+    pub(crate) fn complete(&self) -> bool {
+        self.ended && self.pos == self.buf.len()
     }
 
     /// A field's bytes as [`BinaryTuples::next`] found them.
@@ -178,6 +186,15 @@ mod tests {
         for chunk in [1, 2, 3, 7, 19, bytes.len()] {
             assert_eq!(read_all(&bytes, chunk), expected, "chunks of {chunk}");
         }
+        // A stream cut short is not complete.
+        let mut cut = BinaryTuples::default();
+        cut.extend(&bytes[..bytes.len() - 3]);
+        while cut.next(&mut Vec::new()).unwrap().is_some() {}
+        assert!(!cut.complete());
+        let mut whole = BinaryTuples::default();
+        whole.extend(&bytes);
+        while whole.next(&mut Vec::new()).unwrap().is_some() {}
+        assert!(whole.complete());
     }
 
     #[test]
@@ -186,5 +203,13 @@ mod tests {
         tuples.extend(b"1\t2\n3\t4\n5\t6\n7\t8\n9\t0\n");
         assert!(tuples.next(&mut Vec::new()).is_err());
         assert!(binary_int(Some(&[0, 1])).is_err());
+        // A length below −1 (NULL) is refused, not read as NULL.
+        let mut bytes = SIGNATURE.to_vec();
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&1i16.to_be_bytes());
+        bytes.extend_from_slice(&(-2i32).to_be_bytes());
+        let mut tuples = BinaryTuples::default();
+        tuples.extend(&bytes);
+        assert!(tuples.next(&mut Vec::new()).is_err());
     }
 }

@@ -711,12 +711,7 @@ impl Store {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(url).await?;
         // One big statement: compiling it (JIT) costs more than it saves.
-        // The statement's literals are written for standard strings.
-        sqlx::Executor::execute(
-            &mut conn,
-            "SET jit = off; SET standard_conforming_strings = on",
-        )
-        .await?;
+        sqlx::Executor::execute(&mut conn, "SET jit = off").await?;
         let mut copy = conn.copy_out_raw(&projection.sql).await?;
         let mut tuples = BinaryTuples::default();
         let mut fields = Vec::with_capacity(projection.types.len() + 2);
@@ -724,6 +719,13 @@ impl Store {
         while let Some(chunk) = copy.try_next().await? {
             tuples.extend(&chunk);
             while tuples.next(&mut fields).map_err(failed)?.is_some() {
+                if fields.len() != projection.types.len() + 2 {
+                    return Err(failed(format!(
+                        "列の数が {} です（{} のはず）",
+                        fields.len(),
+                        projection.types.len() + 2
+                    )));
+                }
                 let field = |k: usize| tuples.field(fields.get(k).and_then(Option::as_ref));
                 let seq = binary_int(field(0)).map_err(failed)?.unwrap_or(0);
                 let order_id = binary_int(field(1)).map_err(failed)?;
@@ -744,6 +746,9 @@ impl Store {
                 }
             }
             tuples.compact();
+        }
+        if !tuples.complete() {
+            return Err(failed("COPY が途中で終わりました".into()));
         }
         Ok(())
     }

@@ -133,8 +133,8 @@ impl Projection {
 
     /// The same rows as `COPY (…) TO STDOUT (FORMAT binary)` on PostgreSQL
     /// ([`super::copy_binary`]). COPY takes no parameters: the job id and the
-    /// attribute names are written in as literals (for a connection with
-    /// `standard_conforming_strings` on), and every value is cast to
+    /// attribute names are written in as escape string literals, and every
+    /// value is cast to
     /// `BIGINT` or `TEXT`, the binary forms the reader knows.
     /// `Err` says why the format cannot be exported (the job fails with it).
     pub(crate) fn inline(format: &CsvFormat, job_id: i64) -> Result<Projection, String> {
@@ -257,10 +257,11 @@ impl Projection {
     }
 }
 
-/// `text` as an SQL string literal, for a connection with
-/// `standard_conforming_strings` on (backslashes are plain characters).
+/// `text` as an escape string literal (`E'…'`): backslashes and quotes are
+/// escaped, so it reads as written whatever the server's
+/// `standard_conforming_strings`.
 fn sql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 fn null_of(ty: Ty) -> &'static str {
@@ -388,7 +389,7 @@ mod tests {
         assert!(p.args.is_empty());
         assert!(!p.sql.contains('$'), "{}", p.sql);
         assert!(p.sql.starts_with("COPY (SELECT CAST(ji.seq AS BIGINT), CAST(o.id AS BIGINT) AS order_id, CAST(o.order_number AS TEXT), CAST(i.quantity AS BIGINT)"), "{}", p.sql);
-        assert!(p.sql.contains("a.name = 'it''s \\n'"), "{}", p.sql);
+        assert!(p.sql.contains("a.name = E'it''s \\\\n'"), "{}", p.sql);
         assert!(p.sql.contains("WHERE ji.job_id = 42 ORDER BY"));
         assert!(p.sql.ends_with(") TO STDOUT (FORMAT binary)"));
         let mut bad = format.clone();
