@@ -310,6 +310,24 @@ mod tests {
     use super::*;
     use juchu_domain::csv_format::{CATALOGUE, Column, Encoding, Unmappable};
 
+    /// A format of `keys` (the projection does not depend on the encoding).
+    fn format(row_per: RowPer, keys: &[&str]) -> CsvFormat {
+        CsvFormat {
+            id: 1,
+            name: "x".into(),
+            row_per,
+            encoding: Encoding::Utf8,
+            unmappable: Unmappable::Error,
+            columns: keys
+                .iter()
+                .map(|k| Column {
+                    key: k.to_string(),
+                    header: String::new(),
+                })
+                .collect(),
+        }
+    }
+
     #[test]
     fn every_catalogue_column_reads_as_many_values_as_it_renders() {
         for (key, _, _) in CATALOGUE {
@@ -324,20 +342,6 @@ mod tests {
 
     #[test]
     fn the_projection_joins_only_what_the_format_reads() {
-        let format = |row_per, keys: &[&str]| CsvFormat {
-            id: 1,
-            name: "x".into(),
-            row_per,
-            encoding: Encoding::Utf8,
-            unmappable: Unmappable::Error,
-            columns: keys
-                .iter()
-                .map(|k| Column {
-                    key: k.to_string(),
-                    header: String::new(),
-                })
-                .collect(),
-        };
         let p = Projection::of(
             &format(RowPer::Order, &["order_number", "item_product_code"]),
             Backend::Sqlite,
@@ -371,20 +375,10 @@ mod tests {
 
     #[test]
     fn the_copy_statement_writes_its_literals_in_and_casts_every_value() {
-        let format = CsvFormat {
-            id: 1,
-            name: "x".into(),
-            row_per: RowPer::Item,
-            encoding: Encoding::Cp932,
-            unmappable: Unmappable::Error,
-            columns: ["order_number", "item_quantity", "attribute:it's \\n"]
-                .iter()
-                .map(|k| Column {
-                    key: k.to_string(),
-                    header: String::new(),
-                })
-                .collect(),
-        };
+        let format = format(
+            RowPer::Item,
+            &["order_number", "item_quantity", "attribute:it's \\n"],
+        );
         let p = Projection::inline(&format, 42).unwrap();
         assert!(p.args.is_empty());
         assert!(!p.sql.contains('$'), "{}", p.sql);
